@@ -1,0 +1,124 @@
+# Lifeline — everything a fresh Debian 12 machine needs is installed by `make deps`,
+# which every other target runs first (cheap when all is there).
+#
+#   make test        deps, build, every test (what .ci/run calls)
+#   make demo        deps, build, serve the demo on 127.0.0.1 and print the URL
+#   make build       dist/lifeline.{wasm,mjs,js,d.ts}   (WASM_CC=clang: clang + wasi-libc)
+#   make test-native C tests under ASan+UBSan       make fuzz  libFuzzer, FUZZ_SECONDS=60
+#   make demo-flask  the same demo from the Flask server
+#   make bench       benchmarks (QUICK=1: the short form)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+WASM_CC ?= emcc
+FUZZ_SECONDS ?= 60
+PORT ?= 8080
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
+            binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
+            python3-gevent-websocket
+CORE_SRC := $(wildcard wasm/*.c)
+CORE_HDR := $(wildcard wasm/*.h)
+# What the wasm module exports: the inputs, the drain, the views (names come from
+# js/constants.js instead).
+EXPORTS := ll_core_size ll_init ll_set ll_set_cursor ll_start ll_bad_field ll_ws_opened \
+           ll_ws_frame ll_ws_closed ll_ws_error ll_http_response ll_http_failed ll_timer \
+           ll_visibility ll_online ll_pagehide ll_pageshow ll_send ll_close ll_next_action \
+           ll_next_deadline ll_state ll_transport ll_cursor ll_interval ll_rtt ll_heap_base
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+NATIVE_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Wshadow -Wconversion \
+                 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+WASM_CFLAGS_EMCC := -Oz -sSTANDALONE_WASM --no-entry -sTOTAL_STACK=32768 -sINITIAL_MEMORY=131072 \
+                    -sALLOW_MEMORY_GROWTH=1 -sERROR_ON_UNDEFINED_SYMBOLS=1 \
+                    -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(EXPORTS)))
+WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=hidden \
+                     -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
+                     $(addprefix -Wl$(comma)--export=,$(EXPORTS))
+
+.PHONY: deps build wasm test test-native test-wasm test-js fuzz fuzz-short demo demo-flask bench clean
+
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	  command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get \
+	    -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $$missing; \
+	fi
+	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+
+# ---- the core ----
+
+build/native/scenarios: $(CORE_SRC) $(CORE_HDR) tests/native/transcript.c tests/native/transcript.h tests/native/run_scenarios.c
+	@mkdir -p $(@D)
+	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/transcript.c tests/native/run_scenarios.c
+
+build/native/unit: $(CORE_SRC) $(CORE_HDR) tests/native/unit.c
+	@mkdir -p $(@D)
+	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/unit.c
+
+build/native/fuzz: $(CORE_SRC) $(CORE_HDR) tests/native/fuzz.c
+	@mkdir -p $(@D)
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(CORE_SRC) tests/native/fuzz.c
+
+build/lifeline.emcc.wasm: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	EMSDK_PYTHON=/usr/bin/python3 emcc $(WASM_CFLAGS_EMCC) -o $@ $(CORE_SRC)
+
+build/lifeline.clang.wasm: $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(@D)
+	clang $(WASM_CFLAGS_CLANG) -o $@ $(CORE_SRC)
+
+dist/lifeline.wasm: build/lifeline.$(WASM_CC).wasm
+	@mkdir -p $(@D)
+	cp $< $@
+
+wasm: dist/lifeline.wasm
+
+build: deps dist/lifeline.wasm
+	@if [ -f js/build.mjs ]; then node js/build.mjs; fi
+
+test-native: deps build/native/scenarios build/native/unit
+	./build/native/unit
+	./build/native/scenarios tests/scenarios/*.txt
+
+# Both compilers must build the module; the JS tests then run against the one in dist/.
+test-wasm: deps build/lifeline.emcc.wasm build/lifeline.clang.wasm
+	@for w in build/lifeline.emcc.wasm build/lifeline.clang.wasm; do \
+	  printf '%s: %s bytes, %s gzip -9\n' $$w $$(stat -c %s $$w) $$(gzip -9c $$w | wc -c); \
+	  if wasm-objdump -x -j Import $$w 2>/dev/null | grep -q ' <- '; then \
+	    echo "$$w imports something: the core must be self-contained"; wasm-objdump -x -j Import $$w; exit 1; fi; \
+	done
+
+fuzz: deps build/native/fuzz
+	@mkdir -p build/fuzz-corpus
+	./build/native/fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-corpus tests/fuzz-seeds
+
+fuzz-short: deps build/native/fuzz
+	@mkdir -p build/fuzz-corpus
+	./build/native/fuzz -max_total_time=20 -print_final_stats=1 build/fuzz-corpus tests/fuzz-seeds 2>&1 | tail -12
+
+test-js: build
+	@if ls tests/js/*.test.mjs >/dev/null 2>&1; then node --test tests/js/; fi
+
+test: deps test-native test-wasm fuzz-short build test-js
+	@if [ -d tests/conformance ]; then node --test tests/conformance/; fi
+	@if [ -f tests/proxy.test.mjs ]; then node --test tests/proxy.test.mjs; fi
+
+demo: build
+	node demo/server.mjs --host 127.0.0.1 --port $(PORT)
+
+demo-flask: build
+	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT)
+
+bench: build
+	@if [ -f bench/run.mjs ]; then node bench/run.mjs $(if $(QUICK),--quick,); else echo "bench: not written yet"; fi
+
+clean:
+	rm -rf build dist

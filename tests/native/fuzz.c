@@ -1,0 +1,244 @@
+/* fuzz.c — libFuzzer target: random event sequences and random bytes against the core.
+ *
+ * The input drives a small simulated driver: each byte picks an input (timer, socket
+ * events, frames from templates or raw bytes, HTTP answers with templated or raw bodies,
+ * visibility, online, pagehide/pageshow, sends, close) aimed at the ids the core really
+ * asked for, so runs go deep. After every input all actions are drained and checked:
+ *   - no cursor delivered twice or backwards (except across a RESET);
+ *   - the action queue never overflowed, and one input yields a bounded number of actions;
+ *   - after ll_timer(now) nothing is still due, and no deadline is absurdly far;
+ *   - hidden (without hidden_interval), offline, after pagehide or close: no request and
+ *     no WebSocket is opened;
+ *   - actions name only ids the core handed out, and spans lie inside real memory. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../wasm/internal.h"
+
+typedef struct sim {
+    const uint8_t *p, *end;
+    ll_core *c;
+    uint64_t now;
+    uint32_t ws, poll, post;
+    int visible, online, paged_out, closed, hidden_interval;
+    uint64_t server_seq;
+    ll__cursor last;
+    int have_last;
+} sim;
+
+static uint8_t next(sim *s) { return s->p < s->end ? *s->p++ : 0; }
+
+static void fail(const char *what) {
+    fprintf(stderr, "invariant broken: %s\n", what);
+    abort();
+}
+
+static void drain(sim *s, int after_timer) {
+    const ll_action *a;
+    int n = 0;
+    int quiet = (!s->visible && !s->hidden_interval) || !s->online || s->paged_out || s->closed;
+    while ((a = ll_next_action(s->c))) {
+        if (++n > 100000) fail("endless actions");
+        if (getenv("FUZZ_TRACE"))
+            fprintf(stderr, "  @%llu %s id=%u a=%u c=%u %.*s\n", (unsigned long long)s->now, ll_action_name(a->type),
+                    a->id, a->a, a->c, (int)a->s_len, a->s);
+        if (a->s_len) (void)((volatile const char *)a->s)[a->s_len - 1];
+        if (a->t_len) (void)((volatile const char *)a->t)[a->t_len - 1];
+        switch (a->type) {
+        case LL_ACT_WS_OPEN:
+            if (quiet || !s->visible) fail("WebSocket opened while it must be quiet");
+            s->ws = a->id;
+            break;
+        case LL_ACT_FETCH:
+            if (a->a == LL_GET) {
+                if (quiet) fail("poll sent while it must be quiet");
+                s->poll = a->id;
+            } else {
+                if (s->closed || s->paged_out || !s->online) fail("POST while quiet");
+                s->post = a->id;
+            }
+            break;
+        case LL_ACT_FETCH_CANCEL:
+            if (a->id != s->poll && a->id != s->post) fail("cancel of an unknown request");
+            if (a->id == s->poll) s->poll = 0;
+            else s->post = 0;
+            break;
+        case LL_ACT_WS_CLOSE:
+            if (a->id != s->ws) fail("close of an unknown socket");
+            s->ws = 0;
+            break;
+        case LL_ACT_DELIVER: {
+            ll__cursor k;
+            if (s->c->cfg[LL_CFG_resource_mode]) break;
+            if (!ll__cursor_parse(a->t, a->t_len, &k)) fail("delivered an invalid cursor");
+            if (s->have_last && ll__cursor_cmp(&k, &s->last) <= 0) fail("cursor delivered twice or backwards");
+            s->last = k;
+            s->have_last = 1;
+            break;
+        }
+        case LL_ACT_RESET:
+            s->have_last = 0;
+            break;
+        default:
+            if (a->type >= LL_ACT_COUNT) fail("unknown action");
+        }
+    }
+    if (s->c->overflow) fail("action queue overflowed");
+    if (s->c->q_len || s->c->batch_active) fail("drain left something");
+    if (after_timer) {
+        uint64_t d = ll_next_deadline(s->c);
+        if (d <= s->now) fail("a timer is still due after ll_timer");
+        if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
+    }
+    if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
+}
+
+static char *cursor_text(sim *s, char *buf) {
+    ll__cursor k = {s->server_seq, 0, 1, 0};
+    uint8_t m = next(s);
+    if (m % 8 == 0 && s->server_seq) k.a = s->server_seq - 1 - (m % 3); /* backwards */
+    if (m % 16 == 1) { k.has_b = 1; k.b = m; }
+    ll__cursor_format(&k, buf);
+    return buf;
+}
+
+static size_t raw(sim *s, char *buf, size_t cap) {
+    size_t n = next(s) % 200;
+    size_t i;
+    if (n > cap) n = cap;
+    for (i = 0; i < n; i++) buf[i] = (char)next(s);
+    return n;
+}
+
+static size_t frame(sim *s, char *buf, size_t cap) {
+    char k[LL_CURSOR_TEXT];
+    switch (next(s) % 9) {
+    case 0: return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}", cursor_text(s, k));
+    case 1: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k), (unsigned)s->server_seq);
+    case 2: return (size_t)snprintf(buf, cap, "{\"type\":\"ping\"}");
+    case 3: return (size_t)snprintf(buf, cap, "{\"type\":\"pong\"}");
+    case 4: return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
+    case 5: return (size_t)snprintf(buf, cap, "{\"type\":\"reset\",\"cursor\":\"%s\"}", cursor_text(s, k));
+    case 6: return (size_t)snprintf(buf, cap, "{\"type\":\"error\",\"code\":\"x\",\"message\":\"m\"}");
+    case 7: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":[[[[[[[[1]]]]]]]]}", cursor_text(s, k));
+    default: return raw(s, buf, cap);
+    }
+}
+
+static size_t body(sim *s, char *buf, size_t cap) {
+    char k[LL_CURSOR_TEXT];
+    size_t n = 0;
+    uint8_t m = next(s), count, i;
+    if (m % 5 == 4) return raw(s, buf, cap);
+    count = (uint8_t)(m % 6);
+    n += (size_t)snprintf(buf + n, cap - n, "{\"messages\":[");
+    for (i = 0; i < count && n < cap - 100; i++) {
+        s->server_seq++;
+        n += (size_t)snprintf(buf + n, cap - n, "%s{\"cursor\":\"%s\",\"data\":%u}", i ? "," : "", cursor_text(s, k), i);
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "],\"cursor\":\"%s\"}", cursor_text(s, k));
+    return n;
+}
+
+static const char *const HEADERS[] = {
+    "",
+    "Lifeline-Long-Poll: 25000\r\n",
+    "Retry-After: 2\r\n",
+    "Lifeline-Interval: 700\r\nETag: \"a\"\r\n",
+    "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nRetry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n",
+    "ETag: \"b\"\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+    "Retry-After: 99999999\r\nLifeline-Interval: 0\r\n",
+    "Lifeline-Long-Poll: 1\r\nLifeline-Interval: 99999999999\r\n",
+};
+static const uint32_t STATUS[] = {200, 200, 200, 204, 304, 410, 429, 503, 500, 400, 404, 0, 999};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    static char buf[4096];
+    sim s;
+    uint8_t setup;
+    memset(&s, 0, sizeof s);
+    s.p = data;
+    s.end = data + size;
+    s.c = malloc(ll_core_size());
+    ll_init(s.c, next(&s), next(&s));
+    setup = next(&s);
+    ll_set(s.c, LL_CFG_resource_mode, setup % 7 == 0);
+    ll_set(s.c, LL_CFG_websocket, setup % 5 != 0);
+    ll_set(s.c, LL_CFG_start_on_polling, setup % 3 == 0);
+    ll_set(s.c, LL_CFG_max_sends, 1 + setup % 4);
+    ll_set(s.c, LL_CFG_max_message_bytes, 64 + next(&s) * 4u);
+    ll_set(s.c, LL_CFG_max_depth, 2 + next(&s) % 10);
+    ll_set(s.c, LL_CFG_flap_limit, 1 + setup % 3);
+    s.hidden_interval = setup % 11 == 0;
+    ll_set(s.c, LL_CFG_hidden_interval, s.hidden_interval ? 20000 : 0);
+    ll_set(s.c, LL_CFG_conditional_headers, setup % 2);
+    if (setup % 4 == 1) ll_set_cursor(s.c, "5", 1);
+    s.visible = next(&s) % 4 != 0;
+    s.online = next(&s) % 8 != 0;
+    if (ll_start(s.c, 0, s.visible, s.online) != LL_ERR_OK) fail("start");
+    drain(&s, 0);
+    while (s.p < s.end) {
+        uint8_t op = next(&s);
+        size_t n, hn;
+        if (getenv("FUZZ_TRACE")) fprintf(stderr, "op %u (ws=%u poll=%u post=%u)\n", op % 16, s.ws, s.poll, s.post);
+        switch (op % 16) {
+        case 0: {
+            uint64_t d = ll_next_deadline(s.c);
+            s.now = d != LL_NEVER && d > s.now ? d : s.now + 1;
+            ll_timer(s.c, s.now);
+            drain(&s, 1);
+            continue;
+        }
+        case 1: s.now += (uint64_t)next(&s) * 37; ll_timer(s.c, s.now); drain(&s, 1); continue;
+        case 2: ll_ws_opened(s.c, s.now, s.ws); break;
+        case 3: case 4: n = frame(&s, buf, sizeof buf); ll_ws_frame(s.c, s.now, s.ws, buf, n); break;
+        case 5: {
+            uint32_t id = next(&s) % 8 ? s.ws : next(&s);
+            ll_ws_closed(s.c, s.now, id, 1006);
+            if (id == s.ws) s.ws = 0;
+            break;
+        }
+        case 6: case 7: case 14: {
+            uint32_t req = s.poll;
+            n = body(&s, buf, sizeof buf);
+            hn = next(&s) % (sizeof HEADERS / sizeof HEADERS[0]);
+            s.poll = 0;
+            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])],
+                             HEADERS[hn], strlen(HEADERS[hn]), buf, n);
+            break;
+        }
+        case 8: s.visible = !s.visible; ll_visibility(s.c, s.now, s.visible); break;
+        case 9: s.online = !s.online; ll_online(s.c, s.now, s.online); break;
+        case 10:
+            if (s.paged_out) ll_pageshow(s.c, s.now);
+            else ll_pagehide(s.c, s.now);
+            s.paged_out = !s.paged_out;
+            break;
+        case 11: ll_send(s.c, s.now, next(&s) * 3u); break;
+        case 12: {
+            uint32_t req = s.post;
+            s.post = 0;
+            hn = next(&s) % (sizeof HEADERS / sizeof HEADERS[0]);
+            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])],
+                             HEADERS[hn], strlen(HEADERS[hn]), "{\"ack\":1}", 9);
+            break;
+        }
+        case 13:
+            if (next(&s) == 0xff) {
+                ll_close(s.c, s.now);
+                s.closed = 1;
+            } else {
+                uint32_t req = next(&s) % 2 ? s.poll : s.post;
+                if (req == s.poll) s.poll = 0; else s.post = 0;
+                ll_http_failed(s.c, s.now, req, next(&s) % 2);
+            }
+            break;
+        default: ll_ws_error(s.c, s.now, s.ws); break;
+        }
+        drain(&s, 0);
+    }
+    free(s.c);
+    return 0;
+}

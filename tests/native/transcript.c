@@ -1,0 +1,313 @@
+/* transcript.c — the native transcript runner (see transcript.h). */
+#include "transcript.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../wasm/lifeline.h"
+
+#define MAX_LINES 64
+#define LINE 4096
+
+typedef struct run {
+    const char *path;
+    ll_core *core;
+    unsigned long long now;
+    int started;
+    int failures;
+    int verbose;
+    char actual[MAX_LINES][LINE];
+    int n_actual;
+    char expected[MAX_LINES][LINE];
+    int expected_line[MAX_LINES];
+    int n_expected;
+    int input_line;
+    char last_cursor[64]; /* invariant: deliveries strictly increase */
+} run;
+
+static void fail(run *r, int line, const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "%s:%d: ", r->path, line);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    r->failures++;
+}
+
+static void quoted(char *out, size_t cap, const char *s, size_t n) {
+    size_t o = 0, i;
+    out[o++] = '"';
+    for (i = 0; i < n && o + 4 < cap; i++) {
+        if (s[i] == '\r') continue;
+        out[o++] = s[i] == '\n' ? '|' : s[i];
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+/* One action as one line. tests/js/render.mjs renders the same way. */
+static void render(const ll_action *a, char *out, size_t cap) {
+    char s[LINE], t[LINE];
+    quoted(s, sizeof s, a->s, a->s_len);
+    quoted(t, sizeof t, a->t, a->t_len);
+    switch (a->type) {
+    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u %s", a->id, s); break;
+    case LL_ACT_WS_SEND:
+        if (a->s_len) snprintf(out, cap, "ws_send %u %.*s", a->id, (int)a->s_len, a->s);
+        else snprintf(out, cap, "ws_send %u send=%u", a->id, a->a);
+        break;
+    case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
+    case LL_ACT_FETCH: {
+        int n = snprintf(out, cap, "fetch %u %s %s timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", s, a->b);
+        if (a->a == LL_POST) n += snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
+        if (a->t_len) snprintf(out + n, cap - (size_t)n, " headers=%s", t);
+        break;
+    }
+    case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
+    case LL_ACT_DELIVER: snprintf(out, cap, "deliver %.*s %.*s", (int)a->t_len, a->t, (int)(a->s_len > 200 ? 200 : a->s_len), a->s); break;
+    case LL_ACT_STATE: snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c)); break;
+    case LL_ACT_ERROR: snprintf(out, cap, "error %s %s %s", ll_error_name(a->a), ll_reason_name(a->c), s); break;
+    case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
+    case LL_ACT_ACK: snprintf(out, cap, "ack %u", a->id); break;
+    case LL_ACT_SEND_FAILED: snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b)); break;
+    case LL_ACT_REMEMBER_FALLBACK: snprintf(out, cap, "remember_fallback %u", a->a); break;
+    case LL_ACT_FORGET_FALLBACK: snprintf(out, cap, "forget_fallback"); break;
+    default: snprintf(out, cap, "unknown %u", a->type); break;
+    }
+}
+
+/* Cursor order for the delivery invariant (same rule as the core, re-derived here). */
+static int cursor_less(const char *x, const char *y) {
+    unsigned long long xa = strtoull(x, NULL, 10), ya = strtoull(y, NULL, 10), xb = 0, yb = 0;
+    const char *dx = strchr(x, '-'), *dy = strchr(y, '-');
+    if (dx) xb = strtoull(dx + 1, NULL, 10);
+    if (dy) yb = strtoull(dy + 1, NULL, 10);
+    return xa < ya || (xa == ya && xb < yb);
+}
+
+static void drain(run *r) {
+    const ll_action *a;
+    r->n_actual = 0;
+    while ((a = ll_next_action(r->core))) {
+        if (a->type == LL_ACT_DELIVER && a->t_len && a->t_len < 60) {
+            char k[64];
+            memcpy(k, a->t, a->t_len);
+            k[a->t_len] = 0;
+            if (r->last_cursor[0] && !cursor_less(r->last_cursor, k))
+                fail(r, r->input_line, "invariant: delivered %s after %s", k, r->last_cursor);
+            strcpy(r->last_cursor, k);
+        }
+        if (a->type == LL_ACT_RESET) r->last_cursor[0] = 0;
+        if (r->n_actual < MAX_LINES) render(a, r->actual[r->n_actual++], LINE);
+        else fail(r, r->input_line, "more than %s actions%s", "64", "");
+    }
+}
+
+static void check(run *r) {
+    int i, n = r->n_actual > r->n_expected ? r->n_actual : r->n_expected;
+    for (i = 0; i < n; i++) {
+        const char *want = i < r->n_expected ? r->expected[i] : "(nothing)";
+        const char *got = i < r->n_actual ? r->actual[i] : "(nothing)";
+        int line = i < r->n_expected ? r->expected_line[i] : r->input_line;
+        if (strcmp(want, got) != 0) {
+            fail(r, line, "expected: %s\n    actual: %s", want, got);
+            break;
+        }
+    }
+    if (r->verbose)
+        for (i = 0; i < r->n_actual; i++) printf("  > %s\n", r->actual[i]);
+    r->n_actual = r->n_expected = 0;
+}
+
+static char *word(char **p) {
+    char *s = *p, *w;
+    while (*s == ' ') s++;
+    w = s;
+    while (*s && *s != ' ') s++;
+    if (*s) *s++ = 0;
+    *p = s;
+    return w;
+}
+
+static unsigned cfg_field(const char *name) {
+    unsigned i;
+    for (i = 0; i < LL_CFG_COUNT; i++)
+        if (strcmp(ll_config_name(i), name) == 0) return i;
+    return LL_CFG_COUNT;
+}
+
+static void do_input(run *r, char *rest, int line) {
+    ll_core *c = r->core;
+    unsigned long long now = r->now;
+    char *cmd = word(&rest);
+    if (!strcmp(cmd, "start")) {
+        int visible = !strstr(rest, "hidden"), online = !strstr(rest, "offline");
+        int rc = ll_start(c, now, visible, online);
+        if (rc) {
+            snprintf(r->actual[r->n_actual++], LINE, "returns %s field=%s", ll_error_name((uint32_t)rc),
+                     ll_bad_field(c) >= 0 ? ll_config_name((uint32_t)ll_bad_field(c)) : "-");
+            return;
+        }
+        r->started = 1;
+    } else if (!strcmp(cmd, "opened")) {
+        ll_ws_opened(c, now, (uint32_t)atoi(word(&rest)));
+    } else if (!strcmp(cmd, "frame")) {
+        uint32_t id = (uint32_t)atoi(word(&rest));
+        ll_ws_frame(c, now, id, rest, strlen(rest));
+    } else if (!strcmp(cmd, "closed")) {
+        uint32_t id = (uint32_t)atoi(word(&rest));
+        ll_ws_closed(c, now, id, (uint32_t)atoi(word(&rest)));
+    } else if (!strcmp(cmd, "wserror")) {
+        ll_ws_error(c, now, (uint32_t)atoi(word(&rest)));
+    } else if (!strcmp(cmd, "http")) {
+        static char headers[LINE];
+        size_t hn = 0;
+        uint32_t id = (uint32_t)atoi(word(&rest)), status = (uint32_t)atoi(word(&rest));
+        char *body = rest;
+        while (*body == ' ') body++;
+        while (*body == '[') {
+            char *end = strchr(body, ']'), *colon = strchr(body, ':');
+            if (!end || !colon || colon > end) break;
+            hn += (size_t)snprintf(headers + hn, sizeof headers - hn, "%.*s\r\n", (int)(end - body - 1), body + 1);
+            body = end + 1;
+            while (*body == ' ') body++;
+        }
+        if (!strncmp(body, "<<", 2)) {
+            size_t n = (size_t)atol(body + 2);
+            char *big = malloc(n + 1);
+            memset(big, 'x', n);
+            ll_http_response(c, now, id, status, headers, hn, big, n);
+            drain(r);
+            free(big);
+            return;
+        }
+        ll_http_response(c, now, id, status, headers, hn, body, strlen(body));
+    } else if (!strcmp(cmd, "failed")) {
+        uint32_t id = (uint32_t)atoi(word(&rest));
+        ll_http_failed(c, now, id, strcmp(word(&rest), "timeout") ? LL_FAIL_NETWORK : LL_FAIL_TIMEOUT);
+    } else if (!strcmp(cmd, "timer")) {
+        ll_timer(c, now);
+    } else if (!strcmp(cmd, "hidden") || !strcmp(cmd, "visible")) {
+        ll_visibility(c, now, cmd[0] == 'v');
+    } else if (!strcmp(cmd, "offline") || !strcmp(cmd, "online")) {
+        ll_online(c, now, cmd[1] == 'n');
+    } else if (!strcmp(cmd, "pagehide")) {
+        ll_pagehide(c, now);
+    } else if (!strcmp(cmd, "pageshow")) {
+        ll_pageshow(c, now);
+    } else if (!strcmp(cmd, "send")) {
+        int32_t rc = ll_send(c, now, (size_t)atol(word(&rest)));
+        drain(r);
+        if (r->n_actual < MAX_LINES) {
+            if (rc > 0) snprintf(r->actual[r->n_actual++], LINE, "returns %d", rc);
+            else snprintf(r->actual[r->n_actual++], LINE, "returns %s", ll_error_name((uint32_t)-rc));
+        }
+        return;
+    } else if (!strcmp(cmd, "close")) {
+        ll_close(c, now);
+    } else {
+        fail(r, line, "unknown input %s%s", cmd, "");
+        return;
+    }
+    drain(r);
+}
+
+static void do_check(run *r, char *rest, int line) {
+    char buf[128];
+    char *what = word(&rest);
+    if (!strcmp(what, "deadline")) {
+        unsigned long long d = ll_next_deadline(r->core), lo, hi;
+        char *arg = word(&rest), *dots = strstr(arg, "..");
+        if (!strcmp(arg, "never")) {
+            if (d != LL_NEVER) snprintf(buf, sizeof buf, "%llu", d), fail(r, line, "deadline %s, expected %s", buf, "never");
+            return;
+        }
+        lo = strtoull(arg, NULL, 10);
+        hi = dots ? strtoull(dots + 2, NULL, 10) : lo;
+        if (d < lo || d > hi) {
+            snprintf(buf, sizeof buf, "%llu", d == LL_NEVER ? 0ULL : d);
+            fail(r, line, "deadline %s, expected %s", d == LL_NEVER ? "never" : buf, arg);
+        }
+    } else if (!strcmp(what, "state")) {
+        snprintf(buf, sizeof buf, "%s %s", ll_state_name(ll_state(r->core)), ll_transport_name(ll_transport(r->core)));
+        if (strcmp(buf, rest)) fail(r, line, "state %s, expected %s", buf, rest);
+    } else if (!strcmp(what, "cursor")) {
+        uint32_t n;
+        const char *k = ll_cursor(r->core, &n);
+        snprintf(buf, sizeof buf, "%.*s", (int)n, k);
+        if (strcmp(buf, rest)) fail(r, line, "cursor %s, expected %s", buf, rest);
+    } else if (!strcmp(what, "interval") || !strcmp(what, "rtt")) {
+        unsigned v = what[0] == 'i' ? ll_interval(r->core) : ll_rtt(r->core);
+        snprintf(buf, sizeof buf, "%u", v);
+        if (strcmp(buf, rest)) fail(r, line, "value %s, expected %s", buf, rest);
+    } else {
+        fail(r, line, "unknown check %s%s", what, "");
+    }
+}
+
+int ll_run_transcript(const char *path, const char *text, size_t len, int verbose) {
+    run *r = calloc(1, sizeof *r);
+    char *copy = malloc(len + 1), *line, *next;
+    int lineno = 0, failures;
+    unsigned seed = 1;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    r->path = path;
+    r->verbose = verbose;
+    r->core = malloc(ll_core_size());
+    ll_init(r->core, seed, 0);
+    for (line = copy; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        lineno++;
+        if (line[0] == '@') {
+            char *rest = line + 1, *t = word(&rest);
+            check(r);
+            if (!strcmp(t, "next")) {
+                unsigned long long d = ll_next_deadline(r->core);
+                if (d == LL_NEVER) {
+                    fail(r, lineno, "@next with no deadline%s%s", "", "");
+                    continue;
+                }
+                r->now = d;
+            } else {
+                unsigned long long t2 = strtoull(t, NULL, 10);
+                if (t2 < r->now) fail(r, lineno, "time goes backwards at %s%s", t, "");
+                r->now = t2;
+            }
+            r->input_line = lineno;
+            if (verbose) printf("@%llu %s\n", r->now, rest);
+            do_input(r, rest, lineno);
+        } else if (line[0] == '>') {
+            if (r->n_expected < MAX_LINES) {
+                snprintf(r->expected[r->n_expected], LINE, "%s", line + 2);
+                r->expected_line[r->n_expected++] = lineno;
+            }
+        } else if (line[0] == '?') {
+            char *rest = line + 1;
+            check(r);
+            do_check(r, rest, lineno);
+        } else if (!strncmp(line, "config ", 7)) {
+            char *rest = line + 7, *kv;
+            while (*(kv = word(&rest))) {
+                char *eq = strchr(kv, '=');
+                unsigned f;
+                if (!eq) continue;
+                *eq = 0;
+                f = cfg_field(kv);
+                if (f == LL_CFG_COUNT || ll_set(r->core, f, (uint32_t)strtoul(eq + 1, NULL, 10)))
+                    fail(r, lineno, "bad config %s=%s", kv, eq + 1);
+            }
+        } else if (!strncmp(line, "cursor ", 7)) {
+            if (ll_set_cursor(r->core, line + 7, strlen(line + 7))) fail(r, lineno, "bad cursor %s%s", line + 7, "");
+        } else if (!strncmp(line, "seed ", 5)) {
+            seed = (unsigned)atoi(line + 5);
+            ll_init(r->core, seed, 0);
+        }
+    }
+    check(r);
+    failures = r->failures;
+    free(r->core);
+    free(copy);
+    free(r);
+    return failures;
+}

@@ -1,0 +1,371 @@
+/* core.c — the entry points: config, start/close, the page's condition (visibility,
+ * online, pagehide/pageshow), the timer table, and the read-only views.
+ *
+ * The page's condition decides what may be on the wire:
+ *   active     started, not closed, not left (pagehide), online, and visible — or hidden
+ *              with hidden_interval > 0 (slow polling while hidden);
+ *   ws wanted  active, visible, protocol mode, websocket on.
+ * Losing a condition stops what it no longer allows (an open WebSocket survives a hide
+ * for hidden_grace); regaining it reconnects at once, resuming from the cursor. */
+#include "internal.h"
+
+#include <string.h>
+
+static const uint32_t cfg_default[LL_CFG_COUNT] = {
+#define X(n, d, lo, hi) d,
+    LL_CONFIG(X)
+#undef X
+};
+static const uint32_t cfg_min[LL_CFG_COUNT] = {
+#define X(n, d, lo, hi) lo,
+    LL_CONFIG(X)
+#undef X
+};
+static const uint32_t cfg_max[LL_CFG_COUNT] = {
+#define X(n, d, lo, hi) hi,
+    LL_CONFIG(X)
+#undef X
+};
+
+size_t ll_core_size(void) { return (sizeof(ll_core) + 7) & ~(size_t)7; }
+
+void ll_init(ll_core *c, uint32_t seed_lo, uint32_t seed_hi) {
+    int i;
+    memset(c, 0, sizeof *c);
+    memcpy(c->cfg, cfg_default, sizeof c->cfg);
+    c->rng = ((uint64_t)seed_hi << 32) | seed_lo;
+    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    c->state = LL_STATE_IDLE;
+    c->bad_field = -1;
+    c->visible = c->online = 1;
+}
+
+int ll_set(ll_core *c, uint32_t field, uint32_t value) {
+    if (c->started) return LL_ERR_BAD_STATE;
+    if (field >= LL_CFG_COUNT || value < cfg_min[field] || value > cfg_max[field]) {
+        c->bad_field = (int32_t)field;
+        return LL_ERR_BAD_CONFIG;
+    }
+    c->cfg[field] = value;
+    return LL_ERR_OK;
+}
+
+uint32_t ll_get(const ll_core *c, uint32_t field) { return field < LL_CFG_COUNT ? c->cfg[field] : 0; }
+uint32_t ll_config_min(uint32_t field) { return field < LL_CFG_COUNT ? cfg_min[field] : 0; }
+uint32_t ll_config_max(uint32_t field) { return field < LL_CFG_COUNT ? cfg_max[field] : 0; }
+int ll_bad_field(const ll_core *c) { return c->bad_field; }
+
+int ll_set_cursor(ll_core *c, const char *cursor, size_t len) {
+    if (c->started) return LL_ERR_BAD_STATE;
+    if (!ll__cursor_parse(cursor, len, &c->start_cur)) return LL_ERR_BAD_CURSOR;
+    return LL_ERR_OK;
+}
+
+/* ---- timers ---- */
+
+void ll__arm(ll_core *c, int t, uint64_t at) { c->timers[t] = at; }
+void ll__disarm(ll_core *c, int t) { c->timers[t] = LL_NEVER; }
+void ll__arm_request(ll_core *c, int t, uint64_t at) {
+    c->timers[t] = at < c->quiet_until ? c->quiet_until : at;
+}
+
+uint64_t ll_next_deadline(const ll_core *c) {
+    uint64_t d = LL_NEVER;
+    int i;
+    if (c->closed) return LL_NEVER;
+    for (i = 0; i < T_COUNT; i++)
+        if (c->timers[i] < d) d = c->timers[i];
+    return d;
+}
+
+/* ---- the page's condition ---- */
+
+int ll__active(const ll_core *c) {
+    return c->started && !c->closed && !c->paged_out && c->online &&
+           (c->visible || c->cfg[LL_CFG_hidden_interval]);
+}
+
+int ll__ws_wanted(const ll_core *c) {
+    return ll__active(c) && c->visible && c->cfg[LL_CFG_websocket] && !c->cfg[LL_CFG_resource_mode];
+}
+
+int ll__ws_ready(const ll_core *c) { return c->ws_phase == WS_READY; }
+
+/* (Re)connect after start, visible, online or pageshow: resume from the cursor at once. */
+static void connect(ll_core *c, uint32_t reason) {
+    if (!ll__active(c)) return;
+    c->errors = 0;
+    c->ws_losses = 0;
+    if (ll__ws_wanted(c) && c->ws_phase == WS_NONE) {
+        if (c->fallen_back) {
+            if (c->timers[T_WS_RETRY] == LL_NEVER)
+                ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+        } else {
+            ll__ws_try(c);
+        }
+    }
+    if (!ll__ws_wanted(c) || c->fallen_back) ll__poll_start(c);
+    if (c->state != LL_STATE_OPEN)
+        ll__state(c, LL_STATE_CONNECTING, LL_TRANSPORT_NONE, reason);
+}
+
+/* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */
+static void quiesce(ll_core *c, uint32_t reason, int keep_ws) {
+    if (c->ws_phase != WS_NONE && !(keep_ws && c->ws_phase == WS_READY)) ll__ws_close(c, reason);
+    ll__poll_stop(c);
+    ll__disarm(c, T_RACE);
+    ll__disarm(c, T_WS_RETRY);
+}
+
+static void settle(ll_core *c, uint32_t state, uint32_t reason) {
+    if (c->ws_phase != WS_READY) ll__state(c, state, LL_TRANSPORT_NONE, reason);
+}
+
+int ll_start(ll_core *c, uint64_t now, int visible, int online) {
+    static const struct { uint8_t lo, hi; } order[] = {
+        {LL_CFG_min_interval, LL_CFG_max_interval},
+        {LL_CFG_probe_min, LL_CFG_probe_max},
+        {LL_CFG_backoff_base, LL_CFG_backoff_max},
+        {LL_CFG_pong_timeout_min, LL_CFG_pong_timeout_max},
+    };
+    size_t i;
+    if (c->started || c->closed) return LL_ERR_BAD_STATE;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (c->cfg[order[i].lo] > c->cfg[order[i].hi]) {
+            c->bad_field = order[i].lo;
+            return LL_ERR_BAD_CONFIG;
+        }
+    }
+    ll__begin_input(c, now);
+    c->started = 1;
+    c->visible = visible != 0;
+    c->online = online != 0;
+    c->cur = c->start_cur;
+    if (c->cfg[LL_CFG_resource_mode]) c->cfg[LL_CFG_websocket] = 0;
+    if (c->cfg[LL_CFG_start_on_polling] && c->cfg[LL_CFG_websocket]) {
+        c->fallen_back = 1;
+        c->remembered = 1;
+        c->fallback_reason = LL_REASON_FALLBACK_REMEMBERED;
+    }
+    if (!c->online) {
+        ll__state(c, LL_STATE_OFFLINE, LL_TRANSPORT_NONE, LL_REASON_START);
+    } else if (!ll__active(c)) {
+        ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_START);
+    } else {
+        connect(c, c->fallen_back ? LL_REASON_FALLBACK_REMEMBERED : LL_REASON_START);
+    }
+    return LL_ERR_OK;
+}
+
+#define INPUT(c, now)                          \
+    do {                                       \
+        ll__begin_input(c, now);               \
+        if (!(c)->started || (c)->closed) return; \
+    } while (0)
+
+void ll_visibility(ll_core *c, uint64_t now, int visible) {
+    INPUT(c, now);
+    if ((visible != 0) == c->visible) return;
+    c->visible = visible != 0;
+    if (c->visible) {
+        ll__disarm(c, T_GRACE);
+        if (c->ws_phase == WS_READY) {
+            /* Timers were throttled while hidden: check the socket now rather than trust it. */
+            ll__ws_timer(c, T_PING);
+        } else {
+            quiesce(c, LL_REASON_VISIBLE, 0); /* drop any slow hidden-interval poll */
+            connect(c, LL_REASON_VISIBLE);
+        }
+        return;
+    }
+    /* Hidden: nothing on the wire (or slow polls only); an open WebSocket gets a grace. */
+    quiesce(c, LL_REASON_HIDDEN, 1);
+    if (c->ws_phase == WS_READY) {
+        ll__arm(c, T_GRACE, now + c->cfg[LL_CFG_hidden_grace]);
+        if (!c->cfg[LL_CFG_hidden_grace]) ll__ws_timer(c, T_GRACE);
+        return;
+    }
+    settle(c, LL_STATE_PAUSED, LL_REASON_HIDDEN);
+    if (ll__active(c)) ll__arm_request(c, T_POLL, now + ll__next_interval(c, 0));
+}
+
+void ll_online(ll_core *c, uint64_t now, int online) {
+    INPUT(c, now);
+    if ((online != 0) == c->online) return;
+    c->online = online != 0;
+    if (c->online) {
+        connect(c, LL_REASON_ONLINE);
+        return;
+    }
+    /* The browser's word is a hint: an open WebSocket is pinged now and judged by the
+     * answer; everything else stops. */
+    quiesce(c, LL_REASON_OFFLINE, 1);
+    ll__disarm(c, T_SEND);
+    if (c->ws_phase == WS_READY) {
+        if (!c->ping_out) c->ws_last_rx = 0; /* so the ping goes out now */
+        ll__ws_timer(c, T_PING);
+    }
+    settle(c, LL_STATE_OFFLINE, LL_REASON_OFFLINE);
+}
+
+void ll_pagehide(ll_core *c, uint64_t now) {
+    INPUT(c, now);
+    if (c->paged_out) return;
+    c->paged_out = 1;
+    quiesce(c, LL_REASON_PAGEHIDE, 0);
+    if (c->post_req) {
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+        c->post_req = 0;
+        ll__sends_requeue(c, SEND_ON_POST);
+    }
+    ll__disarm(c, T_SEND);
+    ll__disarm(c, T_SEND_REQ);
+    ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_PAGEHIDE);
+}
+
+void ll_pageshow(ll_core *c, uint64_t now) {
+    INPUT(c, now);
+    if (!c->paged_out) return;
+    c->paged_out = 0;
+    if (ll__active(c)) {
+        connect(c, LL_REASON_PAGESHOW);
+    } else {
+        settle(c, c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE, LL_REASON_PAGESHOW);
+    }
+}
+
+void ll_close(ll_core *c, uint64_t now) {
+    int i;
+    ll__begin_input(c, now);
+    if (c->closed) return;
+    if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
+    ll__poll_stop(c);
+    if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+    c->post_req = 0;
+    ll__sends_fail_all(c, LL_ERR_CLOSED);
+    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    c->closed = 1;
+    ll__state(c, LL_STATE_CLOSED, LL_TRANSPORT_NONE, LL_REASON_CLOSED_BY_APP);
+}
+
+void ll_timer(ll_core *c, uint64_t now) {
+    int round, t;
+    INPUT(c, now);
+    /* A handler may arm another timer that is already due; a few rounds settle it. */
+    for (round = 0; round < 8; round++) {
+        int fired = 0;
+        for (t = 0; t < T_COUNT; t++) {
+            if (c->timers[t] > now) continue;
+            c->timers[t] = LL_NEVER;
+            fired = 1;
+            switch (t) {
+            case T_RACE:
+                if (c->ws_phase != WS_READY) ll__poll_start(c);
+                break;
+            case T_WS: case T_PING: case T_WS_RETRY: case T_GRACE:
+                ll__ws_timer(c, t);
+                break;
+            case T_POLL: case T_POLL_REQ:
+                ll__poll_timer(c, t);
+                break;
+            default:
+                ll__sends_timer(c, t);
+                break;
+            }
+        }
+        if (!fired) break;
+    }
+}
+
+/* ---- inputs routed to their concern ---- */
+
+void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
+    INPUT(c, now);
+    if (ws != c->ws_id || c->ws_phase != WS_CONNECTING) return;
+    c->ws_phase = WS_WAIT_HELLO;
+    c->ws_last_rx = now;
+}
+
+void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, const char *buf, size_t len) {
+    INPUT(c, now);
+    if (ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
+    ll__ws_frame(c, buf, len);
+}
+
+void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code) {
+    INPUT(c, now);
+    if (ws != c->ws_id || c->ws_phase == WS_NONE) return;
+    ll__ws_closed(c, code);
+}
+
+void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws) {
+    /* Browsers always follow an error with a close, which carries the decision. */
+    INPUT(c, now);
+    (void)ws;
+}
+
+void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
+                      const char *headers, size_t headers_len, const char *body, size_t body_len) {
+    INPUT(c, now);
+    if (!req) return;
+    if (req == c->poll_req) ll__poll_response(c, status, headers, headers_len, body, body_len);
+    else if (req == c->post_req) ll__post_response(c, status, headers, headers_len, body, body_len);
+}
+
+void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {
+    INPUT(c, now);
+    if (!req) return;
+    if (req == c->poll_req) ll__poll_failed(c, kind);
+    else if (req == c->post_req) ll__post_failed(c, kind);
+}
+
+int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
+    ll__begin_input(c, now);
+    if (c->closed) return -LL_ERR_CLOSED;
+    if (c->cfg[LL_CFG_resource_mode]) return -LL_ERR_BAD_STATE;
+    if (len > c->cfg[LL_CFG_max_message_bytes]) return -LL_ERR_SEND_TOO_LARGE;
+    if (c->n_sends >= c->cfg[LL_CFG_max_sends]) return -LL_ERR_SEND_OVERFLOW;
+    if (++c->next_send_id > 0x7fffffff) c->next_send_id = 1;
+    c->sends[c->n_sends].id = c->next_send_id;
+    c->sends[c->n_sends].len = (uint32_t)len;
+    c->sends[c->n_sends].where = SEND_QUEUED;
+    c->n_sends++;
+    ll__sends_pump(c);
+    return (int32_t)c->next_send_id;
+}
+
+/* ---- views ---- */
+
+#if defined(__wasm__)
+extern unsigned char __heap_base;
+uintptr_t ll_heap_base(void) { return (uintptr_t)&__heap_base; }
+#endif
+
+uint32_t ll_state(const ll_core *c) { return c->state; }
+uint32_t ll_transport(const ll_core *c) { return c->transport; }
+uint32_t ll_interval(const ll_core *c) {
+    return c->state == LL_STATE_OPEN && (c->transport == LL_TRANSPORT_POLL || c->transport == LL_TRANSPORT_RESOURCE)
+               ? c->interval : 0;
+}
+uint32_t ll_rtt(const ll_core *c) { return c->srtt; }
+
+const char *ll_cursor(ll_core *c, uint32_t *len) {
+    *len = (uint32_t)ll__cursor_format(&c->cur, c->cursor_text);
+    return c->cursor_text;
+}
+
+#define NAME_FN(fn, TABLE, COUNT)                           \
+    const char *fn(uint32_t v) {                            \
+        static const char *const names[] = {TABLE(NAME_X)}; \
+        return v < COUNT ? names[v] : "?";                  \
+    }
+#define NAME_X(n, s) s,
+NAME_FN(ll_state_name, LL_STATES, LL_STATE_COUNT)
+NAME_FN(ll_transport_name, LL_TRANSPORTS, LL_TRANSPORT_COUNT)
+NAME_FN(ll_reason_name, LL_REASONS, LL_REASON_COUNT)
+NAME_FN(ll_error_name, LL_ERRORS, LL_ERR_COUNT)
+NAME_FN(ll_action_name, LL_ACTIONS, LL_ACT_COUNT)
+#undef NAME_X
+#define NAME_X(n, d, lo, hi) #n,
+NAME_FN(ll_config_name, LL_CONFIG, LL_CFG_COUNT)
+#undef NAME_X

@@ -1,0 +1,211 @@
+/* internal.h — the core's private state and the functions its files share (ll__*). */
+#ifndef LL_INTERNAL_H
+#define LL_INTERNAL_H
+
+#include "lifeline.h"
+
+#define LL_QUEUE_CAP 32     /* actions queued by one input, drained before the next */
+#define LL_ARENA_CAP 1024   /* text the core writes for actions (queries, headers) */
+#define LL_SENDS_CAP 256    /* compile-time bound of config max_sends */
+#define LL_VALIDATOR_CAP 200 /* longest ETag / Last-Modified kept for conditional GETs */
+#define LL_CURSOR_TEXT 48   /* "18446744073709551615-18446744073709551615" + NUL */
+
+/* A cursor: <a> or <a>-<b>, ordered as the pair (a, b). */
+typedef struct ll__cursor {
+    uint64_t a, b;
+    uint8_t set;   /* 0 = none ("from now") */
+    uint8_t has_b; /* written with a dash */
+} ll__cursor;
+
+/* Timers: one deadline each (LL_NEVER = not armed). */
+enum ll__timer {
+    T_RACE,      /* when to start a poll beside a WebSocket that is not working yet */
+    T_WS,        /* when a WebSocket attempt without hello is given up (black hole / no hello) */
+    T_PING,      /* when to ping a quiet WebSocket, or declare an unanswered ping dead */
+    T_WS_RETRY,  /* when to try the WebSocket again (reconnect after a loss, or a probe) */
+    T_POLL,      /* when to send the next poll */
+    T_POLL_REQ,  /* when the poll in flight times out */
+    T_GRACE,     /* when an open WebSocket is closed because the page stayed hidden */
+    T_SEND,      /* when to retry a failed POST send */
+    T_SEND_REQ,  /* when the POST in flight times out */
+    T_COUNT
+};
+
+enum ll__ws_phase { WS_NONE, WS_CONNECTING, WS_WAIT_HELLO, WS_READY };
+
+/* Internal action type: a validated poll batch, expanded into DELIVERs while draining. */
+#define LL__ACT_BATCH 100
+
+enum { SEND_QUEUED = 0, SEND_ON_WS = 1, SEND_ON_POST = 2 };
+
+typedef struct ll__send {
+    uint32_t id;
+    uint32_t len;
+    uint32_t where; /* SEND_QUEUED / SEND_ON_WS / SEND_ON_POST */
+} ll__send;
+
+struct ll_core {
+    uint32_t cfg[LL_CFG_COUNT];
+    uint64_t rng;
+    uint64_t now;
+    uint64_t timers[T_COUNT];
+    uint32_t state, transport, reason;
+    uint8_t started, closed, visible, online, paged_out;
+    int32_t bad_field;
+    uint32_t next_id;
+
+    ll__cursor cur;       /* last delivered or adopted */
+    ll__cursor start_cur; /* ll_set_cursor() */
+
+    /* WebSocket */
+    uint32_t ws_id, ws_phase;
+    uint64_t ws_started_at, ws_hello_at, ws_last_rx, ping_sent_at;
+    uint8_t ping_out, ws_caught_up;
+    ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
+    uint32_t flaps;                /* short-lived WebSockets in a row */
+    uint32_t ws_losses;            /* losses in a row (reconnect backoff) */
+    uint8_t fallen_back;           /* WS failed: polling is the transport, probes run */
+    uint32_t fallback_reason;
+    uint8_t remembered;            /* a REMEMBER_FALLBACK is in force */
+    uint32_t probe_n;              /* probes since falling back */
+    uint32_t srtt;
+
+    /* Polling */
+    uint32_t poll_req;
+    uint8_t poll_long; /* the poll in flight asked wait= */
+    uint8_t polled_ok; /* a poll answered since the last (re)start */
+    uint64_t poll_sent_at;
+    uint32_t server_long_max; /* Lifeline-Long-Poll (0 = not offered) */
+    uint8_t long_known;       /* a poll answered: server_long_max is the server's word */
+    uint32_t hint_interval;   /* Lifeline-Interval (0 = none) */
+    uint32_t interval;        /* current adaptive interval */
+    uint32_t errors;          /* poll errors in a row */
+    uint64_t last_change;     /* when data last changed (0 = never) */
+    uint32_t gap_ewma;        /* smoothed time between changes */
+    uint64_t quiet_until;     /* Retry-After: no request before this */
+
+    /* Resource mode */
+    uint64_t validator_hash, body_hash;
+    uint8_t have_version;
+    char etag[LL_VALIDATOR_CAP];
+    uint32_t etag_len;
+    char last_modified[LL_VALIDATOR_CAP];
+    uint32_t last_modified_len;
+
+    /* Sends */
+    ll__send sends[LL_SENDS_CAP];
+    uint32_t n_sends, next_send_id;
+    uint32_t post_req, post_send;
+    uint32_t send_errors;
+
+    /* Actions */
+    ll_action queue[LL_QUEUE_CAP];
+    uint32_t q_head, q_len;
+    uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
+    ll_action out;
+    char arena[LL_ARENA_CAP];
+    uint32_t arena_len;
+    /* the batch being expanded */
+    const char *batch_p, *batch_end;
+    ll__cursor batch_floor;
+    uint8_t batch_active;
+    char cursor_text[LL_CURSOR_TEXT];
+    char old_cursor_text[LL_CURSOR_TEXT];
+};
+
+/* ---- queue.c ---- */
+void ll__begin_input(ll_core *c, uint64_t now);
+void ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc,
+              const char *s, size_t s_len, const char *t, size_t t_len);
+char *ll__arena(ll_core *c, size_t n);
+void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason);
+void ll__error(ll_core *c, uint32_t code, uint32_t reason, const char *detail, size_t n);
+#define LL__ERROR(c, code, reason, lit) ll__error(c, code, reason, lit, sizeof(lit) - 1)
+
+/* ---- cursor.c ---- */
+int ll__cursor_parse(const char *p, size_t n, ll__cursor *out);
+int ll__cursor_cmp(const ll__cursor *x, const ll__cursor *y); /* unset sorts first */
+size_t ll__cursor_format(const ll__cursor *x, char *buf);   /* buf >= LL_CURSOR_TEXT */
+
+/* ---- json.c ---- */
+typedef struct ll__span {
+    const char *p;
+    uint32_t n;
+} ll__span;
+
+/* The fields of one protocol object (a frame, a batch element, a body). Which are present
+ * is told by their span's p != NULL (numbers: has_*). Values keep their JSON form except
+ * strings, whose span excludes the quotes. */
+typedef struct ll__obj {
+    ll__span type, cursor, data, code, message, messages;
+    uint64_t id, heartbeat, ack;
+    uint8_t has_id, has_heartbeat, has_ack;
+} ll__obj;
+
+/* Parse one JSON object and pick the protocol fields; returns LL_ERR_OK, LL_ERR_TOO_DEEP or
+ * `bad` (the caller's "malformed" code). Wrong JSON types of known fields are malformed. */
+int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj *o);
+/* Step through the elements of a JSON array span already validated by ll__parse_obj:
+ * *pos starts at the span; returns 1 and the element's span, or 0 at the end. */
+int ll__array_next(const char **pos, const char *end, ll__span *elem);
+int ll__span_eq(ll__span s, const char *lit);
+
+/* ---- http.c ---- */
+int ll__header(const char *h, size_t n, const char *name, ll__span *value);
+int ll__parse_uint(ll__span v, uint64_t *out);
+/* Retry-After in ms (seconds, or an HTTP date against the response's Date); -1 if absent
+ * or unreadable. */
+int64_t ll__retry_after(const char *h, size_t n);
+uint64_t ll__hash(const char *p, size_t n, uint64_t h);
+
+/* ---- policy.c ---- */
+uint32_t ll__rand(ll_core *c, uint32_t n); /* uniform in [0, n] */
+uint64_t ll__backoff(ll_core *c, uint32_t base, uint32_t cap, uint32_t n);  /* full jitter */
+uint64_t ll__probe_delay(ll_core *c);                                        /* equal jitter */
+uint32_t ll__next_interval(ll_core *c, int changed);
+void ll__note_change(ll_core *c);
+void ll__rtt_sample(ll_core *c, uint64_t rtt);
+uint32_t ll__pong_timeout(const ll_core *c);
+
+/* ---- timers (core.c) ---- */
+void ll__arm(ll_core *c, int t, uint64_t at);
+void ll__arm_request(ll_core *c, int t, uint64_t at); /* also respects Retry-After */
+void ll__disarm(ll_core *c, int t);
+int ll__active(const ll_core *c);
+int ll__ws_wanted(const ll_core *c);
+
+/* ---- ws.c ---- */
+void ll__ws_try(ll_core *c);
+int ll__ws_ready(const ll_core *c);
+void ll__ws_close(ll_core *c, uint32_t reason);
+void ll__ws_timer(ll_core *c, int t);
+void ll__ws_frame(ll_core *c, const char *buf, size_t len);
+void ll__ws_closed(ll_core *c, uint32_t code);
+void ll__fallback(ll_core *c, uint32_t reason);
+
+/* ---- poll.c ---- */
+void ll__poll_start(ll_core *c);
+void ll__poll_stop(ll_core *c);
+void ll__poll_timer(ll_core *c, int t);
+void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b,
+                       size_t bn);
+void ll__poll_failed(ll_core *c, uint32_t kind);
+uint32_t ll__polling_transport(const ll_core *c);
+void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data);
+void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to);
+void ll__caught_up_check(ll_core *c);
+size_t ll__query(ll_core *c, uint32_t wait, const char **out);
+void ll__retry_after_wait(ll_core *c, int64_t ms);
+
+/* ---- sends.c ---- */
+void ll__sends_pump(ll_core *c);
+int ll__sends_next_ws(ll_core *c, ll_action *out);
+void ll__sends_ack(ll_core *c, uint64_t id);
+void ll__sends_requeue(ll_core *c, uint32_t where);
+void ll__sends_fail_all(ll_core *c, uint32_t code);
+void ll__sends_timer(ll_core *c, int t);
+void ll__post_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b,
+                       size_t bn);
+void ll__post_failed(ll_core *c, uint32_t kind);
+
+#endif

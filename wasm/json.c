@@ -1,0 +1,244 @@
+/* json.c — a validating JSON scanner that picks the protocol's fields out of one object.
+ *
+ * It never copies or re-serialises: `data` comes back as the raw span of its JSON text,
+ * which the shim hands to JSON.parse. Every value is fully validated (RFC 8259 grammar,
+ * no control characters in strings) and nesting is bounded, so a hostile body costs at
+ * most one linear pass and a recursion no deeper than max_depth (<= 64). */
+#include "internal.h"
+
+#include <string.h>
+
+typedef struct scan {
+    const char *p, *end;
+    uint32_t max_depth;
+    int err; /* LL_ERR_OK until the first problem */
+    int bad; /* the code for "malformed" */
+} scan;
+
+static int fail(scan *s, int code) {
+    if (s->err == LL_ERR_OK) s->err = code;
+    return 0;
+}
+
+static void skip_ws(scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static int hexdigit(char ch) {
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* At '"': moves past the closing quote; *out excludes the quotes. */
+static int scan_string(scan *s, ll__span *out) {
+    const char *start;
+    if (s->p >= s->end || *s->p != '"') return fail(s, s->bad);
+    start = ++s->p;
+    while (s->p < s->end) {
+        unsigned char ch = (unsigned char)*s->p;
+        if (ch == '"') {
+            if (out) {
+                out->p = start;
+                out->n = (uint32_t)(s->p - start);
+            }
+            s->p++;
+            return 1;
+        }
+        if (ch < 0x20) return fail(s, s->bad);
+        if (ch == '\\') {
+            s->p++;
+            if (s->p >= s->end) break;
+            switch (*s->p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                s->p++;
+                break;
+            case 'u':
+                if (s->end - s->p < 5 || !hexdigit(s->p[1]) || !hexdigit(s->p[2]) ||
+                    !hexdigit(s->p[3]) || !hexdigit(s->p[4]))
+                    return fail(s, s->bad);
+                s->p += 5;
+                break;
+            default:
+                return fail(s, s->bad);
+            }
+            continue;
+        }
+        s->p++;
+    }
+    return fail(s, s->bad);
+}
+
+static int digits(scan *s) {
+    const char *q = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') s->p++;
+    return s->p > q;
+}
+
+/* A JSON number; *is_uint says whether it is a plain non-negative integer. */
+static int scan_number(scan *s, int *is_uint) {
+    int u = 1;
+    if (s->p < s->end && *s->p == '-') {
+        s->p++;
+        u = 0;
+    }
+    if (s->p < s->end && *s->p == '0') {
+        s->p++;
+    } else if (!digits(s)) {
+        return fail(s, s->bad);
+    }
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        u = 0;
+        if (!digits(s)) return fail(s, s->bad);
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        u = 0;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-')) s->p++;
+        if (!digits(s)) return fail(s, s->bad);
+    }
+    if (is_uint) *is_uint = u;
+    return 1;
+}
+
+static int scan_literal(scan *s, const char *lit) {
+    size_t n = strlen(lit);
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0) return fail(s, s->bad);
+    s->p += n;
+    return 1;
+}
+
+static int scan_value(scan *s, uint32_t depth);
+
+/* At '[' or '{': the container with every value inside it. */
+static int scan_container(scan *s, uint32_t depth) {
+    char close = *s->p == '[' ? ']' : '}';
+    int first = 1;
+    if (depth > s->max_depth) return fail(s, LL_ERR_TOO_DEEP);
+    s->p++;
+    for (;;) {
+        skip_ws(s);
+        if (s->p < s->end && *s->p == close && first) {
+            s->p++;
+            return 1;
+        }
+        if (close == '}') {
+            if (!scan_string(s, NULL)) return 0;
+            skip_ws(s);
+            if (s->p >= s->end || *s->p != ':') return fail(s, s->bad);
+            s->p++;
+        }
+        if (!scan_value(s, depth + 1)) return 0;
+        skip_ws(s);
+        if (s->p >= s->end) return fail(s, s->bad);
+        if (*s->p == close) {
+            s->p++;
+            return 1;
+        }
+        if (*s->p != ',') return fail(s, s->bad);
+        s->p++;
+        first = 0;
+    }
+}
+
+static int scan_value(scan *s, uint32_t depth) {
+    skip_ws(s);
+    if (s->p >= s->end) return fail(s, s->bad);
+    switch (*s->p) {
+    case '{': case '[': return scan_container(s, depth);
+    case '"': return scan_string(s, NULL);
+    case 't': return scan_literal(s, "true");
+    case 'f': return scan_literal(s, "false");
+    case 'n': return scan_literal(s, "null");
+    default: return scan_number(s, NULL);
+    }
+}
+
+int ll__span_eq(ll__span s, const char *lit) {
+    size_t n = strlen(lit);
+    return s.p && s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+/* A plain non-negative integer up to 2^53 (what JSON numbers carry exactly). */
+static int uint_field(scan *s, uint64_t *out, uint8_t *has) {
+    const char *q = s->p;
+    int u = 0;
+    uint64_t v = 0;
+    if (s->p >= s->end || !scan_number(s, &u)) return fail(s, s->bad);
+    if (!u || s->p - q > 16) return fail(s, s->bad);
+    for (; q < s->p; q++) v = v * 10 + (uint64_t)(*q - '0');
+    if (v > ((uint64_t)1 << 53)) return fail(s, s->bad);
+    *out = v;
+    *has = 1;
+    return 1;
+}
+
+static int string_field(scan *s, ll__span *out) {
+    if (s->p >= s->end || *s->p != '"') return fail(s, s->bad);
+    return scan_string(s, out);
+}
+
+int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj *o) {
+    scan s = {p, p + n, max_depth, LL_ERR_OK, bad};
+    int first = 1;
+    memset(o, 0, sizeof *o);
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{') return bad;
+    s.p++;
+    for (;;) {
+        ll__span key;
+        skip_ws(&s);
+        if (first && s.p < s.end && *s.p == '}') {
+            s.p++;
+            break;
+        }
+        if (!scan_string(&s, &key)) return s.err;
+        skip_ws(&s);
+        if (s.p >= s.end || *s.p != ':') return bad;
+        s.p++;
+        skip_ws(&s);
+        if (ll__span_eq(key, "type")) string_field(&s, &o->type);
+        else if (ll__span_eq(key, "cursor")) string_field(&s, &o->cursor);
+        else if (ll__span_eq(key, "code")) string_field(&s, &o->code);
+        else if (ll__span_eq(key, "message")) string_field(&s, &o->message);
+        else if (ll__span_eq(key, "id")) uint_field(&s, &o->id, &o->has_id);
+        else if (ll__span_eq(key, "ack")) uint_field(&s, &o->ack, &o->has_ack);
+        else if (ll__span_eq(key, "heartbeat")) uint_field(&s, &o->heartbeat, &o->has_heartbeat);
+        else if (ll__span_eq(key, "data") || ll__span_eq(key, "messages")) {
+            ll__span *dst = key.n == 4 ? &o->data : &o->messages;
+            const char *start = s.p;
+            if (dst == &o->messages && (s.p >= s.end || *s.p != '[')) return bad;
+            if (!scan_value(&s, 2)) return s.err;
+            dst->p = start;
+            dst->n = (uint32_t)(s.p - start);
+        } else {
+            scan_value(&s, 2);
+        }
+        if (s.err != LL_ERR_OK) return s.err;
+        skip_ws(&s);
+        if (s.p >= s.end) return bad;
+        if (*s.p == '}') {
+            s.p++;
+            break;
+        }
+        if (*s.p != ',') return bad;
+        s.p++;
+        first = 0;
+    }
+    skip_ws(&s);
+    return s.p == s.end ? LL_ERR_OK : bad;
+}
+
+int ll__array_next(const char **pos, const char *end, ll__span *elem) {
+    scan s = {*pos, end, 1000, LL_ERR_OK, LL_ERR_BAD_RESPONSE};
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p == ']') return 0;
+    if (*s.p == '[' || *s.p == ',') s.p++;
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p == ']') return 0;
+    elem->p = s.p;
+    if (!scan_value(&s, 1)) return 0;
+    elem->n = (uint32_t)(s.p - elem->p);
+    *pos = s.p;
+    return 1;
+}

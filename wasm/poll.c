@@ -1,0 +1,346 @@
+/* poll.c — HTTP polling (protocol mode: long or interval polls; resource mode:
+ * conditional GETs of any URL), delivery through the cursor, resets, and the switch from
+ * polling up to a WebSocket that caught up.
+ *
+ * Delivery rule, whatever the transport: a message is delivered only if its cursor is
+ * above the last delivered one, which then moves to it. Both transports may carry the
+ * same message while they overlap (the race at start, a probe catching up): the second
+ * copy is dropped here, silently. */
+#include "internal.h"
+
+#include <string.h>
+
+static const char Q_CURSOR[] = "cursor=";
+static const char Q_WAIT[] = "&wait=";
+
+static size_t put_uint(char *buf, uint32_t v) {
+    char tmp[10];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* "cursor=<c>[&wait=<ms>]" (or "wait=<ms>", or "") in the arena. */
+size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
+    char *q = ll__arena(c, sizeof Q_CURSOR + LL_CURSOR_TEXT + sizeof Q_WAIT + 10);
+    size_t n = 0;
+    *out = q;
+    if (!q) return 0;
+    if (c->cur.set) {
+        memcpy(q, Q_CURSOR, sizeof Q_CURSOR - 1);
+        n = sizeof Q_CURSOR - 1;
+        n += ll__cursor_format(&c->cur, q + n);
+    }
+    if (wait) {
+        const char *w = n ? Q_WAIT : Q_WAIT + 1;
+        memcpy(q + n, w, strlen(w));
+        n += strlen(w);
+        n += put_uint(q + n, wait);
+    }
+    return n;
+}
+
+void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data) {
+    ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0, data.p, data.n, cursor.p, cursor.n);
+    c->cur = *k;
+}
+
+void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to) {
+    size_t n = ll__cursor_format(&c->cur, c->old_cursor_text);
+    ll__push(c, LL_ACT_RESET, 0, 0, 0, 0, c->old_cursor_text, n, cursor_text.p, cursor_text.n);
+    c->cur = *to;
+}
+
+uint32_t ll__polling_transport(const ll_core *c) {
+    if (c->cfg[LL_CFG_resource_mode]) return LL_TRANSPORT_RESOURCE;
+    return c->server_long_max && c->cfg[LL_CFG_long_poll_wait] && c->visible ? LL_TRANSPORT_LONGPOLL
+                                                                             : LL_TRANSPORT_POLL;
+}
+
+/* The WebSocket becomes the transport once it delivered up to the server's head at hello:
+ * only then is polling stopped, so nothing published meanwhile can fall between them. */
+void ll__caught_up_check(ll_core *c) {
+    uint32_t reason;
+    if (c->ws_phase != WS_READY || c->ws_caught_up || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
+        return;
+    c->ws_caught_up = 1;
+    reason = c->fallen_back || (c->state == LL_STATE_OPEN && c->transport != LL_TRANSPORT_WEBSOCKET)
+                 ? LL_REASON_UPGRADE : LL_REASON_WS_HELLO;
+    c->fallen_back = 0;
+    c->errors = 0;
+    ll__disarm(c, T_WS_RETRY);
+    ll__disarm(c, T_RACE);
+    ll__poll_stop(c);
+    if (c->remembered) {
+        ll__push(c, LL_ACT_FORGET_FALLBACK, 0, 0, 0, 0, 0, 0, 0, 0);
+        c->remembered = 0;
+    }
+    c->interval = 0;
+    ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, reason);
+}
+
+static int ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->ws_caught_up; }
+
+static void send_poll(ll_core *c) {
+    uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
+    const char *q = 0, *h = 0;
+    size_t qn = 0, hn = 0;
+    ll__disarm(c, T_POLL);
+    if (++c->next_id == 0) c->next_id = 1;
+    c->poll_req = c->next_id;
+    if (c->cfg[LL_CFG_resource_mode]) {
+        if (c->cfg[LL_CFG_conditional_headers] && (c->etag_len || c->last_modified_len)) {
+            char *p = ll__arena(c, c->etag_len + c->last_modified_len + 48);
+            if (p) {
+                h = p;
+                if (c->etag_len) {
+                    memcpy(p + hn, "If-None-Match: ", 15), hn += 15;
+                    memcpy(p + hn, c->etag, c->etag_len), hn += c->etag_len;
+                    memcpy(p + hn, "\r\n", 2), hn += 2;
+                }
+                if (c->last_modified_len) {
+                    memcpy(p + hn, "If-Modified-Since: ", 19), hn += 19;
+                    memcpy(p + hn, c->last_modified, c->last_modified_len), hn += c->last_modified_len;
+                    memcpy(p + hn, "\r\n", 2), hn += 2;
+                }
+            }
+        }
+    } else {
+        /* Ask for a long poll unless hidden (a hidden page holds no connection) or the
+         * server said it has none: a server without long polls answers at once and sends
+         * no Lifeline-Long-Poll, and the client then polls on an interval. A poll without
+         * a cursor is answered at once anyway. */
+        if (c->visible && c->cur.set && (c->server_long_max || !c->long_known))
+            wait = c->cfg[LL_CFG_long_poll_wait];
+        if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
+        qn = ll__query(c, wait, &q);
+    }
+    c->poll_long = wait != 0;
+    c->poll_sent_at = c->now;
+    timeout += wait;
+    ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0, q, qn, h, hn);
+    ll__arm(c, T_POLL_REQ, c->now + timeout);
+}
+
+void ll__poll_start(ll_core *c) {
+    if (c->poll_req || ws_serving(c) || !ll__active(c)) return;
+    if (c->now < c->quiet_until) {
+        ll__arm_request(c, T_POLL, c->now);
+        return;
+    }
+    send_poll(c);
+}
+
+void ll__poll_stop(ll_core *c) {
+    if (c->poll_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0, 0, 0, 0, 0);
+    c->poll_req = 0;
+    ll__disarm(c, T_POLL);
+    ll__disarm(c, T_POLL_REQ);
+}
+
+/* A failed poll: back off with full jitter. */
+static void poll_error(ll_core *c, uint32_t reason) {
+    uint64_t delay = ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->errors);
+    c->errors++;
+    if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + delay);
+    if (c->ws_phase != WS_READY && (c->state == LL_STATE_OPEN || c->state == LL_STATE_RECONNECTING))
+        ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
+}
+
+/* 429/503: nothing is sent before Retry-After ends (plus jitter up to a tenth of it and
+ * a quarter second, so a shed crowd does not come back in one instant). */
+void ll__retry_after_wait(ll_core *c, int64_t ms) {
+    uint64_t until = c->now + (uint64_t)ms + ll__rand(c, (uint32_t)(ms / 10 + 250));
+    if (until > c->quiet_until) c->quiet_until = until;
+}
+
+static void schedule_next(ll_core *c, int changed) {
+    uint64_t delay;
+    if (ws_serving(c) || !ll__active(c)) return;
+    if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
+        /* Re-poll at once, unless the server answered "nothing" without holding. */
+        c->interval = 0;
+        delay = changed || !c->poll_long || c->now - c->poll_sent_at >= c->cfg[LL_CFG_min_interval]
+                    ? 0 : c->cfg[LL_CFG_min_interval];
+    } else {
+        if (changed) ll__note_change(c);
+        delay = ll__next_interval(c, changed);
+    }
+    if (delay == 0) ll__poll_start(c);
+    else ll__arm_request(c, T_POLL, c->now + delay);
+}
+
+static void polling_works(ll_core *c) {
+    uint32_t t = ll__polling_transport(c);
+    c->errors = 0;
+    if (ws_serving(c)) return;
+    if (c->state != LL_STATE_OPEN || c->transport != t)
+        ll__state(c, LL_STATE_OPEN, t, c->fallen_back ? c->fallback_reason : LL_REASON_POLL_OK);
+    ll__sends_pump(c);
+}
+
+static int bad_body(ll_core *c, int err, const char *detail) {
+    ll__error(c, (uint32_t)err, LL_REASON_HTTP_ERROR, detail, strlen(detail));
+    poll_error(c, LL_REASON_HTTP_ERROR);
+    return -1;
+}
+
+/* A 200 poll body: validate all of it, then queue one BATCH that delivers what is new.
+ * Returns 1 changed, 0 unchanged, -1 error (already reported, backoff armed). */
+static int batch(ll_core *c, const char *b, size_t bn) {
+    ll__obj o;
+    ll__cursor head, k, last;
+    const char *pos;
+    ll__span el;
+    uint32_t total = 0, fresh = 0, backwards = 0;
+    int err;
+    if (bn > c->cfg[LL_CFG_max_message_bytes]) return bad_body(c, LL_ERR_TOO_LARGE, "poll response too large");
+    err = ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o);
+    if (err != LL_ERR_OK) return bad_body(c, err, "malformed poll response");
+    if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &head))
+        return bad_body(c, LL_ERR_BAD_RESPONSE, "poll response without a valid cursor");
+    last = c->cur;
+    for (pos = o.messages.p; o.messages.p && ll__array_next(&pos, o.messages.p + o.messages.n, &el);) {
+        ll__obj m;
+        if (ll__parse_obj(el.p, el.n, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &m) != LL_ERR_OK ||
+            !m.data.p || !ll__cursor_parse(m.cursor.p, m.cursor.n, &k))
+            return bad_body(c, LL_ERR_BAD_RESPONSE, "malformed message in poll response");
+        total++;
+        if (ll__cursor_cmp(&k, &last) > 0) {
+            last = k;
+            fresh++;
+        } else if (fresh) {
+            backwards++;
+        }
+    }
+    if (backwards)
+        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, "poll batch out of order: skipped");
+    if (fresh) {
+        ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0, o.messages.p, o.messages.n, 0, 0);
+        c->batch_floor = c->cur;
+        c->cur = last;
+        return 1;
+    }
+    if (!total) {
+        /* No messages: the server's current cursor. Adopt it when it is ahead (nothing
+         * exists between), complain when it is behind. */
+        int cmp = ll__cursor_cmp(&head, &c->cur);
+        if (cmp > 0) c->cur = head;
+        else if (cmp < 0)
+            LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, "server cursor behind the client's");
+    }
+    return 0;
+}
+
+static void resource(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
+    ll__span etag = {0, 0}, lm = {0, 0}, validator;
+    uint64_t vh = 0, bh;
+    int changed;
+    if (status == 304) {
+        polling_works(c);
+        schedule_next(c, 0);
+        return;
+    }
+    if (bn > c->cfg[LL_CFG_max_message_bytes]) {
+        bad_body(c, LL_ERR_TOO_LARGE, "resource body too large");
+        return;
+    }
+    ll__header(h, hn, "etag", &etag);
+    ll__header(h, hn, "last-modified", &lm);
+    validator = etag.n ? etag : lm;
+    if (validator.n) vh = ll__hash(validator.p, validator.n, 0) + (etag.n ? 0 : 1);
+    bh = ll__hash(b, bn, 0);
+    /* Unchanged when the validator is the one we had (the browser revalidated its cached
+     * copy and gave us a 200 from cache), or with no validator at all, the same bytes. */
+    changed = !c->have_version || (vh ? vh != c->validator_hash : bh != c->body_hash);
+    c->have_version = 1;
+    c->validator_hash = vh;
+    c->body_hash = bh;
+    c->etag_len = etag.n <= LL_VALIDATOR_CAP ? etag.n : 0;
+    if (c->etag_len) memcpy(c->etag, etag.p, etag.n);
+    c->last_modified_len = lm.n <= LL_VALIDATOR_CAP ? lm.n : 0;
+    if (c->last_modified_len) memcpy(c->last_modified, lm.p, lm.n);
+    if (changed) ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0, b, bn, validator.p, validator.n);
+    polling_works(c);
+    schedule_next(c, changed);
+}
+
+void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
+    ll__span v;
+    uint64_t x;
+    int changed = 0;
+    c->poll_req = 0;
+    ll__disarm(c, T_POLL_REQ);
+    if (!c->poll_long) ll__rtt_sample(c, c->now - c->poll_sent_at);
+    if (status == 200 || status == 204 || status == 304) {
+        /* The server's word on how to poll, from every answer that was its own. */
+        c->long_known = 1;
+        c->server_long_max = ll__header(h, hn, "lifeline-long-poll", &v) && ll__parse_uint(v, &x) && x
+                                 ? (uint32_t)(x > 300000 ? 300000 : x) : 0;
+        c->hint_interval = ll__header(h, hn, "lifeline-interval", &v) && ll__parse_uint(v, &x) && x
+                               ? (uint32_t)(x < 10 ? 10 : x > 86400000 ? 86400000 : x) : 0;
+    }
+    if (status == 429 || status == 503) {
+        int64_t ra = ll__retry_after(h, hn);
+        if (ra >= 0) {
+            ll__retry_after_wait(c, ra);
+            c->errors++;
+            if (ll__active(c)) ll__arm_request(c, T_POLL, c->now);
+            if (c->ws_phase != WS_READY) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, LL_REASON_RETRY_AFTER);
+            return;
+        }
+    }
+    if (c->cfg[LL_CFG_resource_mode] && (status == 200 || status == 304)) {
+        resource(c, status, h, hn, b, bn);
+        return;
+    }
+    if (status == 200) {
+        changed = batch(c, b, bn);
+        if (changed < 0) return;
+    } else if (status == 410 && !c->cfg[LL_CFG_resource_mode]) {
+        ll__obj o;
+        ll__cursor k;
+        if (bn > c->cfg[LL_CFG_max_message_bytes] ||
+            ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o) != LL_ERR_OK ||
+            !ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
+            bad_body(c, LL_ERR_BAD_RESPONSE, "410 without a valid reset cursor");
+            return;
+        }
+        ll__reset(c, o.cursor, &k);
+        changed = 1;
+    } else if (status != 204 && status != 304) {
+        char *d = ll__arena(c, 24);
+        size_t n = 0;
+        if (d) {
+            memcpy(d, "HTTP status ", 12);
+            n = 12 + put_uint(d + 12, status);
+        }
+        ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, d, n);
+        poll_error(c, LL_REASON_HTTP_ERROR);
+        return;
+    }
+    polling_works(c);
+    ll__caught_up_check(c);
+    schedule_next(c, changed);
+}
+
+void ll__poll_failed(ll_core *c, uint32_t kind) {
+    c->poll_req = 0;
+    ll__disarm(c, T_POLL_REQ);
+    if (kind == LL_FAIL_TIMEOUT) LL__ERROR(c, LL_ERR_TIMEOUT, LL_REASON_NETWORK_ERROR, "poll timed out");
+    else LL__ERROR(c, LL_ERR_NETWORK, LL_REASON_NETWORK_ERROR, "poll failed");
+    poll_error(c, LL_REASON_NETWORK_ERROR);
+}
+
+void ll__poll_timer(ll_core *c, int t) {
+    if (t == T_POLL) {
+        ll__poll_start(c);
+    } else if (c->poll_req) { /* T_POLL_REQ: the request outlived its timeout */
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0, 0, 0, 0, 0);
+        ll__poll_failed(c, LL_FAIL_TIMEOUT);
+    }
+}

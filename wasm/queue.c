@@ -1,0 +1,96 @@
+/* queue.c — the action queue the caller drains, and the text arena behind it.
+ *
+ * One input queues a handful of actions (bounded by LL_QUEUE_CAP); a poll batch queues a
+ * single BATCH entry that ll_next_action() expands into one DELIVER per new message, and
+ * pending sends are framed one by one as the caller drains. So the queue stays small
+ * whatever the size of the input. */
+#include "internal.h"
+
+#include <string.h>
+
+void ll__begin_input(ll_core *c, uint64_t now) {
+    /* The caller drained everything after the previous input (the contract), so the
+     * arena's text is no longer referenced. */
+    if (c->q_len == 0 && !c->batch_active) c->arena_len = 0;
+    if (now > c->now) c->now = now;
+}
+
+char *ll__arena(ll_core *c, size_t n) {
+    if (n > LL_ARENA_CAP - c->arena_len) return NULL;
+    char *p = c->arena + c->arena_len;
+    c->arena_len += (uint32_t)n;
+    return p;
+}
+
+void ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc,
+              const char *s, size_t s_len, const char *t, size_t t_len) {
+    if (c->q_len == LL_QUEUE_CAP) {
+        c->overflow++;
+        return;
+    }
+    ll_action *x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
+    x->type = type;
+    x->id = id;
+    x->a = a;
+    x->b = b;
+    x->c = cc;
+    x->s = s_len ? s : "";
+    x->s_len = (uint32_t)s_len;
+    x->t = t_len ? t : "";
+    x->t_len = (uint32_t)t_len;
+}
+
+void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason) {
+    if (c->state == state && c->transport == transport && c->reason == reason) return;
+    c->state = state;
+    c->transport = transport;
+    c->reason = reason;
+    ll__push(c, LL_ACT_STATE, 0, state, transport, reason, 0, 0, 0, 0);
+}
+
+void ll__error(ll_core *c, uint32_t code, uint32_t reason, const char *detail, size_t n) {
+    ll__push(c, LL_ACT_ERROR, 0, code, 0, reason, detail, n, 0, 0);
+}
+
+/* Expand the batch: the next element whose cursor is above the floor. Elements were
+ * validated (cursor syntax, order) when the response arrived. */
+static int batch_next(ll_core *c, ll_action *out) {
+    ll__span el;
+    while (ll__array_next(&c->batch_p, c->batch_end, &el)) {
+        ll__obj o;
+        ll__cursor k;
+        if (ll__parse_obj(el.p, el.n, 64, LL_ERR_BAD_RESPONSE, &o) != LL_ERR_OK) continue;
+        if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) continue;
+        if (ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
+        c->batch_floor = k;
+        memset(out, 0, sizeof *out);
+        out->type = LL_ACT_DELIVER;
+        out->s = o.data.p;
+        out->s_len = o.data.n;
+        out->t = o.cursor.p;
+        out->t_len = o.cursor.n;
+        return 1;
+    }
+    c->batch_active = 0;
+    return 0;
+}
+
+const ll_action *ll_next_action(ll_core *c) {
+    for (;;) {
+        if (c->batch_active && batch_next(c, &c->out)) return &c->out;
+        if (c->q_len) {
+            c->out = c->queue[c->q_head];
+            c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
+            c->q_len--;
+            if (c->out.type == LL__ACT_BATCH) {
+                c->batch_p = c->out.s;
+                c->batch_end = c->out.s + c->out.s_len;
+                c->batch_active = 1;
+                continue;
+            }
+            return &c->out;
+        }
+        if (ll__sends_next_ws(c, &c->out)) return &c->out;
+        return NULL;
+    }
+}

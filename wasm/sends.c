@@ -1,0 +1,127 @@
+/* sends.c — application sends: buffered (bounded), sent over the WebSocket once it said
+ * hello or else by POST once polling works, one POST at a time and in order, resolved by
+ * the server's ack. A send that went out on a transport that was then lost goes out again
+ * on the next one (at-least-once; the id lets a server drop a repeat).
+ *
+ * The core keeps only ids and lengths: the caller keeps the bytes and frames them when an
+ * action names the id. */
+#include "internal.h"
+
+#include <string.h>
+
+static ll__send *first_queued(ll_core *c) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends; i++)
+        if (c->sends[i].where == SEND_QUEUED) return &c->sends[i];
+    return NULL;
+}
+
+static int polling_open(const ll_core *c) {
+    return c->state == LL_STATE_OPEN &&
+           (c->transport == LL_TRANSPORT_POLL || c->transport == LL_TRANSPORT_LONGPOLL);
+}
+
+/* Start a POST if one may go now. (WebSocket sends are framed lazily, while draining.) */
+void ll__sends_pump(ll_core *c) {
+    ll__send *s;
+    if (c->ws_phase == WS_READY || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
+    if (!ll__active(c) || !polling_open(c) || !(s = first_queued(c))) return;
+    if (c->now < c->quiet_until) {
+        ll__arm_request(c, T_SEND, c->now);
+        return;
+    }
+    if (++c->next_id == 0) c->next_id = 1;
+    c->post_req = c->next_id;
+    c->post_send = s->id;
+    s->where = SEND_ON_POST;
+    ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id, 0, 0, 0, 0);
+    ll__arm(c, T_SEND_REQ, c->now + c->cfg[LL_CFG_request_timeout]);
+}
+
+int ll__sends_next_ws(ll_core *c, ll_action *out) {
+    ll__send *s;
+    if (c->ws_phase != WS_READY || !(s = first_queued(c))) return 0;
+    s->where = SEND_ON_WS;
+    memset(out, 0, sizeof *out);
+    out->type = LL_ACT_WS_SEND;
+    out->id = c->ws_id;
+    out->a = s->id;
+    out->s = out->t = "";
+    return 1;
+}
+
+static void drop(ll_core *c, uint32_t i) {
+    memmove(&c->sends[i], &c->sends[i + 1], (c->n_sends - i - 1) * sizeof c->sends[0]);
+    c->n_sends--;
+}
+
+void ll__sends_ack(ll_core *c, uint64_t id) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends; i++) {
+        if (c->sends[i].id == id) {
+            drop(c, i);
+            ll__push(c, LL_ACT_ACK, (uint32_t)id, 0, 0, 0, 0, 0, 0, 0);
+            return;
+        }
+    }
+}
+
+void ll__sends_requeue(ll_core *c, uint32_t where) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends; i++)
+        if (c->sends[i].where == where) c->sends[i].where = SEND_QUEUED;
+}
+
+void ll__sends_fail_all(ll_core *c, uint32_t code) {
+    if (!c->n_sends) return;
+    ll__push(c, LL_ACT_SEND_FAILED, c->sends[0].id, c->sends[c->n_sends - 1].id, code, 0, 0, 0, 0, 0);
+    c->n_sends = 0;
+}
+
+static void retry_later(ll_core *c) {
+    ll__sends_requeue(c, SEND_ON_POST);
+    ll__arm_request(c, T_SEND, c->now + ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->send_errors));
+    c->send_errors++;
+}
+
+void ll__post_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
+    uint32_t id = c->post_send, i;
+    (void)b, (void)bn;
+    c->post_req = 0;
+    ll__disarm(c, T_SEND_REQ);
+    if (status >= 200 && status < 300) {
+        /* The POST carried exactly one send: a 2xx accepts it, whatever the body says. */
+        c->send_errors = 0;
+        ll__sends_ack(c, id);
+    } else if ((status == 429 || status == 503) && ll__retry_after(h, hn) >= 0) {
+        ll__retry_after_wait(c, ll__retry_after(h, hn));
+        ll__sends_requeue(c, SEND_ON_POST);
+        ll__arm_request(c, T_SEND, c->now);
+    } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
+        /* The server refused this send for good (malformed, too large, forbidden). */
+        for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
+        }
+        if (i < c->n_sends) drop(c, i);
+        ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, 0, 0, 0, 0, 0);
+        LL__ERROR(c, LL_ERR_SEND_REJECTED, LL_REASON_HTTP_ERROR, "server rejected a send");
+    } else {
+        retry_later(c);
+    }
+    ll__sends_pump(c);
+}
+
+void ll__post_failed(ll_core *c, uint32_t kind) {
+    (void)kind;
+    c->post_req = 0;
+    ll__disarm(c, T_SEND_REQ);
+    retry_later(c);
+}
+
+void ll__sends_timer(ll_core *c, int t) {
+    if (t == T_SEND_REQ && c->post_req) {
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+        ll__post_failed(c, LL_FAIL_TIMEOUT);
+        return;
+    }
+    ll__sends_pump(c);
+}

@@ -1,0 +1,276 @@
+/* ws.c — one WebSocket attempt at a time: open, hello, liveness, loss, fallback, probes.
+ *
+ *   NONE ──WS_OPEN──► CONNECTING ──opened──► WAIT_HELLO ──hello──► READY
+ *                        │ closed: refused       │ closed / T_WS: no hello   │ closed, ping unanswered,
+ *                        │ T_WS: black hole      │                           │ bad frame, error frame
+ *                        ▼                       ▼                           ▼
+ *                   attempt failed: fall back to polling (or, while       lost: reconnect after a
+ *                   polling already, schedule the next probe)             jittered delay; too many
+ *                                                                         short lives = flapping →
+ *                                                                         fall back
+ *
+ * A socket still CONNECTING blocks every other WebSocket to the same host in browsers, so
+ * an attempt the core gives up on is always closed before anything else is tried.
+ * READY only becomes the transport once the socket caught up with the cursor the polls
+ * reached (ll__caught_up_check); until then polling goes on beside it. */
+#include "internal.h"
+
+#include <string.h>
+
+static const char PING[] = "{\"type\":\"ping\"}";
+static const char PONG[] = "{\"type\":\"pong\"}";
+
+/* Start an attempt now, or when Retry-After allows. */
+void ll__ws_try(ll_core *c) {
+    const char *q;
+    size_t qn;
+    if (c->now < c->quiet_until) {
+        ll__arm_request(c, T_WS_RETRY, c->now);
+        return;
+    }
+    ll__disarm(c, T_WS_RETRY);
+    if (++c->next_id == 0) c->next_id = 1;
+    c->ws_id = c->next_id;
+    c->ws_phase = WS_CONNECTING;
+    c->ws_started_at = c->now;
+    c->ping_out = 0;
+    c->ws_caught_up = 0;
+    c->ws_last.set = 0;
+    c->hello_cur.set = 0;
+    qn = ll__query(c, 0, &q);
+    ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0, q, qn, 0, 0);
+    ll__arm(c, T_WS, c->now + c->cfg[LL_CFG_ws_timeout]);
+    /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
+     * needs none: the polls go on anyway. */
+    if (!c->fallen_back && !c->poll_req && c->timers[T_POLL] == LL_NEVER)
+        ll__arm(c, T_RACE, c->now + c->cfg[LL_CFG_race_delay]);
+}
+
+/* Close the socket (whatever its phase) and forget it. */
+void ll__ws_close(ll_core *c, uint32_t reason) {
+    if (c->ws_phase == WS_NONE) return;
+    ll__push(c, LL_ACT_WS_CLOSE, c->ws_id, 1000, 0, reason, 0, 0, 0, 0);
+    c->ws_phase = WS_NONE;
+    c->ping_out = 0;
+    ll__disarm(c, T_WS);
+    ll__disarm(c, T_PING);
+    ll__disarm(c, T_GRACE);
+    ll__sends_requeue(c, SEND_ON_WS);
+}
+
+static void forget(ll_core *c, int we_close, uint32_t reason) {
+    if (we_close) {
+        ll__ws_close(c, reason);
+    } else {
+        c->ws_phase = WS_NONE;
+        c->ping_out = 0;
+        ll__disarm(c, T_WS);
+        ll__disarm(c, T_PING);
+        ll__disarm(c, T_GRACE);
+        ll__sends_requeue(c, SEND_ON_WS);
+    }
+}
+
+void ll__fallback(ll_core *c, uint32_t reason) {
+    uint32_t t = ll__polling_transport(c);
+    c->fallen_back = 1;
+    c->fallback_reason = reason;
+    c->probe_n = 0;
+    if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
+        ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0, 0, 0, 0, 0);
+        c->remembered = 1;
+    }
+    ll__disarm(c, T_RACE);
+    if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+    if (c->state == LL_STATE_OPEN && c->transport == t) {
+        ll__state(c, LL_STATE_OPEN, t, reason);
+    } else {
+        ll__state(c, LL_STATE_CONNECTING, LL_TRANSPORT_NONE, reason);
+    }
+    if (ll__active(c)) ll__poll_start(c);
+}
+
+/* Bad frames and error frames were reported with their own detail already. */
+static void report(ll_core *c, uint32_t reason, const char *detail) {
+    if (reason != LL_REASON_WS_BAD_FRAME && reason != LL_REASON_WS_SERVER_ERROR && reason != LL_REASON_WS_CLOSED)
+        ll__error(c, LL_ERR_WS_FAILED, reason, detail, strlen(detail));
+}
+
+/* An attempt that never worked (no hello). */
+static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
+    forget(c, we_close, reason);
+    report(c, reason, "WebSocket attempt failed");
+    if (!c->fallen_back) {
+        ll__fallback(c, reason);
+    } else if (ll__ws_wanted(c)) {
+        c->probe_n++;
+        ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+    }
+}
+
+/* A socket that had said hello is gone. */
+static void lost(ll_core *c, uint32_t reason, int we_close) {
+    uint64_t life = c->now - c->ws_hello_at;
+    int was_transport = c->transport == LL_TRANSPORT_WEBSOCKET;
+    forget(c, we_close, reason);
+    if (life < c->cfg[LL_CFG_flap_window]) {
+        c->flaps++;
+    } else {
+        c->flaps = 0;
+        c->probe_n = 0;
+    }
+    report(c, reason, "WebSocket connection lost");
+    if (c->flaps >= c->cfg[LL_CFG_flap_limit]) {
+        LL__ERROR(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, "WebSocket keeps closing soon after opening");
+        ll__fallback(c, LL_REASON_WS_FLAPPING);
+        return;
+    }
+    if (c->fallen_back) { /* a probe that said hello but never caught up */
+        if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+        return;
+    }
+    if (!ll__ws_wanted(c)) { /* hidden (grace) or offline: the socket was all there was */
+        if (was_transport)
+            ll__state(c, c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE, LL_TRANSPORT_NONE, reason);
+        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + ll__next_interval(c, 0));
+        return;
+    }
+    /* Reconnect after a jittered delay (a restarted server is not hit by every client at
+     * once); the race poll bridges the gap once the attempt starts. */
+    ll__arm_request(c, T_WS_RETRY,
+                    c->now + ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->ws_losses));
+    c->ws_losses++;
+    if (was_transport) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
+}
+
+static void fail(ll_core *c, uint32_t reason, int we_close) {
+    if (c->ws_phase == WS_READY) lost(c, reason, we_close);
+    else attempt_failed(c, reason, we_close);
+}
+
+void ll__ws_timer(ll_core *c, int t) {
+    switch (t) {
+    case T_WS:
+        if (c->ws_phase == WS_CONNECTING) attempt_failed(c, LL_REASON_WS_BLACKHOLE, 1);
+        else if (c->ws_phase == WS_WAIT_HELLO) attempt_failed(c, LL_REASON_WS_NO_HELLO, 1);
+        break;
+    case T_PING:
+        if (c->ws_phase != WS_READY) break;
+        /* Judge by the last frame received, not by how late this timer fired (hidden
+         * tabs throttle timers): a late timer sends a ping and waits for its answer. */
+        if (c->ping_out) {
+            uint64_t dead_at = c->ping_sent_at + ll__pong_timeout(c);
+            if (c->now >= dead_at) fail(c, LL_REASON_WS_STALLED, 1);
+            else ll__arm(c, T_PING, dead_at);
+        } else if (c->now >= c->ws_last_rx + c->cfg[LL_CFG_ping_idle]) {
+            ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PING, sizeof PING - 1, 0, 0);
+            c->ping_out = 1;
+            c->ping_sent_at = c->now;
+            ll__arm(c, T_PING, c->now + ll__pong_timeout(c));
+        } else {
+            ll__arm(c, T_PING, c->ws_last_rx + c->cfg[LL_CFG_ping_idle]);
+        }
+        break;
+    case T_WS_RETRY:
+        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c);
+        break;
+    case T_GRACE:
+        if (c->ws_phase == WS_NONE || c->visible) break;
+        ll__ws_close(c, LL_REASON_HIDDEN);
+        ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_HIDDEN);
+        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + ll__next_interval(c, 0));
+        break;
+    }
+}
+
+static void hello(ll_core *c, const ll__obj *o) {
+    ll__cursor k;
+    if (!ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
+        LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, "hello without a valid cursor");
+        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        return;
+    }
+    c->ws_phase = WS_READY;
+    c->ws_hello_at = c->now;
+    c->ws_losses = 0;
+    ll__disarm(c, T_WS);
+    ll__arm(c, T_PING, c->now + c->cfg[LL_CFG_ping_idle]);
+    /* The upgrade took a TCP and an HTTP round trip. */
+    ll__rtt_sample(c, (c->now - c->ws_started_at) / 2);
+    if (!c->cur.set) {
+        c->cur = k; /* "from now" */
+    } else if (ll__cursor_cmp(&k, &c->cur) < 0) {
+        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_HELLO, "server is behind the client's cursor");
+        k = c->cur;
+    }
+    c->hello_cur = k;
+    ll__caught_up_check(c);
+}
+
+static void msg(ll_core *c, const ll__obj *o) {
+    ll__cursor k;
+    if (c->ws_phase != WS_READY || !o->data.p || !ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
+        LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME,
+                  c->ws_phase != WS_READY ? "msg before hello" : "msg without cursor or data");
+        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        return;
+    }
+    if (c->ws_last.set && ll__cursor_cmp(&k, &c->ws_last) <= 0) {
+        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_BAD_FRAME, "msg cursor went backwards");
+        return;
+    }
+    c->ws_last = k;
+    if (ll__cursor_cmp(&k, &c->cur) > 0) ll__deliver(c, &k, o->cursor, o->data);
+    ll__caught_up_check(c);
+}
+
+void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
+    ll__obj o;
+    int err;
+    c->ws_last_rx = c->now;
+    if (c->ping_out) {
+        c->ping_out = 0;
+        ll__rtt_sample(c, c->now - c->ping_sent_at);
+    }
+    if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->now + c->cfg[LL_CFG_ping_idle]);
+    err = len > c->cfg[LL_CFG_max_message_bytes]
+              ? LL_ERR_TOO_LARGE
+              : ll__parse_obj(buf, len, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_FRAME, &o);
+    if (err == LL_ERR_OK && !o.type.p) err = LL_ERR_BAD_FRAME;
+    if (err != LL_ERR_OK) {
+        /* The frame might have been a message: reconnect and resume from the cursor
+         * rather than risk skipping it. */
+        LL__ERROR(c, (uint32_t)err, LL_REASON_WS_BAD_FRAME, "malformed WebSocket frame");
+        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        return;
+    }
+    if (ll__span_eq(o.type, "msg")) {
+        msg(c, &o);
+    } else if (ll__span_eq(o.type, "hello")) {
+        if (c->ws_phase == WS_WAIT_HELLO) hello(c, &o);
+    } else if (ll__span_eq(o.type, "ping")) {
+        ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PONG, sizeof PONG - 1, 0, 0);
+    } else if (ll__span_eq(o.type, "ack")) {
+        if (o.has_id) ll__sends_ack(c, o.id);
+    } else if (ll__span_eq(o.type, "reset")) {
+        ll__cursor k;
+        if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
+            LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, "reset without a valid cursor");
+            fail(c, LL_REASON_WS_BAD_FRAME, 1);
+            return;
+        }
+        c->ws_last.set = 0;
+        ll__reset(c, o.cursor, &k);
+    } else if (ll__span_eq(o.type, "error")) {
+        ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, o.message.p, o.message.n);
+        fail(c, LL_REASON_WS_SERVER_ERROR, 1);
+    }
+    /* pong: its arrival was the point; unknown types: ignored (forward compatible). */
+}
+
+void ll__ws_closed(ll_core *c, uint32_t code) {
+    (void)code; /* browsers hide the reason (1006 for a refused upgrade and a drop alike) */
+    if (c->ws_phase == WS_CONNECTING) attempt_failed(c, LL_REASON_WS_REFUSED, 0);
+    else if (c->ws_phase == WS_WAIT_HELLO) attempt_failed(c, LL_REASON_WS_NO_HELLO, 0);
+    else lost(c, LL_REASON_WS_CLOSED, 0);
+}
