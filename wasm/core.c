@@ -201,10 +201,7 @@ void ll_online(ll_core *c, uint64_t now, int online) {
      * answer; everything else stops. */
     quiesce(c, LL_REASON_OFFLINE, 1);
     ll__disarm(c, T_SEND);
-    if (c->ws_phase == WS_READY) {
-        if (!c->ping_out) c->ws_last_rx = 0; /* so the ping goes out now */
-        ll__ws_timer(c, T_PING);
-    }
+    ll__ws_ping(c);
     settle(c, LL_STATE_OFFLINE, LL_REASON_OFFLINE);
 }
 

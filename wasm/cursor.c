@@ -16,9 +16,10 @@ static int parse_u64(const char **pp, const char *end, uint64_t *out) {
 }
 
 int ll__cursor_parse(const char *p, size_t n, ll__cursor *out) {
-    const char *end = p + n;
+    const char *end;
     ll__cursor k = {0, 0, 1, 0};
     if (!p || n == 0 || n >= LL_CURSOR_TEXT) return 0;
+    end = p + n;
     if (!parse_u64(&p, end, &k.a)) return 0;
     if (p < end && *p == '-') {
         p++;

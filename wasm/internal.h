@@ -153,8 +153,7 @@ int ll__span_eq(ll__span s, const char *lit);
 /* ---- http.c ---- */
 int ll__header(const char *h, size_t n, const char *name, ll__span *value);
 int ll__parse_uint(ll__span v, uint64_t *out);
-/* Retry-After in ms (seconds, or an HTTP date against the response's Date); -1 if absent
- * or unreadable. */
+/* Retry-After in ms (the seconds form; the shim converts an HTTP date); -1 if absent. */
 int64_t ll__retry_after(const char *h, size_t n);
 uint64_t ll__hash(const char *p, size_t n, uint64_t h);
 
@@ -179,6 +178,7 @@ void ll__ws_try(ll_core *c);
 int ll__ws_ready(const ll_core *c);
 void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
+void ll__ws_ping(ll_core *c);
 void ll__ws_frame(ll_core *c, const char *buf, size_t len);
 void ll__ws_closed(ll_core *c, uint32_t code);
 void ll__fallback(ll_core *c, uint32_t reason);

@@ -259,8 +259,9 @@ LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code
 LL_EXPORT void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws);
 
 /* A response to request `req`. headers: the response headers that matter, as lines
- * "Name: value\r\n" (any case): ETag, Last-Modified, Retry-After, Date,
- * Lifeline-Interval, Lifeline-Long-Poll. body: the body, or its first
+ * "Name: value\r\n" (any case): ETag, Last-Modified, Retry-After, Lifeline-Interval,
+ * Lifeline-Long-Poll — with Retry-After in seconds: the caller converts the HTTP-date form
+ * (against the response's Date header) before passing it. body: the body, or its first
  * max_message_bytes + 1 bytes when it is larger (the core rejects it as too large). */
 LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
                                 const char *headers, size_t headers_len, const char *body,

@@ -276,7 +276,7 @@ void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, co
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
     if (!c->poll_long) ll__rtt_sample(c, c->now - c->poll_sent_at);
-    if (status == 200 || status == 204 || status == 304) {
+    if (status == 200 || status == 204 || status == 304 || status == 410) {
         /* The server's word on how to poll, from every answer that was its own. */
         c->long_known = 1;
         c->server_long_max = ll__header(h, hn, "lifeline-long-poll", &v) && ll__parse_uint(v, &x) && x

@@ -148,6 +148,15 @@ static void fail(ll_core *c, uint32_t reason, int we_close) {
     else attempt_failed(c, reason, we_close);
 }
 
+/* Ask an open socket for a sign of life now; no frame within the pong timeout = dead. */
+void ll__ws_ping(ll_core *c) {
+    if (c->ws_phase != WS_READY || c->ping_out) return;
+    ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PING, sizeof PING - 1, 0, 0);
+    c->ping_out = 1;
+    c->ping_sent_at = c->now;
+    ll__arm(c, T_PING, c->now + ll__pong_timeout(c));
+}
+
 void ll__ws_timer(ll_core *c, int t) {
     switch (t) {
     case T_WS:
@@ -163,10 +172,7 @@ void ll__ws_timer(ll_core *c, int t) {
             if (c->now >= dead_at) fail(c, LL_REASON_WS_STALLED, 1);
             else ll__arm(c, T_PING, dead_at);
         } else if (c->now >= c->ws_last_rx + c->cfg[LL_CFG_ping_idle]) {
-            ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PING, sizeof PING - 1, 0, 0);
-            c->ping_out = 1;
-            c->ping_sent_at = c->now;
-            ll__arm(c, T_PING, c->now + ll__pong_timeout(c));
+            ll__ws_ping(c);
         } else {
             ll__arm(c, T_PING, c->ws_last_rx + c->cfg[LL_CFG_ping_idle]);
         }

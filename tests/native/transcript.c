@@ -63,7 +63,10 @@ static void render(const ll_action *a, char *out, size_t cap) {
         break;
     }
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
-    case LL_ACT_DELIVER: snprintf(out, cap, "deliver %.*s %.*s", (int)a->t_len, a->t, (int)(a->s_len > 200 ? 200 : a->s_len), a->s); break;
+    case LL_ACT_DELIVER:
+        snprintf(out, cap, "deliver %.*s %.*s", a->t_len ? (int)a->t_len : 1, a->t_len ? a->t : "-",
+                 (int)(a->s_len > 200 ? 200 : a->s_len), a->s);
+        break;
     case LL_ACT_STATE: snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c)); break;
     case LL_ACT_ERROR: snprintf(out, cap, "error %s %s %s", ll_error_name(a->a), ll_reason_name(a->c), s); break;
     case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
@@ -88,7 +91,7 @@ static void drain(run *r) {
     const ll_action *a;
     r->n_actual = 0;
     while ((a = ll_next_action(r->core))) {
-        if (a->type == LL_ACT_DELIVER && a->t_len && a->t_len < 60) {
+        if (a->type == LL_ACT_DELIVER && !ll_get(r->core, LL_CFG_resource_mode) && a->t_len < 60) {
             char k[64];
             memcpy(k, a->t, a->t_len);
             k[a->t_len] = 0;

@@ -173,16 +173,10 @@ static void test_headers(void) {
     CHECK(!ll__header(h, strlen(h), "e", &v), "prefix of a name is not the name");
     CHECK(ll__retry_after(h, strlen(h)) == 120000, "seconds");
     {
-        const char *d = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nRetry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n";
-        const char *past = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nRetry-After: Sat, 05 Nov 1994 08:49:37 GMT\r\n";
-        const char *leap = "Date: Thu, 29 Feb 2024 23:59:50 GMT\r\nRetry-After: Fri, 01 Mar 2024 00:00:10 GMT\r\n";
-        const char *nodate = "Retry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n";
-        const char *junk = "Date: yesterday\r\nRetry-After: tomorrow\r\n";
-        CHECK(ll__retry_after(d, strlen(d)) == 90000, "date form");
-        CHECK(ll__retry_after(past, strlen(past)) == 0, "date in the past");
-        CHECK(ll__retry_after(leap, strlen(leap)) == 20000, "leap day counted");
-        CHECK(ll__retry_after(nodate, strlen(nodate)) == -1, "date form needs Date");
-        CHECK(ll__retry_after(junk, strlen(junk)) == -1, "junk");
+        const char *date = "Retry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n";
+        const char *huge = "Retry-After: 99999999\r\n";
+        CHECK(ll__retry_after(date, strlen(date)) == -1, "date form is the shim's to convert");
+        CHECK(ll__retry_after(huge, strlen(huge)) == 86400000, "capped at a day");
     }
 }
 
