@@ -33,10 +33,10 @@ space := $(empty) $(empty)
 
 NATIVE_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Wshadow -Wconversion \
                  -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-WASM_CFLAGS_EMCC := -Oz -sSTANDALONE_WASM --no-entry -sTOTAL_STACK=32768 -sINITIAL_MEMORY=131072 \
+WASM_CFLAGS_EMCC := -Oz -mbulk-memory -sSTANDALONE_WASM --no-entry -sTOTAL_STACK=32768 -sINITIAL_MEMORY=131072 \
                     -sALLOW_MEMORY_GROWTH=1 -sERROR_ON_UNDEFINED_SYMBOLS=1 \
                     -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(EXPORTS)))
-WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=hidden \
+WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mbulk-memory -mexec-model=reactor -fvisibility=hidden \
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
@@ -67,11 +67,11 @@ build/native/fuzz: $(CORE_SRC) $(CORE_HDR) tests/native/fuzz.c
 	@mkdir -p $(@D)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(CORE_SRC) tests/native/fuzz.c
 
-build/lifeline.emcc.wasm: $(CORE_SRC) $(CORE_HDR)
+build/lifeline.emcc.wasm: $(CORE_SRC) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
 	EMSDK_PYTHON=/usr/bin/python3 emcc $(WASM_CFLAGS_EMCC) -o $@ $(CORE_SRC)
 
-build/lifeline.clang.wasm: $(CORE_SRC) $(CORE_HDR)
+build/lifeline.clang.wasm: $(CORE_SRC) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
 	clang $(WASM_CFLAGS_CLANG) -o $@ $(CORE_SRC)
 

@@ -211,7 +211,7 @@ void ll_pagehide(ll_core *c, uint64_t now) {
     c->paged_out = 1;
     quiesce(c, LL_REASON_PAGEHIDE, 0);
     if (c->post_req) {
-        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
         c->post_req = 0;
         ll__sends_requeue(c, SEND_ON_POST);
     }
@@ -237,7 +237,7 @@ void ll_close(ll_core *c, uint64_t now) {
     if (c->closed) return;
     if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
     ll__poll_stop(c);
-    if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+    if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
     c->post_req = 0;
     ll__sends_fail_all(c, LL_ERR_CLOSED);
     for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;

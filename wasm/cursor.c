@@ -1,7 +1,8 @@
-/* cursor.c — cursors "<u64>" or "<u64>-<u64>", ordered numerically as pairs. */
+/* cursor.c — cursors "<u64>" or "<u64>-<u64>", ordered numerically as pairs, and the
+ * decimal numbers they (and the headers, and the frames' ids) are made of. */
 #include "internal.h"
 
-static int parse_u64(const char **pp, const char *end, uint64_t *out) {
+int ll__parse_u64(const char **pp, const char *end, uint64_t *out) {
     const char *p = *pp;
     uint64_t v = 0;
     if (p == end || *p < '0' || *p > '9') return 0;
@@ -20,10 +21,10 @@ int ll__cursor_parse(const char *p, size_t n, ll__cursor *out) {
     ll__cursor k = {0, 0, 1, 0};
     if (!p || n == 0 || n >= LL_CURSOR_TEXT) return 0;
     end = p + n;
-    if (!parse_u64(&p, end, &k.a)) return 0;
+    if (!ll__parse_u64(&p, end, &k.a)) return 0;
     if (p < end && *p == '-') {
         p++;
-        if (!parse_u64(&p, end, &k.b)) return 0;
+        if (!ll__parse_u64(&p, end, &k.b)) return 0;
         k.has_b = 1;
     }
     if (p != end) return 0;
@@ -38,7 +39,7 @@ int ll__cursor_cmp(const ll__cursor *x, const ll__cursor *y) {
     return 0;
 }
 
-static size_t put_u64(char *buf, uint64_t v) {
+size_t ll__put_u64(char *buf, uint64_t v) {
     char tmp[20];
     size_t n = 0, i;
     do {
@@ -52,10 +53,10 @@ static size_t put_u64(char *buf, uint64_t v) {
 size_t ll__cursor_format(const ll__cursor *x, char *buf) {
     size_t n = 0;
     if (x->set) {
-        n = put_u64(buf, x->a);
+        n = ll__put_u64(buf, x->a);
         if (x->has_b) {
             buf[n++] = '-';
-            n += put_u64(buf + n, x->b);
+            n += ll__put_u64(buf + n, x->b);
         }
     }
     buf[n] = 0;

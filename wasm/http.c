@@ -36,15 +36,8 @@ int ll__header(const char *h, size_t n, const char *name, ll__span *value) {
 }
 
 int ll__parse_uint(ll__span v, uint64_t *out) {
-    uint64_t x = 0;
-    uint32_t i;
-    if (v.n == 0 || v.n > 15) return 0;
-    for (i = 0; i < v.n; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9') return 0;
-        x = x * 10 + (uint64_t)(v.p[i] - '0');
-    }
-    *out = x;
-    return 1;
+    const char *p = v.p;
+    return v.n && ll__parse_u64(&p, v.p + v.n, out) && p == v.p + v.n;
 }
 
 /* Retry-After as a delay in ms, or -1 when absent or unreadable. The shim turns the

@@ -103,6 +103,7 @@ struct ll_core {
     uint32_t q_head, q_len;
     uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
     ll_action out;
+    ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
     char arena[LL_ARENA_CAP];
     uint32_t arena_len;
     /* the batch being expanded */
@@ -115,17 +116,18 @@ struct ll_core {
 
 /* ---- queue.c ---- */
 void ll__begin_input(ll_core *c, uint64_t now);
-void ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc,
-              const char *s, size_t s_len, const char *t, size_t t_len);
+ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
+void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
 char *ll__arena(ll_core *c, size_t n);
 void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason);
-void ll__error(ll_core *c, uint32_t code, uint32_t reason, const char *detail, size_t n);
-#define LL__ERROR(c, code, reason, lit) ll__error(c, code, reason, lit, sizeof(lit) - 1)
+ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status);
 
 /* ---- cursor.c ---- */
 int ll__cursor_parse(const char *p, size_t n, ll__cursor *out);
 int ll__cursor_cmp(const ll__cursor *x, const ll__cursor *y); /* unset sorts first */
 size_t ll__cursor_format(const ll__cursor *x, char *buf);   /* buf >= LL_CURSOR_TEXT */
+int ll__parse_u64(const char **pp, const char *end, uint64_t *out); /* digits, no overflow */
+size_t ll__put_u64(char *buf, uint64_t v);
 
 /* ---- json.c ---- */
 typedef struct ll__span {

@@ -163,12 +163,8 @@ int ll__span_eq(ll__span s, const char *lit) {
 static int uint_field(scan *s, uint64_t *out, uint8_t *has) {
     const char *q = s->p;
     int u = 0;
-    uint64_t v = 0;
-    if (s->p >= s->end || !scan_number(s, &u)) return fail(s, s->bad);
-    if (!u || s->p - q > 16) return fail(s, s->bad);
-    for (; q < s->p; q++) v = v * 10 + (uint64_t)(*q - '0');
-    if (v > ((uint64_t)1 << 53)) return fail(s, s->bad);
-    *out = v;
+    if (!scan_number(s, &u) || !u || !ll__parse_u64(&q, s->p, out) || *out > ((uint64_t)1 << 53))
+        return fail(s, s->bad);
     *has = 1;
     return 1;
 }

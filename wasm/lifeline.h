@@ -134,7 +134,8 @@ extern "C" {
     X(DELIVER, "deliver")     /* s=message data (raw JSON text; resource mode: the body); \
                                  t=cursor (resource mode: the validator, may be empty) */ \
     X(STATE, "state")         /* a=state; b=transport; c=reason */                         \
-    X(ERROR, "error")         /* a=error code; c=reason; s=detail text */                  \
+    X(ERROR, "error")         /* a=error code; b=HTTP status (0: none); c=reason;          \
+                                 s=the server's own message (error frames), else empty */ \
     X(RESET, "reset")         /* the server no longer has what follows our cursor:        \
                                  s=old cursor, t=new cursor; delivery continues from t */ \
     X(ACK, "ack")             /* id=send id: the server confirmed it */                    \

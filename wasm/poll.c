@@ -13,17 +13,6 @@
 static const char Q_CURSOR[] = "cursor=";
 static const char Q_WAIT[] = "&wait=";
 
-static size_t put_uint(char *buf, uint32_t v) {
-    char tmp[10];
-    size_t n = 0, i;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* "cursor=<c>[&wait=<ms>]" (or "wait=<ms>", or "") in the arena. */
 size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
     char *q = ll__arena(c, sizeof Q_CURSOR + LL_CURSOR_TEXT + sizeof Q_WAIT + 10);
@@ -39,19 +28,19 @@ size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
         const char *w = n ? Q_WAIT : Q_WAIT + 1;
         memcpy(q + n, w, strlen(w));
         n += strlen(w);
-        n += put_uint(q + n, wait);
+        n += ll__put_u64(q + n, wait);
     }
     return n;
 }
 
 void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data) {
-    ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0, data.p, data.n, cursor.p, cursor.n);
+    ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), data.p, data.n, cursor.p, cursor.n);
     c->cur = *k;
 }
 
 void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to) {
     size_t n = ll__cursor_format(&c->cur, c->old_cursor_text);
-    ll__push(c, LL_ACT_RESET, 0, 0, 0, 0, c->old_cursor_text, n, cursor_text.p, cursor_text.n);
+    ll__spans(ll__push(c, LL_ACT_RESET, 0, 0, 0, 0), c->old_cursor_text, n, cursor_text.p, cursor_text.n);
     c->cur = *to;
 }
 
@@ -76,7 +65,7 @@ void ll__caught_up_check(ll_core *c) {
     ll__disarm(c, T_RACE);
     ll__poll_stop(c);
     if (c->remembered) {
-        ll__push(c, LL_ACT_FORGET_FALLBACK, 0, 0, 0, 0, 0, 0, 0, 0);
+        ll__push(c, LL_ACT_FORGET_FALLBACK, 0, 0, 0, 0);
         c->remembered = 0;
     }
     c->interval = 0;
@@ -122,7 +111,7 @@ static void send_poll(ll_core *c) {
     c->poll_long = wait != 0;
     c->poll_sent_at = c->now;
     timeout += wait;
-    ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0, q, qn, h, hn);
+    ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, h, hn);
     ll__arm(c, T_POLL_REQ, c->now + timeout);
 }
 
@@ -136,7 +125,7 @@ void ll__poll_start(ll_core *c) {
 }
 
 void ll__poll_stop(ll_core *c) {
-    if (c->poll_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0, 0, 0, 0, 0);
+    if (c->poll_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0);
     c->poll_req = 0;
     ll__disarm(c, T_POLL);
     ll__disarm(c, T_POLL_REQ);
@@ -183,8 +172,8 @@ static void polling_works(ll_core *c) {
     ll__sends_pump(c);
 }
 
-static int bad_body(ll_core *c, int err, const char *detail) {
-    ll__error(c, (uint32_t)err, LL_REASON_HTTP_ERROR, detail, strlen(detail));
+static int bad_body(ll_core *c, int err) {
+    ll__error(c, (uint32_t)err, LL_REASON_HTTP_ERROR, 0);
     poll_error(c, LL_REASON_HTTP_ERROR);
     return -1;
 }
@@ -198,17 +187,17 @@ static int batch(ll_core *c, const char *b, size_t bn) {
     ll__span el;
     uint32_t total = 0, fresh = 0, backwards = 0;
     int err;
-    if (bn > c->cfg[LL_CFG_max_message_bytes]) return bad_body(c, LL_ERR_TOO_LARGE, "poll response too large");
+    if (bn > c->cfg[LL_CFG_max_message_bytes]) return bad_body(c, LL_ERR_TOO_LARGE);
     err = ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o);
-    if (err != LL_ERR_OK) return bad_body(c, err, "malformed poll response");
+    if (err != LL_ERR_OK) return bad_body(c, err);
     if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &head))
-        return bad_body(c, LL_ERR_BAD_RESPONSE, "poll response without a valid cursor");
+        return bad_body(c, LL_ERR_BAD_RESPONSE);
     last = c->cur;
     for (pos = o.messages.p; o.messages.p && ll__array_next(&pos, o.messages.p + o.messages.n, &el);) {
         ll__obj m;
         if (ll__parse_obj(el.p, el.n, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &m) != LL_ERR_OK ||
             !m.data.p || !ll__cursor_parse(m.cursor.p, m.cursor.n, &k))
-            return bad_body(c, LL_ERR_BAD_RESPONSE, "malformed message in poll response");
+            return bad_body(c, LL_ERR_BAD_RESPONSE);
         total++;
         if (ll__cursor_cmp(&k, &last) > 0) {
             last = k;
@@ -218,9 +207,9 @@ static int batch(ll_core *c, const char *b, size_t bn) {
         }
     }
     if (backwards)
-        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, "poll batch out of order: skipped");
+        ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     if (fresh) {
-        ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0, o.messages.p, o.messages.n, 0, 0);
+        ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), o.messages.p, o.messages.n, 0, 0);
         c->batch_floor = c->cur;
         c->cur = last;
         return 1;
@@ -231,7 +220,7 @@ static int batch(ll_core *c, const char *b, size_t bn) {
         int cmp = ll__cursor_cmp(&head, &c->cur);
         if (cmp > 0) c->cur = head;
         else if (cmp < 0)
-            LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, "server cursor behind the client's");
+            ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     }
     return 0;
 }
@@ -246,7 +235,7 @@ static void resource(ll_core *c, uint32_t status, const char *h, size_t hn, cons
         return;
     }
     if (bn > c->cfg[LL_CFG_max_message_bytes]) {
-        bad_body(c, LL_ERR_TOO_LARGE, "resource body too large");
+        bad_body(c, LL_ERR_TOO_LARGE);
         return;
     }
     ll__header(h, hn, "etag", &etag);
@@ -264,7 +253,7 @@ static void resource(ll_core *c, uint32_t status, const char *h, size_t hn, cons
     if (c->etag_len) memcpy(c->etag, etag.p, etag.n);
     c->last_modified_len = lm.n <= LL_VALIDATOR_CAP ? lm.n : 0;
     if (c->last_modified_len) memcpy(c->last_modified, lm.p, lm.n);
-    if (changed) ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0, b, bn, validator.p, validator.n);
+    if (changed) ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), b, bn, validator.p, validator.n);
     polling_works(c);
     schedule_next(c, changed);
 }
@@ -307,19 +296,13 @@ void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, co
         if (bn > c->cfg[LL_CFG_max_message_bytes] ||
             ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o) != LL_ERR_OK ||
             !ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
-            bad_body(c, LL_ERR_BAD_RESPONSE, "410 without a valid reset cursor");
+            bad_body(c, LL_ERR_BAD_RESPONSE);
             return;
         }
         ll__reset(c, o.cursor, &k);
         changed = 1;
     } else if (status != 204 && status != 304) {
-        char *d = ll__arena(c, 24);
-        size_t n = 0;
-        if (d) {
-            memcpy(d, "HTTP status ", 12);
-            n = 12 + put_uint(d + 12, status);
-        }
-        ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, d, n);
+        ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, status);
         poll_error(c, LL_REASON_HTTP_ERROR);
         return;
     }
@@ -331,8 +314,7 @@ void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, co
 void ll__poll_failed(ll_core *c, uint32_t kind) {
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
-    if (kind == LL_FAIL_TIMEOUT) LL__ERROR(c, LL_ERR_TIMEOUT, LL_REASON_NETWORK_ERROR, "poll timed out");
-    else LL__ERROR(c, LL_ERR_NETWORK, LL_REASON_NETWORK_ERROR, "poll failed");
+    ll__error(c, kind == LL_FAIL_TIMEOUT ? LL_ERR_TIMEOUT : LL_ERR_NETWORK, LL_REASON_NETWORK_ERROR, 0);
     poll_error(c, LL_REASON_NETWORK_ERROR);
 }
 
@@ -340,7 +322,7 @@ void ll__poll_timer(ll_core *c, int t) {
     if (t == T_POLL) {
         ll__poll_start(c);
     } else if (c->poll_req) { /* T_POLL_REQ: the request outlived its timeout */
-        ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0, 0, 0, 0, 0);
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0);
         ll__poll_failed(c, LL_FAIL_TIMEOUT);
     }
 }

@@ -22,22 +22,25 @@ char *ll__arena(ll_core *c, size_t n) {
     return p;
 }
 
-void ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc,
-              const char *s, size_t s_len, const char *t, size_t t_len) {
-    if (c->q_len == LL_QUEUE_CAP) {
-        c->overflow++;
-        return;
-    }
-    ll_action *x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
+/* Queue an action; its spans start empty (ll__spans sets them). A full queue is a bug
+ * (counted in overflow); the action then lands in a sink and is lost. */
+ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
+    ll_action *x = &c->sink;
+    if (c->q_len < LL_QUEUE_CAP) x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
+    else c->overflow++;
+    memset(x, 0, sizeof *x);
     x->type = type;
     x->id = id;
     x->a = a;
     x->b = b;
     x->c = cc;
-    x->s = s_len ? s : "";
-    x->s_len = (uint32_t)s_len;
-    x->t = t_len ? t : "";
-    x->t_len = (uint32_t)t_len;
+    x->s = x->t = "";
+    return x;
+}
+
+void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len) {
+    if (s_len) x->s = s, x->s_len = (uint32_t)s_len;
+    if (t_len) x->t = t, x->t_len = (uint32_t)t_len;
 }
 
 void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason) {
@@ -45,11 +48,11 @@ void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason) 
     c->state = state;
     c->transport = transport;
     c->reason = reason;
-    ll__push(c, LL_ACT_STATE, 0, state, transport, reason, 0, 0, 0, 0);
+    ll__push(c, LL_ACT_STATE, 0, state, transport, reason);
 }
 
-void ll__error(ll_core *c, uint32_t code, uint32_t reason, const char *detail, size_t n) {
-    ll__push(c, LL_ACT_ERROR, 0, code, 0, reason, detail, n, 0, 0);
+ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status) {
+    return ll__push(c, LL_ACT_ERROR, 0, code, status, reason);
 }
 
 /* Expand the batch: the next element whose cursor is above the floor. Elements were

@@ -34,7 +34,7 @@ void ll__sends_pump(ll_core *c) {
     c->post_req = c->next_id;
     c->post_send = s->id;
     s->where = SEND_ON_POST;
-    ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id, 0, 0, 0, 0);
+    ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id);
     ll__arm(c, T_SEND_REQ, c->now + c->cfg[LL_CFG_request_timeout]);
 }
 
@@ -60,7 +60,7 @@ void ll__sends_ack(ll_core *c, uint64_t id) {
     for (i = 0; i < c->n_sends; i++) {
         if (c->sends[i].id == id) {
             drop(c, i);
-            ll__push(c, LL_ACT_ACK, (uint32_t)id, 0, 0, 0, 0, 0, 0, 0);
+            ll__push(c, LL_ACT_ACK, (uint32_t)id, 0, 0, 0);
             return;
         }
     }
@@ -74,7 +74,7 @@ void ll__sends_requeue(ll_core *c, uint32_t where) {
 
 void ll__sends_fail_all(ll_core *c, uint32_t code) {
     if (!c->n_sends) return;
-    ll__push(c, LL_ACT_SEND_FAILED, c->sends[0].id, c->sends[c->n_sends - 1].id, code, 0, 0, 0, 0, 0);
+    ll__push(c, LL_ACT_SEND_FAILED, c->sends[0].id, c->sends[c->n_sends - 1].id, code, 0);
     c->n_sends = 0;
 }
 
@@ -102,8 +102,8 @@ void ll__post_response(ll_core *c, uint32_t status, const char *h, size_t hn, co
         for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
         }
         if (i < c->n_sends) drop(c, i);
-        ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, 0, 0, 0, 0, 0);
-        LL__ERROR(c, LL_ERR_SEND_REJECTED, LL_REASON_HTTP_ERROR, "server rejected a send");
+        ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, 0);
+        ll__error(c, LL_ERR_SEND_REJECTED, LL_REASON_HTTP_ERROR, status);
     } else {
         retry_later(c);
     }
@@ -119,7 +119,7 @@ void ll__post_failed(ll_core *c, uint32_t kind) {
 
 void ll__sends_timer(ll_core *c, int t) {
     if (t == T_SEND_REQ && c->post_req) {
-        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0, 0, 0, 0, 0);
+        ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
         ll__post_failed(c, LL_FAIL_TIMEOUT);
         return;
     }

@@ -38,7 +38,7 @@ void ll__ws_try(ll_core *c) {
     c->ws_last.set = 0;
     c->hello_cur.set = 0;
     qn = ll__query(c, 0, &q);
-    ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0, q, qn, 0, 0);
+    ll__spans(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), q, qn, 0, 0);
     ll__arm(c, T_WS, c->now + c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
@@ -49,7 +49,7 @@ void ll__ws_try(ll_core *c) {
 /* Close the socket (whatever its phase) and forget it. */
 void ll__ws_close(ll_core *c, uint32_t reason) {
     if (c->ws_phase == WS_NONE) return;
-    ll__push(c, LL_ACT_WS_CLOSE, c->ws_id, 1000, 0, reason, 0, 0, 0, 0);
+    ll__push(c, LL_ACT_WS_CLOSE, c->ws_id, 1000, 0, reason);
     c->ws_phase = WS_NONE;
     c->ping_out = 0;
     ll__disarm(c, T_WS);
@@ -77,7 +77,7 @@ void ll__fallback(ll_core *c, uint32_t reason) {
     c->fallback_reason = reason;
     c->probe_n = 0;
     if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
-        ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0, 0, 0, 0, 0);
+        ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0);
         c->remembered = 1;
     }
     ll__disarm(c, T_RACE);
@@ -91,15 +91,15 @@ void ll__fallback(ll_core *c, uint32_t reason) {
 }
 
 /* Bad frames and error frames were reported with their own detail already. */
-static void report(ll_core *c, uint32_t reason, const char *detail) {
+static void report(ll_core *c, uint32_t reason) {
     if (reason != LL_REASON_WS_BAD_FRAME && reason != LL_REASON_WS_SERVER_ERROR && reason != LL_REASON_WS_CLOSED)
-        ll__error(c, LL_ERR_WS_FAILED, reason, detail, strlen(detail));
+        ll__error(c, LL_ERR_WS_FAILED, reason, 0);
 }
 
 /* An attempt that never worked (no hello). */
 static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     forget(c, we_close, reason);
-    report(c, reason, "WebSocket attempt failed");
+    report(c, reason);
     if (!c->fallen_back) {
         ll__fallback(c, reason);
     } else if (ll__ws_wanted(c)) {
@@ -119,9 +119,9 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         c->flaps = 0;
         c->probe_n = 0;
     }
-    report(c, reason, "WebSocket connection lost");
+    report(c, reason);
     if (c->flaps >= c->cfg[LL_CFG_flap_limit]) {
-        LL__ERROR(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, "WebSocket keeps closing soon after opening");
+        ll__error(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, 0);
         ll__fallback(c, LL_REASON_WS_FLAPPING);
         return;
     }
@@ -151,7 +151,7 @@ static void fail(ll_core *c, uint32_t reason, int we_close) {
 /* Ask an open socket for a sign of life now; no frame within the pong timeout = dead. */
 void ll__ws_ping(ll_core *c) {
     if (c->ws_phase != WS_READY || c->ping_out) return;
-    ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PING, sizeof PING - 1, 0, 0);
+    ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PING, sizeof PING - 1, 0, 0);
     c->ping_out = 1;
     c->ping_sent_at = c->now;
     ll__arm(c, T_PING, c->now + ll__pong_timeout(c));
@@ -192,7 +192,7 @@ void ll__ws_timer(ll_core *c, int t) {
 static void hello(ll_core *c, const ll__obj *o) {
     ll__cursor k;
     if (!ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
-        LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, "hello without a valid cursor");
+        ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
         fail(c, LL_REASON_WS_BAD_FRAME, 1);
         return;
     }
@@ -206,7 +206,7 @@ static void hello(ll_core *c, const ll__obj *o) {
     if (!c->cur.set) {
         c->cur = k; /* "from now" */
     } else if (ll__cursor_cmp(&k, &c->cur) < 0) {
-        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_HELLO, "server is behind the client's cursor");
+        ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_HELLO, 0);
         k = c->cur;
     }
     c->hello_cur = k;
@@ -216,13 +216,12 @@ static void hello(ll_core *c, const ll__obj *o) {
 static void msg(ll_core *c, const ll__obj *o) {
     ll__cursor k;
     if (c->ws_phase != WS_READY || !o->data.p || !ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
-        LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME,
-                  c->ws_phase != WS_READY ? "msg before hello" : "msg without cursor or data");
+        ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
         fail(c, LL_REASON_WS_BAD_FRAME, 1);
         return;
     }
     if (c->ws_last.set && ll__cursor_cmp(&k, &c->ws_last) <= 0) {
-        LL__ERROR(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_BAD_FRAME, "msg cursor went backwards");
+        ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_BAD_FRAME, 0);
         return;
     }
     c->ws_last = k;
@@ -246,7 +245,7 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
     if (err != LL_ERR_OK) {
         /* The frame might have been a message: reconnect and resume from the cursor
          * rather than risk skipping it. */
-        LL__ERROR(c, (uint32_t)err, LL_REASON_WS_BAD_FRAME, "malformed WebSocket frame");
+        ll__error(c, (uint32_t)err, LL_REASON_WS_BAD_FRAME, 0);
         fail(c, LL_REASON_WS_BAD_FRAME, 1);
         return;
     }
@@ -255,20 +254,20 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
     } else if (ll__span_eq(o.type, "hello")) {
         if (c->ws_phase == WS_WAIT_HELLO) hello(c, &o);
     } else if (ll__span_eq(o.type, "ping")) {
-        ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0, PONG, sizeof PONG - 1, 0, 0);
+        ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
     } else if (ll__span_eq(o.type, "ack")) {
         if (o.has_id) ll__sends_ack(c, o.id);
     } else if (ll__span_eq(o.type, "reset")) {
         ll__cursor k;
         if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
-            LL__ERROR(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, "reset without a valid cursor");
+            ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
             fail(c, LL_REASON_WS_BAD_FRAME, 1);
             return;
         }
         c->ws_last.set = 0;
         ll__reset(c, o.cursor, &k);
     } else if (ll__span_eq(o.type, "error")) {
-        ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, o.message.p, o.message.n);
+        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), o.message.p, o.message.n, 0, 0);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
     }
     /* pong: its arrival was the point; unknown types: ignored (forward compatible). */

@@ -68,7 +68,12 @@ static void render(const ll_action *a, char *out, size_t cap) {
                  (int)(a->s_len > 200 ? 200 : a->s_len), a->s);
         break;
     case LL_ACT_STATE: snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c)); break;
-    case LL_ACT_ERROR: snprintf(out, cap, "error %s %s %s", ll_error_name(a->a), ll_reason_name(a->c), s); break;
+    case LL_ACT_ERROR: {
+        int n = snprintf(out, cap, "error %s %s", ll_error_name(a->a), ll_reason_name(a->c));
+        if (a->b) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->b);
+        if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
+        break;
+    }
     case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
     case LL_ACT_ACK: snprintf(out, cap, "ack %u", a->id); break;
     case LL_ACT_SEND_FAILED: snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b)); break;
