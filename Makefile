@@ -40,7 +40,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: deps build wasm test test-native test-wasm test-js fuzz fuzz-short demo demo-flask bench clean
+.PHONY: bench-core deps build wasm test test-native test-wasm test-js fuzz fuzz-short demo demo-flask bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -122,3 +122,15 @@ bench: build
 
 clean:
 	rm -rf build dist
+
+# Instructions per input event, from callgrind (stable on a noisy machine).
+build/native/core_cost: $(CORE_SRC) $(CORE_HDR) bench/core_cost.c
+	@mkdir -p $(@D)
+	clang -std=c11 -O2 -gdwarf-4 -o $@ $(CORE_SRC) bench/core_cost.c
+
+bench-core: build/native/core_cost
+	@printf '| cycle | events/cycle | instructions per event |\n| --- | --- | --- |\n'
+	@for m in poll:2 longpoll:1 ws:1 idle:1; do mode=$${m%%:*}; per=$${m##*:}; \
+	  a=$$(valgrind --tool=callgrind --toggle-collect='ll_*' --callgrind-out-file=/dev/null ./build/native/core_cost $$mode 1000 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'); \
+	  b=$$(valgrind --tool=callgrind --toggle-collect='ll_*' --callgrind-out-file=/dev/null ./build/native/core_cost $$mode 2000 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'); \
+	  printf '| %s | %s | %s |\n' $$mode $$per $$(( (b - a) / (1000 * per) )); done

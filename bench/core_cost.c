@@ -1,0 +1,62 @@
+/* core_cost.c — drives the core through N typical cycles of one kind, for callgrind:
+ *   poll      interval polling: the timer fires (FETCH), a 200 with one message answers
+ *             (DELIVER, next timer) — 2 input events per cycle
+ *   longpoll  a 200 with one message answers a held poll (DELIVER, next FETCH at once)
+ *             — 1 input event per cycle
+ *   ws        a msg frame on an open WebSocket (DELIVER) — 1 input event per cycle
+ *   idle      an idle long poll answered 204 — 1 input event per cycle
+ * Instructions per event = (Ir(2N) - Ir(N)) / (events(2N) - events(N)), which cancels
+ * start-up; `make bench-core` does that arithmetic. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../wasm/lifeline.h"
+
+static unsigned long long now;
+static uint32_t last_fetch;
+
+static void drain(ll_core *c) {
+    const ll_action *a;
+    while ((a = ll_next_action(c)))
+        if (a->type == LL_ACT_FETCH) last_fetch = a->id;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "poll";
+    long n = argc > 2 ? atol(argv[2]) : 1000, i;
+    ll_core *c = malloc(ll_core_size());
+    char body[160], frame[160];
+    static const char LP[] = "Lifeline-Long-Poll: 25000\r\n";
+    ll_init(c, 1, 0);
+    ll_set_cursor(c, "1", 1);
+    if (strcmp(mode, "ws") != 0) ll_set(c, LL_CFG_websocket, 0);
+    ll_start(c, now, 1, 1);
+    drain(c);
+    if (!strcmp(mode, "ws")) {
+        ll_ws_opened(c, now += 5, 1);
+        drain(c);
+        ll_ws_frame(c, now += 5, 1, "{\"type\":\"hello\",\"cursor\":\"1\",\"heartbeat\":25000}", 47);
+        drain(c);
+    }
+    for (i = 0; i < n; i++) {
+        int bn = snprintf(body, sizeof body, "{\"cursor\":\"%ld\",\"messages\":[{\"cursor\":\"%ld\",\"data\":{\"n\":%ld}}]}", i + 2, i + 2, i);
+        if (!strcmp(mode, "ws")) {
+            int fn = snprintf(frame, sizeof frame, "{\"type\":\"msg\",\"cursor\":\"%ld\",\"data\":{\"n\":%ld}}", i + 2, i);
+            ll_ws_frame(c, now += 100, 1, frame, (size_t)fn);
+        } else if (!strcmp(mode, "poll")) {
+            unsigned long long d = ll_next_deadline(c);
+            now = d == LL_NEVER ? now + 1000 : d;
+            ll_timer(c, now);
+            drain(c);
+            ll_http_response(c, now += 20, last_fetch, 200, "", 0, body, (size_t)bn);
+        } else if (!strcmp(mode, "idle")) {
+            ll_http_response(c, now += 25000, last_fetch, 204, LP, sizeof LP - 1, "", 0);
+        } else {
+            ll_http_response(c, now += 100, last_fetch, 200, LP, sizeof LP - 1, body, (size_t)bn);
+        }
+        drain(c);
+    }
+    free(c);
+    return 0;
+}
