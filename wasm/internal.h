@@ -135,13 +135,13 @@ typedef struct ll__span {
     uint32_t n;
 } ll__span;
 
-/* The fields of one protocol object (a frame, a batch element, a body). Which are present
- * is told by their span's p != NULL (numbers: has_*). Values keep their JSON form except
- * strings, whose span excludes the quotes. */
+/* The fields of one protocol object (a frame, a batch element, a body). A string field's
+ * span excludes the quotes; `data` and `messages` keep their JSON text. A field that is
+ * absent has a NULL span, or LL__ABSENT for a number. */
+#define LL__ABSENT UINT64_MAX
 typedef struct ll__obj {
-    ll__span type, cursor, data, code, message, messages;
-    uint64_t id, heartbeat, ack;
-    uint8_t has_id, has_heartbeat, has_ack;
+    ll__span type, cursor, message, data, messages;
+    uint64_t id;
 } ll__obj;
 
 /* Parse one JSON object and pick the protocol fields; returns LL_ERR_OK, LL_ERR_TOO_DEEP or

@@ -6,6 +6,7 @@
  * most one linear pass and a recursion no deeper than max_depth (<= 64). */
 #include "internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 typedef struct scan {
@@ -160,24 +161,58 @@ int ll__span_eq(ll__span s, const char *lit) {
 }
 
 /* A plain non-negative integer up to 2^53 (what JSON numbers carry exactly). */
-static int uint_field(scan *s, uint64_t *out, uint8_t *has) {
+static int uint_field(scan *s, uint64_t *out) {
     const char *q = s->p;
     int u = 0;
     if (!scan_number(s, &u) || !u || !ll__parse_u64(&q, s->p, out) || *out > ((uint64_t)1 << 53))
         return fail(s, s->bad);
-    *has = 1;
     return 1;
 }
 
-static int string_field(scan *s, ll__span *out) {
-    if (s->p >= s->end || *s->p != '"') return fail(s, s->bad);
-    return scan_string(s, out);
+enum { F_STRING, F_RAW, F_ARRAY, F_UINT };
+static const struct field {
+    char name[9];
+    uint8_t kind, offset;
+} FIELDS[] = {
+    {"type", F_STRING, offsetof(ll__obj, type)},
+    {"cursor", F_STRING, offsetof(ll__obj, cursor)},
+    {"message", F_STRING, offsetof(ll__obj, message)},
+    {"data", F_RAW, offsetof(ll__obj, data)},
+    {"messages", F_ARRAY, offsetof(ll__obj, messages)},
+    {"id", F_UINT, offsetof(ll__obj, id)},
+};
+
+/* One value, into the field named by key (or skipped when the key is not one of ours). */
+static void field(scan *s, ll__span key, ll__obj *o) {
+    const struct field *f;
+    const char *start = s->p;
+    for (f = FIELDS; f < FIELDS + sizeof FIELDS / sizeof FIELDS[0]; f++) {
+        if (ll__span_eq(key, f->name)) break;
+    }
+    if (f == FIELDS + sizeof FIELDS / sizeof FIELDS[0]) {
+        scan_value(s, 2);
+        return;
+    }
+    if (f->kind == F_UINT) {
+        uint_field(s, (uint64_t *)(void *)((char *)o + f->offset));
+        return;
+    }
+    if ((f->kind == F_STRING && *s->p != '"') || (f->kind == F_ARRAY && *s->p != '[')) {
+        fail(s, s->bad);
+        return;
+    }
+    if (scan_value(s, 2)) {
+        ll__span *dst = (ll__span *)(void *)((char *)o + f->offset);
+        dst->p = start + (f->kind == F_STRING);
+        dst->n = (uint32_t)(s->p - start) - 2 * (f->kind == F_STRING);
+    }
 }
 
 int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj *o) {
     scan s = {p, p + n, max_depth, LL_ERR_OK, bad};
     int first = 1;
     memset(o, 0, sizeof *o);
+    o->id = LL__ABSENT;
     skip_ws(&s);
     if (s.p >= s.end || *s.p != '{') return bad;
     s.p++;
@@ -193,23 +228,8 @@ int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj 
         if (s.p >= s.end || *s.p != ':') return bad;
         s.p++;
         skip_ws(&s);
-        if (ll__span_eq(key, "type")) string_field(&s, &o->type);
-        else if (ll__span_eq(key, "cursor")) string_field(&s, &o->cursor);
-        else if (ll__span_eq(key, "code")) string_field(&s, &o->code);
-        else if (ll__span_eq(key, "message")) string_field(&s, &o->message);
-        else if (ll__span_eq(key, "id")) uint_field(&s, &o->id, &o->has_id);
-        else if (ll__span_eq(key, "ack")) uint_field(&s, &o->ack, &o->has_ack);
-        else if (ll__span_eq(key, "heartbeat")) uint_field(&s, &o->heartbeat, &o->has_heartbeat);
-        else if (ll__span_eq(key, "data") || ll__span_eq(key, "messages")) {
-            ll__span *dst = key.n == 4 ? &o->data : &o->messages;
-            const char *start = s.p;
-            if (dst == &o->messages && (s.p >= s.end || *s.p != '[')) return bad;
-            if (!scan_value(&s, 2)) return s.err;
-            dst->p = start;
-            dst->n = (uint32_t)(s.p - start);
-        } else {
-            scan_value(&s, 2);
-        }
+        if (s.p >= s.end) return bad;
+        field(&s, key, o);
         if (s.err != LL_ERR_OK) return s.err;
         skip_ws(&s);
         if (s.p >= s.end) return bad;

@@ -229,6 +229,16 @@ static void msg(ll_core *c, const ll__obj *o) {
     ll__caught_up_check(c);
 }
 
+/* The server's frame types, by index; pong and unknown types fall outside (pong's
+ * arrival was the point; unknown types are ignored, for forward compatibility). */
+static int frame_type(ll__span t) {
+    static const char TYPES[][6] = {"msg", "hello", "ping", "ack", "reset", "error"};
+    int i;
+    for (i = 0; i < 6 && !ll__span_eq(t, TYPES[i]); i++) {
+    }
+    return i;
+}
+
 void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
     ll__obj o;
     int err;
@@ -249,15 +259,20 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         fail(c, LL_REASON_WS_BAD_FRAME, 1);
         return;
     }
-    if (ll__span_eq(o.type, "msg")) {
+    switch (frame_type(o.type)) {
+    case 0: /* msg */
         msg(c, &o);
-    } else if (ll__span_eq(o.type, "hello")) {
+        break;
+    case 1: /* hello */
         if (c->ws_phase == WS_WAIT_HELLO) hello(c, &o);
-    } else if (ll__span_eq(o.type, "ping")) {
+        break;
+    case 2: /* ping */
         ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
-    } else if (ll__span_eq(o.type, "ack")) {
-        if (o.has_id) ll__sends_ack(c, o.id);
-    } else if (ll__span_eq(o.type, "reset")) {
+        break;
+    case 3: /* ack */
+        if (o.id != LL__ABSENT) ll__sends_ack(c, o.id);
+        break;
+    case 4: { /* reset */
         ll__cursor k;
         if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
             ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
@@ -266,11 +281,13 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         }
         c->ws_last.set = 0;
         ll__reset(c, o.cursor, &k);
-    } else if (ll__span_eq(o.type, "error")) {
+        break;
+    }
+    case 5: /* error */
         ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), o.message.p, o.message.n, 0, 0);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
+        break;
     }
-    /* pong: its arrival was the point; unknown types: ignored (forward compatible). */
 }
 
 void ll__ws_closed(ll_core *c, uint32_t code) {
