@@ -1,0 +1,2 @@
+// index.mjs — the package entry: re-exports only.
+export { Lifeline, Lifeline as default } from './lifeline.mjs';

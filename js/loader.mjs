@@ -1,0 +1,67 @@
+// loader.mjs — instantiate the core without Emscripten glue and lay out its memory.
+//
+// One module instance serves every Lifeline on the page (a fleet of 1,000 clients in one
+// process shares it): each core gets a slot of ll_core_size() bytes (freed slots are
+// reused), and all inputs share one scratch buffer for their byte spans. The core never
+// allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
+import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm, one char per byte (js/build.mjs)
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const cache = new Map();
+let inline;
+
+/** UTF-8 length of a string. */
+export const bytes = (s) => enc.encode(s).length;
+
+/** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
+ *  (a URL to fetch, bytes, or a WebAssembly.Module). */
+export function runtime(src, fetch = globalThis.fetch) {
+    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(WASM, (c) => c.charCodeAt(0))), {})));
+    if (!cache.has(src))
+        cache.set(src, (async () => {
+            if (typeof src == 'string' || src instanceof URL) src = await (await fetch(src)).arrayBuffer();
+            const r = await WebAssembly.instantiate(src, {});
+            return make(r.instance || r);
+        })());
+    return cache.get(src);
+}
+
+function make(inst) {
+    const x = inst.exports, mem = x.memory, size = x.ll_core_size(), free = [];
+    let top = (x.ll_heap_base() + 15) & -8, scratch = 0, cap = 0, u8, u32;
+    const reserve = (n) => {
+        const p = top, need = (top += (n + 7) & -8) - mem.buffer.byteLength;
+        if (need > 0) mem.grow(Math.ceil(need / 65536));
+        return p;
+    };
+    const view = () => (u8?.length || ((u8 = new Uint8Array(mem.buffer)), (u32 = new Uint32Array(mem.buffer))), u8);
+    const rt = {
+        x,
+        out: reserve(8), // where ll_cursor writes the length
+        alloc: () => free.pop() ?? reserve(size),
+        free: (p) => free.push(p),
+        /** Expand the args of one call: strings and byte arrays go into the scratch buffer
+         *  and become (ptr, len); numbers and BigInts stay. */
+        args(list) {
+            let n = 0, p;
+            list = list.map((v) => (typeof v == 'string' ? enc.encode(v) : v));
+            for (const v of list) n += v.buffer ? v.length : 0;
+            if (n > cap) scratch = reserve((cap = Math.max(n, cap * 2, 4096)));
+            p = scratch;
+            return list.flatMap((v) => (v.buffer ? (view().set(v, p), (p += v.length), [p - v.length, v.length]) : [v]));
+        },
+        /** One ll_action as a plain object; its spans decoded (they die at the next call). */
+        action(p) {
+            view();
+            const w = u32.subarray(p >> 2, (p >> 2) + 9), str = (i) => dec.decode(u8.subarray(w[i], w[i] + w[i + 1]));
+            return { type: w[0], id: w[1], a: w[2], b: w[3], c: w[4], s: str(5), t: str(7) };
+        },
+        cursor(core) {
+            const p = x.ll_cursor(core, rt.out);
+            return dec.decode(view().subarray(p, p + u32[rt.out >> 2]));
+        },
+    };
+    x._initialize?.();
+    return rt;
+}

@@ -1,0 +1,37 @@
+// websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
+// events out as inputs. A socket the core closed is detached: nothing it does later
+// reaches the core.
+export function websocket(WS, url, feed, stats) {
+    const socks = new Map();
+    return {
+        open(id, q) {
+            const ws = new WS(q ? url + (url.includes('?') ? '&' : '?') + q : url, 'lifeline.v1');
+            const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
+            socks.set(id, ws);
+            stats.wsOpened++;
+            ws.binaryType = 'arraybuffer';
+            on('open', () => feed('ws_opened', [id]));
+            on('message', (e) => {
+                // binary frames go in as bytes too: the core rejects them as malformed
+                const d = typeof e.data == 'string' ? e.data : new Uint8Array(e.data);
+                stats.bytesIn += d.length;
+                feed('ws_frame', [id, d]);
+            });
+            on('error', () => feed('ws_error', [id]));
+            on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));
+        },
+        send(id, text) {
+            stats.bytesOut += text.length;
+            socks.get(id)?.send(text);
+        },
+        close(id, code) {
+            const ws = socks.get(id);
+            socks.delete(id);
+            try {
+                ws?.close(code);
+            } catch {
+                ws.close(); // a browser accepts only 1000 and 3000-4999
+            }
+        },
+    };
+}

@@ -1,0 +1,148 @@
+// transcript.mjs — the JS port of tests/native/transcript.c: replay a scenario transcript
+// (format in tests/native/transcript.h) against the wasm core through the package's own
+// loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
+import { runtime } from '../../js/loader.mjs';
+import { driver } from '../../js/driver.mjs';
+import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_FETCH, ACT_FETCH_CANCEL, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
+
+/** One action as one line (transcript.c render()). */
+export function render(a) {
+    switch (a.type) {
+        case ACT_WS_OPEN: return `ws_open ${a.id} ${quoted(a.s)}`;
+        case ACT_WS_SEND: return a.s ? `ws_send ${a.id} ${a.s}` : `ws_send ${a.id} send=${a.a}`;
+        case ACT_WS_CLOSE: return `ws_close ${a.id} ${a.a} ${REASONS[a.c]}`;
+        case ACT_FETCH:
+            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '') + (a.t ? ` headers=${quoted(a.t)}` : '');
+        case ACT_FETCH_CANCEL: return `fetch_cancel ${a.id}`;
+        case ACT_DELIVER: return `deliver ${a.t || '-'} ${dec.decode(enc.encode(a.s).subarray(0, 200))}`;
+        case ACT_STATE: return `state ${STATES[a.a]} ${TRANSPORTS[a.b]} ${REASONS[a.c]}`;
+        case ACT_ERROR: return `error ${ERRORS[a.a]} ${REASONS[a.c]}` + (a.b ? ` status=${a.b}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
+        case ACT_RESET: return `reset ${a.s} -> ${a.t}`;
+        case ACT_ACK: return `ack ${a.id}`;
+        case ACT_SEND_FAILED: return `send_failed ${a.id}..${a.a} ${ERRORS[a.b]}`;
+        case ACT_REMEMBER_FALLBACK: return `remember_fallback ${a.a}`;
+        case ACT_FORGET_FALLBACK: return 'forget_fallback';
+        default: return `unknown ${a.type}`;
+    }
+}
+
+// cursor order for the delivery invariant (re-derived, as in transcript.c)
+const pair = (k) => k.split('-').map(BigInt).concat(0n);
+const less = (x, y) => {
+    const [xa, xb] = pair(x), [ya, yb] = pair(y);
+    return xa < ya || (xa == ya && xb < yb);
+};
+
+/** Replays one transcript; returns failures as ["file:line: message", ...]. */
+export function runTranscript(path, text) {
+    const rt = runtime(), x = rt.x, core = rt.alloc();
+    const failures = [], fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
+    let now = 0, inputLine = 0, lastCursor = '', actual = [], expected = [], resource = 0;
+    const feed = driver(rt, core, () => now, () => 0, () => {}, (a) => {
+        if (a.type == ACT_DELIVER && !resource && a.t.length < 60) {
+            if (lastCursor && !less(lastCursor, a.t)) fail(inputLine, `invariant: delivered ${a.t} after ${lastCursor}`);
+            lastCursor = a.t;
+        }
+        if (a.type == ACT_RESET) lastCursor = '';
+        actual.push(render(a));
+    });
+    const check = () => {
+        for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
+            const want = expected[i]?.[0] ?? '(nothing)', got = actual[i] ?? '(nothing)';
+            if (want != got) {
+                fail(expected[i]?.[1] ?? inputLine, `expected: ${want}\n    actual: ${got}`);
+                break;
+            }
+        }
+        actual = [];
+        expected = [];
+    };
+    const input = (rest, line) => {
+        const w = rest.trim().split(' '), cmd = w[0], id = +w[1];
+        const after = (n) => rest.trim().split(' ').slice(n).join(' ');
+        switch (cmd) {
+            case 'start': {
+                let rc; feed('start', [+!rest.includes('hidden'), +!rest.includes('offline')], (r) => (rc = r)); 
+                if (rc) actual.push(`returns ${ERRORS[rc]} field=${x.ll_bad_field(core) >= 0 ? CONFIG[x.ll_bad_field(core)] : '-'}`);
+                return;
+            }
+            case 'opened': return feed('ws_opened', [id]);
+            case 'frame': return feed('ws_frame', [id, enc.encode(rest.trimStart().slice(cmd.length + 1 + w[1].length + 1))]);
+            case 'closed': return feed('ws_closed', [id, +w[2]]);
+            case 'wserror': return feed('ws_error', [id]);
+            case 'http': {
+                let body = after(3), headers = '', m;
+                while ((m = /^\[([^\]]*:[^\]]*)\]\s*/.exec(body))) (headers += m[1] + '\r\n'), (body = body.slice(m[0].length));
+                const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
+                return feed('http_response', [id, +w[2], headers, bytes]);
+            }
+            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
+            case 'timer': return feed('timer');
+            case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
+            case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);
+            case 'pagehide': case 'pageshow': case 'close': return feed(cmd);
+            case 'send': {
+                let rc;
+                feed('send', [+w[1]], (r) => (rc = r));
+                actual.push(rc > 0 ? `returns ${rc}` : `returns ${ERRORS[-rc]}`);
+                return;
+            }
+            default: fail(line, `unknown input ${cmd}`);
+        }
+    };
+    const views = (rest, line) => {
+        const [what, ...args] = rest.trim().split(' '), arg = args.join(' ');
+        if (what == 'deadline') {
+            const d = BigInt.asUintN(64, x.ll_next_deadline(core)), never = d == 2n ** 64n - 1n;
+            if (arg == 'never') return never || fail(line, `deadline ${d}, expected never`);
+            const [lo, hi = lo] = arg.split('..').map(BigInt);
+            if (never || d < lo || d > hi) fail(line, `deadline ${never ? 'never' : d}, expected ${arg}`);
+        } else if (what == 'state') {
+            const got = `${STATES[x.ll_state(core)]} ${TRANSPORTS[x.ll_transport(core)]}`;
+            if (got != arg) fail(line, `state ${got}, expected ${arg}`);
+        } else if (what == 'cursor') {
+            const got = rt.cursor(core);
+            if (got != arg) fail(line, `cursor ${got}, expected ${arg}`);
+        } else if (what == 'interval' || what == 'rtt') {
+            const got = String(what == 'interval' ? x.ll_interval(core) : x.ll_rtt(core));
+            if (got != arg) fail(line, `value ${got}, expected ${arg}`);
+        } else fail(line, `unknown check ${what}`);
+    };
+
+    x.ll_init(core, 1, 0);
+    text.split('\n').forEach((line, i) => {
+        const n = i + 1;
+        if (line[0] == '@') {
+            const [, t, rest] = /^@(\S+)\s*(.*)$/.exec(line);
+            check();
+            if (t == 'next') {
+                const d = BigInt.asUintN(64, x.ll_next_deadline(core));
+                if (d == 2n ** 64n - 1n) return fail(n, '@next with no deadline');
+                now = Number(d);
+            } else {
+                if (+t < now) fail(n, `time goes backwards at ${t}`);
+                now = +t;
+            }
+            inputLine = n;
+            input(rest, n);
+        } else if (line[0] == '>') expected.push([line.slice(2), n]);
+        else if (line[0] == '?') check(), views(line.slice(1), n);
+        else if (line.startsWith('config '))
+            for (const kv of line.slice(7).split(' ').filter((s) => s.includes('='))) {
+                const [k, v] = kv.split('='), f = CONFIG.indexOf(k);
+                if (f < 0 || x.ll_set(core, f, +v)) fail(n, `bad config ${k}=${v}`);
+                else if (k == 'resource_mode') resource = +v;
+            }
+        else if (line.startsWith('cursor ')) {
+            if (x.ll_set_cursor(core, ...rt.args([line.slice(7)]))) fail(n, `bad cursor ${line.slice(7)}`);
+        } else if (line.startsWith('seed ')) x.ll_init(core, +line.slice(5), 0);
+    });
+    check();
+    feed.stop();
+    rt.free(core);
+    return failures;
+}
