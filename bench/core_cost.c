@@ -27,7 +27,6 @@ int main(int argc, char **argv) {
     long n = argc > 2 ? atol(argv[2]) : 1000, i;
     ll_core *c = malloc(ll_core_size());
     char body[160], frame[160];
-    static const char LP[] = "Lifeline-Long-Poll: 25000\r\n";
     ll_init(c, 1, 0);
     ll_set_cursor(c, "1", 1);
     if (strcmp(mode, "ws") != 0) ll_set(c, LL_CFG_websocket, 0);
@@ -49,11 +48,11 @@ int main(int argc, char **argv) {
             now = d == LL_NEVER ? now + 1000 : d;
             ll_timer(c, now);
             drain(c);
-            ll_http_response(c, now += 20, last_fetch, 200, "", 0, body, (size_t)bn);
+            ll_http_response(c, now += 20, last_fetch, 200, -1, 0, 0, "", 0, body, (size_t)bn);
         } else if (!strcmp(mode, "idle")) {
-            ll_http_response(c, now += 25000, last_fetch, 204, LP, sizeof LP - 1, "", 0);
+            ll_http_response(c, now += 25000, last_fetch, 204, -1, 0, 25000, "", 0, "", 0);
         } else {
-            ll_http_response(c, now += 100, last_fetch, 200, LP, sizeof LP - 1, body, (size_t)bn);
+            ll_http_response(c, now += 100, last_fetch, 200, -1, 0, 25000, "", 0, body, (size_t)bn);
         }
         drain(c);
     }

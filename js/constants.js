@@ -81,10 +81,10 @@ export const ACT_REMEMBER_FALLBACK = 12;
 export const ACT_FORGET_FALLBACK = 13;
 
 // Config fields (ll_set field = index): names, defaults, [min, max].
-export const CONFIG = ["resource_mode","websocket","start_on_polling","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends","conditional_headers"];
-export const CONFIG_DEFAULT = [0, 1, 0, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64, 0];
-export const CONFIG_MIN = [0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1, 0];
-export const CONFIG_MAX = [1, 1, 1, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256, 1];
+export const CONFIG = ["resource_mode","websocket","start_on_polling","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];
+export const CONFIG_DEFAULT = [0, 1, 0, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];
+export const CONFIG_MIN = [0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1];
+export const CONFIG_MAX = [1, 1, 1, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256];
 export const CFG_resource_mode = 0, DEF_resource_mode = 0;
 export const CFG_websocket = 1, DEF_websocket = 1;
 export const CFG_start_on_polling = 2, DEF_start_on_polling = 0;
@@ -110,4 +110,3 @@ export const CFG_fallback_ttl = 21, DEF_fallback_ttl = 900000;
 export const CFG_max_message_bytes = 22, DEF_max_message_bytes = 1048576;
 export const CFG_max_depth = 23, DEF_max_depth = 32;
 export const CFG_max_sends = 24, DEF_max_sends = 64;
-export const CFG_conditional_headers = 25, DEF_conditional_headers = 0;

@@ -2,7 +2,7 @@
 // the core's; this file wires the adapters to one driver and turns actions into events.
 import {
     ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_REMEMBER_FALLBACK,
-    ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND, CFG_conditional_headers,
+    ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
     CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket, CONFIG, CONFIG_MAX, CONFIG_MIN,
     DEF_max_message_bytes, ERRORS, REASONS, STATES, STATE_RECONNECTING, TRANSPORTS,
 } from './constants.js';
@@ -13,7 +13,7 @@ import { http } from './http.mjs';
 import { page } from './page.mjs';
 import { storage } from './storage.mjs';
 
-const OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json '.split(' ');
+const OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders'.split(' ');
 const NAMES = CONFIG.map((n) => n.replace(/_./g, (m) => m[1].toUpperCase())); // race_delay -> raceDelay
 const fail = (m) => {
     throw new TypeError('Lifeline: ' + m);
@@ -64,9 +64,10 @@ export class Lifeline extends EventTarget {
         const resource = opt(CFG_resource_mode), WS = o.WebSocket || g.WebSocket;
         resource || opt(CFG_websocket) == 0 || WS || fail('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
         cursor == null || /^\d+(-\d+)?$/.test(cursor) || fail('bad cursor ' + cursor);
-        // no HTTP cache (Node): the core sends If-None-Match itself; else the browser's
-        // cache revalidates (cache: 'no-cache') and the core compares validators
-        if (resource && opt(CFG_conditional_headers) == null && g.process?.versions?.node) cfg.push([CFG_conditional_headers, 1]);
+        // resource mode revalidates: the browser's HTTP cache (cache: 'no-cache') or, where
+        // fetch has none (Node), If-None-Match/If-Modified-Since sent here; the core
+        // compares validators either way
+        const conditional = resource && (o.conditionalHeaders ?? !!g.process?.versions?.node);
         this.#store = storage(o.storage, new URL(url));
         if (this.#store.live()) cfg.push([CFG_start_on_polling, 1]);
         this.#json = !resource || o.json;
@@ -76,7 +77,8 @@ export class Lifeline extends EventTarget {
                 fetch: o.fetch || ((...a) => fetch(...a)),
                 url,
                 max: opt(CFG_max_message_bytes) ?? DEF_max_message_bytes,
-                cache: resource && !opt(CFG_conditional_headers),
+                cache: resource && !conditional,
+                conditional,
                 body: (id) => this.#sends.get(id)?.[0],
                 stats: this.#stats,
             },

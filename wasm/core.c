@@ -301,12 +301,19 @@ void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws) {
     (void)ws;
 }
 
-void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
-                      const char *headers, size_t headers_len, const char *body, size_t body_len) {
+void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,
+                      uint32_t interval, uint32_t long_poll, const char *validator, size_t validator_len,
+                      const char *body, size_t body_len) {
+    ll__head h;
     INPUT(c, now);
+    h.retry_after = retry_after;
+    h.interval = interval;
+    h.long_poll = long_poll;
+    h.validator.p = validator;
+    h.validator.n = (uint32_t)validator_len;
     if (!req) return;
-    if (req == c->poll_req) ll__poll_response(c, status, headers, headers_len, body, body_len);
-    else if (req == c->post_req) ll__post_response(c, status, headers, headers_len, body, body_len);
+    if (req == c->poll_req) ll__poll_response(c, status, &h, body, body_len);
+    else if (req == c->post_req) ll__post_response(c, status, &h);
 }
 
 void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {

@@ -7,7 +7,6 @@
 #define LL_QUEUE_CAP 32     /* actions queued by one input, drained before the next */
 #define LL_ARENA_CAP 1024   /* text the core writes for actions (queries, headers) */
 #define LL_SENDS_CAP 256    /* compile-time bound of config max_sends */
-#define LL_VALIDATOR_CAP 200 /* longest ETag / Last-Modified kept for conditional GETs */
 #define LL_CURSOR_TEXT 48   /* "18446744073709551615-18446744073709551615" + NUL */
 
 /* A cursor: <a> or <a>-<b>, ordered as the pair (a, b). */
@@ -84,13 +83,9 @@ struct ll_core {
     uint32_t gap_ewma;        /* smoothed time between changes */
     uint64_t quiet_until;     /* Retry-After: no request before this */
 
-    /* Resource mode */
+    /* Resource mode: the version last delivered, as hashes */
     uint64_t validator_hash, body_hash;
     uint8_t have_version;
-    char etag[LL_VALIDATOR_CAP];
-    uint32_t etag_len;
-    char last_modified[LL_VALIDATOR_CAP];
-    uint32_t last_modified_len;
 
     /* Sends */
     ll__send sends[LL_SENDS_CAP];
@@ -152,12 +147,12 @@ int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj 
 int ll__array_next(const char **pos, const char *end, ll__span *elem);
 int ll__span_eq(ll__span s, const char *lit);
 
-/* ---- http.c ---- */
-int ll__header(const char *h, size_t n, const char *name, ll__span *value);
-int ll__parse_uint(ll__span v, uint64_t *out);
-/* Retry-After in ms (the seconds form; the shim converts an HTTP date); -1 if absent. */
-int64_t ll__retry_after(const char *h, size_t n);
-uint64_t ll__hash(const char *p, size_t n, uint64_t h);
+/* ---- the response head the caller decoded (ll_http_response) ---- */
+typedef struct ll__head {
+    int32_t retry_after; /* seconds, -1 = none */
+    uint32_t interval, long_poll;
+    ll__span validator;
+} ll__head;
 
 /* ---- policy.c ---- */
 uint32_t ll__rand(ll_core *c, uint32_t n); /* uniform in [0, n] */
@@ -189,15 +184,14 @@ void ll__fallback(ll_core *c, uint32_t reason);
 void ll__poll_start(ll_core *c);
 void ll__poll_stop(ll_core *c);
 void ll__poll_timer(ll_core *c, int t);
-void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b,
-                       size_t bn);
+void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn);
 void ll__poll_failed(ll_core *c, uint32_t kind);
 uint32_t ll__polling_transport(const ll_core *c);
 void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data);
 void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to);
 void ll__caught_up_check(ll_core *c);
 size_t ll__query(ll_core *c, uint32_t wait, const char **out);
-void ll__retry_after_wait(ll_core *c, int64_t ms);
+int ll__retry_after_wait(ll_core *c, const ll__head *h);
 
 /* ---- sends.c ---- */
 void ll__sends_pump(ll_core *c);
@@ -206,8 +200,7 @@ void ll__sends_ack(ll_core *c, uint64_t id);
 void ll__sends_requeue(ll_core *c, uint32_t where);
 void ll__sends_fail_all(ll_core *c, uint32_t code);
 void ll__sends_timer(ll_core *c, int t);
-void ll__post_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b,
-                       size_t bn);
+void ll__post_response(ll_core *c, uint32_t status, const ll__head *h);
 void ll__post_failed(ll_core *c, uint32_t kind);
 
 #endif

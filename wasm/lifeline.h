@@ -127,9 +127,10 @@ extern "C" {
     X(WS_CLOSE, "ws_close")   /* id=socket; a=close code; c=reason */                      \
     X(FETCH, "fetch")         /* id=request; a=method (0 GET, 1 POST); b=timeout ms;       \
                                  c=send id for a POST: body {"id":c,"data":<data>};       \
-                                 s=query string; t=extra request headers "Name: v\r\n"... \
-                                 (resource mode only); the request is over when an http  \
-                                 input names it or FETCH_CANCEL does */                   \
+                                 s=query string. Resource mode: revalidate (HTTP cache     \
+                                 'no-cache', or If-None-Match/If-Modified-Since from the   \
+                                 last 200 where fetch has no cache). The request is over   \
+                                 when an http input names it or FETCH_CANCEL does */       \
     X(FETCH_CANCEL, "fetch_cancel") /* id=request: abort it; send no input for it */       \
     X(DELIVER, "deliver")     /* s=message data (raw JSON text; resource mode: the body); \
                                  t=cursor (resource mode: the validator, may be empty) */ \
@@ -172,9 +173,7 @@ extern "C" {
     X(fallback_ttl, 900000, 0, 86400000) /* how long a remembered fallback lasts */        \
     X(max_message_bytes, 1048576, 64, 67108864) /* largest frame or body accepted */       \
     X(max_depth, 32, 2, 64)              /* deepest JSON nesting accepted */               \
-    X(max_sends, 64, 1, 256)             /* sends buffered until acked */                  \
-    X(conditional_headers, 0, 0, 1)      /* resource mode: send If-None-Match/-Modified-Since \
-                                            yourself (no HTTP cache, as in Node) */
+    X(max_sends, 64, 1, 256)             /* sends buffered until acked */
 
 enum ll_state {
 #define X(n, s) LL_STATE_##n,
@@ -259,13 +258,17 @@ LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code
 /* An error event; browsers follow it with a close, which does the work. */
 LL_EXPORT void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws);
 
-/* A response to request `req`. headers: the response headers that matter, as lines
- * "Name: value\r\n" (any case): ETag, Last-Modified, Retry-After, Lifeline-Interval,
- * Lifeline-Long-Poll — with Retry-After in seconds: the caller converts the HTTP-date form
- * (against the response's Date header) before passing it. body: the body, or its first
- * max_message_bytes + 1 bytes when it is larger (the core rejects it as too large). */
+/* A response to request `req`. The caller decodes the few headers that matter:
+ *   retry_after  Retry-After in seconds, -1 when absent or unreadable (an HTTP date is
+ *                converted by the caller, against the same response's Date header)
+ *   interval     Lifeline-Interval in ms, 0 when absent
+ *   long_poll    Lifeline-Long-Poll in ms, 0 when absent
+ *   validator    the ETag, or else the Last-Modified value, verbatim (resource mode)
+ * body: the body, or its first max_message_bytes + 1 bytes when it is larger (the core
+ * rejects it as too large). */
 LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
-                                const char *headers, size_t headers_len, const char *body,
+                                int32_t retry_after, uint32_t interval, uint32_t long_poll,
+                                const char *validator, size_t validator_len, const char *body,
                                 size_t body_len);
 /* The request failed without a response: kind LL_FAIL_NETWORK or LL_FAIL_TIMEOUT. */
 LL_EXPORT void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind);

@@ -76,30 +76,12 @@ static int ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->w
 
 static void send_poll(ll_core *c) {
     uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
-    const char *q = 0, *h = 0;
-    size_t qn = 0, hn = 0;
+    const char *q = 0;
+    size_t qn = 0;
     ll__disarm(c, T_POLL);
     if (++c->next_id == 0) c->next_id = 1;
     c->poll_req = c->next_id;
-    if (c->cfg[LL_CFG_resource_mode]) {
-        if (c->cfg[LL_CFG_conditional_headers] && (c->etag_len || c->last_modified_len)) {
-            char *p = ll__arena(c, c->etag_len + c->last_modified_len + 48);
-            if (p) {
-                h = p;
-                if (c->etag_len) {
-                    memcpy(p + hn, "If-None-Match: ", 15), hn += 15;
-                    memcpy(p + hn, c->etag, c->etag_len), hn += c->etag_len;
-                    memcpy(p + hn, "\r\n", 2), hn += 2;
-                }
-                if (c->last_modified_len) {
-                    memcpy(p + hn, "If-Modified-Since: ", 19), hn += 19;
-                    memcpy(p + hn, c->last_modified, c->last_modified_len), hn += c->last_modified_len;
-                    memcpy(p + hn, "\r\n", 2), hn += 2;
-                }
-            }
-        }
-    } else {
-        /* Ask for a long poll unless hidden (a hidden page holds no connection) or the
+    if (!c->cfg[LL_CFG_resource_mode]) {        /* Ask for a long poll unless hidden (a hidden page holds no connection) or the
          * server said it has none: a server without long polls answers at once and sends
          * no Lifeline-Long-Poll, and the client then polls on an interval. A poll without
          * a cursor is answered at once anyway. */
@@ -111,7 +93,7 @@ static void send_poll(ll_core *c) {
     c->poll_long = wait != 0;
     c->poll_sent_at = c->now;
     timeout += wait;
-    ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, h, hn);
+    ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, 0, 0);
     ll__arm(c, T_POLL_REQ, c->now + timeout);
 }
 
@@ -140,11 +122,27 @@ static void poll_error(ll_core *c, uint32_t reason) {
         ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
 }
 
-/* 429/503: nothing is sent before Retry-After ends (plus jitter up to a tenth of it and
- * a quarter second, so a shed crowd does not come back in one instant). */
-void ll__retry_after_wait(ll_core *c, int64_t ms) {
-    uint64_t until = c->now + (uint64_t)ms + ll__rand(c, (uint32_t)(ms / 10 + 250));
+/* 429/503 with Retry-After: nothing is sent before it ends (plus jitter up to a tenth of
+ * it and a quarter second, so a shed crowd does not come back in one instant). Returns 0
+ * when the response has no Retry-After. */
+int ll__retry_after_wait(ll_core *c, const ll__head *h) {
+    uint64_t ms, until;
+    if (h->retry_after < 0) return 0;
+    ms = (uint64_t)(h->retry_after > 86400 ? 86400 : h->retry_after) * 1000;
+    until = c->now + ms + ll__rand(c, (uint32_t)(ms / 10 + 250));
     if (until > c->quiet_until) c->quiet_until = until;
+    return 1;
+}
+
+/* FNV-1a, 64 bit: to compare validators and bodies without keeping them. */
+static uint64_t hash(ll__span s) {
+    uint64_t h = 1469598103934665603ULL;
+    uint32_t i;
+    for (i = 0; i < s.n; i++) {
+        h ^= (unsigned char)s.p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
 static void schedule_next(ll_core *c, int changed) {
@@ -225,9 +223,9 @@ static int batch(ll_core *c, const char *b, size_t bn) {
     return 0;
 }
 
-static void resource(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
-    ll__span etag = {0, 0}, lm = {0, 0}, validator;
-    uint64_t vh = 0, bh;
+static void resource(ll_core *c, uint32_t status, ll__span validator, const char *b, size_t bn) {
+    ll__span body = {b, (uint32_t)bn};
+    uint64_t vh, bh;
     int changed;
     if (status == 304) {
         polling_works(c);
@@ -238,29 +236,20 @@ static void resource(ll_core *c, uint32_t status, const char *h, size_t hn, cons
         bad_body(c, LL_ERR_TOO_LARGE);
         return;
     }
-    ll__header(h, hn, "etag", &etag);
-    ll__header(h, hn, "last-modified", &lm);
-    validator = etag.n ? etag : lm;
-    if (validator.n) vh = ll__hash(validator.p, validator.n, 0) + (etag.n ? 0 : 1);
-    bh = ll__hash(b, bn, 0);
+    vh = validator.n ? hash(validator) : 0;
+    bh = hash(body);
     /* Unchanged when the validator is the one we had (the browser revalidated its cached
      * copy and gave us a 200 from cache), or with no validator at all, the same bytes. */
     changed = !c->have_version || (vh ? vh != c->validator_hash : bh != c->body_hash);
     c->have_version = 1;
     c->validator_hash = vh;
     c->body_hash = bh;
-    c->etag_len = etag.n <= LL_VALIDATOR_CAP ? etag.n : 0;
-    if (c->etag_len) memcpy(c->etag, etag.p, etag.n);
-    c->last_modified_len = lm.n <= LL_VALIDATOR_CAP ? lm.n : 0;
-    if (c->last_modified_len) memcpy(c->last_modified, lm.p, lm.n);
     if (changed) ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), b, bn, validator.p, validator.n);
     polling_works(c);
     schedule_next(c, changed);
 }
 
-void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
-    ll__span v;
-    uint64_t x;
+void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
     int changed = 0;
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
@@ -268,23 +257,17 @@ void ll__poll_response(ll_core *c, uint32_t status, const char *h, size_t hn, co
     if (status == 200 || status == 204 || status == 304 || status == 410) {
         /* The server's word on how to poll, from every answer that was its own. */
         c->long_known = 1;
-        c->server_long_max = ll__header(h, hn, "lifeline-long-poll", &v) && ll__parse_uint(v, &x) && x
-                                 ? (uint32_t)(x > 300000 ? 300000 : x) : 0;
-        c->hint_interval = ll__header(h, hn, "lifeline-interval", &v) && ll__parse_uint(v, &x) && x
-                               ? (uint32_t)(x < 10 ? 10 : x > 86400000 ? 86400000 : x) : 0;
+        c->server_long_max = h->long_poll > 300000 ? 300000 : h->long_poll;
+        c->hint_interval = h->interval && h->interval < 10 ? 10 : h->interval > 86400000 ? 86400000 : h->interval;
     }
-    if (status == 429 || status == 503) {
-        int64_t ra = ll__retry_after(h, hn);
-        if (ra >= 0) {
-            ll__retry_after_wait(c, ra);
-            c->errors++;
-            if (ll__active(c)) ll__arm_request(c, T_POLL, c->now);
-            if (c->ws_phase != WS_READY) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, LL_REASON_RETRY_AFTER);
-            return;
-        }
+    if ((status == 429 || status == 503) && ll__retry_after_wait(c, h)) {
+        c->errors++;
+        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now);
+        if (c->ws_phase != WS_READY) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, LL_REASON_RETRY_AFTER);
+        return;
     }
     if (c->cfg[LL_CFG_resource_mode] && (status == 200 || status == 304)) {
-        resource(c, status, h, hn, b, bn);
+        resource(c, status, h->validator, b, bn);
         return;
     }
     if (status == 200) {

@@ -84,17 +84,15 @@ static void retry_later(ll_core *c) {
     c->send_errors++;
 }
 
-void ll__post_response(ll_core *c, uint32_t status, const char *h, size_t hn, const char *b, size_t bn) {
+void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
     uint32_t id = c->post_send, i;
-    (void)b, (void)bn;
     c->post_req = 0;
     ll__disarm(c, T_SEND_REQ);
     if (status >= 200 && status < 300) {
         /* The POST carried exactly one send: a 2xx accepts it, whatever the body says. */
         c->send_errors = 0;
         ll__sends_ack(c, id);
-    } else if ((status == 429 || status == 503) && ll__retry_after(h, hn) >= 0) {
-        ll__retry_after_wait(c, ll__retry_after(h, hn));
+    } else if ((status == 429 || status == 503) && ll__retry_after_wait(c, h)) {
         ll__sends_requeue(c, SEND_ON_POST);
         ll__arm_request(c, T_SEND, c->now);
     } else if (status >= 400 && status < 500 && status != 408 && status != 429) {

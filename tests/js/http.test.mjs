@@ -20,15 +20,20 @@ test('Retry-After as an HTTP date becomes seconds, measured against the Date hea
     await settle();
     assert.equal(inputs[0][0], 'http_response');
     assert.equal(inputs[0][2], 503);
-    assert.equal(inputs[0][3], 'retry-after: 90\r\nlifeline-interval: 500\r\n');
+    // [name, id, status, retry_after s, interval ms, long poll ms, validator, body]
+    assert.deepEqual(inputs[0].slice(3, 7), [90, 500, 0, '']);
 });
 
-test('Retry-After in seconds passes as is; ETag and Last-Modified pass', async () => {
+test('Retry-After in seconds passes as is; the ETag wins over Last-Modified; junk is absent', async () => {
     const { h, fetch, inputs } = adapter();
     h.fetch({ id: 1, a: 0, c: 0, s: '', t: '' });
-    fetch.requests[0].reply(429, { 'Retry-After': '7', ETag: '"e"', 'Last-Modified': 'x' }, '');
+    fetch.requests[0].reply(429, { 'Retry-After': '7', ETag: '"e"', 'Last-Modified': 'x', 'Lifeline-Long-Poll': '25000' }, '');
     await settle();
-    assert.equal(inputs[0][3], 'etag: "e"\r\nlast-modified: x\r\nretry-after: 7\r\n');
+    assert.deepEqual(inputs[0].slice(3, 7), [7, 0, 25000, '"e"']);
+    h.fetch({ id: 2, a: 0, c: 0, s: '', t: '' });
+    fetch.requests[1].reply(503, { 'Retry-After': 'soon', 'Last-Modified': 'x', 'Lifeline-Interval': '-5' }, '');
+    await settle();
+    assert.deepEqual(inputs[1].slice(3, 7), [-1, 0, 0, 'x']);
 });
 
 test('the body is read up to max + 1 bytes', async () => {
@@ -36,16 +41,26 @@ test('the body is read up to max + 1 bytes', async () => {
     h.fetch({ id: 1, a: 0, c: 0, s: '', t: '' });
     fetch.requests[0].reply(200, {}, 'y'.repeat(1000));
     await settle();
-    assert.equal(inputs[0][4].length, 65);
+    assert.equal(inputs[0][7].length, 65);
 });
 
-test('POST body, content type and extra headers', async () => {
+test('POST body and content type (text/plain: no preflight)', async () => {
     const { h, fetch } = adapter();
-    h.fetch({ id: 3, a: 1, c: 9, s: '', t: 'If-None-Match: "v"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n' });
+    h.fetch({ id: 3, a: 1, c: 9, s: '', t: '' });
     const r = fetch.requests[0];
     assert.equal(r.init.method, 'POST');
     assert.equal(r.init.body, '{"id":9,"data":{"a":1}}');
-    assert.deepEqual(r.init.headers, { 'content-type': 'text/plain;charset=UTF-8', 'If-None-Match': '"v"', 'If-Modified-Since': 'Sun, 06 Nov 1994 08:49:37 GMT' });
+    assert.deepEqual(r.init.headers, { 'content-type': 'text/plain;charset=UTF-8' });
+});
+
+test('conditional: the validators of the last 200 go out as If-None-Match / If-Modified-Since', async () => {
+    const { h, fetch } = adapter({ conditional: true });
+    h.fetch({ id: 1, a: 0, c: 0, s: '', t: '' });
+    assert.deepEqual(fetch.requests[0].init.headers, {});
+    fetch.requests[0].reply(200, { ETag: '"v"', 'Last-Modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }, 'x');
+    await settle();
+    h.fetch({ id: 2, a: 0, c: 0, s: '', t: '' });
+    assert.deepEqual(fetch.requests[1].init.headers, { 'if-none-match': '"v"', 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' });
 });
 
 test('a network error is http_failed; a cancelled request sends nothing', async () => {

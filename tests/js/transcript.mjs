@@ -16,7 +16,7 @@ export function render(a) {
         case ACT_WS_SEND: return a.s ? `ws_send ${a.id} ${a.s}` : `ws_send ${a.id} send=${a.a}`;
         case ACT_WS_CLOSE: return `ws_close ${a.id} ${a.a} ${REASONS[a.c]}`;
         case ACT_FETCH:
-            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '') + (a.t ? ` headers=${quoted(a.t)}` : '');
+            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '');
         case ACT_FETCH_CANCEL: return `fetch_cancel ${a.id}`;
         case ACT_DELIVER: return `deliver ${a.t || '-'} ${dec.decode(enc.encode(a.s).subarray(0, 200))}`;
         case ACT_STATE: return `state ${STATES[a.a]} ${TRANSPORTS[a.b]} ${REASONS[a.c]}`;
@@ -75,10 +75,14 @@ export function runTranscript(path, text) {
             case 'closed': return feed('ws_closed', [id, +w[2]]);
             case 'wserror': return feed('ws_error', [id]);
             case 'http': {
-                let body = after(3), headers = '', m;
-                while ((m = /^\[([^\]]*:[^\]]*)\]\s*/.exec(body))) (headers += m[1] + '\r\n'), (body = body.slice(m[0].length));
+                // [Name: value] headers, decoded as the shim does (see transcript.c)
+                let body = after(3), m;
+                const h = {};
+                while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) (h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length));
+                const int = (v) => (/^\d+$/.test(v ?? '') ? +v : -1);
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
-                return feed('http_response', [id, +w[2], headers, bytes]);
+                const head = [int(h['retry-after']), Math.max(0, int(h['lifeline-interval'])), Math.max(0, int(h['lifeline-long-poll'])), h.etag ?? h['last-modified'] ?? ''];
+                return feed('http_response', [id, +w[2], ...head, bytes]);
             }
             case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
             case 'timer': return feed('timer');

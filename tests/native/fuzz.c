@@ -142,15 +142,15 @@ static size_t body(sim *s, char *buf, size_t cap) {
     return n;
 }
 
-static const char *const HEADERS[] = {
-    "",
-    "Lifeline-Long-Poll: 25000\r\n",
-    "Retry-After: 2\r\n",
-    "Lifeline-Interval: 700\r\nETag: \"a\"\r\n",
-    "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nRetry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n",
-    "ETag: \"b\"\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
-    "Retry-After: 99999999\r\nLifeline-Interval: 0\r\n",
-    "Lifeline-Long-Poll: 1\r\nLifeline-Interval: 99999999999\r\n",
+/* Decoded response heads: Retry-After s, Lifeline-Interval, Lifeline-Long-Poll, validator. */
+static const struct head {
+    int32_t retry_after;
+    uint32_t interval, long_poll;
+    const char *validator;
+} HEADS[] = {
+    {-1, 0, 0, ""}, {-1, 0, 25000, ""}, {2, 0, 0, ""}, {-1, 700, 0, "\"a\""},
+    {-1, 0, 0, "Sun, 06 Nov 1994 08:49:37 GMT"}, {99999999, 0, 0, "\"b\""}, {-1, 99999999, 1, ""},
+    {0, 1, 300001, "\"a\""},
 };
 static const uint32_t STATUS[] = {200, 200, 200, 204, 304, 410, 429, 503, 500, 400, 404, 0, 999};
 
@@ -173,7 +173,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ll_set(s.c, LL_CFG_flap_limit, 1 + setup % 3);
     s.hidden_interval = setup % 11 == 0;
     ll_set(s.c, LL_CFG_hidden_interval, s.hidden_interval ? 20000 : 0);
-    ll_set(s.c, LL_CFG_conditional_headers, setup % 2);
     if (setup % 4 == 1) ll_set_cursor(s.c, "5", 1);
     s.visible = next(&s) % 4 != 0;
     s.online = next(&s) % 8 != 0;
@@ -181,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     drain(&s, 0);
     while (s.p < s.end) {
         uint8_t op = next(&s);
-        size_t n, hn;
+        size_t n;
         if (getenv("FUZZ_TRACE")) fprintf(stderr, "op %u (ws=%u poll=%u post=%u)\n", op % 16, s.ws, s.poll, s.post);
         switch (op % 16) {
         case 0: {
@@ -203,10 +202,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 6: case 7: case 14: {
             uint32_t req = s.poll;
             n = body(&s, buf, sizeof buf);
-            hn = next(&s) % (sizeof HEADERS / sizeof HEADERS[0]);
+            const struct head *h = &HEADS[next(&s) % (sizeof HEADS / sizeof HEADS[0])];
             s.poll = 0;
-            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])],
-                             HEADERS[hn], strlen(HEADERS[hn]), buf, n);
+            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])], h->retry_after,
+                             h->interval, h->long_poll, h->validator, strlen(h->validator), buf, n);
             break;
         }
         case 8: s.visible = !s.visible; ll_visibility(s.c, s.now, s.visible); break;
@@ -220,9 +219,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         case 12: {
             uint32_t req = s.post;
             s.post = 0;
-            hn = next(&s) % (sizeof HEADERS / sizeof HEADERS[0]);
-            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])],
-                             HEADERS[hn], strlen(HEADERS[hn]), "{\"ack\":1}", 9);
+            const struct head *h = &HEADS[next(&s) % (sizeof HEADS / sizeof HEADS[0])];
+            ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])], h->retry_after,
+                             h->interval, h->long_poll, h->validator, strlen(h->validator), "{\"ack\":1}", 9);
             break;
         }
         case 13:

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../../wasm/lifeline.h"
 
@@ -58,8 +59,7 @@ static void render(const ll_action *a, char *out, size_t cap) {
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
     case LL_ACT_FETCH: {
         int n = snprintf(out, cap, "fetch %u %s %s timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", s, a->b);
-        if (a->a == LL_POST) n += snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
-        if (a->t_len) snprintf(out + n, cap - (size_t)n, " headers=%s", t);
+        if (a->a == LL_POST) snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
         break;
     }
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
@@ -167,28 +167,41 @@ static void do_input(run *r, char *rest, int line) {
     } else if (!strcmp(cmd, "wserror")) {
         ll_ws_error(c, now, (uint32_t)atoi(word(&rest)));
     } else if (!strcmp(cmd, "http")) {
-        static char headers[LINE];
-        size_t hn = 0;
-        uint32_t id = (uint32_t)atoi(word(&rest)), status = (uint32_t)atoi(word(&rest));
+        /* [Name: value] headers, decoded as the shim does: Retry-After seconds (else -1),
+         * Lifeline-Interval / Lifeline-Long-Poll ms (else 0), the ETag or else the
+         * Last-Modified as the validator. */
+        int32_t retry_after = -1;
+        uint32_t interval = 0, long_poll = 0, id = (uint32_t)atoi(word(&rest)), status = (uint32_t)atoi(word(&rest));
+        static char etag[256], modified[256]; /* the validator span lives until the drain */
+        const char *validator;
         char *body = rest;
+        etag[0] = modified[0] = 0;
         while (*body == ' ') body++;
         while (*body == '[') {
-            char *end = strchr(body, ']'), *colon = strchr(body, ':');
+            char *end = strchr(body, ']'), *colon = strchr(body, ':'), *v;
             if (!end || !colon || colon > end) break;
-            hn += (size_t)snprintf(headers + hn, sizeof headers - hn, "%.*s\r\n", (int)(end - body - 1), body + 1);
+            *colon = *end = 0;
+            for (v = colon + 1; *v == ' '; v++) {
+            }
+            if (!strcasecmp(body + 1, "Retry-After")) retry_after = strspn(v, "0123456789") == strlen(v) ? atoi(v) : -1;
+            else if (!strcasecmp(body + 1, "Lifeline-Interval")) interval = (uint32_t)atol(v);
+            else if (!strcasecmp(body + 1, "Lifeline-Long-Poll")) long_poll = (uint32_t)atol(v);
+            else if (!strcasecmp(body + 1, "ETag")) snprintf(etag, sizeof etag, "%s", v);
+            else if (!strcasecmp(body + 1, "Last-Modified")) snprintf(modified, sizeof modified, "%s", v);
             body = end + 1;
             while (*body == ' ') body++;
         }
+        validator = etag[0] ? etag : modified;
         if (!strncmp(body, "<<", 2)) {
             size_t n = (size_t)atol(body + 2);
             char *big = malloc(n + 1);
             memset(big, 'x', n);
-            ll_http_response(c, now, id, status, headers, hn, big, n);
+            ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator), big, n);
             drain(r);
             free(big);
             return;
         }
-        ll_http_response(c, now, id, status, headers, hn, body, strlen(body));
+        ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator), body, strlen(body));
     } else if (!strcmp(cmd, "failed")) {
         uint32_t id = (uint32_t)atoi(word(&rest));
         ll_http_failed(c, now, id, strcmp(word(&rest), "timeout") ? LL_FAIL_NETWORK : LL_FAIL_TIMEOUT);

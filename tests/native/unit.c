@@ -161,25 +161,6 @@ static void test_array_iter(void) {
     CHECK(n == 3, "3 elements, got %d", n);
 }
 
-static void test_headers(void) {
-    const char *h = "ETag: \"abc\"\r\nretry-after:  120 \r\nLifeline-Long-Poll: 25000\nX: y";
-    ll__span v;
-    uint64_t x;
-    CHECK(ll__header(h, strlen(h), "etag", &v) && ll__span_eq(v, "\"abc\""), "etag");
-    CHECK(ll__header(h, strlen(h), "Retry-After", &v) && ll__span_eq(v, "120"), "retry-after trimmed");
-    CHECK(ll__header(h, strlen(h), "lifeline-long-poll", &v) && ll__parse_uint(v, &x) && x == 25000, "long poll");
-    CHECK(ll__header(h, strlen(h), "x", &v) && ll__span_eq(v, "y"), "last line without newline");
-    CHECK(!ll__header(h, strlen(h), "date", &v), "absent");
-    CHECK(!ll__header(h, strlen(h), "e", &v), "prefix of a name is not the name");
-    CHECK(ll__retry_after(h, strlen(h)) == 120000, "seconds");
-    {
-        const char *date = "Retry-After: Sun, 06 Nov 1994 08:51:07 GMT\r\n";
-        const char *huge = "Retry-After: 99999999\r\n";
-        CHECK(ll__retry_after(date, strlen(date)) == -1, "date form is the shim's to convert");
-        CHECK(ll__retry_after(huge, strlen(huge)) == 86400000, "capped at a day");
-    }
-}
-
 static ll_core *fresh(void) {
     ll_core *c = malloc(ll_core_size());
     ll_init(c, 1, 0);
@@ -241,7 +222,6 @@ int main(void) {
     test_json_bad();
     test_json_depth();
     test_array_iter();
-    test_headers();
     test_config();
     test_policy();
     printf("unit: %d passed, %d failed\n", passed, failed);
