@@ -63,9 +63,10 @@ int ll_set_cursor(ll_core *c, const char *cursor, size_t len) {
 
 /* ---- timers ---- */
 
-void ll__arm(ll_core *c, int t, uint64_t at) { c->timers[t] = at; }
+void ll__arm(ll_core *c, int t, uint64_t in) { c->timers[t] = c->now + in; }
 void ll__disarm(ll_core *c, int t) { c->timers[t] = LL_NEVER; }
-void ll__arm_request(ll_core *c, int t, uint64_t at) {
+void ll__arm_request(ll_core *c, int t, uint64_t in) {
+    uint64_t at = c->now + in;
     c->timers[t] = at < c->quiet_until ? c->quiet_until : at;
 }
 
@@ -99,7 +100,7 @@ static void connect(ll_core *c, uint32_t reason) {
     if (ll__ws_wanted(c) && c->ws_phase == WS_NONE) {
         if (c->fallen_back) {
             if (c->timers[T_WS_RETRY] == LL_NEVER)
-                ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+                ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         } else {
             ll__ws_try(c);
         }
@@ -181,12 +182,12 @@ void ll_visibility(ll_core *c, uint64_t now, int visible) {
     /* Hidden: nothing on the wire (or slow polls only); an open WebSocket gets a grace. */
     quiesce(c, LL_REASON_HIDDEN, 1);
     if (c->ws_phase == WS_READY) {
-        ll__arm(c, T_GRACE, now + c->cfg[LL_CFG_hidden_grace]);
+        ll__arm(c, T_GRACE, c->cfg[LL_CFG_hidden_grace]);
         if (!c->cfg[LL_CFG_hidden_grace]) ll__ws_timer(c, T_GRACE);
         return;
     }
     settle(c, LL_STATE_PAUSED, LL_REASON_HIDDEN);
-    if (ll__active(c)) ll__arm_request(c, T_POLL, now + ll__next_interval(c, 0));
+    if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
 }
 
 void ll_online(ll_core *c, uint64_t now, int online) {

@@ -164,8 +164,8 @@ void ll__rtt_sample(ll_core *c, uint64_t rtt);
 uint32_t ll__pong_timeout(const ll_core *c);
 
 /* ---- timers (core.c) ---- */
-void ll__arm(ll_core *c, int t, uint64_t at);
-void ll__arm_request(ll_core *c, int t, uint64_t at); /* also respects Retry-After */
+void ll__arm(ll_core *c, int t, uint64_t in);         /* fire `in` ms from now */
+void ll__arm_request(ll_core *c, int t, uint64_t in); /* the same, but not before Retry-After ends */
 void ll__disarm(ll_core *c, int t);
 int ll__active(const ll_core *c);
 int ll__ws_wanted(const ll_core *c);

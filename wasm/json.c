@@ -102,11 +102,12 @@ static int scan_number(scan *s, int *is_uint) {
     return 1;
 }
 
-static int scan_literal(scan *s, const char *lit) {
-    size_t n = strlen(lit);
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0) return fail(s, s->bad);
-    s->p += n;
-    return 1;
+/* true, false or null: the letters that follow must be the literal's. */
+static int scan_literal(scan *s) {
+    ll__span word = {s->p, 0};
+    while (s->p < s->end && *s->p >= 'a' && *s->p <= 'z') s->p++;
+    word.n = (uint32_t)(s->p - word.p);
+    return ll__span_eq(word, "true") || ll__span_eq(word, "false") || ll__span_eq(word, "null") || fail(s, s->bad);
 }
 
 static int scan_value(scan *s, uint32_t depth);
@@ -148,16 +149,18 @@ static int scan_value(scan *s, uint32_t depth) {
     switch (*s->p) {
     case '{': case '[': return scan_container(s, depth);
     case '"': return scan_string(s, NULL);
-    case 't': return scan_literal(s, "true");
-    case 'f': return scan_literal(s, "false");
-    case 'n': return scan_literal(s, "null");
+    case 't': case 'f': case 'n': return scan_literal(s);
     default: return scan_number(s, NULL);
     }
 }
 
+/* Whether the span is exactly the NUL-terminated literal. */
 int ll__span_eq(ll__span s, const char *lit) {
-    size_t n = strlen(lit);
-    return s.p && s.n == n && memcmp(s.p, lit, n) == 0;
+    uint32_t i;
+    if (!s.p) return 0;
+    for (i = 0; i < s.n; i++)
+        if (s.p[i] != lit[i]) return 0; /* also stops at lit's NUL */
+    return lit[i] == 0;
 }
 
 /* A plain non-negative integer up to 2^53 (what JSON numbers carry exactly). */

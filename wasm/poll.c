@@ -10,24 +10,20 @@
 
 #include <string.h>
 
-static const char Q_CURSOR[] = "cursor=";
-static const char Q_WAIT[] = "&wait=";
-
 /* "cursor=<c>[&wait=<ms>]" (or "wait=<ms>", or "") in the arena. */
 size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
-    char *q = ll__arena(c, sizeof Q_CURSOR + LL_CURSOR_TEXT + sizeof Q_WAIT + 10);
+    static const char Q[] = "cursor=&wait=";
+    char *q = ll__arena(c, sizeof Q + LL_CURSOR_TEXT + 10);
     size_t n = 0;
     *out = q;
     if (!q) return 0;
     if (c->cur.set) {
-        memcpy(q, Q_CURSOR, sizeof Q_CURSOR - 1);
-        n = sizeof Q_CURSOR - 1;
-        n += ll__cursor_format(&c->cur, q + n);
+        memcpy(q, Q, 7);
+        n = 7 + ll__cursor_format(&c->cur, q + 7);
     }
     if (wait) {
-        const char *w = n ? Q_WAIT : Q_WAIT + 1;
-        memcpy(q + n, w, strlen(w));
-        n += strlen(w);
+        memcpy(q + n, Q + 7 + !n, 6 - !n); /* "&wait=" after a cursor, else "wait=" */
+        n += 6 - !n;
         n += ll__put_u64(q + n, wait);
     }
     return n;
@@ -94,13 +90,13 @@ static void send_poll(ll_core *c) {
     c->poll_sent_at = c->now;
     timeout += wait;
     ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, 0, 0);
-    ll__arm(c, T_POLL_REQ, c->now + timeout);
+    ll__arm(c, T_POLL_REQ, timeout);
 }
 
 void ll__poll_start(ll_core *c) {
     if (c->poll_req || ws_serving(c) || !ll__active(c)) return;
     if (c->now < c->quiet_until) {
-        ll__arm_request(c, T_POLL, c->now);
+        ll__arm_request(c, T_POLL, 0);
         return;
     }
     send_poll(c);
@@ -117,7 +113,7 @@ void ll__poll_stop(ll_core *c) {
 static void poll_error(ll_core *c, uint32_t reason) {
     uint64_t delay = ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->errors);
     c->errors++;
-    if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + delay);
+    if (ll__active(c)) ll__arm_request(c, T_POLL, delay);
     if (c->ws_phase != WS_READY && (c->state == LL_STATE_OPEN || c->state == LL_STATE_RECONNECTING))
         ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
 }
@@ -158,7 +154,7 @@ static void schedule_next(ll_core *c, int changed) {
         delay = ll__next_interval(c, changed);
     }
     if (delay == 0) ll__poll_start(c);
-    else ll__arm_request(c, T_POLL, c->now + delay);
+    else ll__arm_request(c, T_POLL, delay);
 }
 
 static void polling_works(ll_core *c) {
@@ -262,7 +258,7 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     }
     if ((status == 429 || status == 503) && ll__retry_after_wait(c, h)) {
         c->errors++;
-        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now);
+        if (ll__active(c)) ll__arm_request(c, T_POLL, 0);
         if (c->ws_phase != WS_READY) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, LL_REASON_RETRY_AFTER);
         return;
     }

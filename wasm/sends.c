@@ -27,7 +27,7 @@ void ll__sends_pump(ll_core *c) {
     if (c->ws_phase == WS_READY || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
     if (!ll__active(c) || !polling_open(c) || !(s = first_queued(c))) return;
     if (c->now < c->quiet_until) {
-        ll__arm_request(c, T_SEND, c->now);
+        ll__arm_request(c, T_SEND, 0);
         return;
     }
     if (++c->next_id == 0) c->next_id = 1;
@@ -35,7 +35,7 @@ void ll__sends_pump(ll_core *c) {
     c->post_send = s->id;
     s->where = SEND_ON_POST;
     ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id);
-    ll__arm(c, T_SEND_REQ, c->now + c->cfg[LL_CFG_request_timeout]);
+    ll__arm(c, T_SEND_REQ, c->cfg[LL_CFG_request_timeout]);
 }
 
 int ll__sends_next_ws(ll_core *c, ll_action *out) {
@@ -80,7 +80,7 @@ void ll__sends_fail_all(ll_core *c, uint32_t code) {
 
 static void retry_later(ll_core *c) {
     ll__sends_requeue(c, SEND_ON_POST);
-    ll__arm_request(c, T_SEND, c->now + ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->send_errors));
+    ll__arm_request(c, T_SEND, ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->send_errors));
     c->send_errors++;
 }
 
@@ -94,7 +94,7 @@ void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
         ll__sends_ack(c, id);
     } else if ((status == 429 || status == 503) && ll__retry_after_wait(c, h)) {
         ll__sends_requeue(c, SEND_ON_POST);
-        ll__arm_request(c, T_SEND, c->now);
+        ll__arm_request(c, T_SEND, 0);
     } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
         /* The server refused this send for good (malformed, too large, forbidden). */
         for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {

@@ -25,7 +25,7 @@ void ll__ws_try(ll_core *c) {
     const char *q;
     size_t qn;
     if (c->now < c->quiet_until) {
-        ll__arm_request(c, T_WS_RETRY, c->now);
+        ll__arm_request(c, T_WS_RETRY, 0);
         return;
     }
     ll__disarm(c, T_WS_RETRY);
@@ -39,11 +39,11 @@ void ll__ws_try(ll_core *c) {
     c->hello_cur.set = 0;
     qn = ll__query(c, 0, &q);
     ll__spans(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), q, qn, 0, 0);
-    ll__arm(c, T_WS, c->now + c->cfg[LL_CFG_ws_timeout]);
+    ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
     if (!c->fallen_back && !c->poll_req && c->timers[T_POLL] == LL_NEVER)
-        ll__arm(c, T_RACE, c->now + c->cfg[LL_CFG_race_delay]);
+        ll__arm(c, T_RACE, c->cfg[LL_CFG_race_delay]);
 }
 
 /* Close the socket (whatever its phase) and forget it. */
@@ -81,7 +81,7 @@ void ll__fallback(ll_core *c, uint32_t reason) {
         c->remembered = 1;
     }
     ll__disarm(c, T_RACE);
-    if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+    if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
     if (c->state == LL_STATE_OPEN && c->transport == t) {
         ll__state(c, LL_STATE_OPEN, t, reason);
     } else {
@@ -104,7 +104,7 @@ static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
         ll__fallback(c, reason);
     } else if (ll__ws_wanted(c)) {
         c->probe_n++;
-        ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+        ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
     }
 }
 
@@ -126,19 +126,18 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         return;
     }
     if (c->fallen_back) { /* a probe that said hello but never caught up */
-        if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, c->now + ll__probe_delay(c));
+        if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         return;
     }
     if (!ll__ws_wanted(c)) { /* hidden (grace) or offline: the socket was all there was */
         if (was_transport)
             ll__state(c, c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE, LL_TRANSPORT_NONE, reason);
-        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + ll__next_interval(c, 0));
+        if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
         return;
     }
     /* Reconnect after a jittered delay (a restarted server is not hit by every client at
      * once); the race poll bridges the gap once the attempt starts. */
-    ll__arm_request(c, T_WS_RETRY,
-                    c->now + ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->ws_losses));
+    ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->ws_losses));
     c->ws_losses++;
     if (was_transport) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
 }
@@ -154,7 +153,7 @@ void ll__ws_ping(ll_core *c) {
     ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PING, sizeof PING - 1, 0, 0);
     c->ping_out = 1;
     c->ping_sent_at = c->now;
-    ll__arm(c, T_PING, c->now + ll__pong_timeout(c));
+    ll__arm(c, T_PING, ll__pong_timeout(c));
 }
 
 void ll__ws_timer(ll_core *c, int t) {
@@ -170,11 +169,11 @@ void ll__ws_timer(ll_core *c, int t) {
         if (c->ping_out) {
             uint64_t dead_at = c->ping_sent_at + ll__pong_timeout(c);
             if (c->now >= dead_at) fail(c, LL_REASON_WS_STALLED, 1);
-            else ll__arm(c, T_PING, dead_at);
+            else ll__arm(c, T_PING, dead_at - c->now);
         } else if (c->now >= c->ws_last_rx + c->cfg[LL_CFG_ping_idle]) {
             ll__ws_ping(c);
         } else {
-            ll__arm(c, T_PING, c->ws_last_rx + c->cfg[LL_CFG_ping_idle]);
+            ll__arm(c, T_PING, c->ws_last_rx + c->cfg[LL_CFG_ping_idle] - c->now);
         }
         break;
     case T_WS_RETRY:
@@ -184,7 +183,7 @@ void ll__ws_timer(ll_core *c, int t) {
         if (c->ws_phase == WS_NONE || c->visible) break;
         ll__ws_close(c, LL_REASON_HIDDEN);
         ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_HIDDEN);
-        if (ll__active(c)) ll__arm_request(c, T_POLL, c->now + ll__next_interval(c, 0));
+        if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
         break;
     }
 }
@@ -200,7 +199,7 @@ static void hello(ll_core *c, const ll__obj *o) {
     c->ws_hello_at = c->now;
     c->ws_losses = 0;
     ll__disarm(c, T_WS);
-    ll__arm(c, T_PING, c->now + c->cfg[LL_CFG_ping_idle]);
+    ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     /* The upgrade took a TCP and an HTTP round trip. */
     ll__rtt_sample(c, (c->now - c->ws_started_at) / 2);
     if (!c->cur.set) {
@@ -247,7 +246,7 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         c->ping_out = 0;
         ll__rtt_sample(c, c->now - c->ping_sent_at);
     }
-    if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->now + c->cfg[LL_CFG_ping_idle]);
+    if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     err = len > c->cfg[LL_CFG_max_message_bytes]
               ? LL_ERR_TOO_LARGE
               : ll__parse_obj(buf, len, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_FRAME, &o);
