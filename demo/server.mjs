@@ -7,7 +7,7 @@
 //   const s = await createServer({ port: 0 });   // -> {server, url, close(), store, config, fault, stats, restart(), publish()}
 //
 //   node demo/server.mjs --host 127.0.0.1 --port 0 [--origins a,b|*] [--heartbeat ms]
-//        [--retention n] [--long-poll-max ms] [--interval ms] [--batch n]
+//        [--retention n] [--long-poll-max ms] [--interval ms] [--batch n] [--tick ms]
 //   prints exactly one line `LISTENING http://127.0.0.1:<port>` once it accepts connections.
 //
 // Endpoints: /live (WebSocket upgrade with subprotocol lifeline.v1, GET poll, POST send,
@@ -60,6 +60,10 @@
 //    vanished clients do not leak.
 //  - /admin/* is refused 403 unless the peer is loopback, and also when a browser sends an
 //    Origin that is not this server's own (a cross-site page must not restart the server).
+//  - Tick (`--tick <ms>`, option `tick`; off by default, `make demo` passes 2000): the server
+//    itself publishes `{"kind":"tick","t":<epoch ms>,"value":<random walk>}` every tick, so
+//    the demo page always has something live. The walk starts at 50, moves by up to ±5 per
+//    tick and stays within [0, 100]; it goes on across /admin/restart.
 //  - Stats (GET /admin/stats) is a flat object: request counts by kind (ws, poll — GETs
 //    without wait —, longpoll, post, options) and by status ("200", "204", …) for /live,
 //    plus bytesIn, bytesOut (bytes = bytesOut), wsOpen and held (current gauges).
@@ -158,7 +162,8 @@ function parseIfNoneMatch(h) {
  *   host ('127.0.0.1'), port (0), origins ('*' | string[] | 'a,b'), heartbeat (25000 ms),
  *   retention (1000), longPollMax (25000 ms, 0 = no long poll), interval (null ms),
  *   batch (500), shed (null | {status, retryAfter}), store (a store; default in-memory),
- *   publicDir (demo/public), distDir (dist), maxBody (65536), log (false)
+ *   publicDir (demo/public), distDir (dist), maxBody (65536), log (false),
+ *   tick (0 = off; ms between server-published tick messages)
  */
 export async function createServer(options = {}) {
     const store = options.store ?? new MemoryStore({ retention: options.retention ?? 1000 });
@@ -178,6 +183,8 @@ export async function createServer(options = {}) {
 
     const fault = { mode: 'none', ms: 500 };
     applyConfig({}, true); // validate the options
+    const tickMs = options.tick ?? 0;
+    if (!Number.isSafeInteger(tickMs) || tickMs < 0) throw new Error('tick must be an integer >= 0 (ms)');
     const conns = new Set(); // live WebSocket connections
     const held = new Set(); // poll requests being held or delayed: {destroy()}
     const blackholes = new Set(); // upgrade sockets never answered
@@ -832,6 +839,16 @@ export async function createServer(options = {}) {
 
     // ---------------------------------------------------------------- lifecycle
 
+    /** Demo ticker: a random walk the server publishes itself (header comment, "Tick"). */
+    function startTicker() {
+        let value = 50;
+        const t = setInterval(() => {
+            value = Math.round(Math.min(100, Math.max(0, value + (Math.random() * 2 - 1) * 5)) * 100) / 100;
+            Promise.resolve(store.append({ kind: 'tick', t: Date.now(), value })).catch((err) => log('tick error', err));
+        }, tickMs);
+        timers.add(t);
+    }
+
     function setFault(mode, ms) {
         fault.mode = mode;
         if (ms !== undefined) fault.ms = ms;
@@ -864,6 +881,7 @@ export async function createServer(options = {}) {
         });
     });
     const port = server.address().port;
+    if (tickMs > 0) startTicker();
     const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
     const url = `http://${urlHost}:${port}`;
 
@@ -873,7 +891,7 @@ export async function createServer(options = {}) {
         for (const c of [...conns]) c.ws.terminate();
         for (const h of [...held]) h.destroy();
         for (const s of [...blackholes]) s.destroy();
-        for (const t of timers) clearTimeout(t);
+        for (const t of timers) clearTimeout(t), clearInterval(t);
         wss.close();
         await new Promise((resolve) => {
             server.close(() => resolve());
@@ -916,6 +934,7 @@ function parseArgs(argv) {
         '--long-poll-max': 'longPollMax',
         '--interval': 'interval',
         '--batch': 'batch',
+        '--tick': 'tick',
     };
     for (let i = 0; i < argv.length; i++) {
         let a = argv[i];
@@ -932,7 +951,7 @@ function parseArgs(argv) {
         if (a === '--help' || a === '-h') {
             process.stdout.write(
                 'usage: node demo/server.mjs [--host 127.0.0.1] [--port 0] [--origins a,b|*] [--heartbeat ms]\n' +
-                    '       [--retention n] [--long-poll-max ms] [--interval ms] [--batch n] [--log]\n',
+                    '       [--retention n] [--long-poll-max ms] [--interval ms] [--batch n] [--tick ms] [--log]\n',
             );
             process.exit(0);
         }

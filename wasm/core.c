@@ -257,8 +257,8 @@ void ll_timer(ll_core *c, uint64_t now) {
             c->timers[t] = LL_NEVER;
             fired = 1;
             switch (t) {
-            case T_RACE:
-                if (c->ws_phase != WS_READY) ll__poll_start(c);
+            case T_RACE: /* a socket that said hello but has not caught up needs the poll too */
+                ll__poll_start(c);
                 break;
             case T_WS: case T_PING: case T_WS_RETRY: case T_GRACE:
                 ll__ws_timer(c, t);

@@ -60,6 +60,7 @@ struct ll_core {
     uint32_t ws_id, ws_phase;
     uint64_t ws_started_at, ws_hello_at, ws_last_rx, ping_sent_at;
     uint8_t ping_out, ws_caught_up;
+    uint8_t ws_probation;          /* after a stall: the next socket must answer a ping first */
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
     uint32_t flaps;                /* short-lived WebSockets in a row */
     uint32_t ws_losses;            /* losses in a row (reconnect backoff) */
@@ -190,6 +191,7 @@ uint32_t ll__polling_transport(const ll_core *c);
 void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data);
 void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to);
 void ll__caught_up_check(ll_core *c);
+int ll__ws_serving(const ll_core *c); /* the WebSocket is the transport (caught up) */
 size_t ll__query(ll_core *c, uint32_t wait, const char **out);
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 

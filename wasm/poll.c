@@ -46,11 +46,12 @@ uint32_t ll__polling_transport(const ll_core *c) {
                                                                              : LL_TRANSPORT_POLL;
 }
 
-/* The WebSocket becomes the transport once it delivered up to the server's head at hello:
- * only then is polling stopped, so nothing published meanwhile can fall between them. */
+/* The WebSocket becomes the transport once it delivered up to the server's head at hello
+ * (and, on probation after a stall, answered a ping): only then is polling stopped, so
+ * nothing published meanwhile can fall between them. */
 void ll__caught_up_check(ll_core *c) {
     uint32_t reason;
-    if (c->ws_phase != WS_READY || c->ws_caught_up || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
+    if (c->ws_phase != WS_READY || c->ws_caught_up || c->ws_probation || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
         return;
     c->ws_caught_up = 1;
     reason = c->fallen_back || (c->state == LL_STATE_OPEN && c->transport != LL_TRANSPORT_WEBSOCKET)
@@ -68,7 +69,7 @@ void ll__caught_up_check(ll_core *c) {
     ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, reason);
 }
 
-static int ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->ws_caught_up; }
+int ll__ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->ws_caught_up; }
 
 static void send_poll(ll_core *c) {
     uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
@@ -94,7 +95,7 @@ static void send_poll(ll_core *c) {
 }
 
 void ll__poll_start(ll_core *c) {
-    if (c->poll_req || ws_serving(c) || !ll__active(c)) return;
+    if (c->poll_req || ll__ws_serving(c) || !ll__active(c)) return;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_POLL, 0);
         return;
@@ -143,7 +144,7 @@ static uint64_t hash(ll__span s) {
 
 static void schedule_next(ll_core *c, int changed) {
     uint64_t delay;
-    if (ws_serving(c) || !ll__active(c)) return;
+    if (ll__ws_serving(c) || !ll__active(c)) return;
     if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
         /* Re-poll at once, unless the server answered "nothing" without holding. */
         c->interval = 0;
@@ -160,7 +161,7 @@ static void schedule_next(ll_core *c, int changed) {
 static void polling_works(ll_core *c) {
     uint32_t t = ll__polling_transport(c);
     c->errors = 0;
-    if (ws_serving(c)) return;
+    if (ll__ws_serving(c)) return;
     if (c->state != LL_STATE_OPEN || c->transport != t)
         ll__state(c, LL_STATE_OPEN, t, c->fallen_back ? c->fallback_reason : LL_REASON_POLL_OK);
     ll__sends_pump(c);

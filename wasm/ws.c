@@ -46,10 +46,7 @@ void ll__ws_try(ll_core *c) {
         ll__arm(c, T_RACE, c->cfg[LL_CFG_race_delay]);
 }
 
-/* Close the socket (whatever its phase) and forget it. */
-void ll__ws_close(ll_core *c, uint32_t reason) {
-    if (c->ws_phase == WS_NONE) return;
-    ll__push(c, LL_ACT_WS_CLOSE, c->ws_id, 1000, 0, reason);
+static void drop(ll_core *c) {
     c->ws_phase = WS_NONE;
     c->ping_out = 0;
     ll__disarm(c, T_WS);
@@ -58,17 +55,16 @@ void ll__ws_close(ll_core *c, uint32_t reason) {
     ll__sends_requeue(c, SEND_ON_WS);
 }
 
+/* Close the socket (whatever its phase) and forget it. */
+void ll__ws_close(ll_core *c, uint32_t reason) {
+    if (c->ws_phase == WS_NONE) return;
+    ll__push(c, LL_ACT_WS_CLOSE, c->ws_id, 1000, 0, reason);
+    drop(c);
+}
+
 static void forget(ll_core *c, int we_close, uint32_t reason) {
-    if (we_close) {
-        ll__ws_close(c, reason);
-    } else {
-        c->ws_phase = WS_NONE;
-        c->ping_out = 0;
-        ll__disarm(c, T_WS);
-        ll__disarm(c, T_PING);
-        ll__disarm(c, T_GRACE);
-        ll__sends_requeue(c, SEND_ON_WS);
-    }
+    if (we_close) ll__ws_close(c, reason);
+    else drop(c);
 }
 
 void ll__fallback(ll_core *c, uint32_t reason) {
@@ -120,6 +116,9 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         c->probe_n = 0;
     }
     report(c, reason);
+    /* A middlebox that stalled one socket may stall the next right after hello: the next
+     * one must answer a ping before polling stops. */
+    if (reason == LL_REASON_WS_STALLED) c->ws_probation = 1;
     if (c->flaps >= c->cfg[LL_CFG_flap_limit]) {
         ll__error(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, 0);
         ll__fallback(c, LL_REASON_WS_FLAPPING);
@@ -209,6 +208,7 @@ static void hello(ll_core *c, const ll__obj *o) {
         k = c->cur;
     }
     c->hello_cur = k;
+    if (c->ws_probation) ll__ws_ping(c);
     ll__caught_up_check(c);
 }
 
@@ -245,6 +245,10 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
     if (c->ping_out) {
         c->ping_out = 0;
         ll__rtt_sample(c, c->now - c->ping_sent_at);
+        if (c->ws_phase == WS_READY && c->ws_probation) { /* it answered: proven */
+            c->ws_probation = 0;
+            ll__caught_up_check(c);
+        }
     }
     if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     err = len > c->cfg[LL_CFG_max_message_bytes]
