@@ -40,7 +40,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core deps build wasm test test-native test-wasm test-js fuzz fuzz-short demo demo-flask bench clean
+.PHONY: bench-core deps build wasm test test-native test-wasm test-js test-servers test-integration test-browser fuzz fuzz-short demo demo-flask bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -107,15 +107,27 @@ fuzz-short: deps build/native/fuzz
 test-js: build
 	@if ls tests/js/*.test.mjs >/dev/null 2>&1; then node --test tests/js/; fi
 
-test: deps test-native test-wasm fuzz-short build test-js
-	@if [ -d tests/conformance ]; then node --test tests/conformance/; fi
-	@if [ -f tests/proxy.test.mjs ]; then node --test tests/proxy.test.mjs; fi
+# Servers and the fault lab: protocol conformance (Node and Flask servers), the fault proxy,
+# Lifeline against real servers through the proxy, and headless Chromium.
+test-servers: build
+	node --test tests/conformance/ tests/proxy.test.mjs
+
+test-integration: build
+	@if [ -d tests/integration ]; then node --test --test-concurrency=1 tests/integration/; fi
+
+test-browser: build
+	@if [ -d tests/browser ]; then node --test --test-concurrency=1 tests/browser/; fi
+
+test: deps test-native test-wasm fuzz-short build test-js test-servers test-integration test-browser
+	@if [ -f bench/run.mjs ]; then $(MAKE) --no-print-directory bench QUICK=1; fi
 
 demo: build
-	node demo/server.mjs --host 127.0.0.1 --port $(PORT)
+	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	node demo/server.mjs --host 127.0.0.1 --port $(PORT) --tick 2000
 
 demo-flask: build
-	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT)
+	@echo "demo (Flask): http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
+	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT) --tick 2000
 
 bench: build
 	@if [ -f bench/run.mjs ]; then node bench/run.mjs $(if $(QUICK),--quick,); else echo "bench: not written yet"; fi

@@ -1059,6 +1059,8 @@ def parse_args(argv):
     p.add_argument("--retention", type=int, default=1000, help="messages kept")
     p.add_argument("--long-poll-max", type=int, default=25000, help="longest held poll, ms")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    p.add_argument("--tick", type=int, default=0,
+                   help="publish a demo tick (a random walk) every this many ms; 0 = off")
     return p.parse_args(argv)
 
 
@@ -1069,9 +1071,21 @@ def parse_origins(s):
     return {o.strip() for o in s.split(",") if o.strip()}
 
 
+def ticker(hub, every_ms):
+    """The demo's live value, as the Node server's --tick: {"kind":"tick","t","value"}."""
+    import random
+    import gevent
+    value = 50.0
+    while True:
+        gevent.sleep(every_ms / 1000.0)
+        value = min(100.0, max(0.0, value + random.uniform(-5, 5)))
+        hub.store.append({"kind": "tick", "t": int(time.time() * 1000), "value": round(value, 2)})
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     websocket = not args.no_websocket
+    import gevent
     from gevent.pywsgi import WSGIServer
 
     hub = Hub(retention=args.retention, heartbeat=args.heartbeat,
@@ -1082,6 +1096,8 @@ def main(argv=None):
                         handler_class=make_handler(hub, websocket),
                         log=sys.stderr if args.verbose else None)
     server.start()
+    if args.tick > 0:
+        gevent.spawn(ticker, hub, args.tick)
     host = args.host
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
