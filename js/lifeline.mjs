@@ -31,6 +31,8 @@ export class Lifeline extends EventTarget {
     #closed;
     #json;
     #q = [];
+    #held = [];
+    #pending;
     #sends = new Map(); // send id -> [JSON text, resolve, reject]
     #v = { state: 'idle', transport: 'none', cursor: null };
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
@@ -110,6 +112,11 @@ export class Lifeline extends EventTarget {
         const rt = runtime(o.wasm, o.fetch);
         rt.then ? rt.then(start) : start(rt);
         sync = 0;
+        // events from the start (the first statechange) reach listeners added right after
+        // construction: held until this task's code has run, or until the next event
+        this.#pending = this.#held;
+        this.#held = null;
+        queueMicrotask(() => this.#flush());
     }
 
     get state() {
@@ -178,7 +185,16 @@ export class Lifeline extends EventTarget {
     }
 
     #emit(type, props) {
+        if (this.#held) return this.#held.push([type, props]);
+        this.#flush();
         this.dispatchEvent(Object.assign(new Event(type), props));
+    }
+
+    /** Dispatch what the constructor held back (before anything newer). */
+    #flush() {
+        const p = this.#pending;
+        this.#pending = null;
+        for (const [type, props] of p || []) this.dispatchEvent(Object.assign(new Event(type), props));
     }
 
     /** Settle the sends from..to (ids wrap): resolve them, or reject with `code`. */

@@ -96,6 +96,7 @@ int ll__ws_ready(const ll_core *c) { return c->ws_phase == WS_READY; }
 static void connect(ll_core *c, uint32_t reason) {
     if (!ll__active(c)) return;
     c->errors = 0;
+    c->polled_ok = 0;
     c->ws_losses = 0;
     if (ll__ws_wanted(c) && c->ws_phase == WS_NONE) {
         if (c->fallen_back) {
@@ -168,6 +169,7 @@ void ll_visibility(ll_core *c, uint64_t now, int visible) {
     INPUT(c, now);
     if ((visible != 0) == c->visible) return;
     c->visible = visible != 0;
+    if (c->paged_out) return; /* pageshow decides; everything is stopped already */
     if (c->visible) {
         ll__disarm(c, T_GRACE);
         if (c->ws_phase == WS_READY) {

@@ -76,7 +76,6 @@ struct ll_core {
     uint8_t polled_ok; /* a poll answered since the last (re)start */
     uint64_t poll_sent_at;
     uint32_t server_long_max; /* Lifeline-Long-Poll (0 = not offered) */
-    uint8_t long_known;       /* a poll answered: server_long_max is the server's word */
     uint32_t hint_interval;   /* Lifeline-Interval (0 = none) */
     uint32_t interval;        /* current adaptive interval */
     uint32_t errors;          /* poll errors in a row */

@@ -78,11 +78,11 @@ static void send_poll(ll_core *c) {
     ll__disarm(c, T_POLL);
     if (++c->next_id == 0) c->next_id = 1;
     c->poll_req = c->next_id;
-    if (!c->cfg[LL_CFG_resource_mode]) {        /* Ask for a long poll unless hidden (a hidden page holds no connection) or the
-         * server said it has none: a server without long polls answers at once and sends
-         * no Lifeline-Long-Poll, and the client then polls on an interval. A poll without
-         * a cursor is answered at once anyway. */
-        if (c->visible && c->cur.set && (c->server_long_max || !c->long_known))
+    if (!c->cfg[LL_CFG_resource_mode]) {        /* A long poll only once a plain poll answered since the last (re)start or error
+         * (so "open" and the round trip are known at once, not after a held poll on a
+         * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
+         * and never while hidden (a hidden page holds no connection). */
+        if (c->visible && c->cur.set && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
         qn = ll__query(c, wait, &q);
@@ -114,6 +114,7 @@ void ll__poll_stop(ll_core *c) {
 static void poll_error(ll_core *c, uint32_t reason) {
     uint64_t delay = ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->errors);
     c->errors++;
+    c->polled_ok = 0;
     if (ll__active(c)) ll__arm_request(c, T_POLL, delay);
     if (c->ws_phase != WS_READY && (c->state == LL_STATE_OPEN || c->state == LL_STATE_RECONNECTING))
         ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
@@ -161,6 +162,7 @@ static void schedule_next(ll_core *c, int changed) {
 static void polling_works(ll_core *c) {
     uint32_t t = ll__polling_transport(c);
     c->errors = 0;
+    c->polled_ok = 1;
     if (ll__ws_serving(c)) return;
     if (c->state != LL_STATE_OPEN || c->transport != t)
         ll__state(c, LL_STATE_OPEN, t, c->fallen_back ? c->fallback_reason : LL_REASON_POLL_OK);
@@ -204,6 +206,7 @@ static int batch(ll_core *c, const char *b, size_t bn) {
     if (backwards)
         ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     if (fresh) {
+        polling_works(c); /* "open" before the messages it carries */
         ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), o.messages.p, o.messages.n, 0, 0);
         c->batch_floor = c->cur;
         c->cur = last;
@@ -253,7 +256,6 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     if (!c->poll_long) ll__rtt_sample(c, c->now - c->poll_sent_at);
     if (status == 200 || status == 204 || status == 304 || status == 410) {
         /* The server's word on how to poll, from every answer that was its own. */
-        c->long_known = 1;
         c->server_long_max = h->long_poll > 300000 ? 300000 : h->long_poll;
         c->hint_interval = h->interval && h->interval < 10 ? 10 : h->interval > 86400000 ? 86400000 : h->interval;
     }
