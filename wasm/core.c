@@ -103,7 +103,7 @@ static void connect(ll_core *c, uint32_t reason) {
             if (c->timers[T_WS_RETRY] == LL_NEVER)
                 ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         } else {
-            ll__ws_try(c);
+            ll__ws_try(c, 0); /* a fresh start races a poll at once: data in one round trip */
         }
     }
     if (!ll__ws_wanted(c) || c->fallen_back) ll__poll_start(c);

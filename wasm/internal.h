@@ -171,7 +171,7 @@ int ll__active(const ll_core *c);
 int ll__ws_wanted(const ll_core *c);
 
 /* ---- ws.c ---- */
-void ll__ws_try(ll_core *c);
+void ll__ws_try(ll_core *c, uint32_t race);
 int ll__ws_ready(const ll_core *c);
 void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);

@@ -152,7 +152,8 @@ extern "C" {
     X(resource_mode, 0, 0, 1)            /* 1 = plain resource mode (no protocol, no WS) */ \
     X(websocket, 1, 0, 1)                /* 0 = never try a WebSocket */                   \
     X(start_on_polling, 0, 0, 1)         /* a remembered fallback: start polling, probe later */ \
-    X(race_delay, 250, 0, 60000)         /* start a poll beside a WS not working by then */ \
+    X(race_delay, 250, 0, 60000)         /* reconnecting: a poll beside a WS not working by \
+                                            then (a fresh start polls beside it at once) */ \
     X(ws_timeout, 5000, 100, 120000)     /* hello must arrive within this after WS_OPEN */ \
     X(ping_idle, 5000, 100, 600000)      /* ping after this long without a frame */        \
     X(pong_timeout_min, 2000, 50, 600000) /* dead if no frame within max(min, 4*rtt)... */ \

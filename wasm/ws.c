@@ -20,8 +20,9 @@
 static const char PING[] = "{\"type\":\"ping\"}";
 static const char PONG[] = "{\"type\":\"pong\"}";
 
-/* Start an attempt now, or when Retry-After allows. */
-void ll__ws_try(ll_core *c) {
+/* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
+ * ms unless it works by then. */
+void ll__ws_try(ll_core *c, uint32_t race) {
     const char *q;
     size_t qn;
     if (c->now < c->quiet_until) {
@@ -42,8 +43,9 @@ void ll__ws_try(ll_core *c) {
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
-    if (!c->fallen_back && !c->poll_req && c->timers[T_POLL] == LL_NEVER)
-        ll__arm(c, T_RACE, c->cfg[LL_CFG_race_delay]);
+    if (c->fallen_back || c->poll_req || c->timers[T_POLL] != LL_NEVER) return;
+    if (race) ll__arm(c, T_RACE, race);
+    else ll__poll_start(c);
 }
 
 static void drop(ll_core *c) {
@@ -176,7 +178,7 @@ void ll__ws_timer(ll_core *c, int t) {
         }
         break;
     case T_WS_RETRY:
-        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c);
+        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
         break;
     case T_GRACE:
         if (c->ws_phase == WS_NONE || c->visible) break;
