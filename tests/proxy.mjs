@@ -94,10 +94,12 @@ function forceClose(head) {
     return Buffer.from(lines.join('\r\n'), 'latin1');
 }
 
+/** Reset (TCP RST) a socket; one whose graceful close already began is just destroyed:
+ *  on Node 20, end() then resetAndDestroy() leaves a handle that spins at teardown. */
 function rst(sock) {
     if (!sock || sock.destroyed) return;
     try {
-        if (typeof sock.resetAndDestroy === 'function' && sock._handle) sock.resetAndDestroy();
+        if (typeof sock.resetAndDestroy === 'function' && sock._handle && !sock.writableEnded) sock.resetAndDestroy();
         else sock.destroy();
     } catch {
         sock.destroy();

@@ -62,6 +62,7 @@ struct ll_core {
     uint8_t ping_out, ws_caught_up;
     uint8_t ws_probation;          /* after a stall: the next socket must answer a ping first */
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
+    ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
     uint32_t flaps;                /* short-lived WebSockets in a row */
     uint32_t ws_losses;            /* losses in a row (reconnect backoff) */
     uint8_t fallen_back;           /* WS failed: polling is the transport, probes run */
@@ -72,6 +73,7 @@ struct ll_core {
 
     /* Polling */
     uint32_t poll_req;
+    ll__cursor poll_cur; /* the cursor the poll in flight asked with */
     uint8_t poll_long; /* the poll in flight asked wait= */
     uint8_t polled_ok; /* a poll answered since the last (re)start */
     uint64_t poll_sent_at;
@@ -188,7 +190,7 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
 void ll__poll_failed(ll_core *c, uint32_t kind);
 uint32_t ll__polling_transport(const ll_core *c);
 void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data);
-void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to);
+int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
 void ll__caught_up_check(ll_core *c);
 int ll__ws_serving(const ll_core *c); /* the WebSocket is the transport (caught up) */
 size_t ll__query(ll_core *c, uint32_t wait, const char **out);

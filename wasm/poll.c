@@ -34,10 +34,18 @@ void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data
     c->cur = *k;
 }
 
-void ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to) {
-    size_t n = ll__cursor_format(&c->cur, c->old_cursor_text);
+/* The server said the cursor a request `asked` with is too old; continue after `to`. When
+ * the cursor moved meanwhile (the other transport already reset it, or delivered past it),
+ * the answer is stale: ignored when `to` is not ahead of the cursor, and otherwise the
+ * transport must ask again from the cursor (returns 0) — adopting `to` would skip what
+ * lies between. Returns 1 when the reset was applied or is moot. */
+int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked) {
+    size_t n;
+    if (ll__cursor_cmp(asked, &c->cur) != 0) return ll__cursor_cmp(to, &c->cur) <= 0;
+    n = ll__cursor_format(&c->cur, c->old_cursor_text);
     ll__spans(ll__push(c, LL_ACT_RESET, 0, 0, 0, 0), c->old_cursor_text, n, cursor_text.p, cursor_text.n);
     c->cur = *to;
+    return 1;
 }
 
 uint32_t ll__polling_transport(const ll_core *c) {
@@ -88,6 +96,7 @@ static void send_poll(ll_core *c) {
         qn = ll__query(c, wait, &q);
     }
     c->poll_long = wait != 0;
+    c->poll_cur = c->cur;
     c->poll_sent_at = c->now;
     timeout += wait;
     ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, 0, 0);
@@ -143,10 +152,13 @@ static uint64_t hash(ll__span s) {
     return h;
 }
 
+/* changed: 0 nothing new, 1 new data, 2 poll again at once (after a reset). */
 static void schedule_next(ll_core *c, int changed) {
     uint64_t delay;
     if (ll__ws_serving(c) || !ll__active(c)) return;
-    if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
+    if (changed == 2) {
+        delay = 0;
+    } else if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
         /* Re-poll at once, unless the server answered "nothing" without holding. */
         c->interval = 0;
         delay = changed || !c->poll_long || c->now - c->poll_sent_at >= c->cfg[LL_CFG_min_interval]
@@ -281,8 +293,8 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
             bad_body(c, LL_ERR_BAD_RESPONSE);
             return;
         }
-        ll__reset(c, o.cursor, &k);
-        changed = 1;
+        ll__reset(c, o.cursor, &k, &c->poll_cur); /* stale or not: poll again at once */
+        changed = 2;
     } else if (status != 204 && status != 304) {
         ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, status);
         poll_error(c, LL_REASON_HTTP_ERROR);

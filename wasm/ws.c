@@ -38,6 +38,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ws_caught_up = 0;
     c->ws_last.set = 0;
     c->hello_cur.set = 0;
+    c->ws_open_cur = c->cur;
     qn = ll__query(c, 0, &q);
     ll__spans(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), q, qn, 0, 0);
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
@@ -73,18 +74,20 @@ void ll__fallback(ll_core *c, uint32_t reason) {
     uint32_t t = ll__polling_transport(c);
     c->fallen_back = 1;
     c->fallback_reason = reason;
-    c->probe_n = 0;
     if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
         ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0);
         c->remembered = 1;
     }
     ll__disarm(c, T_RACE);
+    /* Probes back off (probe_n counts up) until a socket lives past flap_window. */
     if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
+    c->probe_n++;
     if (c->state == LL_STATE_OPEN && c->transport == t) {
         ll__state(c, LL_STATE_OPEN, t, reason);
     } else {
         ll__state(c, LL_STATE_CONNECTING, LL_TRANSPORT_NONE, reason);
     }
+    c->polled_ok = 0; /* a short poll first: "open" at once, even on a quiet stream */
     if (ll__active(c)) ll__poll_start(c);
 }
 
@@ -101,8 +104,8 @@ static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     if (!c->fallen_back) {
         ll__fallback(c, reason);
     } else if (ll__ws_wanted(c)) {
-        c->probe_n++;
         ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
+        c->probe_n++;
     }
 }
 
@@ -128,6 +131,7 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
     }
     if (c->fallen_back) { /* a probe that said hello but never caught up */
         if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
+        c->probe_n++;
         return;
     }
     if (!ll__ws_wanted(c)) { /* hidden (grace) or offline: the socket was all there was */
@@ -203,15 +207,16 @@ static void hello(ll_core *c, const ll__obj *o) {
     ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     /* The upgrade took a TCP and an HTTP round trip. */
     ll__rtt_sample(c, (c->now - c->ws_started_at) / 2);
-    if (!c->cur.set) {
-        c->cur = k; /* "from now" */
-    } else if (ll__cursor_cmp(&k, &c->cur) < 0) {
-        ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_HELLO, 0);
-        k = c->cur;
-    }
+    /* "From now" adopts the head; a head behind the cursor is the race (a poll delivered
+     * past the moment this socket connected), and the socket is caught up. */
+    if (!c->cur.set) c->cur = k;
     c->hello_cur = k;
     if (c->ws_probation) ll__ws_ping(c);
     ll__caught_up_check(c);
+    /* Nothing else is open: the socket is the transport while it replays what follows the
+     * cursor (polling goes on beside it until it caught up). */
+    if (c->state != LL_STATE_OPEN && c->ws_phase == WS_READY && !c->ws_probation)
+        ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, LL_REASON_WS_HELLO);
 }
 
 static void msg(ll_core *c, const ll__obj *o) {
@@ -285,7 +290,10 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
             return;
         }
         c->ws_last.set = 0;
-        ll__reset(c, o.cursor, &k);
+        if (!ll__reset(c, o.cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
+            ll__ws_close(c, LL_REASON_WS_CLOSED);
+            ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
+        }
         break;
     }
     case 5: /* error */
