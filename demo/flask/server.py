@@ -971,16 +971,22 @@ def _nodelay(sock):
 def make_handler(hub, websocket):
     from gevent.pywsgi import WSGIHandler
 
-    if not websocket:
-        class PlainHandler(WSGIHandler):
-            def handle(self):
-                _nodelay(self.socket)
-                return super().handle()
+    class Tagged:
+        """Both handlers: no Nagle delay, and the handler reachable from the environ (to cut
+        its socket on /admin/restart, or to see that the client went away)."""
 
-            def get_environ(self):
-                env = super().get_environ()
-                env["lifeline.handler"] = self
-                return env
+        def handle(self):
+            _nodelay(self.socket)
+            return super().handle()
+
+        def get_environ(self):
+            env = super().get_environ()
+            env["lifeline.handler"] = self
+            return env
+
+    if not websocket:
+        class PlainHandler(Tagged, WSGIHandler):
+            pass
         return PlainHandler
 
     from geventwebsocket.handler import WebSocketHandler
@@ -1021,16 +1027,7 @@ def make_handler(hub, websocket):
         def app_protocol(self, _path):
             return self._protocol
 
-    class LifelineWebSocketHandler(WebSocketHandler):
-        def handle(self):
-            _nodelay(self.socket)
-            return super().handle()
-
-        def get_environ(self):
-            env = super().get_environ()
-            env["lifeline.handler"] = self
-            return env
-
+    class LifelineWebSocketHandler(Tagged, WebSocketHandler):
         def run_application(self):
             env = self.environ
             if not is_upgrade(env) or env.get("PATH_INFO") != LIVE_PATH:
