@@ -105,7 +105,7 @@ test('refuse: falls back at once with ws_refused, long polling', { skip, timeout
             assert.ok(reasons(l.a).includes('ws_refused'));
             assert.equal(lastState(l.a).transport, 'longpoll');
             assert.ok(proxy.stats().refused >= 1);
-            // no race delay to wait for: the first poll follows the refusal at once
+            // the poll raced at start carries on: no delay after the refusal
             assert.ok(l.a.messages[0].t - l.a.t0 < 3000);
         },
     });
