@@ -119,8 +119,9 @@ static void quiesce(ll_core *c, uint32_t reason, int keep_ws) {
     ll__disarm(c, T_WS_RETRY);
 }
 
+/* The page's new condition stopped polling: say so, unless a socket still serves. */
 static void settle(ll_core *c, uint32_t state, uint32_t reason) {
-    if (c->ws_phase != WS_READY) ll__state(c, state, LL_TRANSPORT_NONE, reason);
+    if (!ll__ws_serving(c)) ll__state(c, state, LL_TRANSPORT_NONE, reason);
 }
 
 int ll_start(ll_core *c, uint64_t now, int visible, int online) {

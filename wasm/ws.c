@@ -291,8 +291,12 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         }
         c->ws_last.set = 0;
         if (!ll__reset(c, o.cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
+            int was_transport = c->transport == LL_TRANSPORT_WEBSOCKET;
             ll__ws_close(c, LL_REASON_WS_CLOSED);
-            ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
+            if (was_transport)
+                ll__state(c, ll__ws_wanted(c) ? LL_STATE_RECONNECTING : c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE,
+                          LL_TRANSPORT_NONE, LL_REASON_WS_CLOSED);
+            if (ll__ws_wanted(c)) ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
         }
         break;
     }
