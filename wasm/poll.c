@@ -175,7 +175,8 @@ static void polling_works(ll_core *c) {
     uint32_t t = ll__polling_transport(c);
     c->errors = 0;
     c->polled_ok = 1;
-    if (ll__ws_serving(c)) return;
+    /* A socket that said hello is (becoming) the transport: no flicker to polling. */
+    if (c->ws_phase == WS_READY && c->transport == LL_TRANSPORT_WEBSOCKET) return;
     if (c->state != LL_STATE_OPEN || c->transport != t)
         ll__state(c, LL_STATE_OPEN, t, c->fallen_back ? c->fallback_reason : LL_REASON_POLL_OK);
     ll__sends_pump(c);

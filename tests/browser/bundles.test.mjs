@@ -1,33 +1,24 @@
 // Scenario 1: the ES module build and the <script> build each connect from a real page
 // (served by a 127.0.0.1 fixture server, Lifeline pointed straight at the reference server)
 // and receive a published message over a WebSocket.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skip, startRig, launchBrowser, openFixture, waitLog, isOpen, history } from './helpers.mjs';
+import { skip, useRig, openFixture, waitLog, isOpen, history } from './helpers.mjs';
 
-let rig, b;
-before(async () => {
-    if (skip) return;
-    rig = await startRig();
-    b = await launchBrowser();
-});
-after(async () => {
-    await b?.close();
-    await rig?.close();
-});
+const env = useRig();
 
 for (const build of ['esm', 'script']) {
     test(`${build} build: connects and receives a published message`, { skip, timeout: 30000 }, async (t) => {
-        const ctx = await b.browser.newContext();
+        const ctx = await env.b.browser.newContext();
         try {
             const page = await ctx.newPage();
-            const url = rig.server.url + '/live';
-            await openFixture(page, rig.fixture({ build, live: [{ tag: 'a', url, opts: {} }] }));
+            const url = env.rig.server.url + '/live';
+            await openFixture(page, env.rig.fixture({ build, live: [{ tag: 'a', url, opts: {} }] }));
             const kind = await page.evaluate(() => typeof window.Lifeline);
             // the <script> build defines the global; the module build does not
             assert.equal(kind, build === 'script' ? 'function' : 'undefined');
             await waitLog(page, (l) => isOpen(l.a, 'websocket'), 'open over websocket');
-            const cursor = await rig.publish({ build, n: 1 });
+            const cursor = await env.rig.publish({ build, n: 1 });
             const log = await waitLog(page, (l) => l.a.messages.length >= 1, 'the published message');
             t.diagnostic(`${build}: ${history(log.a)}`);
             assert.deepEqual(
@@ -46,10 +37,10 @@ for (const build of ['esm', 'script']) {
     });
 }
 test('the first statechange reaches a listener attached right after construction', { skip, timeout: 20000 }, async () => {
-    const ctx = await b.browser.newContext();
+    const ctx = await env.b.browser.newContext();
     try {
         const page = await ctx.newPage();
-        await openFixture(page, rig.fixture({ build: 'esm', live: [] }));
+        await openFixture(page, env.rig.fixture({ build: 'esm', live: [] }));
         const seen = await page.evaluate(async (url) => {
             const { Lifeline } = await import('/dist/lifeline.mjs');
             const live = new Lifeline(url);
@@ -59,7 +50,7 @@ test('the first statechange reaches a listener attached right after construction
             await new Promise((r) => setTimeout(r, 500));
             live.close();
             return { stateRightAfter, events };
-        }, rig.server.url + '/live');
+        }, env.rig.server.url + '/live');
         assert.equal(seen.stateRightAfter, 'connecting');
         assert.equal(seen.events[0], 'connecting/none/start', JSON.stringify(seen.events));
     } finally {

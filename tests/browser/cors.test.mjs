@@ -2,35 +2,26 @@
 // Lifeline talks to another (the proxy's port). Protocol polls carry the cursor in the
 // query and no custom header, and sends are text/plain POSTs, so neither ever costs a CORS
 // preflight: one request each, as the server's CORS headers allow.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skip, startRig, launchBrowser, openFixture, waitLog, isOpen, sleep } from './helpers.mjs';
+import { skip, useRig, openFixture, waitLog, isOpen, sleep } from './helpers.mjs';
 
-let rig, b;
-before(async () => {
-    if (skip) return;
-    rig = await startRig();
-    b = await launchBrowser();
-});
-after(async () => {
-    await b?.close();
-    await rig?.close();
-});
+const env = useRig();
 
 test('cross-origin polls and sends: no preflight, every message once', { skip, timeout: 30000 }, async () => {
-    const proxy = await rig.proxy();
-    const ctx = await b.browser.newContext();
+    const proxy = await env.rig.proxy();
+    const ctx = await env.b.browser.newContext();
     try {
-        const start = await rig.publish({ n: 0 });
+        const start = await env.rig.publish({ n: 0 });
         const page = await ctx.newPage();
         const opts = { websocket: false, cursor: start, minInterval: 200, maxInterval: 400 };
-        await openFixture(page, rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live', opts }] }));
+        await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live', opts }] }));
         const pageOrigin = await page.evaluate(() => location.origin);
         assert.notEqual(pageOrigin, new URL(proxy.url).origin, 'two origins');
         await waitLog(page, (l) => isOpen(l.a, 'longpoll'), 'long polling', 8000);
         const sent = await page.evaluate(() => window.__live.a.send({ from: 'page' }).then(() => 'acked'));
         assert.equal(sent, 'acked');
-        for (let n = 1; n <= 3; n++) await rig.publish({ n });
+        for (let n = 1; n <= 3; n++) await env.rig.publish({ n });
         const log = await waitLog(page, (l) => l.a.messages.length >= 4, 'every message', 8000);
         await sleep(300);
         const http = proxy.stats().http_requests;

@@ -22,6 +22,7 @@
 // online/offline, pagehide/pageshow (with event.persisted). window.__make(tag, url, opts)
 // adds an instance later; window.__live[tag] is the Lifeline itself.
 
+import { before, after } from 'node:test';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -173,6 +174,22 @@ export async function startRig({ serverArgs = [] } = {}) {
             await Promise.allSettled([fixture.close(), server.stop()]);
         },
     };
+}
+
+/** One rig and one browser for a test file: started before its tests, closed after them.
+ *  launch: launchBrowser (Playwright's) or launchCdpBrowser (hidden tabs, bfcache). */
+export function useRig(launch = launchBrowser) {
+    const env = {};
+    before(async () => {
+        if (skip) return;
+        env.rig = await startRig();
+        env.b = await launch();
+    });
+    after(async () => {
+        await env.b?.close();
+        await env.rig?.close();
+    });
+    return env;
 }
 
 // ------------------------------------------------------------------ browsers

@@ -6,22 +6,13 @@
 //     cache resumes from the cursor, nothing lost.
 // Each page runs two Lifelines: 'w' (WebSocket) and 'p' (websocket: false, long polling),
 // each through its own proxy, so each one's traffic is counted apart.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skip, startRig, launchCdpBrowser, openFixture, waitLog, getLog, isOpen, lastState, history, sleep, within } from './helpers.mjs';
+import { skip, useRig, launchCdpBrowser, openFixture, waitLog, getLog, isOpen, lastState, history, sleep, within } from './helpers.mjs';
 
 const BASE = { wsTimeout: 1000, raceDelay: 100, pingIdle: 500, pongTimeoutMin: 300, backoffBase: 200, backoffMax: 1000 };
 
-let rig, b;
-before(async () => {
-    if (skip) return;
-    rig = await startRig();
-    b = await launchCdpBrowser();
-});
-after(async () => {
-    await b?.close();
-    await rig?.close();
-});
+const env = useRig(launchCdpBrowser);
 
 /** What the proxy saw that a silent client would not change. */
 const traffic = (p) => {
@@ -30,9 +21,9 @@ const traffic = (p) => {
 };
 
 async function twoLives(page, opts = {}, cfgExtra = {}) {
-    const pw = await rig.proxy();
-    const pp = await rig.proxy();
-    const url = rig.fixture({
+    const pw = await env.rig.proxy();
+    const pp = await env.rig.proxy();
+    const url = env.rig.fixture({
         build: 'esm',
         ...cfgExtra,
         live: [
@@ -48,17 +39,17 @@ async function twoLives(page, opts = {}, cfgExtra = {}) {
 const data = (l) => l.messages.map((m) => [m.data.n, m.cursor]);
 
 test('a really hidden tab: zero requests, no reconnect loop; shown again it catches up at once', { skip, timeout: 60000 }, async (t) => {
-    const ctx = b.context;
+    const ctx = env.b.context;
     const page = await ctx.newPage();
     let cover;
     try {
         const { pw, pp } = await twoLives(page, { hiddenGrace: 500 });
-        const want = [[1, await rig.publish({ n: 1, what: 'hidden-test' })]];
+        const want = [[1, await env.rig.publish({ n: 1, what: 'hidden-test' })]];
         await waitLog(page, (l) => l.w.messages.length === 1 && l.p.messages.length === 1, 'message 1 on both');
 
         // another tab over it: the page is hidden for real
         cover = await ctx.newPage();
-        await cover.goto(rig.otherUrl);
+        await cover.goto(env.rig.otherUrl);
         let log = await waitLog(
             page,
             (l) => l.__page.some((e) => e.type === 'visibilitychange' && e.visibility === 'hidden') && lastState(l.w).state === 'paused' && lastState(l.p).state === 'paused',
@@ -74,7 +65,7 @@ test('a really hidden tab: zero requests, no reconnect loop; shown again it catc
         const before = { w: traffic(pw), p: traffic(pp) };
         // published while nobody looks
         for (let n = 2; n <= 4; n++) {
-            want.push([n, await rig.publish({ n, what: 'hidden-test' })]);
+            want.push([n, await env.rig.publish({ n, what: 'hidden-test' })]);
             await sleep(1000);
         }
         await sleep(Math.max(0, 6000 - (Date.now() - hiddenAt)));
@@ -115,7 +106,7 @@ test('a really hidden tab: zero requests, no reconnect loop; shown again it catc
 });
 
 test('pagehide stops all traffic; back through the back/forward cache resumes from the cursor', { skip, timeout: 60000 }, async (t) => {
-    const ctx = b.context;
+    const ctx = env.b.context;
     const page = await ctx.newPage();
     try {
         const cdp = await ctx.newCDPSession(page);
@@ -125,15 +116,15 @@ test('pagehide stops all traffic; back through the back/forward cache resumes fr
         // resumeFromStorage: should the cache not be used, the reloaded page resumes from the
         // cursor kept in sessionStorage (what an application would do)
         const { pw, pp } = await twoLives(page, {}, { resumeFromStorage: true });
-        const want = [[1, await rig.publish({ n: 1, what: 'bfcache-test' })]];
+        const want = [[1, await env.rig.publish({ n: 1, what: 'bfcache-test' })]];
         await waitLog(page, (l) => l.w.messages.length === 1 && l.p.messages.length === 1, 'message 1 on both');
 
-        await page.goto(rig.otherUrl, { timeout: 10000 });
+        await page.goto(env.rig.otherUrl, { timeout: 10000 });
         await sleep(300);
         const left = { w: traffic(pw), p: traffic(pp) };
         assert.equal(pw.stats().ws_open, 0, 'the WebSocket was closed on pagehide');
         for (let n = 2; n <= 3; n++) {
-            want.push([n, await rig.publish({ n, what: 'bfcache-test' })]);
+            want.push([n, await env.rig.publish({ n, what: 'bfcache-test' })]);
             await sleep(500);
         }
         await sleep(1000);

@@ -9,22 +9,13 @@
 // Nothing is tried until `online`; then both reconnect at once.
 // A second test fires a synthetic `offline` while the network really works: the socket
 // answers the ping and is kept (README, Decisions).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skip, startRig, launchBrowser, openFixture, waitLog, getLog, isOpen, lastState, history, sleep } from './helpers.mjs';
+import { skip, useRig, openFixture, waitLog, getLog, isOpen, lastState, history, sleep } from './helpers.mjs';
 
 const BASE = { wsTimeout: 1000, raceDelay: 100, pingIdle: 500, pongTimeoutMin: 300, pongTimeoutMax: 1000, backoffBase: 200, backoffMax: 1000, probeMin: 60000 };
 
-let rig, b;
-before(async () => {
-    if (skip) return;
-    rig = await startRig();
-    b = await launchBrowser();
-});
-after(async () => {
-    await b?.close();
-    await rig?.close();
-});
+const env = useRig();
 
 const traffic = (p) => {
     const s = p.stats();
@@ -33,13 +24,13 @@ const traffic = (p) => {
 const data = (l) => l.messages.map((m) => [m.data.n, m.cursor]);
 
 test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, timeout: 60000 }, async (t) => {
-    const ctx = await b.browser.newContext();
+    const ctx = await env.b.browser.newContext();
     try {
         const page = await ctx.newPage();
-        const px = { p: await rig.proxy(), w: await rig.proxy() };
+        const px = { p: await env.rig.proxy(), w: await env.rig.proxy() };
         await openFixture(
             page,
-            rig.fixture({
+            env.rig.fixture({
                 build: 'esm',
                 live: [
                     { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
@@ -48,7 +39,7 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
             }),
         );
         await waitLog(page, (l) => isOpen(l.p, 'longpoll') && isOpen(l.w, 'websocket'), 'both open');
-        const want = [[1, await rig.publish({ n: 1, what: 'offline-test' })]];
+        const want = [[1, await env.rig.publish({ n: 1, what: 'offline-test' })]];
         await waitLog(page, (l) => ['p', 'w'].every((k) => l[k].messages.length === 1), 'message 1 on both');
 
         await ctx.setOffline(true);
@@ -69,7 +60,7 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
         const states = Object.fromEntries(['p', 'w'].map((k) => [k, log[k].states.length]));
         const pageStats = () => page.evaluate(() => Object.fromEntries(['p', 'w'].map((k) => [k, [window.__live[k].stats.requests, window.__live[k].stats.wsOpened]])));
         const before = { stats: await pageStats(), p: traffic(px.p), w: traffic(px.w) };
-        want.push([2, await rig.publish({ n: 2, what: 'offline-test' })]);
+        want.push([2, await env.rig.publish({ n: 2, what: 'offline-test' })]);
         await sleep(3000);
         log = await getLog(page);
         const afterOff = { stats: await pageStats(), p: traffic(px.p), w: traffic(px.w) };
@@ -92,7 +83,7 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
         t.diagnostic(`online: back and caught up in ${took} ms; p ${history(log.p)}; w ${history(log.w)}`);
         assert.ok(took < 3000, `reconnected at once (${took} ms)`);
         for (const k of ['p', 'w']) assert.ok(log[k].states.some((s) => s.reason === 'online'), `${k}: online reason`);
-        want.push([3, await rig.publish({ n: 3, what: 'offline-test' })]);
+        want.push([3, await env.rig.publish({ n: 3, what: 'offline-test' })]);
         log = await waitLog(page, (l) => ['p', 'w'].every((k) => l[k].messages.length >= 3), 'message 3 on both', 5000);
         await sleep(200);
         log = await getLog(page);
@@ -104,13 +95,13 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
 });
 
 test('a synthetic offline event while the network works: the WebSocket answers its ping and is kept', { skip, timeout: 30000 }, async (t) => {
-    const ctx = await b.browser.newContext();
+    const ctx = await env.b.browser.newContext();
     try {
         const page = await ctx.newPage();
-        const px = { p: await rig.proxy(), w: await rig.proxy() };
+        const px = { p: await env.rig.proxy(), w: await env.rig.proxy() };
         await openFixture(
             page,
-            rig.fixture({
+            env.rig.fixture({
                 build: 'esm',
                 live: [
                     { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
@@ -127,7 +118,7 @@ test('a synthetic offline event while the network works: the WebSocket answers i
         t.diagnostic(`synthetic offline: w ${history(log.w)}; p ${history(log.p)}; w sent ${px.w.stats().bytes.ws.up - up} bytes`);
         assert.ok(px.w.stats().bytes.ws.up > up, 'w pinged at once');
         assert.ok(isOpen(log.w, 'websocket'), 'w kept: ' + history(log.w));
-        const want = [[1, await rig.publish({ n: 1, what: 'synthetic-offline' })]];
+        const want = [[1, await env.rig.publish({ n: 1, what: 'synthetic-offline' })]];
         await waitLog(page, (l) => l.w.messages.length === 1, 'w still receives', 5000);
         await page.evaluate(() => dispatchEvent(new Event('online')));
         log = await waitLog(page, (l) => l.p.messages.length === 1 && isOpen(l.p, 'longpoll'), 'p back with message 1', 5000);
