@@ -23,22 +23,28 @@ const traffic = (p) => {
 };
 const data = (l) => l.messages.map((m) => [m.data.n, m.cursor]);
 
+/** A page with two Lifelines, each through its own proxy: p long-polls, w on a WebSocket. */
+async function openPair(ctx) {
+    const page = await ctx.newPage();
+    const px = { p: await env.rig.proxy(), w: await env.rig.proxy() };
+    await openFixture(
+        page,
+        env.rig.fixture({
+            build: 'esm',
+            live: [
+                { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
+                { tag: 'w', url: px.w.url + '/live', opts: BASE },
+            ],
+        }),
+    );
+    await waitLog(page, (l) => isOpen(l.p, 'longpoll') && isOpen(l.w, 'websocket'), 'both open');
+    return { page, px };
+}
+
 test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, timeout: 60000 }, async (t) => {
     const ctx = await env.b.browser.newContext();
     try {
-        const page = await ctx.newPage();
-        const px = { p: await env.rig.proxy(), w: await env.rig.proxy() };
-        await openFixture(
-            page,
-            env.rig.fixture({
-                build: 'esm',
-                live: [
-                    { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
-                    { tag: 'w', url: px.w.url + '/live', opts: BASE },
-                ],
-            }),
-        );
-        await waitLog(page, (l) => isOpen(l.p, 'longpoll') && isOpen(l.w, 'websocket'), 'both open');
+        const { page, px } = await openPair(ctx);
         const want = [[1, await env.rig.publish({ n: 1, what: 'offline-test' })]];
         await waitLog(page, (l) => ['p', 'w'].every((k) => l[k].messages.length === 1), 'message 1 on both');
 
@@ -97,19 +103,7 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
 test('a synthetic offline event while the network works: the WebSocket answers its ping and is kept', { skip, timeout: 30000 }, async (t) => {
     const ctx = await env.b.browser.newContext();
     try {
-        const page = await ctx.newPage();
-        const px = { p: await env.rig.proxy(), w: await env.rig.proxy() };
-        await openFixture(
-            page,
-            env.rig.fixture({
-                build: 'esm',
-                live: [
-                    { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
-                    { tag: 'w', url: px.w.url + '/live', opts: BASE },
-                ],
-            }),
-        );
-        await waitLog(page, (l) => isOpen(l.p, 'longpoll') && isOpen(l.w, 'websocket'), 'both open');
+        const { page, px } = await openPair(ctx);
         const up = px.w.stats().bytes.ws.up;
         await page.evaluate(() => dispatchEvent(new Event('offline')));
         let log = await waitLog(page, (l) => lastState(l.p).state === 'offline', 'p offline', 5000);
