@@ -1,5 +1,7 @@
 // http.mjs — the fetch adapter: FETCH / FETCH_CANCEL actions in, responses out as inputs.
 // The core owns timeouts (it cancels and reports); a cancelled request sends no input.
+import { json } from './loader.mjs';
+
 const int = (v) => (/^\d+$/.test(v) ? +v : -1);
 
 /** o: {fetch, url, max: max_message_bytes, cache: revalidate through the HTTP cache,
@@ -40,7 +42,9 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             for (c of b) all.set(c, n), (n += c.length);
             stats.bytesIn += n;
             const head = [ra, Math.max(0, int(g('lifeline-interval'))), Math.max(0, int(g('lifeline-long-poll'))), etag ?? modified ?? ''];
-            mine() && (reqs.delete(id), feed('http_response', [id, r.status, ...head, all.subarray(0, max + 1)]));
+            // protocol bodies must be JSON (resource mode, cache or conditional, takes any bytes);
+            // a body over max stays as it is: too large
+            mine() && (reqs.delete(id), feed('http_response', [id, r.status, ...head, n > max || cache || conditional ? all.subarray(0, max + 1) : json(all)]));
         } catch {
             mine() && (reqs.delete(id), feed('http_failed', [id, 0]));
         }

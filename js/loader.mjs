@@ -14,6 +14,17 @@ let inline;
 /** UTF-8 length of a string. */
 export const bytes = (s) => enc.encode(s).length;
 
+/** The text of a frame or body (a string or bytes) when it is JSON, else '': the core
+ *  reads only JSON texts and takes an empty one as malformed (wasm/lifeline.h). */
+export const json = (t) => {
+    try {
+        JSON.parse((t = typeof t == 'string' ? t : dec.decode(t)));
+        return t;
+    } catch {
+        return '';
+    }
+};
+
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */
 export function runtime(src, fetch = globalThis.fetch) {

@@ -1,6 +1,8 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core.
+import { json } from './loader.mjs';
+
 export function websocket(WS, url, feed, stats) {
     const socks = new Map();
     return {
@@ -11,11 +13,9 @@ export function websocket(WS, url, feed, stats) {
             stats.wsOpened++;
             ws.binaryType = 'arraybuffer';
             on('open', () => feed('ws_opened', [id]));
-            on('message', (e) => {
-                // binary frames go in as bytes too: the core rejects them as malformed
-                const d = typeof e.data == 'string' ? e.data : new Uint8Array(e.data);
-                stats.bytesIn += d.length;
-                feed('ws_frame', [id, d]);
+            on('message', ({ data }) => {
+                stats.bytesIn += data.length ?? data.byteLength;
+                feed('ws_frame', [id, json(data)]);
             });
             on('error', () => feed('ws_error', [id]));
             on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));

@@ -144,7 +144,7 @@ typedef struct ll__obj {
 /* Parse one JSON object and pick the protocol fields; returns LL_ERR_OK, LL_ERR_TOO_DEEP or
  * `bad` (the caller's "malformed" code). Wrong JSON types of known fields are malformed. */
 int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj *o);
-/* Step through the elements of a JSON array span already validated by ll__parse_obj:
+/* Step through the elements of a JSON array span already found by ll__parse_obj:
  * *pos starts at the span; returns 1 and the element's span, or 0 at the end. */
 int ll__array_next(const char **pos, const char *end, ll__span *elem);
 int ll__span_eq(ll__span s, const char *lit);

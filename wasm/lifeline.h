@@ -252,7 +252,11 @@ LL_EXPORT int ll_bad_field(const ll_core *c);
 
 /* ---- Inputs. ---- */
 LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
-/* One text frame (the whole message; the WebSocket layer reassembles fragments). */
+/* One text frame (the whole message; the WebSocket layer reassembles fragments).
+ * JSON in, checked by the caller: the core finds fields by structure and does not
+ * re-check the grammar, so a frame that is not JSON text (or not text) is passed as an
+ * empty one (len 0), which the core reports as malformed. The shim checks with JSON.parse,
+ * which it runs anyway on the data it delivers. */
 LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, const char *buf, size_t len);
 /* The socket is gone: close event (code; 1006 = abnormal) — also after an error event. */
 LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code);
@@ -266,7 +270,8 @@ LL_EXPORT void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws);
  *   long_poll    Lifeline-Long-Poll in ms, 0 when absent
  *   validator    the ETag, or else the Last-Modified value, verbatim (resource mode)
  * body: the body, or its first max_message_bytes + 1 bytes when it is larger (the core
- * rejects it as too large). */
+ * rejects it as too large). In protocol mode a body that is not JSON is passed empty, as
+ * for ll_ws_frame; resource mode takes any bytes. */
 LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
                                 int32_t retry_after, uint32_t interval, uint32_t long_poll,
                                 const char *validator, size_t validator_len, const char *body,
