@@ -26,7 +26,8 @@ CORE_HDR := $(wildcard wasm/*.h)
 EXPORTS := ll_core_size ll_init ll_set ll_set_cursor ll_start ll_bad_field ll_ws_opened \
            ll_ws_frame ll_ws_closed ll_ws_error ll_http_response ll_http_failed ll_timer \
            ll_visibility ll_online ll_pagehide ll_pageshow ll_send ll_close ll_next_action \
-           ll_next_deadline ll_state ll_transport ll_cursor ll_interval ll_rtt ll_heap_base
+           ll_next_deadline ll_state ll_transport ll_cursor ll_interval ll_rtt ll_heap_base \
+           ll_config_min ll_config_max
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -75,9 +76,17 @@ build/lifeline.clang.wasm: $(CORE_SRC) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
 	clang $(WASM_CFLAGS_CLANG) -o $@ $(CORE_SRC)
 
-dist/lifeline.wasm: build/lifeline.$(WASM_CC).wasm
+# Only the ll_* exports and the memory stay (the toolchains add stack helpers, a table,
+# _initialize); wasm-metadce drops the rest and wasm-opt what it alone kept alive.
+build/exports.json: Makefile
 	@mkdir -p $(@D)
-	cp $< $@
+	@echo '[$(subst $(space),$(comma),$(foreach e,$(EXPORTS) memory,{"name":"$(e)","export":"$(e)","root":true}))]' > $@
+
+dist/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json
+	@mkdir -p $(@D)
+	wasm-metadce --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $< -f build/exports.json -o $@.tmp >/dev/null
+	wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $@.tmp -o $@
+	rm -f $@.tmp
 
 wasm: dist/lifeline.wasm
 

@@ -3,7 +3,7 @@
 import {
     ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_REMEMBER_FALLBACK,
     ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
-    CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket, CONFIG, CONFIG_MAX, CONFIG_MIN,
+    CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket, CONFIG,
     DEF_max_message_bytes, ERRORS, REASONS, STATES, STATE_RECONNECTING, TRANSPORTS,
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
@@ -52,7 +52,7 @@ export class Lifeline extends EventTarget {
             let v = o[n];
             if (v == null) return;
             if (v === !!v) v = +v;
-            Number.isInteger(v) && v >= CONFIG_MIN[i] && v <= CONFIG_MAX[i] || fail(`option ${n} must be an integer in [${CONFIG_MIN[i]}, ${CONFIG_MAX[i]}]: ${v}`);
+            Number.isInteger(v) || fail(`option ${n} must be an integer: ${v}`); // the core checks the range
             cfg.push([i, v]);
         });
         try {
@@ -101,7 +101,8 @@ export class Lifeline extends EventTarget {
                     this.#emit('error', { code: 'bad_config', reason: 'none', status: 0, message: m });
                 };
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
-                for (const [i, v] of cfg) x.ll_set(core, i, v);
+                for (const [i, v] of cfg)
+                    if (x.ll_set(core, i, v >>> 0 === v ? v : -1)) return stop(`option ${NAMES[i]} must be an integer in [${x.ll_config_min(i)}, ${x.ll_config_max(i)}]: ${v}`);
                 if (cursor != null && x.ll_set_cursor(core, ...rt.args([cursor]))) return stop('bad cursor ' + cursor); // past 2^64
                 d('start', [+pg.visible(), +pg.online()], (rc) =>
                     // a relation between fields (a minimum above its maximum): the core says which
