@@ -34,7 +34,7 @@ space := $(empty) $(empty)
 
 NATIVE_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Wshadow -Wconversion \
                  -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-WASM_CFLAGS_EMCC := -Oz -mbulk-memory -sSTANDALONE_WASM --no-entry -sTOTAL_STACK=32768 -sINITIAL_MEMORY=131072 \
+WASM_CFLAGS_EMCC := -Oz -flto -mbulk-memory -sSTANDALONE_WASM --no-entry -sTOTAL_STACK=32768 -sINITIAL_MEMORY=131072 \
                     -sALLOW_MEMORY_GROWTH=1 -sERROR_ON_UNDEFINED_SYMBOLS=1 \
                     -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(addprefix _,$(EXPORTS)))
 WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=hidden \

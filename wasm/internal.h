@@ -116,6 +116,7 @@ void ll__begin_input(ll_core *c, uint64_t now);
 ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
 char *ll__arena(ll_core *c, size_t n);
+uint32_t ll__new_id(ll_core *c);
 void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason);
 ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status);
 
@@ -158,7 +159,7 @@ typedef struct ll__head {
 
 /* ---- policy.c ---- */
 uint32_t ll__rand(ll_core *c, uint32_t n); /* uniform in [0, n] */
-uint64_t ll__backoff(ll_core *c, uint32_t base, uint32_t cap, uint32_t n);  /* full jitter */
+uint64_t ll__backoff(ll_core *c, uint32_t n); /* full jitter, n-th error in a row */
 uint64_t ll__probe_delay(ll_core *c);                                        /* equal jitter */
 uint32_t ll__next_interval(ll_core *c, int changed);
 void ll__note_change(ll_core *c);

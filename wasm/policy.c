@@ -29,10 +29,10 @@ static uint64_t grow(uint32_t base, uint32_t cap, uint32_t n) {
     return d < cap ? d : cap;
 }
 
-/* Full jitter: uniform in [0, min(cap, base * 2^n)]. Spreads a crowd of clients that all
- * failed at once (a server restart) evenly over the window. */
-uint64_t ll__backoff(ll_core *c, uint32_t base, uint32_t cap, uint32_t n) {
-    return ll__rand(c, (uint32_t)grow(base, cap, n));
+/* Full jitter: uniform in [0, min(backoff_max, backoff_base * 2^n)]. Spreads a crowd of
+ * clients that all failed at once (a server restart) evenly over the window. */
+uint64_t ll__backoff(ll_core *c, uint32_t n) {
+    return ll__rand(c, (uint32_t)grow(c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], n));
 }
 
 /* Equal jitter for WebSocket probes: [d/2, d], d = probe_min * 2^probe_n up to probe_max,

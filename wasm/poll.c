@@ -84,8 +84,7 @@ static void send_poll(ll_core *c) {
     const char *q = 0;
     size_t qn = 0;
     ll__disarm(c, T_POLL);
-    if (++c->next_id == 0) c->next_id = 1;
-    c->poll_req = c->next_id;
+    c->poll_req = ll__new_id(c);
     if (!c->cfg[LL_CFG_resource_mode]) {        /* A long poll only once a plain poll answered since the last (re)start or error
          * (so "open" and the round trip are known at once, not after a held poll on a
          * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
@@ -121,7 +120,7 @@ void ll__poll_stop(ll_core *c) {
 
 /* A failed poll: back off with full jitter. */
 static void poll_error(ll_core *c, uint32_t reason) {
-    uint64_t delay = ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->errors);
+    uint64_t delay = ll__backoff(c, c->errors);
     c->errors++;
     c->polled_ok = 0;
     if (ll__active(c)) ll__arm_request(c, T_POLL, delay);

@@ -15,6 +15,12 @@ void ll__begin_input(ll_core *c, uint64_t now) {
     if (now > c->now) c->now = now;
 }
 
+/* A fresh id for a socket or a request (never 0). */
+uint32_t ll__new_id(ll_core *c) {
+    if (++c->next_id == 0) c->next_id = 1;
+    return c->next_id;
+}
+
 char *ll__arena(ll_core *c, size_t n) {
     if (n > LL_ARENA_CAP - c->arena_len) return NULL;
     char *p = c->arena + c->arena_len;

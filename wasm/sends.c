@@ -30,8 +30,7 @@ void ll__sends_pump(ll_core *c) {
         ll__arm_request(c, T_SEND, 0);
         return;
     }
-    if (++c->next_id == 0) c->next_id = 1;
-    c->post_req = c->next_id;
+    c->post_req = ll__new_id(c);
     c->post_send = s->id;
     s->where = SEND_ON_POST;
     ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id);
@@ -80,7 +79,7 @@ void ll__sends_fail_all(ll_core *c, uint32_t code) {
 
 static void retry_later(ll_core *c) {
     ll__sends_requeue(c, SEND_ON_POST);
-    ll__arm_request(c, T_SEND, ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->send_errors));
+    ll__arm_request(c, T_SEND, ll__backoff(c, c->send_errors));
     c->send_errors++;
 }
 

@@ -30,8 +30,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
         return;
     }
     ll__disarm(c, T_WS_RETRY);
-    if (++c->next_id == 0) c->next_id = 1;
-    c->ws_id = c->next_id;
+    c->ws_id = ll__new_id(c);
     c->ws_phase = WS_CONNECTING;
     c->ws_started_at = c->now;
     c->ping_out = 0;
@@ -70,6 +69,13 @@ static void forget(ll_core *c, int we_close, uint32_t reason) {
     else drop(c);
 }
 
+/* The next probe; probes back off (probe_n counts up) until a socket lives past
+ * flap_window. */
+static void probe_later(ll_core *c) {
+    if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
+    c->probe_n++;
+}
+
 void ll__fallback(ll_core *c, uint32_t reason) {
     uint32_t t = ll__polling_transport(c);
     c->fallen_back = 1;
@@ -79,9 +85,7 @@ void ll__fallback(ll_core *c, uint32_t reason) {
         c->remembered = 1;
     }
     ll__disarm(c, T_RACE);
-    /* Probes back off (probe_n counts up) until a socket lives past flap_window. */
-    if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
-    c->probe_n++;
+    probe_later(c);
     if (c->state == LL_STATE_OPEN && c->transport == t) {
         ll__state(c, LL_STATE_OPEN, t, reason);
     } else {
@@ -101,12 +105,8 @@ static void report(ll_core *c, uint32_t reason) {
 static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     forget(c, we_close, reason);
     report(c, reason);
-    if (!c->fallen_back) {
-        ll__fallback(c, reason);
-    } else if (ll__ws_wanted(c)) {
-        ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
-        c->probe_n++;
-    }
+    if (!c->fallen_back) ll__fallback(c, reason);
+    else if (ll__ws_wanted(c)) probe_later(c);
 }
 
 /* A socket that had said hello is gone. */
@@ -130,8 +130,7 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         return;
     }
     if (c->fallen_back) { /* a probe that said hello but never caught up */
-        if (ll__ws_wanted(c)) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
-        c->probe_n++;
+        probe_later(c);
         return;
     }
     if (!ll__ws_wanted(c)) { /* hidden (grace) or offline: the socket was all there was */
@@ -142,7 +141,7 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
     }
     /* Reconnect after a jittered delay (a restarted server is not hit by every client at
      * once); the race poll bridges the gap once the attempt starts. */
-    ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->cfg[LL_CFG_backoff_base], c->cfg[LL_CFG_backoff_max], c->ws_losses));
+    ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->ws_losses));
     c->ws_losses++;
     if (was_transport) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
 }
@@ -193,11 +192,17 @@ void ll__ws_timer(ll_core *c, int t) {
     }
 }
 
+/* A frame the core cannot read might have been a message: replace the socket, resuming
+ * from the cursor, rather than risk skipping it. */
+static void bad_frame(ll_core *c, uint32_t err) {
+    ll__error(c, err, LL_REASON_WS_BAD_FRAME, 0);
+    fail(c, LL_REASON_WS_BAD_FRAME, 1);
+}
+
 static void hello(ll_core *c, const ll__obj *o) {
     ll__cursor k;
     if (!ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
-        ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
-        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
     c->ws_phase = WS_READY;
@@ -222,8 +227,7 @@ static void hello(ll_core *c, const ll__obj *o) {
 static void msg(ll_core *c, const ll__obj *o) {
     ll__cursor k;
     if (c->ws_phase != WS_READY || !o->data.p || !ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
-        ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
-        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
     if (c->ws_last.set && ll__cursor_cmp(&k, &c->ws_last) <= 0) {
@@ -263,10 +267,7 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
               : ll__parse_obj(buf, len, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_FRAME, &o);
     if (err == LL_ERR_OK && !o.type.p) err = LL_ERR_BAD_FRAME;
     if (err != LL_ERR_OK) {
-        /* The frame might have been a message: reconnect and resume from the cursor
-         * rather than risk skipping it. */
-        ll__error(c, (uint32_t)err, LL_REASON_WS_BAD_FRAME, 0);
-        fail(c, LL_REASON_WS_BAD_FRAME, 1);
+        bad_frame(c, (uint32_t)err);
         return;
     }
     switch (frame_type(o.type)) {
@@ -285,8 +286,7 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
     case 4: { /* reset */
         ll__cursor k;
         if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
-            ll__error(c, LL_ERR_BAD_FRAME, LL_REASON_WS_BAD_FRAME, 0);
-            fail(c, LL_REASON_WS_BAD_FRAME, 1);
+            bad_frame(c, LL_ERR_BAD_FRAME);
             return;
         }
         c->ws_last.set = 0;

@@ -197,11 +197,13 @@ static void test_policy(void) {
     uint32_t n;
     int i;
     /* Full jitter stays within [0, min(cap, base*2^n)] and covers it. */
+    c->cfg[LL_CFG_backoff_base] = 1000;
+    c->cfg[LL_CFG_backoff_max] = 30000;
     for (n = 0; n < 8; n++) {
         uint64_t lo = UINT64_MAX, hi = 0, ceil = 1000ULL << n;
         if (ceil > 30000) ceil = 30000;
         for (i = 0; i < 2000; i++) {
-            uint64_t d = ll__backoff(c, 1000, 30000, n);
+            uint64_t d = ll__backoff(c, n);
             if (d < lo) lo = d;
             if (d > hi) hi = d;
         }
