@@ -4,7 +4,7 @@
 // process shares it): each core gets a slot of ll_core_size() bytes (freed slots are
 // reused), and all inputs share one scratch buffer for their byte spans. The core never
 // allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
-import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm, one char per byte (js/build.mjs)
+import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm: a key, then one char per byte ^ key (js/build.mjs)
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -28,7 +28,7 @@ export const json = (t) => {
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */
 export function runtime(src, fetch = globalThis.fetch) {
-    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(WASM, (c) => c.charCodeAt(0))), {})));
+    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(WASM.slice(1), (c) => c.charCodeAt(0) ^ WASM.charCodeAt(0))), {})));
     if (!cache.has(src))
         cache.set(src, (async () => {
             if (typeof src == 'string' || src instanceof URL) src = await (await fetch(src)).arrayBuffer();
