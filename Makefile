@@ -56,17 +56,17 @@ deps:
 
 # ---- the core ----
 
-build/native/scenarios: $(CORE_SRC) $(CORE_HDR) tests/native/transcript.c tests/native/transcript.h tests/native/run_scenarios.c
+build/native/scenarios: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/transcript.c tests/native/transcript.h tests/native/run_scenarios.c
 	@mkdir -p $(@D)
-	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/transcript.c tests/native/run_scenarios.c
+	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/decode.c tests/native/transcript.c tests/native/run_scenarios.c
 
-build/native/unit: $(CORE_SRC) $(CORE_HDR) tests/native/unit.c
+build/native/unit: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/unit.c
 	@mkdir -p $(@D)
-	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/unit.c
+	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/decode.c tests/native/unit.c
 
-build/native/fuzz: $(CORE_SRC) $(CORE_HDR) tests/native/fuzz.c
+build/native/fuzz: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/fuzz.c
 	@mkdir -p $(@D)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(CORE_SRC) tests/native/fuzz.c
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(CORE_SRC) tests/native/decode.c tests/native/fuzz.c
 
 build/lifeline.emcc.wasm: $(CORE_SRC) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)

@@ -256,10 +256,16 @@ async function coreCallgrind() {
 }
 
 async function coreWasm() {
-    // the shipped core through the real loader and driver: one ws frame per input, each
-    // drained into decoded actions (what a page pays per message, minus the event dispatch)
+    // the shipped core through the real loader, decoder and driver: one ws frame per input,
+    // parsed (JSON.parse), fed, drained into decoded actions (what a page pays per message,
+    // minus the event dispatch)
     const { runtime } = await import(path.join(ROOT, 'js/loader.mjs'));
     const { driver } = await import(path.join(ROOT, 'js/driver.mjs'));
+    const { frame } = await import(path.join(ROOT, 'js/protocol.mjs'));
+    const ws = (text) => {
+        const [args, msgs] = frame(text);
+        feed('ws_frame', [wsId, ...args], null, msgs);
+    };
     const K = await import(path.join(ROOT, 'js/constants.js'));
     const rt = runtime();
     const x = rt.x;
@@ -275,7 +281,7 @@ async function coreWasm() {
     });
     feed('start', [1, 1]);
     feed('ws_opened', [wsId]);
-    feed('ws_frame', [wsId, '{"type":"hello","cursor":"1","heartbeat":25000}']);
+    ws('{"type":"hello","cursor":"1","heartbeat":25000}');
     const N = C.nsEvents;
     const frames = Array.from({ length: N }, (_, i) => `{"type":"msg","cursor":"${i + 2}","data":{"n":${i}}}`);
     const batches = [];
@@ -285,11 +291,11 @@ async function coreWasm() {
         const t = performance.now();
         for (let k = 0; k < per; k++, i++) {
             clock += 1;
-            feed('ws_frame', [wsId, frames[i]]);
+            ws(frames[i]);
         }
         batches.push(((performance.now() - t) * 1e6) / per);
     }
-    // the bare export, bytes already in wasm memory: the core alone
+    // the bare export, the frame already decoded and its cursor in wasm memory: the core alone
     const core2 = rt.alloc();
     x.ll_init(core2, 1, 0);
     x.ll_set_cursor(core2, ...rt.args(['1']));
@@ -301,8 +307,7 @@ async function coreWasm() {
         if (a.type === K.ACT_WS_OPEN) ws2 = a.id;
     }
     x.ll_ws_opened(core2, ++now, ws2);
-    const hello = rt.args(['{"type":"hello","cursor":"1","heartbeat":25000}']);
-    x.ll_ws_frame(core2, ++now, ws2, ...hello);
+    x.ll_ws_frame(core2, ++now, ws2, K.FRAME_HELLO, 47, 1, ...rt.args(['1']), 0, ...rt.args(['']));
     while (x.ll_next_action(core2));
     const enc = new TextEncoder();
     const bare = [];
@@ -310,8 +315,8 @@ async function coreWasm() {
     for (let b = 0; b < 5; b++) {
         const t = performance.now();
         for (let k = 0; k < per; k++, j++) {
-            const [p, n] = rt.args([enc.encode(`{"type":"msg","cursor":"${j}","data":{"n":${j}}}`)]);
-            x.ll_ws_frame(core2, ++now, ws2, p, n);
+            const [p, n] = rt.args([enc.encode(String(j))]);
+            x.ll_ws_frame(core2, ++now, ws2, K.FRAME_MSG, 40, 2, p, n, 0, p, 0);
             while (x.ll_next_action(core2));
         }
         bare.push(((performance.now() - t) * 1e6) / per);

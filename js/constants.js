@@ -80,6 +80,16 @@ export const ACT_SEND_FAILED = 11;
 export const ACT_REMEMBER_FALLBACK = 12;
 export const ACT_FORGET_FALLBACK = 13;
 
+export const FRAMES = ["msg","hello","ping","ack","reset","error","other","bad"];
+export const FRAME_MSG = 0;
+export const FRAME_HELLO = 1;
+export const FRAME_PING = 2;
+export const FRAME_ACK = 3;
+export const FRAME_RESET = 4;
+export const FRAME_ERROR = 5;
+export const FRAME_OTHER = 6;
+export const FRAME_BAD = 7;
+
 // Config fields (ll_set field = index): names, defaults, [min, max].
 export const CONFIG = ["resource_mode","websocket","start_on_polling","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];
 export const CONFIG_DEFAULT = [0, 1, 0, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];

@@ -21,20 +21,21 @@ export const later = (f) => {
     }
 };
 
-/** A driver for `core` (a slot of runtime `rt`); act(action) handles each action.
- *  Returns feed(name, args, k): call ll_<name>(core, now, ...args) (strings and bytes
- *  become spans), hand its result to k, drain, and arm one timer for the next deadline.
+/** A driver for `core` (a slot of runtime `rt`); act(action, msgs) handles each action.
+ *  Returns feed(name, args, k, msgs): call ll_<name>(core, now, ...args) (strings and bytes
+ *  become spans), hand its result to k, drain (each action with msgs: the messages the
+ *  input carried, which a DELIVER indexes), and arm one timer for the next deadline.
  *  feed.stop() disarms for good; a stopped core answers every input as closed. */
 export function driver(rt, core, now, setTimer, clearTimer, act) {
     const x = rt.x;
     let timer, at = -1, stopped;
-    const feed = (name, args = [], k) =>
+    const feed = (name, args = [], k, msgs) =>
         later(() => {
             if (stopped) return k?.(-ERR_CLOSED);
             const t = Math.floor(now());
             const r = x['ll_' + name](core, BigInt(t), ...rt.args(args));
             k?.(r); // (k?.(call) would skip the call when k is absent)
-            for (let p; !stopped && (p = x.ll_next_action(core)); ) act(rt.action(p));
+            for (let p; !stopped && (p = x.ll_next_action(core)); ) act(rt.action(p), msgs);
             if (stopped) return;
             // LL_NEVER reads as -1n: no timer
             const d = Number(x.ll_next_deadline(core));

@@ -11,6 +11,7 @@ const TABLES = {
     LL_REASONS: ['REASON', 'REASONS'],
     LL_ERRORS: ['ERR', 'ERRORS'],
     LL_ACTIONS: ['ACT', 'ACTIONS'],
+    LL_FRAMES: ['FRAME', 'FRAMES'],
 };
 
 /** The body of `#define NAME(X) ...` (continuation lines joined, comments dropped). */

@@ -1,6 +1,6 @@
 // http.mjs — the fetch adapter: FETCH / FETCH_CANCEL actions in, responses out as inputs.
 // The core owns timeouts (it cancels and reports); a cancelled request sends no input.
-import { json } from './loader.mjs';
+import { body as decode } from './protocol.mjs';
 
 const int = (v) => (/^\d+$/.test(v) ? +v : -1);
 
@@ -38,13 +38,13 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             while (rd && n <= max && !(c = await rd.read()).done) b.push(c.value), (n += c.value.length);
             if (n > max) rd.cancel().catch(() => {});
             const all = new Uint8Array(n);
+            stats.bytesIn += n;
             n = 0;
             for (c of b) all.set(c, n), (n += c.length);
-            stats.bytesIn += n;
             const head = [ra, Math.max(0, int(g('lifeline-interval'))), Math.max(0, int(g('lifeline-long-poll'))), etag ?? modified ?? ''];
-            // protocol bodies must be JSON (resource mode, cache or conditional, takes any bytes);
-            // a body over max stays as it is: too large
-            mine() && (reqs.delete(id), feed('http_response', [id, r.status, ...head, n > max || cache || conditional ? all.subarray(0, max + 1) : json(all)]));
+            // resource mode (cache or conditional) takes the bytes; the protocol, what they hold
+            const body = all.subarray(0, max + 1), [args, msgs] = cache || conditional ? [[body.length, 0, body]] : decode(body, body.length);
+            mine() && (reqs.delete(id), feed('http_response', [id, r.status, ...head, ...args], null, msgs));
         } catch {
             mine() && (reqs.delete(id), feed('http_failed', [id, 0]));
         }

@@ -30,6 +30,7 @@ export class Lifeline extends EventTarget {
     #store;
     #closed;
     #json;
+    #resource;
     #q = [];
     #held = [];
     #pending;
@@ -72,7 +73,8 @@ export class Lifeline extends EventTarget {
         const conditional = resource && (o.conditionalHeaders ?? !!g.process?.versions?.node);
         this.#store = storage(o.storage, new URL(url));
         if (this.#store.live()) cfg.push([CFG_start_on_polling, 1]);
-        this.#json = !resource || o.json;
+        this.#resource = resource;
+        this.#json = resource && o.json;
         this.#ws = websocket(WS, url.replace(/^http/, 'ws'), feed, this.#stats);
         this.#http = http(
             {
@@ -91,7 +93,7 @@ export class Lifeline extends EventTarget {
             later(() => {
                 if (this.#closed) return;
                 const x = rt.x, core = rt.alloc(), pg = page(o.document || g.document, o.window || g.window, feed);
-                const d = (this.#feed = driver(rt, core, o.now || (() => performance.now()), o.setTimeout || setTimeout, o.clearTimeout || clearTimeout, (a) => this.#act(a)));
+                const d = (this.#feed = driver(rt, core, o.now || (() => performance.now()), o.setTimeout || setTimeout, o.clearTimeout || clearTimeout, (a, m) => this.#act(a, m)));
                 const stop = (m) => {
                     pg.stop();
                     d.stop();
@@ -207,7 +209,8 @@ export class Lifeline extends EventTarget {
             }
     }
 
-    #act(a) {
+    /** One action; msgs: the messages of the input being drained (a DELIVER's a indexes them). */
+    #act(a, msgs) {
         const v = this.#v, ws = this.#ws, s = a.s, t = a.t;
         switch (a.type) {
             case ACT_WS_OPEN:
@@ -221,7 +224,8 @@ export class Lifeline extends EventTarget {
             case ACT_FETCH_CANCEL:
                 return this.#http.cancel(a.id);
             case ACT_DELIVER: {
-                let data = s;
+                // protocol: the data decoded with the input; resource mode: the body
+                let data = this.#resource ? s : msgs[a.a].data;
                 v.cursor = t || v.cursor;
                 this.#stats.messages++;
                 try {

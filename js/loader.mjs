@@ -11,19 +11,8 @@ const dec = new TextDecoder();
 const cache = new Map();
 let inline;
 
-/** UTF-8 length of a string. */
-export const bytes = (s) => enc.encode(s).length;
-
-/** The text of a frame or body (a string or bytes) when it is JSON, else '': the core
- *  reads only JSON texts and takes an empty one as malformed (wasm/lifeline.h). */
-export const json = (t) => {
-    try {
-        JSON.parse((t = typeof t == 'string' ? t : dec.decode(t)));
-        return t;
-    } catch {
-        return '';
-    }
-};
+/** UTF-8 length of a string (ASCII, the common case, without encoding it). */
+export const bytes = (s) => (/[^\0-\x7f]/.test(s) ? enc.encode(s).length : s.length);
 
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */

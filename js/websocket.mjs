@@ -1,7 +1,7 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core.
-import { json } from './loader.mjs';
+import { frame } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
     const socks = new Map();
@@ -14,8 +14,9 @@ export function websocket(WS, url, feed, stats) {
             ws.binaryType = 'arraybuffer';
             on('open', () => feed('ws_opened', [id]));
             on('message', ({ data }) => {
-                stats.bytesIn += data.length ?? data.byteLength;
-                feed('ws_frame', [id, json(data)]);
+                const [args, msgs] = frame(data); // binary frames are malformed
+                stats.bytesIn += args[1];
+                feed('ws_frame', [id, ...args], null, msgs);
             });
             on('error', () => feed('ws_error', [id]));
             on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));

@@ -287,10 +287,12 @@ void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
     c->ws_last_rx = now;
 }
 
-void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, const char *buf, size_t len) {
+void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
+                 const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len) {
+    ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len};
     INPUT(c, now);
     if (ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
-    ll__ws_frame(c, buf, len);
+    ll__ws_frame(c, type, size, depth, k, id, m);
 }
 
 void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code) {
@@ -307,7 +309,7 @@ void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws) {
 
 void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,
                       uint32_t interval, uint32_t long_poll, const char *validator, size_t validator_len,
-                      const char *body, size_t body_len) {
+                      uint32_t size, uint32_t depth, const char *body, size_t body_len) {
     ll__head h;
     INPUT(c, now);
     h.retry_after = retry_after;
@@ -315,6 +317,8 @@ void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, i
     h.long_poll = long_poll;
     h.validator.p = validator;
     h.validator.n = (uint32_t)validator_len;
+    h.size = size;
+    h.depth = depth;
     if (!req) return;
     if (req == c->poll_req) ll__poll_response(c, status, &h, body, body_len);
     else if (req == c->post_req) ll__post_response(c, status, &h);

@@ -1,5 +1,5 @@
-/* cursor.c — cursors "<u64>" or "<u64>-<u64>", ordered numerically as pairs, and the
- * decimal numbers they (and the headers, and the frames' ids) are made of. */
+/* cursor.c — cursors "<u64>" or "<u64>-<u64>", ordered numerically as pairs, the decimal
+ * numbers they are made of, and the lists of them a poll body is decoded into. */
 #include "internal.h"
 
 int ll__parse_u64(const char **pp, const char *end, uint64_t *out) {
@@ -29,6 +29,16 @@ int ll__cursor_parse(const char *p, size_t n, ll__cursor *out) {
     }
     if (p != end) return 0;
     *out = k;
+    return 1;
+}
+
+int ll__line(const char **pos, const char *end, ll__span *line) {
+    const char *q = *pos;
+    if (!q) return 0;
+    line->p = q;
+    while (q < end && *q != '\n') q++;
+    line->n = (uint32_t)(q - line->p);
+    *pos = q < end ? q + 1 : NULL;
     return 1;
 }
 

@@ -103,8 +103,9 @@ struct ll_core {
     ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
     char arena[LL_ARENA_CAP];
     uint32_t arena_len;
-    /* the batch being expanded */
+    /* the batch being expanded: its cursor lines, the next element's index */
     const char *batch_p, *batch_end;
+    uint32_t batch_i;
     ll__cursor batch_floor;
     uint8_t batch_active;
     char cursor_text[LL_CURSOR_TEXT];
@@ -127,34 +128,21 @@ size_t ll__cursor_format(const ll__cursor *x, char *buf);   /* buf >= LL_CURSOR_
 int ll__parse_u64(const char **pp, const char *end, uint64_t *out); /* digits, no overflow */
 size_t ll__put_u64(char *buf, uint64_t v);
 
-/* ---- json.c ---- */
 typedef struct ll__span {
     const char *p;
     uint32_t n;
 } ll__span;
 
-/* The fields of one protocol object (a frame, a batch element, a body). A string field's
- * span excludes the quotes; `data` and `messages` keep their JSON text. A field that is
- * absent has a NULL span, or LL__ABSENT for a number. */
-#define LL__ABSENT UINT64_MAX
-typedef struct ll__obj {
-    ll__span type, cursor, message, data, messages;
-    uint64_t id;
-} ll__obj;
+/* The next line of a cursor list (ll_http_response) at *pos, which becomes NULL after the
+ * last one; 0 when none is left. */
+int ll__line(const char **pos, const char *end, ll__span *line);
 
-/* Parse one JSON object and pick the protocol fields; returns LL_ERR_OK, LL_ERR_TOO_DEEP or
- * `bad` (the caller's "malformed" code). Wrong JSON types of known fields are malformed. */
-int ll__parse_obj(const char *p, size_t n, uint32_t max_depth, int bad, ll__obj *o);
-/* Step through the elements of a JSON array span already found by ll__parse_obj:
- * *pos starts at the span; returns 1 and the element's span, or 0 at the end. */
-int ll__array_next(const char **pos, const char *end, ll__span *elem);
-int ll__span_eq(ll__span s, const char *lit);
-
-/* ---- the response head the caller decoded (ll_http_response) ---- */
+/* ---- what the caller decoded of a response (ll_http_response) ---- */
 typedef struct ll__head {
     int32_t retry_after; /* seconds, -1 = none */
     uint32_t interval, long_poll;
     ll__span validator;
+    uint32_t size, depth;
 } ll__head;
 
 /* ---- policy.c ---- */
@@ -179,7 +167,8 @@ int ll__ws_ready(const ll_core *c);
 void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
 void ll__ws_ping(ll_core *c);
-void ll__ws_frame(ll_core *c, const char *buf, size_t len);
+void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
+                  ll__span message);
 void ll__ws_closed(ll_core *c, uint32_t code);
 void ll__fallback(ll_core *c, uint32_t reason);
 
@@ -190,7 +179,6 @@ void ll__poll_timer(ll_core *c, int t);
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn);
 void ll__poll_failed(ll_core *c, uint32_t kind);
 uint32_t ll__polling_transport(const ll_core *c);
-void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data);
 int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
 void ll__caught_up_check(ll_core *c);
 int ll__ws_serving(const ll_core *c); /* the WebSocket is the transport (caught up) */
@@ -200,7 +188,7 @@ int ll__retry_after_wait(ll_core *c, const ll__head *h);
 /* ---- sends.c ---- */
 void ll__sends_pump(ll_core *c);
 int ll__sends_next_ws(ll_core *c, ll_action *out);
-void ll__sends_ack(ll_core *c, uint64_t id);
+void ll__sends_ack(ll_core *c, uint32_t id);
 void ll__sends_requeue(ll_core *c, uint32_t where);
 void ll__sends_fail_all(ll_core *c, uint32_t code);
 void ll__sends_timer(ll_core *c, int t);

@@ -132,8 +132,10 @@ extern "C" {
                                  last 200 where fetch has no cache). The request is over   \
                                  when an http input names it or FETCH_CANCEL does */       \
     X(FETCH_CANCEL, "fetch_cancel") /* id=request: abort it; send no input for it */       \
-    X(DELIVER, "deliver")     /* s=message data (raw JSON text; resource mode: the body); \
-                                 t=cursor (resource mode: the validator, may be empty) */ \
+    X(DELIVER, "deliver")     /* a=which message of the input being drained: 0 for a      \
+                                 frame, i for the i-th of a poll body's messages (the     \
+                                 caller decoded them and delivers that one's data);       \
+                                 t=its cursor. Resource mode: s=the body, t=validator */  \
     X(STATE, "state")         /* a=state; b=transport; c=reason */                         \
     X(ERROR, "error")         /* a=error code; b=HTTP status (0: none); c=reason;          \
                                  s=the server's own message (error frames), else empty */ \
@@ -144,6 +146,21 @@ extern "C" {
                                  b=error code: these sends are dropped */                 \
     X(REMEMBER_FALLBACK, "remember_fallback") /* a=ttl ms: start the next page on polling */ \
     X(FORGET_FALLBACK, "forget_fallback")
+
+/* ---- Frame types (ll_ws_frame): the caller decodes each frame (the shim with
+ * JSON.parse) and names its "type". OTHER: a type this version does not know (ignored,
+ * for forward compatibility). BAD: not a JSON object, no "type", a known field of the
+ * wrong JSON type (type/cursor/message not strings, id not an integer in [0, 2^53),
+ * messages not an array), or a msg without data. ---- */
+#define LL_FRAMES(X)                                                                       \
+    X(MSG, "msg")                                                                          \
+    X(HELLO, "hello")                                                                      \
+    X(PING, "ping")                                                                        \
+    X(ACK, "ack")                                                                          \
+    X(RESET, "reset")                                                                      \
+    X(ERROR, "error")                                                                      \
+    X(OTHER, "other")                                                                      \
+    X(BAD, "bad")
 
 /* ---- Config fields: X(name, default, min, max). All uint32, milliseconds unless said.
  * ll_set() checks each against [min, max]; ll_start() checks the relations between them.
@@ -201,6 +218,11 @@ enum ll_action_type {
     LL_ACTIONS(X)
 #undef X
     LL_ACT_COUNT };
+enum ll_frame_type {
+#define X(n, s) LL_FRAME_##n,
+    LL_FRAMES(X)
+#undef X
+    LL_FRAME_COUNT };
 enum ll_config_field {
 #define X(n, d, lo, hi) LL_CFG_##n,
     LL_CONFIG(X)
@@ -252,12 +274,19 @@ LL_EXPORT int ll_bad_field(const ll_core *c);
 
 /* ---- Inputs. ---- */
 LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
-/* One text frame (the whole message; the WebSocket layer reassembles fragments).
- * JSON in, checked by the caller: the core finds fields by structure and does not
- * re-check the grammar, so a frame that is not JSON text (or not text) is passed as an
- * empty one (len 0), which the core reports as malformed. The shim checks with JSON.parse,
- * which it runs anyway on the data it delivers. */
-LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, const char *buf, size_t len);
+/* One text frame (the whole message; the WebSocket layer reassembles fragments), decoded
+ * by the caller — the core reads no JSON. The shim parses each frame once with JSON.parse
+ * and keeps the data it will deliver; the core gets what it decides on:
+ *   type     LL_FRAME_* (a frame that is not JSON, or not text, is LL_FRAME_BAD)
+ *   size     the frame's length in bytes (checked against max_message_bytes)
+ *   depth    its nesting depth, the frame object counting 1 (checked against max_depth;
+ *            the caller may stop counting past 255)
+ *   cursor   the "cursor" string (empty when absent)
+ *   id       the "id" of an ack (0 when absent or above 2^32 - 1: no send has it)
+ *   message  the "message" string of an error frame */
+LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
+                           const char *cursor, size_t cursor_len, uint32_t id, const char *message,
+                           size_t message_len);
 /* The socket is gone: close event (code; 1006 = abnormal) — also after an error event. */
 LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code);
 /* An error event; browsers follow it with a close, which does the work. */
@@ -269,13 +298,20 @@ LL_EXPORT void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws);
  *   interval     Lifeline-Interval in ms, 0 when absent
  *   long_poll    Lifeline-Long-Poll in ms, 0 when absent
  *   validator    the ETag, or else the Last-Modified value, verbatim (resource mode)
- * body: the body, or its first max_message_bytes + 1 bytes when it is larger (the core
- * rejects it as too large). In protocol mode a body that is not JSON is passed empty, as
- * for ll_ws_frame; resource mode takes any bytes. */
+ *   size         the body's length in bytes (at most max_message_bytes + 1: the caller
+ *                may stop reading there; the core rejects it as too large)
+ *   depth        protocol mode: the body's nesting depth, as for ll_ws_frame
+ *   body         resource mode: the body's bytes. Protocol mode: the body decoded by the
+ *                caller into its cursors, one per line: the body's "cursor", then a
+ *                '\n' and the "cursor" of each element of "messages", in order. A body
+ *                that is not a JSON object (or has a known field of the wrong type) is
+ *                passed as no lines at all (empty); an element that is not an object
+ *                with a string cursor and data, as an empty line. DELIVER's a is the
+ *                element's index, so the caller delivers the data it decoded. */
 LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
                                 int32_t retry_after, uint32_t interval, uint32_t long_poll,
-                                const char *validator, size_t validator_len, const char *body,
-                                size_t body_len);
+                                const char *validator, size_t validator_len, uint32_t size,
+                                uint32_t depth, const char *body, size_t body_len);
 /* The request failed without a response: kind LL_FAIL_NETWORK or LL_FAIL_TIMEOUT. */
 LL_EXPORT void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind);
 

@@ -29,11 +29,6 @@ size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
     return n;
 }
 
-void ll__deliver(ll_core *c, const ll__cursor *k, ll__span cursor, ll__span data) {
-    ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), data.p, data.n, cursor.p, cursor.n);
-    c->cur = *k;
-}
-
 /* The server said the cursor a request `asked` with is too old; continue after `to`. When
  * the cursor moved meanwhile (the other transport already reset it, or delivered past it),
  * the answer is stale: ignored when `to` is not ahead of the cursor, and otherwise the
@@ -187,26 +182,28 @@ static int bad_body(ll_core *c, int err) {
     return -1;
 }
 
-/* A 200 poll body: validate all of it, then queue one BATCH that delivers what is new.
- * Returns 1 changed, 0 unchanged, -1 error (already reported, backoff armed). */
-static int batch(ll_core *c, const char *b, size_t bn) {
-    ll__obj o;
+/* The size and depth checks, then the body's own cursor (its first line): LL_ERR_OK or
+ * the error. *pos moves to the elements' lines. */
+static int body_head(ll_core *c, const ll__head *h, const char **pos, const char *end, ll__span *text,
+                     ll__cursor *k) {
+    if (h->size > c->cfg[LL_CFG_max_message_bytes]) return LL_ERR_TOO_LARGE;
+    if (h->depth > c->cfg[LL_CFG_max_depth]) return LL_ERR_TOO_DEEP;
+    return ll__line(pos, end, text) && ll__cursor_parse(text->p, text->n, k) ? LL_ERR_OK : LL_ERR_BAD_RESPONSE;
+}
+
+/* A 200 poll body (its cursor lines): check all of it, then queue one BATCH that delivers
+ * what is new. Returns 1 changed, 0 unchanged, -1 error (already reported, backoff armed). */
+static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
     ll__cursor head, k, last;
-    const char *pos;
-    ll__span el;
+    const char *pos = b, *first, *end = b + bn;
+    ll__span line;
     uint32_t total = 0, fresh = 0, backwards = 0;
-    int err;
-    if (bn > c->cfg[LL_CFG_max_message_bytes]) return bad_body(c, LL_ERR_TOO_LARGE);
-    err = ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o);
+    int err = body_head(c, h, &pos, end, &line, &head);
     if (err != LL_ERR_OK) return bad_body(c, err);
-    if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &head))
-        return bad_body(c, LL_ERR_BAD_RESPONSE);
+    first = pos;
     last = c->cur;
-    for (pos = o.messages.p; o.messages.p && ll__array_next(&pos, o.messages.p + o.messages.n, &el);) {
-        ll__obj m;
-        if (ll__parse_obj(el.p, el.n, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &m) != LL_ERR_OK ||
-            !m.data.p || !ll__cursor_parse(m.cursor.p, m.cursor.n, &k))
-            return bad_body(c, LL_ERR_BAD_RESPONSE);
+    while (ll__line(&pos, end, &line)) {
+        if (!ll__cursor_parse(line.p, line.n, &k)) return bad_body(c, LL_ERR_BAD_RESPONSE);
         total++;
         if (ll__cursor_cmp(&k, &last) > 0) {
             last = k;
@@ -219,7 +216,7 @@ static int batch(ll_core *c, const char *b, size_t bn) {
         ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     if (fresh) {
         polling_works(c); /* "open" before the messages it carries */
-        ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), o.messages.p, o.messages.n, 0, 0);
+        ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), first, (size_t)(end - first), 0, 0);
         c->batch_floor = c->cur;
         c->cur = last;
         return 1;
@@ -235,7 +232,8 @@ static int batch(ll_core *c, const char *b, size_t bn) {
     return 0;
 }
 
-static void resource(ll_core *c, uint32_t status, ll__span validator, const char *b, size_t bn) {
+static void resource(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
+    ll__span validator = h->validator;
     ll__span body = {b, (uint32_t)bn};
     uint64_t vh, bh;
     int changed;
@@ -244,7 +242,7 @@ static void resource(ll_core *c, uint32_t status, ll__span validator, const char
         schedule_next(c, 0);
         return;
     }
-    if (bn > c->cfg[LL_CFG_max_message_bytes]) {
+    if (h->size > c->cfg[LL_CFG_max_message_bytes]) {
         bad_body(c, LL_ERR_TOO_LARGE);
         return;
     }
@@ -278,22 +276,22 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
         return;
     }
     if (c->cfg[LL_CFG_resource_mode] && (status == 200 || status == 304)) {
-        resource(c, status, h->validator, b, bn);
+        resource(c, status, h, b, bn);
         return;
     }
     if (status == 200) {
-        changed = batch(c, b, bn);
+        changed = batch(c, h, b, bn);
         if (changed < 0) return;
     } else if (status == 410 && !c->cfg[LL_CFG_resource_mode]) {
-        ll__obj o;
+        const char *pos = b;
+        ll__span text;
         ll__cursor k;
-        if (bn > c->cfg[LL_CFG_max_message_bytes] ||
-            ll__parse_obj(b, bn, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_RESPONSE, &o) != LL_ERR_OK ||
-            !ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
-            bad_body(c, LL_ERR_BAD_RESPONSE);
+        int err = body_head(c, h, &pos, b + bn, &text, &k);
+        if (err != LL_ERR_OK) {
+            bad_body(c, err);
             return;
         }
-        ll__reset(c, o.cursor, &k, &c->poll_cur); /* stale or not: poll again at once */
+        ll__reset(c, text, &k, &c->poll_cur); /* stale or not: poll again at once */
         changed = 2;
     } else if (status != 204 && status != 304) {
         ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, status);

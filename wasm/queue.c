@@ -61,23 +61,21 @@ ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status
     return ll__push(c, LL_ACT_ERROR, 0, code, status, reason);
 }
 
-/* Expand the batch: the next element whose cursor is above the floor. Elements were
- * validated (cursor syntax, order) when the response arrived. */
+/* Expand the batch: the next element whose cursor is above the floor (the cursors were
+ * checked when the response arrived); a = its index among the body's messages. */
 static int batch_next(ll_core *c, ll_action *out) {
-    ll__span el;
-    while (ll__array_next(&c->batch_p, c->batch_end, &el)) {
-        ll__obj o;
+    ll__span line;
+    while (ll__line(&c->batch_p, c->batch_end, &line)) {
         ll__cursor k;
-        if (ll__parse_obj(el.p, el.n, 64, LL_ERR_BAD_RESPONSE, &o) != LL_ERR_OK) continue;
-        if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) continue;
-        if (ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
+        uint32_t i = c->batch_i++;
+        if (!ll__cursor_parse(line.p, line.n, &k) || ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
         c->batch_floor = k;
         memset(out, 0, sizeof *out);
         out->type = LL_ACT_DELIVER;
-        out->s = o.data.p;
-        out->s_len = o.data.n;
-        out->t = o.cursor.p;
-        out->t_len = o.cursor.n;
+        out->a = i;
+        out->s = "";
+        out->t = line.p;
+        out->t_len = line.n;
         return 1;
     }
     c->batch_active = 0;
@@ -94,6 +92,7 @@ const ll_action *ll_next_action(ll_core *c) {
             if (c->out.type == LL__ACT_BATCH) {
                 c->batch_p = c->out.s;
                 c->batch_end = c->out.s + c->out.s_len;
+                c->batch_i = 0;
                 c->batch_active = 1;
                 continue;
             }

@@ -54,12 +54,12 @@ static void drop(ll_core *c, uint32_t i) {
     c->n_sends--;
 }
 
-void ll__sends_ack(ll_core *c, uint64_t id) {
+void ll__sends_ack(ll_core *c, uint32_t id) {
     uint32_t i;
     for (i = 0; i < c->n_sends; i++) {
         if (c->sends[i].id == id) {
             drop(c, i);
-            ll__push(c, LL_ACT_ACK, (uint32_t)id, 0, 0, 0);
+            ll__push(c, LL_ACT_ACK, id, 0, 0, 0);
             return;
         }
     }

@@ -199,9 +199,9 @@ static void bad_frame(ll_core *c, uint32_t err) {
     fail(c, LL_REASON_WS_BAD_FRAME, 1);
 }
 
-static void hello(ll_core *c, const ll__obj *o) {
+static void hello(ll_core *c, ll__span cursor) {
     ll__cursor k;
-    if (!ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
+    if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
@@ -224,9 +224,9 @@ static void hello(ll_core *c, const ll__obj *o) {
         ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, LL_REASON_WS_HELLO);
 }
 
-static void msg(ll_core *c, const ll__obj *o) {
+static void msg(ll_core *c, ll__span cursor) {
     ll__cursor k;
-    if (c->ws_phase != WS_READY || !o->data.p || !ll__cursor_parse(o->cursor.p, o->cursor.n, &k)) {
+    if (c->ws_phase != WS_READY || !ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
@@ -235,23 +235,18 @@ static void msg(ll_core *c, const ll__obj *o) {
         return;
     }
     c->ws_last = k;
-    if (ll__cursor_cmp(&k, &c->cur) > 0) ll__deliver(c, &k, o->cursor, o->data);
+    if (ll__cursor_cmp(&k, &c->cur) > 0) { /* a=0: the frame's own data */
+        ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), 0, 0, cursor.p, cursor.n);
+        c->cur = k;
+    }
     ll__caught_up_check(c);
 }
 
-/* The server's frame types, by index; pong and unknown types fall outside (pong's
- * arrival was the point; unknown types are ignored, for forward compatibility). */
-static int frame_type(ll__span t) {
-    static const char TYPES[][6] = {"msg", "hello", "ping", "ack", "reset", "error"};
-    int i;
-    for (i = 0; i < 6 && !ll__span_eq(t, TYPES[i]); i++) {
-    }
-    return i;
-}
-
-void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
-    ll__obj o;
-    int err;
+/* A frame, decoded by the caller (ll_ws_frame). Pong and unknown types need nothing more:
+ * any frame's arrival was the sign of life. */
+void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
+                  ll__span message) {
+    uint32_t err;
     c->ws_last_rx = c->now;
     if (c->ping_out) {
         c->ping_out = 0;
@@ -262,35 +257,35 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         }
     }
     if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
-    err = len > c->cfg[LL_CFG_max_message_bytes]
-              ? LL_ERR_TOO_LARGE
-              : ll__parse_obj(buf, len, c->cfg[LL_CFG_max_depth], LL_ERR_BAD_FRAME, &o);
-    if (err == LL_ERR_OK && !o.type.p) err = LL_ERR_BAD_FRAME;
-    if (err != LL_ERR_OK) {
-        bad_frame(c, (uint32_t)err);
+    err = size > c->cfg[LL_CFG_max_message_bytes] ? LL_ERR_TOO_LARGE
+          : depth > c->cfg[LL_CFG_max_depth]      ? LL_ERR_TOO_DEEP
+          : type >= LL_FRAME_BAD                  ? LL_ERR_BAD_FRAME
+                                                  : LL_ERR_OK;
+    if (err) {
+        bad_frame(c, err);
         return;
     }
-    switch (frame_type(o.type)) {
-    case 0: /* msg */
-        msg(c, &o);
+    switch (type) {
+    case LL_FRAME_MSG:
+        msg(c, cursor);
         break;
-    case 1: /* hello */
-        if (c->ws_phase == WS_WAIT_HELLO) hello(c, &o);
+    case LL_FRAME_HELLO:
+        if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor);
         break;
-    case 2: /* ping */
+    case LL_FRAME_PING:
         ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
         break;
-    case 3: /* ack */
-        if (o.id != LL__ABSENT) ll__sends_ack(c, o.id);
+    case LL_FRAME_ACK:
+        if (id) ll__sends_ack(c, id);
         break;
-    case 4: { /* reset */
+    case LL_FRAME_RESET: {
         ll__cursor k;
-        if (!ll__cursor_parse(o.cursor.p, o.cursor.n, &k)) {
+        if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
             bad_frame(c, LL_ERR_BAD_FRAME);
             return;
         }
         c->ws_last.set = 0;
-        if (!ll__reset(c, o.cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
+        if (!ll__reset(c, cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
             int was_transport = c->transport == LL_TRANSPORT_WEBSOCKET;
             ll__ws_close(c, LL_REASON_WS_CLOSED);
             if (was_transport)
@@ -300,8 +295,8 @@ void ll__ws_frame(ll_core *c, const char *buf, size_t len) {
         }
         break;
     }
-    case 5: /* error */
-        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), o.message.p, o.message.n, 0, 0);
+    case LL_FRAME_ERROR:
+        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, 0, 0);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
         break;
     }

@@ -3,14 +3,16 @@
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
 import { driver } from '../../js/driver.mjs';
+import { frame, body as decodeBody } from '../../js/protocol.mjs';
 import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_FETCH, ACT_FETCH_CANCEL, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
 
-/** One action as one line (transcript.c render()). */
-export function render(a) {
+/** One action as one line (transcript.c render()); msgs: the messages the input carried
+ *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body). */
+export function render(a, msgs) {
     switch (a.type) {
         case ACT_WS_OPEN: return `ws_open ${a.id} ${quoted(a.s)}`;
         case ACT_WS_SEND: return a.s ? `ws_send ${a.id} ${a.s}` : `ws_send ${a.id} send=${a.a}`;
@@ -18,7 +20,10 @@ export function render(a) {
         case ACT_FETCH:
             return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '');
         case ACT_FETCH_CANCEL: return `fetch_cancel ${a.id}`;
-        case ACT_DELIVER: return `deliver ${a.t || '-'} ${dec.decode(enc.encode(a.s).subarray(0, 200))}`;
+        case ACT_DELIVER: {
+            const d = a.s || (msgs?.[a.a] ? JSON.stringify(msgs[a.a].data) : '(no such message)');
+            return `deliver ${a.t || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
+        }
         case ACT_STATE: return `state ${STATES[a.a]} ${TRANSPORTS[a.b]} ${REASONS[a.c]}`;
         case ACT_ERROR: return `error ${ERRORS[a.a]} ${REASONS[a.c]}` + (a.b ? ` status=${a.b}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
         case ACT_RESET: return `reset ${a.s} -> ${a.t}`;
@@ -42,13 +47,13 @@ export function runTranscript(path, text) {
     const rt = runtime(), x = rt.x, core = rt.alloc();
     const failures = [], fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
     let now = 0, inputLine = 0, lastCursor = '', actual = [], expected = [], resource = 0;
-    const feed = driver(rt, core, () => now, () => 0, () => {}, (a) => {
+    const feed = driver(rt, core, () => now, () => 0, () => {}, (a, msgs) => {
         if (a.type == ACT_DELIVER && !resource && a.t.length < 60) {
             if (lastCursor && !less(lastCursor, a.t)) fail(inputLine, `invariant: delivered ${a.t} after ${lastCursor}`);
             lastCursor = a.t;
         }
         if (a.type == ACT_RESET) lastCursor = '';
-        actual.push(render(a));
+        actual.push(render(a, msgs));
     });
     const check = () => {
         for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
@@ -71,7 +76,11 @@ export function runTranscript(path, text) {
                 return;
             }
             case 'opened': return feed('ws_opened', [id]);
-            case 'frame': return feed('ws_frame', [id, enc.encode(rest.trimStart().slice(cmd.length + 1 + w[1].length + 1))]);
+            case 'frame': {
+                // decoded as the shim decodes it (js/protocol.mjs)
+                const [args, msgs] = frame(rest.trimStart().slice(cmd.length + 1 + w[1].length + 1));
+                return feed('ws_frame', [id, ...args], null, msgs);
+            }
             case 'closed': return feed('ws_closed', [id, +w[2]]);
             case 'wserror': return feed('ws_error', [id]);
             case 'http': {
@@ -82,7 +91,8 @@ export function runTranscript(path, text) {
                 const int = (v) => (/^\d+$/.test(v ?? '') ? +v : -1);
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
                 const head = [int(h['retry-after']), Math.max(0, int(h['lifeline-interval'])), Math.max(0, int(h['lifeline-long-poll'])), h.etag ?? h['last-modified'] ?? ''];
-                return feed('http_response', [id, +w[2], ...head, bytes]);
+                const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
+                return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
             case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
             case 'timer': return feed('timer');

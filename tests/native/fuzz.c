@@ -1,7 +1,8 @@
 /* fuzz.c — libFuzzer target: random event sequences and random bytes against the core.
  *
  * The input drives a small simulated driver: each byte picks an input (timer, socket
- * events, frames from templates or raw bytes, HTTP answers with templated or raw bodies,
+ * events, frames from templates or raw bytes — decoded as the shim decodes them, or
+ * raw decoded fields — HTTP answers with templated or raw bodies, or raw cursor lines,
  * visibility, online, pagehide/pageshow, sends, close) aimed at the ids the core really
  * asked for, so runs go deep. After every input all actions are drained and checked:
  *   - no cursor delivered twice or backwards (except across a RESET);
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "../../wasm/internal.h"
+#include "decode.h"
 
 typedef struct sim {
     const uint8_t *p, *end;
@@ -26,6 +28,7 @@ typedef struct sim {
     uint64_t server_seq;
     ll__cursor last;
     int have_last;
+    size_t n_msgs; /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
 
 static uint8_t next(sim *s) { return s->p < s->end ? *s->p++ : 0; }
@@ -72,6 +75,7 @@ static void drain(sim *s, int after_timer) {
         case LL_ACT_DELIVER: {
             ll__cursor k;
             if (s->c->cfg[LL_CFG_resource_mode]) break;
+            if (a->a >= s->n_msgs) fail("delivered a message the input did not carry");
             if (!ll__cursor_parse(a->t, a->t_len, &k)) fail("delivered an invalid cursor");
             if (s->have_last && ll__cursor_cmp(&k, &s->last) <= 0) fail("cursor delivered twice or backwards");
             s->last = k;
@@ -85,6 +89,7 @@ static void drain(sim *s, int after_timer) {
             if (a->type >= LL_ACT_COUNT) fail("unknown action");
         }
     }
+    s->n_msgs = 0;
     if (s->c->overflow) fail("action queue overflowed");
     if (s->c->q_len || s->c->batch_active) fail("drain left something");
     if (after_timer) {
@@ -192,7 +197,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 1: s.now += (uint64_t)next(&s) * 37; ll_timer(s.c, s.now); drain(&s, 1); continue;
         case 2: ll_ws_opened(s.c, s.now, s.ws); break;
-        case 3: case 4: n = frame(&s, buf, sizeof buf); ll_ws_frame(s.c, s.now, s.ws, buf, n); break;
+        case 3: case 4: {
+            dec_frame f;
+            n = frame(&s, buf, sizeof buf);
+            dec_frame_decode(buf, n, &f);
+            if (next(&s) % 8 == 0) { /* fields no decoder would produce */
+                f.type = next(&s) % (LL_FRAME_COUNT + 2);
+                f.depth = next(&s) % 16;
+                f.id = next(&s) % 8;
+                f.cursor.p = buf;
+                f.cursor.n = raw(&s, buf, sizeof buf);
+            }
+            s.n_msgs = 1;
+            ll_ws_frame(s.c, s.now, s.ws, f.type, (uint32_t)n, f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
+                        f.message.n);
+            break;
+        }
         case 5: {
             uint32_t id = next(&s) % 8 ? s.ws : next(&s);
             ll_ws_closed(s.c, s.now, id, 1006);
@@ -201,12 +221,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 6: case 7: case 14: {
             uint32_t req = s.poll;
-            n = body(&s, buf, sizeof buf);
+            dec_body b = {0, NULL, 0, NULL, 0};
+            const char *in = buf;
+            size_t in_n;
+            n = in_n = body(&s, buf, sizeof buf);
             const struct head *h = &HEADS[next(&s) % (sizeof HEADS / sizeof HEADS[0])];
             s.poll = 0;
+            if (!s.c->cfg[LL_CFG_resource_mode]) {
+                if (next(&s) % 8 == 0) { /* raw lines, as no decoder would write them */
+                    size_t i;
+                    in_n = raw(&s, buf, sizeof buf);
+                    for (i = 0; i < in_n; i++) s.n_msgs += buf[i] == '\n';
+                } else {
+                    dec_body_decode(buf, n, &b);
+                    in = b.lines, in_n = b.lines_len;
+                    s.n_msgs = b.count;
+                }
+            }
             ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])], h->retry_after,
-                             h->interval, h->long_poll, h->validator, strlen(h->validator), buf, n);
-            break;
+                             h->interval, h->long_poll, h->validator, strlen(h->validator), (uint32_t)n, b.depth, in,
+                             in_n);
+            drain(&s, 0);
+            if (b.lines) dec_body_free(&b);
+            continue;
         }
         case 8: s.visible = !s.visible; ll_visibility(s.c, s.now, s.visible); break;
         case 9: s.online = !s.online; ll_online(s.c, s.now, s.online); break;
@@ -221,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             s.post = 0;
             const struct head *h = &HEADS[next(&s) % (sizeof HEADS / sizeof HEADS[0])];
             ll_http_response(s.c, s.now, req, STATUS[next(&s) % (sizeof STATUS / sizeof STATUS[0])], h->retry_after,
-                             h->interval, h->long_poll, h->validator, strlen(h->validator), "{\"ack\":1}", 9);
+                             h->interval, h->long_poll, h->validator, strlen(h->validator), 9, 1, "", 0);
             break;
         }
         case 13:

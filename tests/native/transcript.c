@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "../../wasm/lifeline.h"
+#include "decode.h"
 
 #define MAX_LINES 64
 #define LINE 4096
@@ -25,6 +26,8 @@ typedef struct run {
     int n_expected;
     int input_line;
     char last_cursor[64]; /* invariant: deliveries strictly increase */
+    const dec_span *data; /* the messages the input being drained carried (DELIVER's a) */
+    size_t n_data;
 } run;
 
 static void fail(run *r, int line, const char *fmt, const char *a, const char *b) {
@@ -45,8 +48,9 @@ static void quoted(char *out, size_t cap, const char *s, size_t n) {
     out[o] = 0;
 }
 
-/* One action as one line. tests/js/render.mjs renders the same way. */
-static void render(const ll_action *a, char *out, size_t cap) {
+/* One action as one line (a DELIVER's data is data[a], or the body in resource mode).
+ * tests/js/transcript.mjs renders the same way. */
+static void render(const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
     char s[LINE], t[LINE];
     quoted(s, sizeof s, a->s, a->s_len);
     quoted(t, sizeof t, a->t, a->t_len);
@@ -63,10 +67,13 @@ static void render(const ll_action *a, char *out, size_t cap) {
         break;
     }
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
-    case LL_ACT_DELIVER:
+    case LL_ACT_DELIVER: {
+        dec_span d = {a->s, a->s_len};
+        if (!a->s_len) d = a->a < n_data ? data[a->a] : (dec_span){"(no such message)", 17};
         snprintf(out, cap, "deliver %.*s %.*s", a->t_len ? (int)a->t_len : 1, a->t_len ? a->t : "-",
-                 (int)(a->s_len > 200 ? 200 : a->s_len), a->s);
+                 (int)(d.n > 200 ? 200 : d.n), d.p);
         break;
+    }
     case LL_ACT_STATE: snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c)); break;
     case LL_ACT_ERROR: {
         int n = snprintf(out, cap, "error %s %s", ll_error_name(a->a), ll_reason_name(a->c));
@@ -105,7 +112,7 @@ static void drain(run *r) {
             strcpy(r->last_cursor, k);
         }
         if (a->type == LL_ACT_RESET) r->last_cursor[0] = 0;
-        if (r->n_actual < MAX_LINES) render(a, r->actual[r->n_actual++], LINE);
+        if (r->n_actual < MAX_LINES) render(a, r->data, r->n_data, r->actual[r->n_actual++], LINE);
         else fail(r, r->input_line, "more than %s actions%s", "64", "");
     }
 }
@@ -159,8 +166,17 @@ static void do_input(run *r, char *rest, int line) {
     } else if (!strcmp(cmd, "opened")) {
         ll_ws_opened(c, now, (uint32_t)atoi(word(&rest)));
     } else if (!strcmp(cmd, "frame")) {
+        /* decoded as the shim decodes it (decode.h) */
         uint32_t id = (uint32_t)atoi(word(&rest));
-        ll_ws_frame(c, now, id, rest, strlen(rest));
+        dec_frame f;
+        dec_frame_decode(rest, strlen(rest), &f);
+        r->data = &f.data;
+        r->n_data = 1;
+        ll_ws_frame(c, now, id, f.type, (uint32_t)strlen(rest), f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
+                    f.message.n);
+        drain(r);
+        r->n_data = 0;
+        return;
     } else if (!strcmp(cmd, "closed")) {
         uint32_t id = (uint32_t)atoi(word(&rest));
         ll_ws_closed(c, now, id, (uint32_t)atoi(word(&rest)));
@@ -174,7 +190,8 @@ static void do_input(run *r, char *rest, int line) {
         uint32_t interval = 0, long_poll = 0, id = (uint32_t)atoi(word(&rest)), status = (uint32_t)atoi(word(&rest));
         static char etag[256], modified[256]; /* the validator span lives until the drain */
         const char *validator;
-        char *body = rest;
+        char *body = rest, *big = NULL;
+        size_t n;
         etag[0] = modified[0] = 0;
         while (*body == ' ') body++;
         while (*body == '[') {
@@ -193,15 +210,32 @@ static void do_input(run *r, char *rest, int line) {
         }
         validator = etag[0] ? etag : modified;
         if (!strncmp(body, "<<", 2)) {
-            size_t n = (size_t)atol(body + 2);
-            char *big = malloc(n + 1);
+            n = (size_t)atol(body + 2);
+            big = malloc(n + 1);
             memset(big, 'x', n);
-            ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator), big, n);
+            body = big;
+            body[n] = 0;
+        }
+        n = strlen(body);
+        if (ll_get(c, LL_CFG_resource_mode)) {
+            ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator),
+                             (uint32_t)n, 0, body, n);
+        } else { /* decoded as the shim decodes it (decode.h) */
+            dec_body b;
+            dec_body_decode(body, n, &b);
+            r->data = b.data;
+            r->n_data = b.count;
+            ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator),
+                             (uint32_t)n, b.depth, b.lines, b.lines_len);
             drain(r);
+            r->n_data = 0;
+            dec_body_free(&b);
             free(big);
             return;
         }
-        ll_http_response(c, now, id, status, retry_after, interval, long_poll, validator, strlen(validator), body, strlen(body));
+        drain(r);
+        free(big);
+        return;
     } else if (!strcmp(cmd, "failed")) {
         uint32_t id = (uint32_t)atoi(word(&rest));
         ll_http_failed(c, now, id, strcmp(word(&rest), "timeout") ? LL_FAIL_NETWORK : LL_FAIL_TIMEOUT);

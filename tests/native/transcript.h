@@ -12,7 +12,8 @@
  * Inputs: start [hidden] [offline] | opened <ws> | frame <ws> <text> | closed <ws> <code> |
  *   wserror <ws> | http <req> <status> [Name: value]… <body> | failed <req> network|timeout |
  *   timer | hidden | visible | offline | online | pagehide | pageshow | send <len> | close
- * A body "<<N>>" is N bytes of 'x'.
+ * A body "<<N>>" is N bytes of 'x'. Frames and protocol bodies are written as the server
+ * sends them (JSON) and decoded as the shim decodes them (decode.h) before they go in.
  * Actions render one per line (ll_render_action); a send's result renders as "returns N".
  * The same files are replayed through the wasm build by tests/js/transcripts.test.mjs. */
 #ifndef LL_TRANSCRIPT_H

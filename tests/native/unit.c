@@ -1,4 +1,5 @@
-/* unit.c — unit tests of the parsers and policy tables.
+/* unit.c — unit tests of the parsers (the core's cursors and lines, the tests' decoder)
+ * and the policy tables.
  *
  * Parsers get every input whole, cut at every length (each cut must be rejected or
  * accepted without reading past its end), and placed right before a guard page so that
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../wasm/internal.h"
+#include "decode.h"
 
 static int passed, failed;
 
@@ -38,10 +40,6 @@ static char *guarded(const char *p, size_t n) {
     if (n > 63 * page) abort();
     memcpy(base + 63 * page - n, p, n);
     return base + 63 * page - n;
-}
-
-static int parse(const char *s, size_t n, uint32_t depth, ll__obj *o) {
-    return ll__parse_obj(guarded(s, n), n, depth, LL_ERR_BAD_FRAME, o);
 }
 
 static void test_cursor(void) {
@@ -82,93 +80,102 @@ static void test_cursor(void) {
     }
 }
 
-static void test_json_good(void) {
-    static const char *good[] = {
-        "{}",
-        " {\"type\":\"ping\"} ",
-        "{\"type\":\"msg\",\"cursor\":\"5\",\"data\":{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}}",
-        "{\"type\":\"hello\",\"cursor\":\"1-2\",\"heartbeat\":25000}",
-        "{\"type\":\"ack\",\"id\":9007199254740992}",
-        "{\"data\":\"\\\"quoted\\\"\",\"type\":\"msg\",\"cursor\":\"1\"}",
-        "{\"cursor\":\"3\",\"messages\":[]}",
-        "{\"cursor\":\"3\",\"messages\":[{\"cursor\":\"3\",\"data\":[]}]}",
-        "{\"type\":\"x\",\"unknown\":{\"deep\":[[[]]]}}",
-        "{\"type\":\"x\",\"data\":\"\xc3\xa9\"}",
+/* The test decoder (decode.h) must agree with JSON.parse, as js/protocol.mjs uses it. */
+static uint32_t frame_type(const char *text) {
+    dec_frame f;
+    size_t n = strlen(text);
+    dec_frame_decode(guarded(text, n), n, &f);
+    return f.type;
+}
+
+static void test_decode_frames(void) {
+    static const struct { const char *text; uint32_t type; } cases[] = {
+        {" {\"type\":\"ping\"} ", LL_FRAME_PING},
+        {"{\"type\":\"msg\",\"cursor\":\"5\",\"data\":{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}}", LL_FRAME_MSG},
+        {"{\"type\":\"hello\",\"cursor\":\"1-2\",\"heartbeat\":25000}", LL_FRAME_HELLO},
+        {"{\"type\":\"ack\",\"id\":9007199254740991}", LL_FRAME_ACK},
+        {"{\"type\":\"ack\",\"id\":9007199254740992}", LL_FRAME_BAD},
+        {"{\"data\":\"\\\"quoted\\\"\",\"type\":\"msg\",\"cursor\":\"1\"}", LL_FRAME_MSG},
+        {"{\"type\":\"x\",\"unknown\":{\"deep\":[[[]]]}}", LL_FRAME_OTHER},
+        {"{\"type\":\"msg\",\"cursor\":\"1\",\"data\":\"\xc3\xa9\"}", LL_FRAME_MSG},
+        /* not JSON, not an object, or a known field of the wrong type: bad */
+        {"", LL_FRAME_BAD}, {"[]", LL_FRAME_BAD}, {"\"x\"", LL_FRAME_BAD}, {"{", LL_FRAME_BAD},
+        {"{}", LL_FRAME_BAD}, {"{\"type\":\"a\",}", LL_FRAME_BAD}, {"{\"a\":1 \"b\":2}", LL_FRAME_BAD},
+        {"{\"type\":\"a\"} x", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":01}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":1.}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":tru}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":\"\\x\"}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":\"tab\there\"}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":[1,]}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":NaN}", LL_FRAME_BAD},
+        {"{'type':'a'}", LL_FRAME_BAD}, {"{\"type\":5}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"cursor\":5}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":-1}", LL_FRAME_BAD}, {"{\"type\":\"ack\",\"id\":1.5}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":\"1\"}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"messages\":{}}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":99999999999999999}", LL_FRAME_BAD}, {"{\"type\":\"msg\",\"cursor\":\"1\"}", LL_FRAME_BAD},
     };
     size_t i, cut;
-    ll__obj o;
-    for (i = 0; i < sizeof good / sizeof good[0]; i++) {
-        size_t n = strlen(good[i]);
-        CHECK(parse(good[i], n, 32, &o) == LL_ERR_OK, "good %s", good[i]);
-        /* Every proper prefix of an object is incomplete (trailing blanks aside). */
-        for (cut = 0; cut < n; cut++) {
-            int trailing = 1, rc;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        size_t n = strlen(t);
+        CHECK(frame_type(t) == cases[i].type, "frame %s", t);
+        /* a proper prefix of a frame is never a frame (trailing blanks aside) */
+        for (cut = 0; cut < n && cases[i].type != LL_FRAME_BAD; cut++) {
+            dec_frame f;
             size_t k;
-            for (k = cut; k < n; k++) trailing &= good[i][k] == ' ';
-            rc = parse(good[i], cut, 32, &o);
-            if (!trailing) CHECK(rc != LL_ERR_OK, "prefix %zu of %s accepted", cut, good[i]);
+            int trailing = 1;
+            for (k = cut; k < n; k++) trailing &= t[k] == ' ';
+            dec_frame_decode(guarded(t, cut), cut, &f);
+            if (!trailing) CHECK(f.type == LL_FRAME_BAD, "prefix %zu of %s", cut, t);
         }
     }
-    parse(good[2], strlen(good[2]), 32, &o);
-    CHECK(ll__span_eq(o.type, "msg") && ll__span_eq(o.cursor, "5"), "fields");
-    CHECK(o.data.n == strlen("{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}"), "data span is the raw JSON");
-    parse(good[4], strlen(good[4]), 32, &o);
-    CHECK(o.id == 9007199254740992ULL, "id");
-    parse(good[3], strlen(good[3]), 32, &o);
-    CHECK(o.id == LL__ABSENT, "no id");
-}
-
-static void test_json_bad(void) {
-    /* What the finder itself rejects: not an object, broken structure, wrong JSON types of
-     * the fields it reads. */
-    static const char *bad[] = {
-        "", "[]", "\"x\"", "{", "}", "{\"type\"}", "{\"type\":}", "{,}", "{\"type\":\"a\"} x",
-        "{'a':1}", "{\"type\":5}", "{\"cursor\":5}", "{\"id\":-1}", "{\"id\":1.5}", "{\"id\":\"1\"}",
-        "{\"messages\":{}}", "{\"id\":99999999999999999}", "{\"a\":[1}", "{\"a\":\"x}",
-    };
-    /* Not JSON, but shaped like it: the caller's check (JSON.parse in the shim) rejects
-     * these before the core sees them; the finder only has to stay inside the text. */
-    static const char *not_json[] = {
-        "{\"type\":\"a\",}", "{\"a\":1 \"b\":2}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
-        "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":\"\\x\"}",
-        "{\"a\":\"\\u12\"}", "{\"a\":\"tab\there\"}", "{\"a\":[1,]}", "{\"a\":[,1]}",
-        "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":\"\\", "{\"a\":]]]}",
-    };
-    size_t i;
-    ll__obj o;
-    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(parse(bad[i], strlen(bad[i]), 32, &o) == LL_ERR_BAD_FRAME, "bad %s", bad[i]);
-    for (i = 0; i < sizeof not_json / sizeof not_json[0]; i++) {
-        int rc = parse(not_json[i], strlen(not_json[i]), 32, &o);
-        CHECK(rc == LL_ERR_OK || rc == LL_ERR_BAD_FRAME, "not JSON %s: %d", not_json[i], rc);
+    {
+        dec_frame f;
+        const char *t = cases[1].text;
+        dec_frame_decode(t, strlen(t), &f);
+        CHECK(f.cursor.n == 1 && f.cursor.p[0] == '5' && f.depth == 3, "fields, depth %u", f.depth);
+        CHECK(f.data.n == strlen("{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}"), "data span is the raw JSON");
     }
 }
 
-static void test_json_depth(void) {
-    char buf[300];
-    ll__obj o;
+static void test_decode_depth(void) {
+    char buf[700];
     int d;
-    /* data at depth 2 holding k nested arrays reaches depth 1 + k. */
-    for (d = 1; d <= 70; d++) {
-        int n = 0, k, rc;
-        n += sprintf(buf + n, "{\"data\":");
+    /* data holding k nested arrays: depth 1 + k; past 255 it reads 256 */
+    for (d = 1; d <= 300; d += d < 70 ? 1 : 23) {
+        dec_frame f;
+        int n = 0, k;
+        n += sprintf(buf + n, "{\"type\":\"msg\",\"cursor\":\"1\",\"data\":");
         for (k = 0; k < d; k++) buf[n++] = '[';
         for (k = 0; k < d; k++) buf[n++] = ']';
         buf[n++] = '}';
-        rc = parse(buf, (size_t)n, 32, &o);
-        CHECK(rc == (1 + d <= 32 ? LL_ERR_OK : LL_ERR_TOO_DEEP), "depth %d -> %d", d, rc);
+        dec_frame_decode(buf, (size_t)n, &f);
+        CHECK(f.depth == (uint32_t)(1 + d > 255 ? 256 : 1 + d), "depth %d -> %u", d, f.depth);
     }
 }
 
-static void test_array_iter(void) {
-    const char *body = "{\"cursor\":\"3\",\"messages\":[ {\"cursor\":\"1\",\"data\":[1,[2]]} ,{\"cursor\":\"2\",\"data\":\"]\"},{\"cursor\":\"3\",\"data\":{}}]}";
-    ll__obj o;
-    ll__span el;
-    const char *pos;
-    int n = 0;
-    CHECK(parse(body, strlen(body), 32, &o) == LL_ERR_OK, "batch");
-    for (pos = o.messages.p; ll__array_next(&pos, o.messages.p + o.messages.n, &el);) n++;
-    CHECK(n == 3, "3 elements, got %d", n);
+static void test_decode_body(void) {
+    const char *body = "{\"cursor\":\"3\",\"messages\":[ {\"cursor\":\"1\",\"data\":[1,[2]]} ,{\"cursor\":\"2\",\"data\":\"]\"},"
+                       "{\"cursor\":\"x\",\"data\":{}},5,{\"data\":1},{\"cursor\":\"4\",\"data\":null}]}";
+    dec_body b;
+    dec_body_decode(body, strlen(body), &b);
+    CHECK(b.lines_len == strlen("3\n1\n2\nx\n\n\n4") && !memcmp(b.lines, "3\n1\n2\nx\n\n\n4", b.lines_len), "lines %.*s",
+          (int)b.lines_len, b.lines);
+    CHECK(b.count == 6 && b.data[1].n == 3 && b.data[3].p == NULL && b.data[5].n == 4, "data spans");
+    CHECK(b.depth == 5, "depth %u", b.depth);
+    dec_body_free(&b);
+    dec_body_decode("<html>", 6, &b);
+    CHECK(b.lines_len == 0 && b.count == 0, "not JSON: no lines");
+    dec_body_free(&b);
+}
+
+/* The core's side: cursor lines. */
+static void test_lines(void) {
+    static const struct { const char *text; int n; } cases[] = {{"", 1}, {"5", 1}, {"5\n6", 2}, {"5\n", 2}, {"5\n\n7", 3}};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = guarded(cases[i].text, strlen(cases[i].text)), *pos = t;
+        ll__span line;
+        int n = 0;
+        while (ll__line(&pos, t + strlen(cases[i].text), &line)) n++;
+        CHECK(n == cases[i].n, "lines of \"%s\": %d", cases[i].text, n);
+    }
 }
 
 static ll_core *fresh(void) {
@@ -230,10 +237,10 @@ static void test_policy(void) {
 
 int main(void) {
     test_cursor();
-    test_json_good();
-    test_json_bad();
-    test_json_depth();
-    test_array_iter();
+    test_decode_frames();
+    test_decode_depth();
+    test_decode_body();
+    test_lines();
     test_config();
     test_policy();
     printf("unit: %d passed, %d failed\n", passed, failed);

@@ -1,0 +1,45 @@
+// protocol.mjs — the server's JSON, parsed once (JSON.parse) into what the core reads
+// (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
+// names which message of the input to hand over. tests/native/decode.c applies the same
+// rules for the native tests.
+import { FRAMES, FRAME_BAD, FRAME_MSG, FRAME_OTHER } from './constants.js';
+import { bytes } from './loader.mjs';
+
+const dec = new TextDecoder();
+const parse = (t) => {
+    try {
+        return JSON.parse(t);
+    } catch {}
+};
+const str = (v) => v === undefined || typeof v == 'string';
+/** v when it is an object whose known fields have their JSON types, else undefined. */
+const object = (v) =>
+    v && typeof v == 'object' && !Array.isArray(v) && str(v.type) && str(v.cursor) && str(v.message) &&
+    (v.id === undefined || (Number.isSafeInteger(v.id) && v.id >= 0)) && (v.messages === undefined || Array.isArray(v.messages))
+        ? v : undefined;
+/** Nesting depth (an object or array counts 1); counting stops past 255. */
+const depth = (v, n = 0) => {
+    if (n > 255 || !v || typeof v != 'object') return n;
+    let m = ++n;
+    for (const k in v) m = Math.max(m, depth(v[k], n));
+    return m;
+};
+// a cursor goes in as one line: one with a line break is no cursor
+const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
+
+/** A text frame: the args of ll_ws_frame after the socket id, and its messages (itself). */
+export function frame(data) {
+    const v = typeof data == 'string' ? parse(data) : undefined, o = object(v);
+    let type = FRAMES.indexOf(o?.type);
+    if (type < 0 || type >= FRAME_OTHER) type = typeof o?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
+    if (type == FRAME_MSG && !('data' in o)) type = FRAME_BAD;
+    return [[type, data.length == null ? data.byteLength : bytes(data), depth(v), o?.cursor ?? '', o?.id < 2 ** 32 ? o.id : 0, o?.message ?? ''], [o]];
+}
+
+/** A protocol poll body of `size` bytes: the args of ll_http_response after the validator
+ *  (size, depth, the cursor lines), and its messages. */
+export function body(b, size) {
+    const v = parse(typeof b == 'string' ? b : dec.decode(b)), o = object(v), m = o?.messages || [];
+    const el = (e) => ((e = object(e)) && 'data' in e ? line(e.cursor) : '');
+    return [[size, depth(v), o ? [line(o.cursor), ...m.map(el)].join('\n') : ''], m];
+}
