@@ -41,20 +41,25 @@ function make(inst) {
         out: reserve(8), // where ll_cursor writes the length
         alloc: () => free.pop() ?? reserve(size),
         free: (p) => free.push(p),
-        /** Expand the args of one call: strings and byte arrays go into the scratch buffer
-         *  and become (ptr, len); numbers and BigInts stay. */
+        /** Expand the args of one call: strings (UTF-8) and byte arrays go into the scratch
+         *  buffer and become (ptr, len); numbers and BigInts stay. */
         args(list) {
+            const out = [], str = (v) => typeof v == 'string';
             let n = 0, p;
-            list = list.map((v) => (typeof v == 'string' ? enc.encode(v) : v));
-            for (const v of list) n += v.buffer ? v.length : 0;
+            for (const v of list) n += v.buffer ? v.length : str(v) ? 3 * v.length : 0; // UTF-8: at most 3 bytes a unit
             if (n > cap) scratch = reserve((cap = Math.max(n, cap * 2, 4096)));
             p = scratch;
-            return list.flatMap((v) => (v.buffer ? (view().set(v, p), (p += v.length), [p - v.length, v.length]) : [v]));
+            view();
+            for (const v of list)
+                if (str(v)) (n = enc.encodeInto(v, u8.subarray(p, p + 3 * v.length)).written), out.push(p, n), (p += n);
+                else if (v.buffer) u8.set(v, p), out.push(p, v.length), (p += v.length);
+                else out.push(v);
+            return out;
         },
         /** One ll_action as a plain object; its spans decoded (they die at the next call). */
         action(p) {
             view();
-            const w = u32.subarray(p >> 2, (p >> 2) + 9), str = (i) => dec.decode(u8.subarray(w[i], w[i] + w[i + 1]));
+            const w = u32.subarray(p >> 2, (p >> 2) + 9), str = (i) => (w[i + 1] ? dec.decode(u8.subarray(w[i], w[i] + w[i + 1])) : '');
             return { type: w[0], id: w[1], a: w[2], b: w[3], c: w[4], s: str(5), t: str(7) };
         },
         cursor(core) {
