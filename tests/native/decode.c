@@ -50,7 +50,7 @@ static int scan_string(scan *s, dec_span *out) {
                 s->p += 5;
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", *s->p)) return fail(s);
+            if (!*s->p || !strchr("\"\\/bfnrt", *s->p)) return fail(s); /* (strchr finds the NUL too) */
         }
         s->p++;
     }

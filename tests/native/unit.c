@@ -132,6 +132,13 @@ static void test_decode_frames(void) {
         CHECK(f.cursor.n == 1 && f.cursor.p[0] == '5' && f.depth == 3, "fields, depth %u", f.depth);
         CHECK(f.data.n == strlen("{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}"), "data span is the raw JSON");
     }
+    {
+        /* an escaped NUL is no escape (JSON.parse rejects it) */
+        static const char t[] = "{\"type\":\"x\",\"m\":\"\\\0\"}";
+        dec_frame f;
+        dec_frame_decode(guarded(t, sizeof t - 1), sizeof t - 1, &f);
+        CHECK(f.type == LL_FRAME_BAD, "backslash NUL");
+    }
 }
 
 static void test_decode_depth(void) {
