@@ -33,6 +33,16 @@ export function faultSuite(title, kind, args, hasWs) {
             await server?.stop();
         });
 
+        /** setup(mode, opts, clientOpts), then body(t); the client and proxy close either way. */
+        async function trial(mode, ...rest) {
+            const body = rest.pop(), t = await setup(mode, ...rest);
+            try {
+                await body(t);
+            } finally {
+                await t.close();
+            }
+        }
+
         /** A proxy in `mode`, a client through it resuming from the server's head. */
         async function setup(mode, opts = {}, clientOpts = {}) {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
@@ -124,8 +134,7 @@ export function faultSuite(title, kind, args, hasWs) {
         }
 
         it('pass: data on the best transport', async () => {
-            const t = await setup('pass');
-            try {
+            await trial('pass', async (t) => {
                 await upOnBest(t);
                 await t.state((s) => s.state === 'open', 'open');
                 const first = t.rec.states.find((s) => s.state === 'open');
@@ -139,26 +148,20 @@ export function faultSuite(title, kind, args, hasWs) {
                 onTransport(await t.arrive(await t.send('pass', 5)), hasWs ? 'websocket' : 'longpoll');
                 if (hasWs) assert.equal(t.rec.errors.filter((e) => e.code === 'ws_failed').length, 0, t.rec.dump());
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('latency: data on the best transport, just later', async () => {
-            const t = await setup('latency', { ms: 150 });
-            try {
+            await trial('latency', { ms: 150 }, async (t) => {
                 await upOnBest(t);
                 onTransport(await t.arrive(await t.send('latency', 5)), hasWs ? 'websocket' : 'longpoll');
                 if (hasWs) assert.ok(t.rec.reasons().includes('ws_hello'), t.rec.dump());
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('refuse: ws_refused, long polling, then upgrade', async () => {
-            const t = await setup('refuse');
-            try {
+            await trial('refuse', async (t) => {
                 await t.state((s) => s.reason === 'ws_refused', 'statechange ws_refused');
                 await t.transport('longpoll');
                 assert.ok(t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_refused'), t.rec.dump());
@@ -166,14 +169,11 @@ export function faultSuite(title, kind, args, hasWs) {
                 t.proxy.setMode('pass');
                 await recovers(t);
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('blackhole: ws_blackhole, long polling (raced: data before the timeout), then upgrade', async () => {
-            const t = await setup('blackhole');
-            try {
+            await trial('blackhole', async (t) => {
                 // the race poll starts beside the hung upgrade: polling is open before wsTimeout
                 await t.transport('longpoll', FAST.wsTimeout + 5000);
                 await t.state((s) => s.reason === 'ws_blackhole', 'statechange ws_blackhole');
@@ -182,14 +182,11 @@ export function faultSuite(title, kind, args, hasWs) {
                 t.proxy.setMode('pass');
                 await recovers(t);
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('stall after open: ws_stalled, long polling, then upgrade', async () => {
-            const t = await setup('pass');
-            try {
+            await trial('pass', async (t) => {
                 await upOnBest(t);
                 t.proxy.setMode('stall');
                 const during = await t.send('stall');
@@ -209,17 +206,14 @@ export function faultSuite(title, kind, args, hasWs) {
                 t.proxy.setMode('pass');
                 await recovers(t, { upgraded: hasWs });
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('the first poll batch after an outage is delivered while state says open/longpoll', {
         }, async () => {
             // with a WebSocket: a stalled socket (ws_stalled → reconnecting/none → poll);
             // without: polls reset (network errors → reconnecting/none → poll)
-            const t = await setup(hasWs ? 'pass' : 'reset');
-            try {
+            await trial(hasWs ? 'pass' : 'reset', async (t) => {
                 let during;
                 if (hasWs) {
                     await t.transport('websocket');
@@ -233,14 +227,11 @@ export function faultSuite(title, kind, args, hasWs) {
                 }
                 const got = await t.arrive(during);
                 assert.deepEqual(got.map((m) => `${m.state}/${m.transport}`), got.map(() => 'open/longpoll'), t.rec.dump());
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('flap: ws_flapping, falls back, data keeps arriving, then stays up on the websocket', async () => {
-            const t = await setup('flap', { ms: 200 });
-            try {
+            await trial('flap', { ms: 200 }, async (t) => {
                 if (hasWs) {
                     await t.state((s) => s.reason === 'ws_flapping', 'statechange ws_flapping');
                     assert.ok(t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_flapping'), t.rec.dump());
@@ -258,16 +249,13 @@ export function faultSuite(title, kind, args, hasWs) {
                     await recovers(t);
                 }
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('flap: re-probes of a path that keeps flapping are spaced out on the growing probe schedule', {
             skip: !hasWs && 'no websocket to flap',
         }, async () => {
-            const t = await setup('flap', { ms: 200 }, { probeMin: 200, probeMax: 60000 });
-            try {
+            await trial('flap', { ms: 200 }, { probeMin: 200, probeMax: 60000 }, async (t) => {
                 await t.state((s) => s.reason === 'ws_flapping', 'statechange ws_flapping');
                 const before = t.proxy.stats().ws_upgrades;
                 await sleep(6000);
@@ -275,14 +263,11 @@ export function faultSuite(title, kind, args, hasWs) {
                 // growing: ~[100,200] + [200,400] + [400,800] + [800,1600] + [1600,3200] ms apart
                 // (each probe also lives 200 ms): at most ~6 in 6 s; not growing: ~15
                 assert.ok(probes <= 9, `${probes} WebSocket attempts in 6 s of flapping\n${t.rec.dump()}`);
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('reset: plain HTTP is reset; upgrades pass', async () => {
-            const t = await setup('reset');
-            try {
+            await trial('reset', async (t) => {
                 if (hasWs) {
                     // the WebSocket needs no plain request: nothing to reset
                     await t.transport('websocket');
@@ -299,14 +284,11 @@ export function faultSuite(title, kind, args, hasWs) {
                     await recovers(t);
                 }
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('drop then recover: nothing while the server is unreachable, everything after', async () => {
-            const t = await setup('pass');
-            try {
+            await trial('pass', async (t) => {
                 await upOnBest(t);
                 t.proxy.setMode('drop');
                 const during = await t.send('drop', 5);
@@ -319,15 +301,12 @@ export function faultSuite(title, kind, args, hasWs) {
                 if (hasWs) await t.settledOnWs();
                 await recovers(t, { upgraded: false });
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
 
         it('corrupt: error events, nothing bad delivered, everything after it clears', async () => {
             // started under corruption: the hello and every 200 body are damaged
-            const t = await setup('corrupt');
-            try {
+            await trial('corrupt', async (t) => {
                 const during = await t.send('corrupt', 5);
                 if (hasWs) {
                     await waitFor(() => t.rec.errors.some((e) => e.code === 'bad_frame' && e.reason === 'ws_bad_frame'), LONG, () => `bad_frame error\n${t.rec.dump()}`);
@@ -343,9 +322,7 @@ export function faultSuite(title, kind, args, hasWs) {
                 if (hasWs) await t.settledOnWs();
                 await recovers(t, { upgraded: false });
                 t.check();
-            } finally {
-                await t.close();
-            }
+            });
         });
     });
 }
