@@ -18,7 +18,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
-            python3-gevent-websocket
+            python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
+            nginx-light
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)
 # What the wasm module exports: the inputs, the drain, the views (names come from
