@@ -69,8 +69,11 @@ def run_gevent(app, live, args):
 
 
 def run_flask(app, live, args):
+    import logging
     from werkzeug.serving import make_server
 
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(args.host, args.port, app, threaded=True)
     if args.tick > 0:
         concurrency.spawn(ticker, live, args.tick)
@@ -81,13 +84,14 @@ def run_flask(app, live, args):
         pass
 
 
+class ServedByWorker(GeventWebSocketWorker):
+    """Lifeline's GeventWebSocketWorker with `Lifeline-Served-By` on the 101 (set below)."""
+
+
 def run_gunicorn(make_app, args):
     from gunicorn.app.base import BaseApplication
 
-    name = args.name
-
-    class Worker(GeventWebSocketWorker):
-        wsgi_handler = served_by(WebSocketHandler, name)
+    ServedByWorker.wsgi_handler = served_by(WebSocketHandler, args.name)   # workers fork
 
     def when_ready(server):
         listening(args.host, server.LISTENERS[0].sock.getsockname()[1])
@@ -102,7 +106,7 @@ def run_gunicorn(make_app, args):
             for key, value in {
                 "bind": f"{args.host}:{args.port}",
                 "workers": args.gunicorn,
-                "worker_class": Worker,
+                "worker_class": "runners.ServedByWorker",
                 "graceful_timeout": 1,
                 "timeout": 120,
                 "accesslog": "-" if args.verbose else None,

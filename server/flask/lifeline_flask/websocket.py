@@ -96,17 +96,24 @@ def serve(state, stream, ws):
     limit = config["max_body"]
     write_lock = gevent.lock.Semaphore()
     raw_write, raw_read = ws.raw_write, ws.raw_read
-    too_large = []
+    too_large = []                     # payload bytes of the message being read
 
     def locked_write(data):
         with write_lock:
             raw_write(data)
 
     def bounded_read(n):
-        # only payload reads can be this large: refuse an oversized frame before reading it
-        if n > limit:
-            too_large.append(n)
-            raise ValueError("frame too large")
+        # payload reads: refuse a message over the limit (in one frame or in fragments)
+        # before reading it. Answer here: gevent-websocket turns any failure of this read
+        # into a close without a code.
+        too_large.append(n)
+        if sum(too_large) > limit:
+            if not held.frozen:
+                send(dumps({"type": "error", "code": "too_large",
+                            "message": f"message over {limit} bytes"}))
+            close_socket(ws, 1009, "message too large")
+            held.close(1009)
+            raise ValueError("message too large")
         return raw_read(n)
 
     ws.raw_write = locked_write
@@ -133,13 +140,11 @@ def serve(state, stream, ws):
     @copy_current_request_context
     def reader():
         while not (ws.closed or held.dropped or held.close_request):
+            del too_large[:]              # bytes of the message being read
             try:
                 msg = ws.receive()
             except Exception:
                 msg = None
-            if too_large:
-                fail("too_large", f"frame over {limit} bytes", 1009)
-                return
             if msg is None:
                 held.close(1006)
                 return

@@ -112,7 +112,7 @@ class MemoryStore(Store):
                 return Read([], head, True)
             else:
                 after = pair[1]
-            if s is None or after == offset:
+            if s is None or after == offset or limit <= 0:
                 return Read([], format_cursor(self._epoch, after), False)
             start = after - floor
             log = s.log
