@@ -98,6 +98,7 @@ export async function createServer(options = {}) {
         retention: options.retention,
         maxBody: options.maxBody,
         redis: options.redis,
+        store: options.store,
         log: options.log,
         authorize: options.authTest ? authTest.authorize : undefined,
         onSend:

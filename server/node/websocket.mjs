@@ -60,6 +60,8 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     const timers = new Set();
     let unsub = () => {};
     let closed = false;
+    let pumping = false; // one read at a time ...
+    let again = false; // ... and another after it when woken meanwhile
     ws.on('error', () => {});
     ws.on('close', () => {
         closed = true;
@@ -116,8 +118,6 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     }
 
     // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
-    let pumping = false;
-    let again = false;
     async function pump() {
         if (last === undefined || closed) return;
         if (pumping) return void (again = true);
