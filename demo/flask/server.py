@@ -8,9 +8,11 @@ server/DESIGN.md (faults.py, admin.py, static.py; how it is served: runners.py).
 
 Streams are at /live/<name> (`ticker` gets --tick, `counter` and `chat` are the demo
 page's, `test` the admin API's default). Every send is published unchanged to its stream.
---auth-test adds the test rule for authorize/on_send: a `private-*` stream needs the
-cookie or header `user=ok` to subscribe or send; sends to `readonly-*` are rejected with
-code `read_only`, status 403.
+--auth-test installs the test rule both demo servers share (as demo/server.mjs): a
+`private-*` stream needs the cookie `user=ok` or the header `X-User: ok` to subscribe or
+send; sends to `readonly-*` are rejected with code `read_only`, status 403; on `throw-*`
+streams the authorize hook raises. --no-sends registers no on_send hook at all (every send
+refused, 405 sends_disabled); /admin/config {"sends": false} rejects sends the same way.
 """
 
 import argparse
@@ -43,7 +45,8 @@ def parse_args(argv):
     p.add_argument("--redis", default=None, metavar="URL", help="Redis store instead of memory")
     p.add_argument("--name", default=f"flask-{os.getpid()}", help="this process' name")
     p.add_argument("--auth-test", action="store_true", help="the test rule for authorize")
-    p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    p.add_argument("--no-sends", action="store_true", help="no on_send hook: sends refused")
+    p.add_argument("--verbose", "--log", action="store_true", help="log every request to stderr")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--no-websocket", action="store_true", help="gevent, polling only")
     mode.add_argument("--flask-run", action="store_true",
@@ -61,8 +64,13 @@ class Demo:
         self.sends = True
 
 
-def _has_user(request):
-    return request.cookies.get("user") == "ok" or request.headers.get("user") == "ok"
+def auth_test_authorize(stream, action, request):
+    """The --auth-test rule's authorize hook."""
+    if stream.startswith("throw-"):
+        raise RuntimeError("auth-test: authorize raises on throw-* streams")
+    if not stream.startswith("private-"):
+        return True
+    return request.cookies.get("user") == "ok" or request.headers.get("X-User") == "ok"
 
 
 def create_app(args):
@@ -82,17 +90,17 @@ def create_app(args):
         app.extensions["lifeline"], args.name)
 
     if args.auth_test:
-        @live.authorize
-        def authorize(stream, action, request):
-            return not stream.startswith("private-") or _has_user(request)
+        live.authorize(auth_test_authorize)
 
-    @live.on_send
     def on_send(stream, data, request):
         if not demo.sends:
-            raise Rejected("sends_disabled", "sends are switched off", 405)
+            raise Rejected("sends_disabled", "sends are disabled on this server", 405)
         if args.auth_test and stream.startswith("readonly-"):
-            raise Rejected("read_only", f"{stream} is read-only", 403)
+            raise Rejected("read_only", "this stream is read-only", 403)
         live.publish(stream, data)
+
+    if not args.no_sends:
+        live.on_send(on_send)
 
     @app.after_request
     def served_by(resp):

@@ -63,7 +63,9 @@ def _with_etag(resp, cursor):
 def poll(state, stream):
     hooks = state.transport_hooks
     raw_wait = request.args.get("wait")
-    hooks.count("longpoll" if raw_wait not in (None, "", "0") else "poll")
+    long = state.config["long_poll_max"] > 0 and bool(_WAIT_RE.match(raw_wait or "")) \
+        and int(raw_wait) > 0
+    hooks.count("longpoll" if long else "poll")
     shed = hooks.before_poll(stream)
     if shed is not None:
         return state.finish(shed, poll=True)
