@@ -17,8 +17,8 @@
 //    onSend at all, config `sends: false` rejects every send with `sends_disabled` (405).
 //  - `--auth-test` installs the fixed rule the conformance suite expects of every server
 //    (server/DESIGN.md "The test rule"): streams named `private-*` need the cookie `user=ok`
-//    or the header `X-User: ok` to subscribe or send; sends to `readonly-*` are rejected with
-//    `read_only` (403); on streams named `throw-*` the authorize hook throws.
+//    or the header `X-User: ok` to subscribe or send, `members-*` only to send; sends to
+//    `readonly-*` are rejected with `read_only` (403); on `throw-*` the authorize hook throws.
 //  - Every response (polls, POSTs, the 101, refusals, static files, admin) carries
 //    `Lifeline-Served-By: <name>` and every hello frame `"server":"<name>"`.
 //  - Tick (`--tick <ms>`, off by default, `make demo` passes 2000): the server publishes
@@ -45,9 +45,10 @@ const PREFIX = '/live';
 export const authTest = {
     authorize(stream, action, req) {
         if (stream.startsWith('throw-')) throw new Error('auth-test: authorize throws on throw-* streams');
-        if (!stream.startsWith('private-')) return true;
-        const cookies = String(req.headers.cookie ?? '').split(';').map((s) => s.trim());
-        return cookies.includes('user=ok') || req.headers['x-user'] === 'ok';
+        const member = () => String(req.headers.cookie ?? '').split(';').map((s) => s.trim()).includes('user=ok') || req.headers['x-user'] === 'ok';
+        if (stream.startsWith('private-')) return member();
+        if (stream.startsWith('members-') && action === 'send') return member();
+        return true;
     },
     check(stream) {
         if (stream.startsWith('readonly-')) throw new Rejected('read_only', 'this stream is read-only', 403);

@@ -163,10 +163,10 @@ export async function publish(url, data, stream) {
 
 export const DEFAULT_STREAM = 'test';
 
-/** A stream's URL: a server's base URL gets /live/<stream>; a URL that names a stream stays. */
+/** A stream's URL: a server's base URL (no path) gets /live/<stream>; a URL with a path stays. */
 export function liveUrlOf(url, stream = DEFAULT_STREAM) {
     const u = new URL(url);
-    if (!/^\/live\/[^/]+$/.test(u.pathname)) u.pathname = `/live/${stream}`;
+    if (u.pathname === '/') u.pathname = `/live/${stream}`;
     return u.href;
 }
 
