@@ -8,10 +8,10 @@ server/DESIGN.md (faults.py, admin.py, static.py; how it is served: runners.py).
 
 Streams are at /live/<name> (`ticker` gets --tick, `counter` and `chat` are the demo
 page's, `test` the admin API's default). Every send is published unchanged to its stream.
---auth-test installs the test rule both demo servers share (as demo/server.mjs): a
-`private-*` stream needs the cookie `user=ok` or the header `X-User: ok` to subscribe or
-send; sends to `readonly-*` are rejected with code `read_only`, status 403; on `throw-*`
-streams the authorize hook raises. --no-sends registers no on_send hook at all (every send
+--auth-test installs the test rule of server/DESIGN.md ("The test rule"): a member carries
+the cookie `user=ok` or the header `X-User: ok`; `private-*` streams need a member to
+subscribe or send, `members-*` streams to send; sends to `readonly-*` are rejected with
+code `read_only`, status 403; on `throw-*` streams the authorize hook raises. --no-sends registers no on_send hook at all (every send
 refused, 405 sends_disabled); /admin/config {"sends": false} rejects sends the same way.
 """
 
@@ -68,9 +68,10 @@ def auth_test_authorize(stream, action, request):
     """The --auth-test rule's authorize hook."""
     if stream.startswith("throw-"):
         raise RuntimeError("auth-test: authorize raises on throw-* streams")
-    if not stream.startswith("private-"):
-        return True
-    return request.cookies.get("user") == "ok" or request.headers.get("X-User") == "ok"
+    member = request.cookies.get("user") == "ok" or request.headers.get("X-User") == "ok"
+    if stream.startswith("private-") or (stream.startswith("members-") and action == "send"):
+        return member
+    return True
 
 
 def create_app(args):
