@@ -6,6 +6,7 @@ once it accepts connections:
   gunicorn  gunicorn's GeventWebSocketWorker, N workers, configured in code
 """
 
+import os
 import random
 import sys
 import time
@@ -116,6 +117,9 @@ def run_gunicorn(make_app, args):
                 self.cfg.set(key, value)
 
         def load(self):
+            if args.gunicorn > 1:     # each worker is a process: name it apart
+                args.name = f"{args.name}/{os.getpid()}"
+                ServedByWorker.wsgi_handler = served_by(WebSocketHandler, args.name)
             return make_app()
 
     Server().run()

@@ -20,6 +20,12 @@ import os
 import sys
 from pathlib import Path
 
+if __name__ == "__main__" and not {"--flask-run", "--gunicorn"} & set(sys.argv):
+    # gevent's server: patch first, so blocking libraries (the Redis client) cooperate too
+    # (gunicorn's gevent worker patches its workers itself; `flask run` uses threads)
+    from gevent import monkey
+    monkey.patch_all()
+
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1] / "server" / "flask")]
 

@@ -119,3 +119,13 @@ def threaded_server():
     yield start
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture
+def redis_server():
+    """A started throwaway redis-server (RedisServer), always removed afterwards."""
+    from redis_server import RedisServer
+    server = RedisServer()
+    server.start()
+    yield server
+    server.remove()
