@@ -132,16 +132,18 @@ def _hold(state, stream, cursor, hold_ms):
     unsubscribe = state.store.subscribe(stream, held.wake)
     deadline = concurrency.monotonic_ms() + hold_ms
     try:
+        woken = True
         while True:
-            held.event.clear()
-            r = state.store.read(stream, cursor, state.config["batch"])
-            if r.reset or r.messages:
-                return r
+            if woken:                     # read only on news, not on the one-second checks
+                held.event.clear()
+                r = state.store.read(stream, cursor, state.config["batch"])
+                if r.reset or r.messages:
+                    return r
             remaining = min(deadline, held.opened + state.config["long_poll_max"]) \
                 - concurrency.monotonic_ms()
             if remaining <= 0:
                 return r
-            held.event.wait(min(remaining, 1000) / 1000.0)
+            woken = held.event.wait(min(remaining, 1000) / 1000.0)
             if held.dropped:
                 cut(held.sock)
                 return None

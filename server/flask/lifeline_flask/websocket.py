@@ -222,36 +222,41 @@ def serve(state, stream, ws):
         send(dumps(hello), force=True)
         reader_g = gevent.spawn(reader)
 
+        woken = True                      # read the stream only when told of news
         while not (ws.closed or held.dropped or held.close_request):
-            held.event.clear()
             if held.frozen:
+                held.event.clear()
                 held.event.wait(None)     # woken only by a close, a drop or a fault change
                 continue
-            try:
-                r = store.read(stream, pos, config["batch"])
-            except StoreUnavailable:
-                held.close(1012, "store unavailable")
-                break
-            if r.reset:
-                # the log moved past this session's cursor (retention, or history lost): a
-                # reset frame may only come first, so close and let the client reconnect
-                fail("overflow", "the stream moved past this connection's cursor", 1013)
-                break
-            for cursor, text in r.messages:
-                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
+            if woken:
+                held.event.clear()
+                try:
+                    r = store.read(stream, pos, config["batch"])
+                except StoreUnavailable:
+                    held.close(1012, "store unavailable")
                     break
-                pos = cursor
-            if r.messages:
-                continue
+                if r.reset:
+                    # the log moved past this session's cursor (retention, or history lost):
+                    # a reset frame may only come first, so close; the client reconnects
+                    fail("overflow", "the stream moved past this connection's cursor", 1013)
+                    break
+                for cursor, text in r.messages:
+                    if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":'
+                                + text + "}"):
+                        break
+                    pos = cursor
+                if r.messages:
+                    continue              # a full batch may have more behind it
             timeout = None
             hb = config["heartbeat"]
             if hb > 0:
                 idle = monotonic_ms() - held.last_sent
                 if idle >= hb:
                     send('{"type":"ping"}')
+                    woken = False
                     continue
                 timeout = (hb - idle) / 1000.0
-            held.event.wait(timeout)
+            woken = held.event.wait(timeout)
         if held.close_request and not held.dropped:
             close_socket(ws, *held.close_request)
     finally:

@@ -216,3 +216,36 @@ def test_two_gunicorn_workers_share_streams_through_redis(redis_server):
             ws.close()
     finally:
         d.stop()
+
+
+def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
+    store = RedisStore(redis_server.url)
+    cursor = store.append("s", 1)
+    store.append("s", 2)
+    calls = []
+    gate = threading.Event()
+    real = store._read_now
+
+    def slow_read(*args):
+        calls.append(args)
+        gate.wait(10)
+        return real(*args)
+
+    store._read_now = slow_read
+    results = []
+    readers = [threading.Thread(target=lambda: results.append(store.read("s", cursor, 10)))
+               for _ in range(10)]
+    for t in readers:
+        t.start()
+    wait_until(lambda: len(store._inflight) == 1
+               and next(iter(store._inflight.values())).followers == 9,
+               what="nine readers waiting on the first one's call")
+    gate.set()
+    for t in readers:
+        t.join(10)
+    assert len(calls) == 1
+    assert len(results) == 10 and all(r == results[0] for r in results)
+    assert [m[1] for m in results[0].messages] == ["2"]
+    store.read("s", cursor, 10)                    # a later read asks Redis again
+    assert len(calls) == 2
+    store.close()

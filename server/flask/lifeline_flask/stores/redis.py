@@ -26,6 +26,7 @@ from pathlib import Path
 
 import redis
 
+from ..concurrency import make_event
 from ..cursor import is_everything, parse_cursor
 from ..errors import StoreUnavailable
 from ..jsontext import dumps
@@ -53,6 +54,18 @@ def _sleep(seconds):
         time.sleep(seconds)
 
 
+class _Flight:
+    """One Redis read in progress that other readers wait for."""
+
+    __slots__ = ("done", "result", "error", "followers")
+
+    def __init__(self):
+        self.followers = 0
+        self.done = make_event()
+        self.result = None
+        self.error = None
+
+
 class RedisStore(Store):
     def __init__(self, url="redis://127.0.0.1:6379/0", key_prefix="lifeline", retention=1000,
                  retention_ms=None):
@@ -71,6 +84,7 @@ class RedisStore(Store):
         self._read = self._redis.register_script((_LUA / "read.lua").read_text())
         self._lock = threading.Lock()
         self._subs = {}
+        self._inflight = {}
         self._listener = None
         self._listening = False
         self._closed = False
@@ -124,6 +138,35 @@ class RedisStore(Store):
         return "0-0" if out[0] == "none" else f"{out[1]}-{out[2]}"
 
     def read(self, stream, cursor, limit):
+        """Concurrent reads of the same (stream, cursor, limit) share one Redis call: a
+        notification wakes every local waiter of a stream, and those that are caught up
+        all ask the same question."""
+        key = (stream, cursor, limit)
+        with self._lock:
+            flight = self._inflight.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._inflight[key] = _Flight()
+            else:
+                flight.followers += 1
+        if not leader:
+            if not flight.done.wait(10):
+                raise StoreUnavailable("Redis read timed out")
+            if flight.error is not None:
+                raise flight.error
+            return flight.result
+        try:
+            flight.result = self._read_now(stream, cursor, limit)
+        except BaseException as e:
+            flight.error = e
+            raise
+        finally:
+            with self._lock:
+                del self._inflight[key]
+            flight.done.set()
+        return flight.result
+
+    def _read_now(self, stream, cursor, limit):
         if cursor is None:
             return Read([], self.head(stream), False)
         pair = parse_cursor(cursor)
