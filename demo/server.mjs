@@ -24,8 +24,9 @@
 //  - Tick (`--tick <ms>`, off by default, `make demo` passes 2000): the server publishes
 //    `{"kind":"tick","t":<epoch ms>,"value":<random walk>}` to stream `ticker`; the walk
 //    starts at 50, moves by up to ±5 per tick within [0, 100], and goes on across restarts.
-//  - Restart (POST /admin/restart) drops every socket, held poll and black-holed upgrade;
-//    with the memory store it also starts a new epoch (what a real restart does).
+//  - Restart (POST /admin/restart) drops every socket, held poll and black-holed upgrade, and
+//    loses the history: the memory store starts a new epoch, the Redis store deletes its keys
+//    (what a restart of the process / of a Redis without persistence does).
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -131,7 +132,9 @@ export async function createServer(options = {}) {
 
     async function restart() {
         faults.dropAll();
-        if (typeof live.store.reset === 'function') live.store.reset();
+        // The memory store starts a new epoch; the Redis store deletes its keys (as if Redis
+        // lost its data), so a restart looks the same to clients on either store.
+        if (typeof live.store.reset === 'function') await live.store.reset();
         return live.store.head(DEFAULT_STREAM);
     }
     function publicConfig() {
@@ -183,6 +186,7 @@ export async function createServer(options = {}) {
         else socket.destroy();
     });
 
+    await live.store.ready; // the Redis store's first connection (bounded), so LISTENING means ready
     const host = options.host ?? '127.0.0.1';
     await new Promise((resolve, reject) => {
         server.once('error', reject);

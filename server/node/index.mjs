@@ -28,10 +28,11 @@ import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
 import { MemoryStore } from './memory-store.mjs';
+import { RedisStore } from './redis-store.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
 import { SUBPROTOCOL, refuseUpgrade, runConnection } from './websocket.mjs';
 
-export { Rejected, StoreUnavailable, MemoryStore, SUBPROTOCOL, isStreamName };
+export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
 /** Option defaults (server/DESIGN.md "Options"). */
 export const DEFAULTS = Object.freeze({
@@ -79,16 +80,17 @@ export function createLifeline(options = {}) {
     for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
+    const log = typeof o.log === 'function' ? o.log : o.log ? (...a) => console.error('[lifeline]', ...a) : () => {};
     let store = o.store;
     let ownStore = false;
     if (!store && o.redis) {
-        store = createRedisStoreLazily(o.redis, { retention: config.retention, retentionMs: config.retentionMs, keyPrefix: o.redisKeyPrefix, log: o.log });
+        if (typeof o.redis !== 'string' || !/^rediss?:\/\//.test(o.redis)) throw new TypeError("redis must be a URL like 'redis://127.0.0.1:6379'");
+        store = new RedisStore({ url: o.redis, retention: config.retention, retentionMs: config.retentionMs, keyPrefix: o.redisKeyPrefix, log });
         ownStore = true;
     } else if (!store) {
         store = new MemoryStore({ retention: config.retention, retentionMs: config.retentionMs });
         ownStore = true;
     }
-    const log = typeof o.log === 'function' ? o.log : o.log ? (...a) => console.error('[lifeline]', ...a) : () => {};
     const ctx = {
         config,
         store,
@@ -198,35 +200,4 @@ export function createLifeline(options = {}) {
     }
 
     return { handle, upgrade, publish, configure, close, store, config };
-}
-
-// The Redis store loads `redis` only when asked for, so a memory-only app never imports it.
-function createRedisStoreLazily(url, options) {
-    let real = null;
-    const ready = import('./redis-store.mjs').then(({ RedisStore }) => (real = new RedisStore({ url, ...options })));
-    const call = (name) => async (...a) => (await ready)[name](...a);
-    return {
-        ready,
-        append: call('append'),
-        read: call('read'),
-        head: call('head'),
-        wait: call('wait'),
-        subscribe(stream, fn) {
-            if (real) return real.subscribe(stream, fn);
-            let unsub = null;
-            let gone = false;
-            ready.then((s) => !gone && (unsub = s.subscribe(stream, fn)));
-            return () => ((gone = true), unsub?.());
-        },
-        close: async () => (await ready.catch(() => null))?.close(),
-        get connections() {
-            return real?.connections ?? 0;
-        },
-        set retention(n) {
-            ready.then((s) => (s.retention = n));
-        },
-        set retentionMs(ms) {
-            ready.then((s) => (s.retentionMs = ms));
-        },
-    };
 }

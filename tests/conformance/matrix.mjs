@@ -3,26 +3,31 @@
 //
 //   forEachServer('wire protocol v1', (t) => { it('…', async () => poll(t.url, …)) });
 //
-// A row is {label, kind, args, ws, restartLosesLog, setup?}: `args` go to startServer after
-// the row's own, `ws` says whether the mode can serve WebSockets at all (Werkzeug's dev
-// server cannot), `setup` starts what the row needs beside the server (a Redis) and returns
-// {args, stop}. LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run.
+// A row is {label, kind, args, ws, setup?, needs?}: `args` go to startServer, `ws` says
+// whether the mode can serve WebSockets at all (Werkzeug's dev server cannot), `setup` starts
+// what the row needs beside the server (a Redis) and returns {args, stop}. Every row's
+// /admin/restart loses the history (memory: a new epoch; Redis: its keys deleted).
+// LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run; a Flask row that wants a
+// Redis takes the same setup.
 
 import { describe, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
+import { startRedis, redisAvailable } from '../lib/redis.mjs';
+
+/** Each describe of a Redis row starts its own redis-server (so: one per test file). */
+async function withRedis() {
+    const r = await startRedis();
+    return { args: ['--redis', r.url], stop: () => r.stop(), redis: r };
+}
 
 export const ROWS = [
-    { label: 'node', kind: 'node', args: [], ws: true, restartLosesLog: true },
-    { label: 'flask', kind: 'flask', args: [], ws: true, restartLosesLog: true },
-    { label: 'flask --gunicorn 1', kind: 'flask', args: ['--gunicorn', '1'], ws: true, restartLosesLog: true },
-    { label: 'flask --flask-run', kind: 'flask', args: ['--flask-run'], ws: false, restartLosesLog: true },
+    { label: 'node', kind: 'node', args: [], ws: true },
+    { label: 'node --redis', kind: 'node', args: [], ws: true, setup: withRedis, needs: redisAvailable },
+    { label: 'flask', kind: 'flask', args: [], ws: true },
+    { label: 'flask --gunicorn 1', kind: 'flask', args: ['--gunicorn', '1'], ws: true },
+    { label: 'flask --flask-run', kind: 'flask', args: ['--flask-run'], ws: false },
 ];
-
-/** Add a row (the Redis rows do, from the file that starts their Redis). */
-export function addRow(row) {
-    ROWS.push(row);
-}
 
 export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null, sends: true };
 export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
@@ -33,6 +38,7 @@ const SELECTED = (process.env.LIFELINE_SERVERS ?? '').split(',').map((k) => k.tr
 function skipReason(row) {
     if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind)) return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
     if (!serverAvailable(row.kind)) return `${row.kind} server not present`;
+    if (row.needs && !row.needs()) return `${row.label}: redis-server not installed`;
     return false;
 }
 
@@ -45,11 +51,13 @@ function skipReason(row) {
 export function forEachServer(title, body, { extraArgs = [], rows = ROWS } = {}) {
     for (const row of rows) {
         describe(`${title}: ${row.label}`, { skip: skipReason(row) }, () => {
-            const t = { row, url: null, srv: null };
+            const t = { row, url: null, srv: null, sideArgs: [] };
             let side = null;
             before(async () => {
                 side = row.setup ? await row.setup() : null;
-                t.srv = await startServer(row.kind, [...row.args, ...(side?.args ?? []), ...extraArgs]);
+                t.sideArgs = side?.args ?? [];
+                t.side = side;
+                t.srv = await startServer(row.kind, [...row.args, ...t.sideArgs, ...extraArgs]);
                 t.url = t.srv.url;
                 if (row.ws) {
                     const c = await connectWs(t.url, { timeoutMs: 5000 });

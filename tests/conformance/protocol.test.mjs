@@ -284,7 +284,7 @@ forEachServer('wire protocol v1', (t) => {
             });
 
             check('an origin list: allowed origins echoed with Vary: Origin on polls, sends and preflights; others get no ACAO', async () => {
-                const s2 = await startServer(kind, [...row.args, '--origins', 'http://a.test,http://b.test']);
+                const s2 = await startServer(kind, [...row.args, ...t.sideArgs, '--origins', 'http://a.test,http://b.test']);
                 try {
                     for (const origin of ['http://a.test', 'http://b.test']) {
                         const r = await poll(s2.url, {}, { headers: { Origin: origin } });
@@ -316,7 +316,7 @@ forEachServer('wire protocol v1', (t) => {
             });
 
             check("origins '*': every origin gets Access-Control-Allow-Origin: *", async () => {
-                const s2 = await startServer(kind, [...row.args, '--origins', '*']);
+                const s2 = await startServer(kind, [...row.args, ...t.sideArgs, '--origins', '*']);
                 try {
                     const r = await poll(s2.url, {}, { headers: { Origin: 'http://any.test' } });
                     assert.equal(r.headers.get('access-control-allow-origin'), '*');
