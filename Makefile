@@ -129,9 +129,11 @@ server/flask/lifeline_flask/stores/lua/%.lua: server/redis/%.lua
 	cp $< $@
 lua-copies: $(FLASK_LUA)
 
-# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here).
+# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here),
+# and the shared conformance suite against the Flask server on the Redis store.
 test-python: deps lua-copies
 	/usr/bin/python3 -m pytest server/flask/tests -q
+	node --test server/flask/tests/conformance-redis.mjs
 
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/

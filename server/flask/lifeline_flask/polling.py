@@ -73,6 +73,9 @@ def poll(state, stream):
         resp = _poll_answer(state, stream, raw_wait)
     except StoreUnavailable:
         resp = unavailable()
+    except Exception:            # a store that misbehaves: a clear 500, never an HTML page
+        state.logger.exception("lifeline: a poll failed")
+        resp = error_response(500, "internal", "internal server error")
     if resp is None:              # dropped (a restart): the socket is cut already
         return Response(status=503)
     delay = hooks.poll_delay()

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from lifeline_flask import Lifeline, Rejected
-from wsclient import Closed, HandshakeRefused, WsClient
+from wsclient import HandshakeRefused, WsClient
 
 
 def wait_until(fn, timeout=5.0, what="condition"):

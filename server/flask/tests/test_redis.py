@@ -3,9 +3,6 @@ going away and coming back, connections per process, and several processes on on
 Every test starts its own redis-server (redis_server.py) and stops it whatever happens."""
 
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,7 +14,7 @@ from lifeline_flask import Lifeline, StoreUnavailable
 from lifeline_flask.stores.redis import COMMAND_CONNECTIONS, RedisStore
 from test_gevent import wait_until
 from test_demo import Demo
-from wsclient import Closed, WsClient
+from wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,7 +43,7 @@ def test_config_key_selects_the_redis_store_with_the_layout(redis_server):
     assert redis_server.cli("HGET", "lifeline:{news}:meta", "offset") == "1"
     assert redis_server.cli("XLEN", "lifeline:{news}:log") == "1"
     entry = redis_server.cli("XRANGE", "lifeline:{news}:log", "-", "+").split("\n")
-    assert entry[0] == c1 and entry[1:3] == ["d", '{"a":1}']
+    assert entry[0] == c1 and entry[1:3] == ["d", '{"a":1}'] and entry[3] == "t"
     r = app.test_client().get("/live/news?cursor=0")
     assert body(r) == {"cursor": c1, "messages": [{"cursor": c1, "data": {"a": 1}}]}
 
@@ -249,3 +246,38 @@ def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
     store.read("s", cursor, 10)                    # a later read asks Redis again
     assert len(calls) == 2
     store.close()
+
+
+def test_python_and_node_processes_share_streams_on_one_redis(redis_server):
+    """A message published from Python reaches a client of a Node process, and the other
+    way round: one layout, one pair of Lua scripts."""
+    flask = Demo("--redis", redis_server.url, "--name", "py")
+    node = Demo(argv=["node", str(ROOT / "demo" / "server.mjs"), "--host", "127.0.0.1",
+                      "--port", "0", "--redis", redis_server.url, "--name", "js"])
+    try:
+        at_node = WsClient(node.port, "/live/mixed")
+        at_flask = WsClient(flask.port, "/live/mixed")
+        assert at_node.next_of("hello")["server"] == "js"
+        assert at_flask.next_of("hello")["server"] == "py"
+        cursors = []
+        for demo, data in ((flask, "from python"), (node, "from node"), (flask, {"n": 3})):
+            status, _, b = demo.request("POST", "/admin/publish",
+                                        json.dumps({"stream": "mixed", "data": data}))
+            assert status == 200
+            cursors.append(json.loads(b)["cursor"])
+        epochs = {c.split("-")[0] for c in cursors}
+        assert len(epochs) == 1 and [c.split("-")[1] for c in cursors] == ["1", "2", "3"]
+        expected = [{"type": "msg", "cursor": c, "data": d}
+                    for c, d in zip(cursors, ["from python", "from node", {"n": 3}])]
+        assert [at_node.next() for _ in range(3)] == expected
+        assert [at_flask.next() for _ in range(3)] == expected
+        # and a poll of either reads the same history
+        for demo in (flask, node):
+            status, _, b = demo.request("GET", "/live/mixed?cursor=0")
+            assert json.loads(b)["messages"] == [{"cursor": e["cursor"], "data": e["data"]}
+                                                 for e in expected]
+        at_node.close()
+        at_flask.close()
+    finally:
+        flask.stop()
+        node.stop()
