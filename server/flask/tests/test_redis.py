@@ -281,3 +281,19 @@ def test_python_and_node_processes_share_streams_on_one_redis(redis_server):
     finally:
         flask.stop()
         node.stop()
+
+
+def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server, threaded_server):
+    """Threads, not greenlets: the subscriber is a thread and wakes a threading.Event."""
+    app, live = redis_app(redis_server.url)
+    srv = threaded_server(app)
+    other = RedisStore(redis_server.url)              # stands in for another process
+    c0 = other.append("s", 0)
+    out = []
+    t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
+    t.start()
+    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    c1 = other.append("s", "elsewhere")
+    t.join(15)
+    assert out[0][0] == 200 and out[0][2]["messages"] == [{"cursor": c1, "data": "elsewhere"}]
+    other.close()
