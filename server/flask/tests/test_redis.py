@@ -297,3 +297,20 @@ def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server,
     t.join(15)
     assert out[0][0] == 200 and out[0][2]["messages"] == [{"cursor": c1, "data": "elsewhere"}]
     other.close()
+
+
+def test_a_server_started_while_redis_is_down_answers_503_until_it_is_there():
+    from redis_server import RedisServer
+    redis = RedisServer()                             # a port with no Redis yet
+    d = Demo("--redis", redis.url)
+    try:
+        status, headers, _ = d.request("GET", "/live/s")
+        assert status == 503 and headers["retry-after"] == "1"
+        redis.start()
+        wait_until(lambda: d.request("GET", "/live/s")[0] == 200, timeout=10,
+                   what="polls answered once Redis is there")
+        status, _, b = d.request("POST", "/admin/publish", json.dumps({"stream": "s", "data": 1}))
+        assert status == 200
+    finally:
+        d.stop()
+        redis.remove()
