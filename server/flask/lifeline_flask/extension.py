@@ -18,6 +18,7 @@ import re
 
 from flask import Response, current_app, has_app_context, request
 
+from . import polling, websocket
 from .errors import error_response
 from .hooks import TransportHooks
 from .held import Registry
@@ -244,8 +245,6 @@ class Lifeline:
 
 
 def _make_view(state):
-    from . import polling, websocket
-
     def view(stream=None):
         environ = request.environ
         ws = environ.get("wsgi.websocket")

@@ -150,7 +150,7 @@ def serve(state, stream, ws):
                 return
             if held.frozen:
                 continue                  # a stalled connection answers nothing
-            hooks.count("bytesIn", len(msg))
+            hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
             if not isinstance(msg, str):
                 fail("bad_frame", "binary frames are not part of lifeline.v1", 1003)
                 return
