@@ -111,7 +111,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
         last = r.cursor;
         if (!r.reset) sendMessages(r.messages);
-        if (r.reset || r.messages.length >= batch()) pump();
+        if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
         started();
     } catch (err) {
         return broken(err);
@@ -119,8 +119,8 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
 
     // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
     async function pump() {
-        if (last === undefined || closed) return;
-        if (pumping) return void (again = true);
+        if (closed) return;
+        if (pumping || last === undefined) return void (again = true);
         pumping = true;
         try {
             do {
