@@ -22,7 +22,8 @@
 //    handled in order, after the connection started.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
-//    3 heartbeats is terminated, so vanished clients do not leak.
+//    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
+//    to sockets opened after the change (hello announced the old one to the others).
 
 import { WebSocket } from 'ws';
 import { Rejected, StoreUnavailable } from './errors.mjs';
