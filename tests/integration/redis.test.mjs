@@ -147,15 +147,19 @@ describe('Redis store', { skip }, () => {
         }
     });
 
-    it('Redis killed: polls 503 + Retry-After, WebSockets closed 1012, publish refused; all back without restarting the app', async () => {
+    it('Redis killed: polls and held long polls 503 + Retry-After, WebSockets closed 1012, publish refused; all back without restarting the app', async () => {
         await trial({}, async ({ redis, s, defer }) => {
             const ws = await connectWs(s.url, { autoPong: true });
             assert.equal((await ws.next()).type, 'hello');
             const { l, rec } = client(s.liveUrl, { ...FAST });
             defer(() => l.close());
             await waitFor(() => l.state === 'open', 8000, () => rec.dump());
+            const h = (await poll(s.url)).body.cursor;
+            const held = fetchT(`${liveUrlOf(s.url)}?cursor=${h}&wait=20000`).then((r) => [r.status, r.headers.get('retry-after')]);
+            await sleep(200);
             await redis.kill();
             assert.equal((await ws.waitClose(5000)).code, 1012);
+            assert.deepEqual(await held, [503, '1'], 'a held long poll is answered 503 at once');
             const r = await poll(s.url, '0');
             assert.equal(r.status, 503);
             assert.equal(r.headers.get('retry-after'), '1');
