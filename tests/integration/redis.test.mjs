@@ -181,6 +181,25 @@ describe('Redis store', { skip }, () => {
         });
     });
 
+    it('a process started while Redis is down starts anyway, answers 503, and serves once Redis is up', async () => {
+        const redis = await startRedis();
+        await redis.kill();
+        let s;
+        try {
+            s = await startServer('node', ['--redis', redis.url]);
+            const r = await poll(s.url, '0');
+            assert.equal(r.status, 503);
+            assert.equal(r.headers.get('retry-after'), '1');
+            await redis.start();
+            await waitFor(async () => (await poll(s.url)).status === 200, 10000, 'polls answer once Redis is up');
+            const c = await publish(s.url, 'first');
+            assert.deepEqual((await poll(s.url, '0')).body.messages, [{ cursor: c, data: 'first' }]);
+        } finally {
+            await s?.stop();
+            await redis.stop();
+        }
+    });
+
     it('the library: publish rejects with StoreUnavailable while Redis is down, works again after', async () => {
         const redis = await startRedis();
         const live = createLifeline({ redis: redis.url });
