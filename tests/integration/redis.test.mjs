@@ -147,15 +147,19 @@ describe('Redis store', { skip }, () => {
         }
     });
 
-    it('Redis killed: polls 503 + Retry-After, WebSockets closed 1012, publish refused; all back without restarting the app', async () => {
+    it('Redis killed: polls and held long polls 503 + Retry-After, WebSockets closed 1012, publish refused; all back without restarting the app', async () => {
         await trial({}, async ({ redis, s, defer }) => {
             const ws = await connectWs(s.url, { autoPong: true });
             assert.equal((await ws.next()).type, 'hello');
             const { l, rec } = client(s.liveUrl, { ...FAST });
             defer(() => l.close());
             await waitFor(() => l.state === 'open', 8000, () => rec.dump());
+            const h = (await poll(s.url)).body.cursor;
+            const held = fetchT(`${liveUrlOf(s.url)}?cursor=${h}&wait=20000`).then((r) => [r.status, r.headers.get('retry-after')]);
+            await sleep(200);
             await redis.kill();
             assert.equal((await ws.waitClose(5000)).code, 1012);
+            assert.deepEqual(await held, [503, '1'], 'a held long poll is answered 503 at once');
             const r = await poll(s.url, '0');
             assert.equal(r.status, 503);
             assert.equal(r.headers.get('retry-after'), '1');
@@ -175,6 +179,25 @@ describe('Redis store', { skip }, () => {
             }
             assert.equal((await admin(s.url, '/admin/stats')).redisConnections, 2);
         });
+    });
+
+    it('a process started while Redis is down starts anyway, answers 503, and serves once Redis is up', async () => {
+        const redis = await startRedis();
+        await redis.kill();
+        let s;
+        try {
+            s = await startServer('node', ['--redis', redis.url]);
+            const r = await poll(s.url, '0');
+            assert.equal(r.status, 503);
+            assert.equal(r.headers.get('retry-after'), '1');
+            await redis.start();
+            await waitFor(async () => (await poll(s.url)).status === 200, 10000, 'polls answer once Redis is up');
+            const c = await publish(s.url, 'first');
+            assert.deepEqual((await poll(s.url, '0')).body.messages, [{ cursor: c, data: 'first' }]);
+        } finally {
+            await s?.stop();
+            await redis.stop();
+        }
     });
 
     it('the library: publish rejects with StoreUnavailable while Redis is down, works again after', async () => {
