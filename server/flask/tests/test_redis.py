@@ -314,3 +314,30 @@ def test_a_server_started_while_redis_is_down_answers_503_until_it_is_there():
     finally:
         d.stop()
         redis.remove()
+
+
+def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
+    stores = [RedisStore(redis_server.url) for _ in range(4)]   # 4 connections, as 4 processes
+    cursors = []
+    lock = threading.Lock()
+
+    def append_many(store, who):
+        for i in range(50):
+            c = store.append("race", {"who": who, "i": i})
+            with lock:
+                cursors.append(c)
+
+    threads = [threading.Thread(target=append_many, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len({c.split("-")[0] for c in cursors}) == 1               # one epoch
+    assert sorted(int(c.split("-")[1]) for c in cursors) == list(range(1, 201))
+    log = stores[0].read("race", "0", 500)
+    assert [m[0] for m in log.messages] == sorted(cursors, key=lambda c: int(c.split("-")[1]))
+    for who in range(4):                                                # each writer in order
+        mine = [json.loads(t)["i"] for _, t in log.messages if json.loads(t)["who"] == who]
+        assert mine == list(range(50))
+    for s in stores:
+        s.close()
