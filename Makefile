@@ -130,10 +130,11 @@ server/flask/lifeline_flask/stores/lua/%.lua: server/redis/%.lua
 lua-copies: $(FLASK_LUA)
 
 # The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here),
-# and the shared conformance suite against the Flask server on the Redis store.
-test-python: deps lua-copies
+# the shared conformance suite against the Flask server on the Redis store, and the README's
+# Flask example in Chromium.
+test-python: build lua-copies
 	/usr/bin/python3 -m pytest server/flask/tests -q
-	node --test server/flask/tests/conformance-redis.mjs
+	node --test server/flask/tests/conformance-redis.mjs server/flask/tests/browser-example.mjs
 
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/
