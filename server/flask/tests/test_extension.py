@@ -257,3 +257,15 @@ def test_clear_gives_a_new_epoch_and_old_cursors_reset(client, app, live):
     r = client.get(f"/live/news?cursor={c}")
     assert r.status_code == 410
     assert body(r)["cursor"].split("-")[0] != c.split("-")[0]
+
+
+def test_publish_from_a_cli_command(app, live, client):
+    @app.cli.command("announce")
+    def announce():
+        print(live.publish("news", "from the CLI"))
+
+    result = app.test_cli_runner().invoke(args=["announce"])
+    assert result.exit_code == 0, result.output
+    cursor = result.output.strip()
+    assert body(client.get("/live/news?cursor=0"))["messages"] == [
+        {"cursor": cursor, "data": "from the CLI"}]
