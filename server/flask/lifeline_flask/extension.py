@@ -86,7 +86,9 @@ def resolve_options(options, config):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
-    out["trust_proxy"] = bool(out["trust_proxy"])
+    if not isinstance(out["trust_proxy"], bool):
+        raise ValueError(f"Lifeline option trust_proxy must be True or False, "
+                         f"not {out['trust_proxy']!r}")
     return out
 
 

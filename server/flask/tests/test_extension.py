@@ -61,7 +61,8 @@ def test_bad_options_are_clear_errors():
     with pytest.raises(TypeError, match="unknown options"):
         Lifeline(hearbeat=5)
     for bad in ({"batch": 0}, {"retention": "10"}, {"url_prefix": "live"},
-                {"url_prefix": "/live/"}, {"origins": 5}, {"heartbeat": -1}):
+                {"url_prefix": "/live/"}, {"origins": 5}, {"heartbeat": -1},
+                {"trust_proxy": "false"}, {"interval": -1}, {"retention_ms": 0}):
         with pytest.raises(ValueError):
             Lifeline(Flask("d"), **bad)
 
