@@ -14,7 +14,7 @@ sys.path.insert(0, str(HERE.parent))
 PAGE = """<!doctype html><meta charset="utf-8"><title>news</title><ul id="news"></ul>
 <script type="module">
 import { Lifeline } from '/lifeline.mjs';
-const live = new Lifeline('/live/news', { cursor: '0' });
+const live = new Lifeline('/live/news');
 window.live = live;
 live.addEventListener('message', (e) =>
   news.append(Object.assign(document.createElement('li'), { textContent: e.data.title })));
