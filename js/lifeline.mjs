@@ -18,7 +18,15 @@ const NAMES = CONFIG.map((n) => n.replace(/_./g, (m) => m[1].toUpperCase())); //
 const fail = (m) => {
     throw new TypeError('Lifeline: ' + m);
 };
-const error = (code) => Object.assign(new Error('Lifeline: send failed: ' + code), { code });
+/** A send's rejection: code is the core's error name; a server's refusal also carries the
+ *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
+const error = (code, status = 0, serverCode = '', serverMessage = '') =>
+    Object.assign(new Error('Lifeline: send failed: ' + code + (serverCode ? ` (${serverCode}${serverMessage ? ': ' + serverMessage : ''})` : '')), {
+        code,
+        status,
+        serverCode,
+        serverMessage,
+    });
 
 export class Lifeline extends EventTarget {
     #rt;
@@ -200,12 +208,12 @@ export class Lifeline extends EventTarget {
         for (const [type, props] of p || []) this.dispatchEvent(Object.assign(new Event(type), props));
     }
 
-    /** Settle the sends from..to (ids wrap): resolve them, or reject with `code`. */
-    #settle(from, to, code) {
+    /** Settle the sends from..to (ids wrap): resolve them, or reject with `failure`. */
+    #settle(from, to, failure) {
         for (const [id, [, res, rej]] of this.#sends)
             if (from <= to ? id >= from && id <= to : id >= from || id <= to) {
                 this.#sends.delete(id);
-                code ? rej(error(code)) : res();
+                failure ? rej(failure) : res();
             }
     }
 
@@ -239,13 +247,13 @@ export class Lifeline extends EventTarget {
                 if (a.a == STATE_RECONNECTING) this.#stats.reconnects++;
                 return this.#emit('statechange', { state: (v.state = STATES[a.a]), transport: (v.transport = TRANSPORTS[a.b]), reason: REASONS[a.c] });
             case ACT_ERROR:
-                return this.#emit('error', { code: ERRORS[a.a], reason: REASONS[a.c], status: a.b, message: s || ERRORS[a.a] });
+                return this.#emit('error', { code: ERRORS[a.a], reason: REASONS[a.c], status: a.b, message: s || ERRORS[a.a], serverCode: t });
             case ACT_RESET:
                 return this.#emit('reset', { from: s, to: (v.cursor = t) });
             case ACT_ACK:
                 return this.#settle(a.id, a.id);
             case ACT_SEND_FAILED:
-                return this.#settle(a.id, a.a, ERRORS[a.b]);
+                return this.#settle(a.id, a.a, error(ERRORS[a.b], a.c, t, s));
             case ACT_REMEMBER_FALLBACK:
                 return this.#store.remember(a.a);
             case ACT_FORGET_FALLBACK:

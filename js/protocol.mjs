@@ -2,7 +2,7 @@
 // (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
 // names which message of the input to hand over. tests/native/decode.c applies the same
 // rules for the native tests.
-import { FRAMES, FRAME_BAD, FRAME_MSG, FRAME_OTHER } from './constants.js';
+import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_MSG, FRAME_OTHER } from './constants.js';
 import { bytes } from './loader.mjs';
 
 const dec = new TextDecoder();
@@ -14,7 +14,7 @@ const parse = (t) => {
 const str = (v) => v === undefined || typeof v == 'string';
 /** v when it is an object whose known fields have their JSON types, else undefined. */
 const object = (v) =>
-    v && typeof v == 'object' && !Array.isArray(v) && str(v.type) && str(v.cursor) && str(v.message) &&
+    v && typeof v == 'object' && !Array.isArray(v) && str(v.type) && str(v.cursor) && str(v.message) && str(v.code) && str(v.error) &&
     (v.id === undefined || (Number.isSafeInteger(v.id) && v.id >= 0)) && (v.messages === undefined || Array.isArray(v.messages))
         ? v : undefined;
 /** Nesting depth (an object or array counts 1); counting stops past 255. */
@@ -33,7 +33,9 @@ export function frame(data) {
     let type = FRAMES.indexOf(o?.type);
     if (type < 0 || type >= FRAME_OTHER) type = typeof o?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
     if (type == FRAME_MSG && !('data' in o)) type = FRAME_BAD;
-    return [[type, data.length == null ? data.byteLength : bytes(data), depth(v), o?.cursor ?? '', o?.id < 2 ** 32 ? o.id : 0, o?.message ?? ''], [o]];
+    // an ack's "error" (a rejection; "" counts as "rejected"), an error frame's "code"
+    const code = type == FRAME_ACK ? (o.error === '' ? 'rejected' : o.error) : o?.code;
+    return [[type, data.length == null ? data.byteLength : bytes(data), depth(v), o?.cursor ?? '', o?.id < 2 ** 32 ? o.id : 0, o?.message ?? '', code ?? ''], [o]];
 }
 
 /** A protocol poll body of `size` bytes: the args of ll_http_response after the validator

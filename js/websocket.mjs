@@ -1,6 +1,6 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
-// reaches the core.
+// reaches the core. An error event needs no input: browsers follow it with a close.
 import { frame } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
@@ -18,7 +18,9 @@ export function websocket(WS, url, feed, stats) {
                 stats.bytesIn += args[1];
                 feed('ws_frame', [id, ...args], null, msgs);
             });
-            on('error', () => feed('ws_error', [id]));
+            // no input for an error: a close follows it. The listener must exist all the same:
+            // the ws package throws an error event nobody listens to.
+            ws.onerror = () => {};
             on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));
         },
         send(id, text) {

@@ -288,23 +288,18 @@ void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
 }
 
 void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
-                 const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len) {
-    ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len};
+                 const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len,
+                 const char *code, size_t code_len) {
+    ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len}, e = {code, (uint32_t)code_len};
     INPUT(c, now);
     if (ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
-    ll__ws_frame(c, type, size, depth, k, id, m);
+    ll__ws_frame(c, type, size, depth, k, id, m, e);
 }
 
 void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code) {
     INPUT(c, now);
     if (ws != c->ws_id || c->ws_phase == WS_NONE) return;
     ll__ws_closed(c, code);
-}
-
-void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws) {
-    /* Browsers always follow an error with a close, which carries the decision. */
-    INPUT(c, now);
-    (void)ws;
 }
 
 void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,

@@ -168,7 +168,7 @@ void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
 void ll__ws_ping(ll_core *c);
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message);
+                  ll__span message, ll__span code);
 void ll__ws_closed(ll_core *c, uint32_t code);
 void ll__fallback(ll_core *c, uint32_t reason);
 
@@ -189,6 +189,7 @@ int ll__retry_after_wait(ll_core *c, const ll__head *h);
 void ll__sends_pump(ll_core *c);
 int ll__sends_next_ws(ll_core *c, ll_action *out);
 void ll__sends_ack(ll_core *c, uint32_t id);
+void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code);
 void ll__sends_requeue(ll_core *c, uint32_t where);
 void ll__sends_fail_all(ll_core *c, uint32_t code);
 void ll__sends_timer(ll_core *c, int t);

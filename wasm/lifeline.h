@@ -106,7 +106,7 @@ extern "C" {
     X(TIMEOUT, "timeout")               /* remote: request timed out */                    \
     X(SERVER_ERROR, "server_error")     /* remote: {"type":"error"} frame */               \
     X(WS_FAILED, "ws_failed")           /* remote: a WebSocket attempt failed (see reason) */ \
-    X(SEND_REJECTED, "send_rejected")   /* remote: server refused a send (4xx) */          \
+    X(SEND_REJECTED, "send_rejected")   /* remote: server refused a send (4xx, rejecting ack) */ \
     X(SEND_OVERFLOW, "send_overflow")   /* local: send buffer full */                      \
     X(SEND_TOO_LARGE, "send_too_large") /* local: one send over max_message_bytes */       \
     X(CLOSED, "closed")                 /* local: the core is closed */                    \
@@ -138,12 +138,15 @@ extern "C" {
                                  t=its cursor. Resource mode: s=the body, t=validator */  \
     X(STATE, "state")         /* a=state; b=transport; c=reason */                         \
     X(ERROR, "error")         /* a=error code; b=HTTP status (0: none); c=reason;          \
-                                 s=the server's own message (error frames), else empty */ \
+                                 s=the server's own message, t=its own code (error frames, \
+                                 rejecting acks), else empty */                           \
     X(RESET, "reset")         /* the server no longer has what follows our cursor:        \
                                  s=old cursor, t=new cursor; delivery continues from t */ \
     X(ACK, "ack")             /* id=send id: the server confirmed it */                    \
     X(SEND_FAILED, "send_failed") /* id=first send id, a=last send id (inclusive),        \
-                                 b=error code: these sends are dropped */                 \
+                                 b=error code: these sends are dropped; a rejection also  \
+                                 has c=HTTP status (a POST), s/t=the server's message and \
+                                 code (a rejecting ack) */                                \
     X(REMEMBER_FALLBACK, "remember_fallback") /* a=ttl ms: start the next page on polling */ \
     X(FORGET_FALLBACK, "forget_fallback")
 
@@ -283,14 +286,15 @@ LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
  *            the caller may stop counting past 255)
  *   cursor   the "cursor" string (empty when absent)
  *   id       the "id" of an ack (0 when absent or above 2^32 - 1: no send has it)
- *   message  the "message" string of an error frame */
+ *   message  the "message" string of an error frame or of a rejecting ack
+ *   code     the "code" string of an error frame; of an ack, its "error" string: an ack
+ *            with one rejects that send (an empty "error" is passed as "rejected") */
 LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
                            const char *cursor, size_t cursor_len, uint32_t id, const char *message,
-                           size_t message_len);
-/* The socket is gone: close event (code; 1006 = abnormal) — also after an error event. */
+                           size_t message_len, const char *code, size_t code_len);
+/* The socket is gone: close event (code; 1006 = abnormal). A WebSocket error event needs
+ * no input: browsers always follow it with a close, which carries the decision. */
 LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code);
-/* An error event; browsers follow it with a close, which does the work. */
-LL_EXPORT void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws);
 
 /* A response to request `req`. The caller decodes the few headers that matter:
  *   retry_after  Retry-After in seconds, -1 when absent or unreadable (an HTTP date is

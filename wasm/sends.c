@@ -65,6 +65,18 @@ void ll__sends_ack(ll_core *c, uint32_t id) {
     }
 }
 
+/* The server refused send `id` for good (a 4xx POST, or an ack with an "error"). */
+void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
+    }
+    if (i == c->n_sends) return; /* not ours (any more): as for an ack */
+    drop(c, i);
+    ll__spans(ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, status), message.p, message.n, code.p, code.n);
+    ll__spans(ll__error(c, LL_ERR_SEND_REJECTED, status ? LL_REASON_HTTP_ERROR : LL_REASON_NONE, status), message.p,
+              message.n, code.p, code.n);
+}
+
 void ll__sends_requeue(ll_core *c, uint32_t where) {
     uint32_t i;
     for (i = 0; i < c->n_sends; i++)
@@ -84,7 +96,8 @@ static void retry_later(ll_core *c) {
 }
 
 void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
-    uint32_t id = c->post_send, i;
+    static const ll__span none = {"", 0};
+    uint32_t id = c->post_send;
     c->post_req = 0;
     ll__disarm(c, T_SEND_REQ);
     if (status >= 200 && status < 300) {
@@ -96,11 +109,7 @@ void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
         ll__arm_request(c, T_SEND, 0);
     } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
         /* The server refused this send for good (malformed, too large, forbidden). */
-        for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
-        }
-        if (i < c->n_sends) drop(c, i);
-        ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, 0);
-        ll__error(c, LL_ERR_SEND_REJECTED, LL_REASON_HTTP_ERROR, status);
+        ll__sends_reject(c, id, status, none, none);
     } else {
         retry_later(c);
     }

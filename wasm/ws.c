@@ -245,7 +245,7 @@ static void msg(ll_core *c, ll__span cursor) {
 /* A frame, decoded by the caller (ll_ws_frame). Pong and unknown types need nothing more:
  * any frame's arrival was the sign of life. */
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message) {
+                  ll__span message, ll__span code) {
     uint32_t err;
     c->ws_last_rx = c->now;
     if (c->ping_out) {
@@ -275,8 +275,9 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
     case LL_FRAME_PING:
         ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
         break;
-    case LL_FRAME_ACK:
-        if (id) ll__sends_ack(c, id);
+    case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
+        if (id && code.n) ll__sends_reject(c, id, 0, message, code);
+        else if (id) ll__sends_ack(c, id);
         break;
     case LL_FRAME_RESET: {
         ll__cursor k;
@@ -296,7 +297,7 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         break;
     }
     case LL_FRAME_ERROR:
-        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, 0, 0);
+        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, code.p, code.n);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
         break;
     }

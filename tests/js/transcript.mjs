@@ -25,10 +25,10 @@ export function render(a, msgs) {
             return `deliver ${a.t || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
         }
         case ACT_STATE: return `state ${STATES[a.a]} ${TRANSPORTS[a.b]} ${REASONS[a.c]}`;
-        case ACT_ERROR: return `error ${ERRORS[a.a]} ${REASONS[a.c]}` + (a.b ? ` status=${a.b}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
+        case ACT_ERROR: return `error ${ERRORS[a.a]} ${REASONS[a.c]}` + (a.b ? ` status=${a.b}` : '') + (a.t ? ` code=${a.t}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
         case ACT_RESET: return `reset ${a.s} -> ${a.t}`;
         case ACT_ACK: return `ack ${a.id}`;
-        case ACT_SEND_FAILED: return `send_failed ${a.id}..${a.a} ${ERRORS[a.b]}`;
+        case ACT_SEND_FAILED: return `send_failed ${a.id}..${a.a} ${ERRORS[a.b]}` + (a.c ? ` status=${a.c}` : '') + (a.t ? ` code=${a.t}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
         case ACT_REMEMBER_FALLBACK: return `remember_fallback ${a.a}`;
         case ACT_FORGET_FALLBACK: return 'forget_fallback';
         default: return `unknown ${a.type}`;
@@ -82,7 +82,6 @@ export function runTranscript(path, text) {
                 return feed('ws_frame', [id, ...args], null, msgs);
             }
             case 'closed': return feed('ws_closed', [id, +w[2]]);
-            case 'wserror': return feed('ws_error', [id]);
             case 'http': {
                 // [Name: value] headers, decoded as the shim does (see transcript.c)
                 let body = after(3), m;

@@ -124,7 +124,9 @@ static size_t frame(sim *s, char *buf, size_t cap) {
     case 1: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k), (unsigned)s->server_seq);
     case 2: return (size_t)snprintf(buf, cap, "{\"type\":\"ping\"}");
     case 3: return (size_t)snprintf(buf, cap, "{\"type\":\"pong\"}");
-    case 4: return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
+    case 4:
+        if (next(s) % 2) return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u,\"error\":\"no\",\"message\":\"m\"}", next(s) % 8);
+        return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
     case 5: return (size_t)snprintf(buf, cap, "{\"type\":\"reset\",\"cursor\":\"%s\"}", cursor_text(s, k));
     case 6: return (size_t)snprintf(buf, cap, "{\"type\":\"error\",\"code\":\"x\",\"message\":\"m\"}");
     case 7: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":[[[[[[[[1]]]]]]]]}", cursor_text(s, k));
@@ -210,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             s.n_msgs = 1;
             ll_ws_frame(s.c, s.now, s.ws, f.type, (uint32_t)n, f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                        f.message.n);
+                        f.message.n, f.code.p, f.code.n);
             break;
         }
         case 5: {
@@ -271,7 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 ll_http_failed(s.c, s.now, req, next(&s) % 2);
             }
             break;
-        default: ll_ws_error(s.c, s.now, s.ws); break;
+        default: ll_ws_closed(s.c, s.now, s.ws, 1000); s.ws = 0; break;
         }
         drain(&s, 0);
     }

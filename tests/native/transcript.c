@@ -78,12 +78,19 @@ static void render(const ll_action *a, const dec_span *data, size_t n_data, char
     case LL_ACT_ERROR: {
         int n = snprintf(out, cap, "error %s %s", ll_error_name(a->a), ll_reason_name(a->c));
         if (a->b) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->b);
+        if (a->t_len) n += snprintf(out + n, cap - (size_t)n, " code=%.*s", (int)a->t_len, a->t);
         if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
         break;
     }
     case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
     case LL_ACT_ACK: snprintf(out, cap, "ack %u", a->id); break;
-    case LL_ACT_SEND_FAILED: snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b)); break;
+    case LL_ACT_SEND_FAILED: {
+        int n = snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b));
+        if (a->c) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->c);
+        if (a->t_len) n += snprintf(out + n, cap - (size_t)n, " code=%.*s", (int)a->t_len, a->t);
+        if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
+        break;
+    }
     case LL_ACT_REMEMBER_FALLBACK: snprintf(out, cap, "remember_fallback %u", a->a); break;
     case LL_ACT_FORGET_FALLBACK: snprintf(out, cap, "forget_fallback"); break;
     default: snprintf(out, cap, "unknown %u", a->type); break;
@@ -173,15 +180,13 @@ static void do_input(run *r, char *rest, int line) {
         r->data = &f.data;
         r->n_data = 1;
         ll_ws_frame(c, now, id, f.type, (uint32_t)strlen(rest), f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                    f.message.n);
+                    f.message.n, f.code.p, f.code.n);
         drain(r);
         r->n_data = 0;
         return;
     } else if (!strcmp(cmd, "closed")) {
         uint32_t id = (uint32_t)atoi(word(&rest));
         ll_ws_closed(c, now, id, (uint32_t)atoi(word(&rest)));
-    } else if (!strcmp(cmd, "wserror")) {
-        ll_ws_error(c, now, (uint32_t)atoi(word(&rest)));
     } else if (!strcmp(cmd, "http")) {
         /* [Name: value] headers, decoded as the shim does: Retry-After seconds (else -1),
          * Lifeline-Interval / Lifeline-Long-Poll ms (else 0), the ETag or else the
