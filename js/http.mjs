@@ -50,7 +50,8 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         }
     };
     return {
-        fetch: (a) => go(a.id, a.a, a.c, a.s),
+        /** Request id: a POST of send sendId, or a GET with query q. */
+        fetch: (id, post, sendId, q) => go(id, post, sendId, q),
         cancel(id) {
             reqs.get(id)?.abort();
             reqs.delete(id);

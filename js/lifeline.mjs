@@ -7,6 +7,7 @@ import {
     DEF_max_message_bytes, ERRORS, REASONS, STATES, STATE_RECONNECTING, TRANSPORTS,
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
+import { query } from './protocol.mjs';
 import { driver, later } from './driver.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
@@ -222,13 +223,13 @@ export class Lifeline extends EventTarget {
         const v = this.#v, ws = this.#ws, s = a.s, t = a.t;
         switch (a.type) {
             case ACT_WS_OPEN:
-                return ws.open(a.id, s);
+                return ws.open(a.id, query(t, 0));
             case ACT_WS_SEND:
                 return ws.send(a.id, s || `{"type":"send","id":${a.a},"data":${this.#sends.get(a.a)?.[0]}}`);
             case ACT_WS_CLOSE:
                 return ws.close(a.id, a.a);
-            case ACT_FETCH:
-                return this.#http.fetch(a);
+            case ACT_FETCH: // a POST: c names the send; a GET: t the cursor, c the wait
+                return this.#http.fetch(a.id, a.a, a.a ? a.c : 0, a.a ? '' : query(t, a.c));
             case ACT_FETCH_CANCEL:
                 return this.#http.cancel(a.id);
             case ACT_DELIVER: {

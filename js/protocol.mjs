@@ -27,6 +27,10 @@ const depth = (v, n = 0) => {
 // a cursor goes in as one line: one with a line break is no cursor
 const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
 
+/** The query of a WebSocket upgrade or a poll (WS_OPEN, FETCH GET): the cursor to resume
+ *  from and the wait of a long poll, each only when set. */
+export const query = (cursor, wait) => [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+
 /** A text frame: the args of ll_ws_frame after the socket id, and its messages (itself). */
 export function frame(data) {
     const v = typeof data == 'string' ? parse(data) : undefined, o = object(v);

@@ -5,9 +5,7 @@
 #include "lifeline.h"
 
 #define LL_QUEUE_CAP 32     /* actions queued by one input, drained before the next */
-#define LL_ARENA_CAP 1024   /* text the core writes for actions (queries, headers) */
 #define LL_SENDS_CAP 256    /* compile-time bound of config max_sends */
-#define LL_CURSOR_TEXT 48   /* "18446744073709551615-18446744073709551615" + NUL */
 
 /* A cursor: <a> or <a>-<b>, ordered as the pair (a, b). */
 typedef struct ll__cursor {
@@ -101,8 +99,6 @@ struct ll_core {
     uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
     ll_action out;
     ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
-    char arena[LL_ARENA_CAP];
-    uint32_t arena_len;
     /* the batch being expanded: its cursor lines, the next element's index */
     const char *batch_p, *batch_end;
     uint32_t batch_i;
@@ -116,7 +112,7 @@ struct ll_core {
 void ll__begin_input(ll_core *c, uint64_t now);
 ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
-char *ll__arena(ll_core *c, size_t n);
+void ll__carry_cursor(ll_action *x, const ll__cursor *k);
 uint32_t ll__new_id(ll_core *c);
 void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason);
 ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status);
@@ -182,7 +178,6 @@ uint32_t ll__polling_transport(const ll_core *c);
 int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
 void ll__caught_up_check(ll_core *c);
 int ll__ws_serving(const ll_core *c); /* the WebSocket is the transport (caught up) */
-size_t ll__query(ll_core *c, uint32_t wait, const char **out);
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 
 /* ---- sends.c ---- */

@@ -120,14 +120,16 @@ extern "C" {
  *  s, s_len  main byte span;  t, t_len  second byte span  (not NUL-terminated) ---- */
 #define LL_ACTIONS(X)                                                                      \
     X(NONE, "none")                                                                        \
-    X(WS_OPEN, "ws_open")     /* id=socket; s=query string (no '?') to append to the URL; \
-                                 subprotocol "lifeline.v1" */                              \
+    X(WS_OPEN, "ws_open")     /* id=socket; t=the cursor to resume from (empty: from now), \
+                                 sent as the query cursor=<t>; subprotocol "lifeline.v1" */ \
     X(WS_SEND, "ws_send")     /* id=socket; s=text frame; or a=send id (s empty): frame    \
                                  {"type":"send","id":a,"data":<the app's data>} */        \
     X(WS_CLOSE, "ws_close")   /* id=socket; a=close code; c=reason */                      \
     X(FETCH, "fetch")         /* id=request; a=method (0 GET, 1 POST); b=timeout ms;       \
-                                 c=send id for a POST: body {"id":c,"data":<data>};       \
-                                 s=query string. Resource mode: revalidate (HTTP cache     \
+                                 POST: c=send id, body {"id":c,"data":<data>}; GET: t=the  \
+                                 cursor (empty: from now), c=wait ms (0: no long poll),    \
+                                 sent as the query cursor=<t>&wait=<c> (each part only    \
+                                 when set). Resource mode: revalidate (HTTP cache          \
                                  'no-cache', or If-None-Match/If-Modified-Since from the   \
                                  last 200 where fetch has no cache). The request is over   \
                                  when an http input names it or FETCH_CANCEL does */       \
@@ -237,7 +239,12 @@ enum { LL_GET = 0, LL_POST = 1 };
 /* HTTP failures (ll_http_failed kind). */
 enum { LL_FAIL_NETWORK = 0, LL_FAIL_TIMEOUT = 1 };
 
-/* One action. In wasm32 every field is 4 bytes: JS reads it as 9 uint32 words. */
+/* Room for the longest cursor text, "18446744073709551615-18446744073709551615", and a NUL. */
+#define LL_CURSOR_TEXT 48
+
+/* One action. In wasm32 every field is 4 bytes: JS reads it as 9 uint32 words. An action
+ * that names a cursor of its own (WS_OPEN, FETCH) carries its text inside itself (t points
+ * at `text`), so no number of actions can leave one without room for its cursor. */
 typedef struct ll_action {
     uint32_t type; /* enum ll_action_type */
     uint32_t id;
@@ -246,6 +253,7 @@ typedef struct ll_action {
     uint32_t s_len;
     const char *t;
     uint32_t t_len;
+    char text[LL_CURSOR_TEXT];
 } ll_action;
 
 typedef struct ll_core ll_core;

@@ -10,25 +10,6 @@
 
 #include <string.h>
 
-/* "cursor=<c>[&wait=<ms>]" (or "wait=<ms>", or "") in the arena. */
-size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
-    static const char Q[] = "cursor=&wait=";
-    char *q = ll__arena(c, sizeof Q + LL_CURSOR_TEXT + 10);
-    size_t n = 0;
-    *out = q;
-    if (!q) return 0;
-    if (c->cur.set) {
-        memcpy(q, Q, 7);
-        n = 7 + ll__cursor_format(&c->cur, q + 7);
-    }
-    if (wait) {
-        memcpy(q + n, Q + 7 + !n, 6 - !n); /* "&wait=" after a cursor, else "wait=" */
-        n += 6 - !n;
-        n += ll__put_u64(q + n, wait);
-    }
-    return n;
-}
-
 /* The server said the cursor a request `asked` with is too old; continue after `to`. When
  * the cursor moved meanwhile (the other transport already reset it, or delivered past it),
  * the answer is stale: ignored when `to` is not ahead of the cursor, and otherwise the
@@ -76,8 +57,7 @@ int ll__ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->ws_c
 
 static void send_poll(ll_core *c) {
     uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
-    const char *q = 0;
-    size_t qn = 0;
+    ll_action *x;
     ll__disarm(c, T_POLL);
     c->poll_req = ll__new_id(c);
     if (!c->cfg[LL_CFG_resource_mode]) {        /* A long poll only once a plain poll answered since the last (re)start or error
@@ -87,13 +67,13 @@ static void send_poll(ll_core *c) {
         if (c->visible && c->cur.set && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
-        qn = ll__query(c, wait, &q);
     }
     c->poll_long = wait != 0;
     c->poll_cur = c->cur;
     c->poll_sent_at = c->now;
     timeout += wait;
-    ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, 0, 0);
+    x = ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, wait);
+    if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->cur);
     ll__arm(c, T_POLL_REQ, timeout);
 }
 

@@ -1,4 +1,4 @@
-/* queue.c — the action queue the caller drains, and the text arena behind it.
+/* queue.c — the action queue the caller drains.
  *
  * One input queues a handful of actions (bounded by LL_QUEUE_CAP); a poll batch queues a
  * single BATCH entry that ll_next_action() expands into one DELIVER per new message, and
@@ -9,9 +9,6 @@
 #include <string.h>
 
 void ll__begin_input(ll_core *c, uint64_t now) {
-    /* The caller drained everything after the previous input (the contract), so the
-     * arena's text is no longer referenced. */
-    if (c->q_len == 0 && !c->batch_active) c->arena_len = 0;
     if (now > c->now) c->now = now;
 }
 
@@ -21,11 +18,10 @@ uint32_t ll__new_id(ll_core *c) {
     return c->next_id;
 }
 
-char *ll__arena(ll_core *c, size_t n) {
-    if (n > LL_ARENA_CAP - c->arena_len) return NULL;
-    char *p = c->arena + c->arena_len;
-    c->arena_len += (uint32_t)n;
-    return p;
+/* The action names cursor k (empty when unset): its text goes inside the action. */
+void ll__carry_cursor(ll_action *x, const ll__cursor *k) {
+    x->t_len = (uint32_t)ll__cursor_format(k, x->text);
+    x->t = x->text;
 }
 
 /* Queue an action; its spans start empty (ll__spans sets them). A full queue is a bug
@@ -87,6 +83,7 @@ const ll_action *ll_next_action(ll_core *c) {
         if (c->batch_active && batch_next(c, &c->out)) return &c->out;
         if (c->q_len) {
             c->out = c->queue[c->q_head];
+            if (c->out.t == c->queue[c->q_head].text) c->out.t = c->out.text; /* its own copy */
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
             if (c->out.type == LL__ACT_BATCH) {

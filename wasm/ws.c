@@ -23,8 +23,6 @@ static const char PONG[] = "{\"type\":\"pong\"}";
 /* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
  * ms unless it works by then. */
 void ll__ws_try(ll_core *c, uint32_t race) {
-    const char *q;
-    size_t qn;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_WS_RETRY, 0);
         return;
@@ -38,8 +36,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ws_last.set = 0;
     c->hello_cur.set = 0;
     c->ws_open_cur = c->cur;
-    qn = ll__query(c, 0, &q);
-    ll__spans(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), q, qn, 0, 0);
+    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), &c->cur);
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
@@ -79,6 +76,7 @@ static void probe_later(ll_core *c) {
 void ll__fallback(ll_core *c, uint32_t reason) {
     uint32_t t = ll__polling_transport(c);
     c->fallen_back = 1;
+    c->flaps = 0; /* the streak ended here: a socket after the fallback starts a new one */
     c->fallback_reason = reason;
     if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
         ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0);
@@ -125,8 +123,13 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
      * one must answer a ping before polling stops. */
     if (reason == LL_REASON_WS_STALLED) c->ws_probation = 1;
     if (c->flaps >= c->cfg[LL_CFG_flap_limit]) {
-        ll__error(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, 0);
-        ll__fallback(c, LL_REASON_WS_FLAPPING);
+        /* Short lives in a row. When the last one stalled, a stall it is (a middlebox that
+         * stalls every socket soon after hello), already reported; else flapping. */
+        if (reason != LL_REASON_WS_STALLED) {
+            reason = LL_REASON_WS_FLAPPING;
+            ll__error(c, LL_ERR_WS_FAILED, reason, 0);
+        }
+        ll__fallback(c, reason);
         return;
     }
     if (c->fallen_back) { /* a probe that said hello but never caught up */

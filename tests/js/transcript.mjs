@@ -3,7 +3,7 @@
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
 import { driver } from '../../js/driver.mjs';
-import { frame, body as decodeBody } from '../../js/protocol.mjs';
+import { frame, body as decodeBody, query } from '../../js/protocol.mjs';
 import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_FETCH, ACT_FETCH_CANCEL, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
@@ -14,11 +14,11 @@ const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
  *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body). */
 export function render(a, msgs) {
     switch (a.type) {
-        case ACT_WS_OPEN: return `ws_open ${a.id} ${quoted(a.s)}`;
+        case ACT_WS_OPEN: return `ws_open ${a.id} ${quoted(query(a.t, 0))}`;
         case ACT_WS_SEND: return a.s ? `ws_send ${a.id} ${a.s}` : `ws_send ${a.id} send=${a.a}`;
         case ACT_WS_CLOSE: return `ws_close ${a.id} ${a.a} ${REASONS[a.c]}`;
         case ACT_FETCH:
-            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '');
+            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.a ? '' : query(a.t, a.c))} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '');
         case ACT_FETCH_CANCEL: return `fetch_cancel ${a.id}`;
         case ACT_DELIVER: {
             const d = a.s || (msgs?.[a.a] ? JSON.stringify(msgs[a.a].data) : '(no such message)');

@@ -10,7 +10,9 @@
  *   - after ll_timer(now) nothing is still due, and no deadline is absurdly far;
  *   - hidden (without hidden_interval), offline, after pagehide or close: no request and
  *     no WebSocket is opened;
- *   - actions name only ids the core handed out, and spans lie inside real memory. */
+ *   - actions name only ids the core handed out, and spans lie inside real memory;
+ *   - once the core has a cursor, every WebSocket upgrade and every poll carries one (a
+ *     request without it would read as "from now": a silent gap). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ typedef struct sim {
     uint64_t server_seq;
     ll__cursor last;
     int have_last;
+    int had_cursor; /* the core had a cursor when the input being drained began */
     size_t n_msgs; /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
 
@@ -52,11 +55,13 @@ static void drain(sim *s, int after_timer) {
         switch (a->type) {
         case LL_ACT_WS_OPEN:
             if (quiet || !s->visible) fail("WebSocket opened while it must be quiet");
+            if (s->had_cursor && !a->t_len) fail("WebSocket opened without the cursor");
             s->ws = a->id;
             break;
         case LL_ACT_FETCH:
             if (a->a == LL_GET) {
                 if (quiet) fail("poll sent while it must be quiet");
+                if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode]) fail("poll sent without the cursor");
                 s->poll = a->id;
             } else {
                 if (s->closed || s->paged_out || !s->online) fail("POST while quiet");
@@ -98,6 +103,7 @@ static void drain(sim *s, int after_timer) {
         if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
     }
     if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
+    s->had_cursor = s->c->cur.set;
 }
 
 static char *cursor_text(sim *s, char *buf) {

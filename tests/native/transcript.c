@@ -48,21 +48,30 @@ static void quoted(char *out, size_t cap, const char *s, size_t n) {
     out[o] = 0;
 }
 
+/* The query a WS_OPEN / FETCH GET goes out with, spelled as js/protocol.mjs query() does. */
+static void query(char *out, size_t cap, const ll_action *a, uint32_t wait) {
+    int n = 0;
+    out[0] = 0;
+    if (a->t_len) n = snprintf(out, cap, "cursor=%.*s", (int)a->t_len, a->t);
+    if (wait) snprintf(out + n, cap - (size_t)n, "%swait=%u", n ? "&" : "", wait);
+}
+
 /* One action as one line (a DELIVER's data is data[a], or the body in resource mode).
  * tests/js/transcript.mjs renders the same way. */
 static void render(const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
-    char s[LINE], t[LINE];
+    char s[LINE], t[LINE], q[LINE];
+    query(q, sizeof q, a, a->type == LL_ACT_FETCH && a->a == LL_GET ? a->c : 0);
     quoted(s, sizeof s, a->s, a->s_len);
     quoted(t, sizeof t, a->t, a->t_len);
     switch (a->type) {
-    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u %s", a->id, s); break;
+    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u \"%s\"", a->id, q); break;
     case LL_ACT_WS_SEND:
         if (a->s_len) snprintf(out, cap, "ws_send %u %.*s", a->id, (int)a->s_len, a->s);
         else snprintf(out, cap, "ws_send %u send=%u", a->id, a->a);
         break;
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
     case LL_ACT_FETCH: {
-        int n = snprintf(out, cap, "fetch %u %s %s timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", s, a->b);
+        int n = snprintf(out, cap, "fetch %u %s \"%s\" timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", q, a->b);
         if (a->a == LL_POST) snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
         break;
     }
