@@ -10,6 +10,7 @@
 
 void ll__begin_input(ll_core *c, uint64_t now) {
     if (now > c->now) c->now = now;
+    c->cause = LL_REASON_NONE;
 }
 
 /* A fresh id for a socket or a request (never 0). */
@@ -43,14 +44,6 @@ ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len) {
     if (s_len) x->s = s, x->s_len = (uint32_t)s_len;
     if (t_len) x->t = t, x->t_len = (uint32_t)t_len;
-}
-
-void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason) {
-    if (c->state == state && c->transport == transport && c->reason == reason) return;
-    c->state = state;
-    c->transport = transport;
-    c->reason = reason;
-    ll__push(c, LL_ACT_STATE, 0, state, transport, reason);
 }
 
 ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status) {

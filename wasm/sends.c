@@ -16,16 +16,12 @@ static ll__send *first_queued(ll_core *c) {
     return NULL;
 }
 
-static int polling_open(const ll_core *c) {
-    return c->state == LL_STATE_OPEN &&
-           (c->transport == LL_TRANSPORT_POLL || c->transport == LL_TRANSPORT_LONGPOLL);
-}
-
-/* Start a POST if one may go now. (WebSocket sends are framed lazily, while draining.) */
+/* Start a POST if one may go now: polls serve and no socket said hello. (WebSocket sends
+ * are framed lazily, while draining.) */
 void ll__sends_pump(ll_core *c) {
     ll__send *s;
-    if (c->ws_phase == WS_READY || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
-    if (!ll__active(c) || !polling_open(c) || !(s = first_queued(c))) return;
+    if (ll__ws_hello_said(c) || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
+    if (!ll__active(c) || c->polls != POLLS_SERVING || !(s = first_queued(c))) return;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_SEND, 0);
         return;
@@ -39,7 +35,7 @@ void ll__sends_pump(ll_core *c) {
 
 int ll__sends_next_ws(ll_core *c, ll_action *out) {
     ll__send *s;
-    if (c->ws_phase != WS_READY || !(s = first_queued(c))) return 0;
+    if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
     memset(out, 0, sizeof *out);
     out->type = LL_ACT_WS_SEND;

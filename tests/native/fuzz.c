@@ -7,6 +7,8 @@
  * asked for, so runs go deep. After every input all actions are drained and checked:
  *   - no cursor delivered twice or backwards (except across a RESET);
  *   - the action queue never overflowed, and one input yields a bounded number of actions;
+ *   - no transition the state tables forbid was attempted; a STATE action always differs
+ *     from the one before, at most one comes per input, and it matches ll_state/ll_transport;
  *   - after ll_timer(now) nothing is still due, and no deadline is absurdly far;
  *   - hidden (without hidden_interval), offline, after pagehide or close: no request and
  *     no WebSocket is opened;
@@ -31,6 +33,7 @@ typedef struct sim {
     ll__cursor last;
     int have_last;
     int had_cursor; /* the core had a cursor when the input being drained began */
+    uint32_t state, transport, reason; /* the last STATE action */
     size_t n_msgs; /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
 
@@ -43,7 +46,7 @@ static void fail(const char *what) {
 
 static void drain(sim *s, int after_timer) {
     const ll_action *a;
-    int n = 0;
+    int n = 0, states = 0;
     int quiet = (!s->visible && !s->hidden_interval) || !s->online || s->paged_out || s->closed;
     while ((a = ll_next_action(s->c))) {
         if (++n > 100000) fail("endless actions");
@@ -73,6 +76,11 @@ static void drain(sim *s, int after_timer) {
             if (a->id == s->poll) s->poll = 0;
             else s->post = 0;
             break;
+        case LL_ACT_STATE:
+            if (++states > 1) fail("two STATE actions for one input");
+            if (a->a == s->state && a->b == s->transport && a->c == s->reason) fail("a STATE action that changed nothing");
+            s->state = a->a, s->transport = a->b, s->reason = a->c;
+            break;
         case LL_ACT_WS_CLOSE:
             if (a->id != s->ws) fail("close of an unknown socket");
             s->ws = 0;
@@ -96,6 +104,8 @@ static void drain(sim *s, int after_timer) {
     }
     s->n_msgs = 0;
     if (s->c->overflow) fail("action queue overflowed");
+    if (s->c->bad_edges) fail("a transition the state tables forbid");
+    if (ll_state(s->c) != s->state || ll_transport(s->c) != s->transport) fail("ll_state disagrees with STATE");
     if (s->c->q_len || s->c->batch_active) fail("drain left something");
     if (after_timer) {
         uint64_t d = ll_next_deadline(s->c);

@@ -1,0 +1,165 @@
+/* state.c — the machine: its enums, the transitions they allow, and the public state
+ * derived from them.
+ *
+ * Theory of operation
+ * -------------------
+ * The core's decisions rest on three orthogonal enums (internal.h) and on what the
+ * browser reports about the page:
+ *
+ *   ws_phase  the WebSocket attempt in hand:
+ *               NONE → CONNECTING → WAIT_HELLO → PROVING → CATCHING_UP → SERVING
+ *                                             ↘ REPLAYING ─────────────↗
+ *             (any phase → NONE when the socket is closed or lost)
+ *   role      what polling is for: ALONE (no WebSocket at all), BESIDE (the WebSocket
+ *             comes first; polls bridge until a socket serves), FALLBACK (the WebSocket
+ *             failed; polls are the transport and sockets are only probes)
+ *   polls     what polling has shown since it last started: UNPROVEN, SERVING, FAILING
+ *   progress  CONNECTING (nothing worked since the last (re)start or fallback) or
+ *             RECONNECTING (what worked was lost)
+ *   page      VISIBLE, HIDDEN, OFFLINE, LEFT (pagehide) — combined from the browser's
+ *             reports, the later ones taking precedence
+ *
+ * A hello decides where a socket enters: PROVING when the socket before it stalled (it
+ * must answer a ping first), CATCHING_UP when polls already serve the page (they stay the
+ * transport until the socket delivered up to the head its hello announced), REPLAYING when
+ * nothing else serves (the socket is the transport at once, polls go on beside it until it
+ * caught up). Only SERVING stops polling.
+ *
+ * WebSocket phase transitions (ll__ws_enter refuses any other, counts it in bad_edges,
+ * and leaves the phase as it was; the fuzzer checks that never happens):
+ *
+ *   from \ to     NONE CONNECTING WAIT_HELLO PROVING REPLAYING CATCHING_UP SERVING
+ *   NONE           -       x          .         .        .          .         .
+ *   CONNECTING     x       .          x         .        .          .         .
+ *   WAIT_HELLO     x       .          .         x        x          x         .
+ *   PROVING        x       .          .         .        .          x         .
+ *   REPLAYING      x       .          .         .        .          .         x
+ *   CATCHING_UP    x       .          .         .        .          .         x
+ *   SERVING        x       .          .         .        .          .         .
+ *
+ * Role transitions: BESIDE → FALLBACK (ll__fallback), FALLBACK → BESIDE (a probe serves);
+ * ALONE never changes.
+ *
+ * The public state is derived, once, at the end of every input (ll__publish), first rule
+ * that applies:
+ *
+ *   life IDLE / CLOSED                              idle / closed       none
+ *   ws SERVING, or REPLAYING on a visible page      open                websocket
+ *   page LEFT                                       paused              none
+ *   polls SERVING                                   open                longpoll|poll|resource
+ *   page OFFLINE                                    offline             none
+ *   page HIDDEN                                     paused              none
+ *   progress                                        connecting|reconnecting  none
+ *
+ * The reason is the one the input recorded (ll__cause) where a transition happened; the
+ * STATE action is emitted only when (state, transport, reason) changed, in the place
+ * among the input's actions where its cause was recorded (so "open" comes before the
+ * messages that opened it). No decision reads the published state back: it exists for the
+ * caller's views (ll_state, ll_transport, ll_interval). */
+#include "internal.h"
+
+#include <string.h>
+
+#define TO(p) (1u << (p))
+static const uint8_t ws_edges[WS_PHASE_COUNT] = {
+    [WS_NONE] = TO(WS_CONNECTING),
+    [WS_CONNECTING] = TO(WS_NONE) | TO(WS_WAIT_HELLO),
+    [WS_WAIT_HELLO] = TO(WS_NONE) | TO(WS_PROVING) | TO(WS_REPLAYING) | TO(WS_CATCHING_UP),
+    [WS_PROVING] = TO(WS_NONE) | TO(WS_CATCHING_UP),
+    [WS_REPLAYING] = TO(WS_NONE) | TO(WS_SERVING),
+    [WS_CATCHING_UP] = TO(WS_NONE) | TO(WS_SERVING),
+    [WS_SERVING] = TO(WS_NONE),
+};
+
+int ll__ws_enter(ll_core *c, uint32_t phase) {
+    if (!(ws_edges[c->ws_phase] & TO(phase))) {
+        c->bad_edges++;
+        return 0;
+    }
+    c->ws_phase = phase;
+    return 1;
+}
+
+int ll__ws_hello_said(const ll_core *c) { return c->ws_phase >= WS_PROVING; }
+
+void ll__set_role(ll_core *c, uint32_t role) {
+    if (c->role == ROLE_ALONE || role == ROLE_ALONE) {
+        if (role != c->role) c->bad_edges++;
+        return;
+    }
+    c->role = (uint8_t)role;
+}
+
+void ll__cause(ll_core *c, uint32_t reason) {
+    c->cause = reason;
+    c->cause_at = c->q_len;
+}
+
+uint32_t ll__page(const ll_core *c) {
+    return c->left ? PAGE_LEFT : !c->online ? PAGE_OFFLINE : !c->visible ? PAGE_HIDDEN : PAGE_VISIBLE;
+}
+
+int ll__active(const ll_core *c) {
+    uint32_t page = ll__page(c);
+    return c->life == LIFE_RUNNING && (page == PAGE_VISIBLE || (page == PAGE_HIDDEN && c->cfg[LL_CFG_hidden_interval]));
+}
+
+int ll__ws_wanted(const ll_core *c) {
+    return c->life == LIFE_RUNNING && ll__page(c) == PAGE_VISIBLE && c->role != ROLE_ALONE;
+}
+
+static void derive(const ll_core *c, uint32_t *state, uint32_t *transport) {
+    uint32_t page = ll__page(c);
+    *transport = LL_TRANSPORT_NONE;
+    if (c->life != LIFE_RUNNING) {
+        *state = c->life == LIFE_IDLE ? LL_STATE_IDLE : LL_STATE_CLOSED;
+    } else if (c->ws_phase == WS_SERVING || (c->ws_phase == WS_REPLAYING && page == PAGE_VISIBLE)) {
+        *state = LL_STATE_OPEN;
+        *transport = LL_TRANSPORT_WEBSOCKET;
+    } else if (page == PAGE_LEFT) {
+        *state = LL_STATE_PAUSED;
+    } else if (c->polls == POLLS_SERVING) {
+        *state = LL_STATE_OPEN;
+        *transport = ll__polling_transport(c);
+    } else if (page == PAGE_OFFLINE) {
+        *state = LL_STATE_OFFLINE;
+    } else if (page == PAGE_HIDDEN) {
+        *state = LL_STATE_PAUSED;
+    } else {
+        *state = c->progress == PROGRESS_RECONNECTING ? LL_STATE_RECONNECTING : LL_STATE_CONNECTING;
+    }
+}
+
+int ll__shown_open(const ll_core *c) {
+    uint32_t state, transport;
+    derive(c, &state, &transport);
+    return state == LL_STATE_OPEN;
+}
+
+void ll__publish(ll_core *c) {
+    uint32_t state, transport, reason = c->cause != LL_REASON_NONE ? c->cause : c->reason, at, i;
+    ll_action *x;
+    derive(c, &state, &transport);
+    if (state == c->state && transport == c->transport && reason == c->reason) return;
+    c->state = state;
+    c->transport = transport;
+    c->reason = reason;
+    x = ll__push(c, LL_ACT_STATE, 0, state, transport, reason);
+    /* Move it to where its cause was recorded among this input's actions. */
+    at = c->cause != LL_REASON_NONE && c->cause_at < c->q_len ? c->cause_at : c->q_len - 1;
+    if (x == &c->sink) return;
+    for (i = c->q_len - 1; i > at; i--) {
+        ll_action *to = &c->queue[(c->q_head + i) % LL_QUEUE_CAP], *from = &c->queue[(c->q_head + i - 1) % LL_QUEUE_CAP];
+        *to = *from;
+        if (from->t == from->text) to->t = to->text; /* a cursor it carries moves with it */
+    }
+    if (at != c->q_len - 1) {
+        ll_action *slot = &c->queue[(c->q_head + at) % LL_QUEUE_CAP];
+        memset(slot, 0, sizeof *slot);
+        slot->type = LL_ACT_STATE;
+        slot->a = state;
+        slot->b = transport;
+        slot->c = reason;
+        slot->s = slot->t = "";
+    }
+}
