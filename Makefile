@@ -22,13 +22,9 @@ APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev
             nginx-light
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)
-# What the wasm module exports: the inputs, the drain, the views (names come from
-# js/constants.js instead).
-EXPORTS := ll_core_size ll_init ll_set ll_set_cursor ll_start ll_bad_field ll_ws_opened \
-           ll_ws_frame ll_ws_closed ll_http_response ll_http_failed ll_timer \
-           ll_visibility ll_online ll_pagehide ll_pageshow ll_send ll_close ll_next_action \
-           ll_next_deadline ll_state ll_transport ll_cursor ll_interval ll_rtt ll_heap_base \
-           ll_config_min ll_config_max
+# What the wasm module exports: every function wasm/lifeline.h declares LL_EXPORT (the
+# inputs, the drain, the views; names come from js/constants.js instead).
+EXPORTS := ${shell sed -n 's/^LL_EXPORT [^(]*[ *]\(ll_[a-z0-9_]*\)(.*/\1/p' wasm/lifeline.h}
 comma := ,
 empty :=
 space := $(empty) $(empty)

@@ -20,7 +20,7 @@ static uint32_t last_fetch;
 static void drain(ll_core *c) {
     const ll_action *a;
     while ((a = ll_next_action(c)))
-        if (a->type == LL_ACT_FETCH) last_fetch = a->id;
+        if (a->type == LL_ACT_POLL) last_fetch = a->id;
 }
 
 int main(int argc, char **argv) {

@@ -1,6 +1,6 @@
 // http.mjs — the fetch adapter: FETCH / FETCH_CANCEL actions in, responses out as inputs.
 // The core owns timeouts (it cancels and reports); a cancelled request sends no input.
-import { body as decode } from './protocol.mjs';
+import { body as decode, postBody } from './protocol.mjs';
 
 const int = (v) => (/^\d+$/.test(v) ? +v : -1);
 
@@ -17,7 +17,7 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         if (post) {
             // text/plain: a simple request, no CORS preflight
             init.method = 'POST';
-            init.body = `{"id":${sendId},"data":${body(sendId)}}`;
+            init.body = postBody(sendId, body(sendId));
             stats.bytesOut += init.body.length;
             headers['content-type'] = 'text/plain;charset=UTF-8';
         }
@@ -50,8 +50,10 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         }
     };
     return {
-        /** Request id: a POST of send sendId, or a GET with query q. */
-        fetch: (id, post, sendId, q) => go(id, post, sendId, q),
+        /** A GET with query q (POLL). */
+        poll: (request, q) => go(request, 0, 0, q),
+        /** A POST of send id `send` (POST). */
+        post: (request, send) => go(request, 1, send, ''),
         cancel(id) {
             reqs.get(id)?.abort();
             reqs.delete(id);

@@ -4,6 +4,7 @@
 // process shares it): each core gets a slot of ll_core_size() bytes (freed slots are
 // reused), and all inputs share one scratch buffer for their byte spans. The core never
 // allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
+import { ACTION_FIELDS } from './constants.js';
 import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm: a key, then one char per byte ^ key (js/build.mjs)
 
 const enc = new TextEncoder();
@@ -56,11 +57,14 @@ function make(inst) {
                 else out.push(v);
             return out;
         },
-        /** One ll_action as a plain object; its spans decoded (they die at the next call). */
+        /** One ll_action as an object with its named fields (wasm/lifeline.h LL_ACTIONS):
+         *  numbers, and the byte spans decoded (they die at the next call). */
         action(p) {
             view();
-            const w = u32.subarray(p >> 2, (p >> 2) + 9), str = (i) => (w[i + 1] ? dec.decode(u8.subarray(w[i], w[i] + w[i + 1])) : '');
-            return { type: w[0], id: w[1], a: w[2], b: w[3], c: w[4], s: str(5), t: str(7) };
+            const w = p >> 2, action = { type: u32[w] };
+            for (const [name, slot] of ACTION_FIELDS[action.type])
+                action[name] = slot < 5 ? u32[w + slot] : u32[w + slot + 1] ? dec.decode(u8.subarray(u32[w + slot], u32[w + slot] + u32[w + slot + 1])) : '';
+            return action;
         },
         cursor(core) {
             const p = x.ll_cursor(core, rt.out);

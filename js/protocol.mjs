@@ -2,7 +2,7 @@
 // (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
 // names which message of the input to hand over. tests/native/decode.c applies the same
 // rules for the native tests.
-import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_MSG, FRAME_OTHER } from './constants.js';
+import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_MSG, FRAME_OTHER, OUT_FRAMES, OUT_SEND } from './constants.js';
 import { bytes } from './loader.mjs';
 
 const dec = new TextDecoder();
@@ -30,6 +30,14 @@ const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
 /** The query of a WebSocket upgrade or a poll (WS_OPEN, FETCH GET): the cursor to resume
  *  from and the wait of a long poll, each only when set. */
 export const query = (cursor, wait) => [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+
+/** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
+ *  app's JSON text); the others are {"type":"ping"} / {"type":"pong"}. */
+export const clientFrame = (frame, send, data) =>
+    frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : `{"type":"${OUT_FRAMES[frame]}"}`;
+
+/** The body of a POST (a send by HTTP). */
+export const postBody = (send, data) => `{"id":${send},"data":${data}}`;
 
 /** A text frame: the args of ll_ws_frame after the socket id, and its messages (itself). */
 export function frame(data) {

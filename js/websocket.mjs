@@ -1,13 +1,14 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core. An error event needs no input: browsers follow it with a close.
+import { SUBPROTOCOL } from './constants.js';
 import { frame } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
     const socks = new Map();
     return {
         open(id, q) {
-            const ws = new WS(q ? url + (url.includes('?') ? '&' : '?') + q : url, 'lifeline.v1');
+            const ws = new WS(q ? url + (url.includes('?') ? '&' : '?') + q : url, SUBPROTOCOL);
             const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
             socks.set(id, ws);
             stats.wsOpened++;

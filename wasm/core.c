@@ -13,17 +13,17 @@
 #include <string.h>
 
 static const uint32_t cfg_default[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) d,
+#define X(n, d, lo, hi, unit, doc) d,
     LL_CONFIG(X)
 #undef X
 };
 static const uint32_t cfg_min[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) lo,
+#define X(n, d, lo, hi, unit, doc) lo,
     LL_CONFIG(X)
 #undef X
 };
 static const uint32_t cfg_max[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) hi,
+#define X(n, d, lo, hi, unit, doc) hi,
     LL_CONFIG(X)
 #undef X
 };
@@ -380,8 +380,11 @@ NAME_FN(ll_state_name, LL_STATES, LL_STATE_COUNT)
 NAME_FN(ll_transport_name, LL_TRANSPORTS, LL_TRANSPORT_COUNT)
 NAME_FN(ll_reason_name, LL_REASONS, LL_REASON_COUNT)
 NAME_FN(ll_error_name, LL_ERRORS, LL_ERR_COUNT)
-NAME_FN(ll_action_name, LL_ACTIONS, LL_ACT_COUNT)
 #undef NAME_X
-#define NAME_X(n, d, lo, hi) #n,
+#define NAME_X(n, s, f) s,
+#define LL_ACTIONS_NAMES(X) LL_ACTIONS(X, )
+NAME_FN(ll_action_name, LL_ACTIONS_NAMES, LL_ACT_COUNT)
+#undef NAME_X
+#define NAME_X(n, d, lo, hi, unit, doc) #n,
 NAME_FN(ll_config_name, LL_CONFIG, LL_CFG_COUNT)
 #undef NAME_X

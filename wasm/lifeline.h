@@ -45,6 +45,10 @@ extern "C" {
 #define LL_EXPORT
 #endif
 
+/* LL_EXPORT: exported by the wasm module (the Makefile reads its export list from these
+ * declarations); LL_API: native builds only (logs, tests). */
+#define LL_API
+
 #define LL_NEVER UINT64_MAX
 
 /* ---- States: what the connection is doing, as the application sees it. ---- */
@@ -114,43 +118,55 @@ extern "C" {
     X(BAD_STATE, "bad_state")           /* local: call not allowed now */                  \
     X(BAD_CURSOR, "bad_cursor")         /* local: ll_set_cursor() got no valid cursor */
 
-/* ---- Actions: what the caller must do, drained after every input. Fields per type:
- *  id        the socket / request / send id concerned
- *  a, b, c   small integers (below)
- *  s, s_len  main byte span;  t, t_len  second byte span  (not NUL-terminated) ---- */
-#define LL_ACTIONS(X)                                                                      \
-    X(NONE, "none")                                                                        \
-    X(WS_OPEN, "ws_open")     /* id=socket; t=the cursor to resume from (empty: from now), \
-                                 sent as the query cursor=<t>; subprotocol "lifeline.v1" */ \
-    X(WS_SEND, "ws_send")     /* id=socket; s=text frame; or a=send id (s empty): frame    \
-                                 {"type":"send","id":a,"data":<the app's data>} */        \
-    X(WS_CLOSE, "ws_close")   /* id=socket; a=close code; c=reason */                      \
-    X(FETCH, "fetch")         /* id=request; a=method (0 GET, 1 POST); b=timeout ms;       \
-                                 POST: c=send id, body {"id":c,"data":<data>}; GET: t=the  \
-                                 cursor (empty: from now), c=wait ms (0: no long poll),    \
-                                 sent as the query cursor=<t>&wait=<c> (each part only    \
-                                 when set). Resource mode: revalidate (HTTP cache          \
-                                 'no-cache', or If-None-Match/If-Modified-Since from the   \
-                                 last 200 where fetch has no cache). The request is over   \
-                                 when an http input names it or FETCH_CANCEL does */       \
-    X(FETCH_CANCEL, "fetch_cancel") /* id=request: abort it; send no input for it */       \
-    X(DELIVER, "deliver")     /* a=which message of the input being drained: 0 for a      \
-                                 frame, i for the i-th of a poll body's messages (the     \
-                                 caller decoded them and delivers that one's data);       \
-                                 t=its cursor. Resource mode: s=the body, t=validator */  \
-    X(STATE, "state")         /* a=state; b=transport; c=reason */                         \
-    X(ERROR, "error")         /* a=error code; b=HTTP status (0: none); c=reason;          \
-                                 s=the server's own message, t=its own code (error frames, \
-                                 rejecting acks), else empty */                           \
-    X(RESET, "reset")         /* the server no longer has what follows our cursor:        \
-                                 s=old cursor, t=new cursor; delivery continues from t */ \
-    X(ACK, "ack")             /* id=send id: the server confirmed it */                    \
-    X(SEND_FAILED, "send_failed") /* id=first send id, a=last send id (inclusive),        \
-                                 b=error code: these sends are dropped; a rejection also  \
-                                 has c=HTTP status (a POST), s/t=the server's message and \
-                                 code (a rejecting ack) */                                \
-    X(REMEMBER_FALLBACK, "remember_fallback") /* a=ttl ms: start the next page on polling */ \
-    X(FORGET_FALLBACK, "forget_fallback")
+/* ---- Actions: what the caller must do, drained after every input.
+ * X(NAME, "name", fields): fields lists F(slot, name) for each field of ll_action the
+ * action uses — slots id, a, b, c (integers) and s, t (byte spans) — under the name the JS
+ * shim gives it (js/constants.js, generated: the loader hands each action over as an
+ * object with these names). The core says what to send; js/protocol.mjs spells it. ---- */
+#define LL_ACTIONS(X, F)                                                                   \
+    X(NONE, "none", )                                                                      \
+    /* Open a WebSocket to the URL with the query cursor=<cursor> (none when empty: "from \
+     * now") and the subprotocol LL_SUBPROTOCOL. */                                       \
+    X(WS_OPEN, "ws_open", F(id, socket) F(t, cursor))                                      \
+    /* Send one frame: frame = LL_OUT_* (ping, pong, or send — the app's data of send id  \
+     * `send` as {"type":"send","id":<send>,"data":<data>}). */                           \
+    X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send))                            \
+    X(WS_CLOSE, "ws_close", F(id, socket) F(a, code) F(c, reason))                         \
+    /* GET the URL with the query cursor=<cursor>&wait=<wait> (each part only when set:   \
+     * wait > 0 asks for a long poll), giving up after timeout ms (the core cancels it).   \
+     * Resource mode: no query; revalidate (HTTP cache 'no-cache', or If-None-Match /      \
+     * If-Modified-Since from the last 200 where fetch has no cache). The request is over  \
+     * when an http input names it or FETCH_CANCEL does. */                               \
+    X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(t, cursor))                  \
+    /* POST send id `send` to the URL: body {"id":<send>,"data":<data>}. */                \
+    X(POST, "post", F(id, request) F(a, timeout) F(b, send))                               \
+    X(FETCH_CANCEL, "fetch_cancel", F(id, request)) /* abort it; send no input for it */   \
+    /* Deliver a message. index: which message of the input being drained (0 for a frame, \
+     * i for the i-th of a poll body's messages: the caller decoded them and delivers that \
+     * one's data). Resource mode: body = the body, cursor = its validator. */            \
+    X(DELIVER, "deliver", F(a, index) F(s, body) F(t, cursor))                             \
+    X(STATE, "state", F(a, state) F(b, transport) F(c, reason))                            \
+    /* status: HTTP status (0: none); message/serverCode: the server's own words (error    \
+     * frames, rejecting acks), else empty. */                                           \
+    X(ERROR, "error", F(a, code) F(b, status) F(c, reason) F(s, message) F(t, serverCode)) \
+    /* The server no longer has what follows our cursor; delivery continues after `to`. */ \
+    X(RESET, "reset", F(s, from) F(t, to))                                                 \
+    X(ACK, "ack", F(id, send)) /* the server confirmed send id `send` */                   \
+    /* Sends first..last (inclusive, ids wrap) are dropped with error `code`; a refusal    \
+     * also has the HTTP status (a POST), or the server's message and code (an ack). */    \
+    X(SEND_FAILED, "send_failed",                                                          \
+      F(id, first) F(a, last) F(b, code) F(c, status) F(s, message) F(t, serverCode))     \
+    X(REMEMBER_FALLBACK, "remember_fallback", F(a, ttl)) /* start the next page on polling */ \
+    X(FORGET_FALLBACK, "forget_fallback", )
+
+/* ---- Frames the client sends (WS_SEND frame). ---- */
+#define LL_OUT_FRAMES(X)                                                                   \
+    X(SEND, "send")                                                                        \
+    X(PING, "ping")                                                                        \
+    X(PONG, "pong")
+
+/* The WebSocket subprotocol of the wire protocol (WS_OPEN). */
+#define LL_SUBPROTOCOL "lifeline.v1"
 
 /* ---- Frame types (ll_ws_frame): the caller decodes each frame (the shim with
  * JSON.parse) and names its "type". OTHER: a type this version does not know (ignored,
@@ -167,36 +183,37 @@ extern "C" {
     X(OTHER, "other")                                                                      \
     X(BAD, "bad")
 
-/* ---- Config fields: X(name, default, min, max). All uint32, milliseconds unless said.
- * ll_set() checks each against [min, max]; ll_start() checks the relations between them.
- * js/constants.js carries the same table for the options of new Lifeline(). ---- */
+/* ---- Config fields: X(name, default, min, max, unit, doc). All uint32. ll_set() checks
+ * each against [min, max]; ll_start() checks the relations between them. The JS options
+ * of new Lifeline() are these fields in camelCase: js/gen-constants.mjs generates the
+ * option names, ranges and docs of js/constants.js, js/lifeline.d.ts and the README's
+ * option table from this one table. Units: BOOL (0/1), MS, COUNT, PERCENT, BYTES. ---- */
 #define LL_CONFIG(X)                                                                       \
-    X(resource_mode, 0, 0, 1)            /* 1 = plain resource mode (no protocol, no WS) */ \
-    X(websocket, 1, 0, 1)                /* 0 = never try a WebSocket */                   \
-    X(start_on_polling, 0, 0, 1)         /* a remembered fallback: start polling, probe later */ \
-    X(race_delay, 250, 0, 60000)         /* reconnecting: a poll beside a WS not working by \
-                                            then (a fresh start polls beside it at once) */ \
-    X(ws_timeout, 5000, 100, 120000)     /* hello must arrive within this after WS_OPEN */ \
-    X(ping_idle, 5000, 100, 600000)      /* ping after this long without a frame */        \
-    X(pong_timeout_min, 2000, 50, 600000) /* dead if no frame within max(min, 4*rtt)... */ \
-    X(pong_timeout_max, 10000, 50, 600000) /* ...capped here */                            \
-    X(flap_window, 30000, 0, 3600000)    /* a working WS lost sooner counts as a flap */   \
-    X(flap_limit, 3, 1, 100)             /* flaps in a row before falling back */          \
-    X(probe_min, 3000, 100, 3600000)     /* first WS re-probe while polling */             \
-    X(probe_max, 120000, 100, 86400000)  /* re-probe delay grows x2 up to this */          \
-    X(min_interval, 1000, 10, 86400000)  /* poll interval after a change */                \
-    X(max_interval, 30000, 10, 86400000) /* unchanged: grows up to this */                 \
-    X(interval_growth, 150, 100, 1000)   /* percent per unchanged poll */                  \
-    X(long_poll_wait, 25000, 0, 300000)  /* wait= asked for (0: never long poll) */        \
-    X(request_timeout, 10000, 100, 600000) /* a request's timeout (plus wait) */           \
-    X(backoff_base, 1000, 10, 3600000)   /* error backoff: full jitter in [0, base*2^n] */ \
-    X(backoff_max, 60000, 10, 86400000)  /* ...capped here */                              \
-    X(hidden_grace, 30000, 0, 86400000)  /* close an open WS after this long hidden */     \
-    X(hidden_interval, 0, 0, 86400000)   /* poll this slowly while hidden; 0 = pause */    \
-    X(fallback_ttl, 900000, 0, 86400000) /* how long a remembered fallback lasts */        \
-    X(max_message_bytes, 1048576, 64, 67108864) /* largest frame or body accepted */       \
-    X(max_depth, 32, 2, 64)              /* deepest JSON nesting accepted */               \
-    X(max_sends, 64, 1, 256)             /* sends buffered until acked */
+    X(resource_mode, 0, 0, 1, BOOL, "plain resource mode (what `Lifeline.watch` sets): conditional GETs of any URL, no protocol, no WebSocket") \
+    X(websocket, 1, 0, 1, BOOL, "try a WebSocket at all") \
+    X(start_on_polling, 0, 0, 1, BOOL, "start on polling and probe the WebSocket later (set by itself from a remembered fallback)") \
+    X(race_delay, 250, 0, 60000, MS, "reconnecting: start a poll beside a WebSocket not working by then (a fresh start polls beside it at once)") \
+    X(ws_timeout, 5000, 100, 120000, MS, "`hello` must arrive within this after opening, or the attempt is given up (black hole)") \
+    X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long") \
+    X(pong_timeout_min, 2000, 50, 600000, MS, "a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this") \
+    X(pong_timeout_max, 10000, 50, 600000, MS, "... and no later than this") \
+    X(flap_window, 30000, 0, 3600000, MS, "a working WebSocket lost sooner is a flap") \
+    X(flap_limit, 3, 1, 100, COUNT, "flaps in a row before falling back to polling") \
+    X(probe_min, 3000, 100, 3600000, MS, "first re-probe of the WebSocket while polling (x2 each time, equal jitter)") \
+    X(probe_max, 120000, 100, 86400000, MS, "the re-probe delay grows up to this") \
+    X(min_interval, 1000, 10, 86400000, MS, "the adaptive poll interval's lower bound (after a change)") \
+    X(max_interval, 30000, 10, 86400000, MS, "the adaptive poll interval's upper bound (unchanged data)") \
+    X(interval_growth, 150, 100, 1000, PERCENT, "growth of the poll interval per unchanged poll") \
+    X(long_poll_wait, 25000, 0, 300000, MS, "`wait=` asked of a long poll (0: never long poll)") \
+    X(request_timeout, 10000, 100, 600000, MS, "a request's timeout (plus its `wait`)") \
+    X(backoff_base, 1000, 10, 3600000, MS, "error backoff: full jitter in [0, base x 2^n]") \
+    X(backoff_max, 60000, 10, 86400000, MS, "the error backoff's cap") \
+    X(hidden_grace, 30000, 0, 86400000, MS, "close an open WebSocket after the page was hidden this long") \
+    X(hidden_interval, 0, 0, 86400000, MS, "poll this slowly while hidden (0: nothing at all while hidden)") \
+    X(fallback_ttl, 900000, 0, 86400000, MS, "how long a remembered fallback lasts for the next page load") \
+    X(max_message_bytes, 1048576, 64, 67108864, BYTES, "largest frame or body accepted") \
+    X(max_depth, 32, 2, 64, COUNT, "deepest JSON nesting accepted") \
+    X(max_sends, 64, 1, 256, COUNT, "sends buffered until acked; more is a `send_overflow` rejection")
 
 enum ll_state {
 #define X(n, s) LL_STATE_##n,
@@ -219,25 +236,35 @@ enum ll_error {
 #undef X
     LL_ERR_COUNT };
 enum ll_action_type {
-#define X(n, s) LL_ACT_##n,
-    LL_ACTIONS(X)
+#define X(n, s, f) LL_ACT_##n,
+    LL_ACTIONS(X, )
 #undef X
     LL_ACT_COUNT };
+enum ll_out_frame {
+#define X(n, s) LL_OUT_##n,
+    LL_OUT_FRAMES(X)
+#undef X
+    LL_OUT_COUNT };
 enum ll_frame_type {
 #define X(n, s) LL_FRAME_##n,
     LL_FRAMES(X)
 #undef X
     LL_FRAME_COUNT };
 enum ll_config_field {
-#define X(n, d, lo, hi) LL_CFG_##n,
+#define X(n, d, lo, hi, unit, doc) LL_CFG_##n,
     LL_CONFIG(X)
 #undef X
     LL_CFG_COUNT };
 
-enum { LL_GET = 0, LL_POST = 1 };
-
 /* HTTP failures (ll_http_failed kind). */
-enum { LL_FAIL_NETWORK = 0, LL_FAIL_TIMEOUT = 1 };
+#define LL_FAILS(X)                                                                        \
+    X(NETWORK, "network")                                                                  \
+    X(TIMEOUT, "timeout")
+enum ll_fail {
+#define X(n, s) LL_FAIL_##n,
+    LL_FAILS(X)
+#undef X
+    LL_FAIL_COUNT };
 
 /* Room for the longest cursor text, "18446744073709551615-18446744073709551615", and a NUL. */
 #define LL_CURSOR_TEXT 48
@@ -268,7 +295,7 @@ LL_EXPORT void ll_init(ll_core *c, uint32_t seed_lo, uint32_t seed_hi);
 /* Set config field `field` (enum ll_config_field) before ll_start().
  * Returns LL_ERR_OK, LL_ERR_BAD_CONFIG (out of range / unknown field) or LL_ERR_BAD_STATE. */
 LL_EXPORT int ll_set(ll_core *c, uint32_t field, uint32_t value);
-LL_EXPORT uint32_t ll_get(const ll_core *c, uint32_t field);
+LL_API uint32_t ll_get(const ll_core *c, uint32_t field);
 /* The [min, max] of a field, for option checks and docs. */
 LL_EXPORT uint32_t ll_config_min(uint32_t field);
 LL_EXPORT uint32_t ll_config_max(uint32_t field);
@@ -369,12 +396,12 @@ LL_EXPORT uintptr_t ll_heap_base(void);
 #endif
 
 /* Names for logs and tests. */
-LL_EXPORT const char *ll_state_name(uint32_t v);
-LL_EXPORT const char *ll_transport_name(uint32_t v);
-LL_EXPORT const char *ll_reason_name(uint32_t v);
-LL_EXPORT const char *ll_error_name(uint32_t v);
-LL_EXPORT const char *ll_action_name(uint32_t v);
-LL_EXPORT const char *ll_config_name(uint32_t v);
+LL_API const char *ll_state_name(uint32_t v);
+LL_API const char *ll_transport_name(uint32_t v);
+LL_API const char *ll_reason_name(uint32_t v);
+LL_API const char *ll_error_name(uint32_t v);
+LL_API const char *ll_action_name(uint32_t v);
+LL_API const char *ll_config_name(uint32_t v);
 
 #ifdef __cplusplus
 }

@@ -70,7 +70,7 @@ static void send_poll(ll_core *c) {
     c->poll_cur = c->cur;
     c->poll_sent_at = c->now;
     timeout += wait;
-    x = ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, wait);
+    x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, 0);
     if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->cur);
     ll__arm(c, T_POLL_REQ, timeout);
 }

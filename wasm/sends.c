@@ -29,7 +29,7 @@ void ll__sends_pump(ll_core *c) {
     c->post_req = ll__new_id(c);
     c->post_send = s->id;
     s->where = SEND_ON_POST;
-    ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id);
+    ll__push(c, LL_ACT_POST, c->post_req, c->cfg[LL_CFG_request_timeout], s->id, 0);
     ll__arm(c, T_SEND_REQ, c->cfg[LL_CFG_request_timeout]);
 }
 
@@ -40,7 +40,8 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
     memset(out, 0, sizeof *out);
     out->type = LL_ACT_WS_SEND;
     out->id = c->ws_id;
-    out->a = s->id;
+    out->a = LL_OUT_SEND;
+    out->b = s->id;
     out->s = out->t = "";
     return 1;
 }

@@ -16,9 +16,6 @@
 
 #include <string.h>
 
-static const char PING[] = "{\"type\":\"ping\"}";
-static const char PONG[] = "{\"type\":\"pong\"}";
-
 /* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
  * ms unless it works by then. */
 void ll__ws_try(ll_core *c, uint32_t race) {
@@ -159,7 +156,7 @@ static void fail(ll_core *c, uint32_t reason, int we_close) {
 /* Ask an open socket for a sign of life now; no frame within the pong timeout = dead. */
 void ll__ws_ping(ll_core *c) {
     if (!ll__ws_hello_said(c) || c->ping_out) return;
-    ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PING, sizeof PING - 1, 0, 0);
+    ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PING, 0, 0);
     c->ping_out = 1;
     c->ping_sent_at = c->now;
     ll__arm(c, T_PING, ll__pong_timeout(c));
@@ -278,7 +275,7 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor);
         break;
     case LL_FRAME_PING:
-        ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
+        ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PONG, 0, 0);
         break;
     case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
         if (id && code.n) ll__sends_reject(c, id, 0, message, code);

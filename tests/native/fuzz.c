@@ -61,8 +61,8 @@ static void drain(sim *s, int after_timer) {
             if (s->had_cursor && !a->t_len) fail("WebSocket opened without the cursor");
             s->ws = a->id;
             break;
-        case LL_ACT_FETCH:
-            if (a->a == LL_GET) {
+        case LL_ACT_POLL: case LL_ACT_POST:
+            if (a->type == LL_ACT_POLL) {
                 if (quiet) fail("poll sent while it must be quiet");
                 if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode]) fail("poll sent without the cursor");
                 s->poll = a->id;

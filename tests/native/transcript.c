@@ -60,21 +60,18 @@ static void query(char *out, size_t cap, const ll_action *a, uint32_t wait) {
  * tests/js/transcript.mjs renders the same way. */
 static void render(const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
     char s[LINE], t[LINE], q[LINE];
-    query(q, sizeof q, a, a->type == LL_ACT_FETCH && a->a == LL_GET ? a->c : 0);
+    query(q, sizeof q, a, a->type == LL_ACT_POLL ? a->b : 0);
     quoted(s, sizeof s, a->s, a->s_len);
     quoted(t, sizeof t, a->t, a->t_len);
     switch (a->type) {
     case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u \"%s\"", a->id, q); break;
-    case LL_ACT_WS_SEND:
-        if (a->s_len) snprintf(out, cap, "ws_send %u %.*s", a->id, (int)a->s_len, a->s);
-        else snprintf(out, cap, "ws_send %u send=%u", a->id, a->a);
+    case LL_ACT_WS_SEND: /* spelled as js/protocol.mjs spells the client's frames */
+        if (a->a == LL_OUT_SEND) snprintf(out, cap, "ws_send %u send=%u", a->id, a->b);
+        else snprintf(out, cap, "ws_send %u {\"type\":\"%s\"}", a->id, a->a == LL_OUT_PING ? "ping" : "pong");
         break;
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
-    case LL_ACT_FETCH: {
-        int n = snprintf(out, cap, "fetch %u %s \"%s\" timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", q, a->b);
-        if (a->a == LL_POST) snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
-        break;
-    }
+    case LL_ACT_POLL: snprintf(out, cap, "fetch %u GET \"%s\" timeout=%u", a->id, q, a->a); break;
+    case LL_ACT_POST: snprintf(out, cap, "fetch %u POST \"\" timeout=%u send=%u", a->id, a->a, a->b); break;
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
     case LL_ACT_DELIVER: {
         dec_span d = {a->s, a->s_len};
