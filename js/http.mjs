@@ -1,6 +1,6 @@
 // http.mjs — the fetch adapter: FETCH / FETCH_CANCEL actions in, responses out as inputs.
 // The core owns timeouts (it cancels and reports); a cancelled request sends no input.
-import { body as decode, postBody } from './protocol.mjs';
+import { body as decode, postBody, withQuery } from './protocol.mjs';
 
 const int = (v) => (/^\d+$/.test(v) ? +v : -1);
 
@@ -9,7 +9,7 @@ const int = (v) => (/^\d+$/.test(v) ? +v : -1);
  *  no cache, as in Node), body(id): the app's JSON text of send id, stats}. */
 export function http({ fetch, url, max, cache, conditional, body, stats }, feed) {
     const reqs = new Map(), last = {};
-    const go = async (id, post, sendId, q) => {
+    const go = async (id, post, sendId, target) => {
         const ac = new AbortController(), headers = {}, init = { headers, signal: ac.signal };
         const mine = () => reqs.get(id) == ac;
         reqs.set(id, ac);
@@ -27,7 +27,7 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             if (last.modified) headers['if-modified-since'] = last.modified;
         }
         try {
-            const r = await fetch(q ? url + (url.includes('?') ? '&' : '?') + q : url, init);
+            const r = await fetch(target, init);
             const g = (k) => r.headers.get(k), etag = g('etag'), modified = g('last-modified');
             let n = 0, b = [], rd = r.body?.getReader(), c, ra = g('retry-after');
             // the core reads Retry-After in seconds: an HTTP date becomes seconds from the
@@ -50,10 +50,10 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         }
     };
     return {
-        /** A GET with query q (POLL). */
-        poll: (request, q) => go(request, 0, 0, q),
+        /** A GET resuming after `cursor` (empty: from now), a long poll when wait > 0 (POLL). */
+        poll: (request, cursor, wait) => go(request, 0, 0, withQuery(url, cursor, wait)),
         /** A POST of send id `send` (POST). */
-        post: (request, send) => go(request, 1, send, ''),
+        post: (request, send) => go(request, 1, send, url),
         cancel(id) {
             reqs.get(id)?.abort();
             reqs.delete(id);

@@ -16,14 +16,14 @@ import {
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
-import { clientFrame, query } from './protocol.mjs';
+import { clientFrame } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { page } from './page.mjs';
 import { storage } from './storage.mjs';
 
 /** The shim's own options (the core's fields are OPTION_NAMES). */
-const SHIM_OPTIONS = ['cursor', 'WebSocket', 'fetch', 'now', 'setTimeout', 'clearTimeout', 'document', 'window', 'storage', 'seed', 'wasm', 'json', 'conditionalHeaders'];
+const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders'.split(' ');
 
 function optionError(message) {
     throw new TypeError('Lifeline: ' + message);
@@ -31,9 +31,8 @@ function optionError(message) {
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
-function sendError(code, status = 0, serverCode = '', serverMessage = '') {
-    const detail = serverCode ? ` (${serverCode}${serverMessage ? ': ' + serverMessage : ''})` : '';
-    return Object.assign(new Error('Lifeline: send failed: ' + code + detail), { code, status, serverCode, serverMessage });
+function sendError(code, status, serverCode, serverMessage) {
+    return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
 }
 
 /** The options of the core's fields as [field, integer] pairs; booleans become 0/1. */
@@ -75,7 +74,6 @@ export class Lifeline extends EventTarget {
     #json;
     #resource;
     #gate = []; // what waits for the gate to open (null once open)
-    #constructed = false;
     #sends = new Map(); // send id -> [JSON text, resolve, reject]
     #view = { state: 'idle', transport: 'none', cursor: null };
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
@@ -153,13 +151,12 @@ export class Lifeline extends EventTarget {
                     this.#core = core;
                     this.#page = pg;
                 });
-                if (!synchronous) this.#open();
+                if (!synchronous) this.#open(); // the constructor returned long ago
             });
         const rt = runtime(options.wasm, options.fetch);
         if (rt.then) rt.then(start);
         else start(rt);
         synchronous = false;
-        this.#constructed = true;
         queueMicrotask(() => this.#open());
     }
 
@@ -188,10 +185,10 @@ export class Lifeline extends EventTarget {
         return new Promise((resolve, reject) => {
             this.#open();
             this.#whenOpen(() => {
-                if (this.#closed) return reject(sendError('closed'));
+                if (this.#closed) return reject(sendError('closed', 0, '', ''));
                 this.#feed('send', [bytes(text)], (id) => {
                     if (id > 0) this.#sends.set(id, [text, resolve, reject]);
-                    else reject(sendError(ERRORS[-id]));
+                    else reject(sendError(ERRORS[-id], 0, '', ''));
                 });
             });
         });
@@ -246,9 +243,10 @@ export class Lifeline extends EventTarget {
         else f();
     }
 
-    /** Open the gate once the constructor returned and the core started (or never will). */
+    /** Open the gate once the core started (or never will). Called only after the
+     *  constructor returned: at a microtask, an API call or an adapter event. */
     #open() {
-        if (!this.#gate || !this.#constructed || !(this.#core || this.#closed)) return;
+        if (!this.#gate || !(this.#core || this.#closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
         for (const f of waiting) f();
@@ -274,13 +272,13 @@ export class Lifeline extends EventTarget {
         const view = this.#view;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return this.#ws.open(action.socket, query(action.cursor, 0));
+                return this.#ws.open(action.socket, action.cursor);
             case ACT_WS_SEND:
                 return this.#ws.send(action.socket, clientFrame(action.frame, action.send, this.#sends.get(action.send)?.[0]));
             case ACT_WS_CLOSE:
                 return this.#ws.close(action.socket, action.code);
             case ACT_POLL:
-                return this.#http.poll(action.request, query(action.cursor, action.wait));
+                return this.#http.poll(action.request, action.cursor, action.wait);
             case ACT_POST:
                 return this.#http.post(action.request, action.send);
             case ACT_FETCH_CANCEL:

@@ -27,9 +27,12 @@ const depth = (v, n = 0) => {
 // a cursor goes in as one line: one with a line break is no cursor
 const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
 
-/** The query of a WebSocket upgrade or a poll (WS_OPEN, FETCH GET): the cursor to resume
- *  from and the wait of a long poll, each only when set. */
-export const query = (cursor, wait) => [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+/** The URL of a WebSocket upgrade or a poll (WS_OPEN, POLL): `url` with the cursor to
+ *  resume from and the wait of a long poll in its query, each only when set. */
+export function withQuery(url, cursor, wait) {
+    const query = [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+    return query ? url + (url.includes('?') ? '&' : '?') + query : url;
+}
 
 /** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
  *  app's JSON text); the others are {"type":"ping"} / {"type":"pong"}. */

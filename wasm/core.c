@@ -99,7 +99,7 @@ static void connect(ll_core *c, uint32_t reason) {
     }
     if (!ll__ws_wanted(c) || c->role == ROLE_FALLBACK) ll__poll_start(c);
     c->progress = PROGRESS_CONNECTING;
-    if (!ll__shown_open(c)) ll__cause(c, reason);
+    if (!ll__ws_shown(c) && c->polls != POLLS_SERVING) ll__cause(c, reason); /* else: still open */
 }
 
 /* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */

@@ -10,7 +10,7 @@
 
 void ll__begin_input(ll_core *c, uint64_t now) {
     if (now > c->now) c->now = now;
-    c->cause = LL_REASON_NONE;
+    c->cause_slot = NULL;
 }
 
 /* A fresh id for a socket or a request (never 0). */
@@ -79,6 +79,7 @@ const ll_action *ll_next_action(ll_core *c) {
             if (c->out.t == c->queue[c->q_head].text) c->out.t = c->out.text; /* its own copy */
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
+            if (c->out.type == LL_ACT_NONE) continue; /* a withdrawn STATE (state.c) */
             if (c->out.type == LL__ACT_BATCH) {
                 c->batch_p = c->out.s;
                 c->batch_end = c->out.s + c->out.s_len;

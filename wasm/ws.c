@@ -99,15 +99,10 @@ static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     else if (ll__ws_wanted(c)) probe_later(c);
 }
 
-/* The socket is the page's transport (what the public state shows). */
-static int shown(const ll_core *c) {
-    return c->ws_phase == WS_SERVING || (c->ws_phase == WS_REPLAYING && ll__page(c) == PAGE_VISIBLE);
-}
-
 /* A socket that had said hello is gone. */
 static void lost(ll_core *c, uint32_t reason, int we_close) {
     uint64_t life = c->now - c->ws_hello_at;
-    int was_transport = shown(c);
+    int was_transport = ll__ws_shown(c);
     forget(c, we_close, reason);
     if (life < c->cfg[LL_CFG_flap_window]) {
         c->flaps++;
@@ -289,7 +284,7 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         }
         c->ws_last.set = 0;
         if (!ll__reset(c, cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
-            if (shown(c)) {
+            if (ll__ws_shown(c)) {
                 c->progress = PROGRESS_RECONNECTING;
                 ll__cause(c, LL_REASON_WS_CLOSED);
             }

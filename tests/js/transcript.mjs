@@ -3,7 +3,10 @@
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
 import { driver } from '../../js/driver.mjs';
-import { frame, body as decodeBody, query, clientFrame } from '../../js/protocol.mjs';
+import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/protocol.mjs';
+
+// the query a request goes out with, spelled by the shim's own code
+const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
 import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
