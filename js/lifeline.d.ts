@@ -68,7 +68,7 @@ export interface CoreOptions {
     websocket?: boolean | 0 | 1;
     /** start on polling and probe the WebSocket later (set by itself from a remembered fallback). Default false. */
     startOnPolling?: boolean | 0 | 1;
-    /** reconnecting: start a poll beside a WebSocket not working by then (a fresh start polls beside it at once). Default 250 ms (0 to 60,000 ms). */
+    /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
     raceDelay?: number;
     /** hello must arrive within this after opening, or the attempt is given up (black hole). Default 5,000 ms (100 to 120,000 ms). */
     wsTimeout?: number;

@@ -31,11 +31,10 @@ static const uint32_t cfg_max[LL_CFG_COUNT] = {
 size_t ll_core_size(void) { return (sizeof(ll_core) + 7) & ~(size_t)7; }
 
 void ll_init(ll_core *c, uint32_t seed_lo, uint32_t seed_hi) {
-    int i;
     memset(c, 0, sizeof *c);
     memcpy(c->cfg, cfg_default, sizeof c->cfg);
     c->rng = ((uint64_t)seed_hi << 32) | seed_lo;
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->state = LL_STATE_IDLE;
     c->life = LIFE_IDLE;
     c->bad_field = -1;
@@ -241,14 +240,13 @@ void ll_pageshow(ll_core *c, uint64_t now) {
 }
 
 void ll_close(ll_core *c, uint64_t now) {
-    int i;
     if (!begin(c, now)) return;
     if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
     ll__poll_stop(c);
     if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
     c->post_req = 0;
     ll__sends_fail_all(c, LL_ERR_CLOSED);
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->life = LIFE_CLOSED;
     ll__cause(c, LL_REASON_CLOSED_BY_APP);
     ll__publish(c);

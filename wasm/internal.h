@@ -67,6 +67,9 @@ enum ll__page { PAGE_VISIBLE, PAGE_HIDDEN, PAGE_OFFLINE, PAGE_LEFT };
 
 enum ll__life { LIFE_IDLE, LIFE_RUNNING, LIFE_CLOSED };
 
+/* ll__ws_try: no poll beside the attempt. */
+#define NO_RACE UINT32_MAX
+
 /* Internal action type: a validated poll batch, expanded into DELIVERs while draining. */
 #define LL__ACT_BATCH 100
 
@@ -85,6 +88,7 @@ struct ll_core {
     uint8_t life, role, polls, progress;
     uint8_t visible, online, left;     /* the browser's reports (ll__page combines them) */
     uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
+    uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
     uint32_t ws_phase, ws_id, poll_req, post_req;
     ll_action *cause_slot;             /* the STATE action reserved for this input's cause... */
     uint32_t cause;                    /* ...and that reason (meaningful with cause_slot) */

@@ -192,7 +192,7 @@ extern "C" {
     X(resource_mode, 0, 0, 1, BOOL, "plain resource mode (what `Lifeline.watch` sets): conditional GETs of any URL, no protocol, no WebSocket") \
     X(websocket, 1, 0, 1, BOOL, "try a WebSocket at all") \
     X(start_on_polling, 0, 0, 1, BOOL, "start on polling and probe the WebSocket later (set by itself from a remembered fallback)") \
-    X(race_delay, 250, 0, 60000, MS, "reconnecting: start a poll beside a WebSocket not working by then (a fresh start polls beside it at once)") \
+    X(race_delay, 250, 0, 60000, MS, "start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none)") \
     X(ws_timeout, 5000, 100, 120000, MS, "`hello` must arrive within this after opening, or the attempt is given up (black hole)") \
     X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long") \
     X(pong_timeout_min, 2000, 50, 600000, MS, "a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this") \
