@@ -86,6 +86,5 @@ function make(inst) {
             return dec.decode(view().subarray(p, p + u32[rt.out >> 2]));
         },
     };
-    x._initialize?.();
     return rt;
 }

@@ -2,6 +2,7 @@
 // (format in tests/native/transcript.h) against the wasm core through the package's own
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
+import { responseHead } from '../../js/http.mjs';
 import { driver } from '../../js/driver.mjs';
 import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/protocol.mjs';
 
@@ -86,13 +87,12 @@ export function runTranscript(path, text) {
             }
             case 'closed': return feed('ws_closed', [id, +w[2]]);
             case 'http': {
-                // [Name: value] headers, decoded as the shim does (see transcript.c)
+                // [Name: value] headers, decoded by the adapter's own code (js/http.mjs)
                 let body = after(3), m;
                 const h = {};
                 while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) (h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length));
-                const int = (v) => (/^\d+$/.test(v ?? '') ? +v : -1);
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
-                const head = [int(h['retry-after']), Math.max(0, int(h['lifeline-interval'])), Math.max(0, int(h['lifeline-long-poll'])), h.etag ?? h['last-modified'] ?? ''];
+                const head = responseHead((name) => h[name] ?? null);
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
