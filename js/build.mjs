@@ -8,7 +8,8 @@
 // base64 (`node js/build.mjs --measure`): base64 breaks gzip's byte alignment and costs far
 // more after gzip -9.
 //
-// The build fails when dist/lifeline.mjs holds a byte above 0x7F, or outgrows SIZE_BUDGET.
+// The build fails when dist/lifeline.mjs holds a byte above 0x7F, or (--budget: what
+// `make build` passes for the shipped, emcc-built core) outgrows SIZE_BUDGET.
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import * as esbuild from 'esbuild';
@@ -89,7 +90,7 @@ fs.copyFileSync(at('js/lifeline.d.ts'), at('dist/lifeline.d.ts'));
 row('  JS only (no wasm)', Buffer.from(esm.replace(PLACEHOLDER, '""')));
 row('  dist/lifeline.wasm', wasm);
 const size = gz(file(esm, literal, 'esm'));
-if (size > SIZE_BUDGET) {
+if (process.argv.includes('--budget') && size > SIZE_BUDGET) {
     console.error(`build: dist/lifeline.mjs is ${size} B zlib -9, over its budget of ${SIZE_BUDGET} B (SIZE_BUDGET in js/build.mjs)`);
     process.exit(1);
 }

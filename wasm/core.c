@@ -341,10 +341,7 @@ int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
     c->sends[c->n_sends].len = (uint32_t)len;
     c->sends[c->n_sends].where = SEND_QUEUED;
     c->n_sends++;
-    if (c->life == LIFE_RUNNING) {
-        ll__sends_pump(c);
-        ll__publish(c);
-    }
+    ll__sends_pump(c); /* a POST at most: nothing the public state is derived from moves */
     return (int32_t)c->next_send_id;
 }
 
