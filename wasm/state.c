@@ -27,16 +27,24 @@
  *
  * WebSocket phase transitions (in the native builds ll__ws_enter refuses any other,
  * counts it in bad_edges and leaves the phase as it was; the fuzzer checks that never
- * happens; the wasm build, -DNDEBUG, leaves the check out):
+ * happens; the wasm build, -DNDEBUG, leaves the check out). Each of the 14 is taken in
+ * tests/scenarios/, e.g.:
  *
- *   from \ to     NONE CONNECTING WAIT_HELLO PROVING REPLAYING CATCHING_UP SERVING
- *   NONE           -       x          .         .        .          .         .
- *   CONNECTING     x       .          x         .        .          .         .
- *   WAIT_HELLO     x       .          .         x        x          x         .
- *   PROVING        x       .          .         .        .          x         .
- *   REPLAYING      x       .          .         .        .          .         x
- *   CATCHING_UP    x       .          .         .        .          .         x
- *   SERVING        x       .          .         .        .          .         .
+ *   NONE        -> CONNECTING   ll__ws_try: start, reconnect, probe      ws_happy
+ *   CONNECTING  -> WAIT_HELLO   ll_ws_opened                             ws_happy
+ *   CONNECTING  -> NONE         closed: refused; T_WS: black hole        ws_refused, race_blackhole
+ *   WAIT_HELLO  -> PROVING      hello after a stall                      ws_stall_probation
+ *   WAIT_HELLO  -> REPLAYING    hello, nothing else serves               ws_resume_backlog
+ *   WAIT_HELLO  -> CATCHING_UP  hello while polls serve                  race_poll_first, upgrade_probe
+ *   WAIT_HELLO  -> NONE         closed or T_WS before hello; stale reset ws_closed_before_hello, ws_no_hello_timeout, reset_stale
+ *   PROVING     -> CATCHING_UP  any frame answers the ping               ws_stall_probation
+ *   PROVING     -> NONE         the ping unanswered                      ws_stall_every_socket
+ *   REPLAYING   -> SERVING      delivered up to the hello's head         ws_resume_backlog
+ *   REPLAYING   -> NONE         lost before caught up                    ws_frame_limits
+ *   CATCHING_UP -> SERVING      delivered up to the hello's head         race_poll_first
+ *   CATCHING_UP -> NONE         lost before caught up                    reset_stale_offline
+ *   SERVING     -> NONE         lost: closed, stalled, bad/error frame,  ws_flapping, ws_stall_after_open,
+ *                               hidden past the grace, pagehide, close   hidden_ws_grace, close_stops_everything
  *
  * Role transitions: BESIDE → FALLBACK (ll__fallback), FALLBACK → BESIDE (a probe serves);
  * ALONE never changes.
