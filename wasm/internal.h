@@ -152,6 +152,7 @@ struct ll_core {
 /* ---- queue.c ---- */
 void ll__begin_input(ll_core *c, uint64_t now);
 ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
+void ll__fill(ll_action *x, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
 void ll__carry_cursor(ll_action *x, const ll__cursor *k);
 uint32_t ll__new_id(ll_core *c);

@@ -37,12 +37,7 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
     ll__send *s;
     if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
-    memset(out, 0, sizeof *out);
-    out->type = LL_ACT_WS_SEND;
-    out->id = c->ws_id;
-    out->a = LL_OUT_SEND;
-    out->b = s->id;
-    out->s = out->t = "";
+    ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, 0);
     return 1;
 }
 
