@@ -1,6 +1,7 @@
 // http.mjs — the fetch adapter: POLL / POST / FETCH_CANCEL actions in, responses out as
 // inputs. The core owns timeouts (it cancels and reports); a cancelled request sends no
 // input.
+import { FAIL_NETWORK } from './constants.js';
 import { body as decodeBody, postBody, withQuery } from './protocol.mjs';
 
 /** A header's value as a whole number, or -1 (absent, or not digits only). */
@@ -84,7 +85,7 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         } catch {
             if (mine()) {
                 requests.delete(id);
-                feed('http_failed', [id, 0]);
+                feed('http_failed', [id, FAIL_NETWORK]); // a timeout is the core's to call
             }
         }
     };

@@ -8,7 +8,7 @@ import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/prot
 
 // the query a request goes out with, spelled by the shim's own code
 const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
-import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
+import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, FAIL_NETWORK, FAIL_TIMEOUT, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -96,7 +96,7 @@ export function runTranscript(path, text) {
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
-            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
+            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
             case 'timer': return feed('timer');
             case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);
