@@ -46,8 +46,15 @@
  *   SERVING     -> NONE         lost: closed, stalled, bad/error frame,  ws_flapping, ws_stall_after_open,
  *                               hidden past the grace, pagehide, close   hidden_ws_grace, close_stops_everything
  *
- * Role transitions: BESIDE → FALLBACK (ll__fallback), FALLBACK → BESIDE (a probe serves);
- * ALONE never changes.
+ * Role transitions: BESIDE → FALLBACK (ws.c ll__fallback), FALLBACK → BESIDE (poll.c
+ * ll__caught_up_check: a probe serves); ALONE never changes.
+ * polls: → SERVING when a poll answers (poll.c polling_works; not while a socket that said
+ * hello with nothing else serving replays); → FAILING on a failed poll or a Retry-After
+ * (poll.c poll_error, ll__poll_response; not while a socket that said hello carries the
+ * page); → UNPROVEN whenever polling stops (poll.c ll__poll_stop).
+ * progress: → CONNECTING on every (re)start and fallback (core.c connect, ws.c
+ * ll__fallback); → RECONNECTING when what the page showed open is lost (ws.c lost, a stale
+ * reset; poll.c poll_error, Retry-After).
  *
  * The public state is derived, once, at the end of every input (ll__publish; ll_send
  * excepted: a send moves nothing it is derived from), first rule that applies:
