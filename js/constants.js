@@ -2,6 +2,8 @@
 // Enum values are the C enums; lists give their names (index = value). Literals only,
 // so that esbuild inlines the values and drops what is unused.
 
+export const SUBPROTOCOL = "lifeline.v1";
+
 export const STATES = ["idle","connecting","open","reconnecting","paused","offline","closed"];
 export const STATE_IDLE = 0;
 export const STATE_CONNECTING = 1;
@@ -64,22 +66,6 @@ export const ERR_BAD_CONFIG = 15;
 export const ERR_BAD_STATE = 16;
 export const ERR_BAD_CURSOR = 17;
 
-export const ACTIONS = ["none","ws_open","ws_send","ws_close","fetch","fetch_cancel","deliver","state","error","reset","ack","send_failed","remember_fallback","forget_fallback"];
-export const ACT_NONE = 0;
-export const ACT_WS_OPEN = 1;
-export const ACT_WS_SEND = 2;
-export const ACT_WS_CLOSE = 3;
-export const ACT_FETCH = 4;
-export const ACT_FETCH_CANCEL = 5;
-export const ACT_DELIVER = 6;
-export const ACT_STATE = 7;
-export const ACT_ERROR = 8;
-export const ACT_RESET = 9;
-export const ACT_ACK = 10;
-export const ACT_SEND_FAILED = 11;
-export const ACT_REMEMBER_FALLBACK = 12;
-export const ACT_FORGET_FALLBACK = 13;
-
 export const FRAMES = ["msg","hello","ping","ack","reset","error","other","bad"];
 export const FRAME_MSG = 0;
 export const FRAME_HELLO = 1;
@@ -90,8 +76,37 @@ export const FRAME_ERROR = 5;
 export const FRAME_OTHER = 6;
 export const FRAME_BAD = 7;
 
-// Config fields (ll_set field = index): names, defaults, [min, max].
+export const OUT_FRAMES = ["send","ping","pong"];
+export const OUT_SEND = 0;
+export const OUT_PING = 1;
+export const OUT_PONG = 2;
+
+export const FAILS = ["network","timeout"];
+export const FAIL_NETWORK = 0;
+export const FAIL_TIMEOUT = 1;
+
+// Actions: names, and each one's fields as {name: word offset in the ll_action} (js/loader.mjs).
+export const ACTIONS = ["none","ws_open","ws_send","ws_close","poll","post","fetch_cancel","deliver","state","error","reset","ack","send_failed","remember_fallback","forget_fallback"];
+export const ACT_NONE = 0;
+export const ACT_WS_OPEN = 1;
+export const ACT_WS_SEND = 2;
+export const ACT_WS_CLOSE = 3;
+export const ACT_POLL = 4;
+export const ACT_POST = 5;
+export const ACT_FETCH_CANCEL = 6;
+export const ACT_DELIVER = 7;
+export const ACT_STATE = 8;
+export const ACT_ERROR = 9;
+export const ACT_RESET = 10;
+export const ACT_ACK = 11;
+export const ACT_SEND_FAILED = 12;
+export const ACT_REMEMBER_FALLBACK = 13;
+export const ACT_FORGET_FALLBACK = 14;
+export const ACTION_FIELDS = [, {socket: 1, cursor: 7}, {socket: 1, frame: 2, send: 3}, {socket: 1, code: 2, reason: 4}, {request: 1, timeout: 2, wait: 3, cursor: 7}, {request: 1, timeout: 2, send: 3}, {request: 1}, {index: 2, body: 5, cursor: 7}, {state: 2, transport: 3, reason: 4}, {code: 2, status: 3, reason: 4, message: 5, serverCode: 7}, {from: 5, to: 7}, {send: 1}, {first: 1, last: 2, code: 3, status: 4, message: 5, serverCode: 7}, {ttl: 2}, ,];
+
+// Config fields (ll_set field = index): names, option names, defaults, [min, max].
 export const CONFIG = ["resource_mode","websocket","start_on_polling","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];
+export const OPTION_NAMES = ["resourceMode","websocket","startOnPolling","raceDelay","wsTimeout","pingIdle","pongTimeoutMin","pongTimeoutMax","flapWindow","flapLimit","probeMin","probeMax","minInterval","maxInterval","intervalGrowth","longPollWait","requestTimeout","backoffBase","backoffMax","hiddenGrace","hiddenInterval","fallbackTtl","maxMessageBytes","maxDepth","maxSends"];
 export const CONFIG_DEFAULT = [0, 1, 0, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];
 export const CONFIG_MIN = [0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1];
 export const CONFIG_MAX = [1, 1, 1, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256];

@@ -1,69 +1,136 @@
-// Types for lifeline-live (hand-written; js/lifeline.mjs is the source of truth).
+// Types for lifeline-live: the unions and CoreOptions are generated from the core's tables
+// (wasm/lifeline.h); the rest follows js/lifeline.mjs.
 
-export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'paused' | 'offline' | 'closed';
-export type Transport = 'none' | 'websocket' | 'longpoll' | 'poll' | 'resource';
+// ---- generated from wasm/lifeline.h by js/gen-constants.mjs: do not edit ----
+export type State =
+    | 'idle'
+    | 'connecting'
+    | 'open'
+    | 'reconnecting'
+    | 'paused'
+    | 'offline'
+    | 'closed';
+export type Transport =
+    | 'none'
+    | 'websocket'
+    | 'longpoll'
+    | 'poll'
+    | 'resource';
 export type Reason =
-    | 'none' | 'start' | 'ws_hello' | 'ws_refused' | 'ws_blackhole' | 'ws_no_hello' | 'ws_stalled'
-    | 'ws_flapping' | 'ws_closed' | 'ws_server_error' | 'ws_bad_frame' | 'poll_ok' | 'fallback_remembered'
-    | 'upgrade' | 'http_error' | 'network_error' | 'retry_after' | 'hidden' | 'visible' | 'offline'
-    | 'online' | 'pagehide' | 'pageshow' | 'closed_by_app';
+    | 'none'
+    | 'start'
+    | 'ws_hello'
+    | 'ws_refused'
+    | 'ws_blackhole'
+    | 'ws_no_hello'
+    | 'ws_stalled'
+    | 'ws_flapping'
+    | 'ws_closed'
+    | 'ws_server_error'
+    | 'ws_bad_frame'
+    | 'poll_ok'
+    | 'fallback_remembered'
+    | 'upgrade'
+    | 'http_error'
+    | 'network_error'
+    | 'retry_after'
+    | 'hidden'
+    | 'visible'
+    | 'offline'
+    | 'online'
+    | 'pagehide'
+    | 'pageshow'
+    | 'closed_by_app';
 export type ErrorCode =
-    | 'bad_frame' | 'bad_response' | 'too_large' | 'too_deep' | 'cursor_backwards' | 'http_status'
-    | 'network' | 'timeout' | 'server_error' | 'ws_failed' | 'send_rejected' | 'send_overflow'
-    | 'send_too_large' | 'closed' | 'bad_config' | 'bad_state' | 'bad_cursor';
+    | 'bad_frame'
+    | 'bad_response'
+    | 'too_large'
+    | 'too_deep'
+    | 'cursor_backwards'
+    | 'http_status'
+    | 'network'
+    | 'timeout'
+    | 'server_error'
+    | 'ws_failed'
+    | 'send_rejected'
+    | 'send_overflow'
+    | 'send_too_large'
+    | 'closed'
+    | 'bad_config'
+    | 'bad_state'
+    | 'bad_cursor';
 
-/** Every core config field is an option (integers; milliseconds unless said). */
-export interface LifelineOptions {
-    /** Plain resource mode (what Lifeline.watch sets): poll any URL with ETag/Last-Modified. Default false. */
+/** The core's config fields, each an option (integers; booleans as true/false or 1/0). */
+export interface CoreOptions {
+    /** plain resource mode (what Lifeline.watch sets): conditional GETs of any URL, no protocol, no WebSocket. Default false. */
     resourceMode?: boolean | 0 | 1;
-    /** Try a WebSocket at all. Default true. */
+    /** try a WebSocket at all. Default true. */
     websocket?: boolean | 0 | 1;
-    /** Start on polling, probe the WebSocket later. Default false (set by a remembered fallback). */
+    /** start on polling and probe the WebSocket later (set by itself from a remembered fallback). Default false. */
     startOnPolling?: boolean | 0 | 1;
-    /** Start a poll beside a WebSocket not working by then. Default 250 (0..60000). */
+    /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
     raceDelay?: number;
-    /** hello must arrive within this after opening. Default 5000 (100..120000). */
+    /** hello must arrive within this after opening, or the attempt is given up (black hole). Default 5,000 ms (100 to 120,000 ms). */
     wsTimeout?: number;
-    /** Ping after this long without a frame. Default 5000 (100..600000). */
+    /** ping a WebSocket that has been quiet this long. Default 5,000 ms (100 to 600,000 ms). */
     pingIdle?: number;
-    /** Dead if no frame within max(pongTimeoutMin, 4 × rtt)… Default 2000 (50..600000). */
+    /** a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this. Default 2,000 ms (50 to 600,000 ms). */
     pongTimeoutMin?: number;
-    /** …capped here. Default 10000 (50..600000). */
+    /** ... and no later than this. Default 10,000 ms (50 to 600,000 ms). */
     pongTimeoutMax?: number;
-    /** A working WebSocket lost sooner than this counts as a flap. Default 30000 (0..3600000). */
+    /** a working WebSocket lost sooner is a flap. Default 30,000 ms (0 to 3,600,000 ms). */
     flapWindow?: number;
-    /** Flaps in a row before falling back. Default 3 (1..100). */
+    /** flaps in a row before falling back to polling. Default 3 (1 to 100). */
     flapLimit?: number;
-    /** First WebSocket re-probe while polling. Default 3000 (100..3600000). */
+    /** first re-probe of the WebSocket while polling (x2 each time, equal jitter). Default 3,000 ms (100 to 3,600,000 ms). */
     probeMin?: number;
-    /** Re-probe delay grows ×2 up to this. Default 120000 (100..86400000). */
+    /** the re-probe delay grows up to this. Default 120,000 ms (100 to 86,400,000 ms). */
     probeMax?: number;
-    /** Poll interval after a change. Default 1000 (10..86400000). */
+    /** the adaptive poll interval's lower bound (after a change). Default 1,000 ms (10 to 86,400,000 ms). */
     minInterval?: number;
-    /** Unchanged: the interval grows up to this. Default 30000 (10..86400000). */
+    /** the adaptive poll interval's upper bound (unchanged data). Default 30,000 ms (10 to 86,400,000 ms). */
     maxInterval?: number;
-    /** Percent growth per unchanged poll. Default 150 (100..1000). */
+    /** growth of the poll interval per unchanged poll. Default 150 % (100 to 1,000 %). */
     intervalGrowth?: number;
-    /** wait= asked of a long poll (0: never long poll). Default 25000 (0..300000). */
+    /** wait= asked of a long poll (0: never long poll). Default 25,000 ms (0 to 300,000 ms). */
     longPollWait?: number;
-    /** A request's timeout (plus wait). Default 10000 (100..600000). */
+    /** a request's timeout (plus its wait). Default 10,000 ms (100 to 600,000 ms). */
     requestTimeout?: number;
-    /** Error backoff: full jitter in [0, base × 2^n]. Default 1000 (10..3600000). */
+    /** error backoff: full jitter in [0, base x 2^n]. Default 1,000 ms (10 to 3,600,000 ms). */
     backoffBase?: number;
-    /** …capped here. Default 60000 (10..86400000). */
+    /** the error backoff's cap. Default 60,000 ms (10 to 86,400,000 ms). */
     backoffMax?: number;
-    /** Close an open WebSocket after this long hidden. Default 30000 (0..86400000). */
+    /** close an open WebSocket after the page was hidden this long. Default 30,000 ms (0 to 86,400,000 ms). */
     hiddenGrace?: number;
-    /** Poll this slowly while hidden; 0 = pause. Default 0 (0..86400000). */
+    /** poll this slowly while hidden (0: nothing at all while hidden). Default 0 ms (0 to 86,400,000 ms). */
     hiddenInterval?: number;
-    /** How long a remembered fallback lasts. Default 900000 (0..86400000). */
+    /** how long a remembered fallback lasts for the next page load. Default 900,000 ms (0 to 86,400,000 ms). */
     fallbackTtl?: number;
-    /** Largest frame or body accepted, bytes. Default 1048576 (64..67108864). */
+    /** largest frame or body accepted. Default 1,048,576 B (64 to 67,108,864 B). */
     maxMessageBytes?: number;
-    /** Deepest JSON nesting accepted. Default 32 (2..64). */
+    /** deepest JSON nesting accepted. Default 32 (2 to 64). */
     maxDepth?: number;
-    /** Sends buffered until acked. Default 64 (1..256). */
+    /** sends buffered until acked; more is a send_overflow rejection. Default 64 (1 to 256). */
     maxSends?: number;
+}
+// ---- end of generated ----
+
+// Only ES types and what both the DOM lib and @types/node declare (Event, EventTarget,
+// URL, AbortSignal) are used below, so this file compiles under `strict` with or without
+// the DOM lib (tests/js/types.test.mjs runs tsc both ways).
+
+/** Where a remembered fallback is kept (a Storage such as localStorage fits). */
+export interface LifelineStorage {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+    removeItem(key: string): void;
+}
+
+/** What addEventListener / removeEventListener take as options. */
+export type LifelineListenerOptions = boolean | { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal };
+
+/** Every core config field is an option (CoreOptions), and the shim's own: */
+export interface LifelineOptions extends CoreOptions {
     /** Resource mode: send If-None-Match/If-Modified-Since yourself. Default: 1 in Node (no HTTP cache), else 0. */
     conditionalHeaders?: boolean | 0 | 1;
 
@@ -71,20 +138,21 @@ export interface LifelineOptions {
     cursor?: string;
     /** A WebSocket class (e.g. the ws package in Node). Default globalThis.WebSocket. */
     WebSocket?: unknown;
-    fetch?: typeof fetch;
+    /** Default globalThis.fetch. */
+    fetch?: (url: string, init?: any) => Promise<any>;
     /** Monotonic clock in ms. Default performance.now(). */
     now?: () => number;
     setTimeout?: (f: () => void, ms: number) => unknown;
-    clearTimeout?: (t: any) => void;
+    clearTimeout?: (timer: any) => void;
     document?: { visibilityState?: string } & Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
     window?: { navigator?: { onLine?: boolean } } & Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
     /** Where a remembered fallback is kept. Default localStorage (Node: memory). */
-    storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+    storage?: LifelineStorage;
     /** Jitter seed. Default random. */
     seed?: number;
-    /** Load this core instead of the inlined one (a URL, bytes or a Module): asynchronous,
-     *  calls made meanwhile wait for it. */
-    wasm?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
+    /** Load this core instead of the inlined one — a URL, the bytes of dist/lifeline.wasm,
+     *  or a WebAssembly.Module: asynchronous, calls made meanwhile wait for it. */
+    wasm?: string | URL | ArrayBuffer | ArrayBufferView | object;
     /** Resource mode: parse the body as JSON. Default false. */
     json?: boolean;
 }
@@ -103,14 +171,19 @@ export interface LifelineStateEvent extends Event {
 export interface LifelineErrorEvent extends Event {
     readonly code: ErrorCode;
     readonly reason: Reason;
+    /** HTTP status, 0 when none. */
+    readonly status: number;
+    /** The server's own message (error frames, rejecting acks), else the code. */
     readonly message: string;
+    /** The server's own code (error frames, rejecting acks), else empty. */
+    readonly serverCode: string;
 }
 export interface LifelineResetEvent extends Event {
     readonly from: string;
     readonly to: string;
 }
-export interface LifelineEventMap {
-    message: LifelineMessageEvent;
+export interface LifelineEventMap<T = any> {
+    message: LifelineMessageEvent<T>;
     statechange: LifelineStateEvent;
     error: LifelineErrorEvent;
     reset: LifelineResetEvent;
@@ -127,9 +200,15 @@ export interface LifelineStats {
     /** Smoothed round trip in ms (0 until measured). */
     rtt: number;
 }
-/** A rejected send: code is the core's error name (send_overflow, send_too_large, closed, …). */
+/** A rejected send. */
 export interface LifelineSendError extends Error {
+    /** The core's error name: send_rejected, send_overflow, send_too_large, closed, bad_state. */
     code: ErrorCode;
+    /** send_rejected by a POST: its HTTP status; else 0. */
+    status: number;
+    /** send_rejected by a rejecting ack: the server's code and message; else empty. */
+    serverCode: string;
+    serverMessage: string;
 }
 
 export class Lifeline<T = any> extends EventTarget {
@@ -146,9 +225,9 @@ export class Lifeline<T = any> extends EventTarget {
     /** Stops every timer, socket, request and listener; ends async iteration. */
     close(): void;
     [Symbol.asyncIterator](): AsyncIterator<{ data: T; cursor: string }>;
-    addEventListener<K extends keyof LifelineEventMap>(type: K, listener: (ev: LifelineEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
-    addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-    removeEventListener<K extends keyof LifelineEventMap>(type: K, listener: (ev: LifelineEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
-    removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+    addEventListener<K extends keyof LifelineEventMap<T>>(type: K, listener: (event: LifelineEventMap<T>[K]) => unknown, options?: LifelineListenerOptions): void;
+    addEventListener(type: string, listener: ((event: Event) => unknown) | { handleEvent(event: Event): unknown } | null, options?: LifelineListenerOptions): void;
+    removeEventListener<K extends keyof LifelineEventMap<T>>(type: K, listener: (event: LifelineEventMap<T>[K]) => unknown, options?: LifelineListenerOptions): void;
+    removeEventListener(type: string, listener: ((event: Event) => unknown) | { handleEvent(event: Event): unknown } | null, options?: LifelineListenerOptions): void;
 }
 export default Lifeline;

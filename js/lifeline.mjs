@@ -1,41 +1,81 @@
 // lifeline.mjs — the public API (DESIGN §4): options in, events out. Every decision is
 // the core's; this file wires the adapters to one driver and turns actions into events.
+//
+// Ordering. One gate orders what happens around construction: until it opens, events
+// (the first statechange) and API calls made before the core exists (options.wasm loads
+// asynchronously) wait in it, in order. It opens once the core has started and the
+// constructor has returned — at the first API call or socket/HTTP event after it, or a
+// microtask later — so listeners added right after `new Lifeline()` see every event.
+// (Inputs never nest: the driver's `later` queues an input that arrives during a drain.)
 import {
-    ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_REMEMBER_FALLBACK,
+    ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_POLL, ACT_POST, ACT_REMEMBER_FALLBACK,
     ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
-    CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket, CONFIG,
-    DEF_max_message_bytes, ERRORS, REASONS, STATES, STATE_RECONNECTING, TRANSPORTS,
+    CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket,
+    DEF_max_message_bytes, ERRORS, OPTION_NAMES, REASONS, REASON_CLOSED_BY_APP, STATES, STATE_CLOSED, STATE_RECONNECTING,
+    TRANSPORTS, TRANSPORT_NONE,
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
+import { clientFrame } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { page } from './page.mjs';
 import { storage } from './storage.mjs';
 
-const OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders'.split(' ');
-const NAMES = CONFIG.map((n) => n.replace(/_./g, (m) => m[1].toUpperCase())); // race_delay -> raceDelay
-const fail = (m) => {
-    throw new TypeError('Lifeline: ' + m);
-};
-const error = (code) => Object.assign(new Error('Lifeline: send failed: ' + code), { code });
+/** The shim's own options (the core's fields are OPTION_NAMES). */
+const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders'.split(' ');
+
+function optionError(message) {
+    throw new TypeError('Lifeline: ' + message);
+}
+
+/** A send's rejection: code is the core's error name; a server's refusal also carries the
+ *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
+function sendError(code, status, serverCode, serverMessage) {
+    return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
+}
+
+/** The options of the core's fields as [field, integer] pairs; booleans become 0/1. */
+function coreOptions(options) {
+    const fields = [];
+    for (const name in options)
+        if (!SHIM_OPTIONS.includes(name) && !OPTION_NAMES.includes(name)) optionError(`unknown option ${name}`);
+    OPTION_NAMES.forEach((name, field) => {
+        let value = options[name];
+        if (value == null) return;
+        if (typeof value == 'boolean') value = +value;
+        if (!Number.isInteger(value)) optionError(`option ${name} must be an integer: ${value}`); // the core checks the range
+        fields.push([field, value]);
+    });
+    return fields;
+}
+
+/** The URL as http(s), without a fragment. */
+function httpUrl(url) {
+    try {
+        url = new URL(url, globalThis.location?.href);
+    } catch {
+        optionError('bad URL ' + url);
+    }
+    if (!/^(http|ws)s?:$/.test(url.protocol)) optionError('URL not http(s) or ws(s): ' + url);
+    url.hash = '';
+    return url.href.replace(/^ws/, 'http');
+}
 
 export class Lifeline extends EventTarget {
-    #rt;
+    #runtime;
     #core;
     #feed;
     #ws;
     #http;
     #page;
     #store;
-    #closed;
+    #closed = false;
     #json;
     #resource;
-    #q = [];
-    #held = [];
-    #pending;
+    #gate = []; // what waits for the gate to open (null once open)
     #sends = new Map(); // send id -> [JSON text, resolve, reject]
-    #v = { state: 'idle', transport: 'none', cursor: null };
+    #view = { state: 'idle', transport: 'none', cursor: null };
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
 
     /** Plain resource mode: polls any URL that sends ETag or Last-Modified. */
@@ -43,211 +83,242 @@ export class Lifeline extends EventTarget {
         return new Lifeline(url, { ...options, resourceMode: 1 });
     }
 
-    constructor(url, o = {}) {
+    constructor(url, options = {}) {
         super();
-        const g = globalThis, cfg = [], cursor = o.cursor, seed = o.seed ?? Math.random() * 2 ** 32;
-        const opt = (i) => cfg.findLast((c) => c[0] == i)?.[1];
-        const feed = (...a) => this.#feed(...a);
-        for (const k in o) OPTIONS.includes(k) || NAMES.includes(k) || fail(`unknown option ${k}`);
-        NAMES.forEach((n, i) => {
-            let v = o[n];
-            if (v == null) return;
-            if (v === !!v) v = +v;
-            Number.isInteger(v) || fail(`option ${n} must be an integer: ${v}`); // the core checks the range
-            cfg.push([i, v]);
-        });
-        try {
-            url = new URL(url, g.location?.href);
-        } catch {
-            fail('bad URL ' + url);
-        }
-        /^(http|ws)s?:$/.test(url.protocol) || fail('URL not http(s) or ws(s): ' + url);
-        url.hash = '';
-        url = url.href.replace(/^ws/, 'http');
-        const resource = opt(CFG_resource_mode), WS = o.WebSocket || g.WebSocket;
-        resource || opt(CFG_websocket) == 0 || WS || fail('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
-        cursor == null || /^\d+(-\d+)?$/.test(cursor) || fail('bad cursor ' + cursor);
+        const fields = coreOptions(options);
+        const option = (field) => fields.findLast(([f]) => f == field)?.[1];
+        const cursor = options.cursor;
+        const seed = options.seed ?? Math.random() * 2 ** 32;
+        const WebSocket = options.WebSocket || globalThis.WebSocket;
+        const resource = option(CFG_resource_mode);
+        url = httpUrl(url);
+        if (!resource && option(CFG_websocket) != 0 && !WebSocket)
+            optionError('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
+        if (cursor != null && !/^\d+(-\d+)?$/.test(cursor)) optionError('bad cursor ' + cursor);
         // resource mode revalidates: the browser's HTTP cache (cache: 'no-cache') or, where
         // fetch has none (Node), If-None-Match/If-Modified-Since sent here; the core
         // compares validators either way
-        const conditional = resource && (o.conditionalHeaders ?? !!g.process?.versions?.node);
-        this.#store = storage(o.storage, new URL(url));
-        if (this.#store.live()) cfg.push([CFG_start_on_polling, 1]);
+        const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
+        this.#store = storage(options.storage, new URL(url));
+        if (this.#store.live()) fields.push([CFG_start_on_polling, 1]);
         this.#resource = resource;
-        this.#json = resource && o.json;
-        this.#ws = websocket(WS, url.replace(/^http/, 'ws'), feed, this.#stats);
+        this.#json = resource && options.json;
+        // adapter events are inputs; each one opens the gate first
+        const feed = (...input) => {
+            this.#open();
+            this.#feed(...input);
+        };
+        this.#ws = websocket(WebSocket, url.replace(/^http/, 'ws'), feed, this.#stats);
         this.#http = http(
             {
-                fetch: o.fetch || ((...a) => fetch(...a)),
+                fetch: options.fetch || ((...args) => fetch(...args)),
                 url,
-                max: opt(CFG_max_message_bytes) ?? DEF_max_message_bytes,
+                max: option(CFG_max_message_bytes) ?? DEF_max_message_bytes,
                 cache: resource && !conditional,
                 conditional,
-                body: (id) => this.#sends.get(id)?.[0],
+                body: (send) => this.#sends.get(send)?.[0],
                 stats: this.#stats,
             },
             feed,
         );
-        let sync = 1;
+        let synchronous = true;
         const start = (rt) =>
             later(() => {
                 if (this.#closed) return;
-                const x = rt.x, core = rt.alloc(), pg = page(o.document || g.document, o.window || g.window, feed);
-                const d = (this.#feed = driver(rt, core, o.now || (() => performance.now()), o.setTimeout || setTimeout, o.clearTimeout || clearTimeout, (a, m) => this.#act(a, m)));
-                const stop = (m) => {
+                const x = rt.x, core = rt.alloc();
+                const pg = page(options.document || globalThis.document, options.window || globalThis.window, feed);
+                const now = options.now || (() => performance.now());
+                const drive = driver(rt, core, now, options.setTimeout || setTimeout, options.clearTimeout || clearTimeout, (action, msgs) => this.#act(action, msgs));
+                this.#feed = drive;
+                const refuse = (message) => {
                     pg.stop();
-                    d.stop();
+                    drive.stop();
                     rt.free(core);
-                    if (sync) fail(m);
-                    this.#closed = 1;
-                    this.#emit('error', { code: 'bad_config', reason: 'none', status: 0, message: m });
+                    if (synchronous) optionError(message);
+                    this.#closed = true;
+                    this.#emit('error', { code: 'bad_config', reason: 'none', status: 0, message });
+                    this.#open();
                 };
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
-                for (const [i, v] of cfg)
-                    if (x.ll_set(core, i, v >>> 0 === v ? v : -1)) return stop(`option ${NAMES[i]} must be an integer in [${x.ll_config_min(i)}, ${x.ll_config_max(i)}]: ${v}`);
-                if (cursor != null && x.ll_set_cursor(core, ...rt.args([cursor]))) return stop('bad cursor ' + cursor); // past 2^64
-                d('start', [+pg.visible(), +pg.online()], (rc) =>
+                for (const [field, value] of fields)
+                    if (x.ll_set(core, field, value >>> 0 === value ? value : -1))
+                        return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}]: ${value}`);
+                if (cursor != null && x.ll_set_cursor(core, ...rt.args([cursor]))) return refuse('bad cursor ' + cursor); // past 2^64
+                drive('start', [+pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
-                    rc ? stop(`option ${NAMES[x.ll_bad_field(core)]} is out of order with its pair`) : ((this.#rt = rt), (this.#core = core), (this.#page = pg)),
-                );
-                this.#q.splice(0).forEach((f) => f());
+                    if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
+                    this.#runtime = rt;
+                    this.#core = core;
+                    this.#page = pg;
+                });
+                if (!synchronous) this.#open(); // the constructor returned long ago
             });
-        const rt = runtime(o.wasm, o.fetch);
-        rt.then ? rt.then(start) : start(rt);
-        sync = 0;
-        // events from the start (the first statechange) reach listeners added right after
-        // construction: held until this task's code has run, or until the next event
-        this.#pending = this.#held;
-        this.#held = null;
-        queueMicrotask(() => this.#flush());
+        const rt = runtime(options.wasm, options.fetch);
+        if (rt.then) rt.then(start);
+        else start(rt);
+        synchronous = false;
+        queueMicrotask(() => this.#open());
     }
 
     get state() {
-        return this.#v.state;
+        return this.#view.state;
     }
     get transport() {
-        return this.#v.transport;
+        return this.#view.transport;
     }
     /** The last delivered (or adopted) cursor; null before any. */
     get cursor() {
         // read between drains only: inside one it would move the core's text under an action
-        later(() => this.#core && (this.#v.cursor = this.#rt.cursor(this.#core) || null));
-        return this.#v.cursor;
+        later(() => {
+            if (this.#core) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
+        });
+        return this.#view.cursor;
     }
     get stats() {
-        const x = this.#rt?.x, c = this.#core;
-        return { ...this.#stats, interval: c ? x.ll_interval(c) : 0, rtt: c ? x.ll_rtt(c) : 0 };
+        const x = this.#runtime?.x, core = this.#core;
+        return { ...this.#stats, interval: core ? x.ll_interval(core) : 0, rtt: core ? x.ll_rtt(core) : 0 };
     }
 
     /** Resolves when the server acknowledged `data` (any JSON value). */
     send(data) {
         const text = JSON.stringify(data) ?? 'null';
-        return new Promise((res, rej) => {
-            const go = () =>
-                this.#closed ? rej(error('closed'))
-                    : this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, res, rej]) : rej(error(ERRORS[-id]))));
-            this.#feed ? go() : this.#q.push(go);
+        return new Promise((resolve, reject) => {
+            this.#open();
+            this.#whenOpen(() => {
+                if (this.#closed) return reject(sendError('closed', 0, '', ''));
+                this.#feed('send', [bytes(text)], (id) => {
+                    if (id > 0) this.#sends.set(id, [text, resolve, reject]);
+                    else reject(sendError(ERRORS[-id], 0, '', ''));
+                });
+            });
         });
     }
 
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
-        const f = this.#feed, rt = this.#rt, core = this.#core;
+        const feed = this.#feed, rt = this.#runtime, core = this.#core;
         if (this.#closed) return;
-        this.#closed = 1;
+        this.#open();
+        this.#closed = true;
         this.#page?.stop();
-        if (core)
-            f('close', [], () =>
+        if (core) {
+            feed('close', [], () =>
                 later(() => {
-                    f.stop();
+                    feed.stop();
                     this.#core = 0;
                     rt.free(core);
                 }),
             );
-        else {
-            this.#q.splice(0).forEach((g) => g());
-            this.#act({ type: ACT_STATE, a: STATES.indexOf('closed'), b: 0, c: REASONS.indexOf('closed_by_app') });
+        } else {
+            // closed before the core started (options.wasm still loading): it never will
+            this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP });
+            this.#open();
         }
     }
 
     async *[Symbol.asyncIterator]() {
-        const buf = [], on = (e) => (e.type[0] == 'm' && buf.push({ data: e.data, cursor: e.cursor }), wake?.());
+        const buffer = [];
         let wake;
-        this.addEventListener('message', on);
-        this.addEventListener('statechange', on);
+        const listener = (event) => {
+            if (event.type == 'message') buffer.push({ data: event.data, cursor: event.cursor });
+            wake?.();
+        };
+        this.addEventListener('message', listener);
+        this.addEventListener('statechange', listener);
         try {
             for (;;) {
-                while (buf.length) yield buf.shift();
+                while (buffer.length) yield buffer.shift();
                 if (this.#closed) return;
-                await new Promise((r) => (wake = r));
+                await new Promise((resolve) => (wake = resolve));
             }
         } finally {
-            this.removeEventListener('message', on);
-            this.removeEventListener('statechange', on);
+            this.removeEventListener('message', listener);
+            this.removeEventListener('statechange', listener);
         }
     }
 
+    /** Run f now if the gate is open, else when it opens. */
+    #whenOpen(f) {
+        if (this.#gate) this.#gate.push(f);
+        else f();
+    }
+
+    /** Open the gate once the core started (or never will). Called only after the
+     *  constructor returned: at a microtask, an API call or an adapter event. */
+    #open() {
+        if (!this.#gate || !(this.#core || this.#closed)) return;
+        const waiting = this.#gate;
+        this.#gate = null;
+        for (const f of waiting) f();
+    }
+
     #emit(type, props) {
-        if (this.#held) return this.#held.push([type, props]);
-        this.#flush();
-        this.dispatchEvent(Object.assign(new Event(type), props));
+        this.#whenOpen(() => this.dispatchEvent(Object.assign(new Event(type), props)));
     }
 
-    /** Dispatch what the constructor held back (before anything newer). */
-    #flush() {
-        const p = this.#pending;
-        this.#pending = null;
-        for (const [type, props] of p || []) this.dispatchEvent(Object.assign(new Event(type), props));
-    }
-
-    /** Settle the sends from..to (ids wrap): resolve them, or reject with `code`. */
-    #settle(from, to, code) {
-        for (const [id, [, res, rej]] of this.#sends)
+    /** Settle the sends from..to (ids wrap): resolve them, or reject with `failure`. */
+    #settle(from, to, failure) {
+        for (const [id, [, resolve, reject]] of this.#sends)
             if (from <= to ? id >= from && id <= to : id >= from || id <= to) {
                 this.#sends.delete(id);
-                code ? rej(error(code)) : res();
+                if (failure) reject(failure);
+                else resolve();
             }
     }
 
-    /** One action; msgs: the messages of the input being drained (a DELIVER's a indexes them). */
-    #act(a, msgs) {
-        const v = this.#v, ws = this.#ws, s = a.s, t = a.t;
-        switch (a.type) {
+    /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
+     *  input being drained (a DELIVER's index names one). */
+    #act(action, msgs) {
+        const view = this.#view;
+        switch (action.type) {
             case ACT_WS_OPEN:
-                return ws.open(a.id, s);
+                return this.#ws.open(action.socket, action.cursor);
             case ACT_WS_SEND:
-                return ws.send(a.id, s || `{"type":"send","id":${a.a},"data":${this.#sends.get(a.a)?.[0]}}`);
+                return this.#ws.send(action.socket, clientFrame(action.frame, action.send, this.#sends.get(action.send)?.[0]));
             case ACT_WS_CLOSE:
-                return ws.close(a.id, a.a);
-            case ACT_FETCH:
-                return this.#http.fetch(a);
+                return this.#ws.close(action.socket, action.code);
+            case ACT_POLL:
+                return this.#http.poll(action.request, action.cursor, action.wait);
+            case ACT_POST:
+                return this.#http.post(action.request, action.send);
             case ACT_FETCH_CANCEL:
-                return this.#http.cancel(a.id);
+                return this.#http.cancel(action.request);
             case ACT_DELIVER: {
                 // protocol: the data decoded with the input; resource mode: the body
-                let data = this.#resource ? s : msgs[a.a].data;
-                v.cursor = t || v.cursor;
+                let data = this.#resource ? action.body : msgs[action.index].data;
+                view.cursor = action.cursor || view.cursor;
                 this.#stats.messages++;
-                try {
-                    if (this.#json) data = JSON.parse(s);
-                } catch {
-                    return this.#emit('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
+                if (this.#json) {
+                    try {
+                        data = JSON.parse(data);
+                    } catch {
+                        return this.#emit('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
+                    }
                 }
-                return this.#emit('message', { data, cursor: t });
+                return this.#emit('message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
-                if (a.a == STATE_RECONNECTING) this.#stats.reconnects++;
-                return this.#emit('statechange', { state: (v.state = STATES[a.a]), transport: (v.transport = TRANSPORTS[a.b]), reason: REASONS[a.c] });
+                if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
+                view.state = STATES[action.state];
+                view.transport = TRANSPORTS[action.transport];
+                return this.#emit('statechange', { state: view.state, transport: view.transport, reason: REASONS[action.reason] });
             case ACT_ERROR:
-                return this.#emit('error', { code: ERRORS[a.a], reason: REASONS[a.c], status: a.b, message: s || ERRORS[a.a] });
+                return this.#emit('error', {
+                    code: ERRORS[action.code],
+                    reason: REASONS[action.reason],
+                    status: action.status,
+                    message: action.message || ERRORS[action.code],
+                    serverCode: action.serverCode,
+                });
             case ACT_RESET:
-                return this.#emit('reset', { from: s, to: (v.cursor = t) });
+                view.cursor = action.to;
+                return this.#emit('reset', { from: action.from, to: action.to });
             case ACT_ACK:
-                return this.#settle(a.id, a.id);
+                return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED:
-                return this.#settle(a.id, a.a, ERRORS[a.b]);
+                return this.#settle(action.first, action.last, sendError(ERRORS[action.code], action.status, action.serverCode, action.message));
             case ACT_REMEMBER_FALLBACK:
-                return this.#store.remember(a.a);
+                return this.#store.remember(action.ttl);
             case ACT_FORGET_FALLBACK:
                 return this.#store.forget();
         }

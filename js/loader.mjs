@@ -4,7 +4,8 @@
 // process shares it): each core gets a slot of ll_core_size() bytes (freed slots are
 // reused), and all inputs share one scratch buffer for their byte spans. The core never
 // allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
-import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm: a key, then one char per byte ^ key (js/build.mjs)
+import { ACTION_FIELDS } from './constants.js';
+import WASM from '../build/wasm-inline.mjs'; // () => dist/lifeline.wasm as an ASCII string (js/build.mjs)
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -14,10 +15,22 @@ let inline;
 /** UTF-8 length of a string (ASCII, the common case, without encoding it). */
 export const bytes = (s) => (/[^\0-\x7f]/.test(s) ? enc.encode(s).length : s.length);
 
+/** The inlined module's bytes: a key char, an escape char, then one char per byte XOR
+ *  key — a byte of 128 to 255 as the escape char followed by the byte minus 128. */
+function inlined(text) {
+    const key = text.charCodeAt(0), escape = text.charCodeAt(1), bytes = [];
+    for (let i = 2; i < text.length; i++) {
+        let c = text.charCodeAt(i);
+        if (c == escape) c = 128 + text.charCodeAt(++i);
+        bytes.push(c ^ key);
+    }
+    return Uint8Array.from(bytes);
+}
+
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */
 export function runtime(src, fetch = globalThis.fetch) {
-    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(WASM.slice(1), (c) => c.charCodeAt(0) ^ WASM.charCodeAt(0))), {})));
+    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(inlined(WASM())), {})));
     if (!cache.has(src))
         cache.set(src, (async () => {
             if (typeof src == 'string' || src instanceof URL) src = await (await fetch(src)).arrayBuffer();
@@ -56,17 +69,22 @@ function make(inst) {
                 else out.push(v);
             return out;
         },
-        /** One ll_action as a plain object; its spans decoded (they die at the next call). */
+        /** One ll_action as an object with its named fields (wasm/lifeline.h LL_ACTIONS):
+         *  numbers, and the byte spans decoded (they die at the next call). */
         action(p) {
             view();
-            const w = u32.subarray(p >> 2, (p >> 2) + 9), str = (i) => (w[i + 1] ? dec.decode(u8.subarray(w[i], w[i] + w[i + 1])) : '');
-            return { type: w[0], id: w[1], a: w[2], b: w[3], c: w[4], s: str(5), t: str(7) };
+            const w = p >> 2, action = { type: u32[w] };
+            const fields = ACTION_FIELDS[action.type];
+            for (const name in fields) {
+                const slot = fields[name];
+                action[name] = slot < 5 ? u32[w + slot] : u32[w + slot + 1] ? dec.decode(u8.subarray(u32[w + slot], u32[w + slot] + u32[w + slot + 1])) : '';
+            }
+            return action;
         },
         cursor(core) {
             const p = x.ll_cursor(core, rt.out);
             return dec.decode(view().subarray(p, p + u32[rt.out >> 2]));
         },
     };
-    x._initialize?.();
     return rt;
 }

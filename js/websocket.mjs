@@ -1,13 +1,15 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
-// reaches the core.
-import { frame } from './protocol.mjs';
+// reaches the core. An error event needs no input: browsers follow it with a close.
+import { SUBPROTOCOL } from './constants.js';
+import { frame, withQuery } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
     const socks = new Map();
     return {
-        open(id, q) {
-            const ws = new WS(q ? url + (url.includes('?') ? '&' : '?') + q : url, 'lifeline.v1');
+        /** Open socket `id`, resuming after `cursor` (empty: from now). */
+        open(id, cursor) {
+            const ws = new WS(withQuery(url, cursor, 0), SUBPROTOCOL);
             const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
             socks.set(id, ws);
             stats.wsOpened++;
@@ -18,7 +20,9 @@ export function websocket(WS, url, feed, stats) {
                 stats.bytesIn += args[1];
                 feed('ws_frame', [id, ...args], null, msgs);
             });
-            on('error', () => feed('ws_error', [id]));
+            // no input for an error: a close follows it. The listener must exist all the same:
+            // the ws package throws an error event nobody listens to.
+            ws.onerror = () => {};
             on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));
         },
         send(id, text) {

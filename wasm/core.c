@@ -1,28 +1,29 @@
 /* core.c — the entry points: config, start/close, the page's condition (visibility,
- * online, pagehide/pageshow), the timer table, and the read-only views.
+ * online, pagehide/pageshow), the timer table, and the read-only views. Every input ends
+ * with ll__publish (state.c), which derives the public state.
  *
- * The page's condition decides what may be on the wire:
- *   active     started, not closed, not left (pagehide), online, and visible — or hidden
- *              with hidden_interval > 0 (slow polling while hidden);
- *   ws wanted  active, visible, protocol mode, websocket on.
- * Losing a condition stops what it no longer allows (an open WebSocket survives a hide
- * for hidden_grace); regaining it reconnects at once, resuming from the cursor. */
+ * The page's condition decides what may be on the wire (state.c: ll__active,
+ * ll__ws_wanted): anything only while running, not left, online, and visible — or hidden
+ * with hidden_interval > 0 (slow polling while hidden); a WebSocket only on a visible page
+ * with a role other than ALONE. Losing a condition stops what it no longer allows (an open
+ * WebSocket survives a hide for hidden_grace); regaining it reconnects at once, resuming
+ * from the cursor. */
 #include "internal.h"
 
 #include <string.h>
 
 static const uint32_t cfg_default[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) d,
+#define X(n, d, lo, hi, unit, doc) d,
     LL_CONFIG(X)
 #undef X
 };
 static const uint32_t cfg_min[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) lo,
+#define X(n, d, lo, hi, unit, doc) lo,
     LL_CONFIG(X)
 #undef X
 };
 static const uint32_t cfg_max[LL_CFG_COUNT] = {
-#define X(n, d, lo, hi) hi,
+#define X(n, d, lo, hi, unit, doc) hi,
     LL_CONFIG(X)
 #undef X
 };
@@ -30,18 +31,18 @@ static const uint32_t cfg_max[LL_CFG_COUNT] = {
 size_t ll_core_size(void) { return (sizeof(ll_core) + 7) & ~(size_t)7; }
 
 void ll_init(ll_core *c, uint32_t seed_lo, uint32_t seed_hi) {
-    int i;
     memset(c, 0, sizeof *c);
     memcpy(c->cfg, cfg_default, sizeof c->cfg);
     c->rng = ((uint64_t)seed_hi << 32) | seed_lo;
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->state = LL_STATE_IDLE;
+    c->life = LIFE_IDLE;
     c->bad_field = -1;
     c->visible = c->online = 1;
 }
 
 int ll_set(ll_core *c, uint32_t field, uint32_t value) {
-    if (c->started) return LL_ERR_BAD_STATE;
+    if (c->life != LIFE_IDLE) return LL_ERR_BAD_STATE;
     if (field >= LL_CFG_COUNT || value < cfg_min[field] || value > cfg_max[field]) {
         c->bad_field = (int32_t)field;
         return LL_ERR_BAD_CONFIG;
@@ -56,7 +57,7 @@ uint32_t ll_config_max(uint32_t field) { return field < LL_CFG_COUNT ? cfg_max[f
 int ll_bad_field(const ll_core *c) { return c->bad_field; }
 
 int ll_set_cursor(ll_core *c, const char *cursor, size_t len) {
-    if (c->started) return LL_ERR_BAD_STATE;
+    if (c->life != LIFE_IDLE) return LL_ERR_BAD_STATE;
     if (!ll__cursor_parse(cursor, len, &c->start_cur)) return LL_ERR_BAD_CURSOR;
     return LL_ERR_OK;
 }
@@ -73,24 +74,13 @@ void ll__arm_request(ll_core *c, int t, uint64_t in) {
 uint64_t ll_next_deadline(const ll_core *c) {
     uint64_t d = LL_NEVER;
     int i;
-    if (c->closed) return LL_NEVER;
+    if (c->life == LIFE_CLOSED) return LL_NEVER;
     for (i = 0; i < T_COUNT; i++)
         if (c->timers[i] < d) d = c->timers[i];
     return d;
 }
 
 /* ---- the page's condition ---- */
-
-int ll__active(const ll_core *c) {
-    return c->started && !c->closed && !c->paged_out && c->online &&
-           (c->visible || c->cfg[LL_CFG_hidden_interval]);
-}
-
-int ll__ws_wanted(const ll_core *c) {
-    return ll__active(c) && c->visible && c->cfg[LL_CFG_websocket] && !c->cfg[LL_CFG_resource_mode];
-}
-
-int ll__ws_ready(const ll_core *c) { return c->ws_phase == WS_READY; }
 
 /* (Re)connect after start, visible, online or pageshow: resume from the cursor at once. */
 static void connect(ll_core *c, uint32_t reason) {
@@ -99,29 +89,29 @@ static void connect(ll_core *c, uint32_t reason) {
     c->polled_ok = 0;
     c->ws_losses = 0;
     if (ll__ws_wanted(c) && c->ws_phase == WS_NONE) {
-        if (c->fallen_back) {
+        if (c->role == ROLE_FALLBACK) {
             if (c->timers[T_WS_RETRY] == LL_NEVER)
                 ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         } else {
             ll__ws_try(c, 0); /* a fresh start races a poll at once: data in one round trip */
         }
     }
-    if (!ll__ws_wanted(c) || c->fallen_back) ll__poll_start(c);
-    if (c->state != LL_STATE_OPEN)
-        ll__state(c, LL_STATE_CONNECTING, LL_TRANSPORT_NONE, reason);
+    if (!ll__ws_wanted(c) || c->role == ROLE_FALLBACK) ll__poll_start(c);
+    c->progress = PROGRESS_CONNECTING;
+    if (!ll__ws_shown(c) && c->polls != POLLS_SERVING) ll__cause(c, reason); /* else: still open */
 }
 
 /* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */
 static void quiesce(ll_core *c, uint32_t reason, int keep_ws) {
-    if (c->ws_phase != WS_NONE && !(keep_ws && c->ws_phase == WS_READY)) ll__ws_close(c, reason);
+    if (c->ws_phase != WS_NONE && !(keep_ws && ll__ws_hello_said(c))) ll__ws_close(c, reason);
     ll__poll_stop(c);
     ll__disarm(c, T_RACE);
     ll__disarm(c, T_WS_RETRY);
 }
 
-/* The page's new condition stopped polling: say so, unless a socket still serves. */
-static void settle(ll_core *c, uint32_t state, uint32_t reason) {
-    if (!ll__ws_serving(c)) ll__state(c, state, LL_TRANSPORT_NONE, reason);
+/* The page's new condition stopped polling: that is the reason, unless a socket serves. */
+static void settle(ll_core *c, uint32_t reason) {
+    if (c->ws_phase != WS_SERVING) ll__cause(c, reason);
 }
 
 int ll_start(ll_core *c, uint64_t now, int visible, int online) {
@@ -132,7 +122,7 @@ int ll_start(ll_core *c, uint64_t now, int visible, int online) {
         {LL_CFG_pong_timeout_min, LL_CFG_pong_timeout_max},
     };
     size_t i;
-    if (c->started || c->closed) return LL_ERR_BAD_STATE;
+    if (c->life != LIFE_IDLE) return LL_ERR_BAD_STATE;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
         if (c->cfg[order[i].lo] > c->cfg[order[i].hi]) {
             c->bad_field = order[i].lo;
@@ -140,40 +130,36 @@ int ll_start(ll_core *c, uint64_t now, int visible, int online) {
         }
     }
     ll__begin_input(c, now);
-    c->started = 1;
+    c->life = LIFE_RUNNING;
     c->visible = visible != 0;
     c->online = online != 0;
     c->cur = c->start_cur;
     if (c->cfg[LL_CFG_resource_mode]) c->cfg[LL_CFG_websocket] = 0;
-    if (c->cfg[LL_CFG_start_on_polling] && c->cfg[LL_CFG_websocket]) {
-        c->fallen_back = 1;
+    c->role = c->cfg[LL_CFG_websocket] ? ROLE_BESIDE : ROLE_ALONE;
+    if (c->cfg[LL_CFG_start_on_polling] && c->role == ROLE_BESIDE) {
+        ll__set_role(c, ROLE_FALLBACK);
         c->remembered = 1;
         c->fallback_reason = LL_REASON_FALLBACK_REMEMBERED;
     }
-    if (!c->online) {
-        ll__state(c, LL_STATE_OFFLINE, LL_TRANSPORT_NONE, LL_REASON_START);
-    } else if (!ll__active(c)) {
-        ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_START);
-    } else {
-        connect(c, c->fallen_back ? LL_REASON_FALLBACK_REMEMBERED : LL_REASON_START);
-    }
+    ll__cause(c, LL_REASON_START);
+    if (ll__active(c)) connect(c, c->role == ROLE_FALLBACK ? LL_REASON_FALLBACK_REMEMBERED : LL_REASON_START);
+    ll__publish(c);
     return LL_ERR_OK;
 }
 
-#define INPUT(c, now)                          \
-    do {                                       \
-        ll__begin_input(c, now);               \
-        if (!(c)->started || (c)->closed) return; \
-    } while (0)
+/* Every input: note the time; nothing happens unless running; ll__publish at the end. */
+static int begin(ll_core *c, uint64_t now) {
+    ll__begin_input(c, now);
+    return c->life == LIFE_RUNNING;
+}
 
-void ll_visibility(ll_core *c, uint64_t now, int visible) {
-    INPUT(c, now);
+static void visibility(ll_core *c, int visible) {
     if ((visible != 0) == c->visible) return;
     c->visible = visible != 0;
-    if (c->paged_out) return; /* pageshow decides; everything is stopped already */
+    if (c->left) return; /* pageshow decides; everything is stopped already */
     if (c->visible) {
         ll__disarm(c, T_GRACE);
-        if (c->ws_phase == WS_READY) {
+        if (ll__ws_hello_said(c)) {
             /* Timers were throttled while hidden: check the socket now rather than trust it. */
             ll__ws_timer(c, T_PING);
         } else {
@@ -184,17 +170,22 @@ void ll_visibility(ll_core *c, uint64_t now, int visible) {
     }
     /* Hidden: nothing on the wire (or slow polls only); an open WebSocket gets a grace. */
     quiesce(c, LL_REASON_HIDDEN, 1);
-    if (c->ws_phase == WS_READY) {
+    if (ll__ws_hello_said(c)) {
         ll__arm(c, T_GRACE, c->cfg[LL_CFG_hidden_grace]);
         if (!c->cfg[LL_CFG_hidden_grace]) ll__ws_timer(c, T_GRACE);
         return;
     }
-    settle(c, LL_STATE_PAUSED, LL_REASON_HIDDEN);
+    settle(c, LL_REASON_HIDDEN);
     if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
 }
 
-void ll_online(ll_core *c, uint64_t now, int online) {
-    INPUT(c, now);
+void ll_visibility(ll_core *c, uint64_t now, int visible) {
+    if (!begin(c, now)) return;
+    visibility(c, visible);
+    ll__publish(c);
+}
+
+static void online_changed(ll_core *c, int online) {
     if ((online != 0) == c->online) return;
     c->online = online != 0;
     if (c->online) {
@@ -206,13 +197,18 @@ void ll_online(ll_core *c, uint64_t now, int online) {
     quiesce(c, LL_REASON_OFFLINE, 1);
     ll__disarm(c, T_SEND);
     ll__ws_ping(c);
-    settle(c, LL_STATE_OFFLINE, LL_REASON_OFFLINE);
+    settle(c, LL_REASON_OFFLINE);
 }
 
-void ll_pagehide(ll_core *c, uint64_t now) {
-    INPUT(c, now);
-    if (c->paged_out) return;
-    c->paged_out = 1;
+void ll_online(ll_core *c, uint64_t now, int online) {
+    if (!begin(c, now)) return;
+    online_changed(c, online);
+    ll__publish(c);
+}
+
+static void pagehide(ll_core *c) {
+    if (c->left) return;
+    c->left = 1;
     quiesce(c, LL_REASON_PAGEHIDE, 0);
     if (c->post_req) {
         ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
@@ -221,37 +217,44 @@ void ll_pagehide(ll_core *c, uint64_t now) {
     }
     ll__disarm(c, T_SEND);
     ll__disarm(c, T_SEND_REQ);
-    ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_PAGEHIDE);
+    ll__cause(c, LL_REASON_PAGEHIDE);
+}
+
+void ll_pagehide(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    pagehide(c);
+    ll__publish(c);
+}
+
+static void pageshow(ll_core *c) {
+    if (!c->left) return;
+    c->left = 0;
+    if (ll__active(c)) connect(c, LL_REASON_PAGESHOW);
+    else settle(c, LL_REASON_PAGESHOW);
 }
 
 void ll_pageshow(ll_core *c, uint64_t now) {
-    INPUT(c, now);
-    if (!c->paged_out) return;
-    c->paged_out = 0;
-    if (ll__active(c)) {
-        connect(c, LL_REASON_PAGESHOW);
-    } else {
-        settle(c, c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE, LL_REASON_PAGESHOW);
-    }
+    if (!begin(c, now)) return;
+    pageshow(c);
+    ll__publish(c);
 }
 
 void ll_close(ll_core *c, uint64_t now) {
-    int i;
-    ll__begin_input(c, now);
-    if (c->closed) return;
+    if (!begin(c, now)) return;
     if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
     ll__poll_stop(c);
     if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
     c->post_req = 0;
     ll__sends_fail_all(c, LL_ERR_CLOSED);
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
-    c->closed = 1;
-    ll__state(c, LL_STATE_CLOSED, LL_TRANSPORT_NONE, LL_REASON_CLOSED_BY_APP);
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
+    c->life = LIFE_CLOSED;
+    ll__cause(c, LL_REASON_CLOSED_BY_APP);
+    ll__publish(c);
 }
 
 void ll_timer(ll_core *c, uint64_t now) {
     int round, t;
-    INPUT(c, now);
+    if (!begin(c, now)) return;
     /* A handler may arm another timer that is already due; a few rounds settle it. */
     for (round = 0; round < 8; round++) {
         int fired = 0;
@@ -276,42 +279,38 @@ void ll_timer(ll_core *c, uint64_t now) {
         }
         if (!fired) break;
     }
+    ll__publish(c);
 }
 
 /* ---- inputs routed to their concern ---- */
 
 void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
-    INPUT(c, now);
-    if (ws != c->ws_id || c->ws_phase != WS_CONNECTING) return;
-    c->ws_phase = WS_WAIT_HELLO;
+    if (!begin(c, now) || ws != c->ws_id || c->ws_phase != WS_CONNECTING) return;
+    ll__ws_enter(c, WS_WAIT_HELLO);
     c->ws_last_rx = now;
+    ll__publish(c);
 }
 
 void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
-                 const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len) {
-    ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len};
-    INPUT(c, now);
-    if (ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
-    ll__ws_frame(c, type, size, depth, k, id, m);
+                 const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len,
+                 const char *code, size_t code_len) {
+    ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len}, e = {code, (uint32_t)code_len};
+    if (!begin(c, now) || ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
+    ll__ws_frame(c, type, size, depth, k, id, m, e);
+    ll__publish(c);
 }
 
 void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code) {
-    INPUT(c, now);
-    if (ws != c->ws_id || c->ws_phase == WS_NONE) return;
+    if (!begin(c, now) || ws != c->ws_id || c->ws_phase == WS_NONE) return;
     ll__ws_closed(c, code);
-}
-
-void ll_ws_error(ll_core *c, uint64_t now, uint32_t ws) {
-    /* Browsers always follow an error with a close, which carries the decision. */
-    INPUT(c, now);
-    (void)ws;
+    ll__publish(c);
 }
 
 void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,
                       uint32_t interval, uint32_t long_poll, const char *validator, size_t validator_len,
                       uint32_t size, uint32_t depth, const char *body, size_t body_len) {
     ll__head h;
-    INPUT(c, now);
+    if (!begin(c, now) || !req) return;
     h.retry_after = retry_after;
     h.interval = interval;
     h.long_poll = long_poll;
@@ -319,21 +318,21 @@ void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, i
     h.validator.n = (uint32_t)validator_len;
     h.size = size;
     h.depth = depth;
-    if (!req) return;
     if (req == c->poll_req) ll__poll_response(c, status, &h, body, body_len);
     else if (req == c->post_req) ll__post_response(c, status, &h);
+    ll__publish(c);
 }
 
 void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {
-    INPUT(c, now);
-    if (!req) return;
+    if (!begin(c, now) || !req) return;
     if (req == c->poll_req) ll__poll_failed(c, kind);
     else if (req == c->post_req) ll__post_failed(c, kind);
+    ll__publish(c);
 }
 
 int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
     ll__begin_input(c, now);
-    if (c->closed) return -LL_ERR_CLOSED;
+    if (c->life == LIFE_CLOSED) return -LL_ERR_CLOSED;
     if (c->cfg[LL_CFG_resource_mode]) return -LL_ERR_BAD_STATE;
     if (len > c->cfg[LL_CFG_max_message_bytes]) return -LL_ERR_SEND_TOO_LARGE;
     if (c->n_sends >= c->cfg[LL_CFG_max_sends]) return -LL_ERR_SEND_OVERFLOW;
@@ -342,7 +341,7 @@ int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
     c->sends[c->n_sends].len = (uint32_t)len;
     c->sends[c->n_sends].where = SEND_QUEUED;
     c->n_sends++;
-    ll__sends_pump(c);
+    ll__sends_pump(c); /* a POST at most: nothing the public state is derived from moves */
     return (int32_t)c->next_send_id;
 }
 
@@ -376,8 +375,11 @@ NAME_FN(ll_state_name, LL_STATES, LL_STATE_COUNT)
 NAME_FN(ll_transport_name, LL_TRANSPORTS, LL_TRANSPORT_COUNT)
 NAME_FN(ll_reason_name, LL_REASONS, LL_REASON_COUNT)
 NAME_FN(ll_error_name, LL_ERRORS, LL_ERR_COUNT)
-NAME_FN(ll_action_name, LL_ACTIONS, LL_ACT_COUNT)
 #undef NAME_X
-#define NAME_X(n, d, lo, hi) #n,
+#define NAME_X(n, s, f) s,
+#define LL_ACTIONS_NAMES(X) LL_ACTIONS(X, )
+NAME_FN(ll_action_name, LL_ACTIONS_NAMES, LL_ACT_COUNT)
+#undef NAME_X
+#define NAME_X(n, d, lo, hi, unit, doc) #n,
 NAME_FN(ll_config_name, LL_CONFIG, LL_CFG_COUNT)
 #undef NAME_X

@@ -5,9 +5,7 @@
 #include "lifeline.h"
 
 #define LL_QUEUE_CAP 32     /* actions queued by one input, drained before the next */
-#define LL_ARENA_CAP 1024   /* text the core writes for actions (queries, headers) */
 #define LL_SENDS_CAP 256    /* compile-time bound of config max_sends */
-#define LL_CURSOR_TEXT 48   /* "18446744073709551615-18446744073709551615" + NUL */
 
 /* A cursor: <a> or <a>-<b>, ordered as the pair (a, b). */
 typedef struct ll__cursor {
@@ -30,7 +28,47 @@ enum ll__timer {
     T_COUNT
 };
 
-enum ll__ws_phase { WS_NONE, WS_CONNECTING, WS_WAIT_HELLO, WS_READY };
+/* The machine (state.c has the theory and the tables). Three orthogonal enums and the
+ * browser's own reports; everything public is derived from them. */
+
+/* The WebSocket attempt in hand (one at a time). */
+enum ll__ws_phase {
+    WS_NONE,        /* no socket */
+    WS_CONNECTING,  /* WS_OPEN asked, not open yet */
+    WS_WAIT_HELLO,  /* open, no hello yet: not working */
+    WS_PROVING,     /* said hello after a stall: must answer a ping before it may serve */
+    WS_REPLAYING,   /* said hello while nothing else served: it is the page's transport while
+                       it replays up to the head it announced (polls go on beside it) */
+    WS_CATCHING_UP, /* said hello while polls serve: they stay the transport until it caught up */
+    WS_SERVING,     /* caught up: the transport; polling stopped */
+    WS_PHASE_COUNT
+};
+
+/* The role polling plays. */
+enum ll__role {
+    ROLE_ALONE,    /* no WebSocket at all (websocket off, resource mode): polls are everything */
+    ROLE_BESIDE,   /* WebSocket first: polls bridge until a socket serves (the race) */
+    ROLE_FALLBACK  /* the WebSocket failed: polls are the transport, sockets are probes */
+};
+
+/* What polling has shown since it last (re)started. */
+enum ll__polls {
+    POLLS_UNPROVEN, /* no answer yet */
+    POLLS_SERVING,  /* answered: the page's transport unless a socket serves */
+    POLLS_FAILING   /* the last one failed (backing off, or waiting out Retry-After) */
+};
+
+/* Connecting (nothing worked since the last (re)start or fallback) or reconnecting (what
+ * worked was lost). */
+enum ll__progress { PROGRESS_CONNECTING, PROGRESS_RECONNECTING };
+
+/* The page, as the browser reports it, in order of precedence (ll__page). */
+enum ll__page { PAGE_VISIBLE, PAGE_HIDDEN, PAGE_OFFLINE, PAGE_LEFT };
+
+enum ll__life { LIFE_IDLE, LIFE_RUNNING, LIFE_CLOSED };
+
+/* ll__ws_try: no poll beside the attempt. */
+#define NO_RACE UINT32_MAX
 
 /* Internal action type: a validated poll batch, expanded into DELIVERs while draining. */
 #define LL__ACT_BATCH 100
@@ -43,82 +81,81 @@ typedef struct ll__send {
     uint32_t where; /* SEND_QUEUED / SEND_ON_WS / SEND_ON_POST */
 } ll__send;
 
+/* The fields most code touches come first: a field within the first 128 bytes costs one
+ * byte less in every wasm load and store that reaches it. */
 struct ll_core {
-    uint32_t cfg[LL_CFG_COUNT];
-    uint64_t rng;
+    /* The machine (state.c) */
+    uint8_t life, role, polls, progress;
+    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them) */
+    uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
+    uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
+    uint32_t ws_phase, ws_id, poll_req, post_req;
+    ll_action *cause_slot;             /* the STATE action reserved for this input's cause... */
+    uint32_t cause;                    /* ...and that reason (meaningful with cause_slot) */
     uint64_t now;
+    uint32_t q_head, q_len, n_sends, next_id;
+    uint32_t errors;                   /* poll errors in a row */
+    uint32_t flaps;                    /* short-lived WebSockets in a row */
+    uint32_t ws_losses;                /* losses in a row (reconnect backoff) */
+    uint32_t interval;                 /* current adaptive interval */
+    uint8_t ping_out, remembered;      /* remembered: a REMEMBER_FALLBACK is in force */
+    uint8_t poll_long;                 /* the poll in flight asked wait= */
+    uint8_t polled_ok;                 /* a poll answered since the last (re)start, error or
+                                          fallback: long polls allowed */
+    uint8_t have_version, batch_active;
+    ll__cursor cur;                    /* last delivered or adopted */
+    uint64_t quiet_until;              /* Retry-After: no request before this */
+    uint32_t cfg[LL_CFG_COUNT];
     uint64_t timers[T_COUNT];
-    uint32_t state, transport, reason;
-    uint8_t started, closed, visible, online, paged_out;
+    uint64_t rng;
+    uint32_t state, transport, reason; /* as last published: for the views, never a decision */
+    uint32_t bad_edges;                /* transitions the tables refused: a bug if ever > 0 */
     int32_t bad_field;
-    uint32_t next_id;
 
-    ll__cursor cur;       /* last delivered or adopted */
     ll__cursor start_cur; /* ll_set_cursor() */
 
     /* WebSocket */
-    uint32_t ws_id, ws_phase;
     uint64_t ws_started_at, ws_hello_at, ws_last_rx, ping_sent_at;
-    uint8_t ping_out, ws_caught_up;
-    uint8_t ws_probation;          /* after a stall: the next socket must answer a ping first */
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
     ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
-    uint32_t flaps;                /* short-lived WebSockets in a row */
-    uint32_t ws_losses;            /* losses in a row (reconnect backoff) */
-    uint8_t fallen_back;           /* WS failed: polling is the transport, probes run */
     uint32_t fallback_reason;
-    uint8_t remembered;            /* a REMEMBER_FALLBACK is in force */
     uint32_t probe_n;              /* probes since falling back */
     uint32_t srtt;
 
     /* Polling */
-    uint32_t poll_req;
     ll__cursor poll_cur; /* the cursor the poll in flight asked with */
-    uint8_t poll_long; /* the poll in flight asked wait= */
-    uint8_t polled_ok; /* a poll answered since the last (re)start */
     uint64_t poll_sent_at;
     uint32_t server_long_max; /* Lifeline-Long-Poll (0 = not offered) */
     uint32_t hint_interval;   /* Lifeline-Interval (0 = none) */
-    uint32_t interval;        /* current adaptive interval */
-    uint32_t errors;          /* poll errors in a row */
     uint64_t last_change;     /* when data last changed (0 = never) */
     uint32_t gap_ewma;        /* smoothed time between changes */
-    uint64_t quiet_until;     /* Retry-After: no request before this */
 
     /* Resource mode: the version last delivered, as hashes */
     uint64_t validator_hash, body_hash;
-    uint8_t have_version;
 
     /* Sends */
-    ll__send sends[LL_SENDS_CAP];
-    uint32_t n_sends, next_send_id;
-    uint32_t post_req, post_send;
-    uint32_t send_errors;
+    uint32_t next_send_id, post_send, send_errors;
 
-    /* Actions */
-    ll_action queue[LL_QUEUE_CAP];
-    uint32_t q_head, q_len;
-    uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
-    ll_action out;
-    ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
-    char arena[LL_ARENA_CAP];
-    uint32_t arena_len;
-    /* the batch being expanded: its cursor lines, the next element's index */
+    /* Actions: the batch being expanded (its cursor lines, the next element's index) */
     const char *batch_p, *batch_end;
     uint32_t batch_i;
     ll__cursor batch_floor;
-    uint8_t batch_active;
+    uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
     char cursor_text[LL_CURSOR_TEXT];
     char old_cursor_text[LL_CURSOR_TEXT];
+    ll_action out;
+    ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
+    ll_action queue[LL_QUEUE_CAP];
+    ll__send sends[LL_SENDS_CAP];
 };
 
 /* ---- queue.c ---- */
 void ll__begin_input(ll_core *c, uint64_t now);
 ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
+void ll__fill(ll_action *x, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
-char *ll__arena(ll_core *c, size_t n);
+void ll__carry_cursor(ll_action *x, const ll__cursor *k);
 uint32_t ll__new_id(ll_core *c);
-void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason);
 ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status);
 
 /* ---- cursor.c ---- */
@@ -154,21 +191,29 @@ void ll__note_change(ll_core *c);
 void ll__rtt_sample(ll_core *c, uint64_t rtt);
 uint32_t ll__pong_timeout(const ll_core *c);
 
+/* ---- state.c ---- */
+int ll__ws_enter(ll_core *c, uint32_t phase); /* 0 (and unchanged) when the table forbids it */
+int ll__ws_hello_said(const ll_core *c);      /* PROVING, REPLAYING, CATCHING_UP or SERVING */
+void ll__set_role(ll_core *c, uint32_t role);
+void ll__cause(ll_core *c, uint32_t reason); /* why the public state may change now */
+uint32_t ll__page(const ll_core *c);
+int ll__active(const ll_core *c);            /* anything may be on the wire */
+int ll__ws_wanted(const ll_core *c);         /* a WebSocket may be open or tried */
+void ll__publish(ll_core *c);                /* end of every input: derive, emit if changed */
+int ll__ws_shown(const ll_core *c);          /* the public state shows the WebSocket open */
+
 /* ---- timers (core.c) ---- */
 void ll__arm(ll_core *c, int t, uint64_t in);         /* fire `in` ms from now */
 void ll__arm_request(ll_core *c, int t, uint64_t in); /* the same, but not before Retry-After ends */
 void ll__disarm(ll_core *c, int t);
-int ll__active(const ll_core *c);
-int ll__ws_wanted(const ll_core *c);
 
 /* ---- ws.c ---- */
 void ll__ws_try(ll_core *c, uint32_t race);
-int ll__ws_ready(const ll_core *c);
 void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
 void ll__ws_ping(ll_core *c);
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message);
+                  ll__span message, ll__span code);
 void ll__ws_closed(ll_core *c, uint32_t code);
 void ll__fallback(ll_core *c, uint32_t reason);
 
@@ -181,14 +226,13 @@ void ll__poll_failed(ll_core *c, uint32_t kind);
 uint32_t ll__polling_transport(const ll_core *c);
 int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
 void ll__caught_up_check(ll_core *c);
-int ll__ws_serving(const ll_core *c); /* the WebSocket is the transport (caught up) */
-size_t ll__query(ll_core *c, uint32_t wait, const char **out);
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 
 /* ---- sends.c ---- */
 void ll__sends_pump(ll_core *c);
 int ll__sends_next_ws(ll_core *c, ll_action *out);
 void ll__sends_ack(ll_core *c, uint32_t id);
+void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code);
 void ll__sends_requeue(ll_core *c, uint32_t where);
 void ll__sends_fail_all(ll_core *c, uint32_t code);
 void ll__sends_timer(ll_core *c, int t);

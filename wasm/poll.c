@@ -10,25 +10,6 @@
 
 #include <string.h>
 
-/* "cursor=<c>[&wait=<ms>]" (or "wait=<ms>", or "") in the arena. */
-size_t ll__query(ll_core *c, uint32_t wait, const char **out) {
-    static const char Q[] = "cursor=&wait=";
-    char *q = ll__arena(c, sizeof Q + LL_CURSOR_TEXT + 10);
-    size_t n = 0;
-    *out = q;
-    if (!q) return 0;
-    if (c->cur.set) {
-        memcpy(q, Q, 7);
-        n = 7 + ll__cursor_format(&c->cur, q + 7);
-    }
-    if (wait) {
-        memcpy(q + n, Q + 7 + !n, 6 - !n); /* "&wait=" after a cursor, else "wait=" */
-        n += 6 - !n;
-        n += ll__put_u64(q + n, wait);
-    }
-    return n;
-}
-
 /* The server said the cursor a request `asked` with is too old; continue after `to`. When
  * the cursor moved meanwhile (the other transport already reset it, or delivered past it),
  * the answer is stale: ignored when `to` is not ahead of the cursor, and otherwise the
@@ -54,12 +35,12 @@ uint32_t ll__polling_transport(const ll_core *c) {
  * nothing published meanwhile can fall between them. */
 void ll__caught_up_check(ll_core *c) {
     uint32_t reason;
-    if (c->ws_phase != WS_READY || c->ws_caught_up || c->ws_probation || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
+    if ((c->ws_phase != WS_REPLAYING && c->ws_phase != WS_CATCHING_UP) || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
         return;
-    c->ws_caught_up = 1;
-    reason = c->fallen_back || (c->state == LL_STATE_OPEN && c->transport != LL_TRANSPORT_WEBSOCKET)
-                 ? LL_REASON_UPGRADE : LL_REASON_WS_HELLO;
-    c->fallen_back = 0;
+    /* From polling (a fallback, or polls that served the page) it is an upgrade. */
+    reason = c->role == ROLE_FALLBACK || c->polls == POLLS_SERVING ? LL_REASON_UPGRADE : LL_REASON_WS_HELLO;
+    ll__ws_enter(c, WS_SERVING);
+    ll__set_role(c, ROLE_BESIDE);
     c->errors = 0;
     ll__disarm(c, T_WS_RETRY);
     ll__disarm(c, T_RACE);
@@ -69,15 +50,12 @@ void ll__caught_up_check(ll_core *c) {
         c->remembered = 0;
     }
     c->interval = 0;
-    ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, reason);
+    ll__cause(c, reason);
 }
-
-int ll__ws_serving(const ll_core *c) { return c->ws_phase == WS_READY && c->ws_caught_up; }
 
 static void send_poll(ll_core *c) {
     uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
-    const char *q = 0;
-    size_t qn = 0;
+    ll_action *x;
     ll__disarm(c, T_POLL);
     c->poll_req = ll__new_id(c);
     if (!c->cfg[LL_CFG_resource_mode]) {        /* A long poll only once a plain poll answered since the last (re)start or error
@@ -87,18 +65,18 @@ static void send_poll(ll_core *c) {
         if (c->visible && c->cur.set && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
-        qn = ll__query(c, wait, &q);
     }
     c->poll_long = wait != 0;
     c->poll_cur = c->cur;
     c->poll_sent_at = c->now;
     timeout += wait;
-    ll__spans(ll__push(c, LL_ACT_FETCH, c->poll_req, LL_GET, timeout, 0), q, qn, 0, 0);
+    x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, 0);
+    if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->cur);
     ll__arm(c, T_POLL_REQ, timeout);
 }
 
 void ll__poll_start(ll_core *c) {
-    if (c->poll_req || ll__ws_serving(c) || !ll__active(c)) return;
+    if (c->poll_req || c->ws_phase == WS_SERVING || !ll__active(c)) return;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_POLL, 0);
         return;
@@ -109,6 +87,7 @@ void ll__poll_start(ll_core *c) {
 void ll__poll_stop(ll_core *c) {
     if (c->poll_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0);
     c->poll_req = 0;
+    c->polls = POLLS_UNPROVEN;
     ll__disarm(c, T_POLL);
     ll__disarm(c, T_POLL_REQ);
 }
@@ -119,8 +98,13 @@ static void poll_error(ll_core *c, uint32_t reason) {
     c->errors++;
     c->polled_ok = 0;
     if (ll__active(c)) ll__arm_request(c, T_POLL, delay);
-    if (c->ws_phase != WS_READY && (c->state == LL_STATE_OPEN || c->state == LL_STATE_RECONNECTING))
-        ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
+    /* A socket that said hello carries the page meanwhile: nothing to tell. */
+    if (ll__ws_hello_said(c)) return;
+    if (c->polls == POLLS_SERVING || c->progress == PROGRESS_RECONNECTING) {
+        c->progress = PROGRESS_RECONNECTING;
+        ll__cause(c, reason);
+    }
+    c->polls = POLLS_FAILING;
 }
 
 /* 429/503 with Retry-After: nothing is sent before it ends (plus jitter up to a tenth of
@@ -149,7 +133,7 @@ static uint64_t hash(ll__span s) {
 /* changed: 0 nothing new, 1 new data, 2 poll again at once (after a reset). */
 static void schedule_next(ll_core *c, int changed) {
     uint64_t delay;
-    if (ll__ws_serving(c) || !ll__active(c)) return;
+    if (c->ws_phase == WS_SERVING || !ll__active(c)) return;
     if (changed == 2) {
         delay = 0;
     } else if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
@@ -166,13 +150,14 @@ static void schedule_next(ll_core *c, int changed) {
 }
 
 static void polling_works(ll_core *c) {
-    uint32_t t = ll__polling_transport(c);
+    uint32_t reason;
     c->errors = 0;
     c->polled_ok = 1;
     /* A socket that said hello is (becoming) the transport: no flicker to polling. */
-    if (c->ws_phase == WS_READY && c->transport == LL_TRANSPORT_WEBSOCKET) return;
-    if (c->state != LL_STATE_OPEN || c->transport != t)
-        ll__state(c, LL_STATE_OPEN, t, c->fallen_back ? c->fallback_reason : LL_REASON_POLL_OK);
+    if (c->ws_phase == WS_REPLAYING || c->ws_phase == WS_SERVING) return;
+    reason = c->role == ROLE_FALLBACK ? c->fallback_reason : LL_REASON_POLL_OK;
+    if (c->polls != POLLS_SERVING) ll__cause(c, reason); /* serving already: the reason stands */
+    c->polls = POLLS_SERVING;
     ll__sends_pump(c);
 }
 
@@ -272,7 +257,11 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     if ((status == 429 || status == 503) && ll__retry_after_wait(c, h)) {
         c->errors++;
         if (ll__active(c)) ll__arm_request(c, T_POLL, 0);
-        if (c->ws_phase != WS_READY) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, LL_REASON_RETRY_AFTER);
+        if (!ll__ws_hello_said(c)) {
+            c->polls = POLLS_FAILING;
+            c->progress = PROGRESS_RECONNECTING;
+            ll__cause(c, LL_REASON_RETRY_AFTER);
+        }
         return;
     }
     if (c->cfg[LL_CFG_resource_mode] && (status == 200 || status == 304)) {

@@ -1,4 +1,4 @@
-/* queue.c — the action queue the caller drains, and the text arena behind it.
+/* queue.c — the action queue the caller drains.
  *
  * One input queues a handful of actions (bounded by LL_QUEUE_CAP); a poll batch queues a
  * single BATCH entry that ll_next_action() expands into one DELIVER per new message, and
@@ -9,10 +9,8 @@
 #include <string.h>
 
 void ll__begin_input(ll_core *c, uint64_t now) {
-    /* The caller drained everything after the previous input (the contract), so the
-     * arena's text is no longer referenced. */
-    if (c->q_len == 0 && !c->batch_active) c->arena_len = 0;
     if (now > c->now) c->now = now;
+    c->cause_slot = NULL;
 }
 
 /* A fresh id for a socket or a request (never 0). */
@@ -21,40 +19,36 @@ uint32_t ll__new_id(ll_core *c) {
     return c->next_id;
 }
 
-char *ll__arena(ll_core *c, size_t n) {
-    if (n > LL_ARENA_CAP - c->arena_len) return NULL;
-    char *p = c->arena + c->arena_len;
-    c->arena_len += (uint32_t)n;
-    return p;
+/* The action names cursor k (empty when unset): its text goes inside the action. */
+void ll__carry_cursor(ll_action *x, const ll__cursor *k) {
+    x->t_len = (uint32_t)ll__cursor_format(k, x->text);
+    x->t = x->text;
 }
 
 /* Queue an action; its spans start empty (ll__spans sets them). A full queue is a bug
  * (counted in overflow); the action then lands in a sink and is lost. */
-ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
-    ll_action *x = &c->sink;
-    if (c->q_len < LL_QUEUE_CAP) x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
-    else c->overflow++;
-    memset(x, 0, sizeof *x);
+/* An action's fields, its spans empty (its text is left as it is: only a span uses it). */
+void ll__fill(ll_action *x, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
     x->type = type;
     x->id = id;
     x->a = a;
     x->b = b;
     x->c = cc;
     x->s = x->t = "";
+    x->s_len = x->t_len = 0;
+}
+
+ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
+    ll_action *x = &c->sink;
+    if (c->q_len < LL_QUEUE_CAP) x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
+    else c->overflow++;
+    ll__fill(x, type, id, a, b, cc);
     return x;
 }
 
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len) {
     if (s_len) x->s = s, x->s_len = (uint32_t)s_len;
     if (t_len) x->t = t, x->t_len = (uint32_t)t_len;
-}
-
-void ll__state(ll_core *c, uint32_t state, uint32_t transport, uint32_t reason) {
-    if (c->state == state && c->transport == transport && c->reason == reason) return;
-    c->state = state;
-    c->transport = transport;
-    c->reason = reason;
-    ll__push(c, LL_ACT_STATE, 0, state, transport, reason);
 }
 
 ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status) {
@@ -70,10 +64,7 @@ static int batch_next(ll_core *c, ll_action *out) {
         uint32_t i = c->batch_i++;
         if (!ll__cursor_parse(line.p, line.n, &k) || ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
         c->batch_floor = k;
-        memset(out, 0, sizeof *out);
-        out->type = LL_ACT_DELIVER;
-        out->a = i;
-        out->s = "";
+        ll__fill(out, LL_ACT_DELIVER, 0, i, 0, 0);
         out->t = line.p;
         out->t_len = line.n;
         return 1;
@@ -86,17 +77,20 @@ const ll_action *ll_next_action(ll_core *c) {
     for (;;) {
         if (c->batch_active && batch_next(c, &c->out)) return &c->out;
         if (c->q_len) {
-            c->out = c->queue[c->q_head];
+            /* The slot itself: nothing is pushed while draining, so it stays intact until
+             * the next input, as the contract asks. */
+            ll_action *x = &c->queue[c->q_head];
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
-            if (c->out.type == LL__ACT_BATCH) {
-                c->batch_p = c->out.s;
-                c->batch_end = c->out.s + c->out.s_len;
+            if (x->type == LL_ACT_NONE) continue; /* a withdrawn STATE (state.c) */
+            if (x->type == LL__ACT_BATCH) {
+                c->batch_p = x->s;
+                c->batch_end = x->s + x->s_len;
                 c->batch_i = 0;
                 c->batch_active = 1;
                 continue;
             }
-            return &c->out;
+            return x;
         }
         if (ll__sends_next_ws(c, &c->out)) return &c->out;
         return NULL;

@@ -16,16 +16,12 @@ static ll__send *first_queued(ll_core *c) {
     return NULL;
 }
 
-static int polling_open(const ll_core *c) {
-    return c->state == LL_STATE_OPEN &&
-           (c->transport == LL_TRANSPORT_POLL || c->transport == LL_TRANSPORT_LONGPOLL);
-}
-
-/* Start a POST if one may go now. (WebSocket sends are framed lazily, while draining.) */
+/* Start a POST if one may go now: polls serve and no socket said hello. (WebSocket sends
+ * are framed lazily, while draining.) */
 void ll__sends_pump(ll_core *c) {
     ll__send *s;
-    if (c->ws_phase == WS_READY || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
-    if (!ll__active(c) || !polling_open(c) || !(s = first_queued(c))) return;
+    if (ll__ws_hello_said(c) || c->post_req || c->timers[T_SEND] != LL_NEVER) return;
+    if (!ll__active(c) || c->polls != POLLS_SERVING || !(s = first_queued(c))) return;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_SEND, 0);
         return;
@@ -33,36 +29,39 @@ void ll__sends_pump(ll_core *c) {
     c->post_req = ll__new_id(c);
     c->post_send = s->id;
     s->where = SEND_ON_POST;
-    ll__push(c, LL_ACT_FETCH, c->post_req, LL_POST, c->cfg[LL_CFG_request_timeout], s->id);
+    ll__push(c, LL_ACT_POST, c->post_req, c->cfg[LL_CFG_request_timeout], s->id, 0);
     ll__arm(c, T_SEND_REQ, c->cfg[LL_CFG_request_timeout]);
 }
 
 int ll__sends_next_ws(ll_core *c, ll_action *out) {
     ll__send *s;
-    if (c->ws_phase != WS_READY || !(s = first_queued(c))) return 0;
+    if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
-    memset(out, 0, sizeof *out);
-    out->type = LL_ACT_WS_SEND;
-    out->id = c->ws_id;
-    out->a = s->id;
-    out->s = out->t = "";
+    ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, 0);
     return 1;
 }
 
-static void drop(ll_core *c, uint32_t i) {
+/* Forget pending send `id`; 0 when it is not ours (any more). */
+static int drop(ll_core *c, uint32_t id) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
+    }
+    if (i == c->n_sends) return 0;
     memmove(&c->sends[i], &c->sends[i + 1], (c->n_sends - i - 1) * sizeof c->sends[0]);
     c->n_sends--;
+    return 1;
 }
 
 void ll__sends_ack(ll_core *c, uint32_t id) {
-    uint32_t i;
-    for (i = 0; i < c->n_sends; i++) {
-        if (c->sends[i].id == id) {
-            drop(c, i);
-            ll__push(c, LL_ACT_ACK, id, 0, 0, 0);
-            return;
-        }
-    }
+    if (drop(c, id)) ll__push(c, LL_ACT_ACK, id, 0, 0, 0);
+}
+
+/* The server refused send `id` for good (a 4xx POST, or an ack with an "error"). */
+void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code) {
+    if (!drop(c, id)) return;
+    ll__spans(ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, status), message.p, message.n, code.p, code.n);
+    ll__spans(ll__error(c, LL_ERR_SEND_REJECTED, status ? LL_REASON_HTTP_ERROR : LL_REASON_NONE, status), message.p,
+              message.n, code.p, code.n);
 }
 
 void ll__sends_requeue(ll_core *c, uint32_t where) {
@@ -84,7 +83,8 @@ static void retry_later(ll_core *c) {
 }
 
 void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
-    uint32_t id = c->post_send, i;
+    static const ll__span none = {"", 0};
+    uint32_t id = c->post_send;
     c->post_req = 0;
     ll__disarm(c, T_SEND_REQ);
     if (status >= 200 && status < 300) {
@@ -96,11 +96,7 @@ void ll__post_response(ll_core *c, uint32_t status, const ll__head *h) {
         ll__arm_request(c, T_SEND, 0);
     } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
         /* The server refused this send for good (malformed, too large, forbidden). */
-        for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
-        }
-        if (i < c->n_sends) drop(c, i);
-        ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, 0);
-        ll__error(c, LL_ERR_SEND_REJECTED, LL_REASON_HTTP_ERROR, status);
+        ll__sends_reject(c, id, status, none, none);
     } else {
         retry_later(c);
     }

@@ -1,55 +1,48 @@
 /* ws.c — one WebSocket attempt at a time: open, hello, liveness, loss, fallback, probes.
+ * The phases and the transitions between them are state.c's table; this file decides
+ * when each happens:
  *
- *   NONE ──WS_OPEN──► CONNECTING ──opened──► WAIT_HELLO ──hello──► READY
- *                        │ closed: refused       │ closed / T_WS: no hello   │ closed, ping unanswered,
- *                        │ T_WS: black hole      │                           │ bad frame, error frame
- *                        ▼                       ▼                           ▼
- *                   attempt failed: fall back to polling (or, while       lost: reconnect after a
- *                   polling already, schedule the next probe)             jittered delay; too many
- *                                                                         short lives = flapping →
- *                                                                         fall back
+ *   CONNECTING  closed: refused; T_WS: black hole          → attempt failed
+ *   WAIT_HELLO  closed, or T_WS: no hello                   → attempt failed
+ *   hello'd     closed, ping unanswered (stall), bad frame,
+ *               error frame                                 → lost
  *
- * A socket still CONNECTING blocks every other WebSocket to the same host in browsers, so
- * an attempt the core gives up on is always closed before anything else is tried.
- * READY only becomes the transport once the socket caught up with the cursor the polls
- * reached (ll__caught_up_check); until then polling goes on beside it. */
+ * An attempt that failed falls back to polling (or, while polling already, schedules the
+ * next probe). A lost socket reconnects after a jittered delay; flap_limit short lives in
+ * a row fall back. A socket still CONNECTING blocks every other WebSocket to the same host
+ * in browsers, so an attempt the core gives up on is always closed before anything else is
+ * tried. */
 #include "internal.h"
 
 #include <string.h>
 
-static const char PING[] = "{\"type\":\"ping\"}";
-static const char PONG[] = "{\"type\":\"pong\"}";
-
 /* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
- * ms unless it works by then. */
+ * ms unless it works by then (NO_RACE: none). */
 void ll__ws_try(ll_core *c, uint32_t race) {
-    const char *q;
-    size_t qn;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_WS_RETRY, 0);
         return;
     }
     ll__disarm(c, T_WS_RETRY);
+    if (!ll__ws_enter(c, WS_CONNECTING)) return;
     c->ws_id = ll__new_id(c);
-    c->ws_phase = WS_CONNECTING;
     c->ws_started_at = c->now;
     c->ping_out = 0;
-    c->ws_caught_up = 0;
     c->ws_last.set = 0;
     c->hello_cur.set = 0;
     c->ws_open_cur = c->cur;
-    qn = ll__query(c, 0, &q);
-    ll__spans(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), q, qn, 0, 0);
+    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), &c->cur);
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
-    if (c->fallen_back || c->poll_req || c->timers[T_POLL] != LL_NEVER) return;
+    if (c->role == ROLE_FALLBACK || c->poll_req || c->timers[T_POLL] != LL_NEVER) return;
+    if (race == NO_RACE) return;
     if (race) ll__arm(c, T_RACE, race);
     else ll__poll_start(c);
 }
 
 static void drop(ll_core *c) {
-    c->ws_phase = WS_NONE;
+    ll__ws_enter(c, WS_NONE);
     c->ping_out = 0;
     ll__disarm(c, T_WS);
     ll__disarm(c, T_PING);
@@ -77,8 +70,8 @@ static void probe_later(ll_core *c) {
 }
 
 void ll__fallback(ll_core *c, uint32_t reason) {
-    uint32_t t = ll__polling_transport(c);
-    c->fallen_back = 1;
+    ll__set_role(c, ROLE_FALLBACK);
+    c->flaps = 0; /* the streak ended here: a socket after the fallback starts a new one */
     c->fallback_reason = reason;
     if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
         ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0);
@@ -86,11 +79,9 @@ void ll__fallback(ll_core *c, uint32_t reason) {
     }
     ll__disarm(c, T_RACE);
     probe_later(c);
-    if (c->state == LL_STATE_OPEN && c->transport == t) {
-        ll__state(c, LL_STATE_OPEN, t, reason);
-    } else {
-        ll__state(c, LL_STATE_CONNECTING, LL_TRANSPORT_NONE, reason);
-    }
+    /* Polls that serve go on serving (under this reason); else connecting again. */
+    c->progress = PROGRESS_CONNECTING;
+    ll__cause(c, reason);
     c->polled_ok = 0; /* a short poll first: "open" at once, even on a quiet stream */
     if (ll__active(c)) ll__poll_start(c);
 }
@@ -105,14 +96,14 @@ static void report(ll_core *c, uint32_t reason) {
 static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     forget(c, we_close, reason);
     report(c, reason);
-    if (!c->fallen_back) ll__fallback(c, reason);
+    if (c->role != ROLE_FALLBACK) ll__fallback(c, reason);
     else if (ll__ws_wanted(c)) probe_later(c);
 }
 
 /* A socket that had said hello is gone. */
 static void lost(ll_core *c, uint32_t reason, int we_close) {
     uint64_t life = c->now - c->ws_hello_at;
-    int was_transport = c->transport == LL_TRANSPORT_WEBSOCKET;
+    int was_transport = ll__ws_shown(c);
     forget(c, we_close, reason);
     if (life < c->cfg[LL_CFG_flap_window]) {
         c->flaps++;
@@ -121,40 +112,58 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         c->probe_n = 0;
     }
     report(c, reason);
+    /* Race a poll beside the reconnect only when the way this socket was lost says a poll
+     * would help. Closed by the server (a restart, an error frame): the new socket goes to
+     * the same server, and under a reconnect herd every socket is slower than race_delay —
+     * a poll beside each would meet a restart with twice the requests; the attempt's
+     * ws_timeout still catches a black hole. Stalled or garbled, or a path that fell back
+     * and has kept no socket past flap_window since (probe_n > 0): suspect, race. */
+    c->race_reconnect = (reason != LL_REASON_WS_CLOSED && reason != LL_REASON_WS_SERVER_ERROR) || c->probe_n;
     /* A middlebox that stalled one socket may stall the next right after hello: the next
      * one must answer a ping before polling stops. */
-    if (reason == LL_REASON_WS_STALLED) c->ws_probation = 1;
+    if (reason == LL_REASON_WS_STALLED) c->must_prove = 1;
     if (c->flaps >= c->cfg[LL_CFG_flap_limit]) {
-        ll__error(c, LL_ERR_WS_FAILED, LL_REASON_WS_FLAPPING, 0);
-        ll__fallback(c, LL_REASON_WS_FLAPPING);
+        /* Short lives in a row. When the last one stalled, a stall it is (a middlebox that
+         * stalls every socket soon after hello), already reported; else flapping. */
+        if (reason != LL_REASON_WS_STALLED) {
+            reason = LL_REASON_WS_FLAPPING;
+            ll__error(c, LL_ERR_WS_FAILED, reason, 0);
+        }
+        ll__fallback(c, reason);
         return;
     }
-    if (c->fallen_back) { /* a probe that said hello but never caught up */
+    if (c->role == ROLE_FALLBACK) { /* a probe that said hello but never caught up */
         probe_later(c);
         return;
     }
     if (!ll__ws_wanted(c)) { /* hidden (grace) or offline: the socket was all there was */
-        if (was_transport)
-            ll__state(c, c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE, LL_TRANSPORT_NONE, reason);
+        if (was_transport) ll__cause(c, reason);
         if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
         return;
     }
     /* Reconnect after a jittered delay (a restarted server is not hit by every client at
-     * once); the race poll bridges the gap once the attempt starts. */
-    ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->ws_losses));
+     * once). A path that fell back and has kept no socket past flap_window since
+     * (probe_n > 0) is reconnected on the growing probe schedule instead: its flap streak
+     * ended with the fallback, but a path that keeps flapping is not tried again and again
+     * at once. */
+    if (c->probe_n) probe_later(c);
+    else ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->ws_losses));
     c->ws_losses++;
-    if (was_transport) ll__state(c, LL_STATE_RECONNECTING, LL_TRANSPORT_NONE, reason);
+    if (was_transport) {
+        c->progress = PROGRESS_RECONNECTING;
+        ll__cause(c, reason);
+    }
 }
 
 static void fail(ll_core *c, uint32_t reason, int we_close) {
-    if (c->ws_phase == WS_READY) lost(c, reason, we_close);
+    if (ll__ws_hello_said(c)) lost(c, reason, we_close);
     else attempt_failed(c, reason, we_close);
 }
 
 /* Ask an open socket for a sign of life now; no frame within the pong timeout = dead. */
 void ll__ws_ping(ll_core *c) {
-    if (c->ws_phase != WS_READY || c->ping_out) return;
-    ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PING, sizeof PING - 1, 0, 0);
+    if (!ll__ws_hello_said(c) || c->ping_out) return;
+    ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PING, 0, 0);
     c->ping_out = 1;
     c->ping_sent_at = c->now;
     ll__arm(c, T_PING, ll__pong_timeout(c));
@@ -167,7 +176,7 @@ void ll__ws_timer(ll_core *c, int t) {
         else if (c->ws_phase == WS_WAIT_HELLO) attempt_failed(c, LL_REASON_WS_NO_HELLO, 1);
         break;
     case T_PING:
-        if (c->ws_phase != WS_READY) break;
+        if (!ll__ws_hello_said(c)) break;
         /* Judge by the last frame received, not by how late this timer fired (hidden
          * tabs throttle timers): a late timer sends a ping and waits for its answer. */
         if (c->ping_out) {
@@ -181,12 +190,12 @@ void ll__ws_timer(ll_core *c, int t) {
         }
         break;
     case T_WS_RETRY:
-        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
+        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->race_reconnect ? c->cfg[LL_CFG_race_delay] : NO_RACE);
         break;
     case T_GRACE:
         if (c->ws_phase == WS_NONE || c->visible) break;
         ll__ws_close(c, LL_REASON_HIDDEN);
-        ll__state(c, LL_STATE_PAUSED, LL_TRANSPORT_NONE, LL_REASON_HIDDEN);
+        ll__cause(c, LL_REASON_HIDDEN);
         if (ll__active(c)) ll__arm_request(c, T_POLL, ll__next_interval(c, 0));
         break;
     }
@@ -205,7 +214,9 @@ static void hello(ll_core *c, ll__span cursor) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
-    c->ws_phase = WS_READY;
+    /* Where it enters: state.c's theory. */
+    if (!ll__ws_enter(c, c->must_prove ? WS_PROVING : c->polls == POLLS_SERVING ? WS_CATCHING_UP : WS_REPLAYING))
+        return;
     c->ws_hello_at = c->now;
     c->ws_losses = 0;
     ll__disarm(c, T_WS);
@@ -216,17 +227,14 @@ static void hello(ll_core *c, ll__span cursor) {
      * past the moment this socket connected), and the socket is caught up. */
     if (!c->cur.set) c->cur = k;
     c->hello_cur = k;
-    if (c->ws_probation) ll__ws_ping(c);
+    if (c->ws_phase == WS_PROVING) ll__ws_ping(c);
+    if (c->ws_phase == WS_REPLAYING) ll__cause(c, LL_REASON_WS_HELLO);
     ll__caught_up_check(c);
-    /* Nothing else is open: the socket is the transport while it replays what follows the
-     * cursor (polling goes on beside it until it caught up). */
-    if (c->state != LL_STATE_OPEN && c->ws_phase == WS_READY && !c->ws_probation)
-        ll__state(c, LL_STATE_OPEN, LL_TRANSPORT_WEBSOCKET, LL_REASON_WS_HELLO);
 }
 
 static void msg(ll_core *c, ll__span cursor) {
     ll__cursor k;
-    if (c->ws_phase != WS_READY || !ll__cursor_parse(cursor.p, cursor.n, &k)) {
+    if (!ll__ws_hello_said(c) || !ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
@@ -245,18 +253,19 @@ static void msg(ll_core *c, ll__span cursor) {
 /* A frame, decoded by the caller (ll_ws_frame). Pong and unknown types need nothing more:
  * any frame's arrival was the sign of life. */
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message) {
+                  ll__span message, ll__span code) {
     uint32_t err;
     c->ws_last_rx = c->now;
     if (c->ping_out) {
         c->ping_out = 0;
         ll__rtt_sample(c, c->now - c->ping_sent_at);
-        if (c->ws_phase == WS_READY && c->ws_probation) { /* it answered: proven */
-            c->ws_probation = 0;
+        if (c->ws_phase == WS_PROVING) { /* it answered: proven */
+            c->must_prove = 0;
+            ll__ws_enter(c, WS_CATCHING_UP);
             ll__caught_up_check(c);
         }
     }
-    if (c->ws_phase == WS_READY) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
+    if (ll__ws_hello_said(c)) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     err = size > c->cfg[LL_CFG_max_message_bytes] ? LL_ERR_TOO_LARGE
           : depth > c->cfg[LL_CFG_max_depth]      ? LL_ERR_TOO_DEEP
           : type >= LL_FRAME_BAD                  ? LL_ERR_BAD_FRAME
@@ -273,10 +282,11 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor);
         break;
     case LL_FRAME_PING:
-        ll__spans(ll__push(c, LL_ACT_WS_SEND, c->ws_id, 0, 0, 0), PONG, sizeof PONG - 1, 0, 0);
+        ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PONG, 0, 0);
         break;
-    case LL_FRAME_ACK:
-        if (id) ll__sends_ack(c, id);
+    case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
+        if (id && code.n) ll__sends_reject(c, id, 0, message, code);
+        else if (id) ll__sends_ack(c, id);
         break;
     case LL_FRAME_RESET: {
         ll__cursor k;
@@ -286,17 +296,17 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         }
         c->ws_last.set = 0;
         if (!ll__reset(c, cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
-            int was_transport = c->transport == LL_TRANSPORT_WEBSOCKET;
+            if (ll__ws_shown(c)) {
+                c->progress = PROGRESS_RECONNECTING;
+                ll__cause(c, LL_REASON_WS_CLOSED);
+            }
             ll__ws_close(c, LL_REASON_WS_CLOSED);
-            if (was_transport)
-                ll__state(c, ll__ws_wanted(c) ? LL_STATE_RECONNECTING : c->online ? LL_STATE_PAUSED : LL_STATE_OFFLINE,
-                          LL_TRANSPORT_NONE, LL_REASON_WS_CLOSED);
             if (ll__ws_wanted(c)) ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
         }
         break;
     }
     case LL_FRAME_ERROR:
-        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, 0, 0);
+        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, code.p, code.n);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
         break;
     }

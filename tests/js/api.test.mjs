@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Lifeline } from '../../js/index.mjs';
+import { CONFIG, CONFIG_DEFAULT, CONFIG_MAX, CONFIG_MIN } from '../../js/constants.js';
+import { runtime } from '../../js/loader.mjs';
 import { fakeClock, fakeWebSocket, fakeFetch, fakeDocument, fakeWindow, settle } from './fakes.mjs';
 
 const URL_ = 'http://example.test/live';
@@ -210,20 +212,26 @@ test('a black-holed WebSocket is remembered; the next start goes straight to pol
     assert.ok(JSON.parse(a.storage.get(key)).until > Date.now());
     a.l.close();
     // the same storage, a new page: polling first, no WebSocket attempt
-    const b = make({ cursor: '1' });
-    b.storage.set(key, a.storage.get(key));
+    const b = make({ cursor: '1', storage: { getItem: (k) => a.storage.get(k) ?? null, setItem() {}, removeItem() {} } });
+    await settle();
+    assert.equal(b.WebSocket.all.length, 0);
+    assert.equal(b.fetch.requests.length, 1);
+    assert.equal(b.l.state, 'connecting');
+    assert.deepEqual(b.events.filter((e) => e.type == 'statechange'), [{ type: 'statechange', state: 'connecting', transport: 'none', reason: 'fallback_remembered' }]);
     b.l.close();
-    const WS = fakeWebSocket(), fetch = fakeFetch(), clock = fakeClock();
-    const l = new Lifeline(URL_, {
-        cursor: '1', WebSocket: WS, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout,
-        storage: { getItem: () => a.storage.get(key), setItem() {}, removeItem() {} },
-    });
-    const states = [];
-    l.addEventListener('statechange', (e) => states.push(e.reason));
-    assert.equal(WS.all.length, 0);
-    assert.equal(fetch.requests.length, 1);
-    assert.equal(l.state, 'connecting');
-    l.close();
+});
+
+test('a remembered fallback is forgotten once the WebSocket serves again', async () => {
+    const key = 'lifeline:http://example.test/live', store = new Map([[key, JSON.stringify({ until: Date.now() + 60000 })]]);
+    const m = make({ cursor: '1', probeMin: 1000, storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v), removeItem: (k) => store.delete(k) } });
+    m.fetch.requests[0].reply(204);
+    await settle();
+    m.clock.advance(1000); // the probe
+    m.ws().open();
+    m.ws().frame(hello('1'));
+    assert.equal(m.l.transport, 'websocket');
+    assert.equal(store.has(key), false);
+    m.l.close();
 });
 
 test('option errors are TypeErrors naming the option', () => {
@@ -249,6 +257,14 @@ test('defaults and booleans: websocket: false polls; every core field is an opti
     assert.equal(WebSocket.all.length, 0);
     assert.equal(fetch.requests.length, 1);
     l.close();
+    // each field in camelCase is an option that takes its default; a value past either
+    // bound is refused naming the option and its range
+    CONFIG.forEach((name, i) => {
+        const option = name.replace(/_./g, (m) => m[1].toUpperCase()), range = new RegExp(`option ${option} must be an integer in \\[${CONFIG_MIN[i]}, ${CONFIG_MAX[i]}\\]`);
+        make({ [option]: CONFIG_DEFAULT[i] }).l.close();
+        assert.throws(() => make({ [option]: CONFIG_MAX[i] + 1 }), range);
+        if (CONFIG_MIN[i] > 0) assert.throws(() => make({ [option]: CONFIG_MIN[i] - 1 }), range);
+    });
 });
 
 test('re-entrancy: an input arriving during a drain waits for it', async () => {
@@ -277,11 +293,17 @@ test('bad server input becomes an error event; binary frames are malformed', () 
     const { l, ws, events } = make();
     ws().open();
     ws().frame(hello('1'));
-    ws().frame(new Uint8Array([123, 125]).buffer);
+    const sock = ws();
+    sock.frame(new Uint8Array([123, 125]).buffer);
     const e = events.find((x) => x.type == 'error');
     assert.equal(e.code, 'bad_frame');
     assert.equal(e.reason, 'ws_bad_frame');
-    ws().frame({ type: 'error', code: 'nope', message: 'go away' }); // a detached socket: ignored
+    assert.equal(sock.closed, 1000); // replaced, resuming from the cursor
+    const n = events.length;
+    sock.frame({ type: 'error', code: 'nope', message: 'go away' }); // a detached socket: ignored
+    sock.frame({ type: 'msg', cursor: '2', data: 'late' });
+    sock.drop();
+    assert.equal(events.length, n);
     l.close();
 });
 
@@ -347,10 +369,37 @@ test('options.wasm: the module loads asynchronously; calls made meanwhile wait',
 });
 
 test('a fleet shares one module: closed slots are reused', () => {
-    const fleet = Array.from({ length: 1000 }, () => make({ websocket: false }));
-    for (const m of fleet) assert.equal(m.fetch.requests.length, 1);
-    fleet.forEach((m) => m.l.close());
-    const again = make({ websocket: false });
-    assert.equal(again.fetch.requests.length, 1);
-    again.l.close();
+    const memory = runtime().x.memory, run = () => {
+        const fleet = Array.from({ length: 1000 }, () => make({ websocket: false }));
+        for (const m of fleet) assert.equal(m.fetch.requests.length, 1);
+        fleet.forEach((m) => m.l.close());
+    };
+    run();
+    const size = memory.buffer.byteLength;
+    run(); // a second fleet of the same size fits in the slots the first one freed
+    assert.equal(memory.buffer.byteLength, size);
+});
+
+test('a rejecting ack rejects that send with the server code and message; others still resolve', async () => {
+    const { l, ws, events } = make();
+    ws().open();
+    ws().frame(hello());
+    const refused = l.send('no'), fine = l.send('yes');
+    ws().frame({ type: 'ack', id: 1, error: 'forbidden', message: 'not in this room' });
+    ws().frame({ type: 'ack', id: 2 });
+    await assert.rejects(refused, { code: 'send_rejected', serverCode: 'forbidden', serverMessage: 'not in this room', status: 0 });
+    assert.equal(await fine, undefined);
+    assert.deepEqual(events.find((e) => e.type == 'error'), { type: 'error', code: 'send_rejected', reason: 'none', status: 0, message: 'not in this room' });
+    assert.equal(l.state, 'open'); // the socket stays
+    l.close();
+});
+
+test('a 4xx POST rejects that send with the status', async () => {
+    const { l, fetch } = make({ websocket: false, cursor: '1' });
+    fetch.requests[0].reply(204);
+    await settle();
+    const p = l.send('x');
+    fetch.requests.find((r) => r.init.method == 'POST').reply(403, {}, '{"error":"forbidden","message":"no"}');
+    await assert.rejects(p, { code: 'send_rejected', status: 403 });
+    l.close();
 });

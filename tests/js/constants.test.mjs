@@ -1,18 +1,37 @@
-// js/constants.js is generated from wasm/lifeline.h and committed: it must be current.
+// What js/gen-constants.mjs generates from wasm/lifeline.h (js/constants.js, the unions and
+// CoreOptions in js/lifeline.d.ts, the README's option table) is committed: it must be
+// current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { generate, HEADER, OUTPUT } from '../../js/gen-constants.mjs';
+import { execFileSync } from 'node:child_process';
+import { outputs } from '../../js/gen-constants.mjs';
 import * as K from '../../js/constants.js';
 
-test('js/constants.js equals the generator output (run: node js/gen-constants.mjs)', () => {
-    assert.equal(fs.readFileSync(OUTPUT, 'utf8'), generate(fs.readFileSync(HEADER, 'utf8')));
+const root = new URL('../../', import.meta.url);
+
+test('js/constants.js, js/lifeline.d.ts and the README option table are current (run: node js/gen-constants.mjs)', () => {
+    for (const [file, text] of Object.entries(outputs())) assert.equal(fs.readFileSync(new URL(file, root), 'utf8'), text, file);
 });
 
 test('the tables are complete and consistent', () => {
     assert.equal(K.STATES[K.STATE_CLOSED], 'closed');
     assert.equal(K.ACTIONS[K.ACT_FORGET_FALLBACK], 'forget_fallback');
+    assert.equal(K.ACTION_FIELDS.length, K.ACTIONS.length);
+    assert.deepEqual(K.ACTION_FIELDS[K.ACT_POLL], { request: 1, timeout: 2, wait: 3, cursor: 7 });
     assert.equal(K.ERRORS[K.ERR_OK], 'ok');
+    assert.equal(K.SUBPROTOCOL, 'lifeline.v1');
     assert.equal(K.CONFIG.length, K.CONFIG_DEFAULT.length);
+    assert.equal(K.OPTION_NAMES[K.CFG_race_delay], 'raceDelay');
     K.CONFIG.forEach((n, i) => assert.ok(K.CONFIG_MIN[i] <= K.CONFIG_DEFAULT[i] && K.CONFIG_DEFAULT[i] <= K.CONFIG_MAX[i], n));
+});
+
+test('the wasm module exports exactly what lifeline.h declares LL_EXPORT', () => {
+    const h = fs.readFileSync(new URL('wasm/lifeline.h', root), 'utf8');
+    const declared = [...h.matchAll(/^LL_EXPORT [^(]*[ *](ll_[a-z0-9_]*)\(/gm)].map((m) => m[1]).sort();
+    const mod = new WebAssembly.Module(fs.readFileSync(new URL('dist/lifeline.wasm', root)));
+    const exported = WebAssembly.Module.exports(mod).map((e) => e.name).filter((n) => n != 'memory').sort();
+    assert.deepEqual(exported, declared);
+    const make = execFileSync('make', ['-s', '--no-print-directory', '-C', root.pathname, '-f', 'Makefile', '-f', '-', 'print-exports'], { input: 'print-exports:\n\t@echo $(EXPORTS)\n', encoding: 'utf8' });
+    assert.deepEqual(make.trim().split(/\s+/).sort(), declared);
 });

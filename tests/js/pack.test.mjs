@@ -47,6 +47,7 @@ test('npm pack, install offline, import by name, receive over WebSocket and poll
     if (!fs.existsSync(path.join(dir, 'node_modules', 'ws'))) fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
     assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);
     const run = (ws) =>
         new Promise((resolve) =>

@@ -2,9 +2,13 @@
 // (format in tests/native/transcript.h) against the wasm core through the package's own
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
+import { responseHead } from '../../js/http.mjs';
 import { driver } from '../../js/driver.mjs';
-import { frame, body as decodeBody } from '../../js/protocol.mjs';
-import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_FETCH, ACT_FETCH_CANCEL, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
+import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/protocol.mjs';
+
+// the query a request goes out with, spelled by the shim's own code
+const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
+import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, FAIL_NETWORK, FAIL_TIMEOUT, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -14,22 +18,22 @@ const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
  *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body). */
 export function render(a, msgs) {
     switch (a.type) {
-        case ACT_WS_OPEN: return `ws_open ${a.id} ${quoted(a.s)}`;
-        case ACT_WS_SEND: return a.s ? `ws_send ${a.id} ${a.s}` : `ws_send ${a.id} send=${a.a}`;
-        case ACT_WS_CLOSE: return `ws_close ${a.id} ${a.a} ${REASONS[a.c]}`;
-        case ACT_FETCH:
-            return `fetch ${a.id} ${a.a ? 'POST' : 'GET'} ${quoted(a.s)} timeout=${a.b}` + (a.a ? ` send=${a.c}` : '');
-        case ACT_FETCH_CANCEL: return `fetch_cancel ${a.id}`;
+        case ACT_WS_OPEN: return `ws_open ${a.socket} ${quoted(query(a.cursor, 0))}`;
+        case ACT_WS_SEND: return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame)}`;
+        case ACT_WS_CLOSE: return `ws_close ${a.socket} ${a.code} ${REASONS[a.reason]}`;
+        case ACT_POLL: return `fetch ${a.request} GET ${quoted(query(a.cursor, a.wait))} timeout=${a.timeout}`;
+        case ACT_POST: return `fetch ${a.request} POST "" timeout=${a.timeout} send=${a.send}`;
+        case ACT_FETCH_CANCEL: return `fetch_cancel ${a.request}`;
         case ACT_DELIVER: {
-            const d = a.s || (msgs?.[a.a] ? JSON.stringify(msgs[a.a].data) : '(no such message)');
-            return `deliver ${a.t || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
+            const d = a.body || (msgs?.[a.index] ? JSON.stringify(msgs[a.index].data) : '(no such message)');
+            return `deliver ${a.cursor || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
         }
-        case ACT_STATE: return `state ${STATES[a.a]} ${TRANSPORTS[a.b]} ${REASONS[a.c]}`;
-        case ACT_ERROR: return `error ${ERRORS[a.a]} ${REASONS[a.c]}` + (a.b ? ` status=${a.b}` : '') + (a.s ? ` ${quoted(a.s)}` : '');
-        case ACT_RESET: return `reset ${a.s} -> ${a.t}`;
-        case ACT_ACK: return `ack ${a.id}`;
-        case ACT_SEND_FAILED: return `send_failed ${a.id}..${a.a} ${ERRORS[a.b]}`;
-        case ACT_REMEMBER_FALLBACK: return `remember_fallback ${a.a}`;
+        case ACT_STATE: return `state ${STATES[a.state]} ${TRANSPORTS[a.transport]} ${REASONS[a.reason]}`;
+        case ACT_ERROR: return `error ${ERRORS[a.code]} ${REASONS[a.reason]}` + (a.status ? ` status=${a.status}` : '') + (a.serverCode ? ` code=${a.serverCode}` : '') + (a.message ? ` ${quoted(a.message)}` : '');
+        case ACT_RESET: return `reset ${a.from} -> ${a.to}`;
+        case ACT_ACK: return `ack ${a.send}`;
+        case ACT_SEND_FAILED: return `send_failed ${a.first}..${a.last} ${ERRORS[a.code]}` + (a.status ? ` status=${a.status}` : '') + (a.serverCode ? ` code=${a.serverCode}` : '') + (a.message ? ` ${quoted(a.message)}` : '');
+        case ACT_REMEMBER_FALLBACK: return `remember_fallback ${a.ttl}`;
         case ACT_FORGET_FALLBACK: return 'forget_fallback';
         default: return `unknown ${a.type}`;
     }
@@ -48,9 +52,9 @@ export function runTranscript(path, text) {
     const failures = [], fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
     let now = 0, inputLine = 0, lastCursor = '', actual = [], expected = [], resource = 0;
     const feed = driver(rt, core, () => now, () => 0, () => {}, (a, msgs) => {
-        if (a.type == ACT_DELIVER && !resource && a.t.length < 60) {
-            if (lastCursor && !less(lastCursor, a.t)) fail(inputLine, `invariant: delivered ${a.t} after ${lastCursor}`);
-            lastCursor = a.t;
+        if (a.type == ACT_DELIVER && !resource && a.cursor.length < 60) {
+            if (lastCursor && !less(lastCursor, a.cursor)) fail(inputLine, `invariant: delivered ${a.cursor} after ${lastCursor}`);
+            lastCursor = a.cursor;
         }
         if (a.type == ACT_RESET) lastCursor = '';
         actual.push(render(a, msgs));
@@ -82,19 +86,17 @@ export function runTranscript(path, text) {
                 return feed('ws_frame', [id, ...args], null, msgs);
             }
             case 'closed': return feed('ws_closed', [id, +w[2]]);
-            case 'wserror': return feed('ws_error', [id]);
             case 'http': {
-                // [Name: value] headers, decoded as the shim does (see transcript.c)
+                // [Name: value] headers, decoded by the adapter's own code (js/http.mjs)
                 let body = after(3), m;
                 const h = {};
                 while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) (h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length));
-                const int = (v) => (/^\d+$/.test(v ?? '') ? +v : -1);
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
-                const head = [int(h['retry-after']), Math.max(0, int(h['lifeline-interval'])), Math.max(0, int(h['lifeline-long-poll'])), h.etag ?? h['last-modified'] ?? ''];
+                const head = responseHead((name) => h[name] ?? null);
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
-            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
+            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
             case 'timer': return feed('timer');
             case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);

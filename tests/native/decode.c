@@ -140,7 +140,7 @@ static int scan_value(scan *s, uint32_t depth) {
 
 /* The protocol fields of one object; a known field of the wrong JSON type is malformed. */
 typedef struct obj {
-    dec_span type, cursor, message, data, messages;
+    dec_span type, cursor, message, data, messages, code, error;
     int has_id;
     uint64_t id;
 } obj;
@@ -171,8 +171,13 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
             return 0;
         }
         v.n = (size_t)(s->p - v.p);
-        if (span_is(key, "type") || span_is(key, "cursor") || span_is(key, "message")) {
-            dec_span *f = span_is(key, "type") ? &o->type : span_is(key, "cursor") ? &o->cursor : &o->message;
+        if (span_is(key, "type") || span_is(key, "cursor") || span_is(key, "message") || span_is(key, "code") ||
+            span_is(key, "error")) {
+            dec_span *f = span_is(key, "type")     ? &o->type
+                          : span_is(key, "cursor")  ? &o->cursor
+                          : span_is(key, "message") ? &o->message
+                          : span_is(key, "code")    ? &o->code
+                                                    : &o->error;
             if (*v.p != '"') return fail(s);
             f->p = v.p + 1, f->n = v.n - 2;
         } else if (span_is(key, "data")) {
@@ -231,6 +236,8 @@ void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
     if (f->type == LL_FRAME_MSG && !o.data.p) f->type = LL_FRAME_BAD;
     f->id = o.has_id && o.id <= UINT32_MAX ? (uint32_t)o.id : 0;
     f->cursor = o.cursor, f->message = o.message, f->data = o.data;
+    f->code = f->type == LL_FRAME_ACK ? o.error : o.code;
+    if (f->type == LL_FRAME_ACK && o.error.p && !o.error.n) f->code = (dec_span){"rejected", 8};
 }
 
 void dec_body_decode(const char *text, size_t n, dec_body *b) {

@@ -7,10 +7,14 @@
  * asked for, so runs go deep. After every input all actions are drained and checked:
  *   - no cursor delivered twice or backwards (except across a RESET);
  *   - the action queue never overflowed, and one input yields a bounded number of actions;
+ *   - no transition the state tables forbid was attempted; a STATE action always differs
+ *     from the one before, at most one comes per input, and it matches ll_state/ll_transport;
  *   - after ll_timer(now) nothing is still due, and no deadline is absurdly far;
  *   - hidden (without hidden_interval), offline, after pagehide or close: no request and
  *     no WebSocket is opened;
- *   - actions name only ids the core handed out, and spans lie inside real memory. */
+ *   - actions name only ids the core handed out, and spans lie inside real memory;
+ *   - once the core has a cursor, every WebSocket upgrade and every poll carries one (a
+ *     request without it would read as "from now": a silent gap). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,8 @@ typedef struct sim {
     uint64_t server_seq;
     ll__cursor last;
     int have_last;
+    int had_cursor; /* the core had a cursor when the input being drained began */
+    uint32_t state, transport, reason; /* the last STATE action */
     size_t n_msgs; /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
 
@@ -40,7 +46,7 @@ static void fail(const char *what) {
 
 static void drain(sim *s, int after_timer) {
     const ll_action *a;
-    int n = 0;
+    int n = 0, states = 0;
     int quiet = (!s->visible && !s->hidden_interval) || !s->online || s->paged_out || s->closed;
     while ((a = ll_next_action(s->c))) {
         if (++n > 100000) fail("endless actions");
@@ -52,11 +58,13 @@ static void drain(sim *s, int after_timer) {
         switch (a->type) {
         case LL_ACT_WS_OPEN:
             if (quiet || !s->visible) fail("WebSocket opened while it must be quiet");
+            if (s->had_cursor && !a->t_len) fail("WebSocket opened without the cursor");
             s->ws = a->id;
             break;
-        case LL_ACT_FETCH:
-            if (a->a == LL_GET) {
+        case LL_ACT_POLL: case LL_ACT_POST:
+            if (a->type == LL_ACT_POLL) {
                 if (quiet) fail("poll sent while it must be quiet");
+                if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode]) fail("poll sent without the cursor");
                 s->poll = a->id;
             } else {
                 if (s->closed || s->paged_out || !s->online) fail("POST while quiet");
@@ -67,6 +75,11 @@ static void drain(sim *s, int after_timer) {
             if (a->id != s->poll && a->id != s->post) fail("cancel of an unknown request");
             if (a->id == s->poll) s->poll = 0;
             else s->post = 0;
+            break;
+        case LL_ACT_STATE:
+            if (++states > 1) fail("two STATE actions for one input");
+            if (a->a == s->state && a->b == s->transport && a->c == s->reason) fail("a STATE action that changed nothing");
+            s->state = a->a, s->transport = a->b, s->reason = a->c;
             break;
         case LL_ACT_WS_CLOSE:
             if (a->id != s->ws) fail("close of an unknown socket");
@@ -91,6 +104,8 @@ static void drain(sim *s, int after_timer) {
     }
     s->n_msgs = 0;
     if (s->c->overflow) fail("action queue overflowed");
+    if (s->c->bad_edges) fail("a transition the state tables forbid");
+    if (ll_state(s->c) != s->state || ll_transport(s->c) != s->transport) fail("ll_state disagrees with STATE");
     if (s->c->q_len || s->c->batch_active) fail("drain left something");
     if (after_timer) {
         uint64_t d = ll_next_deadline(s->c);
@@ -98,6 +113,7 @@ static void drain(sim *s, int after_timer) {
         if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
     }
     if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
+    s->had_cursor = s->c->cur.set;
 }
 
 static char *cursor_text(sim *s, char *buf) {
@@ -124,7 +140,9 @@ static size_t frame(sim *s, char *buf, size_t cap) {
     case 1: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k), (unsigned)s->server_seq);
     case 2: return (size_t)snprintf(buf, cap, "{\"type\":\"ping\"}");
     case 3: return (size_t)snprintf(buf, cap, "{\"type\":\"pong\"}");
-    case 4: return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
+    case 4:
+        if (next(s) % 2) return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u,\"error\":\"no\",\"message\":\"m\"}", next(s) % 8);
+        return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
     case 5: return (size_t)snprintf(buf, cap, "{\"type\":\"reset\",\"cursor\":\"%s\"}", cursor_text(s, k));
     case 6: return (size_t)snprintf(buf, cap, "{\"type\":\"error\",\"code\":\"x\",\"message\":\"m\"}");
     case 7: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":[[[[[[[[1]]]]]]]]}", cursor_text(s, k));
@@ -210,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             s.n_msgs = 1;
             ll_ws_frame(s.c, s.now, s.ws, f.type, (uint32_t)n, f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                        f.message.n);
+                        f.message.n, f.code.p, f.code.n);
             break;
         }
         case 5: {
@@ -271,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 ll_http_failed(s.c, s.now, req, next(&s) % 2);
             }
             break;
-        default: ll_ws_error(s.c, s.now, s.ws); break;
+        default: ll_ws_closed(s.c, s.now, s.ws, 1000); s.ws = 0; break;
         }
         drain(&s, 0);
     }

@@ -48,24 +48,30 @@ static void quoted(char *out, size_t cap, const char *s, size_t n) {
     out[o] = 0;
 }
 
+/* The query a WS_OPEN / POLL goes out with, spelled as js/protocol.mjs withQuery() does. */
+static void query(char *out, size_t cap, const ll_action *a, uint32_t wait) {
+    int n = 0;
+    out[0] = 0;
+    if (a->t_len) n = snprintf(out, cap, "cursor=%.*s", (int)a->t_len, a->t);
+    if (wait) snprintf(out + n, cap - (size_t)n, "%swait=%u", n ? "&" : "", wait);
+}
+
 /* One action as one line (a DELIVER's data is data[a], or the body in resource mode).
  * tests/js/transcript.mjs renders the same way. */
 static void render(const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
-    char s[LINE], t[LINE];
+    char s[LINE], t[LINE], q[LINE];
+    query(q, sizeof q, a, a->type == LL_ACT_POLL ? a->b : 0);
     quoted(s, sizeof s, a->s, a->s_len);
     quoted(t, sizeof t, a->t, a->t_len);
     switch (a->type) {
-    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u %s", a->id, s); break;
-    case LL_ACT_WS_SEND:
-        if (a->s_len) snprintf(out, cap, "ws_send %u %.*s", a->id, (int)a->s_len, a->s);
-        else snprintf(out, cap, "ws_send %u send=%u", a->id, a->a);
+    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u \"%s\"", a->id, q); break;
+    case LL_ACT_WS_SEND: /* spelled as js/protocol.mjs spells the client's frames */
+        if (a->a == LL_OUT_SEND) snprintf(out, cap, "ws_send %u send=%u", a->id, a->b);
+        else snprintf(out, cap, "ws_send %u {\"type\":\"%s\"}", a->id, a->a == LL_OUT_PING ? "ping" : "pong");
         break;
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
-    case LL_ACT_FETCH: {
-        int n = snprintf(out, cap, "fetch %u %s %s timeout=%u", a->id, a->a == LL_POST ? "POST" : "GET", s, a->b);
-        if (a->a == LL_POST) snprintf(out + n, cap - (size_t)n, " send=%u", a->c);
-        break;
-    }
+    case LL_ACT_POLL: snprintf(out, cap, "fetch %u GET \"%s\" timeout=%u", a->id, q, a->a); break;
+    case LL_ACT_POST: snprintf(out, cap, "fetch %u POST \"\" timeout=%u send=%u", a->id, a->a, a->b); break;
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
     case LL_ACT_DELIVER: {
         dec_span d = {a->s, a->s_len};
@@ -78,12 +84,19 @@ static void render(const ll_action *a, const dec_span *data, size_t n_data, char
     case LL_ACT_ERROR: {
         int n = snprintf(out, cap, "error %s %s", ll_error_name(a->a), ll_reason_name(a->c));
         if (a->b) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->b);
+        if (a->t_len) n += snprintf(out + n, cap - (size_t)n, " code=%.*s", (int)a->t_len, a->t);
         if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
         break;
     }
     case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
     case LL_ACT_ACK: snprintf(out, cap, "ack %u", a->id); break;
-    case LL_ACT_SEND_FAILED: snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b)); break;
+    case LL_ACT_SEND_FAILED: {
+        int n = snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b));
+        if (a->c) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->c);
+        if (a->t_len) n += snprintf(out + n, cap - (size_t)n, " code=%.*s", (int)a->t_len, a->t);
+        if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
+        break;
+    }
     case LL_ACT_REMEMBER_FALLBACK: snprintf(out, cap, "remember_fallback %u", a->a); break;
     case LL_ACT_FORGET_FALLBACK: snprintf(out, cap, "forget_fallback"); break;
     default: snprintf(out, cap, "unknown %u", a->type); break;
@@ -173,15 +186,13 @@ static void do_input(run *r, char *rest, int line) {
         r->data = &f.data;
         r->n_data = 1;
         ll_ws_frame(c, now, id, f.type, (uint32_t)strlen(rest), f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                    f.message.n);
+                    f.message.n, f.code.p, f.code.n);
         drain(r);
         r->n_data = 0;
         return;
     } else if (!strcmp(cmd, "closed")) {
         uint32_t id = (uint32_t)atoi(word(&rest));
         ll_ws_closed(c, now, id, (uint32_t)atoi(word(&rest)));
-    } else if (!strcmp(cmd, "wserror")) {
-        ll_ws_error(c, now, (uint32_t)atoi(word(&rest)));
     } else if (!strcmp(cmd, "http")) {
         /* [Name: value] headers, decoded as the shim does: Retry-After seconds (else -1),
          * Lifeline-Interval / Lifeline-Long-Poll ms (else 0), the ETag or else the
