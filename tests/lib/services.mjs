@@ -425,11 +425,13 @@ export async function startMember(kind, { port, args = [], label, timeoutMs = 20
 
 /**
  * Redis + Flask under gunicorn (flaskWorkers workers, one port) + nodeProcesses Node
- * processes, all on that Redis, behind one nginx. Weights make each process one share.
+ * processes, all on that Redis, behind one nginx (on `port`, default a free one). Weights
+ * make each process one share. `tick` (ms) is given to node-1 only: one source of the
+ * `ticker` stream, not one random walk per process interleaved.
  * Returns {url, redis, nginx, members, stop()}; stop() stops everything it started, also
  * when called after a partial failure.
  */
-export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = false, tick, serverArgs = [], redis } = {}) {
+export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = false, tick, serverArgs = [], redis, port } = {}) {
     const started = [];
     const ownRedis = !redis;
     const cluster = {
@@ -444,10 +446,13 @@ export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = 
     };
     try {
         cluster.redis = redis ?? (await startRedis({ aof }));
-        const common = ['--redis', cluster.redis.url, ...(tick ? ['--tick', String(tick)] : []), ...serverArgs];
+        const common = ['--redis', cluster.redis.url, ...serverArgs];
         const jobs = [];
         if (flaskWorkers > 0) jobs.push(['flask', [...common, '--gunicorn', String(flaskWorkers)], `flask×${flaskWorkers}`, flaskWorkers]);
-        for (let i = 1; i <= nodeProcesses; i++) jobs.push(['node', [...common, '--name', `node-${i}`], `node-${i}`, 1]);
+        for (let i = 1; i <= nodeProcesses; i++) {
+            const ticks = tick && i === 1 ? ['--tick', String(tick)] : [];
+            jobs.push(['node', [...common, ...ticks, '--name', `node-${i}`], `node-${i}`, 1]);
+        }
         // one at a time: two cores, and a slow start must not look like a hang
         for (const [kind, args, label, weight] of jobs) {
             const m = await startMember(kind, { args, label });
@@ -455,7 +460,7 @@ export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = 
             cluster.members.push(m);
             started.push(m);
         }
-        cluster.nginx = await startNginx({ upstreams: cluster.members.map((m) => ({ port: m.port, weight: m.weight })) });
+        cluster.nginx = await startNginx({ port, upstreams: cluster.members.map((m) => ({ port: m.port, weight: m.weight })) });
         cluster.url = cluster.nginx.url;
         return cluster;
     } catch (e) {
