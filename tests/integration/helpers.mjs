@@ -155,7 +155,7 @@ export function orderViolation(rec) {
 
 /** The server's current cursor (a poll without a cursor). */
 export async function head(serverUrl) {
-    const r = await fetchT(`${serverUrl}/live`);
+    const r = await fetchT(`${serverUrl}/live/test`);
     const j = await r.json();
     if (r.status !== 200 || typeof j.cursor !== 'string') throw new Error(`head: ${r.status} ${JSON.stringify(j)}`);
     return j.cursor;
