@@ -43,7 +43,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm test test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: bench-core bench-quick deps build wasm test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -123,6 +123,10 @@ test-js: build
 test-servers: build
 	node --test tests/conformance/ tests/proxy.test.mjs
 
+# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here).
+test-python: deps
+	/usr/bin/python3 -m pytest server/flask/tests -q
+
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/
 
@@ -140,7 +144,7 @@ test-cluster: build
 	node --test --test-concurrency=1 tests/cluster/
 	node bench/cluster.mjs --quick
 
-test: deps test-native test-wasm fuzz-short build test-js test-servers test-integration bench-quick test-browser test-cluster
+test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
 
 demo: build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
