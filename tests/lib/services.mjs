@@ -331,7 +331,7 @@ export async function startNginx({ upstreams, port } = {}) {
     const dir = tempDir('nginx');
     fs.mkdirSync(path.join(dir, 'tmp'), { mode: 0o1777 });
     fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
-    port ??= await freePort();
+    if (!port) port = await freePort(); // 0 too: nginx has no 'any port'
     const conf = nginxConf({ dir, port, upstreams });
     fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
     const group = spawnGroup(NGINX, ['-c', path.join(dir, 'nginx.conf'), '-p', dir + '/', '-e', path.join(dir, 'error.log')], { cwd: dir });
