@@ -192,6 +192,45 @@ const removeDir = (dir) => {
     dirs.delete(dir);
 };
 
+// ------------------------------------------------------------------ /proc
+
+/** Pids (alive, not zombies) whose process group is `pgid`: a member and what it forked. */
+export function groupPids(pgid) {
+    const out = [];
+    for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+            const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // state ppid pgrp …
+            if (f[0] !== 'Z' && Number(f[2]) === pgid) out.push(Number(d));
+        } catch {}
+    }
+    return out;
+}
+
+/** TCP connections (IPv4 loopback) from `pid` to 127.0.0.1:`port`, counted from /proc. */
+export function tcpConnectionsTo(pid, port) {
+    const inodes = new Set();
+    try {
+        for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+            try {
+                const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+                if (m) inodes.add(m[1]);
+            } catch {}
+        }
+    } catch {
+        return 0;
+    }
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    let n = 0;
+    for (const line of fs.readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        // f[2] remote address, f[3] state (01 = ESTABLISHED), f[9] inode
+        if (f.length > 9 && f[2].endsWith(':' + hexPort) && f[3] === '01' && inodes.has(f[9])) n++;
+    }
+    return n;
+}
+
 // ------------------------------------------------------------------ redis
 
 /** Run redis-cli against a port; resolves to its stdout (rejects on a non-zero exit). */
@@ -250,10 +289,15 @@ export async function startRedis({ aof = false } = {}) {
         get pid() {
             return group.pid;
         },
-        /** Stop (crash: SIGKILL; else SIGTERM, which fsyncs the AOF) and start again on the same port. */
-        async restart({ crash = false, downMs = 0 } = {}) {
+        /**
+         * Stop (crash: SIGKILL; else SIGTERM, which fsyncs the AOF) and start again on the same
+         * port. wipe: the data files are deleted in between — a Redis that lost everything
+         * (what a restart without persistence is), whatever `aof` says.
+         */
+        async restart({ crash = false, downMs = 0, wipe = false } = {}) {
             if (crash) await group.kill();
             else await group.stop();
+            if (wipe) for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
             if (downMs) await sleep(downMs);
             await start();
         },
