@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// cluster-fleet.mjs — N clients of one library in this one process, spread over several
+// server URLs, half on the WebSocket and half polling; reports publish→deliver latencies.
+// bench/cluster.mjs spawns a few of these and drives them over stdin/stdout (JSON lines).
+//
+//   node bench/cluster-fleet.mjs --lib lifeline|sio --urls http://a,http://b --clients 2500 [--seed 1]
+//
+// lifeline: the real library (dist/lifeline.mjs, the wasm core + shim) per client with the
+//           `ws` package, stream `bench` from now; even clients default (WebSocket), odd ones
+//           `websocket: false` (long polling, the server offers it).
+// sio:      socket.io-client per client (forceNew); even clients transports ['websocket'],
+//           odd ones ['polling'] (engine.io long polling).
+// Client i talks to urls[i % urls.length] (what a round-robin balancer would give a fresh
+// connection), so every server process holds the same share.
+//
+// stdout: {"type":"open","open":n,"clients":N} every 500 ms until all are open, then once
+//         more; on stdin `measure` the latency samples start afresh; on `report`
+//         {"type":"report","latencies":[ms,…],"received":n,"open":n,"byTransport":{…}};
+//         on `exit` (or stdin closed) every client is closed and the process exits.
+// Latency: each message carries t = the publisher's performance.timeOrigin + now() (one
+// machine, one clock); the sample is this process's same clock at delivery minus t.
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (k, d) => {
+    const i = process.argv.indexOf('--' + k);
+    return i > 0 ? process.argv[i + 1] : d;
+};
+const lib = arg('lib', 'lifeline');
+const urls = String(arg('urls', '')).split(',').filter(Boolean);
+const N = Number(arg('clients', 100));
+const SEED = Number(arg('seed', 1));
+const clock = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+
+let latencies = [];
+let received = 0;
+const clients = [];
+const deliver = (data) => {
+    if (!data || typeof data.t !== 'number') return; // sio's welcome message
+    received++;
+    latencies.push(Math.round((clock() - data.t) * 10) / 10);
+};
+
+async function lifelineMaker() {
+    const { Lifeline } = await import(path.join(ROOT, 'dist', 'lifeline.mjs'));
+    // no localStorage in Node: a per-client memory store, so no client inherits a fallback
+    const storage = () => {
+        const m = new Map();
+        return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, String(v)), removeItem: (k) => void m.delete(k) };
+    };
+    return (i) => {
+        const websocket = i % 2 === 0;
+        const l = new Lifeline(`${urls[i % urls.length]}/live/bench`, { WebSocket, websocket, storage: storage(), seed: SEED * 100003 + i });
+        const c = { transport: websocket ? 'websocket' : 'longpoll', get open() { return l.state === 'open'; }, close: () => l.close() };
+        l.addEventListener('message', (e) => deliver(e.data));
+        l.addEventListener('error', () => {});
+        return c;
+    };
+}
+
+async function sioMaker() {
+    const { io } = await import('socket.io-client');
+    return (i) => {
+        const websocket = i % 2 === 0;
+        const s = io(urls[i % urls.length], { forceNew: true, transports: websocket ? ['websocket'] : ['polling'] });
+        const c = { transport: websocket ? 'websocket' : 'polling', open: false, close: () => s.close() };
+        s.on('connect', () => (c.open = true));
+        s.on('disconnect', () => (c.open = false));
+        s.on('msg', (m) => deliver(m?.data));
+        return c;
+    };
+}
+
+const openCount = () => clients.reduce((n, c) => n + (c.open ? 1 : 0), 0);
+
+async function main() {
+    const make = lib === 'sio' ? await sioMaker() : await lifelineMaker();
+    // connect in batches of 100 every 50 ms (not a herd of our own making)
+    for (let i = 0; i < N; i++) {
+        clients.push(make(i));
+        if (i % 100 === 99) await sleep(50);
+    }
+    let reported = -1;
+    const tick = setInterval(() => {
+        const open = openCount();
+        if (open !== reported) out({ type: 'open', open, clients: N });
+        reported = open;
+    }, 500);
+    const rl = readline.createInterface({ input: process.stdin });
+    const finish = () => {
+        clearInterval(tick);
+        for (const c of clients) c.close();
+        setTimeout(() => process.exit(0), 300);
+    };
+    rl.on('line', (line) => {
+        const cmd = line.trim();
+        if (cmd === 'measure') {
+            latencies = [];
+            received = 0;
+        } else if (cmd === 'report') {
+            const byTransport = {};
+            for (const c of clients) byTransport[c.transport] = (byTransport[c.transport] ?? 0) + (c.open ? 1 : 0);
+            out({ type: 'report', latencies, received, open: openCount(), byTransport });
+        } else if (cmd === 'exit') finish();
+    });
+    rl.on('close', finish);
+}
+
+main().catch((e) => {
+    out({ type: 'error', error: String(e?.stack || e) });
+    process.exit(2);
+});
