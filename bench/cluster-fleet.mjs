@@ -15,7 +15,8 @@
 //
 // stdout: {"type":"open","open":n,"clients":N} every 500 ms until all are open, then once
 //         more; on stdin `measure` the latency samples start afresh; on `report`
-//         {"type":"report","latencies":[ms,…],"received":n,"open":n,"byTransport":{…}};
+//         {"type":"report","latencies":[ms,…],"byKind":{"websocket":[…],"polling":[…]},
+//         "received":n,"open":n,"byTransport":{<transport in use now>: clients}};
 //         on `exit` (or stdin closed) every client is closed and the process exits.
 // Latency: each message carries t = the publisher's performance.timeOrigin + now() (one
 // machine, one clock); the sample is this process's same clock at delivery minus t.
@@ -38,12 +39,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 
 let latencies = [];
+let byKind = { websocket: [], polling: [] }; // the same samples by the client's kind
 let received = 0;
 const clients = [];
-const deliver = (data) => {
+const deliver = (data, kind) => {
     if (!data || typeof data.t !== 'number') return; // sio's welcome message
     received++;
-    latencies.push(Math.round((clock() - data.t) * 10) / 10);
+    const ms = Math.round((clock() - data.t) * 10) / 10;
+    latencies.push(ms);
+    byKind[kind].push(ms);
 };
 
 async function lifelineMaker() {
@@ -56,8 +60,8 @@ async function lifelineMaker() {
     return (i) => {
         const websocket = i % 2 === 0;
         const l = new Lifeline(`${urls[i % urls.length]}/live/bench`, { WebSocket, websocket, storage: storage(), seed: SEED * 100003 + i });
-        const c = { transport: websocket ? 'websocket' : 'longpoll', get open() { return l.state === 'open'; }, close: () => l.close() };
-        l.addEventListener('message', (e) => deliver(e.data));
+        const c = { transport: websocket ? 'websocket' : 'longpoll', get open() { return l.state === 'open'; }, get now() { return l.transport; }, close: () => l.close() };
+        l.addEventListener('message', (e) => deliver(e.data, websocket ? 'websocket' : 'polling'));
         l.addEventListener('error', () => {});
         return c;
     };
@@ -68,10 +72,10 @@ async function sioMaker() {
     return (i) => {
         const websocket = i % 2 === 0;
         const s = io(urls[i % urls.length], { forceNew: true, transports: websocket ? ['websocket'] : ['polling'] });
-        const c = { transport: websocket ? 'websocket' : 'polling', open: false, close: () => s.close() };
+        const c = { transport: websocket ? 'websocket' : 'polling', open: false, get now() { return s.io.engine?.transport?.name ?? 'none'; }, close: () => s.close() };
         s.on('connect', () => (c.open = true));
         s.on('disconnect', () => (c.open = false));
-        s.on('msg', (m) => deliver(m?.data));
+        s.on('msg', (m) => deliver(m?.data, websocket ? 'websocket' : 'polling'));
         return c;
     };
 }
@@ -101,11 +105,12 @@ async function main() {
         const cmd = line.trim();
         if (cmd === 'measure') {
             latencies = [];
+            byKind = { websocket: [], polling: [] };
             received = 0;
         } else if (cmd === 'report') {
             const byTransport = {};
-            for (const c of clients) byTransport[c.transport] = (byTransport[c.transport] ?? 0) + (c.open ? 1 : 0);
-            out({ type: 'report', latencies, received, open: openCount(), byTransport });
+            for (const c of clients) byTransport[c.now] = (byTransport[c.now] ?? 0) + 1;
+            out({ type: 'report', latencies, byKind, received, open: openCount(), byTransport });
         } else if (cmd === 'exit') finish();
     });
     rl.on('close', finish);

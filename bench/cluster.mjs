@@ -196,6 +196,7 @@ async function runConfig(cfg) {
         await sleep(C.settle);
 
         const serverPids = servers.map((s) => s.pid);
+        const fleetPids = fleets.map((f) => f.proc.pid);
         const redisPids = redis ? [redis.pid] : [];
         let a = cpuOf(serverPids), ar = cpuOf(redisPids), ta = performance.now();
         await sleep(C.idle);
@@ -208,6 +209,7 @@ async function runConfig(cfg) {
             await sleep(200);
             a = cpuOf(serverPids);
             ar = cpuOf(redisPids);
+            const af = cpuOf(fleetPids);
             ta = performance.now();
             let ok = 0;
             for (let k = 0; k < C.messages; k++) {
@@ -227,8 +229,11 @@ async function runConfig(cfg) {
             }
             b = cpuOf(serverPids);
             br = cpuOf(redisPids);
+            const bf = cpuOf(fleetPids);
             tb = performance.now();
             const lat = reports.flatMap((x) => x.latencies).sort((x, y) => x - y);
+            const kind = (k) => reports.flatMap((x) => x.byKind[k]).sort((x, y) => x - y);
+            const ws = kind('websocket'), polling = kind('polling');
             const round = {
                 published: ok,
                 delivered: lat.length,
@@ -236,17 +241,28 @@ async function runConfig(cfg) {
                 p50: pct(lat, 50),
                 p99: pct(lat, 99),
                 max: lat.at(-1) ?? null,
+                wsP50: pct(ws, 50),
+                wsP99: pct(ws, 99),
+                pollP50: pct(polling, 50),
+                pollP99: pct(polling, 99),
                 cpuPer1k: cpuRate(a, b, tb - ta, CLIENTS),
+                fleetCpuPer1k: cpuRate(af, bf, tb - ta, CLIENTS),
                 redisCpuPer1k: redis ? cpuRate(ar, br, tb - ta, CLIENTS) : null,
                 open: reports.reduce((n, x) => n + x.open, 0),
+                transports: reports.reduce((o, x) => {
+                    for (const [k, v] of Object.entries(x.byTransport)) o[k] = (o[k] ?? 0) + v;
+                    return o;
+                }, {}),
             };
             result.rounds.push(round);
-            log(`${cfg.id} round ${r + 1}: delivered ${round.delivered}/${expected}, p50 ${round.p50} ms, p99 ${round.p99} ms, CPU ${round.cpuPer1k.toFixed(1)} ms/s per 1k`);
+            log(`${cfg.id} round ${r + 1}: delivered ${round.delivered}/${expected}, p50 ${round.p50} ms, p99 ${round.p99} ms, CPU ${round.cpuPer1k.toFixed(1)} ms/s per 1k, transports ${JSON.stringify(round.transports)}`);
         }
         result.redisConnections = redis ? servers.map((s) => tcpConnectionsTo(s.pid, redis.port)) : null;
         result.p50 = median(result.rounds.map((x) => x.p50));
         result.p99 = median(result.rounds.map((x) => x.p99));
         result.activeCpuPer1k = median(result.rounds.map((x) => x.cpuPer1k));
+        result.fleetCpuPer1k = median(result.rounds.map((x) => x.fleetCpuPer1k));
+        for (const k of ['wsP50', 'wsP99', 'pollP50', 'pollP99']) result[k] = median(result.rounds.map((x) => x[k]));
         result.activeRedisCpuPer1k = redis ? median(result.rounds.map((x) => x.redisCpuPer1k)) : null;
         result.deliveredShare = result.rounds.reduce((n, x) => n + x.delivered, 0) / Math.max(1, result.rounds.reduce((n, x) => n + x.expected, 0));
     } catch (e) {
@@ -274,13 +290,16 @@ function markdown(res) {
         c.connectMs == null ? '—' : `${(c.connectMs / 1000).toFixed(1)} s`,
         fmt(c.p50),
         fmt(c.p99),
+        `${fmt(c.wsP50)} / ${fmt(c.wsP99)}`,
+        `${fmt(c.pollP50)} / ${fmt(c.pollP99)}`,
         c.deliveredShare == null ? '—' : `${(c.deliveredShare * 100).toFixed(2)} %`,
         c.redisConnections ? c.redisConnections.join(', ') : '—',
         fmt(c.idleCpuPer1k),
         fmt(c.activeCpuPer1k),
         c.activeRedisCpuPer1k == null ? '—' : fmt(c.activeRedisCpuPer1k),
+        fmt(c.fleetCpuPer1k),
     ]);
-    const head = ['configuration', 'open', 'all open after', 'latency p50 (ms)', 'p99 (ms)', 'delivered', 'Redis connections per process', 'idle CPU ms/s per 1k clients', 'active CPU ms/s per 1k', 'redis-server CPU ms/s per 1k (active)'];
+    const head = ['configuration', 'open', 'all open after', 'latency p50 (ms)', 'p99 (ms)', 'WebSocket clients p50 / p99', 'polling clients p50 / p99', 'delivered', 'Redis connections per process', 'server CPU idle, ms/s per 1k clients', 'server CPU active, ms/s per 1k', 'redis-server CPU active, per 1k', 'client fleet CPU active, per 1k'];
     const table = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
     const out = [
         `# Cluster benchmark${res.meta.quick ? ' (quick form: small numbers, not for reading)' : ''}`,
@@ -289,13 +308,15 @@ function markdown(res) {
         '',
         `${CLIENTS.toLocaleString('en')} clients, half WebSocket and half long polling, the real client library each, in ${C.fleets} fleet process(es), split evenly over the server processes. ` +
             `${C.rounds} round(s) of ${C.messages} messages at ${C.rate}/s, published alternately on each process's admin API; latency is publish → delivery over every delivery of a round (one clock); figures are medians of the rounds. ` +
-            'CPU: utime+stime from /proc/<pid>/stat of the server processes (redis-server apart), in ms per second of wall time per 1,000 clients.',
+            'CPU: utime+stime from /proc/<pid>/stat of the server processes (redis-server and the client fleet apart), in ms per second of wall time per 1,000 clients. ' +
+            'The fleet runs on the same 2 cores: where its CPU is high, the latency is mostly the clients\' own queueing, not the servers\'.',
         '',
         table,
         '',
         '## Ratios',
         '',
-        `- latency p50, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.p50, L?.p50)}; p99: ${ratio(S?.p99, L?.p99)}`,
+        `- latency p50, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.p50, L?.p50)}; p99: ${ratio(S?.p99, L?.p99)}; WebSocket clients p50: ${ratio(S?.wsP50, L?.wsP50)}; polling clients p50: ${ratio(S?.pollP50, L?.pollP50)}`,
+        `- client fleet CPU, socket.io-client ÷ Lifeline: ${ratio(S?.fleetCpuPer1k, L?.fleetCpuPer1k)}`,
         `- active server CPU, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.activeCpuPer1k, L?.activeCpuPer1k)}; idle: ${ratio(S?.idleCpuPer1k, L?.idleCpuPer1k)}`,
         `- Lifeline on Redis (2 processes) ÷ memory store (1 process): latency p50 ${ratio(L?.p50, M?.p50)}, p99 ${ratio(L?.p99, M?.p99)}, active CPU ${ratio(L?.activeCpuPer1k, M?.activeCpuPer1k)}`,
         '',
