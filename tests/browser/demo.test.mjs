@@ -2,7 +2,9 @@
 // Chromium. index.html: loads with no console error and no uncaught exception, one Lifeline per
 // stream (ticker, counter, chat) all live, the ticker's value moves, +1 raises the shared
 // counter by exactly the clicks, chat lines sent from the page and published by the server
-// show once each and in order, and the served-by card names the one process that answered.
+// show once each and in order, the served-by card names the one process that answered, the
+// stats and timeline are drawn, and the fault buttons work (refuse + reconnect: every stream
+// on long polling; healthy: back up to the WebSocket, nothing lost).
 // script.html (the <script> build): loads and shows a transport.
 // The same page behind nginx over four processes: tests/cluster/page.test.mjs.
 import { test, before, after } from 'node:test';
@@ -22,7 +24,7 @@ after(async () => {
     await server?.stop();
 });
 
-test('demo index.html: three streams live, ticks, counter and chat exact, served by the one process, no console error', { skip, timeout: 60000 }, async (t) => {
+test('demo index.html: three streams live, ticks, counter and chat exact, served by the one process, stats and timeline drawn, refuse → long polling → healthy → WebSocket, no console error', { skip, timeout: 120000 }, async (t) => {
     const ctx = await b.browser.newContext();
     try {
         const page = await openDemo(ctx, server.url + '/');
@@ -38,6 +40,33 @@ test('demo index.html: three streams live, ticks, counter and chat exact, served
         await chatShows(page, ['ada: hello from the page', 'server: line 1', 'server: line 2', 'server: line 3']);
 
         assert.deepEqual(await servedBy(page), ['demo-node'], 'every answer names the one process');
+
+        // the connection card: numbers and the timeline are drawn
+        const card = await page.evaluate(() => ({
+            requests: Number(document.getElementById('st-requests').textContent),
+            messages: Number(document.getElementById('st-messages').textContent),
+            rtt: document.getElementById('st-rtt').textContent,
+            received: document.getElementById('st-in').textContent,
+            bands: document.querySelectorAll('#timeline rect.band').length,
+            reason: document.getElementById('reason').textContent,
+        }));
+        t.diagnostic(`connection card: ${JSON.stringify(card)}`);
+        assert.ok(card.requests >= 3 && card.messages >= 6, 'requests and messages counted');
+        assert.match(card.rtt, /^\d+ ms$/);
+        assert.match(card.received, /\d (B|kB|MB)$/);
+        assert.ok(card.bands >= 1, 'the timeline has a band');
+        assert.ok(card.reason.length > 10, 'the reason is said in words');
+
+        // fault buttons: refuse + reconnect → every stream falls back to long polling; healthy → back up
+        page.wsFailuresExpected = true; // Chromium logs each refused upgrade as a console error
+        await page.click('button.fault[data-mode="refuse"]');
+        await page.waitForFunction(() => /refuse/.test(document.getElementById('fault-status').textContent), null, { timeout: 10000 });
+        await page.click('#reconnect');
+        await streamsOpen(page, { transport: 'longpoll', timeoutMs: 30000 });
+        await page.click('button.fault[data-mode="none"]');
+        await streamsOpen(page, { transport: 'websocket', timeoutMs: 60000 }); // at the next probes (3 s, ×2, jittered)
+        page.wsFailuresExpected = false;
+        await counterCounts(page, 1); // nothing lost or repeated across the switches
         await sleep(1000); // a few ticks: the page keeps running without errors
         assert.deepEqual(page.problems, []);
     } finally {
