@@ -72,8 +72,8 @@ export interface Lifeline {
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
     /** Append `data` (any JSON value) to a stream; resolves to its cursor. Rejects with StoreUnavailable when the store is down. */
     publish(stream: string, data: unknown): Promise<string>;
-    /** Change heartbeat, longPollMax, interval, batch, retention, retentionMs or maxBody at run time. */
-    configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody'>>): object;
+    /** Change heartbeat, longPollMax, interval, batch, retention or retentionMs at run time (new requests and sockets see them). */
+    configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs'>>): object;
     /** Close every socket and held poll; close the store if the handler made it. */
     close(): Promise<void>;
     readonly store: Store;

@@ -57,6 +57,9 @@ const INT_OPTIONS = {
     maxBody: [1, 1 << 30],
 };
 
+/** Options `configure()` may change; maxBody is fixed at construction (it sizes the WebSocket server). */
+const RUNTIME_OPTIONS = ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs'];
+
 function checkInt(name, v) {
     const [min, max, nullable] = INT_OPTIONS[name];
     if (v === null && nullable) return null;
@@ -181,7 +184,7 @@ export function createLifeline(options = {}) {
     function configure(changes) {
         const next = { ...config };
         for (const [k, v] of Object.entries(changes)) {
-            if (!(k in INT_OPTIONS)) throw new TypeError(`not a run-time option: ${k}`);
+            if (!RUNTIME_OPTIONS.includes(k)) throw new TypeError(`not a run-time option: ${k}`);
             next[k] = checkInt(k, v);
         }
         if (next.retention !== config.retention && 'retention' in store) store.retention = next.retention;

@@ -22,7 +22,8 @@
 //    handled in order, after the connection started.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
-//    3 heartbeats is terminated, so vanished clients do not leak.
+//    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
+//    to sockets opened after the change (hello announced the old one to the others).
 
 import { WebSocket } from 'ws';
 import { Rejected, StoreUnavailable } from './errors.mjs';
@@ -111,7 +112,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
         last = r.cursor;
         if (!r.reset) sendMessages(r.messages);
-        if (r.reset || r.messages.length >= batch()) pump();
+        if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
         started();
     } catch (err) {
         return broken(err);
@@ -119,8 +120,8 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
 
     // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
     async function pump() {
-        if (last === undefined || closed) return;
-        if (pumping) return void (again = true);
+        if (closed) return;
+        if (pumping || last === undefined) return void (again = true);
         pumping = true;
         try {
             do {

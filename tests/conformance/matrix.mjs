@@ -10,7 +10,7 @@
 // LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run; a Flask row that wants a
 // Redis takes the same setup.
 
-import { describe, before, after, beforeEach } from 'node:test';
+import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
 import { startRedis, redisAvailable } from '../lib/redis.mjs';
@@ -82,7 +82,6 @@ export function forEachServer(title, body, { extraArgs = [], rows = ROWS } = {})
     }
 }
 
-import { it } from 'node:test';
 
 /** GET a stream (default `test`) with query params; the body parsed when JSON. */
 export async function poll(url, params = {}, init = {}, timeoutMs = 10000, stream) {

@@ -155,6 +155,19 @@ describe('options and publish', () => {
         }
     });
 
+    it('configure() changes run-time options, checked; maxBody only at construction', async () => {
+        const live = createLifeline();
+        assert.equal(live.configure({ batch: 7, interval: null }).batch, 7);
+        assert.equal(live.config.batch, 7);
+        assert.equal(live.store.retention, 1000);
+        live.configure({ retention: 5 });
+        assert.equal(live.store.retention, 5, 'reaches the store');
+        assert.throws(() => live.configure({ batch: 0 }), TypeError);
+        assert.throws(() => live.configure({ maxBody: 10 }), TypeError);
+        assert.equal(live.config.batch, 7, 'a refused change changes nothing');
+        await live.close();
+    });
+
     it('publish checks the stream name and the data; cursors increase per stream', async () => {
         const live = createLifeline();
         await assert.rejects(live.publish('bad name', 1), TypeError);
