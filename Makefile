@@ -43,7 +43,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -mexec-model=reactor -fvisibility=
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -123,9 +123,19 @@ test-js: build
 test-servers: build
 	node --test tests/conformance/ tests/proxy.test.mjs
 
-# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here).
-test-python: deps
+# The Flask package carries copies of the Redis scripts; server/redis/*.lua is the one
+# source (a test checks the copies are current).
+FLASK_LUA := $(patsubst server/redis/%,server/flask/lifeline_flask/stores/lua/%,$(wildcard server/redis/*.lua))
+server/flask/lifeline_flask/stores/lua/%.lua: server/redis/%.lua
+	cp $< $@
+lua-copies: $(FLASK_LUA)
+
+# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here),
+# the shared conformance suite against the Flask server on the Redis store, and the README's
+# Flask example in Chromium.
+test-python: build lua-copies
 	/usr/bin/python3 -m pytest server/flask/tests -q
+	node --test server/flask/tests/conformance-redis.mjs server/flask/tests/browser-example.mjs
 
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/
@@ -150,7 +160,7 @@ demo: build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	node demo/server.mjs --host 127.0.0.1 --port $(PORT) --tick 2000
 
-demo-flask: build
+demo-flask: build lua-copies
 	@echo "demo (Flask): http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT) --tick 2000
 

@@ -9,7 +9,7 @@
 Refused (403) from anything but loopback, and for any foreign `Origin`.
 """
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from faults import FAULT_MODES
 from lifeline_flask.errors import StoreUnavailable, error_response

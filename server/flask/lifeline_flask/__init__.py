@@ -13,4 +13,12 @@ from .hooks import TransportHooks
 from .stores import MemoryStore, Read, Store
 
 __all__ = ["Lifeline", "LifelineState", "Rejected", "StoreUnavailable", "MemoryStore",
-           "Read", "Store", "TransportHooks"]
+           "RedisStore", "Read", "Store", "TransportHooks"]
+
+
+def __getattr__(name):
+    # the Redis store imports redis-py: only when asked for
+    if name == "RedisStore":
+        from .stores.redis import RedisStore
+        return RedisStore
+    raise AttributeError(f"module 'lifeline_flask' has no attribute {name!r}")

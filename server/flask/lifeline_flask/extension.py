@@ -18,6 +18,7 @@ import re
 
 from flask import Response, current_app, has_app_context, request
 
+from . import polling, websocket
 from .errors import error_response
 from .hooks import TransportHooks
 from .held import Registry
@@ -85,7 +86,9 @@ def resolve_options(options, config):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
-    out["trust_proxy"] = bool(out["trust_proxy"])
+    if not isinstance(out["trust_proxy"], bool):
+        raise ValueError(f"Lifeline option trust_proxy must be True or False, "
+                         f"not {out['trust_proxy']!r}")
     return out
 
 
@@ -244,8 +247,6 @@ class Lifeline:
 
 
 def _make_view(state):
-    from . import polling, websocket
-
     def view(stream=None):
         environ = request.environ
         ws = environ.get("wsgi.websocket")

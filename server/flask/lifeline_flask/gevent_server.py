@@ -12,6 +12,10 @@ poll sees its client leave.
 
     gunicorn -k lifeline_flask.gevent_server.GeventWebSocketWorker -w 2 app:app
 
+With the Redis store, call `gevent.monkey.patch_all()` before importing anything else, so
+Redis calls cooperate too (gunicorn's gevent workers patch by themselves); unpatched, each
+Redis call holds the whole process for its round trip.
+
 gunicorn's stock `geventwebsocket.gunicorn.workers.GeventWebSocketWorker` works too (the
 app sets `app.app_protocol`); there a refused origin gets an error frame `forbidden_origin`
 and close 1008 after the handshake instead of a 403 — what a browser can observe is the

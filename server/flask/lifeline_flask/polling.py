@@ -73,6 +73,9 @@ def poll(state, stream):
         resp = _poll_answer(state, stream, raw_wait)
     except StoreUnavailable:
         resp = unavailable()
+    except Exception:            # a store that misbehaves: a clear 500, never an HTML page
+        state.logger.exception("lifeline: a poll failed")
+        resp = error_response(500, "internal", "internal server error")
     if resp is None:              # dropped (a restart): the socket is cut already
         return Response(status=503)
     delay = hooks.poll_delay()
@@ -132,16 +135,18 @@ def _hold(state, stream, cursor, hold_ms):
     unsubscribe = state.store.subscribe(stream, held.wake)
     deadline = concurrency.monotonic_ms() + hold_ms
     try:
+        woken = True
         while True:
-            held.event.clear()
-            r = state.store.read(stream, cursor, state.config["batch"])
-            if r.reset or r.messages:
-                return r
+            if woken:                     # read only on news, not on the one-second checks
+                held.event.clear()
+                r = state.store.read(stream, cursor, state.config["batch"])
+                if r.reset or r.messages:
+                    return r
             remaining = min(deadline, held.opened + state.config["long_poll_max"]) \
                 - concurrency.monotonic_ms()
             if remaining <= 0:
                 return r
-            held.event.wait(min(remaining, 1000) / 1000.0)
+            woken = held.event.wait(min(remaining, 1000) / 1000.0)
             if held.dropped:
                 cut(held.sock)
                 return None

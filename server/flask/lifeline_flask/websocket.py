@@ -150,7 +150,7 @@ def serve(state, stream, ws):
                 return
             if held.frozen:
                 continue                  # a stalled connection answers nothing
-            hooks.count("bytesIn", len(msg))
+            hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
             if not isinstance(msg, str):
                 fail("bad_frame", "binary frames are not part of lifeline.v1", 1003)
                 return
@@ -187,80 +187,97 @@ def serve(state, stream, ws):
 
     state.held.add(held)
     unsubscribe = store.subscribe(stream, held.wake)
-    reader_g = None
     try:
-        try:
-            refusal = state.authorize(stream, "subscribe", request)
-        except Exception:
-            state.logger.exception("lifeline: authorize hook failed")
-            refuse(ws, "internal", "internal server error", 1011)
-            return
-        if refusal:
-            refuse(ws, "forbidden", refusal, 1008)
-            return
-        raw_cursor = request.args.get("cursor")
-        if raw_cursor is not None and parse_cursor(raw_cursor) is None:
-            refuse(ws, "bad_request", f"bad cursor {raw_cursor!r}", 1008)
-            return
-        hooks.socket_opened(held)
-        if held.close_request:
-            close_socket(ws, *held.close_request)
-            return
-        try:
-            first = store.read(stream, raw_cursor, 0) if raw_cursor is not None else None
-            head = store.head(stream)
-        except StoreUnavailable:
-            close_socket(ws, 1012, "store unavailable")
-            return
-        if first is not None and first.reset:
-            send(dumps({"type": "reset", "cursor": first.cursor}), force=True)
-            pos = first.cursor
-        else:
-            pos = raw_cursor if raw_cursor is not None else head
-        hello = {"type": "hello", "cursor": head, "heartbeat": config["heartbeat"]}
-        hello.update(hooks.hello_fields())
-        send(dumps(hello), force=True)
-        reader_g = gevent.spawn(reader)
-
-        while not (ws.closed or held.dropped or held.close_request):
-            held.event.clear()
-            if held.frozen:
-                held.event.wait(None)     # woken only by a close, a drop or a fault change
-                continue
-            try:
-                r = store.read(stream, pos, config["batch"])
-            except StoreUnavailable:
-                held.close(1012, "store unavailable")
-                break
-            if r.reset:
-                # the log moved past this session's cursor (retention, or history lost): a
-                # reset frame may only come first, so close and let the client reconnect
-                fail("overflow", "the stream moved past this connection's cursor", 1013)
-                break
-            for cursor, text in r.messages:
-                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
-                    break
-                pos = cursor
-            if r.messages:
-                continue
-            timeout = None
-            hb = config["heartbeat"]
-            if hb > 0:
-                idle = monotonic_ms() - held.last_sent
-                if idle >= hb:
-                    send('{"type":"ping"}')
-                    continue
-                timeout = (hb - idle) / 1000.0
-            held.event.wait(timeout)
-        if held.close_request and not held.dropped:
-            close_socket(ws, *held.close_request)
+        _session(state, stream, ws, held, send, fail, reader)
+    except Exception:
+        state.logger.exception("lifeline: a WebSocket session failed")
+        refuse(ws, "internal", "internal server error", 1011)
     finally:
         unsubscribe()
         state.held.remove(held)
         if held.dropped:
             cut(held.sock)
             ws.closed = True
-        if reader_g is not None:
-            reader_g.kill(block=False)
+        if held.reader is not None:
+            held.reader.kill(block=False)
         # the handler may close the socket after us; restore its own write path
         ws.raw_write, ws.raw_read = raw_write, raw_read
+
+
+def _session(state, stream, ws, held, send, fail, reader):
+    """The session proper: checks, reset/hello, then the delivery loop."""
+    import gevent
+
+    hooks = state.transport_hooks
+    config = state.config
+    store = state.store
+    try:
+        refusal = state.authorize(stream, "subscribe", request)
+    except Exception:
+        state.logger.exception("lifeline: authorize hook failed")
+        refuse(ws, "internal", "internal server error", 1011)
+        return
+    if refusal:
+        refuse(ws, "forbidden", refusal, 1008)
+        return
+    raw_cursor = request.args.get("cursor")
+    if raw_cursor is not None and parse_cursor(raw_cursor) is None:
+        refuse(ws, "bad_request", f"bad cursor {raw_cursor!r}", 1008)
+        return
+    hooks.socket_opened(held)
+    if held.close_request:
+        close_socket(ws, *held.close_request)
+        return
+    try:
+        first = store.read(stream, raw_cursor, 1) if raw_cursor is not None else None
+        head = store.head(stream)
+    except StoreUnavailable:
+        close_socket(ws, 1012, "store unavailable")
+        return
+    if first is not None and first.reset:
+        send(dumps({"type": "reset", "cursor": first.cursor}), force=True)
+        pos = first.cursor
+    else:
+        pos = raw_cursor if raw_cursor is not None else head
+    hello = {"type": "hello", "cursor": head, "heartbeat": config["heartbeat"]}
+    hello.update(hooks.hello_fields())
+    send(dumps(hello), force=True)
+    held.reader = gevent.spawn(reader)
+
+    woken = True                      # read the stream only when told of news
+    while not (ws.closed or held.dropped or held.close_request):
+        if held.frozen:
+            held.event.clear()
+            held.event.wait(None)     # woken only by a close, a drop or a fault change
+            continue
+        if woken:
+            held.event.clear()
+            try:
+                r = store.read(stream, pos, config["batch"])
+            except StoreUnavailable:
+                held.close(1012, "store unavailable")
+                break
+            if r.reset:
+                # the log moved past this session's cursor (retention, or history lost):
+                # a reset frame may only come first, so close; the client reconnects
+                fail("overflow", "the stream moved past this connection's cursor", 1013)
+                break
+            for cursor, text in r.messages:
+                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":'
+                            + text + "}"):
+                    break
+                pos = cursor
+            if r.messages:
+                continue              # a full batch may have more behind it
+        timeout = None
+        hb = config["heartbeat"]
+        if hb > 0:
+            idle = monotonic_ms() - held.last_sent
+            if idle >= hb:
+                send('{"type":"ping"}')
+                woken = False
+                continue
+            timeout = (hb - idle) / 1000.0
+        woken = held.event.wait(timeout)
+    if held.close_request and not held.dropped:
+        close_socket(ws, *held.close_request)

@@ -61,7 +61,8 @@ def test_bad_options_are_clear_errors():
     with pytest.raises(TypeError, match="unknown options"):
         Lifeline(hearbeat=5)
     for bad in ({"batch": 0}, {"retention": "10"}, {"url_prefix": "live"},
-                {"url_prefix": "/live/"}, {"origins": 5}, {"heartbeat": -1}):
+                {"url_prefix": "/live/"}, {"origins": 5}, {"heartbeat": -1},
+                {"trust_proxy": "false"}, {"interval": -1}, {"retention_ms": 0}):
         with pytest.raises(ValueError):
             Lifeline(Flask("d"), **bad)
 
@@ -257,3 +258,15 @@ def test_clear_gives_a_new_epoch_and_old_cursors_reset(client, app, live):
     r = client.get(f"/live/news?cursor={c}")
     assert r.status_code == 410
     assert body(r)["cursor"].split("-")[0] != c.split("-")[0]
+
+
+def test_publish_from_a_cli_command(app, live, client):
+    @app.cli.command("announce")
+    def announce():
+        print(live.publish("news", "from the CLI"))
+
+    result = app.test_cli_runner().invoke(args=["announce"])
+    assert result.exit_code == 0, result.output
+    cursor = result.output.strip()
+    assert body(client.get("/live/news?cursor=0"))["messages"] == [
+        {"cursor": cursor, "data": "from the CLI"}]

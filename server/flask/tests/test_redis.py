@@ -3,9 +3,6 @@ going away and coming back, connections per process, and several processes on on
 Every test starts its own redis-server (redis_server.py) and stops it whatever happens."""
 
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -17,7 +14,7 @@ from lifeline_flask import Lifeline, StoreUnavailable
 from lifeline_flask.stores.redis import COMMAND_CONNECTIONS, RedisStore
 from test_gevent import wait_until
 from test_demo import Demo
-from wsclient import Closed, WsClient
+from wsclient import WsClient
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,7 +43,7 @@ def test_config_key_selects_the_redis_store_with_the_layout(redis_server):
     assert redis_server.cli("HGET", "lifeline:{news}:meta", "offset") == "1"
     assert redis_server.cli("XLEN", "lifeline:{news}:log") == "1"
     entry = redis_server.cli("XRANGE", "lifeline:{news}:log", "-", "+").split("\n")
-    assert entry[0] == c1 and entry[1:3] == ["d", '{"a":1}']
+    assert entry[0] == c1 and entry[1:3] == ["d", '{"a":1}'] and entry[3] == "t"
     r = app.test_client().get("/live/news?cursor=0")
     assert body(r) == {"cursor": c1, "messages": [{"cursor": c1, "data": {"a": 1}}]}
 
@@ -216,3 +213,131 @@ def test_two_gunicorn_workers_share_streams_through_redis(redis_server):
             ws.close()
     finally:
         d.stop()
+
+
+def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
+    store = RedisStore(redis_server.url)
+    cursor = store.append("s", 1)
+    store.append("s", 2)
+    calls = []
+    gate = threading.Event()
+    real = store._read_now
+
+    def slow_read(*args):
+        calls.append(args)
+        gate.wait(10)
+        return real(*args)
+
+    store._read_now = slow_read
+    results = []
+    readers = [threading.Thread(target=lambda: results.append(store.read("s", cursor, 10)))
+               for _ in range(10)]
+    for t in readers:
+        t.start()
+    wait_until(lambda: len(store._inflight) == 1
+               and next(iter(store._inflight.values())).followers == 9,
+               what="nine readers waiting on the first one's call")
+    gate.set()
+    for t in readers:
+        t.join(10)
+    assert len(calls) == 1
+    assert len(results) == 10 and all(r == results[0] for r in results)
+    assert [m[1] for m in results[0].messages] == ["2"]
+    store.read("s", cursor, 10)                    # a later read asks Redis again
+    assert len(calls) == 2
+    store.close()
+
+
+def test_python_and_node_processes_share_streams_on_one_redis(redis_server):
+    """A message published from Python reaches a client of a Node process, and the other
+    way round: one layout, one pair of Lua scripts."""
+    flask = Demo("--redis", redis_server.url, "--name", "py")
+    node = Demo(argv=["node", str(ROOT / "demo" / "server.mjs"), "--host", "127.0.0.1",
+                      "--port", "0", "--redis", redis_server.url, "--name", "js"])
+    try:
+        at_node = WsClient(node.port, "/live/mixed")
+        at_flask = WsClient(flask.port, "/live/mixed")
+        assert at_node.next_of("hello")["server"] == "js"
+        assert at_flask.next_of("hello")["server"] == "py"
+        cursors = []
+        for demo, data in ((flask, "from python"), (node, "from node"), (flask, {"n": 3})):
+            status, _, b = demo.request("POST", "/admin/publish",
+                                        json.dumps({"stream": "mixed", "data": data}))
+            assert status == 200
+            cursors.append(json.loads(b)["cursor"])
+        epochs = {c.split("-")[0] for c in cursors}
+        assert len(epochs) == 1 and [c.split("-")[1] for c in cursors] == ["1", "2", "3"]
+        expected = [{"type": "msg", "cursor": c, "data": d}
+                    for c, d in zip(cursors, ["from python", "from node", {"n": 3}])]
+        assert [at_node.next() for _ in range(3)] == expected
+        assert [at_flask.next() for _ in range(3)] == expected
+        # and a poll of either reads the same history
+        for demo in (flask, node):
+            status, _, b = demo.request("GET", "/live/mixed?cursor=0")
+            assert json.loads(b)["messages"] == [{"cursor": e["cursor"], "data": e["data"]}
+                                                 for e in expected]
+        at_node.close()
+        at_flask.close()
+    finally:
+        flask.stop()
+        node.stop()
+
+
+def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server, threaded_server):
+    """Threads, not greenlets: the subscriber is a thread and wakes a threading.Event."""
+    app, live = redis_app(redis_server.url)
+    srv = threaded_server(app)
+    other = RedisStore(redis_server.url)              # stands in for another process
+    c0 = other.append("s", 0)
+    out = []
+    t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
+    t.start()
+    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    c1 = other.append("s", "elsewhere")
+    t.join(15)
+    assert out[0][0] == 200 and out[0][2]["messages"] == [{"cursor": c1, "data": "elsewhere"}]
+    other.close()
+
+
+def test_a_server_started_while_redis_is_down_answers_503_until_it_is_there():
+    from redis_server import RedisServer
+    redis = RedisServer()                             # a port with no Redis yet
+    d = Demo("--redis", redis.url)
+    try:
+        status, headers, _ = d.request("GET", "/live/s")
+        assert status == 503 and headers["retry-after"] == "1"
+        redis.start()
+        wait_until(lambda: d.request("GET", "/live/s")[0] == 200, timeout=10,
+                   what="polls answered once Redis is there")
+        status, _, b = d.request("POST", "/admin/publish", json.dumps({"stream": "s", "data": 1}))
+        assert status == 200
+    finally:
+        d.stop()
+        redis.remove()
+
+
+def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
+    stores = [RedisStore(redis_server.url) for _ in range(4)]   # 4 connections, as 4 processes
+    cursors = []
+    lock = threading.Lock()
+
+    def append_many(store, who):
+        for i in range(50):
+            c = store.append("race", {"who": who, "i": i})
+            with lock:
+                cursors.append(c)
+
+    threads = [threading.Thread(target=append_many, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len({c.split("-")[0] for c in cursors}) == 1               # one epoch
+    assert sorted(int(c.split("-")[1]) for c in cursors) == list(range(1, 201))
+    log = stores[0].read("race", "0", 500)
+    assert [m[0] for m in log.messages] == sorted(cursors, key=lambda c: int(c.split("-")[1]))
+    for who in range(4):                                                # each writer in order
+        mine = [json.loads(t)["i"] for _, t in log.messages if json.loads(t)["who"] == who]
+        assert mine == list(range(50))
+    for s in stores:
+        s.close()

@@ -25,7 +25,7 @@ class Closed(Exception):
 
 
 class WsClient:
-    def __init__(self, port, path, headers=None, timeout=5.0, protocol="lifeline.v1"):
+    def __init__(self, port, path, headers=None, timeout=15.0, protocol="lifeline.v1"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.settimeout(timeout)
         key = base64.b64encode(os.urandom(16)).decode()

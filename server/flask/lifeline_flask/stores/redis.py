@@ -5,11 +5,12 @@ Layout: `<prefix>:{<stream>}:log` (a Redis stream, entry ID = the cursor
 `<epoch>-<offset>`, field `d` = the message's JSON text, `t` = when it was appended, for
 `retention_ms`), `<prefix>:{<stream>}:meta` (hash: `epoch`, `offset`), `<prefix>:notify`
 (Pub/Sub: the stream name after every append; a wake-up hint, never the truth). Appends and
-reads are Lua scripts (lua/*.lua, copies of server/redis/*.lua made by `make`), so the epoch
-check, the offset and the XADD are one atomic step and a read sees one instant.
+reads are Lua scripts (lua/*.lua, copies of server/redis/*.lua made by `make lua-copies`),
+so the epoch check, the offset and the XADD are one atomic step and a read sees one instant.
 
-Connections per process, however many long polls and WebSockets wait: `COMMAND_CONNECTIONS`
-in a blocking pool for commands, plus one Pub/Sub subscriber. The subscriber runs in a
+Connections per process, however many long polls and WebSockets wait: one command
+connection (a blocking pool of `COMMAND_CONNECTIONS`; callers take turns, and concurrent
+identical reads share one call) plus one Pub/Sub subscriber. The subscriber runs in a
 greenlet when gevent has patched sockets (gunicorn's gevent worker, the demo server), in a
 thread otherwise, and fans each notification out to the local waiters of that stream. When
 its connection breaks it wakes every local waiter (their next read raises
@@ -26,12 +27,13 @@ from pathlib import Path
 
 import redis
 
-from ..cursor import is_everything, parse_cursor
+from ..concurrency import make_event
+from ..cursor import parse_cursor
 from ..errors import StoreUnavailable
 from ..jsontext import dumps
 from .base import Read, Store
 
-COMMAND_CONNECTIONS = 2       # the command pool's size; + 1 subscriber = 3 per process
+COMMAND_CONNECTIONS = 1       # the command pool's size; + 1 subscriber = 2 per process
 _LUA = Path(__file__).resolve().parent / "lua"
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
 
@@ -53,6 +55,18 @@ def _sleep(seconds):
         time.sleep(seconds)
 
 
+class _Flight:
+    """One Redis read in progress that other readers wait for."""
+
+    __slots__ = ("done", "result", "error", "followers")
+
+    def __init__(self):
+        self.followers = 0
+        self.done = make_event()
+        self.result = None
+        self.error = None
+
+
 class RedisStore(Store):
     def __init__(self, url="redis://127.0.0.1:6379/0", key_prefix="lifeline", retention=1000,
                  retention_ms=None):
@@ -71,6 +85,7 @@ class RedisStore(Store):
         self._read = self._redis.register_script((_LUA / "read.lua").read_text())
         self._lock = threading.Lock()
         self._subs = {}
+        self._inflight = {}
         self._listener = None
         self._listening = False
         self._closed = False
@@ -100,7 +115,7 @@ class RedisStore(Store):
     # ---- the interface ------------------------------------------------------------
 
     def _keys(self, stream):
-        return [f"{self._prefix}:{{{stream}}}:log", f"{self._prefix}:{{{stream}}}:meta"]
+        return [f"{self._prefix}:{{{stream}}}:meta", f"{self._prefix}:{{{stream}}}:log"]
 
     def append(self, stream, data):
         text = dumps(data)
@@ -111,37 +126,56 @@ class RedisStore(Store):
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
         return cursor.decode() if isinstance(cursor, bytes) else cursor
 
-    def _call_read(self, stream, mode, offset, limit):
-        try:
-            out = self._read(keys=self._keys(stream),
-                             args=[mode, offset, limit, self._retention_ms or 0])
-        except _DOWN as e:
-            raise StoreUnavailable(f"Redis is unavailable: {e}") from None
-        return [x.decode() if isinstance(x, bytes) else x for x in out]
-
     def head(self, stream):
-        out = self._call_read(stream, "head", 0, 0)
-        return "0-0" if out[0] == "none" else f"{out[1]}-{out[2]}"
+        return self.read(stream, None, 0).cursor
 
     def read(self, stream, cursor, limit):
+        """Concurrent reads of the same (stream, cursor, limit) share one Redis call: a
+        notification wakes every local waiter of a stream, and those that are caught up
+        all ask the same question."""
+        key = (stream, cursor, limit)
+        with self._lock:
+            flight = self._inflight.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._inflight[key] = _Flight()
+            else:
+                flight.followers += 1
+        if not leader:
+            if not flight.done.wait(10):
+                raise StoreUnavailable("Redis read timed out")
+            if flight.error is not None:
+                raise flight.error
+            return flight.result
+        try:
+            flight.result = self._read_now(stream, cursor, limit)
+        except BaseException as e:
+            flight.error = e
+            raise
+        finally:
+            with self._lock:
+                del self._inflight[key]
+            flight.done.set()
+        return flight.result
+
+    def _read_now(self, stream, cursor, limit):
         if cursor is None:
-            return Read([], self.head(stream), False)
-        pair = parse_cursor(cursor)
-        if pair is None:
-            raise ValueError(f"invalid cursor {cursor!r}")
-        mode = "all" if is_everything(pair) else str(pair[0])
-        out = self._call_read(stream, mode, pair[1], limit)
-        if out[0] == "none":
-            # no history at all: `0-0` is the head; any other cursor predates a loss
-            return Read([], "0-0", not is_everything(pair))
-        epoch, offset = out[1], out[2]
+            hi = lo = ""
+        else:
+            pair = parse_cursor(cursor)
+            if pair is None:
+                raise ValueError(f"invalid cursor {cursor!r}")
+            hi, lo = str(pair[0]), str(pair[1])       # decimal, no leading zeros
+        try:
+            out = self._read(keys=self._keys(stream),
+                             args=[hi, lo, limit, self._retention_ms or 0])
+        except _DOWN as e:
+            raise StoreUnavailable(f"Redis is unavailable: {e}") from None
+        out = [x.decode() if isinstance(x, bytes) else x for x in out]
         if out[0] == "reset":
-            return Read([], f"{epoch}-{offset}", True)
-        after = out[3]
-        flat = out[4:]
-        messages = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-        last = messages[-1][0] if messages else f"{epoch}-{after}"
-        return Read(messages, last, False)
+            return Read([], out[1], True)
+        flat = out[2:]
+        return Read([(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)], out[1], False)
 
     def subscribe(self, stream, fn):
         with self._lock:
@@ -174,6 +208,17 @@ class RedisStore(Store):
             pass
 
     # ---- beyond the interface -----------------------------------------------------
+
+    def clear(self):
+        """Delete every key under the prefix (what a Redis without persistence loses when
+        it restarts): every stream's history is gone, and cursors given out reset."""
+        try:
+            keys = list(self._redis.scan_iter(match=f"{self._prefix}:*", count=1000))
+            for i in range(0, len(keys), 500):
+                self._redis.unlink(*keys[i:i + 500])
+        except _DOWN as e:
+            raise StoreUnavailable(f"Redis is unavailable: {e}") from None
+        self._wake_all()
 
     def connection_count(self):
         """Redis connections this process holds open now (commands + subscriber)."""
