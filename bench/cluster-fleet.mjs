@@ -3,13 +3,16 @@
 // server URLs, half on the WebSocket and half polling; reports publish→deliver latencies.
 // bench/cluster.mjs spawns a few of these and drives them over stdin/stdout (JSON lines).
 //
-//   node bench/cluster-fleet.mjs --lib lifeline|sio --urls http://a,http://b --clients 2500 [--seed 1]
+//   node bench/cluster-fleet.mjs --lib lifeline|sio|raw --urls http://a,http://b --clients 2500 [--seed 1]
 //
 // lifeline: the real library (dist/lifeline.mjs, the wasm core + shim) per client with the
 //           `ws` package, stream `bench` from now; even clients default (WebSocket), odd ones
 //           `websocket: false` (long polling, the server offers it).
 // sio:      socket.io-client per client (forceNew); even clients transports ['websocket'],
 //           odd ones ['polling'] (engine.io long polling).
+// raw:      no client library: the wire protocol by hand (a `ws` socket answering pings; a
+//           node:http long-poll loop on a keep-alive agent) — the floor the servers give, so
+//           that what the Lifeline fleet adds on top is the client's own cost.
 // Client i talks to urls[i % urls.length] (what a round-robin balancer would give a fresh
 // connection), so every server process holds the same share.
 //
@@ -20,6 +23,7 @@
 //         on `exit` (or stdin closed) every client is closed and the process exits.
 // Latency: each message carries t = the publisher's performance.timeOrigin + now() (one
 // machine, one clock); the sample is this process's same clock at delivery minus t.
+import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -80,10 +84,69 @@ async function sioMaker() {
     };
 }
 
+function rawMaker() {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+    const get = (url) =>
+        new Promise((resolve, reject) => {
+            const req = http.get(url, { agent }, (res) => {
+                let body = '';
+                res.setEncoding('utf8');
+                res.on('data', (d) => (body += d));
+                res.on('end', () => resolve({ status: res.statusCode, body }));
+                res.on('error', reject);
+            });
+            req.on('error', reject);
+            req.setTimeout(60000, () => req.destroy(new Error('timeout')));
+        });
+    return (i) => {
+        const base = `${urls[i % urls.length]}/live/bench`;
+        if (i % 2 === 0) {
+            const c = { transport: 'websocket', open: false, now: 'websocket', closed: false };
+            const connect = () => {
+                const ws = new WebSocket(base.replace(/^http/, 'ws'), ['lifeline.v1'], { perMessageDeflate: false });
+                c.ws = ws;
+                ws.on('message', (d) => {
+                    const f = JSON.parse(String(d));
+                    if (f.type === 'hello') c.open = true;
+                    else if (f.type === 'msg') deliver(f.data, 'websocket');
+                    else if (f.type === 'ping') ws.send('{"type":"pong"}');
+                });
+                ws.on('error', () => {});
+                ws.on('close', () => {
+                    c.open = false;
+                    if (!c.closed) setTimeout(connect, 1000);
+                });
+            };
+            connect();
+            c.close = () => ((c.closed = true), c.ws.terminate());
+            return c;
+        }
+        const c = { transport: 'longpoll', open: false, now: 'longpoll', closed: false };
+        (async () => {
+            let cursor = null;
+            while (!c.closed) {
+                try {
+                    const r = await get(cursor ? `${base}?cursor=${cursor}&wait=25000` : base);
+                    if (r.status === 200) {
+                        const b = JSON.parse(r.body);
+                        for (const m of b.messages ?? []) deliver(m.data, 'polling');
+                        cursor = b.cursor;
+                        c.open = true;
+                    } else if (r.status !== 204 && r.status !== 304) await sleep(1000);
+                } catch {
+                    if (!c.closed) await sleep(1000);
+                }
+            }
+        })();
+        c.close = () => ((c.closed = true), agent.destroy());
+        return c;
+    };
+}
+
 const openCount = () => clients.reduce((n, c) => n + (c.open ? 1 : 0), 0);
 
 async function main() {
-    const make = lib === 'sio' ? await sioMaker() : await lifelineMaker();
+    const make = lib === 'sio' ? await sioMaker() : lib === 'raw' ? rawMaker() : await lifelineMaker();
     // connect in batches of 100 every 50 ms (not a herd of our own making)
     for (let i = 0; i < N; i++) {
         clients.push(make(i));

@@ -12,6 +12,8 @@
 //
 // Set-up per configuration, each from scratch (a fresh redis-server in a temp dir):
 //   lifeline-redis   redis-server + 2 × demo/server.mjs --redis, stream `bench`
+//   raw-redis        the same, clients speaking the wire protocol by hand (no library): the
+//                    servers' floor, so the Lifeline row's excess is the client's own cost
 //   lifeline-memory  1 × demo/server.mjs (memory store), every client on it
 //   sio-redis        redis-server + 2 × bench/sio-server.mjs --redis (streams adapter)
 // The clients (bench/cluster-fleet.mjs, FLEETS child processes) are split evenly over the
@@ -127,20 +129,29 @@ async function startSio(redisUrl) {
     return { url: `http://127.0.0.1:${port}`, pid: g.pid, stop: () => g.stop() };
 }
 
+async function startNodeOnRedis() {
+    const redis = await startRedis();
+    const servers = [];
+    for (let i = 1; i <= 2; i++) {
+        const m = await startMember('node', { args: ['--redis', redis.url, '--name', `node-${i}`], label: `node-${i}` });
+        servers.push({ url: m.url, pid: m.pid, stop: () => m.stop() });
+    }
+    return { redis, servers };
+}
+
 const CONFIGS = [
     {
         id: 'lifeline-redis',
         name: 'Lifeline, 2 processes on Redis',
         lib: 'lifeline',
-        async start() {
-            const redis = await startRedis();
-            const servers = [];
-            for (let i = 1; i <= 2; i++) {
-                const m = await startMember('node', { args: ['--redis', redis.url, '--name', `node-${i}`], label: `node-${i}` });
-                servers.push({ url: m.url, pid: m.pid, stop: () => m.stop() });
-            }
-            return { redis, servers };
-        },
+        start: startNodeOnRedis,
+        publishBody: (t) => ({ stream: 'bench', data: { t } }),
+    },
+    {
+        id: 'raw-redis',
+        name: 'the same servers, clients without a library (the wire protocol by hand)',
+        lib: 'raw',
+        start: startNodeOnRedis,
         publishBody: (t) => ({ stream: 'bench', data: { t } }),
     },
     {
@@ -283,7 +294,7 @@ const ratio = (x, y) => (x == null || y == null || y === 0 ? '—' : `${(x / y).
 
 function markdown(res) {
     const by = Object.fromEntries(res.configs.map((c) => [c.id, c]));
-    const L = by['lifeline-redis'], M = by['lifeline-memory'], S = by['sio-redis'];
+    const L = by['lifeline-redis'], M = by['lifeline-memory'], S = by['sio-redis'], R = by['raw-redis'];
     const rows = res.configs.map((c) => [
         c.name,
         `${c.openAfterConnect ?? '—'}/${c.clients}`,
@@ -316,7 +327,8 @@ function markdown(res) {
         '## Ratios',
         '',
         `- latency p50, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.p50, L?.p50)}; p99: ${ratio(S?.p99, L?.p99)}; WebSocket clients p50: ${ratio(S?.wsP50, L?.wsP50)}; polling clients p50: ${ratio(S?.pollP50, L?.pollP50)}`,
-        `- client fleet CPU, socket.io-client ÷ Lifeline: ${ratio(S?.fleetCpuPer1k, L?.fleetCpuPer1k)}`,
+        `- client fleet CPU, socket.io-client ÷ Lifeline: ${ratio(S?.fleetCpuPer1k, L?.fleetCpuPer1k)}; clients without a library ÷ Lifeline: ${ratio(R?.fleetCpuPer1k, L?.fleetCpuPer1k)}`,
+        `- latency p50, Lifeline clients ÷ clients without a library on the same servers: ${ratio(L?.p50, R?.p50)} (what the client library adds under this load); WebSocket ${ratio(L?.wsP50, R?.wsP50)}, polling ${ratio(L?.pollP50, R?.pollP50)}`,
         `- active server CPU, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.activeCpuPer1k, L?.activeCpuPer1k)}; idle: ${ratio(S?.idleCpuPer1k, L?.idleCpuPer1k)}`,
         `- Lifeline on Redis (2 processes) ÷ memory store (1 process): latency p50 ${ratio(L?.p50, M?.p50)}, p99 ${ratio(L?.p99, M?.p99)}, active CPU ${ratio(L?.activeCpuPer1k, M?.activeCpuPer1k)}`,
         '',
