@@ -24,7 +24,7 @@ after(async () => {
     await server?.stop();
 });
 
-test('demo index.html: three streams live, ticks, counter and chat exact, served by the one process, stats and timeline drawn, refuse → long polling → healthy → WebSocket, no console error', { skip, timeout: 120000 }, async (t) => {
+test('demo index.html: three streams live, ticks, counter and chat exact, served by the one process, stats and timeline drawn, refuse → long polling → healthy → WebSocket, no console error', { skip, timeout: 180000 }, async (t) => {
     const ctx = await b.browser.newContext();
     try {
         const page = await openDemo(ctx, server.url + '/');
@@ -35,7 +35,7 @@ test('demo index.html: three streams live, ticks, counter and chat exact, served
         await page.fill('#chat-name', 'ada');
         await page.fill('#chat-text', 'hello from the page');
         await page.click('#chat-form button[type=submit]');
-        await page.waitForFunction(() => document.getElementById('chat-status').dataset.kind === 'ok', null, { timeout: 20000 });
+        await page.waitForFunction(() => document.getElementById('chat-status').dataset.kind === 'ok', null, { timeout: 30000 });
         for (let i = 1; i <= 3; i++) await admin(server.url, '/admin/publish', { stream: 'chat', data: { kind: 'chat', name: 'server', text: `line ${i}` } });
         await chatShows(page, ['ada: hello from the page', 'server: line 1', 'server: line 2', 'server: line 3']);
 

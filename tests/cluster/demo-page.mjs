@@ -27,13 +27,13 @@ export async function openDemo(context, url) {
     page.on('console', (m) => m.type() === 'error' && !expected(m.text()) && page.problems.push('console: ' + m.text()));
     page.on('response', (r) => r.status() >= 400 && page.problems.push(`HTTP ${r.status()} ${r.url()}`));
     page.on('requestfailed', (r) => !/\/live\//.test(r.url()) && page.problems.push(`failed ${r.url()} ${r.failure()?.errorText}`));
-    await page.goto(url, { timeout: 20000 });
-    await page.waitForFunction((kinds) => kinds.includes(document.getElementById('badge')?.dataset.kind), TRANSPORT_KINDS, { timeout: 20000 });
+    await page.goto(url, { timeout: 30000 });
+    await page.waitForFunction((kinds) => kinds.includes(document.getElementById('badge')?.dataset.kind), TRANSPORT_KINDS, { timeout: 30000 });
     return page;
 }
 
 /** Every stream's chip says open on a transport (`transport` when given). */
-export async function streamsOpen(page, { transport, timeoutMs = 20000 } = {}) {
+export async function streamsOpen(page, { transport, timeoutMs = 30000 } = {}) {
     await page.waitForFunction(
         ([streams, kinds, want]) =>
             streams.every((s) => {
@@ -47,14 +47,14 @@ export async function streamsOpen(page, { transport, timeoutMs = 20000 } = {}) {
 }
 
 /** The live value shows a number and then another tick arrives. */
-export async function ticks(page, timeoutMs = 20000) {
+export async function ticks(page, timeoutMs = 30000) {
     await page.waitForFunction(() => /^\d+\.\d\d$/.test(document.getElementById('tick-value').textContent), null, { timeout: timeoutMs });
     const n0 = await page.evaluate(() => window.lifelines.ticker.stats.messages);
     await page.waitForFunction((n) => window.lifelines.ticker.stats.messages > n, n0, { timeout: timeoutMs });
 }
 
 /** Click +1 `times` times (each waits for its ack); the shared counter rises by exactly that. */
-export async function counterCounts(page, times, timeoutMs = 20000) {
+export async function counterCounts(page, times, timeoutMs = 30000) {
     const before = Number(await page.textContent('#count'));
     for (let i = 0; i < times; i++) {
         await page.click('#inc');
@@ -67,7 +67,7 @@ export async function counterCounts(page, times, timeoutMs = 20000) {
 }
 
 /** The chat log shows exactly `lines` (["name: text", …]) as its last lines, in order. */
-export async function chatShows(page, lines, timeoutMs = 20000) {
+export async function chatShows(page, lines, timeoutMs = 30000) {
     const read = () => page.evaluate(() => [...document.querySelectorAll('#chat-log li:not(.system)')].map((li) => `${li.querySelector('b').textContent}: ${li.querySelector('span').textContent}`));
     await page.waitForFunction((n) => document.querySelectorAll('#chat-log li:not(.system)').length >= n, lines.length, { timeout: timeoutMs }).catch(async () => {
         throw new Error(`chat shows ${JSON.stringify(await read())}, want ${JSON.stringify(lines)}`);

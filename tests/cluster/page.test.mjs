@@ -1,7 +1,8 @@
 // The demo page through nginx round robin over four processes (Flask under gunicorn with two
 // workers, two Node processes) on one Redis, in Chromium: one page on the WebSocket and one
 // polling only (`?websocket=0`, so its long polls land on every process in turn). Both show
-// the three streams live, the ticks (published by node-1) moving, chat lines published on every
+// the three streams live (the first page on the WebSocket once every stream had a message),
+// the ticks (published by node-1) moving, chat lines published on every
 // process straight and through nginx exactly once each and in order, and the +1s of both
 // pages counted exactly; the polling page's served-by card names processes of both languages.
 import { test } from 'node:test';
@@ -19,7 +20,9 @@ test('cluster demo page: one page served by Flask and Node processes through ngi
         const ctx = await b.browser.newContext();
         const wsPage = await openDemo(ctx, cluster.url + '/');
         const pollPage = await openDemo(ctx, cluster.url + '/?websocket=0');
-        t.diagnostic(`WebSocket page: ${(await streamsOpen(wsPage, { transport: 'websocket' })).join(' | ')}`);
+        // live at once; on the WebSocket once each stream has had a message (a page whose race
+        // poll answered first on an empty stream stays on long polling until then)
+        t.diagnostic(`WebSocket page at first: ${(await streamsOpen(wsPage)).join(' | ')}`);
         t.diagnostic(`polling page: ${(await streamsOpen(pollPage, { transport: 'longpoll' })).join(' | ')}`);
         await ticks(wsPage);
         await ticks(pollPage);
@@ -39,7 +42,8 @@ test('cluster demo page: one page served by Flask and Node processes through ngi
 
         await counterCounts(wsPage, 2); // over the WebSocket
         await counterCounts(pollPage, 2); // POSTs, round robin
-        await wsPage.waitForFunction((n) => Number(document.getElementById('count').textContent) === n, Number(await pollPage.textContent('#count')), { timeout: 20000 });
+        await wsPage.waitForFunction((n) => Number(document.getElementById('count').textContent) === n, Number(await pollPage.textContent('#count')), { timeout: 30000 });
+        t.diagnostic(`WebSocket page after: ${(await streamsOpen(wsPage, { transport: 'websocket', timeoutMs: 60000 })).join(' | ')}`);
 
         const names = await servedBy(pollPage);
         t.diagnostic(`polling page served by ${names.join(', ')}; WebSocket page by ${(await servedBy(wsPage)).join(', ')}`);
