@@ -39,16 +39,12 @@ console.log(`demo-cluster: ${cluster.url}/  (Ctrl-C stops everything)`);
 
 // A member that dies on its own is reported, not restarted: the page shows the others
 // carrying on (nginx skips a refused upstream).
-for (const m of cluster.members) {
-    const watch = () => {
-        const pid = m.pid;
-        const timer = setInterval(() => {
-            if (!m.alive() && m.pid === pid) {
-                clearInterval(timer);
-                console.error(`demo-cluster: ${m.label} (pid ${pid}) exited:\n${m.output().slice(-2000)}`);
-            }
-        }, 1000);
-    };
-    watch();
-}
+const reported = new Set();
+setInterval(() => {
+    for (const m of cluster.members) {
+        if (m.alive() || reported.has(m)) continue;
+        reported.add(m);
+        console.error(`demo-cluster: ${m.label} (pid ${m.pid}) exited:\n${m.output().slice(-2000)}`);
+    }
+}, 1000);
 process.prependListener('SIGINT', () => console.error('\ndemo-cluster: stopping…'));

@@ -50,7 +50,7 @@ function prng(seed) {
 const EVENTS = ['kill-node', 'kill-flask-worker', 'kill-gunicorn', 'redis-crash', 'redis-restart'];
 
 /** The seeded schedule: a list of {kind, target, downMs, gapMs}, the same for a seed. */
-export function schedule(seed, n) {
+function schedule(seed, n) {
     const r = prng(seed);
     const out = [];
     for (let i = 0; i < n; i++) {
