@@ -3,13 +3,18 @@
 // server URLs, half on the WebSocket and half polling; reports publish→deliver latencies.
 // bench/cluster.mjs spawns a few of these and drives them over stdin/stdout (JSON lines).
 //
-//   node bench/cluster-fleet.mjs --lib lifeline|sio|raw --urls http://a,http://b --clients 2500 [--seed 1]
+//   node bench/cluster-fleet.mjs --lib lifeline|sio|raw --urls http://a,http://b --clients 2500
+//        [--kind websocket|polling|mixed] [--seed 1]
 //
+// --kind: every client on the WebSocket, every client polling, or (mixed, the default) even
+// clients on the WebSocket and odd ones polling. bench/cluster.mjs runs one fleet per kind,
+// so that a burst of long-poll answers in one process does not delay the WebSocket clients'
+// deliveries (nor the other way round).
 // lifeline: the real library (dist/lifeline.mjs, the wasm core + shim) per client with the
-//           `ws` package, stream `bench` from now; even clients default (WebSocket), odd ones
-//           `websocket: false` (long polling, the server offers it).
-// sio:      socket.io-client per client (forceNew); even clients transports ['websocket'],
-//           odd ones ['polling'] (engine.io long polling).
+//           `ws` package, stream `bench` from now; WebSocket clients default options, polling
+//           ones `websocket: false` (long polling, the server offers it).
+// sio:      socket.io-client per client (forceNew); transports ['websocket'], or ['polling']
+//           (engine.io long polling).
 // raw:      no client library: the wire protocol by hand (a `ws` socket answering pings; a
 //           node:http long-poll loop on a keep-alive agent) — the floor the servers give, so
 //           that what the Lifeline fleet adds on top is the client's own cost.
@@ -38,6 +43,9 @@ const lib = arg('lib', 'lifeline');
 const urls = String(arg('urls', '')).split(',').filter(Boolean);
 const N = Number(arg('clients', 100));
 const SEED = Number(arg('seed', 1));
+const KIND = arg('kind', 'mixed');
+/** Whether client i is a WebSocket client (else it polls). */
+const onWebSocket = (i) => (KIND === 'websocket' ? true : KIND === 'polling' ? false : i % 2 === 0);
 const clock = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -62,7 +70,7 @@ async function lifelineMaker() {
         return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, String(v)), removeItem: (k) => void m.delete(k) };
     };
     return (i) => {
-        const websocket = i % 2 === 0;
+        const websocket = onWebSocket(i);
         const l = new Lifeline(`${urls[i % urls.length]}/live/bench`, { WebSocket, websocket, storage: storage(), seed: SEED * 100003 + i });
         const c = { transport: websocket ? 'websocket' : 'longpoll', get open() { return l.state === 'open'; }, get now() { return l.transport; }, close: () => l.close() };
         l.addEventListener('message', (e) => deliver(e.data, websocket ? 'websocket' : 'polling'));
@@ -74,7 +82,7 @@ async function lifelineMaker() {
 async function sioMaker() {
     const { io } = await import('socket.io-client');
     return (i) => {
-        const websocket = i % 2 === 0;
+        const websocket = onWebSocket(i);
         const s = io(urls[i % urls.length], { forceNew: true, transports: websocket ? ['websocket'] : ['polling'] });
         const c = { transport: websocket ? 'websocket' : 'polling', open: false, get now() { return s.io.engine?.transport?.name ?? 'none'; }, close: () => s.close() };
         s.on('connect', () => (c.open = true));
@@ -100,7 +108,7 @@ function rawMaker() {
         });
     return (i) => {
         const base = `${urls[i % urls.length]}/live/bench`;
-        if (i % 2 === 0) {
+        if (onWebSocket(i)) {
             const c = { transport: 'websocket', open: false, now: 'websocket', closed: false };
             const connect = () => {
                 const ws = new WebSocket(base.replace(/^http/, 'ws'), ['lifeline.v1'], { perMessageDeflate: false });

@@ -16,8 +16,8 @@
 //                    servers' floor, so the Lifeline row's excess is the client's own cost
 //   lifeline-memory  1 × demo/server.mjs (memory store), every client on it
 //   sio-redis        redis-server + 2 × bench/sio-server.mjs --redis (streams adapter)
-// The clients (bench/cluster-fleet.mjs, FLEETS child processes) are split evenly over the
-// processes, half on the WebSocket, half long polling; the real client library each.
+// The clients (bench/cluster-fleet.mjs: one child process with the WebSocket half, one with
+// the long-polling half; the real client library each) are split evenly over the processes.
 //
 // Measured, per configuration:
 //   - connect: time until every client is open;
@@ -46,8 +46,8 @@ const argOf = (k) => {
 };
 const CLIENTS = Math.max(10, Number(argOf('--clients') ?? (QUICK ? 200 : 5000)));
 const C = QUICK
-    ? { fleets: 1, idle: 2000, rounds: 1, messages: 5, rate: 2, settle: 1000, connectCap: 60000, watchdog: 8 * 60000 }
-    : { fleets: 2, idle: 10000, rounds: 3, messages: 20, rate: 2, settle: 3000, connectCap: 180000, watchdog: 40 * 60000 };
+    ? { idle: 2000, rounds: 1, messages: 5, rate: 2, settle: 1000, connectCap: 60000, watchdog: 8 * 60000 }
+    : { idle: 10000, rounds: 3, messages: 20, rate: 2, settle: 3000, connectCap: 180000, watchdog: 40 * 60000 };
 const DELIVERY_CAP = 30000; // a round's deliveries are counted up to this long after its last publish
 const TICK_HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 const T0 = performance.now();
@@ -85,8 +85,8 @@ function cpuRate(a, b, wallMs, clients) {
 
 // ------------------------------------------------------------------ fleets
 
-function startFleet(lib, urls, clients, seed) {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'bench', 'cluster-fleet.mjs'), '--lib', lib, '--urls', urls.join(','), '--clients', String(clients), '--seed', String(seed)], {
+function startFleet(lib, urls, clients, kind, seed) {
+    const proc = spawn(process.execPath, [path.join(ROOT, 'bench', 'cluster-fleet.mjs'), '--lib', lib, '--urls', urls.join(','), '--clients', String(clients), '--kind', kind, '--seed', String(seed)], {
         cwd: ROOT,
         stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -196,8 +196,9 @@ async function runConfig(cfg) {
     const result = { id: cfg.id, name: cfg.name, clients: CLIENTS, processes: servers.length, rounds: [], notes: [], loadavgBefore: os.loadavg()[0] };
     try {
         const urls = servers.map((s) => s.url);
-        const per = Math.ceil(CLIENTS / C.fleets);
-        for (let i = 0; i < C.fleets; i++) fleets.push(startFleet(cfg.lib, urls, Math.min(per, CLIENTS - i * per), i + 1));
+        // one fleet process per kind: the WebSocket half and the polling half
+        const half = Math.ceil(CLIENTS / 2);
+        fleets.push(startFleet(cfg.lib, urls, half, 'websocket', 1), startFleet(cfg.lib, urls, CLIENTS - half, 'polling', 2));
         const t0 = performance.now();
         const openAll = () => fleets.reduce((n, f) => n + f.open, 0);
         while (openAll() < CLIENTS && performance.now() - t0 < C.connectCap) await sleep(100);
@@ -320,10 +321,10 @@ function markdown(res) {
         '',
         `${res.meta.date} · ${res.meta.cpus} CPUs (${res.meta.cpuModel}), shared · Node ${res.meta.node} · \`node bench/cluster.mjs${res.meta.quick ? ' --quick' : ''}\``,
         '',
-        `${CLIENTS.toLocaleString('en')} clients, half WebSocket and half long polling, the real client library each, in ${C.fleets} fleet process(es), split evenly over the server processes. ` +
+        `${CLIENTS.toLocaleString('en')} clients, half WebSocket and half long polling, the real client library each, in two fleet processes (one per kind), split evenly over the server processes. ` +
             `${C.rounds} round(s) of ${C.messages} messages at ${C.rate}/s, published alternately on each process's admin API; latency is publish → delivery over every delivery of a round (one clock), "delivered" counts deliveries within ${DELIVERY_CAP / 1000} s of a round's last publish; figures are medians of the rounds. ` +
             'CPU: utime+stime from /proc/<pid>/stat of the server processes (redis-server and the client fleet apart), in ms per second of wall time per 1,000 clients. ' +
-            'The fleet (2,500 clients per Node process) runs on the same 2 cores as the servers and as whatever else the machine runs (the load column): a message wakes every client of a fleet process at once, so the latency is mostly that burst queueing in the fleet — the row without a library shows the servers\' own floor.',
+            'The fleets (half the clients each) run on the same 2 cores as the servers and as whatever else the machine runs (the load column): a message wakes every client of a fleet at once, so the latency includes that burst queueing in the fleet — the row without a library shows the servers\' own floor.',
         '',
         table,
         '',
