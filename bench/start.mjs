@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // start.mjs — the healthy start in Chromium, alone: where the time to the first message goes.
 //
-//   node bench/start.mjs [--reps 30] [--direct] [--blackhole N]     (after make build)
+//   node bench/start.mjs [--reps 30] [--direct] [--blackhole N] [--before FILE]   (after make build)
 //
 // The same trial as bench/run.mjs's Chromium time-to-first-message phase, mode `pass`: a
 // fresh browser context per trial, the page imports dist/lifeline.mjs and the socket.io-client
@@ -19,7 +19,9 @@
 //
 // --direct: the clients reach the servers without the fault proxy (tests/proxy.mjs forces
 // one connection per HTTP request); --blackhole N: N more Lifeline trials through a proxy that
-// black-holes the upgrade (the race poll must deliver in about one round trip).
+// black-holes the upgrade (the race poll must deliver in about one round trip); --before FILE:
+// a fourth contender, another build of dist/lifeline.mjs (e.g. `git show main:…` built
+// elsewhere), interleaved with the rest, for a before/after comparison within one run.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,8 +42,10 @@ const CAP = 15000; // a trial that has no message by then counts as none (a hang
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
-const LIBS = ['lifeline', 'sio-ws', 'sio'];
-const NAMES = { lifeline: 'Lifeline', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
+const BEFORE = argOf('--before');
+const LIBS = ['lifeline', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
+const NAMES = { lifeline: 'Lifeline', before: 'Lifeline before (' + BEFORE + ')', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
+const isLifeline = (lib) => lib === 'lifeline' || lib === 'before';
 
 const children = new Set();
 const cleanups = [];
@@ -68,7 +72,7 @@ async function startStatic() {
     const sio = (
         await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })
     ).outputFiles[0].contents;
-    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/sio.mjs': sio };
+    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/before.mjs': BEFORE && fs.readFileSync(BEFORE), '/sio.mjs': sio };
     const srv = http.createServer((req, res) => {
         const file = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': file ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -114,14 +118,14 @@ function instrument() {
 
 // Runs in the page: one client from construction to its first message.
 async function trialInPage([lib, url, cap, wsFirst]) {
-    const L = (await import('/lifeline.mjs')).Lifeline;
+    const L = (await import(lib === 'before' ? '/before.mjs' : '/lifeline.mjs')).Lifeline;
     const io = (await import('/sio.mjs')).io;
     return new Promise((resolve) => {
         window.__wire.length = 0;
         const marks = [];
         const t0 = performance.now();
         let done = false, finish, transport;
-        if (lib === 'lifeline') {
+        if (lib === 'lifeline' || lib === 'before') {
             const l = new L(url + '/live/test', { cursor: '0' });
             marks.push([performance.now(), 'constructed']);
             l.addEventListener('statechange', (e) => marks.push([performance.now(), 'state ' + e.state + '/' + e.transport]));
@@ -196,7 +200,7 @@ async function main() {
     const trial = async (lib, mode = 'pass') => {
         let proxy = null;
         if (!DIRECT || mode !== 'pass') {
-            proxy = await createProxy({ target: lib === 'lifeline' ? lifelineUrl : sioUrl, listenPort: 0 });
+            proxy = await createProxy({ target: isLifeline(lib) ? lifelineUrl : sioUrl, listenPort: 0 });
             proxy.setMode(mode);
         }
         const ctx = await browser.newContext();
@@ -204,7 +208,7 @@ async function main() {
             await ctx.addInitScript(instrument);
             const page = await ctx.newPage();
             await page.goto(origin + '/', { timeout: 15000 });
-            const url = proxy ? proxy.url : lib === 'lifeline' ? lifelineUrl : sioUrl;
+            const url = proxy ? proxy.url : isLifeline(lib) ? lifelineUrl : sioUrl;
             return { lib, mode, ...(await page.evaluate(trialInPage, [lib, url, CAP, SIO_WS_FIRST])) };
         } finally {
             await ctx.close().catch(() => {});
@@ -229,13 +233,15 @@ async function main() {
         const v = ts.map((t) => t.ms);
         out.push(`| ${name} | ${f1(median(v))} ms | ${f1(pct(v, 10))} | ${f1(pct(v, 90))} | ${f1(pct(v, 0))} | ${f1(Math.max(...v.filter((x) => x != null)))} | ${v.filter((x) => x != null).length}/${v.length} | ${[...new Set(ts.map((t) => t.transport))].join(', ')} |`);
     }
-    // paired: in each repetition, Lifeline minus socket.io ws-first
-    const diffs = [];
-    for (let rep = 0; rep < REPS; rep++) {
-        const [a, b] = ['lifeline', 'sio-ws'].map((lib) => trials.filter((t) => t.lib === lib)[rep]?.ms);
-        if (a != null && b != null) diffs.push(a - b);
+    // paired: in each repetition, a Lifeline build minus socket.io ws-first
+    for (const lib of LIBS.filter(isLifeline)) {
+        const diffs = [];
+        for (let rep = 0; rep < REPS; rep++) {
+            const [a, b] = [lib, 'sio-ws'].map((l) => trials.filter((t) => t.lib === l)[rep]?.ms);
+            if (a != null && b != null) diffs.push(a - b);
+        }
+        out.push('', `Paired per repetition, ${NAMES[lib]} − socket.io ws-first: median ${f1(median(diffs))} ms (p10 ${f1(pct(diffs, 10))}, p90 ${f1(pct(diffs, 90))}); faster in ${diffs.filter((d) => d < 0).length}/${diffs.length}.`);
     }
-    out.push('', `Paired per repetition, Lifeline − socket.io ws-first: median ${f1(median(diffs))} ms (p10 ${f1(pct(diffs, 10))}, p90 ${f1(pct(diffs, 90))}); Lifeline faster in ${diffs.filter((d) => d < 0).length}/${diffs.length}.`);
     for (const [name, ts] of rows) {
         out.push('', `## ${name}: phases (ms after construction; median, p10, p90, trials that had it)`, '', '| phase | median | p10 | p90 | n |', '| --- | --- | --- | --- | --- |');
         for (const [k, m, lo, hi, n] of phaseTable(ts.filter((t) => t.ms != null))) out.push(`| ${k} | ${f1(m)} | ${f1(lo)} | ${f1(hi)} | ${n} |`);
