@@ -93,7 +93,9 @@ function instrument() {
             super(...a);
             mark('ws created');
             this.addEventListener('open', () => mark('ws open'));
-            this.addEventListener('message', (e) => mark('ws in ' + String(e.data).slice(0, 14)));
+            // a Lifeline frame by its type (hello, msg, …), a socket.io packet by its first bytes
+            const frame = (d) => /^\{.*?"type":"(\w+)"/.exec(d)?.[1] ?? String(d).slice(0, 14);
+            this.addEventListener('message', (e) => mark('ws in ' + frame(e.data)));
             this.addEventListener('close', () => mark('ws closed'));
         }
         send(d) {
@@ -175,7 +177,7 @@ function phaseTable(trials) {
     for (const t of trials) {
         const seen = new Map();
         for (const [ms, w] of t.phases) {
-            const name = w.replace(/^(ws (in|out) .{0,14}).*$/, '$1');
+            const name = w.replace(/"sid":.*/, '"sid":…'); // socket.io's session ids differ per trial
             const k = (seen.get(name) ?? 0) + 1;
             seen.set(name, k);
             const key = k > 1 ? `${name} (#${k})` : name;
