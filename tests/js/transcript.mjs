@@ -102,7 +102,7 @@ export function runTranscript(path, text, rt = runtime()) {
             case 'timer': return feed('timer');
             case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);
-            case 'pagehide': case 'pageshow': case 'close': return feed(cmd);
+            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'close': return feed(cmd);
             case 'send': {
                 let rc;
                 feed('send', [+w[1]], (r) => (rc = r));
