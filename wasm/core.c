@@ -221,7 +221,7 @@ void ll_online(ll_core *c, uint64_t now, int online) {
 /* pagehide and freeze (reason says which) */
 static void leave(ll_core *c, uint32_t reason) {
     if (c->left) return;
-    c->left = 1;
+    c->left = (uint8_t)reason;
     quiesce(c, reason, 0);
     if (c->post_req) {
         ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
@@ -233,12 +233,15 @@ static void leave(ll_core *c, uint32_t reason) {
     ll__cause(c, reason);
 }
 
-/* pageshow and resume: reconnect from the cursor if the page had left, else check. */
+/* pageshow and resume: reconnect from the cursor if the page had left, else check. A page
+ * that pagehide took away comes back with pageshow (the back/forward cache fires resume
+ * first, then pageshow): a resume before it is not yet the return. */
 static void back(ll_core *c, uint32_t reason) {
     if (!c->left) {
         check(c);
         return;
     }
+    if (c->left == LL_REASON_PAGEHIDE && reason == LL_REASON_RESUME) return;
     c->left = 0;
     if (ll__active(c)) connect(c, reason);
     else settle(c, reason);

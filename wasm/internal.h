@@ -86,7 +86,8 @@ typedef struct ll__send {
 struct ll_core {
     /* The machine (state.c) */
     uint8_t life, role, polls, progress;
-    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them) */
+    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them);
+                                        * left: 0, or the reason it left (pagehide, freeze) */
     uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
     uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
     uint32_t ws_phase, ws_id, poll_req, post_req;
