@@ -28,9 +28,10 @@ const wasm = fs.readFileSync(at('dist/lifeline.wasm'));
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 // The size budget of dist/lifeline.mjs: its bytes after Node's zlib.gzipSync at level 9
 // (what this build prints as "zlib -9", as bench/size.mjs does). The one place it is kept.
-// 11600 until issue #14, which added the error naming CSP and its two ways out (~130 B)
-// and the page lifecycle (freeze/resume inputs, the check on return: ~100 B).
-export const SIZE_BUDGET = 11850;
+// 11600 until issue #14, which added the error naming CSP and its two ways out (~130 B),
+// the page lifecycle (freeze/resume inputs, the check on return: ~100 B) and the check
+// poll for a socket whose hello names a head no message fills (~85 B).
+export const SIZE_BUDGET = 11950;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.
