@@ -77,7 +77,7 @@ async function makeLifeline() {
     const { Lifeline } = await import(path.join(ROOT, 'dist', 'lifeline.mjs'));
     const fetchCounted = (...a) => (record('http'), realFetch(...a));
     return (i) => {
-        const l = new Lifeline(url + '/live', { WebSocket: CountingWS, fetch: fetchCounted, seed: i + 1 });
+        const l = new Lifeline(url + '/live/test', { WebSocket: CountingWS, fetch: fetchCounted, seed: i + 1 });
         const c = { l, open: false };
         l.addEventListener('statechange', (e) => {
             const now = e.state === 'open';

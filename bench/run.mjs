@@ -117,7 +117,7 @@ function spawnListening(cmd, args, what, timeoutMs = 15000) {
         proc.once('exit', (code) => reject(new Error(`${what} exited (${code}) ${out}`)));
     });
 }
-const lifelineServer = (args = []) => spawnListening(process.execPath, [path.join(ROOT, 'demo/server.mjs'), '--host', '127.0.0.1', '--port', '0', ...args], 'demo/server.mjs');
+const lifelineServer = (args = []) => spawnListening(process.execPath, [path.join(ROOT, 'demo/server.mjs'), '--host', '127.0.0.1', '--port', '0', '--origins', '*', ...args], 'demo/server.mjs');
 const sioServer = () => spawnListening(process.execPath, [path.join(BENCH, 'sio-server.mjs'), '--port', '0'], 'sio-server.mjs');
 
 async function proxyTo(target, mode = 'pass', opts) {
@@ -345,7 +345,7 @@ function firstNode(lib, url, cap) {
         let done = false;
         let finish;
         if (lib === 'lifeline') {
-            const l = new LifelineNode(url + '/live', { WebSocket, cursor: '0' });
+            const l = new LifelineNode(url + '/live/test', { WebSocket, cursor: '0' });
             l.addEventListener('error', () => {});
             finish = (v) => {
                 if (done) return;
@@ -532,7 +532,7 @@ async function ttfmChromium(targets, staticUrl) {
                             let done = false;
                             let finish;
                             if (t.lib === 'lifeline') {
-                                const l = new L(url + '/live', { cursor: '0' });
+                                const l = new L(url + '/live/test', { cursor: '0' });
                                 finish = (v) => {
                                     if (done) return;
                                     done = true;
@@ -592,9 +592,9 @@ async function waitFor(fn, ms, every = 50) {
 async function idlePhase(servers, ctx, staticUrl) {
     // Node: one client per transport, each behind its own proxy, no data published
     const defs = [
-        { name: 'Lifeline — WebSocket', target: servers.L, make: (u) => new LifelineNode(u + '/live', { WebSocket }), want: 'websocket' },
-        { name: 'Lifeline — long poll', target: servers.L, make: (u) => new LifelineNode(u + '/live', { WebSocket, websocket: false }), want: 'longpoll' },
-        { name: 'Lifeline — interval poll (server --long-poll-max 0)', target: servers.L0, make: (u) => new LifelineNode(u + '/live', { WebSocket, websocket: false }), want: 'poll' },
+        { name: 'Lifeline — WebSocket', target: servers.L, make: (u) => new LifelineNode(u + '/live/test', { WebSocket }), want: 'websocket' },
+        { name: 'Lifeline — long poll', target: servers.L, make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }), want: 'longpoll' },
+        { name: 'Lifeline — interval poll (server --long-poll-max 0)', target: servers.L0, make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }), want: 'poll' },
         { name: 'Lifeline — resource mode (static ETag URL)', target: staticUrl, make: (u) => LifelineNode.watch(u + '/etag.json'), want: 'resource' },
         { name: 'socket.io default (WebSocket after upgrade)', target: servers.S, make: (u) => ioNode(u, { forceNew: true }), sio: true },
         { name: 'socket.io polling only', target: servers.S, make: (u) => ioNode(u, { forceNew: true, transports: ['polling'] }), sio: true },
@@ -620,7 +620,7 @@ async function idlePhase(servers, ctx, staticUrl) {
             await page.bringToFront();
             await page.evaluate(([code, url]) => {
                 if (code === 'sio') window.__c = window.__io(url, { forceNew: true });
-                else window.__c = new window.__L(url + '/live', code === 'lifeline-lp' ? { websocket: false } : {});
+                else window.__c = new window.__L(url + '/live/test', code === 'lifeline-lp' ? { websocket: false } : {});
             }, [h.code, p.url]);
             const ok = await waitFor(
                 () => page.evaluate(([code]) => (code === 'sio' ? window.__c.connected && window.__c.io.engine.transport.name === 'websocket' : window.__c.state === 'open'), [h.code]),
@@ -690,7 +690,7 @@ async function stallPhase(onReady = () => {}) {
         lifeline: { got: new Map(), dup: 0, published: new Map() },
         sio: { got: new Map(), dup: 0, published: new Map() },
     };
-    const l = new LifelineNode(pL.url + '/live', { WebSocket });
+    const l = new LifelineNode(pL.url + '/live/test', { WebSocket });
     l.addEventListener('error', () => {});
     l.addEventListener('message', (e) => {
         const i = e.data?.i;
@@ -762,9 +762,9 @@ async function stallPhase(onReady = () => {}) {
 async function latencyPhase() {
     const [L, L0, S] = await Promise.all([lifelineServer(), lifelineServer(['--long-poll-max', '0']), sioServer()]);
     const clients = [
-        { name: 'Lifeline — WebSocket', srv: L, want: 'websocket', make: (u) => new LifelineNode(u + '/live', { WebSocket }) },
-        { name: 'Lifeline — long poll', srv: L, want: 'longpoll', make: (u) => new LifelineNode(u + '/live', { WebSocket, websocket: false }) },
-        { name: 'Lifeline — interval poll', srv: L0, want: 'poll', make: (u) => new LifelineNode(u + '/live', { WebSocket, websocket: false }) },
+        { name: 'Lifeline — WebSocket', srv: L, want: 'websocket', make: (u) => new LifelineNode(u + '/live/test', { WebSocket }) },
+        { name: 'Lifeline — long poll', srv: L, want: 'longpoll', make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }) },
+        { name: 'Lifeline — interval poll', srv: L0, want: 'poll', make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }) },
         { name: 'socket.io default (WebSocket)', srv: S, want: 'websocket', sio: true, make: (u) => ioNode(u, { forceNew: true }) },
         { name: 'socket.io polling only', srv: S, want: 'polling', sio: true, make: (u) => ioNode(u, { forceNew: true, transports: ['polling'] }) },
     ];

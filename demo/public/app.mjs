@@ -9,7 +9,7 @@
 //   /?hiddenGrace=2000&probeMin=1000   integer options (see dist/lifeline.d.ts)
 //   /?websocket=0                      polling only;  /?cursor=<c>  resume elsewhere (default 0)
 
-const LIVE_URL = '/live';
+const LIVE_URL = '/live/ticker'; // the tick's stream; the counter's and chat's sends are published to it too
 const WINDOW_MS = 180_000; // the timeline shows the last 3 minutes
 const SAMPLE_MS = 250; // live.stats.requests is sampled this often
 const SPARK_POINTS = 90;

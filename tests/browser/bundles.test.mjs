@@ -12,7 +12,7 @@ for (const build of ['esm', 'script']) {
         const ctx = await env.b.browser.newContext();
         try {
             const page = await ctx.newPage();
-            const url = env.rig.server.url + '/live';
+            const url = env.rig.server.url + '/live/test';
             await openFixture(page, env.rig.fixture({ build, live: [{ tag: 'a', url, opts: {} }] }));
             const kind = await page.evaluate(() => typeof window.Lifeline);
             // the <script> build defines the global; the module build does not
@@ -50,7 +50,7 @@ test('the first statechange reaches a listener attached right after construction
             await new Promise((r) => setTimeout(r, 500));
             live.close();
             return { stateRightAfter, events };
-        }, env.rig.server.url + '/live');
+        }, env.rig.server.url + '/live/test');
         assert.equal(seen.stateRightAfter, 'connecting');
         assert.equal(seen.events[0], 'connecting/none/start', JSON.stringify(seen.events));
     } finally {

@@ -15,7 +15,7 @@ test('cross-origin polls and sends: no preflight, every message once', { skip, t
         const start = await env.rig.publish({ n: 0 });
         const page = await ctx.newPage();
         const opts = { websocket: false, cursor: start, minInterval: 200, maxInterval: 400 };
-        await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live', opts }] }));
+        await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live/test', opts }] }));
         const pageOrigin = await page.evaluate(() => location.origin);
         assert.notEqual(pageOrigin, new URL(proxy.url).origin, 'two origins');
         await waitLog(page, (l) => isOpen(l.a, 'longpoll'), 'long polling', 8000);

@@ -5,7 +5,7 @@
 //   const b = await launchBrowser();         // playwright launch: pages always visible, no bfcache
 //   const b = await launchCdpBrowser();      // our own chromium + connectOverCDP: real hiding, bfcache
 //   const page = await b.context.newPage();
-//   await page.goto(rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live', opts }] }));
+//   await page.goto(rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live/test', opts }] }));
 //   await waitLog(page, (log) => log.a.messages.length >= 2, 'two messages');
 //   ... finally: await b.close(); await rig.close();
 //
@@ -147,7 +147,8 @@ function startFixtureServer() {
 
 /** The reference server, a fixture server, and proxies made on demand. */
 export async function startRig({ serverArgs = [] } = {}) {
-    const server = await startServer('node', serverArgs);
+    // Fixture pages come from another origin (the fixture server, or a proxy's port): list them all.
+    const server = await startServer('node', ['--origins', '*', ...serverArgs]);
     let fixture;
     try {
         fixture = await startFixtureServer();

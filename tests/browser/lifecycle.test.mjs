@@ -27,8 +27,8 @@ async function twoLives(page, opts = {}, cfgExtra = {}) {
         build: 'esm',
         ...cfgExtra,
         live: [
-            { tag: 'w', url: pw.url + '/live', opts: { ...BASE, ...opts } },
-            { tag: 'p', url: pp.url + '/live', opts: { ...BASE, ...opts, websocket: false } },
+            { tag: 'w', url: pw.url + '/live/test', opts: { ...BASE, ...opts } },
+            { tag: 'p', url: pp.url + '/live/test', opts: { ...BASE, ...opts, websocket: false } },
         ],
     });
     await openFixture(page, url);

@@ -41,7 +41,7 @@ async function runCase(t, name, { mode, modeOpts, build = 'esm', settled, check,
         const before = await rig.publish({ name, n: 0 });
         const first = await rig.publish({ name, n: 1 });
         const page = await ctx.newPage();
-        await openFixture(page, rig.fixture({ build, live: [{ tag: 'a', url: proxy.url + '/live', opts: { ...OPTS, cursor: before } }] }));
+        await openFixture(page, rig.fixture({ build, live: [{ tag: 'a', url: proxy.url + '/live/test', opts: { ...OPTS, cursor: before } }] }));
         let log = await waitLog(page, (l) => l.a.messages.length >= 1, `${name}: first message`, 8000);
         const ms = Math.round(log.a.messages[0].t - log.a.t0);
         ttfm[name] = ms;
@@ -194,7 +194,7 @@ test('corrupt: error events reach the page; after the corruption clears, every m
         const before = await rig.publish({ name: 'corrupt', n: 0 });
         const cursors = [await rig.publish({ name: 'corrupt', n: 1 })];
         const page = await ctx.newPage();
-        await openFixture(page, rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live', opts: { ...OPTS, cursor: before } }] }));
+        await openFixture(page, rig.fixture({ build: 'esm', live: [{ tag: 'a', url: proxy.url + '/live/test', opts: { ...OPTS, cursor: before } }] }));
         // both transports damaged: a bad hello frame, bad poll bodies
         let log = await waitLog(
             page,

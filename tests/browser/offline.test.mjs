@@ -32,8 +32,8 @@ async function openPair(ctx) {
         env.rig.fixture({
             build: 'esm',
             live: [
-                { tag: 'p', url: px.p.url + '/live', opts: { ...BASE, websocket: false } },
-                { tag: 'w', url: px.w.url + '/live', opts: BASE },
+                { tag: 'p', url: px.p.url + '/live/test', opts: { ...BASE, websocket: false } },
+                { tag: 'w', url: px.w.url + '/live/test', opts: BASE },
             ],
         }),
     );

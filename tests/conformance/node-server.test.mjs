@@ -1,6 +1,7 @@
-// The Node reference server's own parts, beyond the shared protocol suite: the store and
-// its cursor rules, static files, origin checks, decisions the README leaves open
-// (documented at the top of demo/server.mjs), the in-process API and the CLI contract.
+// The Node library's and demo server's own parts, beyond the shared protocol suite: the
+// memory store and its cursor rules, static files, origin checks, decisions the README leaves
+// open (listed at the top of server/node/http.mjs and websocket.mjs), the in-process API and
+// the CLI contract.
 //
 //   node --test tests/conformance/
 
@@ -10,8 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { MemoryStore, parseCursor, compareCursors } from '../../demo/store.mjs';
-import { createServer, isLoopback } from '../../demo/server.mjs';
+import { MemoryStore } from '../../server/node/index.mjs';
+import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
+import { createServer } from '../../demo/server.mjs';
+import { isLoopback } from '../../demo/admin.mjs';
 import { startServer, connectWs, fetchT, admin, publish, until } from '../lib/servers.mjs';
 
 // ------------------------------------------------------------------ store
@@ -22,6 +25,8 @@ describe('MemoryStore', () => {
     beforeEach(() => {
         t = 1000;
     });
+    const datas = (r) => r.messages.map((m) => JSON.parse(m.json));
+    const add = (s, stream, d) => s.append(stream, JSON.stringify(d));
 
     it('parses and orders cursors as (u64, u64) pairs', () => {
         assert.deepEqual(parseCursor('7'), [7n, 0n]);
@@ -36,82 +41,100 @@ describe('MemoryStore', () => {
         assert.equal(compareCursors(parseCursor('10-0'), parseCursor('9-0')), 1); // numeric, not string order
     });
 
-    it('writes <boot>-<seq> cursors; an empty log is <boot>-0', () => {
+    it('writes <epoch>-<offset> cursors per stream; an empty stream is <epoch>-0', () => {
         const s = new MemoryStore({ now });
-        assert.equal(s.head(), '1000-0');
-        assert.deepEqual(s.append('a'), { cursor: '1000-1' });
-        assert.deepEqual(s.append('b'), { cursor: '1000-2' });
-        assert.equal(s.head(), '1000-2');
+        assert.equal(s.head('a'), '1000-0');
+        assert.equal(add(s, 'a', 'x'), '1000-1');
+        assert.equal(add(s, 'a', 'y'), '1000-2');
+        assert.equal(add(s, 'b', 'z'), '1000-1', 'offsets count per stream');
+        assert.equal(s.head('a'), '1000-2');
+        assert.equal(s.head('b'), '1000-1');
+        assert.deepEqual(datas(s.read('b', '0')), ['z']);
     });
 
-    it('since: from now, 0, resume, limit', () => {
+    it('read: from now, 0, resume, limit', () => {
         const s = new MemoryStore({ now });
-        for (const d of ['a', 'b', 'c']) s.append(d);
-        assert.deepEqual(s.since(undefined), { messages: [], cursor: '1000-3' });
-        assert.deepEqual(s.since('0').messages.map((m) => m.data), ['a', 'b', 'c']);
-        assert.deepEqual(s.since('0-0').messages.length, 3);
-        assert.deepEqual(s.since('1000-1'), {
+        for (const d of ['a', 'b', 'c']) add(s, 'x', d);
+        assert.deepEqual(s.read('x', undefined), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(datas(s.read('x', '0')), ['a', 'b', 'c']);
+        assert.equal(s.read('x', '0-0').messages.length, 3);
+        assert.deepEqual(s.read('x', '1000-1'), {
             messages: [
-                { cursor: '1000-2', data: 'b' },
-                { cursor: '1000-3', data: 'c' },
+                { cursor: '1000-2', json: '"b"' },
+                { cursor: '1000-3', json: '"c"' },
             ],
             cursor: '1000-3',
         });
-        assert.deepEqual(s.since('1000-3'), { messages: [], cursor: '1000-3' });
-        assert.deepEqual(s.since('0', 2), {
-            messages: [
-                { cursor: '1000-1', data: 'a' },
-                { cursor: '1000-2', data: 'b' },
-            ],
-            cursor: '1000-2',
-        });
-        assert.deepEqual(s.since('1000'), { messages: s.since('0').messages, cursor: '1000-3' }); // 1000 is 1000-0
+        assert.deepEqual(s.read('x', '1000-3'), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(s.read('x', '0', 2).cursor, '1000-2');
+        assert.deepEqual(datas(s.read('x', '0', 2)), ['a', 'b']);
+        assert.deepEqual(s.read('x', '1000'), s.read('x', '0')); // 1000 is 1000-0
     });
 
     it('retention: older than oldest−1 resets to head; oldest−1 resumes; 0 gets the rest', () => {
         const s = new MemoryStore({ now, retention: 3 });
-        for (let i = 1; i <= 6; i++) s.append(i);
-        assert.equal(s.size, 3);
-        assert.deepEqual(s.since('1000-2'), { reset: true, cursor: '1000-6' });
-        assert.deepEqual(s.since('1000-3').messages.map((m) => m.data), [4, 5, 6]);
-        assert.deepEqual(s.since('0').messages.map((m) => m.data), [4, 5, 6]);
-        assert.deepEqual(s.since('5'), { reset: true, cursor: '1000-6' }); // 5-0: another boot
+        for (let i = 1; i <= 6; i++) add(s, 'x', i);
+        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(datas(s.read('x', '1000-3')), [4, 5, 6]);
+        assert.deepEqual(datas(s.read('x', '0')), [4, 5, 6]);
+        assert.deepEqual(s.read('x', '5'), { reset: true, cursor: '1000-6' }); // 5-0: another epoch
         s.retention = 1;
-        assert.deepEqual(s.since('1000-4'), { reset: true, cursor: '1000-6' });
-        assert.deepEqual(s.since('1000-5').messages.map((m) => m.data), [6]);
+        assert.deepEqual(s.read('x', '1000-4'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(datas(s.read('x', '1000-5')), [6]);
     });
 
-    it('ahead of head and other boots reset; restart gets a newer boot even in the same ms', () => {
+    it('retentionMs: messages older than that are dropped; a cursor before them resets', () => {
+        const s = new MemoryStore({ now, retentionMs: 100 });
+        add(s, 'x', 1);
+        t = 1050;
+        add(s, 'x', 2);
+        t = 1120; // message 1 is 120 ms old
+        assert.deepEqual(datas(s.read('x', '0')), [2]);
+        assert.deepEqual(s.read('x', '1000-0'), { reset: true, cursor: '1000-2' });
+        assert.deepEqual(datas(s.read('x', '1000-1')), [2]);
+        t = 1200;
+        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1000-2' });
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-2' });
+    });
+
+    it('ahead of head and other epochs reset; reset() gets a newer epoch even in the same ms', () => {
         const s = new MemoryStore({ now });
-        s.append('x');
-        assert.deepEqual(s.since('1000-2'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.since('999-5'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.since('1001-0'), { reset: true, cursor: '1000-1' });
+        add(s, 'x', 'x');
+        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-1' });
+        assert.deepEqual(s.read('x', '999-5'), { reset: true, cursor: '1000-1' });
+        assert.deepEqual(s.read('x', '1001-0'), { reset: true, cursor: '1000-1' });
         s.reset(); // same clock value
-        assert.equal(s.head(), '1001-0');
-        assert.deepEqual(s.since('1000-1'), { reset: true, cursor: '1001-0' });
-        assert.deepEqual(s.since('1001-0'), { messages: [], cursor: '1001-0' });
+        assert.equal(s.head('x'), '1001-0');
+        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1001-0' });
+        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1001-0' });
         t = 5000;
         s.reset();
-        assert.equal(s.head(), '5000-0');
+        assert.equal(s.head('x'), '5000-0');
     });
 
-    it('subscribe / unsubscribe; a throwing subscriber does not break append', () => {
+    it('subscribe / unsubscribe per stream; a throwing subscriber does not break append', async () => {
         const s = new MemoryStore({ now });
-        const got = [];
-        s.subscribe(() => {
+        let woken = 0;
+        let other = 0;
+        s.subscribe('x', () => {
             throw new Error('boom');
         });
-        const off = s.subscribe((m) => got.push(m));
-        s.append(1);
+        const off = s.subscribe('x', () => woken++);
+        s.subscribe('y', () => other++);
+        add(s, 'x', 1);
         off();
-        s.append(2);
-        assert.deepEqual(got, [{ cursor: '1000-1', data: 1 }]);
+        add(s, 'x', 2);
+        assert.equal(woken, 1);
+        assert.equal(other, 0);
+        const w = s.wait('x', s.head('x'), 5000);
+        add(s, 'x', 3);
+        assert.equal(await w, true);
+        assert.equal(await s.wait('x', s.head('x'), 20), false);
     });
 
     it('rejects bad input', () => {
         assert.throws(() => new MemoryStore({ retention: 0 }));
-        assert.throws(() => new MemoryStore().since('nope'));
+        assert.throws(() => new MemoryStore().read('x', 'nope'));
     });
 });
 
@@ -157,9 +180,9 @@ describe('node server (in process)', () => {
 
     it('exposes url, store, publish, restart, stats', async () => {
         assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-        const { cursor } = s.publish('x');
-        assert.equal(s.store.head(), cursor);
-        const r = await fetchT(`${s.url}/live?cursor=0`);
+        const cursor = await s.publish('test', 'x');
+        assert.equal(s.store.head('test'), cursor);
+        const r = await fetchT(`${s.url}/live/test?cursor=0`);
         assert.equal((await r.json()).messages[0].data, 'x');
         assert.equal(s.stats.poll, s.stats.poll); // a snapshot object
         assert.equal(typeof s.stats.wsOpen, 'number');
@@ -227,7 +250,7 @@ describe('node server (in process)', () => {
     });
 
     it('preflight from a disallowed origin gets no allow headers', async () => {
-        const r = await get('/live', {
+        const r = await get('/live/test', {
             method: 'OPTIONS',
             headers: { Origin: 'http://evil.test', 'Access-Control-Request-Method': 'POST' },
         });
@@ -265,22 +288,22 @@ describe('node server (in process)', () => {
         ws.send({ type: 'send', id: 'x', data: 1 });
         assert.equal((await ws.next()).code, 'bad_frame');
         await ws.waitClose();
-        const r = await fetchT(`${s.url}/live`, { method: 'POST', body: '{"id":1.5,"data":1}' });
+        const r = await fetchT(`${s.url}/live/test`, { method: 'POST', body: '{"id":1.5,"data":1}' });
         assert.equal(r.status, 400);
     });
 
     it('HEAD poll: status and headers, no body; no cursor with wait answers at once', async () => {
-        const r = await get('/live?cursor=0', { method: 'HEAD' });
+        const r = await get('/live/test?cursor=0', { method: 'HEAD' });
         assert.equal(r.status, 204);
         const t0 = Date.now();
-        const r2 = await get('/live?wait=5000');
+        const r2 = await get('/live/test?wait=5000');
         assert.equal(r2.status, 200);
         assert.ok(Date.now() - t0 < 2000);
     });
 
     it('an aborted long poll leaves nothing held', async () => {
         const ac = new AbortController();
-        const p = fetchT(`${s.url}/live?cursor=${s.store.head()}&wait=20000`, { signal: ac.signal }).catch((e) => e);
+        const p = fetchT(`${s.url}/live/test?cursor=${s.store.head('test')}&wait=20000`, { signal: ac.signal }).catch((e) => e);
         await until(() => s.stats.held === 1, { what: 'poll held' });
         ac.abort();
         await p;
@@ -288,8 +311,8 @@ describe('node server (in process)', () => {
     });
 
     it('long polls are woken by WebSocket sends too', async () => {
-        const c = s.store.head();
-        const p = fetchT(`${s.url}/live?cursor=${c}&wait=5000`).then((r) => r.json());
+        const c = s.store.head('test');
+        const p = fetchT(`${s.url}/live/test?cursor=${c}&wait=5000`).then((r) => r.json());
         await until(() => s.stats.held === 1, { what: 'poll held' });
         const ws = await connectWs(s.url);
         await ws.next();
@@ -319,7 +342,7 @@ describe('node server (in process)', () => {
         assert.equal((await post('/admin/publish', '[1]')).status, 400);
         assert.equal((await post('/admin/nope', '{}')).status, 404);
         assert.equal((await get('/admin/restart')).status, 405);
-        assert.equal((await get('/live?cursor=0')).status, 204); // still alive
+        assert.equal((await get('/live/test?cursor=0')).status, 204); // still alive
     });
 
     it('blackholed sockets are destroyed on restart', async () => {
@@ -329,7 +352,7 @@ describe('node server (in process)', () => {
         const closed = new Promise((r) => sock.once('close', r));
         sock.on('error', () => {});
         sock.write(
-            'GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'GET /live/test HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
                 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
         );
         let got = '';
@@ -355,19 +378,16 @@ describe('node server (in process)', () => {
             sock.write('NOT HTTP AT ALL\r\n\r\n');
         });
         assert.match(raw, /^HTTP\/1\.1 400/);
-        assert.equal((await get('/live')).status, 200);
+        assert.equal((await get('/live/test')).status, 200);
     });
 });
 
 // ------------------------------------------------------------------ async store
 
-/** The in-memory store behind promises with a hop through the event loop on every call. */
+/** The in-memory store behind promises, with a hop through the event loop on every call. */
 class AsyncStore {
     constructor() {
         this.inner = new MemoryStore();
-    }
-    get retention() {
-        return this.inner.retention;
     }
     set retention(n) {
         this.inner.retention = n;
@@ -375,20 +395,20 @@ class AsyncStore {
     #later(fn) {
         return new Promise((r) => setImmediate(() => r(fn())));
     }
-    append(d) {
-        return this.#later(() => this.inner.append(d));
+    append(stream, json) {
+        return this.#later(() => this.inner.append(stream, json));
     }
-    since(c, l) {
-        return this.#later(() => this.inner.since(c, l));
+    read(stream, c, l) {
+        return this.#later(() => this.inner.read(stream, c, l));
     }
-    head() {
-        return this.#later(() => this.inner.head());
+    head(stream) {
+        return this.#later(() => this.inner.head(stream));
     }
-    subscribe(fn) {
-        return this.inner.subscribe(fn);
+    subscribe(stream, fn) {
+        return this.inner.subscribe(stream, fn);
     }
     reset() {
-        return this.#later(() => this.inner.reset());
+        return this.inner.reset();
     }
 }
 
@@ -400,9 +420,9 @@ describe('node server over an async store', () => {
     after(() => s?.close());
 
     it('WebSocket: no message lost or repeated while the backlog is read', async () => {
-        for (let i = 0; i < 20; i++) await s.publish(i);
+        for (let i = 0; i < 20; i++) await s.publish('test', i);
         const pub = (async () => {
-            for (let i = 20; i < 40; i++) await s.publish(i);
+            for (let i = 20; i < 40; i++) await s.publish('test', i);
         })();
         const ws = await connectWs(s.url, { cursor: '0' });
         await pub;
@@ -420,10 +440,10 @@ describe('node server over an async store', () => {
     });
 
     it('polls and long polls', async () => {
-        const c = await s.store.head();
-        const p = fetchT(`${s.url}/live?cursor=${c}&wait=3000`);
+        const c = await s.store.head('test');
+        const p = fetchT(`${s.url}/live/test?cursor=${c}&wait=3000`);
         await new Promise((r) => setTimeout(r, 100));
-        await s.publish('late');
+        await s.publish('test', 'late');
         const body = await (await p).json();
         assert.deepEqual(body.messages.map((m) => m.data), ['late']);
     });
@@ -436,7 +456,7 @@ describe('CLI', () => {
         const srv = await startServer('node', ['--heartbeat', '1234', '--retention', '2', '--long-poll-max', '777']);
         try {
             assert.match(srv.output(), /^LISTENING http:\/\/127\.0\.0\.1:\d+\n$/);
-            const r = await fetchT(`${srv.url}/live`);
+            const r = await fetchT(`${srv.url}/live/test`);
             assert.equal(r.headers.get('lifeline-long-poll'), '777');
             const cfg = await admin(srv.url, '/admin/config');
             assert.equal(cfg.heartbeat, 1234);
@@ -444,9 +464,9 @@ describe('CLI', () => {
             const c1 = await publish(srv.url, 1);
             await publish(srv.url, 2);
             await publish(srv.url, 3);
-            assert.equal((await fetchT(`${srv.url}/live?cursor=${c1}`)).status, 200); // oldest−1
+            assert.equal((await fetchT(`${srv.url}/live/test?cursor=${c1}`)).status, 200); // oldest−1
             await publish(srv.url, 4);
-            assert.equal((await fetchT(`${srv.url}/live?cursor=${c1}`)).status, 410);
+            assert.equal((await fetchT(`${srv.url}/live/test?cursor=${c1}`)).status, 410);
         } finally {
             await srv.stop();
         }

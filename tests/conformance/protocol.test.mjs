@@ -1,32 +1,15 @@
 // Wire protocol v1 conformance (README "Wire protocol v1"), one suite run against every
-// reference server: "node" (demo/server.mjs) always, "flask" (demo/flask/server.py) when it
-// exists. Each server is started once per suite; every test begins from a restarted log,
-// default config and no fault, and every wait is bounded.
+// server kind and run mode of matrix.mjs. Each server is started once per suite; every test
+// begins from a restarted log, default config and no fault, and every wait is bounded.
+// Requests go to the admin API's default stream, /live/test.
 //
 //   node --test tests/conformance/
-//   LIFELINE_SERVERS=node node --test tests/conformance/     # one server only
+//   LIFELINE_SERVERS=node node --test tests/conformance/     # some rows only
 
-import { describe, it, before, after, beforeEach } from 'node:test';
+import { describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-    startServer,
-    serverAvailable,
-    admin,
-    publish,
-    connectWs,
-    fetchT,
-    until,
-    SUBPROTOCOL,
-} from '../lib/servers.mjs';
-
-// Where a server is known to differ from this suite (its author was told), the test runs as
-// a TODO: its result is reported but does not fail the run. Remove entries once fixed.
-// Where a server is known to differ from the brief (todo, not failure). None at present.
-const KNOWN_DIVERGENCES = { flask: {} };
-
-const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null };
-const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
-const CURSOR_RE = /^\d+(-\d+)?$/;
+import { startServer, admin, publish, connectWs, fetchT, until, SUBPROTOCOL, liveUrlOf } from '../lib/servers.mjs';
+import { forEachServer, poll, post, jsonOf, assertJsonError, EXPOSED, CURSOR_RE } from './matrix.mjs';
 
 // ---- cursor arithmetic (tests only) ----
 function pair(c) {
@@ -42,83 +25,12 @@ function bump(c, n) {
     return `${a}-${b + BigInt(n)}`;
 }
 
-async function poll(url, params = {}, init = {}, timeoutMs = 10000) {
-    const u = new URL(`${url}/live`);
-    for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
-    const t0 = Date.now();
-    const res = await fetchT(u.href, init, timeoutMs);
-    const text = await res.text();
-    let body = null;
-    if (text) {
-        try {
-            body = JSON.parse(text);
-        } catch {
-            body = { unparsable: text };
-        }
-    }
-    return { status: res.status, headers: res.headers, body, text, ms: Date.now() - t0 };
-}
-
-function post(url, body, { contentType = 'text/plain;charset=UTF-8', method = 'POST' } = {}) {
-    return fetchT(`${url}/live`, {
-        method,
-        headers: contentType ? { 'Content-Type': contentType } : {},
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
-}
-
-function assertJsonError(r, status) {
-    assert.equal(r.status, status, r.text);
-    assert.ok(r.body && typeof r.body.error === 'string' && r.body.error.length, `JSON error body: ${r.text}`);
-    assert.equal(typeof r.body.message, 'string');
-}
-
-async function jsonOf(res) {
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : null };
-}
-
-// LIFELINE_SERVERS=node (or flask) restricts the run to some servers.
-const SELECTED = (process.env.LIFELINE_SERVERS ?? 'node,flask').split(',').map((k) => k.trim());
-
-for (const kind of ['node', 'flask']) {
-    const skip = !SELECTED.includes(kind)
-        ? `${kind} server not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`
-        : !serverAvailable(kind)
-          ? `${kind} server not present (demo/flask/server.py missing)`
-          : false;
-    describe(`wire protocol v1: ${kind} server`, { skip }, () => {
-        let srv;
+forEachServer('wire protocol v1', (t) => {
+        const { row, check, wsTest } = t;
+        const kind = row.kind;
         let url;
-        let hasWs = false;
-
-        before(async () => {
-            srv = await startServer(kind);
-            url = srv.url;
-            try {
-                const c = await connectWs(url, { timeoutMs: 3000 });
-                await c.next(3000);
-                await c.close();
-                hasWs = true;
-            } catch {
-                hasWs = false;
-            }
-        });
-        after(async () => {
-            await srv?.stop();
-        });
-        beforeEach(async () => {
-            await admin(url, '/admin/fault', { mode: 'none' });
-            await admin(url, '/admin/config', DEFAULTS);
-            await admin(url, '/admin/restart', {});
-        });
-        const check = (name, fn) => it(name, { todo: KNOWN_DIVERGENCES[kind]?.[name] }, fn);
-        const wsTest = (name, fn) =>
-            check(name, async (t) => {
-                if (!hasWs) return t.skip(`${kind} server offers no WebSocket here`);
-                await fn(t);
-            });
-        const head = async () => (await poll(url)).body.cursor;
+        const head = () => t.head();
+        before(() => (url = t.url));
 
         // ------------------------------------------------------------ polling: cursors
 
@@ -325,7 +237,7 @@ for (const kind of ['node', 'flask']) {
             check('an aborted long poll is released; the server keeps serving', async () => {
                 const c = await head();
                 const ac = new AbortController();
-                const p = fetchT(`${url}/live?cursor=${c}&wait=20000`, { signal: ac.signal }).catch((e) => e);
+                const p = fetchT(`${liveUrlOf(url)}?cursor=${c}&wait=20000`, { signal: ac.signal }).catch((e) => e);
                 await new Promise((r) => setTimeout(r, 200));
                 ac.abort();
                 await p;
@@ -357,25 +269,22 @@ for (const kind of ['node', 'flask']) {
         // ------------------------------------------------------------ response headers
 
         describe('headers', () => {
-            check('CORS: allow origin, Vary, exposed headers on polls and sends', async () => {
+            check('by default (no origins listed) a foreign origin gets no ACAO on polls, its POST is refused 403 forbidden_origin', async () => {
                 const origin = 'http://example.test';
                 const r = await poll(url, {}, { headers: { Origin: origin } });
-                const acao = r.headers.get('access-control-allow-origin');
-                assert.ok(acao === '*' || acao === origin, `ACAO ${acao}`);
-                if (acao === origin) assert.match(r.headers.get('vary') ?? '', /origin/i);
+                assert.equal(r.status, 200);
+                assert.equal(r.headers.get('access-control-allow-origin'), null);
                 const exposed = (r.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
                 for (const h of EXPOSED) assert.ok(exposed.includes(h), `exposes ${h}: ${exposed}`);
-                const p = await fetchT(`${url}/live`, {
-                    method: 'POST',
-                    headers: { Origin: origin, 'Content-Type': 'text/plain' },
-                    body: JSON.stringify({ id: 1, data: 1 }),
-                });
-                await p.text();
-                assert.ok(['*', origin].includes(p.headers.get('access-control-allow-origin')));
+                const p = await jsonOf(await post(url, { id: 1, data: 1 }, { headers: { Origin: origin } }));
+                assertJsonError(p, 403, 'forbidden_origin');
+                const own = new URL(url).origin;
+                const same = await jsonOf(await post(url, { id: 2, data: 2 }, { headers: { Origin: own } }));
+                assert.deepEqual([same.status, same.body], [200, { ack: 2 }], 'the own origin may send');
             });
 
-            check('an origin list: allowed origins echoed with Vary: Origin, others get no ACAO', async () => {
-                const s2 = await startServer(kind, ['--origins', 'http://a.test,http://b.test']);
+            check('an origin list: allowed origins echoed with Vary: Origin on polls, sends and preflights; others get no ACAO', async () => {
+                const s2 = await startServer(kind, [...row.args, ...t.sideArgs, '--origins', 'http://a.test,http://b.test']);
                 try {
                     for (const origin of ['http://a.test', 'http://b.test']) {
                         const r = await poll(s2.url, {}, { headers: { Origin: origin } });
@@ -384,30 +293,38 @@ for (const kind of ['node', 'flask']) {
                         assert.match(r.headers.get('vary') ?? '', /origin/i);
                         const exposed = (r.headers.get('access-control-expose-headers') ?? '').toLowerCase();
                         for (const h of EXPOSED) assert.ok(exposed.includes(h), `exposes ${h}`);
+                        const p = await jsonOf(await post(s2.url, { id: 1, data: 1 }, { headers: { Origin: origin } }));
+                        assert.deepEqual([p.status, p.body], [200, { ack: 1 }]);
+                        assert.equal(p.headers.get('access-control-allow-origin'), origin);
                     }
                     const bad = await poll(s2.url, {}, { headers: { Origin: 'http://evil.test' } });
                     assert.equal(bad.headers.get('access-control-allow-origin'), null);
+                    const res = await fetchT(liveUrlOf(s2.url), {
+                        method: 'OPTIONS',
+                        headers: { Origin: 'http://a.test', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+                    });
+                    await res.text();
+                    assert.ok(res.status === 204 || res.status === 200, `status ${res.status}`);
+                    assert.equal(res.headers.get('access-control-allow-origin'), 'http://a.test');
+                    const methods = (res.headers.get('access-control-allow-methods') ?? '').toUpperCase();
+                    assert.match(methods, /GET/);
+                    assert.match(methods, /POST/);
+                    assert.match((res.headers.get('access-control-allow-headers') ?? '').toLowerCase(), /content-type/);
                 } finally {
                     await s2.stop();
                 }
             });
 
-            check('OPTIONS preflight is answered with methods and headers', async () => {
-                const res = await fetchT(`${url}/live`, {
-                    method: 'OPTIONS',
-                    headers: {
-                        Origin: 'http://example.test',
-                        'Access-Control-Request-Method': 'POST',
-                        'Access-Control-Request-Headers': 'content-type',
-                    },
-                });
-                await res.text();
-                assert.ok(res.status === 204 || res.status === 200, `status ${res.status}`);
-                assert.ok(['*', 'http://example.test'].includes(res.headers.get('access-control-allow-origin')));
-                const methods = (res.headers.get('access-control-allow-methods') ?? '').toUpperCase();
-                assert.match(methods, /GET/);
-                assert.match(methods, /POST/);
-                assert.match((res.headers.get('access-control-allow-headers') ?? '').toLowerCase(), /content-type/);
+            check("origins '*': every origin gets Access-Control-Allow-Origin: *", async () => {
+                const s2 = await startServer(kind, [...row.args, ...t.sideArgs, '--origins', '*']);
+                try {
+                    const r = await poll(s2.url, {}, { headers: { Origin: 'http://any.test' } });
+                    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+                    const p = await jsonOf(await post(s2.url, { id: 1, data: 1 }, { headers: { Origin: 'http://any.test' } }));
+                    assert.deepEqual([p.status, p.body], [200, { ack: 1 }]);
+                } finally {
+                    await s2.stop();
+                }
             });
 
             check('Lifeline-Interval when configured, on every poll answer; absent otherwise', async () => {
@@ -524,8 +441,9 @@ for (const kind of ['node', 'flask']) {
                 const ws = await connectWs(url);
                 try {
                     assert.equal(ws.protocol, SUBPROTOCOL);
-                    const hello = await ws.next();
-                    assert.deepEqual(hello, { type: 'hello', cursor: c, heartbeat: 25000 });
+                    const { type, cursor, heartbeat, server } = await ws.next();
+                    assert.deepEqual({ type, cursor, heartbeat }, { type: 'hello', cursor: c, heartbeat: 25000 });
+                    assert.equal(typeof server, 'string', 'the test layer names itself in hello');
                 } finally {
                     await ws.close();
                 }
@@ -798,5 +716,4 @@ for (const kind of ['node', 'flask']) {
                 assert.equal((await poll(url, { cursor: '0' })).status, 204);
             });
         });
-    });
-}
+});

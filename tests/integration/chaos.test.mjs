@@ -156,7 +156,7 @@ test(`chaos: seed ${SEED}, ${MESSAGES} messages, ${SERVER} server — none lost,
     let rec;
     try {
         const start = await publish(server.url, { marker: 'start' });
-        ({ l, rec } = client(`${proxy.url}/live`, {
+        ({ l, rec } = client(`${proxy.url}/live/test`, {
             ...FAST,
             hiddenGrace: 500,
             cursor: start,

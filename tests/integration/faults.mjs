@@ -48,7 +48,7 @@ export function faultSuite(title, kind, args, hasWs) {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
             proxy.setMode(mode, opts);
             const start = await head(server.url);
-            const { l, rec } = client(`${proxy.url}/live`, { ...FAST, cursor: start, ...clientOpts });
+            const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, cursor: start, ...clientOpts });
             const done = async () => {
                 l.close();
                 await proxy.close();

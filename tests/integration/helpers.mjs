@@ -107,11 +107,11 @@ export function client(url, options = {}) {
     return { l, rec };
 }
 
-/** Wait for fn() truthy (bounded). `what` may be a function for a late-built message. */
+/** Wait for fn() (or what it resolves to) truthy, bounded. `what` may be a function for a late-built message. */
 export async function waitFor(fn, ms, what = 'condition') {
     const end = Date.now() + ms;
     for (;;) {
-        const v = fn();
+        const v = await fn();
         if (v) return v;
         if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what() : what}`);
         await sleep(20);
@@ -155,7 +155,7 @@ export function orderViolation(rec) {
 
 /** The server's current cursor (a poll without a cursor). */
 export async function head(serverUrl) {
-    const r = await fetchT(`${serverUrl}/live`);
+    const r = await fetchT(`${serverUrl}/live/test`);
     const j = await r.json();
     if (r.status !== 200 || typeof j.cursor !== 'string') throw new Error(`head: ${r.status} ${JSON.stringify(j)}`);
     return j.cursor;

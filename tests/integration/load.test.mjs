@@ -74,7 +74,7 @@ describe('load discipline (node server)', () => {
             const c = proxy.stats().connections;
             for (; seen < c; seen++) arrivals.push(now());
         }, 5);
-        const { l, rec } = client(`${proxy.url}/live`, { ...FAST, cursor: start, fetch: io.fetch, WebSocket: io.WebSocket });
+        const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, cursor: start, fetch: io.fetch, WebSocket: io.WebSocket });
         try {
             await sleep(5500);
             const shed = io.reqs.filter((r) => r.status === 429);
@@ -110,7 +110,7 @@ describe('load discipline (node server)', () => {
         const io = instrumented();
         const start = await head(server.url);
         await admin(server.url, '/admin/stats/reset', {});
-        const { l, rec } = client(`${server.url}/live`, { ...FAST, websocket: false, longPollWait: 800, cursor: start, fetch: io.fetch });
+        const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, longPollWait: 800, cursor: start, fetch: io.fetch });
         try {
             await waitFor(() => l.state === 'open', 5000, () => rec.dump());
             assert.equal(l.transport, 'longpoll');
@@ -157,7 +157,7 @@ describe('load discipline (node server)', () => {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
             proxy.setMode(mode);
             const timers = trackedTimers();
-            const { l, rec } = client(`${proxy.url}/live`, { ...FAST, ...opts, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout });
+            const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, ...opts, setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout });
             runs.push({ name, proxy, l, rec, timers, later });
         }
         try {
@@ -193,7 +193,7 @@ describe('load discipline (node server)', () => {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
             const pg = fakePage();
             const start = await head(server.url);
-            const { l, rec } = client(`${proxy.url}/live`, { ...FAST, hiddenGrace: 300, cursor: start, document: pg.document, window: pg.window, ...opts });
+            const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, hiddenGrace: 300, cursor: start, document: pg.document, window: pg.window, ...opts });
             try {
                 await waitFor(() => l.state === 'open' && l.transport === expectTransport, 5000, () => rec.dump());
                 pg.hide();
@@ -228,7 +228,7 @@ describe('load discipline (node server)', () => {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
             const pg = fakePage({ hidden: true });
             const start = await head(server.url);
-            const { l, rec } = client(`${proxy.url}/live`, { ...FAST, cursor: start, document: pg.document, window: pg.window });
+            const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, cursor: start, document: pg.document, window: pg.window });
             try {
                 await sleep(2500);
                 assert.equal(proxy.stats().connections, 0, rec.dump());
@@ -257,7 +257,7 @@ for (const kind of ['node', 'flask']) {
             const io = instrumented();
             const start = await head(server.url);
             await admin(server.url, '/admin/stats/reset', {});
-            const { l, rec } = client(`${server.url}/live`, { ...FAST, websocket: false, minInterval: 200, maxInterval: 600, cursor: start, fetch: io.fetch });
+            const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, minInterval: 200, maxInterval: 600, cursor: start, fetch: io.fetch });
             try {
                 await waitFor(() => l.state === 'open', 5000, () => rec.dump());
                 assert.equal(l.transport, 'poll');
@@ -291,7 +291,7 @@ describe('(c) long polling is used when the flask server offers it', { skip: ser
     it('transport longpoll; idle answers empty; no preflight', async () => {
         const start = await head(server.url);
         await admin(server.url, '/admin/stats/reset', {});
-        const { l, rec } = client(`${server.url}/live`, { ...FAST, websocket: false, longPollWait: 800, cursor: start });
+        const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, longPollWait: 800, cursor: start });
         try {
             await waitFor(() => l.state === 'open', 5000, () => rec.dump());
             assert.equal(l.transport, 'longpoll');

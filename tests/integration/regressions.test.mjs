@@ -43,7 +43,7 @@ test('a WebSocket reset frame answering a stale cursor does not skip messages th
             return fetch(url, init);
         };
         let rec;
-        ({ l, rec } = client(`${server.url}/live`, { ...FAST, cursor: old, WebSocket: lateWebSocket(800), fetch: slowFetch }));
+        ({ l, rec } = client(`${server.url}/live/test`, { ...FAST, cursor: old, WebSocket: lateWebSocket(800), fetch: slowFetch }));
         await waitFor(() => rec.resets.length >= 1, 3000, () => `the poll's reset\n${rec.dump()}`);
         const sent = [];
         for (let i = 4; i <= 6; i++) sent.push(await publish(server.url, { i }));

@@ -29,7 +29,7 @@ test('dist/lifeline.js and dist/lifeline.mjs run in Chromium', { skip, timeout: 
         const receive = (kind) =>
             page.evaluate(async ([kind]) => {
                 const L = kind == 'esm' ? (await import('/dist/lifeline.mjs')).Lifeline : window.Lifeline;
-                const l = new L('/live', { websocket: kind == 'esm' });
+                const l = new L('/live/test', { websocket: kind == 'esm' });
                 const want = kind == 'esm' ? 'websocket' : 'longpoll';
                 await new Promise((r) => l.addEventListener('statechange', (e) => e.state == 'open' && e.transport == want && r()));
                 window.__ready = true;

@@ -22,9 +22,11 @@ const SCRIPT = `
 import { Lifeline } from 'lifeline-live';
 import Default from 'lifeline-live';
 import WebSocket from 'ws';
+import { createLifeline, Rejected } from 'lifeline-live/server';
+if (typeof createLifeline !== 'function' || typeof Rejected !== 'function') throw new Error('lifeline-live/server exports');
 const [url, websocket] = process.argv.slice(2);
 if (Default !== Lifeline) throw new Error('default export');
-const l = new Lifeline(url + '/live', { WebSocket, websocket: websocket == '1' });
+const l = new Lifeline(url + '/live/test', { WebSocket, websocket: websocket == '1' });
 const fail = setTimeout(() => { console.log('TIMEOUT', l.state, l.transport); process.exit(1); }, 10000);
 l.addEventListener('statechange', async (e) => {
     if (e.state != 'open') return;
@@ -41,7 +43,7 @@ test('npm pack, install offline, import by name, receive over WebSocket and poll
     const tgz = npm(['pack', '--silent', '--pack-destination', dir], ROOT).trim().split('\n').at(-1);
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"user","private":true,"type":"module"}');
     npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', path.join(dir, tgz)], dir);
-    // ws is a dependency of the package (its server handler): npm installed it from the cache
+    // ws (a dependency of lifeline-live/server) comes with the package; link it when npm did not.
     if (!fs.existsSync(path.join(dir, 'node_modules', 'ws'))) fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
     assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);

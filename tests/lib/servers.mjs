@@ -7,8 +7,10 @@
 //   const hello = await ws.next();                                  // bounded wait
 //   await s.stop();
 //
-// Both servers share one CLI contract: `--host H --port 0 …`, one stdout line
-// `LISTENING http://127.0.0.1:<port>`, the protocol on /live and the admin API on /admin/*.
+// Both servers share one CLI contract (server/DESIGN.md "The demo/test layer"): `--host H
+// --port 0 …`, one stdout line `LISTENING http://127.0.0.1:<port>`, streams on
+// /live/<stream> and the admin API on /admin/*. `liveUrl` is the admin API's default stream,
+// /live/test; helpers given a server's base URL use that stream too.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -126,7 +128,7 @@ export async function startServer(kind, args = [], opts = {}) {
         })();
         return stopping;
     };
-    return { url, liveUrl: `${url}/live`, kind, proc, output: () => out + err, stop };
+    return { url, liveUrl: liveUrlOf(url), kind, proc, output: () => out + err, stop };
 }
 
 /** fetch with a bounded time (default 10 s). */
@@ -154,9 +156,18 @@ export async function admin(url, apiPath, body, { method } = {}) {
     return text ? JSON.parse(text) : null;
 }
 
-/** Publish one message through the admin API; resolves to its cursor. */
-export async function publish(url, data) {
-    return (await admin(url, '/admin/publish', { data })).cursor;
+/** Publish one message through the admin API (to `stream`, default `test`); resolves to its cursor. */
+export async function publish(url, data, stream) {
+    return (await admin(url, '/admin/publish', stream === undefined ? { data } : { stream, data })).cursor;
+}
+
+export const DEFAULT_STREAM = 'test';
+
+/** A stream's URL: a server's base URL (no path) gets /live/<stream>; a URL with a path stays. */
+export function liveUrlOf(url, stream = DEFAULT_STREAM) {
+    const u = new URL(url);
+    if (u.pathname === '/') u.pathname = `/live/${stream}`;
+    return u.href;
 }
 
 /** Wait for `fn()` to be truthy, polling every `everyMs`, at most `timeoutMs`. */
@@ -171,7 +182,7 @@ export async function until(fn, { timeoutMs = 5000, everyMs = 20, what = 'condit
 }
 
 export function wsUrl(url, params = {}) {
-    const u = new URL(url.endsWith('/live') ? url : `${url}/live`);
+    const u = new URL(liveUrlOf(url));
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) u.searchParams.set(k, v);
     return u.href;
@@ -181,7 +192,7 @@ export function wsUrl(url, params = {}) {
  * A minimal WebSocket test client over `ws`. Frames are queued; next() takes the next one
  * with a bounded wait. Does NOT answer pings by itself unless autoPong is set.
  *
- * @param {string} url server base URL (or its /live URL)
+ * @param {string} url server base URL (stream `test`) or a stream's URL
  * @param {{cursor?: string, protocols?: string[]|string, timeoutMs?: number, autoPong?: boolean, headers?: object}} [opts]
  * @returns {Promise<{ws, protocol, frames, next, nextOfType, send, sendRaw, close, closed}>}
  *   Rejects when the upgrade fails: err.status carries the HTTP status when there is one.

@@ -1,0 +1,188 @@
+// lifeline-live/server as an application mounts it (server/node/): on node:http beside other
+// routes, as Connect/Express-style middleware, with hooks returning promises, and its
+// options checked at construction. In process, no demo layer.
+//
+//   node --test tests/conformance/node-library.test.mjs
+
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createLifeline, Rejected, MemoryStore } from '../../server/node/index.mjs';
+import { connectWs, fetchT } from '../lib/servers.mjs';
+
+/** Listen on a free loopback port; returns {url, close}. */
+async function listen(server) {
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    return {
+        url: `http://127.0.0.1:${server.address().port}`,
+        close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))),
+    };
+}
+
+/** Connect's dispatch, reduced: each layer is (req, res, next); an unanswered request is 404. */
+function connectApp(...layers) {
+    return (req, res) => {
+        let i = 0;
+        const next = (err) => {
+            const layer = layers[i++];
+            if (err || !layer) {
+                res.writeHead(err ? 500 : 404);
+                return res.end(err ? 'error' : 'app 404');
+            }
+            layer(req, res, next);
+        };
+        next();
+    };
+}
+
+describe('mounting', () => {
+    const cleanup = [];
+    after(async () => {
+        for (const f of cleanup.reverse()) await f();
+    });
+
+    it('on node:http: answers its prefix, passes everything else through, upgrades only its own', async () => {
+        const live = createLifeline({ prefix: '/updates', onSend: (stream, data) => live.publish(stream, data) });
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end('app'));
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(() => s.close(), () => live.close());
+        assert.equal(await (await fetchT(`${s.url}/`)).text(), 'app');
+        assert.equal(await (await fetchT(`${s.url}/live/x`)).text(), 'app', 'another prefix is not ours');
+        assert.equal(await (await fetchT(`${s.url}/updatesx`)).text(), 'app');
+        assert.equal((await fetchT(`${s.url}/updates`)).status, 404);
+        const c = await live.publish('news', { n: 1 });
+        const r = await (await fetchT(`${s.url}/updates/news?cursor=0`)).json();
+        assert.deepEqual(r.messages, [{ cursor: c, data: { n: 1 } }]);
+        const ws = await connectWs(`${s.url}/updates/news`, { cursor: '0' });
+        try {
+            assert.equal((await ws.next()).type, 'hello');
+            assert.deepEqual((await ws.next()).data, { n: 1 });
+        } finally {
+            await ws.close();
+        }
+        await assert.rejects(connectWs(`${s.url}/live/news`, { timeoutMs: 2000 }), "another prefix is not upgraded");
+    });
+
+    it("as Connect/Express middleware: `live.handle(req, res) || next()`, and mounted under a path (originalUrl)", async () => {
+        const live = createLifeline({ onSend: async (stream, data) => void (await live.publish(stream, data)) });
+        const app = connectApp(
+            (req, res, next) => live.handle(req, res) || next(),
+            (req, res, next) => (req.url === '/hello' ? res.end('hello from the app') : next()),
+        );
+        const s = await listen(http.createServer(app));
+        cleanup.push(() => s.close(), () => live.close());
+        assert.equal(await (await fetchT(`${s.url}/hello`)).text(), 'hello from the app');
+        assert.equal((await fetchT(`${s.url}/nothing`)).status, 404);
+        const p = await fetchT(`${s.url}/live/chat`, { method: 'POST', body: '{"id":1,"data":"hi"}' });
+        assert.deepEqual(await p.json(), { ack: 1 });
+        assert.equal((await (await fetchT(`${s.url}/live/chat?cursor=0`)).json()).messages[0].data, 'hi');
+        // Express's app.use('/api', …) strips the mount path from req.url; originalUrl keeps it.
+        const req = { url: '/live/chat?cursor=0', originalUrl: '/api/live/chat?cursor=0', method: 'GET', headers: {} };
+        assert.equal(live.handle(req, {}), false, 'a URL outside the prefix, as the app sees it, is passed through');
+    });
+
+    it('hooks may return promises; a send is acked only after onSend resolved', async () => {
+        const order = [];
+        const live = createLifeline({
+            authorize: async (stream, action) => (await new Promise((r) => setTimeout(r, 20)), !(stream === 'closed' && action === 'subscribe')),
+            onSend: async (stream, data) => {
+                await new Promise((r) => setTimeout(r, 50));
+                if (data === 'bad') throw new Rejected('bad_data', 'no bad data', 422);
+                order.push('stored');
+            },
+        });
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(() => s.close(), () => live.close());
+        assert.equal((await fetchT(`${s.url}/live/closed`)).status, 403);
+        const ok = await fetchT(`${s.url}/live/open`, { method: 'POST', body: '{"id":1,"data":"good"}' });
+        order.push('acked');
+        assert.equal(ok.status, 200);
+        assert.deepEqual(order, ['stored', 'acked']);
+        const bad = await fetchT(`${s.url}/live/open`, { method: 'POST', body: '{"id":2,"data":"bad"}' });
+        assert.equal(bad.status, 422);
+        assert.deepEqual(await bad.json(), { error: 'bad_data', message: 'no bad data' });
+        const ws = await connectWs(`${s.url}/live/open`);
+        try {
+            assert.equal((await ws.next()).type, 'hello');
+            ws.send({ type: 'send', id: 7, data: 'bad' });
+            assert.deepEqual(await ws.next(), { type: 'ack', id: 7, error: 'bad_data', message: 'no bad data' });
+        } finally {
+            await ws.close();
+        }
+    });
+
+    it('trustProxy: the own origin comes from X-Forwarded-Proto/-Host only when on', async () => {
+        const lives = [createLifeline({ onSend() {} }), createLifeline({ onSend() {}, trustProxy: true })];
+        const servers = await Promise.all(lives.map((live) => listen(http.createServer((req, res) => live.handle(req, res) || res.end()))));
+        cleanup.push(...servers.map((s) => () => s.close()), ...lives.map((l) => () => l.close()));
+        const send = (s) =>
+            fetchT(`${s.url}/live/x`, {
+                method: 'POST',
+                body: '{"id":1,"data":1}',
+                headers: { Origin: 'https://app.example', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'app.example' },
+            });
+        assert.equal((await send(servers[0])).status, 403);
+        assert.equal((await send(servers[1])).status, 200);
+    });
+
+    it('close() ends sockets and held long polls', async () => {
+        const live = createLifeline();
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(() => s.close());
+        const ws = await connectWs(`${s.url}/live/a`);
+        await ws.next();
+        const held = fetchT(`${s.url}/live/a?cursor=${live.store.head('a')}&wait=20000`).then(
+            (r) => r.status,
+            () => 'ended',
+        );
+        await new Promise((r) => setTimeout(r, 100));
+        await live.close();
+        await ws.waitClose(3000);
+        assert.equal(await held, 'ended');
+        assert.equal((await fetchT(`${s.url}/live/a`)).status, 503);
+    });
+});
+
+describe('options and publish', () => {
+    it('bad options throw a TypeError at construction', () => {
+        for (const o of [{ heartbeat: 0 }, { batch: 'x' }, { retention: 0 }, { prefix: 'live' }, { prefix: '/live/' }, { onSend: 1 }, { origins: 'http://a' }, { bogus: 1 }, { store: new MemoryStore(), redis: 'redis://x' }]) {
+            assert.throws(() => createLifeline(o), TypeError, Object.keys(o).join());
+        }
+    });
+
+    it('configure() changes run-time options, checked; maxBody only at construction', async () => {
+        const live = createLifeline();
+        assert.equal(live.configure({ batch: 7, interval: null }).batch, 7);
+        assert.equal(live.config.batch, 7);
+        assert.equal(live.store.retention, 1000);
+        live.configure({ retention: 5 });
+        assert.equal(live.store.retention, 5, 'reaches the store');
+        assert.throws(() => live.configure({ batch: 0 }), TypeError);
+        assert.throws(() => live.configure({ maxBody: 10 }), TypeError);
+        assert.equal(live.config.batch, 7, 'a refused change changes nothing');
+        await live.close();
+    });
+
+    it('publish checks the stream name and the data; cursors increase per stream', async () => {
+        const live = createLifeline();
+        await assert.rejects(live.publish('bad name', 1), TypeError);
+        await assert.rejects(live.publish('a', () => 1), TypeError);
+        const [a1, a2, b1] = [await live.publish('a', 1), await live.publish('a', { x: 2 }), await live.publish('b', null)];
+        assert.match(a1, /^\d+-1$/);
+        assert.match(a2, /^\d+-2$/);
+        assert.match(b1, /^\d+-1$/);
+        await live.close();
+    });
+
+    it('Rejected: code, message, status (a 4xx other than 408/429, else 400)', () => {
+        const r = new Rejected('nope', 'not now', 409);
+        assert.deepEqual([r.code, r.reason, r.status, r instanceof Error], ['nope', 'not now', 409, true]);
+        assert.equal(new Rejected().code, 'rejected');
+        for (const s of [200, 408, 429, 500, 'x']) assert.equal(new Rejected('c', 'm', s).status, 400);
+    });
+});
