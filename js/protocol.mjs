@@ -27,6 +27,9 @@ const depth = (v, n = 0) => {
 // a cursor goes in as one line: one with a line break is no cursor
 const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
 
+/** Whether c is a cursor's text: `<u64>` or `<u64>-<u64>` (the core checks the range). */
+export const isCursor = (c) => /^\d+(-\d+)?$/.test(c);
+
 /** The query of a WebSocket upgrade or a poll (WS_OPEN, FETCH GET): the cursor to resume
  *  from and the wait of a long poll, each only when set. */
 export const query = (cursor, wait) => [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');

@@ -1,0 +1,159 @@
+// Sharing one connection between the tabs of an origin (issue #13), in Chromium: real
+// pages of one origin in one browser context (they share Web Locks and BroadcastChannel),
+// the reference server behind a fault proxy per test (its stats count that test's traffic),
+// a stream per test. Pages here are always visible (Playwright's focus emulation);
+// share-hidden.test.mjs hides them for real.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { skip, useRig, openFixture, waitLog, getLog, isOpen, sleep } from './helpers.mjs';
+import { admin, fetchT } from '../lib/servers.mjs';
+
+const BASE = { wsTimeout: 1000, raceDelay: 100, backoffBase: 200, backoffMax: 1000 };
+const env = useRig();
+let streams = 0;
+
+/** A fresh stream (so its messages are this test's alone), behind a fresh proxy. */
+async function stream() {
+    const proxy = await env.rig.proxy();
+    const name = `share${++streams}x${Date.now()}`;
+    return {
+        proxy,
+        url: `${proxy.url}/live/${name}`,
+        publish: async (data) => (await admin(env.rig.server.url, '/admin/publish', { stream: name, data })).cursor,
+    };
+}
+
+/** n tabs of one context, each with one Lifeline 'a' on url. */
+async function tabs(ctx, n, url, opts = {}) {
+    const pages = [];
+    for (let i = 0; i < n; i++) pages.push(await tab(ctx, url, opts));
+    return pages;
+}
+async function tab(ctx, url, opts = {}) {
+    const page = await ctx.newPage();
+    try {
+        await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url, opts: { ...BASE, ...opts } }] }));
+    } catch (e) {
+        throw new Error(`${e.message}; page errors: ${page.__errors}`);
+    }
+    return page;
+}
+const roles = (pages) => Promise.all(pages.map((p) => p.evaluate(() => window.__live.a.role)));
+const ns = (l) => l.a.messages.map((m) => m.data.n);
+
+/** Wait until every tab delivered exactly `want` (a list of n), none more. */
+async function allGot(pages, want, what) {
+    for (const p of pages) await waitLog(p, (l) => l.a.messages.length >= want.length, what, 15000);
+    for (const p of pages) assert.deepEqual(ns(await getLog(p)), want, `${what}: every message once, in order`);
+}
+
+test('five tabs: one leader, one WebSocket at the server, every tab gets every message once', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 5, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open over the websocket');
+        let r = await roles(pages);
+        assert.equal(r.filter((x) => x == 'leader').length, 1, `one leader: ${r}`);
+        assert.equal(r.filter((x) => x == 'follower').length, 4);
+        await waitLog(pages[0], () => true, '');
+        const want = [];
+        for (let n = 1; n <= 20; n++) await s.publish({ n }), want.push(n);
+        await allGot(pages, want, 'twenty messages');
+        const st = s.proxy.stats();
+        assert.equal(st.ws_upgrades, 1, 'one WebSocket was ever opened');
+        assert.equal(st.ws_open, 1);
+        // every tab knows how many share the connection
+        for (const p of pages) await p.waitForFunction(() => window.__live.a.stats.tabs == 5, null, { timeout: 5000 });
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('upgrade refused: five tabs hold one long poll at a time', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        s.proxy.setMode('refuse');
+        const pages = await tabs(ctx, 5, s.url, { probeMin: 60000 });
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'longpoll'), 'open over long polls', 15000);
+        const stats = () => admin(env.rig.server.url, '/admin/stats');
+        let most = 0;
+        const before = (await stats()).longpoll;
+        for (let i = 0; i < 30; i++) (most = Math.max(most, (await stats()).held)), await sleep(100);
+        const want = [1, 2, 3];
+        for (const n of want) await s.publish({ n });
+        await allGot(pages, want, 'three messages by long poll');
+        assert.equal(most, 1, 'one long poll held at a time');
+        assert.ok((await stats()).longpoll > before, 'the leader long-polls');
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('a tab joining with an old cursor gets the gap exactly once, then the live stream', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 2, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a), 'open');
+        const cursors = [];
+        for (let n = 1; n <= 10; n++) cursors.push(await s.publish({ n }));
+        await allGot(pages, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'ten messages');
+        const late = await tab(ctx, s.url, { cursor: cursors[2] }); // delivered up to n = 3
+        assert.equal(await late.evaluate(() => window.__live.a.role), 'follower');
+        await waitLog(late, (l) => l.a.messages.length >= 7, 'the gap');
+        for (let n = 11; n <= 13; n++) await s.publish({ n });
+        await allGot([late], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13], 'gap then live');
+        await allGot(pages, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], 'the others go on');
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('sends from followers go through the leader and are acked once', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 3, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a), 'open');
+        const r = await roles(pages);
+        const followers = pages.filter((_, i) => r[i] == 'follower');
+        const acks = await Promise.all(
+            followers.map((p, i) =>
+                p.evaluate(async (i) => {
+                    let acked = 0;
+                    await Promise.all([1, 2, 3, 4, 5].map((k) => window.__live.a.send({ text: `f${i}-${k}` }).then(() => acked++)));
+                    return acked;
+                }, i),
+            ),
+        );
+        assert.deepEqual(acks, [5, 5]);
+        // the demo server publishes each send to the stream: each arrives once at every tab
+        for (const p of pages) {
+            const l = await waitLog(p, (l) => l.a.messages.length >= 10, 'the ten sends, published');
+            const texts = l.a.messages.map((m) => m.data.text).sort();
+            assert.equal(new Set(texts).size, 10, `ten different sends: ${texts}`);
+        }
+        assert.equal(s.proxy.stats().ws_upgrades, 1);
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('two URLs make two groups; share: false makes separate connections', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s1 = await stream(), s2 = await stream(), s3 = await stream();
+        const g1 = await tabs(ctx, 2, s1.url), g2 = await tabs(ctx, 2, s2.url), solo = await tabs(ctx, 3, s3.url, { share: false });
+        for (const p of [...g1, ...g2, ...solo]) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
+        assert.deepEqual((await roles(g1)).sort(), ['follower', 'leader']);
+        assert.deepEqual((await roles(g2)).sort(), ['follower', 'leader']);
+        assert.deepEqual(await roles(solo), ['solo', 'solo', 'solo']);
+        assert.equal(s1.proxy.stats().ws_open, 1);
+        assert.equal(s2.proxy.stats().ws_open, 1);
+        assert.equal(s3.proxy.stats().ws_open, 3, 'share: false: a connection per tab');
+    } finally {
+        await ctx.close();
+    }
+});
