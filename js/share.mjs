@@ -71,7 +71,7 @@ export function share(name, t) {
         token = ac;
         last = performance.now();
         hidden = 0;
-        const gone = () => token == ac && (become('follower'), claim());
+        const gone = () => token == ac && ((release = null), become('follower'), claim());
         locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
     };
 
@@ -110,6 +110,8 @@ export function share(name, t) {
     };
 
     const receive = ({ data: m }) => {
+        // back from the back/forward cache as the leader it was, while another tab leads
+        if (m.h && role == 'leader' && !release) become('follower');
         if (m.p && role == 'leader') {
             const fresh = !seen.has(m.p);
             seen.set(m.p, performance.now());
@@ -138,19 +140,19 @@ export function share(name, t) {
         if (ch) return;
         ch = new Channel(name);
         ch.onmessage = receive;
-        become('follower');
         claim();
         post({ p: id });
         timer = setInterval(() => (role == 'leader' ? beat() : steal()), HEARTBEAT_MS);
     };
+    // A leader that leaves keeps its core, which pagehide paused: back from the cache it
+    // resumes, and stays the leader if the lock is still free (else the next heartbeat of
+    // the tab that took it over makes it a follower).
     const leave = () => {
         token?.abort();
-        token = 0;
         release?.();
-        become('follower');
         clearInterval(timer);
         ch?.close();
-        ch = catching = 0;
+        token = release = ch = catching = null;
     };
     const on = [
         ['visibilitychange', () => (role == 'leader' ? beat() : steal())],
@@ -177,6 +179,7 @@ export function share(name, t) {
         /** For good: leave, and listen no more. */
         close() {
             leave();
+            become('follower');
             on.forEach(([n, f], i) => (i ? t.win : t.doc)?.removeEventListener(n, f));
         },
     };

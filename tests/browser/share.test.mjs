@@ -239,3 +239,50 @@ test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab
         await ctx.close();
     }
 });
+
+// Chromium freezes only hidden pages (Page.setWebLifecycleState on a visible one does
+// nothing; share-hidden.test.mjs freezes a hidden leader): a visible leader whose main thread
+// is stuck holds its lock and sends no heartbeat, which is what a follower must notice.
+test('a stuck leader (lock still held, no heartbeat) is replaced; back, it follows; nothing lost or repeated', { skip, timeout: 60000 }, async (t) => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 3, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a), 'open');
+        const [leader] = await leaderOf(pages);
+        const rest = pages.filter((p) => p != leader);
+        let n = 0, stop = false;
+        const publisher = (async () => {
+            while (!stop) await s.publish({ n: ++n }), await sleep(30);
+        })();
+        await sleep(500);
+        const t0 = Date.now();
+        const stuck = leader.evaluate(() => {
+            const end = performance.now() + 8000;
+            while (performance.now() < end);
+        });
+        const [next, took] = await leaderOf(rest, t0, 15000);
+        t.diagnostic(`stuck leader replaced after ${took} ms`);
+        assert.ok(next, 'a new leader');
+        await stuck;
+        await until(async () => (await leader.evaluate(() => window.__live.a.role)) == 'follower', 'the tab back follows');
+        await sleep(500);
+        stop = true;
+        await publisher;
+        const want = Array.from({ length: n }, (_, i) => i + 1);
+        for (const p of pages) await waitLog(p, (l) => l.a.messages.length >= n, `all ${n} messages`);
+        for (const p of pages) assert.deepEqual(ns(await getLog(p)), want, 'every message once, in order');
+        await sleep(300);
+        assert.equal(s.proxy.stats().ws_open, 1, 'one connection again');
+    } finally {
+        await ctx.close();
+    }
+});
+
+async function until(f, what, ms = 10000) {
+    const end = Date.now() + ms;
+    while (!(await f())) {
+        if (Date.now() > end) throw new Error(`timed out (${ms} ms) waiting for ${what}`);
+        await sleep(20);
+    }
+}
