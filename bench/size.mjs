@@ -24,7 +24,7 @@ const row = (name, raw, z, g) => console.log(`${name.padEnd(40)} ${String(raw).p
 
 const mjs = read('dist/lifeline.mjs'), wasm = read('dist/lifeline.wasm');
 const text = mjs.toString('utf8');
-const literal = read('build/wasm-inline.mjs').toString('utf8').match(/export default (.*);\n$/s)[1];
+const literal = read('build/wasm-inline.mjs').toString('utf8').match(/export default \(\) => (.*);\n$/s)[1];
 const at = text.indexOf(literal);
 if (at < 0) throw new Error('size: the inlined wasm is not in dist/lifeline.mjs (run make build)');
 const js = Buffer.from(text.slice(0, at) + "''" + text.slice(at + literal.length), 'utf8');

@@ -85,7 +85,7 @@ export const FAILS = ["network","timeout"];
 export const FAIL_NETWORK = 0;
 export const FAIL_TIMEOUT = 1;
 
-// Actions: names, and each one's fields as [name, word offset in the ll_action] (js/loader.mjs).
+// Actions: names, and each one's fields as {name: word offset in the ll_action} (js/loader.mjs).
 export const ACTIONS = ["none","ws_open","ws_send","ws_close","poll","post","fetch_cancel","deliver","state","error","reset","ack","send_failed","remember_fallback","forget_fallback"];
 export const ACT_NONE = 0;
 export const ACT_WS_OPEN = 1;
@@ -102,7 +102,7 @@ export const ACT_ACK = 11;
 export const ACT_SEND_FAILED = 12;
 export const ACT_REMEMBER_FALLBACK = 13;
 export const ACT_FORGET_FALLBACK = 14;
-export const ACTION_FIELDS = [[],[["socket",1],["cursor",7]],[["socket",1],["frame",2],["send",3]],[["socket",1],["code",2],["reason",4]],[["request",1],["timeout",2],["wait",3],["cursor",7]],[["request",1],["timeout",2],["send",3]],[["request",1]],[["index",2],["body",5],["cursor",7]],[["state",2],["transport",3],["reason",4]],[["code",2],["status",3],["reason",4],["message",5],["serverCode",7]],[["from",5],["to",7]],[["send",1]],[["first",1],["last",2],["code",3],["status",4],["message",5],["serverCode",7]],[["ttl",2]],[]];
+export const ACTION_FIELDS = [, {socket: 1, cursor: 7}, {socket: 1, frame: 2, send: 3}, {socket: 1, code: 2, reason: 4}, {request: 1, timeout: 2, wait: 3, cursor: 7}, {request: 1, timeout: 2, send: 3}, {request: 1}, {index: 2, body: 5, cursor: 7}, {state: 2, transport: 3, reason: 4}, {code: 2, status: 3, reason: 4, message: 5, serverCode: 7}, {from: 5, to: 7}, {send: 1}, {first: 1, last: 2, code: 3, status: 4, message: 5, serverCode: 7}, {ttl: 2}, ,];
 
 // Config fields (ll_set field = index): names, option names, defaults, [min, max].
 export const CONFIG = ["resource_mode","websocket","start_on_polling","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];

@@ -6,20 +6,20 @@
 // be fed in the middle of its own drain.
 import { ERR_CLOSED } from './constants.js';
 
-let busy = 0;
+let busy = false;
 const queue = [];
 
 /** Run f now, or after the drain in progress. */
-export const later = (f) => {
+export function later(f) {
     if (busy) return queue.push(f);
-    busy = 1;
+    busy = true;
     try {
         return f();
     } finally {
-        busy = 0;
+        busy = false;
         while (queue.length && !busy) later(queue.shift());
     }
-};
+}
 
 /** A driver for `core` (a slot of runtime `rt`); act(action, msgs) handles each action.
  *  Returns feed(name, args, k, msgs): call ll_<name>(core, now, ...args) (strings and bytes
@@ -28,24 +28,28 @@ export const later = (f) => {
  *  feed.stop() disarms for good; a stopped core answers every input as closed. */
 export function driver(rt, core, now, setTimer, clearTimer, act) {
     const x = rt.x;
-    let timer, at = -1, stopped;
+    let timer, armedFor = -1, stopped = false;
     const feed = (name, args = [], k, msgs) =>
         later(() => {
             if (stopped) return k?.(-ERR_CLOSED);
-            const t = Math.floor(now());
-            const r = x['ll_' + name](core, BigInt(t), ...rt.args(args));
-            k?.(r); // (k?.(call) would skip the call when k is absent)
-            for (let p; !stopped && (p = x.ll_next_action(core)); ) act(rt.action(p), msgs);
+            const time = Math.floor(now());
+            const result = x['ll_' + name](core, BigInt(time), ...rt.args(args));
+            if (k) k(result);
+            for (let action; !stopped && (action = x.ll_next_action(core)); ) act(rt.action(action), msgs);
             if (stopped) return;
             // LL_NEVER reads as -1n: no timer
-            const d = Number(x.ll_next_deadline(core));
-            if (d == at) return;
+            const deadline = Number(x.ll_next_deadline(core));
+            if (deadline == armedFor) return;
             clearTimer(timer);
-            at = d;
-            if (d >= 0) timer = setTimer(() => ((at = -1), feed('timer')), Math.max(0, d - t));
+            armedFor = deadline;
+            if (deadline >= 0)
+                timer = setTimer(() => {
+                    armedFor = -1;
+                    feed('timer');
+                }, Math.max(0, deadline - time));
         });
     feed.stop = () => {
-        stopped = 1;
+        stopped = true;
         clearTimer(timer);
     };
     return feed;

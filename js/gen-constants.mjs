@@ -70,10 +70,11 @@ function constants({ tables, actions, config, subprotocol }) {
         out.push('', `export const ${list} = ${JSON.stringify(rows.map((r) => r.name))};`);
         rows.forEach((r, i) => out.push(`export const ${prefix}_${r.id} = ${i};`));
     }
-    out.push('', '// Actions: names, and each one\'s fields as [name, word offset in the ll_action] (js/loader.mjs).');
+    out.push('', '// Actions: names, and each one\'s fields as {name: word offset in the ll_action} (js/loader.mjs).');
     out.push(`export const ACTIONS = ${JSON.stringify(actions.map((a) => a.name))};`);
     actions.forEach((a, i) => out.push(`export const ACT_${a.id} = ${i};`));
-    out.push(`export const ACTION_FIELDS = ${JSON.stringify(actions.map((a) => a.fields))};`);
+    // (an action without fields is a hole: nothing to iterate)
+    out.push(`export const ACTION_FIELDS = [${actions.map((a) => (a.fields.length ? `{${a.fields.map(([name, slot]) => `${name}: ${slot}`).join(', ')}}` : '')).join(', ')}${actions.at(-1).fields.length ? '' : ','}];`);
     out.push(
         '',
         '// Config fields (ll_set field = index): names, option names, defaults, [min, max].',

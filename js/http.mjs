@@ -1,23 +1,64 @@
-// http.mjs — the fetch adapter: FETCH / FETCH_CANCEL actions in, responses out as inputs.
-// The core owns timeouts (it cancels and reports); a cancelled request sends no input.
-import { body as decode, postBody } from './protocol.mjs';
+// http.mjs — the fetch adapter: POLL / POST / FETCH_CANCEL actions in, responses out as
+// inputs. The core owns timeouts (it cancels and reports); a cancelled request sends no
+// input.
+import { FAIL_NETWORK } from './constants.js';
+import { body as decodeBody, postBody, withQuery } from './protocol.mjs';
 
-const int = (v) => (/^\d+$/.test(v) ? +v : -1);
+/** A header's value as a whole number, or -1 (absent, or not digits only). */
+function wholeNumber(value) {
+    return /^\d+$/.test(value) ? +value : -1;
+}
+
+/** What the core reads of a response's headers, as ll_http_response takes it: Retry-After
+ *  in seconds (-1: absent or unreadable; an HTTP date counts from the response's own Date
+ *  header, so the page's clock does not matter), Lifeline-Interval and Lifeline-Long-Poll
+ *  in ms (0: absent), and the validator (the ETag, or else the Last-Modified value).
+ *  header(name) returns a header's value or null. The transcript runner decodes its
+ *  headers with this too. */
+export function responseHead(header) {
+    const retryText = header('retry-after');
+    let retryAfter = wholeNumber(retryText);
+    if (retryAfter < 0 && retryText != null && Date.parse(retryText) >= 0)
+        retryAfter = Math.max(0, Math.ceil((Date.parse(retryText) - (Date.parse(header('date')) || Date.now())) / 1e3));
+    const interval = Math.max(0, wholeNumber(header('lifeline-interval')));
+    const longPoll = Math.max(0, wholeNumber(header('lifeline-long-poll')));
+    return [retryAfter, interval, longPoll, header('etag') ?? header('last-modified') ?? ''];
+}
+
+/** The body, read up to max + 1 bytes: enough for the core to see "too large". */
+async function readBody(response, max) {
+    const reader = response.body?.getReader(), chunks = [];
+    let size = 0;
+    while (reader && size <= max) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        chunks.push(chunk.value);
+        size += chunk.value.length;
+    }
+    if (size > max) reader.cancel().catch(() => {});
+    const bytes = new Uint8Array(size);
+    size = 0;
+    for (const chunk of chunks) {
+        bytes.set(chunk, size);
+        size += chunk.length;
+    }
+    return bytes.subarray(0, max + 1);
+}
 
 /** o: {fetch, url, max: max_message_bytes, cache: revalidate through the HTTP cache,
  *  conditional: send If-None-Match/If-Modified-Since from the last 200 (where fetch has
- *  no cache, as in Node), body(id): the app's JSON text of send id, stats}. */
+ *  no cache, as in Node), body(send): the app's JSON text of send id `send`, stats}. */
 export function http({ fetch, url, max, cache, conditional, body, stats }, feed) {
-    const reqs = new Map(), last = {};
-    const go = async (id, post, sendId, q) => {
-        const ac = new AbortController(), headers = {}, init = { headers, signal: ac.signal };
-        const mine = () => reqs.get(id) == ac;
-        reqs.set(id, ac);
+    const requests = new Map(), last = {};
+    const go = async (id, post, send, target) => {
+        const abort = new AbortController(), headers = {}, init = { headers, signal: abort.signal };
+        const mine = () => requests.get(id) == abort;
+        requests.set(id, abort);
         stats.requests++;
         if (post) {
             // text/plain: a simple request, no CORS preflight
             init.method = 'POST';
-            init.body = postBody(sendId, body(sendId));
+            init.body = postBody(send, body(send));
             stats.bytesOut += init.body.length;
             headers['content-type'] = 'text/plain;charset=UTF-8';
         }
@@ -27,36 +68,35 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             if (last.modified) headers['if-modified-since'] = last.modified;
         }
         try {
-            const r = await fetch(q ? url + (url.includes('?') ? '&' : '?') + q : url, init);
-            const g = (k) => r.headers.get(k), etag = g('etag'), modified = g('last-modified');
-            let n = 0, b = [], rd = r.body?.getReader(), c, ra = g('retry-after');
-            // the core reads Retry-After in seconds: an HTTP date becomes seconds from the
-            // response's own Date (so the page's clock does not matter)
-            ra = ra == null ? -1 : int(ra) >= 0 ? int(ra) : Date.parse(ra) >= 0 ? Math.max(0, Math.ceil((Date.parse(ra) - (Date.parse(g('date')) || Date.now())) / 1e3)) : -1;
-            if (r.status == 200) (last.etag = etag), (last.modified = modified);
-            // at most max + 1 bytes: enough for the core to see "too large"
-            while (rd && n <= max && !(c = await rd.read()).done) b.push(c.value), (n += c.value.length);
-            if (n > max) rd.cancel().catch(() => {});
-            const all = new Uint8Array(n);
-            stats.bytesIn += n;
-            n = 0;
-            for (c of b) all.set(c, n), (n += c.length);
-            const head = [ra, Math.max(0, int(g('lifeline-interval'))), Math.max(0, int(g('lifeline-long-poll'))), etag ?? modified ?? ''];
+            const response = await fetch(target, init);
+            const header = (name) => response.headers.get(name);
+            if (response.status == 200) {
+                last.etag = header('etag');
+                last.modified = header('last-modified');
+            }
+            const bytes = await readBody(response, max);
+            stats.bytesIn += bytes.length;
             // resource mode (cache or conditional) takes the bytes; the protocol, what they hold
-            const body = all.subarray(0, max + 1), [args, msgs] = cache || conditional ? [[body.length, 0, body]] : decode(body, body.length);
-            mine() && (reqs.delete(id), feed('http_response', [id, r.status, ...head, ...args], null, msgs));
+            const [args, msgs] = cache || conditional ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
+            if (mine()) {
+                requests.delete(id);
+                feed('http_response', [id, response.status, ...responseHead(header), ...args], null, msgs);
+            }
         } catch {
-            mine() && (reqs.delete(id), feed('http_failed', [id, 0]));
+            if (mine()) {
+                requests.delete(id);
+                feed('http_failed', [id, FAIL_NETWORK]); // a timeout is the core's to call
+            }
         }
     };
     return {
-        /** A GET with query q (POLL). */
-        poll: (request, q) => go(request, 0, 0, q),
+        /** A GET resuming after `cursor` (empty: from now), a long poll when wait > 0 (POLL). */
+        poll: (request, cursor, wait) => go(request, false, 0, withQuery(url, cursor, wait)),
         /** A POST of send id `send` (POST). */
-        post: (request, send) => go(request, 1, send, ''),
-        cancel(id) {
-            reqs.get(id)?.abort();
-            reqs.delete(id);
+        post: (request, send) => go(request, true, send, url),
+        cancel(request) {
+            requests.get(request)?.abort();
+            requests.delete(request);
         },
     };
 }

@@ -68,7 +68,7 @@ export interface CoreOptions {
     websocket?: boolean | 0 | 1;
     /** start on polling and probe the WebSocket later (set by itself from a remembered fallback). Default false. */
     startOnPolling?: boolean | 0 | 1;
-    /** reconnecting: start a poll beside a WebSocket not working by then (a fresh start polls beside it at once). Default 250 ms (0 to 60,000 ms). */
+    /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
     raceDelay?: number;
     /** hello must arrive within this after opening, or the attempt is given up (black hole). Default 5,000 ms (100 to 120,000 ms). */
     wsTimeout?: number;
@@ -115,6 +115,20 @@ export interface CoreOptions {
 }
 // ---- end of generated ----
 
+// Only ES types and what both the DOM lib and @types/node declare (Event, EventTarget,
+// URL, AbortSignal) are used below, so this file compiles under `strict` with or without
+// the DOM lib (tests/js/types.test.mjs runs tsc both ways).
+
+/** Where a remembered fallback is kept (a Storage such as localStorage fits). */
+export interface LifelineStorage {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+    removeItem(key: string): void;
+}
+
+/** What addEventListener / removeEventListener take as options. */
+export type LifelineListenerOptions = boolean | { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal };
+
 /** Every core config field is an option (CoreOptions), and the shim's own: */
 export interface LifelineOptions extends CoreOptions {
     /** Resource mode: send If-None-Match/If-Modified-Since yourself. Default: 1 in Node (no HTTP cache), else 0. */
@@ -124,20 +138,21 @@ export interface LifelineOptions extends CoreOptions {
     cursor?: string;
     /** A WebSocket class (e.g. the ws package in Node). Default globalThis.WebSocket. */
     WebSocket?: unknown;
-    fetch?: typeof fetch;
+    /** Default globalThis.fetch. */
+    fetch?: (url: string, init?: any) => Promise<any>;
     /** Monotonic clock in ms. Default performance.now(). */
     now?: () => number;
     setTimeout?: (f: () => void, ms: number) => unknown;
-    clearTimeout?: (t: any) => void;
+    clearTimeout?: (timer: any) => void;
     document?: { visibilityState?: string } & Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
     window?: { navigator?: { onLine?: boolean } } & Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
     /** Where a remembered fallback is kept. Default localStorage (Node: memory). */
-    storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+    storage?: LifelineStorage;
     /** Jitter seed. Default random. */
     seed?: number;
-    /** Load this core instead of the inlined one (a URL, bytes or a Module): asynchronous,
-     *  calls made meanwhile wait for it. */
-    wasm?: string | URL | ArrayBuffer | Uint8Array | WebAssembly.Module;
+    /** Load this core instead of the inlined one — a URL, the bytes of dist/lifeline.wasm,
+     *  or a WebAssembly.Module: asynchronous, calls made meanwhile wait for it. */
+    wasm?: string | URL | ArrayBuffer | ArrayBufferView | object;
     /** Resource mode: parse the body as JSON. Default false. */
     json?: boolean;
 }
@@ -156,14 +171,19 @@ export interface LifelineStateEvent extends Event {
 export interface LifelineErrorEvent extends Event {
     readonly code: ErrorCode;
     readonly reason: Reason;
+    /** HTTP status, 0 when none. */
+    readonly status: number;
+    /** The server's own message (error frames, rejecting acks), else the code. */
     readonly message: string;
+    /** The server's own code (error frames, rejecting acks), else empty. */
+    readonly serverCode: string;
 }
 export interface LifelineResetEvent extends Event {
     readonly from: string;
     readonly to: string;
 }
-export interface LifelineEventMap {
-    message: LifelineMessageEvent;
+export interface LifelineEventMap<T = any> {
+    message: LifelineMessageEvent<T>;
     statechange: LifelineStateEvent;
     error: LifelineErrorEvent;
     reset: LifelineResetEvent;
@@ -180,9 +200,15 @@ export interface LifelineStats {
     /** Smoothed round trip in ms (0 until measured). */
     rtt: number;
 }
-/** A rejected send: code is the core's error name (send_overflow, send_too_large, closed, …). */
+/** A rejected send. */
 export interface LifelineSendError extends Error {
+    /** The core's error name: send_rejected, send_overflow, send_too_large, closed, bad_state. */
     code: ErrorCode;
+    /** send_rejected by a POST: its HTTP status; else 0. */
+    status: number;
+    /** send_rejected by a rejecting ack: the server's code and message; else empty. */
+    serverCode: string;
+    serverMessage: string;
 }
 
 export class Lifeline<T = any> extends EventTarget {
@@ -199,9 +225,9 @@ export class Lifeline<T = any> extends EventTarget {
     /** Stops every timer, socket, request and listener; ends async iteration. */
     close(): void;
     [Symbol.asyncIterator](): AsyncIterator<{ data: T; cursor: string }>;
-    addEventListener<K extends keyof LifelineEventMap>(type: K, listener: (ev: LifelineEventMap[K]) => any, options?: boolean | AddEventListenerOptions): void;
-    addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
-    removeEventListener<K extends keyof LifelineEventMap>(type: K, listener: (ev: LifelineEventMap[K]) => any, options?: boolean | EventListenerOptions): void;
-    removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+    addEventListener<K extends keyof LifelineEventMap<T>>(type: K, listener: (event: LifelineEventMap<T>[K]) => unknown, options?: LifelineListenerOptions): void;
+    addEventListener(type: string, listener: ((event: Event) => unknown) | { handleEvent(event: Event): unknown } | null, options?: LifelineListenerOptions): void;
+    removeEventListener<K extends keyof LifelineEventMap<T>>(type: K, listener: (event: LifelineEventMap<T>[K]) => unknown, options?: LifelineListenerOptions): void;
+    removeEventListener(type: string, listener: ((event: Event) => unknown) | { handleEvent(event: Event): unknown } | null, options?: LifelineListenerOptions): void;
 }
 export default Lifeline;

@@ -16,7 +16,7 @@ import {
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
-import { clientFrame, isCursor, query } from './protocol.mjs';
+import { clientFrame, isCursor, withQuery } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { page } from './page.mjs';
@@ -24,7 +24,7 @@ import { storage } from './storage.mjs';
 import { share } from './share.mjs';
 
 /** The shim's own options (the core's fields are OPTION_NAMES). */
-const SHIM_OPTIONS = ['cursor', 'WebSocket', 'fetch', 'now', 'setTimeout', 'clearTimeout', 'document', 'window', 'storage', 'seed', 'wasm', 'json', 'conditionalHeaders', 'share'];
+const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders share'.split(' ');
 
 function optionError(message) {
     throw new TypeError('Lifeline: ' + message);
@@ -32,9 +32,8 @@ function optionError(message) {
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
-function sendError(code, status = 0, serverCode = '', serverMessage = '') {
-    const detail = serverCode ? ` (${serverCode}${serverMessage ? ': ' + serverMessage : ''})` : '';
-    return Object.assign(new Error('Lifeline: send failed: ' + code + detail), { code, status, serverCode, serverMessage });
+function sendError(code, status, serverCode, serverMessage) {
+    return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
 }
 
 /** The options of the core's fields as [field, integer] pairs; booleans become 0/1. */
@@ -76,7 +75,6 @@ export class Lifeline extends EventTarget {
     #json;
     #resource;
     #gate = []; // what waits for the gate to open (null once open)
-    #constructed = false;
     #sends = new Map(); // core send id -> [JSON text, settle(failure), a follower's "tab send"]
     #mine = new Map(); // this tab's sends until settled: n -> [JSON text, settle(failure)]
     #n = 0;
@@ -166,7 +164,7 @@ export class Lifeline extends EventTarget {
                     io.on = on;
                 });
                 if (on) for (const n of this.#mine.keys()) this.#submit(n);
-                if (!synchronous) this.#open();
+                if (!synchronous) this.#open(); // the constructor returned long ago
             });
         const rt = runtime(options.wasm, options.fetch);
         this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
@@ -186,11 +184,10 @@ export class Lifeline extends EventTarget {
                 settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),
-                poll: (q) => (this.#stats.requests++, fetcher(url + (url.includes('?') ? '&' : '?') + q, { cache: 'no-store' })),
+                poll: (cursor) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store' })),
             })) || null;
         this.#start(!this.#group);
         synchronous = false;
-        this.#constructed = true;
         queueMicrotask(() => this.#open());
     }
 
@@ -231,14 +228,14 @@ export class Lifeline extends EventTarget {
     #submit(n) {
         const [text, settle] = this.#mine.get(n) || [];
         if (!settle) return;
-        if (this.#closed) return settle(sendError('closed'));
+        if (this.#closed) return settle(sendError('closed', 0, '', ''));
         if (this.#group?.role == 'follower') return this.#group.send(n, text);
         this.#toCore(text, settle);
     }
 
     /** Queue a send in the running core; settle(failure) when it is acked or fails. */
     #toCore(text, settle, from) {
-        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle, from]) : settle(sendError(ERRORS[-id])))));
+        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle, from]) : settle(sendError(ERRORS[-id], 0, '', '')))));
     }
 
     /** Stop the core silently (this tab no longer leads): it closes its socket and
@@ -275,7 +272,7 @@ export class Lifeline extends EventTarget {
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
             this.#open();
         }
-        for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
+        for (const [, settle] of this.#mine.values()) settle(sendError('closed', 0, '', ''));
     }
 
     async *[Symbol.asyncIterator]() {
@@ -305,9 +302,10 @@ export class Lifeline extends EventTarget {
         else f();
     }
 
-    /** Open the gate once the constructor returned and the core started (or never will). */
+    /** Open the gate once the core started (or never will). Called only after the
+     *  constructor returned: at a microtask, an API call or an adapter event. */
     #open() {
-        if (!this.#gate || !this.#constructed || !(this.#core || this.#closed)) return;
+        if (!this.#gate || !(this.#core || this.#closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
         for (const f of waiting) f();
@@ -344,13 +342,13 @@ export class Lifeline extends EventTarget {
         if (!io.on && action.type != ACT_WS_CLOSE && action.type != ACT_FETCH_CANCEL) return;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return io.ws.open(action.socket, query(action.cursor, 0));
+                return io.ws.open(action.socket, action.cursor);
             case ACT_WS_SEND:
                 return io.ws.send(action.socket, clientFrame(action.frame, action.send, this.#sends.get(action.send)?.[0]));
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
             case ACT_POLL:
-                return io.http.poll(action.request, query(action.cursor, action.wait));
+                return io.http.poll(action.request, action.cursor, action.wait);
             case ACT_POST:
                 return io.http.post(action.request, action.send);
             case ACT_FETCH_CANCEL:

@@ -5,7 +5,7 @@
 // reused), and all inputs share one scratch buffer for their byte spans. The core never
 // allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
 import { ACTION_FIELDS } from './constants.js';
-import WASM from '../build/wasm-inline.mjs'; // dist/lifeline.wasm: a key, then one char per byte ^ key (js/build.mjs)
+import WASM from '../build/wasm-inline.mjs'; // () => dist/lifeline.wasm as an ASCII string (js/build.mjs)
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,10 +15,22 @@ let inline;
 /** UTF-8 length of a string (ASCII, the common case, without encoding it). */
 export const bytes = (s) => (/[^\0-\x7f]/.test(s) ? enc.encode(s).length : s.length);
 
+/** The inlined module's bytes: a key char, an escape char, then one char per byte XOR
+ *  key — a byte of 128 to 255 as the escape char followed by the byte minus 128. */
+function inlined(text) {
+    const key = text.charCodeAt(0), escape = text.charCodeAt(1), bytes = [];
+    for (let i = 2; i < text.length; i++) {
+        let c = text.charCodeAt(i);
+        if (c == escape) c = 128 + text.charCodeAt(++i);
+        bytes.push(c ^ key);
+    }
+    return Uint8Array.from(bytes);
+}
+
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */
 export function runtime(src, fetch = globalThis.fetch) {
-    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(WASM.slice(1), (c) => c.charCodeAt(0) ^ WASM.charCodeAt(0))), {})));
+    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(inlined(WASM())), {})));
     if (!cache.has(src))
         cache.set(src, (async () => {
             if (typeof src == 'string' || src instanceof URL) src = await (await fetch(src)).arrayBuffer();
@@ -62,8 +74,11 @@ function make(inst) {
         action(p) {
             view();
             const w = p >> 2, action = { type: u32[w] };
-            for (const [name, slot] of ACTION_FIELDS[action.type])
+            const fields = ACTION_FIELDS[action.type];
+            for (const name in fields) {
+                const slot = fields[name];
                 action[name] = slot < 5 ? u32[w + slot] : u32[w + slot + 1] ? dec.decode(u8.subarray(u32[w + slot], u32[w + slot] + u32[w + slot + 1])) : '';
+            }
             return action;
         },
         cursor(core) {
@@ -71,6 +86,5 @@ function make(inst) {
             return dec.decode(view().subarray(p, p + u32[rt.out >> 2]));
         },
     };
-    x._initialize?.();
     return rt;
 }

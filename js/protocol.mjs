@@ -5,34 +5,51 @@
 import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_MSG, FRAME_OTHER, OUT_FRAMES, OUT_SEND } from './constants.js';
 import { bytes } from './loader.mjs';
 
-const dec = new TextDecoder();
-const parse = (t) => {
-    try {
-        return JSON.parse(t);
-    } catch {}
-};
-const str = (v) => v === undefined || typeof v == 'string';
-/** v when it is an object whose known fields have their JSON types, else undefined. */
-const object = (v) =>
-    v && typeof v == 'object' && !Array.isArray(v) && str(v.type) && str(v.cursor) && str(v.message) && str(v.code) && str(v.error) &&
-    (v.id === undefined || (Number.isSafeInteger(v.id) && v.id >= 0)) && (v.messages === undefined || Array.isArray(v.messages))
-        ? v : undefined;
-/** Nesting depth (an object or array counts 1); counting stops past 255. */
-const depth = (v, n = 0) => {
-    if (n > 255 || !v || typeof v != 'object') return n;
-    let m = ++n;
-    for (const k in v) m = Math.max(m, depth(v[k], n));
-    return m;
-};
-// a cursor goes in as one line: one with a line break is no cursor
-const line = (c) => (typeof c == 'string' && !c.includes('\n') ? c : '');
+const decoder = new TextDecoder();
 
 /** Whether c is a cursor's text: `<u64>` or `<u64>-<u64>` (the core checks the range). */
 export const isCursor = (c) => /^\d+(-\d+)?$/.test(c);
 
-/** The query of a WebSocket upgrade or a poll (WS_OPEN, FETCH GET): the cursor to resume
- *  from and the wait of a long poll, each only when set. */
-export const query = (cursor, wait) => [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+/** The JSON value of `text`, or undefined when it is not JSON. */
+function parse(text) {
+    try {
+        return JSON.parse(text);
+    } catch {}
+}
+
+const absentOrString = (value) => value === undefined || typeof value == 'string';
+
+/** `value` when it is an object whose known fields have their JSON types, else undefined:
+ *  type, cursor, message, code and error strings, id an integer in [0, 2^53), messages
+ *  an array. */
+function protocolObject(value) {
+    const valid =
+        value && typeof value == 'object' && !Array.isArray(value) &&
+        absentOrString(value.type) && absentOrString(value.cursor) && absentOrString(value.message) &&
+        absentOrString(value.code) && absentOrString(value.error) &&
+        (value.id === undefined || (Number.isSafeInteger(value.id) && value.id >= 0)) &&
+        (value.messages === undefined || Array.isArray(value.messages));
+    return valid ? value : undefined;
+}
+
+/** Nesting depth (an object or array counts 1); counting stops past 255. */
+function depth(value, outer = 0) {
+    if (outer > 255 || !value || typeof value != 'object') return outer;
+    const inner = outer + 1;
+    let deepest = inner;
+    for (const key in value) deepest = Math.max(deepest, depth(value[key], inner));
+    return deepest;
+}
+
+/** A cursor as one line of a cursor list: one with a line break is no cursor. */
+const cursorLine = (cursor) => (typeof cursor == 'string' && !cursor.includes('\n') ? cursor : '');
+
+/** The URL of a WebSocket upgrade or a poll (WS_OPEN, POLL): `url` with the cursor to
+ *  resume from and the wait of a long poll in its query, each only when set. */
+export function withQuery(url, cursor, wait) {
+    const query = [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+    return query ? url + (url.includes('?') ? '&' : '?') + query : url;
+}
 
 /** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
  *  app's JSON text); the others are {"type":"ping"} / {"type":"pong"}. */
@@ -44,19 +61,28 @@ export const postBody = (send, data) => `{"id":${send},"data":${data}}`;
 
 /** A text frame: the args of ll_ws_frame after the socket id, and its messages (itself). */
 export function frame(data) {
-    const v = typeof data == 'string' ? parse(data) : undefined, o = object(v);
-    let type = FRAMES.indexOf(o?.type);
-    if (type < 0 || type >= FRAME_OTHER) type = typeof o?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
-    if (type == FRAME_MSG && !('data' in o)) type = FRAME_BAD;
+    const value = typeof data == 'string' ? parse(data) : undefined, frame = protocolObject(value);
+    let type = FRAMES.indexOf(frame?.type);
+    if (type < 0 || type >= FRAME_OTHER) type = typeof frame?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
+    if (type == FRAME_MSG && !('data' in frame)) type = FRAME_BAD;
     // an ack's "error" (a rejection; "" counts as "rejected"), an error frame's "code"
-    const code = type == FRAME_ACK ? (o.error === '' ? 'rejected' : o.error) : o?.code;
-    return [[type, data.length == null ? data.byteLength : bytes(data), depth(v), o?.cursor ?? '', o?.id < 2 ** 32 ? o.id : 0, o?.message ?? '', code ?? ''], [o]];
+    let code = frame?.code;
+    if (type == FRAME_ACK) code = frame.error === '' ? 'rejected' : frame.error;
+    const size = typeof data == 'string' ? bytes(data) : data.byteLength; // binary frames are malformed
+    const id = frame?.id < 2 ** 32 ? frame.id : 0; // above: no send has it
+    return [[type, size, depth(value), frame?.cursor ?? '', id, frame?.message ?? '', code ?? ''], [frame]];
 }
 
 /** A protocol poll body of `size` bytes: the args of ll_http_response after the validator
  *  (size, depth, the cursor lines), and its messages. */
-export function body(b, size) {
-    const v = parse(typeof b == 'string' ? b : dec.decode(b)), o = object(v), m = o?.messages || [];
-    const el = (e) => ((e = object(e)) && 'data' in e ? line(e.cursor) : '');
-    return [[size, depth(v), o ? [line(o.cursor), ...m.map(el)].join('\n') : ''], m];
+export function body(bodyBytes, size) {
+    const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)), object = protocolObject(value);
+    const messages = object?.messages || [];
+    // the body's cursor, then each message's (an element that is no message: an empty line)
+    const elementLine = (element) => {
+        const message = protocolObject(element);
+        return message && 'data' in message ? cursorLine(message.cursor) : '';
+    };
+    const lines = object ? [cursorLine(object.cursor), ...messages.map(elementLine)].join('\n') : '';
+    return [[size, depth(value), lines], messages];
 }

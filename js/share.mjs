@@ -25,7 +25,7 @@
 //
 // Sends. A follower posts its sends to the leader and again to every new leader until
 // acked (at least once); the leader runs them through its core and posts the ack back.
-import { isCursor, query } from './protocol.mjs';
+import { isCursor } from './protocol.mjs';
 
 const HEARTBEAT_MS = 1000;
 const FROZEN_MS = 3000;
@@ -81,7 +81,7 @@ export function share(name, t) {
         while (catching == run) {
             const c = t.cursor();
             try {
-                const r = await t.poll(query(c, 0)), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0;
+                const r = await t.poll(c), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0;
                 if (catching != run) return;
                 if (s == 410 && isCursor(b.cursor)) t.apply('reset', { from: c, to: b.cursor });
                 else if (s == 204 || s == 304 || (s == 200 && !b.messages.length)) break;

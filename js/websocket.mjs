@@ -2,13 +2,14 @@
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core. An error event needs no input: browsers follow it with a close.
 import { SUBPROTOCOL } from './constants.js';
-import { frame } from './protocol.mjs';
+import { frame, withQuery } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
     const socks = new Map();
     return {
-        open(id, q) {
-            const ws = new WS(q ? url + (url.includes('?') ? '&' : '?') + q : url, SUBPROTOCOL);
+        /** Open socket `id`, resuming after `cursor` (empty: from now). */
+        open(id, cursor) {
+            const ws = new WS(withQuery(url, cursor, 0), SUBPROTOCOL);
             const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
             socks.set(id, ws);
             stats.wsOpened++;

@@ -31,11 +31,10 @@ static const uint32_t cfg_max[LL_CFG_COUNT] = {
 size_t ll_core_size(void) { return (sizeof(ll_core) + 7) & ~(size_t)7; }
 
 void ll_init(ll_core *c, uint32_t seed_lo, uint32_t seed_hi) {
-    int i;
     memset(c, 0, sizeof *c);
     memcpy(c->cfg, cfg_default, sizeof c->cfg);
     c->rng = ((uint64_t)seed_hi << 32) | seed_lo;
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->state = LL_STATE_IDLE;
     c->life = LIFE_IDLE;
     c->bad_field = -1;
@@ -99,7 +98,7 @@ static void connect(ll_core *c, uint32_t reason) {
     }
     if (!ll__ws_wanted(c) || c->role == ROLE_FALLBACK) ll__poll_start(c);
     c->progress = PROGRESS_CONNECTING;
-    if (!ll__shown_open(c)) ll__cause(c, reason);
+    if (!ll__ws_shown(c) && c->polls != POLLS_SERVING) ll__cause(c, reason); /* else: still open */
 }
 
 /* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */
@@ -241,14 +240,13 @@ void ll_pageshow(ll_core *c, uint64_t now) {
 }
 
 void ll_close(ll_core *c, uint64_t now) {
-    int i;
     if (!begin(c, now)) return;
     if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
     ll__poll_stop(c);
     if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
     c->post_req = 0;
     ll__sends_fail_all(c, LL_ERR_CLOSED);
-    for (i = 0; i < T_COUNT; i++) c->timers[i] = LL_NEVER;
+    memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->life = LIFE_CLOSED;
     ll__cause(c, LL_REASON_CLOSED_BY_APP);
     ll__publish(c);
@@ -343,10 +341,7 @@ int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
     c->sends[c->n_sends].len = (uint32_t)len;
     c->sends[c->n_sends].where = SEND_QUEUED;
     c->n_sends++;
-    if (c->life == LIFE_RUNNING) {
-        ll__sends_pump(c);
-        ll__publish(c);
-    }
+    ll__sends_pump(c); /* a POST at most: nothing the public state is derived from moves */
     return (int32_t)c->next_send_id;
 }
 

@@ -67,6 +67,9 @@ enum ll__page { PAGE_VISIBLE, PAGE_HIDDEN, PAGE_OFFLINE, PAGE_LEFT };
 
 enum ll__life { LIFE_IDLE, LIFE_RUNNING, LIFE_CLOSED };
 
+/* ll__ws_try: no poll beside the attempt. */
+#define NO_RACE UINT32_MAX
+
 /* Internal action type: a validated poll batch, expanded into DELIVERs while draining. */
 #define LL__ACT_BATCH 100
 
@@ -78,80 +81,78 @@ typedef struct ll__send {
     uint32_t where; /* SEND_QUEUED / SEND_ON_WS / SEND_ON_POST */
 } ll__send;
 
+/* The fields most code touches come first: a field within the first 128 bytes costs one
+ * byte less in every wasm load and store that reaches it. */
 struct ll_core {
-    uint32_t cfg[LL_CFG_COUNT];
-    uint64_t rng;
-    uint64_t now;
-    uint64_t timers[T_COUNT];
-    uint32_t state, transport, reason; /* as last published: for the views, never a decision */
-    uint32_t cause;                    /* the reason recorded by this input (NONE: none) */
-    uint32_t cause_at;                 /* where in this input's actions it was recorded */
+    /* The machine (state.c) */
     uint8_t life, role, polls, progress;
     uint8_t visible, online, left;     /* the browser's reports (ll__page combines them) */
     uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
+    uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
+    uint32_t ws_phase, ws_id, poll_req, post_req;
+    ll_action *cause_slot;             /* the STATE action reserved for this input's cause... */
+    uint32_t cause;                    /* ...and that reason (meaningful with cause_slot) */
+    uint64_t now;
+    uint32_t q_head, q_len, n_sends, next_id;
+    uint32_t errors;                   /* poll errors in a row */
+    uint32_t flaps;                    /* short-lived WebSockets in a row */
+    uint32_t ws_losses;                /* losses in a row (reconnect backoff) */
+    uint32_t interval;                 /* current adaptive interval */
+    uint8_t ping_out, remembered;      /* remembered: a REMEMBER_FALLBACK is in force */
+    uint8_t poll_long;                 /* the poll in flight asked wait= */
+    uint8_t polled_ok;                 /* a poll answered since the last (re)start, error or
+                                          fallback: long polls allowed */
+    uint8_t have_version, batch_active;
+    ll__cursor cur;                    /* last delivered or adopted */
+    uint64_t quiet_until;              /* Retry-After: no request before this */
+    uint32_t cfg[LL_CFG_COUNT];
+    uint64_t timers[T_COUNT];
+    uint64_t rng;
+    uint32_t state, transport, reason; /* as last published: for the views, never a decision */
     uint32_t bad_edges;                /* transitions the tables refused: a bug if ever > 0 */
     int32_t bad_field;
-    uint32_t next_id;
 
-    ll__cursor cur;       /* last delivered or adopted */
     ll__cursor start_cur; /* ll_set_cursor() */
 
     /* WebSocket */
-    uint32_t ws_id, ws_phase;
     uint64_t ws_started_at, ws_hello_at, ws_last_rx, ping_sent_at;
-    uint8_t ping_out;
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
     ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
-    uint32_t flaps;                /* short-lived WebSockets in a row */
-    uint32_t ws_losses;            /* losses in a row (reconnect backoff) */
     uint32_t fallback_reason;
-    uint8_t remembered;            /* a REMEMBER_FALLBACK is in force */
     uint32_t probe_n;              /* probes since falling back */
     uint32_t srtt;
 
     /* Polling */
-    uint32_t poll_req;
     ll__cursor poll_cur; /* the cursor the poll in flight asked with */
-    uint8_t poll_long; /* the poll in flight asked wait= */
-    uint8_t polled_ok; /* a poll answered since the last (re)start, error or fallback: long
-                          polls allowed */
     uint64_t poll_sent_at;
     uint32_t server_long_max; /* Lifeline-Long-Poll (0 = not offered) */
     uint32_t hint_interval;   /* Lifeline-Interval (0 = none) */
-    uint32_t interval;        /* current adaptive interval */
-    uint32_t errors;          /* poll errors in a row */
     uint64_t last_change;     /* when data last changed (0 = never) */
     uint32_t gap_ewma;        /* smoothed time between changes */
-    uint64_t quiet_until;     /* Retry-After: no request before this */
 
     /* Resource mode: the version last delivered, as hashes */
     uint64_t validator_hash, body_hash;
-    uint8_t have_version;
 
     /* Sends */
-    ll__send sends[LL_SENDS_CAP];
-    uint32_t n_sends, next_send_id;
-    uint32_t post_req, post_send;
-    uint32_t send_errors;
+    uint32_t next_send_id, post_send, send_errors;
 
-    /* Actions */
-    ll_action queue[LL_QUEUE_CAP];
-    uint32_t q_head, q_len;
-    uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
-    ll_action out;
-    ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
-    /* the batch being expanded: its cursor lines, the next element's index */
+    /* Actions: the batch being expanded (its cursor lines, the next element's index) */
     const char *batch_p, *batch_end;
     uint32_t batch_i;
     ll__cursor batch_floor;
-    uint8_t batch_active;
+    uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
     char cursor_text[LL_CURSOR_TEXT];
     char old_cursor_text[LL_CURSOR_TEXT];
+    ll_action out;
+    ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
+    ll_action queue[LL_QUEUE_CAP];
+    ll__send sends[LL_SENDS_CAP];
 };
 
 /* ---- queue.c ---- */
 void ll__begin_input(ll_core *c, uint64_t now);
 ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
+void ll__fill(ll_action *x, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc);
 void ll__spans(ll_action *x, const char *s, size_t s_len, const char *t, size_t t_len);
 void ll__carry_cursor(ll_action *x, const ll__cursor *k);
 uint32_t ll__new_id(ll_core *c);
@@ -199,7 +200,7 @@ uint32_t ll__page(const ll_core *c);
 int ll__active(const ll_core *c);            /* anything may be on the wire */
 int ll__ws_wanted(const ll_core *c);         /* a WebSocket may be open or tried */
 void ll__publish(ll_core *c);                /* end of every input: derive, emit if changed */
-int ll__shown_open(const ll_core *c);        /* the state ll__publish would derive now is OPEN */
+int ll__ws_shown(const ll_core *c);          /* the public state shows the WebSocket open */
 
 /* ---- timers (core.c) ---- */
 void ll__arm(ll_core *c, int t, uint64_t in);         /* fire `in` ms from now */

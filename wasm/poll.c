@@ -156,7 +156,7 @@ static void polling_works(ll_core *c) {
     /* A socket that said hello is (becoming) the transport: no flicker to polling. */
     if (c->ws_phase == WS_REPLAYING || c->ws_phase == WS_SERVING) return;
     reason = c->role == ROLE_FALLBACK ? c->fallback_reason : LL_REASON_POLL_OK;
-    if (c->polls != POLLS_SERVING || c->cause != reason) ll__cause(c, reason);
+    if (c->polls != POLLS_SERVING) ll__cause(c, reason); /* serving already: the reason stands */
     c->polls = POLLS_SERVING;
     ll__sends_pump(c);
 }

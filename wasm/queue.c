@@ -10,7 +10,7 @@
 
 void ll__begin_input(ll_core *c, uint64_t now) {
     if (now > c->now) c->now = now;
-    c->cause = LL_REASON_NONE;
+    c->cause_slot = NULL;
 }
 
 /* A fresh id for a socket or a request (never 0). */
@@ -27,17 +27,22 @@ void ll__carry_cursor(ll_action *x, const ll__cursor *k) {
 
 /* Queue an action; its spans start empty (ll__spans sets them). A full queue is a bug
  * (counted in overflow); the action then lands in a sink and is lost. */
-ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
-    ll_action *x = &c->sink;
-    if (c->q_len < LL_QUEUE_CAP) x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
-    else c->overflow++;
-    memset(x, 0, sizeof *x);
+/* An action's fields, its spans empty (its text is left as it is: only a span uses it). */
+void ll__fill(ll_action *x, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
     x->type = type;
     x->id = id;
     x->a = a;
     x->b = b;
     x->c = cc;
     x->s = x->t = "";
+    x->s_len = x->t_len = 0;
+}
+
+ll_action *ll__push(ll_core *c, uint32_t type, uint32_t id, uint32_t a, uint32_t b, uint32_t cc) {
+    ll_action *x = &c->sink;
+    if (c->q_len < LL_QUEUE_CAP) x = &c->queue[(c->q_head + c->q_len++) % LL_QUEUE_CAP];
+    else c->overflow++;
+    ll__fill(x, type, id, a, b, cc);
     return x;
 }
 
@@ -59,10 +64,7 @@ static int batch_next(ll_core *c, ll_action *out) {
         uint32_t i = c->batch_i++;
         if (!ll__cursor_parse(line.p, line.n, &k) || ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
         c->batch_floor = k;
-        memset(out, 0, sizeof *out);
-        out->type = LL_ACT_DELIVER;
-        out->a = i;
-        out->s = "";
+        ll__fill(out, LL_ACT_DELIVER, 0, i, 0, 0);
         out->t = line.p;
         out->t_len = line.n;
         return 1;
@@ -75,18 +77,20 @@ const ll_action *ll_next_action(ll_core *c) {
     for (;;) {
         if (c->batch_active && batch_next(c, &c->out)) return &c->out;
         if (c->q_len) {
-            c->out = c->queue[c->q_head];
-            if (c->out.t == c->queue[c->q_head].text) c->out.t = c->out.text; /* its own copy */
+            /* The slot itself: nothing is pushed while draining, so it stays intact until
+             * the next input, as the contract asks. */
+            ll_action *x = &c->queue[c->q_head];
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
-            if (c->out.type == LL__ACT_BATCH) {
-                c->batch_p = c->out.s;
-                c->batch_end = c->out.s + c->out.s_len;
+            if (x->type == LL_ACT_NONE) continue; /* a withdrawn STATE (state.c) */
+            if (x->type == LL__ACT_BATCH) {
+                c->batch_p = x->s;
+                c->batch_end = x->s + x->s_len;
                 c->batch_i = 0;
                 c->batch_active = 1;
                 continue;
             }
-            return &c->out;
+            return x;
         }
         if (ll__sends_next_ws(c, &c->out)) return &c->out;
         return NULL;

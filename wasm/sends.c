@@ -37,38 +37,28 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
     ll__send *s;
     if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
-    memset(out, 0, sizeof *out);
-    out->type = LL_ACT_WS_SEND;
-    out->id = c->ws_id;
-    out->a = LL_OUT_SEND;
-    out->b = s->id;
-    out->s = out->t = "";
+    ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, 0);
     return 1;
 }
 
-static void drop(ll_core *c, uint32_t i) {
+/* Forget pending send `id`; 0 when it is not ours (any more). */
+static int drop(ll_core *c, uint32_t id) {
+    uint32_t i;
+    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
+    }
+    if (i == c->n_sends) return 0;
     memmove(&c->sends[i], &c->sends[i + 1], (c->n_sends - i - 1) * sizeof c->sends[0]);
     c->n_sends--;
+    return 1;
 }
 
 void ll__sends_ack(ll_core *c, uint32_t id) {
-    uint32_t i;
-    for (i = 0; i < c->n_sends; i++) {
-        if (c->sends[i].id == id) {
-            drop(c, i);
-            ll__push(c, LL_ACT_ACK, id, 0, 0, 0);
-            return;
-        }
-    }
+    if (drop(c, id)) ll__push(c, LL_ACT_ACK, id, 0, 0, 0);
 }
 
 /* The server refused send `id` for good (a 4xx POST, or an ack with an "error"). */
 void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code) {
-    uint32_t i;
-    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
-    }
-    if (i == c->n_sends) return; /* not ours (any more): as for an ack */
-    drop(c, i);
+    if (!drop(c, id)) return;
     ll__spans(ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, status), message.p, message.n, code.p, code.n);
     ll__spans(ll__error(c, LL_ERR_SEND_REJECTED, status ? LL_REASON_HTTP_ERROR : LL_REASON_NONE, status), message.p,
               message.n, code.p, code.n);

@@ -25,17 +25,26 @@
  * nothing else serves (the socket is the transport at once, polls go on beside it until it
  * caught up). Only SERVING stops polling.
  *
- * WebSocket phase transitions (ll__ws_enter refuses any other, counts it in bad_edges,
- * and leaves the phase as it was; the fuzzer checks that never happens):
+ * WebSocket phase transitions (in the native builds ll__ws_enter refuses any other,
+ * counts it in bad_edges and leaves the phase as it was; the fuzzer checks that never
+ * happens; the wasm build, -DNDEBUG, leaves the check out). Each of the 14 is taken in
+ * tests/scenarios/, e.g.:
  *
- *   from \ to     NONE CONNECTING WAIT_HELLO PROVING REPLAYING CATCHING_UP SERVING
- *   NONE           -       x          .         .        .          .         .
- *   CONNECTING     x       .          x         .        .          .         .
- *   WAIT_HELLO     x       .          .         x        x          x         .
- *   PROVING        x       .          .         .        .          x         .
- *   REPLAYING      x       .          .         .        .          .         x
- *   CATCHING_UP    x       .          .         .        .          .         x
- *   SERVING        x       .          .         .        .          .         .
+ *   NONE        -> CONNECTING   ll__ws_try: start, reconnect, probe      ws_happy
+ *   CONNECTING  -> WAIT_HELLO   ll_ws_opened                             ws_happy
+ *   CONNECTING  -> NONE         closed: refused; T_WS: black hole        ws_refused, race_blackhole
+ *   WAIT_HELLO  -> PROVING      hello after a stall                      ws_stall_probation
+ *   WAIT_HELLO  -> REPLAYING    hello, nothing else serves               ws_resume_backlog
+ *   WAIT_HELLO  -> CATCHING_UP  hello while polls serve                  race_poll_first, upgrade_probe
+ *   WAIT_HELLO  -> NONE         closed or T_WS before hello; stale reset ws_closed_before_hello, ws_no_hello_timeout, reset_stale
+ *   PROVING     -> CATCHING_UP  any frame answers the ping               ws_stall_probation
+ *   PROVING     -> NONE         the ping unanswered                      ws_stall_every_socket
+ *   REPLAYING   -> SERVING      delivered up to the hello's head         ws_resume_backlog
+ *   REPLAYING   -> NONE         lost before caught up                    ws_frame_limits
+ *   CATCHING_UP -> SERVING      delivered up to the hello's head         race_poll_first
+ *   CATCHING_UP -> NONE         lost before caught up                    reset_stale_offline
+ *   SERVING     -> NONE         lost: closed, stalled, bad/error frame,  ws_flapping, ws_stall_after_open,
+ *                               hidden past the grace, pagehide, close   hidden_ws_grace, close_stops_everything
  *
  * Role transitions: BESIDE → FALLBACK (ll__fallback), FALLBACK → BESIDE (a probe serves);
  * ALONE never changes.
@@ -54,13 +63,14 @@
  * The reason is the one the input recorded (ll__cause) where a transition happened; the
  * STATE action is emitted only when (state, transport, reason) changed, in the place
  * among the input's actions where its cause was recorded (so "open" comes before the
- * messages that opened it). No decision reads the published state back: it exists for the
+ * messages that opened it; ll__cause reserves that place). No decision reads the published state back: it exists for the
  * caller's views (ll_state, ll_transport, ll_interval). */
 #include "internal.h"
 
 #include <string.h>
 
 #define TO(p) (1u << (p))
+#ifndef NDEBUG
 static const uint8_t ws_edges[WS_PHASE_COUNT] = {
     [WS_NONE] = TO(WS_CONNECTING),
     [WS_CONNECTING] = TO(WS_NONE) | TO(WS_WAIT_HELLO),
@@ -70,12 +80,15 @@ static const uint8_t ws_edges[WS_PHASE_COUNT] = {
     [WS_CATCHING_UP] = TO(WS_NONE) | TO(WS_SERVING),
     [WS_SERVING] = TO(WS_NONE),
 };
+#endif
 
 int ll__ws_enter(ll_core *c, uint32_t phase) {
+#ifndef NDEBUG /* the native builds (tests, fuzzer) hold every transition to the table */
     if (!(ws_edges[c->ws_phase] & TO(phase))) {
         c->bad_edges++;
         return 0;
     }
+#endif
     c->ws_phase = phase;
     return 1;
 }
@@ -83,16 +96,22 @@ int ll__ws_enter(ll_core *c, uint32_t phase) {
 int ll__ws_hello_said(const ll_core *c) { return c->ws_phase >= WS_PROVING; }
 
 void ll__set_role(ll_core *c, uint32_t role) {
-    if (c->role == ROLE_ALONE || role == ROLE_ALONE) {
-        if (role != c->role) c->bad_edges++;
+#ifndef NDEBUG
+    if ((c->role == ROLE_ALONE || role == ROLE_ALONE) && role != c->role) {
+        c->bad_edges++;
         return;
     }
+#endif
     c->role = (uint8_t)role;
 }
 
+/* The reason of a change: a STATE action is reserved here, in its place among the input's
+ * actions (an earlier reservation of the same input is withdrawn); ll__publish fills it in,
+ * or withdraws it when nothing changed. */
 void ll__cause(ll_core *c, uint32_t reason) {
+    if (c->cause_slot) c->cause_slot->type = LL_ACT_NONE;
+    c->cause_slot = ll__push(c, LL_ACT_STATE, 0, 0, 0, 0);
     c->cause = reason;
-    c->cause_at = c->q_len;
 }
 
 uint32_t ll__page(const ll_core *c) {
@@ -108,12 +127,16 @@ int ll__ws_wanted(const ll_core *c) {
     return c->life == LIFE_RUNNING && ll__page(c) == PAGE_VISIBLE && c->role != ROLE_ALONE;
 }
 
+int ll__ws_shown(const ll_core *c) {
+    return c->ws_phase == WS_SERVING || (c->ws_phase == WS_REPLAYING && ll__page(c) == PAGE_VISIBLE);
+}
+
 static void derive(const ll_core *c, uint32_t *state, uint32_t *transport) {
     uint32_t page = ll__page(c);
     *transport = LL_TRANSPORT_NONE;
     if (c->life != LIFE_RUNNING) {
         *state = c->life == LIFE_IDLE ? LL_STATE_IDLE : LL_STATE_CLOSED;
-    } else if (c->ws_phase == WS_SERVING || (c->ws_phase == WS_REPLAYING && page == PAGE_VISIBLE)) {
+    } else if (ll__ws_shown(c)) {
         *state = LL_STATE_OPEN;
         *transport = LL_TRANSPORT_WEBSOCKET;
     } else if (page == PAGE_LEFT) {
@@ -130,36 +153,17 @@ static void derive(const ll_core *c, uint32_t *state, uint32_t *transport) {
     }
 }
 
-int ll__shown_open(const ll_core *c) {
-    uint32_t state, transport;
-    derive(c, &state, &transport);
-    return state == LL_STATE_OPEN;
-}
-
 void ll__publish(ll_core *c) {
-    uint32_t state, transport, reason = c->cause != LL_REASON_NONE ? c->cause : c->reason, at, i;
-    ll_action *x;
+    uint32_t state, transport, reason = c->cause_slot ? c->cause : c->reason;
+    ll_action *x = c->cause_slot;
     derive(c, &state, &transport);
-    if (state == c->state && transport == c->transport && reason == c->reason) return;
-    c->state = state;
-    c->transport = transport;
-    c->reason = reason;
-    x = ll__push(c, LL_ACT_STATE, 0, state, transport, reason);
-    /* Move it to where its cause was recorded among this input's actions. */
-    at = c->cause != LL_REASON_NONE && c->cause_at < c->q_len ? c->cause_at : c->q_len - 1;
-    if (x == &c->sink) return;
-    for (i = c->q_len - 1; i > at; i--) {
-        ll_action *to = &c->queue[(c->q_head + i) % LL_QUEUE_CAP], *from = &c->queue[(c->q_head + i - 1) % LL_QUEUE_CAP];
-        *to = *from;
-        if (from->t == from->text) to->t = to->text; /* a cursor it carries moves with it */
+    c->cause_slot = NULL;
+    if (state == c->state && transport == c->transport && reason == c->reason) {
+        if (x) x->type = LL_ACT_NONE;
+        return;
     }
-    if (at != c->q_len - 1) {
-        ll_action *slot = &c->queue[(c->q_head + at) % LL_QUEUE_CAP];
-        memset(slot, 0, sizeof *slot);
-        slot->type = LL_ACT_STATE;
-        slot->a = state;
-        slot->b = transport;
-        slot->c = reason;
-        slot->s = slot->t = "";
-    }
+    if (!x) x = ll__push(c, LL_ACT_STATE, 0, 0, 0, 0);
+    x->a = c->state = state;
+    x->b = c->transport = transport;
+    x->c = c->reason = reason;
 }

@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
- * ms unless it works by then. */
+ * ms unless it works by then (NO_RACE: none). */
 void ll__ws_try(ll_core *c, uint32_t race) {
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_WS_RETRY, 0);
@@ -36,6 +36,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
     if (c->role == ROLE_FALLBACK || c->poll_req || c->timers[T_POLL] != LL_NEVER) return;
+    if (race == NO_RACE) return;
     if (race) ll__arm(c, T_RACE, race);
     else ll__poll_start(c);
 }
@@ -99,15 +100,10 @@ static void attempt_failed(ll_core *c, uint32_t reason, int we_close) {
     else if (ll__ws_wanted(c)) probe_later(c);
 }
 
-/* The socket is the page's transport (what the public state shows). */
-static int shown(const ll_core *c) {
-    return c->ws_phase == WS_SERVING || (c->ws_phase == WS_REPLAYING && ll__page(c) == PAGE_VISIBLE);
-}
-
 /* A socket that had said hello is gone. */
 static void lost(ll_core *c, uint32_t reason, int we_close) {
     uint64_t life = c->now - c->ws_hello_at;
-    int was_transport = shown(c);
+    int was_transport = ll__ws_shown(c);
     forget(c, we_close, reason);
     if (life < c->cfg[LL_CFG_flap_window]) {
         c->flaps++;
@@ -116,6 +112,12 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         c->probe_n = 0;
     }
     report(c, reason);
+    /* Race a poll beside the reconnect only when the way this socket was lost says a poll
+     * would help. Closed by the server (a restart, an error frame): the new socket goes to
+     * the same server, and under a reconnect herd every socket is slower than race_delay —
+     * a poll beside each would meet a restart with twice the requests; the attempt's
+     * ws_timeout still catches a black hole. Stalled or garbled: the path is suspect, race. */
+    c->race_reconnect = reason != LL_REASON_WS_CLOSED && reason != LL_REASON_WS_SERVER_ERROR;
     /* A middlebox that stalled one socket may stall the next right after hello: the next
      * one must answer a ping before polling stops. */
     if (reason == LL_REASON_WS_STALLED) c->must_prove = 1;
@@ -183,7 +185,7 @@ void ll__ws_timer(ll_core *c, int t) {
         }
         break;
     case T_WS_RETRY:
-        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->cfg[LL_CFG_race_delay]);
+        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->race_reconnect ? c->cfg[LL_CFG_race_delay] : NO_RACE);
         break;
     case T_GRACE:
         if (c->ws_phase == WS_NONE || c->visible) break;
@@ -289,7 +291,7 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         }
         c->ws_last.set = 0;
         if (!ll__reset(c, cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
-            if (shown(c)) {
+            if (ll__ws_shown(c)) {
                 c->progress = PROGRESS_RECONNECTING;
                 ll__cause(c, LL_REASON_WS_CLOSED);
             }

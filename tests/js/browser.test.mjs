@@ -1,6 +1,7 @@
 // The dist files in headless Chromium: the <script> build (served without a charset, on a
-// windows-1252 page: the BOM keeps the inlined wasm intact) and the ES module build, each
-// receiving a published message from the reference server. Skipped without Chromium.
+// windows-1252 page: the inlined wasm is plain ASCII, so any page encoding reads it right)
+// and the ES module build, each receiving a published message from the reference server.
+// Skipped without Chromium.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

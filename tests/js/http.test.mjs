@@ -13,7 +13,7 @@ function adapter(o = {}) {
 
 test('Retry-After as an HTTP date becomes seconds, measured against the Date header', async () => {
     const { h, fetch, inputs } = adapter();
-    h.poll(1, 'cursor=1');
+    h.poll(1, '1', 0);
     assert.equal(fetch.requests[0].url, 'http://x.test/live?cursor=1');
     fetch.requests[0].reply(503, { Date: 'Sun, 06 Nov 1994 08:49:37 GMT', 'Retry-After': 'Sun, 06 Nov 1994 08:51:07 GMT', 'Lifeline-Interval': '500' }, '');
     await settle();
@@ -25,11 +25,11 @@ test('Retry-After as an HTTP date becomes seconds, measured against the Date hea
 
 test('Retry-After in seconds passes as is; the ETag wins over Last-Modified; junk is absent', async () => {
     const { h, fetch, inputs } = adapter();
-    h.poll(1, '');
+    h.poll(1, '', 0);
     fetch.requests[0].reply(429, { 'Retry-After': '7', ETag: '"e"', 'Last-Modified': 'x', 'Lifeline-Long-Poll': '25000' }, '');
     await settle();
     assert.deepEqual(inputs[0].slice(3, 7), [7, 0, 25000, '"e"']);
-    h.poll(2, '');
+    h.poll(2, '', 0);
     fetch.requests[1].reply(503, { 'Retry-After': 'soon', 'Last-Modified': 'x', 'Lifeline-Interval': '-5' }, '');
     await settle();
     assert.deepEqual(inputs[1].slice(3, 7), [-1, 0, 0, 'x']);
@@ -37,7 +37,7 @@ test('Retry-After in seconds passes as is; the ETag wins over Last-Modified; jun
 
 test('the body is read up to max + 1 bytes', async () => {
     const { h, fetch, inputs } = adapter();
-    h.poll(1, '');
+    h.poll(1, '', 0);
     fetch.requests[0].reply(200, {}, 'y'.repeat(1000));
     await settle();
     assert.equal(inputs[0][7], 65); // the size the core sees: too large
@@ -54,18 +54,18 @@ test('POST body and content type (text/plain: no preflight)', async () => {
 
 test('conditional: the validators of the last 200 go out as If-None-Match / If-Modified-Since', async () => {
     const { h, fetch } = adapter({ conditional: true });
-    h.poll(1, '');
+    h.poll(1, '', 0);
     assert.deepEqual(fetch.requests[0].init.headers, {});
     fetch.requests[0].reply(200, { ETag: '"v"', 'Last-Modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }, 'x');
     await settle();
-    h.poll(2, '');
+    h.poll(2, '', 0);
     assert.deepEqual(fetch.requests[1].init.headers, { 'if-none-match': '"v"', 'if-modified-since': 'Sun, 06 Nov 1994 08:49:37 GMT' });
 });
 
 test('a network error is http_failed; a cancelled request sends nothing', async () => {
     const { h, fetch, inputs } = adapter();
-    h.poll(1, '');
-    h.poll(2, '');
+    h.poll(1, '', 0);
+    h.poll(2, '', 0);
     fetch.requests[0].fail();
     h.cancel(2);
     await settle();

@@ -2,9 +2,13 @@
 // (format in tests/native/transcript.h) against the wasm core through the package's own
 // loader and driver, on a simulated clock, rendering actions exactly as the C runner does.
 import { runtime } from '../../js/loader.mjs';
+import { responseHead } from '../../js/http.mjs';
 import { driver } from '../../js/driver.mjs';
-import { frame, body as decodeBody, query, clientFrame } from '../../js/protocol.mjs';
-import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
+import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/protocol.mjs';
+
+// the query a request goes out with, spelled by the shim's own code
+const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
+import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, FAIL_NETWORK, FAIL_TIMEOUT, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -83,17 +87,16 @@ export function runTranscript(path, text) {
             }
             case 'closed': return feed('ws_closed', [id, +w[2]]);
             case 'http': {
-                // [Name: value] headers, decoded as the shim does (see transcript.c)
+                // [Name: value] headers, decoded by the adapter's own code (js/http.mjs)
                 let body = after(3), m;
                 const h = {};
                 while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) (h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length));
-                const int = (v) => (/^\d+$/.test(v ?? '') ? +v : -1);
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
-                const head = [int(h['retry-after']), Math.max(0, int(h['lifeline-interval'])), Math.max(0, int(h['lifeline-long-poll'])), h.etag ?? h['last-modified'] ?? ''];
+                const head = responseHead((name) => h[name] ?? null);
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
-            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? 1 : 0]);
+            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
             case 'timer': return feed('timer');
             case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);

@@ -48,7 +48,7 @@ static void quoted(char *out, size_t cap, const char *s, size_t n) {
     out[o] = 0;
 }
 
-/* The query a WS_OPEN / FETCH GET goes out with, spelled as js/protocol.mjs query() does. */
+/* The query a WS_OPEN / POLL goes out with, spelled as js/protocol.mjs withQuery() does. */
 static void query(char *out, size_t cap, const ll_action *a, uint32_t wait) {
     int n = 0;
     out[0] = 0;

@@ -1,0 +1,26 @@
+// The built files as they ship: plain ASCII (no BOM, no byte above 0x7F: bundlers drop a
+// BOM and some escape non-ASCII), and the inlined core decodes and runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { fakeClock, fakeFetch } from './fakes.mjs';
+
+const dist = (f) => new URL('../../dist/' + f, import.meta.url);
+
+test('dist/lifeline.mjs and dist/lifeline.js are plain ASCII without a BOM', () => {
+    for (const f of ['lifeline.mjs', 'lifeline.js']) {
+        const bytes = fs.readFileSync(dist(f));
+        assert.notDeepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], f);
+        assert.equal(bytes.findIndex((b) => b > 0x7f), -1, f);
+    }
+});
+
+test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async () => {
+    const { Lifeline } = await import(dist('lifeline.mjs'));
+    const clock = fakeClock(), fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    assert.equal(l.state, 'connecting');
+    assert.equal(fetch.requests.length, 1);
+    l.close();
+    assert.equal(l.state, 'closed');
+});
