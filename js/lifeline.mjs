@@ -75,7 +75,7 @@ export class Lifeline extends EventTarget {
     #json;
     #resource;
     #gate = []; // what waits for the gate to open (null once open)
-    #sends = new Map(); // core send id -> [JSON text, settle(failure), a follower's "tab send"]
+    #sends = new Map(); // core send id -> [JSON text, settle(failure)]
     #mine = new Map(); // this tab's sends until settled: n -> [JSON text, settle(failure)]
     #n = 0;
     #view = { state: 'idle', transport: 'none', reason: 'none', cursor: null };
@@ -176,11 +176,8 @@ export class Lifeline extends EventTarget {
                 lead: () => this.#start(1),
                 follow: () => this.#halt(),
                 apply: (type, o) => this.#apply(type, o),
-                cursor: () => this.#view.cursor,
-                view: () => [this.#view.state, this.#view.transport, this.#view.reason],
-                take: (f, n, text) =>
-                    [...this.#sends.values()].some((s) => s[2] == f + n) ||
-                    this.#toCore(text, (e) => this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage]), f + n),
+                view: () => this.#view,
+                take: (f, n, text) => this.#toCore(text, (e) => this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
                 settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),
@@ -234,8 +231,8 @@ export class Lifeline extends EventTarget {
     }
 
     /** Queue a send in the running core; settle(failure) when it is acked or fails. */
-    #toCore(text, settle, from) {
-        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle, from]) : settle(sendError(ERRORS[-id], 0, '', '')))));
+    #toCore(text, settle) {
+        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id], 0, '', '')))));
     }
 
     /** Stop the core silently (this tab no longer leads): it closes its socket and

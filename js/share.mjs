@@ -25,10 +25,8 @@
 //
 // Sends. A follower posts its sends to the leader and again to every new leader until
 // acked (at least once); the leader runs them through its core and posts the ack back.
-import { isCursor } from './protocol.mjs';
-
-const HEARTBEAT_MS = 1000;
-const FROZEN_MS = 3000;
+const BEAT_MS = 1000; // the leader's heartbeat
+const SILENT_MS = 3000; // a leader silent this long (frozen, stuck) is replaced by a visible tab
 
 /** A cursor as one number, for ordering ("7" is "7-0"). */
 const big = (c) => {
@@ -38,111 +36,99 @@ const big = (c) => {
 const after = (x, y) => big(x) > big(y);
 
 /**
- * Join the group `name`, or return nothing where tabs cannot share. t: the tab —
- * {lead(), follow(), apply(type, props), cursor(), view(), take(from, n, text),
- * settle(n, failure), resend(), role(r), poll(q): Promise<Response>, doc, win}.
+ * Join the group `name`; nothing where tabs cannot share. The group: {role, tabs, out(type,
+ * props, after), send(n, text), ack(tab, n, failure), close()}. t, the tab: {doc, win,
+ * lead(), follow(), apply(type, props), view(): {state, transport, reason, cursor},
+ * take(tab, n, text), settle(n, failure), resend(), role(r), poll(cursor): Promise<Response>}.
  */
 export function share(name, t) {
     const locks = globalThis.navigator?.locks, Channel = globalThis.BroadcastChannel;
     if (!locks || !Channel) return;
-    const id = Math.random() + '', seen = new Map(), held = [];
+    const id = Math.random(), seen = new Set(), held = [], g = { role: 'follower', tabs: 1 };
     const visible = () => t.doc?.visibilityState != 'hidden';
-    let ch, token, release, role = 'follower', leader, last, hidden, tabs = 1, catching;
+    const cursor = () => t.view().cursor;
     const post = (m) => ch?.postMessage(m);
-    const beat = () => {
-        const now = performance.now();
-        for (const [tab, at] of seen) if (now - at > FROZEN_MS) seen.delete(tab);
-        tabs = seen.size + 1;
-        post({ h: id, v: visible(), s: t.view(), c: t.cursor(), n: tabs });
+    const beat = () => post({ h: id, v: visible(), s: t.view(), n: (g.tabs = seen.size + 1) });
+    let ch, token, release, leader, heard, hidden, catching, timer;
+
+    const become = (role) => {
+        if (role == g.role) return;
+        if (g.role == 'leader') t.follow();
+        g.role = role;
+        leader = catching = held.length = 0;
+        t.role(role);
+        if (role == 'leader') t.lead(), beat();
     };
-    const become = (r) => {
-        if (r == role) return;
-        if (role == 'leader') t.follow();
-        role = r;
-        leader = held.length = catching = 0;
-        t.role(r);
-        if (r == 'leader') t.lead(), beat();
-    };
-    const steal = () => role == 'follower' && visible() && (hidden || performance.now() - last > FROZEN_MS) && claim(1);
     // One lock request at a time: queued (a follower), held (the leader), or stealing.
     const claim = (steal) => {
-        const ac = new AbortController();
-        token?.abort();
-        token = ac;
-        last = performance.now();
+        const ac = (token = new AbortController()), gone = () => token == ac && ((release = null), become('follower'), claim());
+        heard = Date.now();
         hidden = 0;
-        const gone = () => token == ac && ((release = null), become('follower'), claim());
         locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
     };
+    const steal = () => g.role == 'follower' && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
 
-    // a follower behind the live stream: poll from its own cursor until nothing is left
+    // behind the leader: poll from the tab's own cursor until nothing is left
     const catchUp = async () => {
         const run = (catching = {});
         while (catching == run) {
-            const c = t.cursor();
+            const c = cursor();
             try {
-                const r = await t.poll(c), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0;
+                const r = await t.poll(c), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0, m = b.messages;
                 if (catching != run) return;
-                if (s == 410 && isCursor(b.cursor)) t.apply('reset', { from: c, to: b.cursor });
-                else if (s == 204 || s == 304 || (s == 200 && !b.messages.length)) break;
-                else if (s == 200) for (const m of b.messages) after(m.cursor, t.cursor()) && t.apply('message', { data: m.data, cursor: m.cursor });
+                if (s == 410 && big(b.cursor)) t.apply('reset', { from: c, to: b.cursor });
+                else if (m?.length) for (const x of m) after(x.cursor, cursor()) && t.apply('message', x);
+                else if (s == 200 || s == 204 || s == 304) break;
                 else throw s;
             } catch {
-                // a server error or bad body: again in a while (bounded cost, nothing skipped)
-                await new Promise((r) => setTimeout(r, HEARTBEAT_MS));
+                // a server error or a bad body: again in a while (nothing skipped)
+                await new Promise((r) => setTimeout(r, BEAT_MS));
             }
         }
         if (catching != run) return;
         catching = 0;
         // what came live meanwhile: anything past the cursor now follows it
-        for (const [type, o] of held.splice(0)) if (type != 'message' || after(o.cursor, t.cursor())) t.apply(type, o);
-    };
-    // an event the leader emitted, for this follower
-    const event = (type, o, a) => {
-        const c = t.cursor();
-        if (catching) return held.push([type, o]);
-        if (type == 'message' && c != null) {
-            if (!after(o.cursor, c)) return;
-            if (a == null || after(a, c)) return held.push([type, o]), catchUp();
-        }
-        // a reset concerns the tabs at the cursor it leaves
-        if (type != 'reset' || o.from == c) t.apply(type, o);
+        for (const o of held.splice(0)) after(o.cursor, cursor()) && t.apply('message', o);
     };
 
     const receive = ({ data: m }) => {
-        // back from the back/forward cache as the leader it was, while another tab leads
-        if (m.h && role == 'leader' && !release) become('follower');
-        if (m.p && role == 'leader') {
-            const fresh = !seen.has(m.p);
-            seen.set(m.p, performance.now());
-            if (fresh) beat(); // the newcomer learns the state, and everyone the count
+        if (g.role == 'leader') {
+            if (m.p) seen.add(m.p), m.j && beat(); // a newcomer learns the state at once
+            if (m.x) t.take(m.f, m.x, m.d);
+            // back from the back/forward cache as the leader it was, while another tab leads
+            if (!m.h || release) return;
+            become('follower');
         }
-        if (m.x && role == 'leader') t.take(m.f, m.x, m.d);
-        if (role != 'follower') return;
-        if (m.e) event(m.e, m.o, m.a);
+        const c = cursor(), o = m.o, s = m.s;
         if (m.k && m.f == id) t.settle(m.k, m.r);
+        if (m.e == 'message' && c != null) {
+            if (catching) return held.push(o);
+            if (!after(o.cursor, c)) return; // a repeat
+            if (m.a == null || after(m.a, c)) return held.push(o), catchUp(); // a gap
+        }
+        // a reset concerns the tabs at the cursor it leaves
+        if (m.e && (m.e != 'reset' || o.from == c)) t.apply(m.e, o);
         if (m.h) {
-            const c = t.cursor(), s = m.s, v = t.view();
-            last = performance.now();
+            heard = Date.now();
             hidden = !m.v;
-            tabs = m.n;
+            g.tabs = m.n;
             post({ p: id });
-            if (s[0] != v[0] || s[1] != v[1]) t.apply('statechange', { state: s[0], transport: s[1], reason: s[2] });
+            const v = t.view();
+            if (s.state != v.state || s.transport != v.transport) t.apply('statechange', { state: s.state, transport: s.transport, reason: s.reason });
             // behind the leader (or it started from now, unknown to a new follower): catch up
-            if (c != null && !catching && (m.c == null ? m.h != leader : after(m.c, c))) catchUp();
+            if (c != null && !catching && (s.cursor == null ? m.h != leader : after(s.cursor, c))) catchUp();
             if (m.h != leader) (leader = m.h), t.resend();
             steal();
         }
     };
 
-    let timer;
     const join = () => {
         if (ch) return;
         ch = new Channel(name);
         ch.onmessage = receive;
         claim();
-        post({ p: id });
-        timer = setInterval(() => (role == 'leader' ? beat() : steal()), HEARTBEAT_MS);
+        post({ p: id, j: 1 });
+        timer = setInterval(() => (g.role == 'leader' ? (beat(), seen.clear()) : steal()), BEAT_MS);
     };
     // A leader that leaves keeps its core, which pagehide paused: back from the cache it
     // resumes, and stays the leader if the lock is still free (else the next heartbeat of
@@ -155,24 +141,17 @@ export function share(name, t) {
         token = release = ch = catching = null;
     };
     const on = [
-        ['visibilitychange', () => (role == 'leader' ? beat() : steal())],
-        ['pagehide', leave],
-        ['pageshow', (e) => e.persisted && join()],
+        [t.doc, 'visibilitychange', () => (g.role == 'leader' ? beat() : steal())],
+        [t.win, 'pagehide', leave],
+        [t.win, 'pageshow', (e) => e.persisted && join()],
     ];
-    on.forEach(([n, f], i) => (i ? t.win : t.doc)?.addEventListener(n, f));
+    const listen = (how) => on.forEach(([target, type, f]) => target?.[how + 'EventListener'](type, f));
+    listen('add');
     join();
-    return {
-        get role() {
-            return role;
-        },
-        get tabs() {
-            return tabs;
-        },
-        /** Whether this tab leads (runs the core). */
-        leads: () => role == 'leader',
-        /** The leader's event, for every follower; a = the cursor a message follows. */
-        out: (type, o, a) => role == 'leader' && post({ e: type, o, a }),
-        /** A follower's send to the leader (when there is one: each new one gets them all). */
+    return Object.assign(g, {
+        /** The leader's event, for every follower; a: the cursor a message follows. */
+        out: (type, o, a) => g.role == 'leader' && post({ e: type, o, a }),
+        /** A follower's send to the leader (once known: each new one gets them all again). */
         send: (n, text) => leader && post({ x: n, f: id, d: text }),
         /** The leader's answer to a follower's send n: failure undefined (acked) or its fields. */
         ack: (f, n, r) => post({ k: n, f, r }),
@@ -180,7 +159,7 @@ export function share(name, t) {
         close() {
             leave();
             become('follower');
-            on.forEach(([n, f], i) => (i ? t.win : t.doc)?.removeEventListener(n, f));
+            listen('remove');
         },
-    };
+    });
 }
