@@ -183,6 +183,8 @@ export class Lifeline extends EventTarget {
                 role: (role) => this.#emit('rolechange', { role }),
                 poll: (cursor) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store' })),
             })) || null;
+        // a shared tab is connecting (through its group) until it leads or hears the leader
+        if (this.#group) this.#view.state = 'connecting';
         this.#start(!this.#group);
         synchronous = false;
         queueMicrotask(() => this.#open());
