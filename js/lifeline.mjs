@@ -118,14 +118,18 @@ export class Lifeline extends EventTarget {
             later(() => {
                 if (this.#closed) return;
                 this.#halt();
-                const x = rt.x, core = rt.alloc(), io = { on: 0 }, at = this.#view.cursor ?? cursor;
+                const x = rt.x, core = rt.alloc(), at = this.#view.cursor ?? cursor;
+                // send ids on the wire: the core's, plus a base unique to this leader's term in
+                // the group (0 alone), so that no two sends of a group share one
+                const base = (this.#group?.term << 20) >>> 0, io = { on: 0, id: (send) => (send + base) >>> 0 };
                 // adapter events are inputs; each one opens the gate first
                 const feed = (...input) => {
                     this.#open();
                     drive(...input);
                 };
                 const pg = (io.pg = page(doc, win, feed));
-                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), feed, this.#stats);
+                // (an ack's id is the frame's fifth field)
+                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), (name, args, k, msgs) => (name == 'ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)), this.#stats);
                 io.http = http(
                     {
                         fetch: fetcher,
@@ -133,7 +137,7 @@ export class Lifeline extends EventTarget {
                         max: option(CFG_max_message_bytes) ?? DEF_max_message_bytes,
                         cache: resource && !conditional,
                         conditional,
-                        body: (send) => this.#sends.get(send)?.[0],
+                        body: (id) => this.#sends.get((id - base) >>> 0)?.[0],
                         stats: this.#stats,
                     },
                     feed,
@@ -343,13 +347,13 @@ export class Lifeline extends EventTarget {
             case ACT_WS_OPEN:
                 return io.ws.open(action.socket, action.cursor);
             case ACT_WS_SEND:
-                return io.ws.send(action.socket, clientFrame(action.frame, action.send, this.#sends.get(action.send)?.[0]));
+                return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0]));
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
             case ACT_POLL:
                 return io.http.poll(action.request, action.cursor, action.wait);
             case ACT_POST:
-                return io.http.post(action.request, action.send);
+                return io.http.post(action.request, io.id(action.send));
             case ACT_FETCH_CANCEL:
                 return io.http.cancel(action.request);
             case ACT_DELIVER: {

@@ -44,11 +44,11 @@ const after = (x, y) => big(x) > big(y);
 export function share(name, t) {
     const locks = globalThis.navigator?.locks, Channel = globalThis.BroadcastChannel;
     if (!locks || !Channel) return;
-    const id = Math.random(), seen = new Set(), held = [], g = { role: 'follower', tabs: 1 };
+    const id = Math.random(), seen = new Set(), held = [], g = { role: 'follower', tabs: 1, term: 0 };
     const visible = () => t.doc?.visibilityState != 'hidden';
     const cursor = () => t.view().cursor;
     const post = (m) => ch?.postMessage(m);
-    const beat = () => post({ h: id, v: visible(), s: t.view(), n: (g.tabs = seen.size + 1) });
+    const beat = () => post({ h: id, v: visible(), s: t.view(), n: (g.tabs = seen.size + 1), t: g.term });
     let ch, token, release, leader, heard, hidden, catching, timer;
 
     const become = (role) => {
@@ -57,7 +57,8 @@ export function share(name, t) {
         g.role = role;
         leader = catching = held.length = 0;
         t.role(role);
-        if (role == 'leader') t.lead(), beat();
+        // a new term: the leader's send ids differ from every earlier leader's
+        if (role == 'leader') g.term++, t.lead(), beat();
     };
     // One lock request at a time: queued (a follower), held (the leader), or stealing.
     const claim = (steal) => {
@@ -112,6 +113,7 @@ export function share(name, t) {
             heard = Date.now();
             hidden = !m.v;
             g.tabs = m.n;
+            g.term = Math.max(g.term, m.t);
             post({ p: id });
             const v = t.view();
             if (s.state != v.state || s.transport != v.transport) t.apply('statechange', { state: s.state, transport: s.transport, reason: s.reason });

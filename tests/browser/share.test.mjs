@@ -286,3 +286,37 @@ async function until(f, what, ms = 10000) {
         await sleep(20);
     }
 }
+
+test('send ids stay unique across a change of leader; every send is acked', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    // every page records the ids of the sends its WebSockets carry
+    await ctx.addInitScript(() => {
+        window.__ids = [];
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (text) {
+            const m = /^\{"type":"send","id":(\d+),/.exec(text);
+            if (m) window.__ids.push(+m[1]);
+            return send.call(this, text);
+        };
+    });
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 3, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
+        const sendAll = () => Promise.all(pages.map((p) => p.evaluate(() => Promise.all([1, 2, 3].map((k) => window.__live.a.send({ k }))).then(() => true))));
+        assert.deepEqual(await sendAll(), [true, true, true]);
+        const [first] = await leaderOf(pages);
+        const ids = await first.evaluate(() => window.__ids);
+        await first.close();
+        const rest = pages.filter((p) => p != first);
+        const [second] = await leaderOf(rest);
+        await waitLog(second, (l) => isOpen(l.a, 'websocket'), 'open again');
+        pages.splice(0, 3, ...rest);
+        assert.deepEqual(await sendAll(), [true, true]);
+        ids.push(...(await second.evaluate(() => window.__ids)));
+        assert.equal(ids.length, 15, `9 sends by the first leader, 6 by the second: ${ids}`);
+        assert.equal(new Set(ids).size, ids.length, `no id twice: ${ids}`);
+    } finally {
+        await ctx.close();
+    }
+});
