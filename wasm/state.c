@@ -3,7 +3,7 @@
  *
  * Theory of operation
  * -------------------
- * The core's decisions rest on three orthogonal enums (internal.h) and on what the
+ * The core's decisions rest on four orthogonal enums (internal.h) and on what the
  * browser reports about the page:
  *
  *   ws_phase  the WebSocket attempt in hand:
@@ -46,11 +46,18 @@
  *   SERVING     -> NONE         lost: closed, stalled, bad/error frame,  ws_flapping, ws_stall_after_open,
  *                               hidden past the grace, pagehide, close   hidden_ws_grace, close_stops_everything
  *
- * Role transitions: BESIDE → FALLBACK (ll__fallback), FALLBACK → BESIDE (a probe serves);
- * ALONE never changes.
+ * Role transitions: BESIDE → FALLBACK (ws.c ll__fallback), FALLBACK → BESIDE (poll.c
+ * ll__caught_up_check: a probe serves); ALONE never changes.
+ * polls: → SERVING when a poll answers (poll.c polling_works; not while a socket that said
+ * hello with nothing else serving replays); → FAILING on a failed poll or a Retry-After
+ * (poll.c poll_error, ll__poll_response; not while a socket that said hello carries the
+ * page); → UNPROVEN whenever polling stops (poll.c ll__poll_stop).
+ * progress: → CONNECTING on every (re)start and fallback (core.c connect, ws.c
+ * ll__fallback); → RECONNECTING when what the page showed open is lost (ws.c lost, a stale
+ * reset; poll.c poll_error, Retry-After).
  *
- * The public state is derived, once, at the end of every input (ll__publish), first rule
- * that applies:
+ * The public state is derived, once, at the end of every input (ll__publish; ll_send
+ * excepted: a send moves nothing it is derived from), first rule that applies:
  *
  *   life IDLE / CLOSED                              idle / closed       none
  *   ws SERVING, or REPLAYING on a visible page      open                websocket
@@ -63,8 +70,9 @@
  * The reason is the one the input recorded (ll__cause) where a transition happened; the
  * STATE action is emitted only when (state, transport, reason) changed, in the place
  * among the input's actions where its cause was recorded (so "open" comes before the
- * messages that opened it; ll__cause reserves that place). No decision reads the published state back: it exists for the
- * caller's views (ll_state, ll_transport, ll_interval). */
+ * messages that opened it; ll__cause reserves that place). No decision reads the
+ * published state back: it exists for the caller's views (ll_state, ll_transport,
+ * ll_interval). */
 #include "internal.h"
 
 #include <string.h>

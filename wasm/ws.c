@@ -116,8 +116,9 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
      * would help. Closed by the server (a restart, an error frame): the new socket goes to
      * the same server, and under a reconnect herd every socket is slower than race_delay —
      * a poll beside each would meet a restart with twice the requests; the attempt's
-     * ws_timeout still catches a black hole. Stalled or garbled: the path is suspect, race. */
-    c->race_reconnect = reason != LL_REASON_WS_CLOSED && reason != LL_REASON_WS_SERVER_ERROR;
+     * ws_timeout still catches a black hole. Stalled or garbled, or a path that fell back
+     * and has kept no socket past flap_window since (probe_n > 0): suspect, race. */
+    c->race_reconnect = (reason != LL_REASON_WS_CLOSED && reason != LL_REASON_WS_SERVER_ERROR) || c->probe_n;
     /* A middlebox that stalled one socket may stall the next right after hello: the next
      * one must answer a ping before polling stops. */
     if (reason == LL_REASON_WS_STALLED) c->must_prove = 1;
@@ -141,8 +142,12 @@ static void lost(ll_core *c, uint32_t reason, int we_close) {
         return;
     }
     /* Reconnect after a jittered delay (a restarted server is not hit by every client at
-     * once); the race poll bridges the gap once the attempt starts. */
-    ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->ws_losses));
+     * once). A path that fell back and has kept no socket past flap_window since
+     * (probe_n > 0) is reconnected on the growing probe schedule instead: its flap streak
+     * ended with the fallback, but a path that keeps flapping is not tried again and again
+     * at once. */
+    if (c->probe_n) probe_later(c);
+    else ll__arm_request(c, T_WS_RETRY, ll__backoff(c, c->ws_losses));
     c->ws_losses++;
     if (was_transport) {
         c->progress = PROGRESS_RECONNECTING;
