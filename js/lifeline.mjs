@@ -180,7 +180,7 @@ export class Lifeline extends EventTarget {
                 lead: () => this.#start(1),
                 follow: () => this.#halt(),
                 apply: (type, o) => this.#apply(type, o),
-                view: () => this.#view,
+                view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
                 take: (f, n, text) => this.#toCore(text, (e) => this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
                 settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),

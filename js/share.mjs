@@ -65,9 +65,10 @@ export function share(name, t) {
         const ac = (token = new AbortController()), gone = () => token == ac && ((release = null), become('follower'), claim());
         heard = Date.now();
         hidden = 0;
+        ac.steal = steal; // one steal at a time
         locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
     };
-    const steal = () => g.role == 'follower' && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
+    const steal = () => g.role == 'follower' && !token?.steal && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
 
     // behind the leader: poll from the tab's own cursor until nothing is left
     const catchUp = async () => {
@@ -116,6 +117,8 @@ export function share(name, t) {
             g.term = Math.max(g.term, m.t);
             post({ p: id });
             const v = t.view();
+            // from now, pinned to where the group is: leading later resumes from there
+            v.cursor ??= s.cursor;
             if (s.state != v.state || s.transport != v.transport) t.apply('statechange', { state: s.state, transport: s.transport, reason: s.reason });
             // behind the leader (or it started from now, unknown to a new follower): catch up
             if (c != null && !catching && (s.cursor == null ? m.h != leader : after(s.cursor, c))) catchUp();
