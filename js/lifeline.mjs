@@ -181,7 +181,8 @@ export class Lifeline extends EventTarget {
                 follow: () => this.#halt(),
                 apply: (type, o) => this.#apply(type, o),
                 view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
-                take: (f, n, text) => this.#toCore(text, (e) => this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
+                // a follower's send; one closed with this core goes again to the next leader
+                take: (f, n, text) => this.#toCore(text, (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
                 settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),

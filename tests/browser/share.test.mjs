@@ -320,3 +320,30 @@ test('send ids stay unique across a change of leader; every send is acked', { sk
         await ctx.close();
     }
 });
+
+test('a reset reaches every tab at the cursor it leaves, once; then the stream goes on', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 3, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
+        await s.publish({ n: 1 });
+        const last = await s.publish({ n: 2 });
+        await allGot(pages, [1, 2], 'two messages');
+        await admin(env.rig.server.url, '/admin/restart', {}); // a new epoch: every cursor is unknown
+        for (const p of pages) {
+            const l = await waitLog(p, (l) => l.a.resets.length >= 1 && isOpen(l.a), 'a reset, open again', 15000);
+            assert.equal(l.a.resets[0].from, last);
+        }
+        await s.publish({ n: 3 });
+        await allGot(pages, [1, 2, 3], 'the message after the reset');
+        for (const p of pages) {
+            const l = await getLog(p);
+            assert.equal(l.a.resets.length, 1, 'one reset per tab');
+        }
+        const tos = await Promise.all(pages.map(async (p) => (await getLog(p)).a.resets[0].to));
+        assert.equal(new Set(tos).size, 1, `the same reset everywhere: ${tos}`);
+    } finally {
+        await ctx.close();
+    }
+});
