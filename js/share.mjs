@@ -68,7 +68,7 @@ export function share(name, t) {
         ac.steal = steal; // one steal at a time
         locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
     };
-    const steal = () => g.role == 'follower' && !token?.steal && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
+    const steal = () => ch && g.role == 'follower' && !token?.steal && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
 
     // behind the leader: poll from the tab's own cursor until nothing is left
     const catchUp = async () => {

@@ -347,3 +347,27 @@ test('a reset reaches every tab at the cursor it leaves, once; then the stream g
         await ctx.close();
     }
 });
+
+test('a send in flight when its leader dies is sent again by the next leader and acked', { skip, timeout: 60000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const pages = await tabs(ctx, 3, s.url, { pingIdle: 60000 }); // no ping finds the stall first
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
+        const [leader] = await leaderOf(pages);
+        const rest = pages.filter((p) => p != leader);
+        s.proxy.setMode('stall'); // the leader's socket carries nothing more either way
+        await rest[0].evaluate(() => {
+            window.__acked = 0;
+            window.__live.a.send({ text: 'in flight' }).then(() => window.__acked++);
+        });
+        await sleep(500);
+        assert.equal(await rest[0].evaluate(() => window.__acked), 0, 'not acked through the stalled socket');
+        s.proxy.setMode('pass');
+        await leader.close();
+        await rest[0].waitForFunction(() => window.__acked == 1, null, { timeout: 15000 });
+        for (const p of rest) await waitLog(p, (l) => l.a.messages.some((m) => m.data.text == 'in flight'), 'the send, published');
+    } finally {
+        await ctx.close();
+    }
+});
