@@ -371,3 +371,25 @@ test('a send in flight when its leader dies is sent again by the next leader and
         await ctx.close();
     }
 });
+
+test('a tab joining with a cursor the server no longer has gets its own reset, the others none', { skip, timeout: 90000 }, async () => {
+    const ctx = await env.b.browser.newContext();
+    try {
+        const s = await stream();
+        const first = await s.publish({ n: 1 });
+        // past the server's retention (1000 messages): the first one is gone
+        for (let n = 2; n <= 1010; n += 30) await Promise.all(Array.from({ length: Math.min(30, 1011 - n) }, (_, i) => s.publish({ n: n + i })));
+        const pages = await tabs(ctx, 2, s.url);
+        for (const p of pages) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
+        const late = await tab(ctx, s.url, { cursor: first });
+        const l = await waitLog(late, (l) => l.a.resets.length >= 1, 'the late tab reset');
+        assert.equal(l.a.resets[0].from, first);
+        await s.publish({ n: 2000 });
+        for (const p of [...pages, late]) await waitLog(p, (l) => l.a.messages.some((m) => m.data.n == 2000), 'the next message');
+        const logs = await Promise.all([...pages, late].map(getLog));
+        assert.deepEqual(logs.map((x) => x.a.resets.length), [0, 0, 1], 'only the tab behind is reset');
+        assert.deepEqual(ns(logs[2]), [2000], 'after the reset: the live stream, nothing twice');
+    } finally {
+        await ctx.close();
+    }
+});
