@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
+import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -200,7 +201,7 @@ async function main() {
     const lifelineServer = await startServer('node', ['--origins', '*']);
     cleanups.push(() => lifelineServer.stop());
     const servers = { lifeline: lifelineServer.url, sio: await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']) };
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking'] });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
     cleanups.push(() => browser.close());
     const libs = [
         { name: 'Lifeline (shared)', opts: {} },
