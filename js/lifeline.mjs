@@ -7,6 +7,12 @@
 // constructor has returned — at the first API call or socket/HTTP event after it, or a
 // microtask later — so listeners added right after `new Lifeline()` see every event.
 // (Inputs never nest: the driver's `later` queues an input that arrives during a drain.)
+//
+// Sharing (share.mjs). A core runs only while this tab leads its group (or is alone): each
+// time it leads, a fresh core with its own adapters starts from the tab's cursor; when it
+// stops leading the core is closed silently (its sockets and requests closed, nothing
+// emitted) and this tab's unacknowledged sends wait in #mine for the next leader. Events
+// go through #apply whichever tab's core emitted them.
 import {
     ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_POLL, ACT_POST, ACT_REMEMBER_FALLBACK,
     ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
