@@ -192,7 +192,7 @@ export class Lifeline extends EventTarget {
                 settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),
-                poll: (cursor) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store' })),
+                poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
             })) || null;
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (this.#group) this.#view.state = 'connecting';

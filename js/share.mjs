@@ -39,7 +39,7 @@ const after = (x, y) => big(x) > big(y);
  * Join the group `name`; nothing where tabs cannot share. The group: {role, tabs, out(type,
  * props, after), send(n, text), ack(tab, n, failure), close()}. t, the tab: {doc, win,
  * lead(), follow(), apply(type, props), view(): {state, transport, reason, cursor},
- * take(tab, n, text), settle(n, failure), resend(), role(r), poll(cursor): Promise<Response>}.
+ * take(tab, n, text), settle(n, failure), resend(), role(r), poll(cursor, signal): Promise<Response>}.
  */
 export function share(name, t) {
     const locks = globalThis.navigator?.locks, Channel = globalThis.BroadcastChannel;
@@ -55,6 +55,7 @@ export function share(name, t) {
         if (role == g.role) return;
         if (g.role == 'leader') t.follow();
         g.role = role;
+        catching?.abort?.();
         leader = catching = held.length = 0;
         t.role(role);
         // a new term: the leader's send ids differ from every earlier leader's
@@ -72,11 +73,11 @@ export function share(name, t) {
 
     // behind the leader: poll from the tab's own cursor until nothing is left
     const catchUp = async () => {
-        const run = (catching = {});
+        const run = (catching = new AbortController()); // aborted when this tab leads or leaves
         while (catching == run) {
             const c = cursor();
             try {
-                const r = await t.poll(c), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0, m = b.messages;
+                const r = await t.poll(c, run.signal), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0, m = b.messages;
                 if (catching != run) return;
                 if (s == 410 && big(b.cursor)) t.apply('reset', { from: c, to: b.cursor });
                 else if (m?.length) for (const x of m) after(x.cursor, cursor()) && t.apply('message', x);
@@ -140,6 +141,7 @@ export function share(name, t) {
     // the tab that took it over makes it a follower).
     const leave = () => {
         token?.abort();
+        catching?.abort?.();
         release?.();
         clearInterval(timer);
         ch?.close();
