@@ -22,7 +22,7 @@ const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 // The size budget of dist/lifeline.mjs: its bytes after Node's zlib.gzipSync at level 9
 // (what this build prints as "zlib -9", as bench/size.mjs does). The one place it is kept.
 // Issue #13 asks for 12,288 B with tab sharing included; sharing (js/share.mjs and its hooks
-// in lifeline.mjs) weighs about 1.6 KB of it, so the bundle is about 13,200 B: that target
+// in lifeline.mjs) weighs about 1.7 KB of it, so the bundle is about 13,250 B: that target
 // is not met. This budget (13 KiB) holds today's size, so that nothing grows unnoticed.
 export const SIZE_BUDGET = 13312;
 
