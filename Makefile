@@ -6,6 +6,7 @@
 #   make build       dist/lifeline.{wasm,mjs,js,d.ts}   (WASM_CC=clang: clang + wasi-libc)
 #   make test-native C tests under ASan+UBSan       make fuzz  libFuzzer, FUZZ_SECONDS=60
 #   make demo-flask  the same demo from the Flask server
+#   make demo-cluster  the demo from 4 processes (gunicorn: 2 Flask workers, 2 Node) on Redis behind nginx
 #   make bench       benchmarks (QUICK=1: the short form)
 
 SHELL := /bin/bash
@@ -38,7 +39,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm test test-native test-wasm test-js test-servers test-integration test-browser fuzz fuzz-short demo demo-flask bench clean
+.PHONY: bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -119,6 +120,21 @@ test-js: build
 test-servers: build
 	node --test tests/conformance/ tests/proxy.test.mjs
 
+# The Flask package carries copies of the Redis scripts; server/redis/*.lua is the one
+# source; `make lua-copies` refreshes them and server/flask/tests/test_lua_copies.py fails
+# when a committed copy differs (make test does not refresh them first).
+FLASK_LUA := $(patsubst server/redis/%,server/flask/lifeline_flask/stores/lua/%,$(wildcard server/redis/*.lua))
+server/flask/lifeline_flask/stores/lua/%.lua: server/redis/%.lua
+	cp $< $@
+lua-copies: $(FLASK_LUA)
+
+# The Flask extension's pytest suite (exit code 5 = no tests collected: a failure here),
+# the shared conformance suite against the Flask server on the Redis store, and the README's
+# Flask example in Chromium.
+test-python: build
+	/usr/bin/python3 -m pytest server/flask/tests -q
+	node --test server/flask/tests/conformance-redis.mjs server/flask/tests/browser-example.mjs
+
 test-integration: build
 	node --test --test-concurrency=1 tests/integration/
 
@@ -129,18 +145,29 @@ test-browser: build
 bench-quick: build
 	node bench/run.mjs --quick
 
-test: deps test-native test-wasm fuzz-short build test-js test-servers test-integration bench-quick test-browser
+# Several processes of both languages on one Redis behind nginx round robin (tests/cluster/:
+# the launchers, multi-process chaos, Redis connections per process, the page in Chromium),
+# then the cluster bench in its short form (it reports; it asserts nothing).
+test-cluster: build
+	node --test --test-concurrency=1 tests/cluster/
+	node bench/cluster.mjs --quick
+
+test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
 
 demo: build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	node demo/server.mjs --host 127.0.0.1 --port $(PORT) --tick 2000
 
-demo-flask: build
+demo-flask: build lua-copies
 	@echo "demo (Flask): http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT) --tick 2000
 
+demo-cluster: build
+	node demo/cluster.mjs --port $(PORT) --tick 2000
+
 bench: build
 	node bench/run.mjs $(if $(QUICK),--quick,)
+	node bench/cluster.mjs $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf build dist

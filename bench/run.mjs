@@ -279,7 +279,7 @@ async function coreWasm() {
     x.ll_init(core, 1, 0);
     x.ll_set_cursor(core, ...rt.args(['1']));
     const feed = driver(rt, core, () => clock, () => 0, () => {}, (a) => {
-        if (a.type === K.ACT_WS_OPEN) wsId = a.id;
+        if (a.type === K.ACT_WS_OPEN) wsId = a.socket;
         if (a.type === K.ACT_DELIVER) delivered++;
     });
     feed('start', [1, 1]);
@@ -307,7 +307,7 @@ async function coreWasm() {
     x.ll_start(core2, now, 1, 1);
     for (let p; (p = x.ll_next_action(core2)); ) {
         const a = rt.action(p);
-        if (a.type === K.ACT_WS_OPEN) ws2 = a.id;
+        if (a.type === K.ACT_WS_OPEN) ws2 = a.socket;
     }
     x.ll_ws_opened(core2, ++now, ws2);
     x.ll_ws_frame(core2, ++now, ws2, K.FRAME_HELLO, 47, 1, ...rt.args(['1']), 0, ...rt.args(['']));

@@ -4,6 +4,9 @@
 // with an admin API shaped like demo/server.mjs's, so bench/run.mjs drives both alike.
 //
 //   node bench/sio-server.mjs --port 0     prints `LISTENING http://127.0.0.1:<port>`
+//   … --redis redis://127.0.0.1:<p>        several processes on one Redis through
+//                                          @socket.io/redis-streams-adapter (bench/cluster.mjs):
+//                                          a publish on one reaches the sockets of every one
 //
 //   on connection         the socket gets `msg` {seq: <current>, welcome: true} at once
 //                         (the "first message" of time-to-first-message; Lifeline gets the
@@ -17,7 +20,11 @@ import http from 'node:http';
 import { Server } from 'socket.io';
 
 let port = 0;
-for (let i = 2; i < process.argv.length; i++) if (process.argv[i] === '--port') port = Number(process.argv[++i]);
+let redisUrl = null;
+for (let i = 2; i < process.argv.length; i++) {
+    if (process.argv[i] === '--port') port = Number(process.argv[++i]);
+    else if (process.argv[i] === '--redis') redisUrl = process.argv[++i];
+}
 
 const sockets = new Set();
 let stats = { ws: 0, poll: 0, post: 0 };
@@ -83,7 +90,16 @@ server.prependListener('request', (req) => {
 });
 server.prependListener('upgrade', () => stats.ws++);
 
-const io = new Server(server, { cors: { origin: '*' }, serveClient: false });
+let adapter;
+if (redisUrl) {
+    const { createClient } = await import('redis');
+    const { createAdapter } = await import('@socket.io/redis-streams-adapter');
+    const redisClient = createClient({ url: redisUrl });
+    redisClient.on('error', (e) => process.stderr.write(`redis: ${e.message}\n`));
+    await redisClient.connect();
+    adapter = createAdapter(redisClient);
+}
+const io = new Server(server, { cors: { origin: '*' }, serveClient: false, ...(adapter ? { adapter } : {}) });
 io.on('connection', (socket) => socket.emit('msg', { seq, welcome: true }));
 
 server.listen(port, '127.0.0.1', () => {

@@ -69,9 +69,15 @@ const row = (name, b) => console.log(`${name.padEnd(24)} ${String(b.length).padS
 // The ES module carries the literal at its end (gzip does better with the JS first:
 // measured 45 B); the var is assigned before any code of the module's user runs, and
 // read only when a Lifeline is made (build/wasm-inline.mjs exports a function).
+// The first line is V8's explicit compile hint (Chrome 136 and later; a plain comment elsewhere):
+// every function is compiled with the script, off the main thread where the browser streams
+// it, instead of lazily on its first call inside `new Lifeline()` — the constructor is the
+// critical path of the first message (bench/start.mjs measured ~5 ms of lazy compilation there).
+const COMPILE_HINT = '//# allFunctionsCalledOnLoad\n';
 const file = (text, literal, format) =>
     Buffer.from(
-        format == 'esm' ? text.replace(PLACEHOLDER, 'LIFELINE_WASM') + `\nvar LIFELINE_WASM=${literal};\n` : text.replace(PLACEHOLDER, () => literal),
+        COMPILE_HINT +
+        (format == 'esm' ? text.replace(PLACEHOLDER, 'LIFELINE_WASM') + `\nvar LIFELINE_WASM=${literal};\n` : text.replace(PLACEHOLDER, () => literal)),
         'utf8',
     );
 let literal, best = Infinity;

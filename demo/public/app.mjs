@@ -1,20 +1,31 @@
 // app.mjs — the Lifeline demo page: a live value, a shared counter and chat, and the
 // connection as a person wants to see it (badge, reason in words, stats, a 3-minute
-// timeline), plus fault buttons that drive the demo server's /admin API.
+// timeline), which server process answered each request, plus fault buttons that drive the
+// demo server's /admin API.
+//
+// Three named streams, one Lifeline each: `ticker` (the server's tick), `counter` (+1s) and
+// `chat`. The badge, the reason and the timeline's band follow `ticker` (the one that always
+// moves); the stats add up all three; each stream's own state is a chip under the reason.
 //
 // Everything from the network is rendered as text (textContent / SVG attributes), never as
-// markup. No framework, no external assets. Works with demo/server.mjs and demo/flask.
+// markup. No framework, no external assets. Works with demo/server.mjs, demo/flask, and
+// `make demo-cluster` (nginx round robin over both on Redis).
 //
 // Query parameters become Lifeline options, to try the policy by hand:
 //   /?hiddenGrace=2000&probeMin=1000   integer options (see dist/lifeline.d.ts)
-//   /?websocket=0                      polling only;  /?cursor=<c>  resume elsewhere (default 0)
+//   /?websocket=0                      polling only;  /?cursor=<c>  every stream resumes there (default 0)
 
-const LIVE_URL = '/live/ticker'; // the tick's stream; the counter's and chat's sends are published to it too
+import { servedBy } from './served-by.mjs';
+
+const LIVE_PREFIX = '/live/';
+const STREAMS = ['ticker', 'counter', 'chat'];
+const MAIN_STREAM = 'ticker';
 const WINDOW_MS = 180_000; // the timeline shows the last 3 minutes
 const SAMPLE_MS = 250; // live.stats.requests is sampled this often
 const SPARK_POINTS = 90;
 const CHAT_LINES = 12;
 const HISTORY_LINES = 40;
+const SERVED_STRIP = 60; // answers shown in the served-by strip
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -421,15 +432,15 @@ function pushChat(entry) {
     showChat();
 }
 
-function onMessage(data) {
+function onMessage(stream, data) {
     if (!data || typeof data !== 'object') return;
-    if (data.kind === 'tick') return onTick(data);
-    if (data.kind === 'inc') {
+    if (stream === 'ticker' && data.kind === 'tick') return onTick(data);
+    if (stream === 'counter' && data.kind === 'inc') {
         view.count++;
         $('count').textContent = String(view.count);
         return;
     }
-    if (data.kind === 'chat') {
+    if (stream === 'chat' && data.kind === 'chat') {
         const name = String(data.name ?? 'someone').slice(0, 24).trim() || 'someone';
         const text = String(data.text ?? '').slice(0, 200);
         if (text) pushChat({ name, text });
@@ -440,6 +451,60 @@ function status(id, text, kind = '') {
     const el = $(id);
     el.textContent = text;
     el.dataset.kind = kind;
+}
+
+// ------------------------------------------------------------------ served by
+
+const served = { procs: new Map(), strip: [], ws: {} }; // name -> {n, poll, send, websocket, colour}
+const UNKNOWN = '(not named)';
+
+function colourOf(name) {
+    let p = served.procs.get(name);
+    if (!p) {
+        // golden-angle hues: neighbours in order of first sight stay far apart
+        const hue = Math.round((served.procs.size * 137.5 + 140) % 360);
+        p = { n: 0, poll: 0, send: 0, websocket: 0, colour: `hsl(${hue} 65% 48%)` };
+        served.procs.set(name, p);
+    }
+    return p;
+}
+
+function onAnswer(a) {
+    const name = a.server ?? UNKNOWN;
+    const p = colourOf(name);
+    p.n++;
+    p[a.kind]++;
+    served.strip.push({ ...a, name });
+    if (served.strip.length > SERVED_STRIP) served.strip.shift();
+    if (a.kind === 'websocket') served.ws[a.stream] = name;
+    if (document.visibilityState !== 'hidden') showServed();
+}
+
+function showServed() {
+    $('served-procs').replaceChildren(
+        ...[...served.procs].map(([name, p]) => {
+            const li = document.createElement('li');
+            li.dataset.server = name;
+            li.style.setProperty('--c', p.colour);
+            const b = document.createElement('b');
+            b.textContent = name;
+            const parts = [`${p.poll} poll${p.poll === 1 ? '' : 's'}`, `${p.send} send${p.send === 1 ? '' : 's'}`, `${p.websocket} WebSocket${p.websocket === 1 ? '' : 's'}`];
+            li.append(b, ` ${parts.join(' · ')}`);
+            return li;
+        }),
+    );
+    $('served-strip').replaceChildren(
+        ...served.strip.map((a) => {
+            const li = document.createElement('li');
+            li.dataset.server = a.name;
+            li.dataset.kind = a.kind;
+            li.style.setProperty('--c', served.procs.get(a.name).colour);
+            li.title = `${clock(a.t)} ${a.stream} ${a.kind === 'websocket' ? 'WebSocket hello' : a.kind === 'send' ? 'send (POST)' : 'poll'} ${a.status} from ${a.name}`;
+            return li;
+        }),
+    );
+    const ws = STREAMS.filter((s) => served.ws[s]).map((s) => `${s} → ${served.ws[s]}`);
+    $('served-ws').textContent = ws.length ? `Latest WebSocket per stream: ${ws.join(' · ')}. Squares: polls and sends; dots: WebSocket hellos.` : 'WebSockets: none said hello yet.';
 }
 
 // ------------------------------------------------------------------ faults (admin API)
@@ -455,8 +520,11 @@ async function admin(path, body) {
     try {
         json = await res.json();
     } catch {}
-    return { ok: res.ok, status: res.status, json };
+    return { ok: res.ok, status: res.status, json, server: res.headers.get('Lifeline-Served-By') };
 }
+
+/** " (on node-1)" when the answer named its process. */
+const onServer = (r) => (r.server ? ` (on ${r.server})` : '');
 
 const FAULT_HINTS = {
     none: 'A page on polling switches back up at its next WebSocket probe.',
@@ -499,8 +567,9 @@ async function setupFaults() {
                 const r = await admin('/admin/fault', body);
                 if (r.ok) {
                     showFault(r.json?.mode ?? mode);
+                    if (r.server) $('fault-hint').textContent = `Set on ${r.server}. ${$('fault-hint').textContent}`;
                     view.marks.push({ t: now(), label: mode === 'none' ? 'healthy' : mode });
-                    history(`Fault switched: ${FAULT_WORDS[mode] ?? mode}`, 'fault');
+                    history(`Fault switched${onServer(r)}: ${FAULT_WORDS[mode] ?? mode}`, 'fault');
                     b.disabled = false;
                 } else if (r.status === 400) {
                     b.title = `This server has no “${mode}” mode`;
@@ -523,8 +592,8 @@ async function setupFaults() {
             const r = await admin('/admin/restart', {});
             if (r.ok) {
                 view.marks.push({ t: now(), label: 'restart' });
-                history('Server restarted: its connections dropped and its log was emptied', 'fault');
-                status('fault-status', `Server restarted at ${clock()}. ${$('fault-status').dataset.kind === 'warn' ? 'The fault mode stays as it was.' : ''}`.trim());
+                history(`Server restarted${onServer(r)}: its connections dropped and (memory store) its log was emptied`, 'fault');
+                status('fault-status', `Server${onServer(r)} restarted at ${clock()}. ${$('fault-status').dataset.kind === 'warn' ? 'The fault mode stays as it was.' : ''}`.trim());
             } else if (r.status === 400 || r.status === 404) {
                 b.title = 'This server cannot restart itself';
                 status('fault-status', `This server cannot restart itself (HTTP ${r.status}).`, 'error');
@@ -560,20 +629,34 @@ async function main() {
         if (k === 'cursor') options.cursor = v;
         else if (/^\d{1,12}$/.test(v)) options[k] = Number(v);
     }
-    // One Lifeline at a time; "Reconnect this page" replaces it with a new one that resumes
-    // from the old one's cursor (so nothing is lost or repeated). Counters add up across them.
-    let live = null;
+    const io = servedBy(onAnswer);
+    // One Lifeline per stream at a time; "Reconnect this page" replaces each with a new one
+    // that resumes from the old one's cursor (so nothing is lost or repeated). Counters add
+    // up across them and across the streams.
+    const feeds = Object.fromEntries(STREAMS.map((s) => [s, { live: null, state: 'idle', transport: 'none' }]));
     const base = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
     const stats = () => {
-        const s = live.stats;
-        const out = { ...s };
-        for (const k in base) out[k] = base[k] + s[k];
+        const main = feeds[MAIN_STREAM].live.stats;
+        const out = { ...main }; // interval and rtt: the main stream's
+        for (const k in base) out[k] = base[k] + STREAMS.reduce((sum, s) => sum + feeds[s].live.stats[k], 0);
         return out;
     };
-    const connect = (opts) => {
+    const showStreams = () =>
+        $('streams').replaceChildren(
+            ...STREAMS.map((s) => {
+                const f = feeds[s];
+                const li = document.createElement('li');
+                li.dataset.stream = s;
+                li.dataset.kind = kindOf(f.state, f.transport);
+                li.textContent = `${s}: ${TRANSPORT[f.transport] ?? f.transport} · ${STATE[f.state] ?? f.state}`;
+                return li;
+            }),
+        );
+    const connect = (stream, opts) => {
+        const feed = feeds[stream];
         let next;
         try {
-            next = new Lifeline(LIVE_URL, opts);
+            next = new Lifeline(LIVE_PREFIX + stream, { ...opts, ...io(stream) });
         } catch (e) {
             $('reason').textContent = `Lifeline did not start: ${e.message}`;
             $('badge').dataset.kind = 'down';
@@ -581,39 +664,47 @@ async function main() {
             $('badge-state').textContent = 'bad option';
             return false;
         }
-        const prev = live;
-        live = next; // first, so events from closing the old one are ignored
+        const prev = feed.live;
+        feed.live = next; // first, so events from closing the old one are ignored
         if (prev) {
             const old = prev.stats;
             for (const k in base) base[k] += old[k];
             prev.close();
         }
-        window.lifeline = live; // handy in the console (and for demo/screenshot.mjs)
-        const mine = (f) => (e) => e.target === live && f(e); // ignore a replaced instance
+        const live = next;
+        window.lifelines = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live])); // the console, demo/screenshot.mjs, tests
+        if (stream === MAIN_STREAM) window.lifeline = live;
+        const mine = (f) => (e) => e.target === feed.live && f(e); // ignore a replaced instance
         live.addEventListener('statechange', mine((e) => {
-            showState(e.state, e.transport, e.reason);
+            feed.state = e.state;
+            feed.transport = e.transport;
+            showStreams();
+            if (stream === MAIN_STREAM) showState(e.state, e.transport, e.reason);
+            else history(`${stream}: ${describe(e.state, e.transport, e.reason, {})}`, kindOf(e.state, e.transport));
             showStats(stats()); // once per change even while hidden, so the page is right when seen
             drawTimeline();
         }));
         live.addEventListener('message', mine((e) => {
             view.msgTimes.push(now());
-            onMessage(e.data);
-            if (e.data?.kind === 'tick') spark();
+            onMessage(stream, e.data);
+            if (stream === 'ticker') spark();
         }));
         live.addEventListener('reset', mine((e) => {
-            view.count = 0;
-            $('count').textContent = '0';
-            pushChat({ system: true, text: '— the server lost its history (restart): counter and chat start over —' });
-            history(`Reset: the server no longer has cursor ${e.from}; continuing from ${e.to}. Counter restarted at 0`, 'fault');
+            if (stream === 'counter') {
+                view.count = 0;
+                $('count').textContent = '0';
+            }
+            if (stream === 'chat') pushChat({ system: true, text: '— the server lost the chat’s history: it starts over —' });
+            history(`Reset of ${stream}: the server no longer has cursor ${e.from}; continuing from ${e.to}${stream === 'counter' ? '. Counter restarted at 0' : ''}`, 'fault');
         }));
         live.addEventListener('error', mine((e) => {
             let what = ERROR_WORDS[e.code] ?? `Error “${e.code}”`;
-        if (e.code === 'ws_failed' && POLLING.has(view.transport) && view.state === 'open') what = `WebSocket probe failed (still on ${lower(TRANSPORT[view.transport])})`;
+            if (e.code === 'ws_failed' && POLLING.has(feed.transport) && feed.state === 'open') what = `WebSocket probe failed (still on ${lower(TRANSPORT[feed.transport])})`;
             const why = e.reason && e.reason !== 'none' ? CAUSE[e.reason] ?? e.reason : '';
             const detail = e.message && e.message !== e.code ? ` (${e.message})` : '';
-            history(`${what}${why ? ': ' + why : ''}${detail}`, 'down');
+            history(`${stream}: ${what}${why ? ': ' + why : ''}${detail}`, 'down');
         }));
-        if (live.state !== 'idle') showState(live.state, live.transport, 'start');
+        if (stream === MAIN_STREAM && live.state !== 'idle') showState(live.state, live.transport, 'start');
         return true;
     };
     let sparkDirty = false;
@@ -625,12 +716,13 @@ async function main() {
             drawSpark();
         });
     };
-    if (!connect(options)) return;
+    for (const stream of STREAMS) if (!connect(stream, options)) return;
+    showStreams();
     $('reconnect').disabled = false;
     $('reconnect').addEventListener('click', () => {
-        const cursor = live.cursor;
-        history(`Reconnecting this page from cursor ${cursor ?? 'now'} (a new Lifeline)`, 'info');
-        connect({ ...options, cursor: cursor ?? undefined });
+        const at = STREAMS.map((s) => `${s} ${feeds[s].live.cursor ?? 'now'}`).join(', ');
+        history(`Reconnecting this page from its cursors (${at}): a new Lifeline per stream`, 'info');
+        for (const stream of STREAMS) connect(stream, { ...options, cursor: feeds[stream].live.cursor ?? undefined });
     });
 
     // Requests per 250 ms for the timeline; stats and drawings refresh on the same beat.
@@ -647,6 +739,7 @@ async function main() {
     document.addEventListener('visibilitychange', () => {
         setPaused();
         if (document.visibilityState === 'visible') {
+            showServed();
             showStats(stats());
             drawTimeline();
             drawSpark();
@@ -658,16 +751,16 @@ async function main() {
     }).observe($('main'));
 
     // Sends: +1 and chat.
-    const send = async (data, statusId, okText) => {
+    const send = async (stream, data, statusId, okText) => {
         status(statusId, 'Sending…');
         try {
-            await live.send(data);
+            await feeds[stream].live.send(data);
             status(statusId, okText, 'ok');
         } catch (e) {
             status(statusId, `Not sent: ${e.code ?? e.message}`, 'error');
         }
     };
-    $('inc').addEventListener('click', () => send({ kind: 'inc' }, 'inc-status', `+1 acknowledged by the server at ${clock()}`));
+    $('inc').addEventListener('click', () => send('counter', { kind: 'inc' }, 'inc-status', `+1 acknowledged by the server at ${clock()}`));
 
     const name = $('chat-name');
     try {
@@ -684,10 +777,11 @@ async function main() {
             localStorage.setItem('lifeline-demo:name', who);
         } catch {}
         $('chat-text').value = '';
-        send({ kind: 'chat', name: who, text }, 'chat-status', `Delivered at ${clock()}`);
+        send('chat', { kind: 'chat', name: who, text }, 'chat-status', `Delivered at ${clock()}`);
     });
 
     showChat();
+    showServed();
     showStats(stats());
     drawTimeline();
     drawSpark();

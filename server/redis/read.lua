@@ -15,7 +15,9 @@
 -- retained entry after c is exactly c+1 (and young enough), something is gone: reset.
 
 local meta, log = KEYS[1], KEYS[2]
-local hi, lo, limit, max_age = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local hi, lo, max_age = ARGV[1], ARGV[2], tonumber(ARGV[4])
+-- XRANGE … COUNT 0 answers nil on Redis 7.0: a limit below 1 reads one entry.
+local limit = math.max(1, tonumber(ARGV[3]))
 
 -- Compare two decimal strings without leading zeros (cursor parts reach 2^64, beyond Lua's doubles).
 local function less(a, b)

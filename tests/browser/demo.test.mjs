@@ -1,24 +1,22 @@
-// Scenario 7: the demo pages (demo/public/index.html, and script.html when present) load
-// from the reference server with no console error and no uncaught exception, and show a
-// transport in the badge. Skipped while a page does not exist.
+// Scenario 7: the demo pages from one reference server (demo/server.mjs, memory store) in
+// Chromium. index.html: loads with no console error and no uncaught exception, one Lifeline per
+// stream (ticker, counter, chat) all live, the ticker's value moves, +1 raises the shared
+// counter by exactly the clicks, chat lines sent from the page and published by the server
+// show once each and in order, the served-by card names the one process that answered, the
+// stats and timeline are drawn, and the fault buttons work (refuse + reconnect: every stream
+// on long polling; healthy: back up to the WebSocket, nothing lost).
+// script.html (the <script> build): loads and shows a transport.
+// The same page behind nginx over four processes: tests/cluster/page.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ROOT, startServer } from '../lib/servers.mjs';
+import { startServer, admin } from '../lib/servers.mjs';
 import { skip, launchBrowser, sleep } from './helpers.mjs';
-
-const pages = [
-    { file: 'index.html', path: '/', textId: 'badge-transport' },
-    { file: 'script.html', path: '/script.html', textId: 'badge-text' },
-];
-const TRANSPORT_KINDS = ['websocket', 'longpoll', 'poll'];
+import { openDemo, streamsOpen, ticks, counterCounts, chatShows, servedBy, TRANSPORT_KINDS } from '../cluster/demo-page.mjs';
 
 let server, b;
-const anyPage = pages.some((p) => fs.existsSync(path.join(ROOT, 'demo/public', p.file)));
 before(async () => {
-    if (skip || !anyPage) return;
-    server = await startServer('node', ['--tick', '500']);
+    if (skip) return;
+    server = await startServer('node', ['--tick', '500', '--name', 'demo-node']);
     b = await launchBrowser();
 });
 after(async () => {
@@ -26,27 +24,67 @@ after(async () => {
     await server?.stop();
 });
 
-for (const p of pages) {
-    const missing = !fs.existsSync(path.join(ROOT, 'demo/public', p.file)) && `demo/public/${p.file} does not exist (yet)`;
-    test(`demo ${p.file}: loads without console errors and shows a transport`, { skip: skip || missing, timeout: 30000 }, async (t) => {
-        const ctx = await b.browser.newContext();
-        try {
-            const page = await ctx.newPage();
-            const problems = [];
-            page.on('pageerror', (e) => problems.push('pageerror: ' + String(e)));
-            page.on('console', (m) => m.type() === 'error' && problems.push('console: ' + m.text()));
-            page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()} ${r.url()}`));
-            page.on('requestfailed', (r) => !/\/live\b/.test(r.url()) && problems.push(`failed ${r.url()} ${r.failure()?.errorText}`));
-            await page.goto(server.url + p.path, { timeout: 15000 });
-            await page.waitForFunction((kinds) => kinds.includes(document.getElementById('badge')?.dataset.kind), TRANSPORT_KINDS, { timeout: 10000 });
-            const shown = await page.evaluate((id) => [document.getElementById('badge').dataset.kind, document.getElementById(id)?.textContent?.trim()], p.textId);
-            t.diagnostic(`${p.file}: badge kind ${shown[0]}, says "${shown[1]}"`);
-            assert.ok(TRANSPORT_KINDS.includes(shown[0]));
-            assert.ok(shown[1] && !/^(Starting|No runtime|Not started)/.test(shown[1]), `badge text: ${shown[1]}`);
-            await sleep(1500); // a few ticks: the page keeps running without errors
-            assert.deepEqual(problems, []);
-        } finally {
-            await ctx.close();
-        }
-    });
-}
+test('demo index.html: three streams live, ticks, counter and chat exact, served by the one process, stats and timeline drawn, refuse → long polling → healthy → WebSocket, no console error', { skip, timeout: 180000 }, async (t) => {
+    const ctx = await b.browser.newContext();
+    try {
+        const page = await openDemo(ctx, server.url + '/');
+        t.diagnostic(`streams: ${(await streamsOpen(page)).join(' | ')}`);
+        await ticks(page);
+        await counterCounts(page, 3);
+
+        await page.fill('#chat-name', 'ada');
+        await page.fill('#chat-text', 'hello from the page');
+        await page.click('#chat-form button[type=submit]');
+        await page.waitForFunction(() => document.getElementById('chat-status').dataset.kind === 'ok', null, { timeout: 30000 });
+        for (let i = 1; i <= 3; i++) await admin(server.url, '/admin/publish', { stream: 'chat', data: { kind: 'chat', name: 'server', text: `line ${i}` } });
+        await chatShows(page, ['ada: hello from the page', 'server: line 1', 'server: line 2', 'server: line 3']);
+
+        assert.deepEqual(await servedBy(page), ['demo-node'], 'every answer names the one process');
+
+        // the connection card: numbers and the timeline are drawn
+        const card = await page.evaluate(() => ({
+            requests: Number(document.getElementById('st-requests').textContent),
+            messages: Number(document.getElementById('st-messages').textContent),
+            rtt: document.getElementById('st-rtt').textContent,
+            received: document.getElementById('st-in').textContent,
+            bands: document.querySelectorAll('#timeline rect.band').length,
+            reason: document.getElementById('reason').textContent,
+        }));
+        t.diagnostic(`connection card: ${JSON.stringify(card)}`);
+        assert.ok(card.requests >= 3 && card.messages >= 6, 'requests and messages counted');
+        assert.match(card.rtt, /^\d+ ms$/);
+        assert.match(card.received, /\d (B|kB|MB)$/);
+        assert.ok(card.bands >= 1, 'the timeline has a band');
+        assert.ok(card.reason.length > 10, 'the reason is said in words');
+
+        // fault buttons: refuse + reconnect → every stream falls back to long polling; healthy → back up
+        page.wsFailuresExpected = true; // Chromium logs each refused upgrade as a console error
+        await page.click('button.fault[data-mode="refuse"]');
+        await page.waitForFunction(() => /refuse/.test(document.getElementById('fault-status').textContent), null, { timeout: 10000 });
+        await page.click('#reconnect');
+        await streamsOpen(page, { transport: 'longpoll', timeoutMs: 30000 });
+        await page.click('button.fault[data-mode="none"]');
+        await streamsOpen(page, { transport: 'websocket', timeoutMs: 60000 }); // at the next probes (3 s, ×2, jittered)
+        page.wsFailuresExpected = false;
+        await counterCounts(page, 1); // nothing lost or repeated across the switches
+        await sleep(1000); // a few ticks: the page keeps running without errors
+        assert.deepEqual(page.problems, []);
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('demo script.html: loads without console errors and shows a transport', { skip, timeout: 30000 }, async (t) => {
+    const ctx = await b.browser.newContext();
+    try {
+        const page = await openDemo(ctx, server.url + '/script.html');
+        const shown = await page.evaluate(() => [document.getElementById('badge').dataset.kind, document.getElementById('badge-text')?.textContent?.trim()]);
+        t.diagnostic(`script.html: badge kind ${shown[0]}, says "${shown[1]}"`);
+        assert.ok(TRANSPORT_KINDS.includes(shown[0]));
+        assert.ok(shown[1] && !/^(Starting|No runtime|Not started)/.test(shown[1]), `badge text: ${shown[1]}`);
+        await sleep(1500);
+        assert.deepEqual(page.problems, []);
+    } finally {
+        await ctx.close();
+    }
+});

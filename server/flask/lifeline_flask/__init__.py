@@ -1,0 +1,24 @@
+"""Lifeline for Flask: live streams over WebSocket, long polling and polling.
+
+    from lifeline_flask import Lifeline
+    live = Lifeline(app)                      # streams at /live/<name>
+    live.publish("news", {"title": "…"})      # -> cursor
+
+See the README, "Add Lifeline to a Flask app", and server/DESIGN.md for the contract.
+"""
+
+from .errors import Rejected, StoreUnavailable
+from .extension import Lifeline, LifelineState
+from .hooks import TransportHooks
+from .stores import MemoryStore, Read, Store
+
+__all__ = ["Lifeline", "LifelineState", "Rejected", "StoreUnavailable", "MemoryStore",
+           "RedisStore", "Read", "Store", "TransportHooks"]
+
+
+def __getattr__(name):
+    # the Redis store imports redis-py: only when asked for
+    if name == "RedisStore":
+        from .stores.redis import RedisStore
+        return RedisStore
+    raise AttributeError(f"module 'lifeline_flask' has no attribute {name!r}")

@@ -1,0 +1,44 @@
+"""The store interface (server/DESIGN.md "Store interface"), as plain Python calls.
+
+    append(stream, data)           -> cursor        atomic, totally ordered per stream
+    read(stream, cursor, limit)    -> Read          messages after cursor, or a reset
+    head(stream)                   -> cursor
+    wait(stream, cursor, timeout)  -> bool          True when a message after cursor may exist
+    subscribe(stream, fn)          -> unsubscribe   fn() on news: a wake-up, never data
+    close()
+
+`cursor` arguments are strings (None: from now). Messages are `(cursor, json_text)` pairs:
+a message is encoded once, when it is appended, and written out as it is. A store raises
+`StoreUnavailable` when its backend is down.
+
+`wait` is written once, here, on top of `subscribe`: it subscribes, then looks at the head
+(so news between the caller's read and the subscription is not lost), then sleeps on an
+event that cooperates with gevent or threads (see concurrency.py).
+"""
+
+from collections import namedtuple
+
+from ..concurrency import make_event
+from ..cursor import parse_cursor
+
+Read = namedtuple("Read", "messages cursor reset")
+Read.__doc__ = """A read: `messages` [(cursor, json_text)], `cursor` where the reader is now
+(the last message's cursor, or where it asked from when there are none; the head after a
+reset), `reset` True when the asked cursor is too old, ahead, or of another epoch."""
+
+
+class Store:
+    """Base of the stores: `wait` from `subscribe` + `head`."""
+
+    def wait(self, stream, cursor, timeout):
+        event = make_event()
+        unsubscribe = self.subscribe(stream, event.set)
+        try:
+            if parse_cursor(self.head(stream)) != parse_cursor(cursor):
+                return True
+            return bool(event.wait(timeout))
+        finally:
+            unsubscribe()
+
+    def close(self):
+        pass

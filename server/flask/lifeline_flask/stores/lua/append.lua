@@ -1,0 +1,57 @@
+-- append.lua — append one message to a Lifeline stream, atomically (server/DESIGN.md
+-- "Redis layout"). One script, so that the epoch check, the next offset, the XADD with that
+-- explicit ID and the trim are one step: any number of processes append in one total order.
+--
+-- KEYS[1]  <prefix>:{<stream>}:meta   hash: epoch (ms when the history began), offset (last given)
+-- KEYS[2]  <prefix>:{<stream>}:log    stream: ID <epoch>-<offset>, fields d (JSON text), t (ms)
+-- ARGV[1]  the message's JSON text
+-- ARGV[2]  retention: entries kept (XADD MAXLEN =, exact)
+-- ARGV[3]  retention_ms: also drop entries older than this (0: no age limit)
+-- ARGV[4]  the notification channel, <prefix>:notify
+-- ARGV[5]  the stream's name (the notification's message)
+-- Returns the new message's cursor "<epoch>-<offset>".
+
+local meta, log = KEYS[1], KEYS[2]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+    -- The stream's history begins, or began again after Redis lost it: a new epoch, so no
+    -- cursor of the lost history is ever taken for one of this one, and no entry of it stays.
+    epoch = string.format('%d', now)
+    redis.call('DEL', log)
+    redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+end
+local offset = redis.call('HINCRBY', meta, 'offset', 1)
+local id = epoch .. '-' .. string.format('%d', offset)
+redis.call('XADD', log, 'MAXLEN', '=', ARGV[2], id, 'd', ARGV[1], 't', string.format('%d', now))
+
+local max_age = tonumber(ARGV[3])
+if max_age > 0 then
+    -- Age retention: trim up to the first entry young enough (MINID); entries are in time order.
+    local cutoff = now - max_age
+    local from = '-'
+    while true do
+        local batch = redis.call('XRANGE', log, from, '+', 'COUNT', 100)
+        if #batch == 0 then
+            redis.call('XTRIM', log, 'MAXLEN', '=', 0)
+            break
+        end
+        local young = nil
+        for _, entry in ipairs(batch) do
+            if tonumber(entry[2][4]) >= cutoff then
+                young = entry[1]
+                break
+            end
+        end
+        if young then
+            redis.call('XTRIM', log, 'MINID', '=', young)
+            break
+        end
+        from = '(' .. batch[#batch][1]
+    end
+end
+
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return id
