@@ -38,7 +38,7 @@ function optionError(message) {
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
-function sendError(code, status, serverCode, serverMessage) {
+function sendError(code, status = 0, serverCode = '', serverMessage = '') {
     return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
 }
 
@@ -211,7 +211,7 @@ export class Lifeline extends EventTarget {
     get cursor() {
         // read between drains only: inside one it would move the core's text under an action
         later(() => {
-            if (this.#io?.on) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
+            if (this.#io?.on && this.#core) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
         });
         return this.#view.cursor;
     }
@@ -238,24 +238,24 @@ export class Lifeline extends EventTarget {
     #submit(n) {
         const [text, settle] = this.#mine.get(n) || [];
         if (!settle) return;
-        if (this.#closed) return settle(sendError('closed', 0, '', ''));
+        if (this.#closed) return settle(sendError('closed'));
         if (this.#group?.role == 'follower') return this.#group.send(n, text);
         this.#toCore(text, settle);
     }
 
     /** Queue a send in the running core; settle(failure) when it is acked or fails. */
     #toCore(text, settle) {
-        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id], 0, '', '')))));
+        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
-    /** Stop the core silently (this tab no longer leads): it closes its socket and
-     *  requests; its sends wait in #mine for the next leader. */
-    #halt() {
+    /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
+     *  silently: this tab no longer leads, and its sends wait in #mine for the next leader). */
+    #halt(on) {
         const feed = this.#feed, rt = this.#runtime, core = this.#core, io = this.#io;
-        this.#sends.clear();
+        if (!on) this.#sends.clear();
         if (!core) return;
         this.#core = 0;
-        io.on = 0;
+        io.on = on;
         io.pg.stop();
         feed('close', [], () => later(() => (feed.stop(), rt.free(core))));
     }
@@ -265,24 +265,14 @@ export class Lifeline extends EventTarget {
         if (this.#closed) return;
         this.#open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
-        const feed = this.#feed, rt = this.#runtime, core = this.#core, io = this.#io;
         this.#closed = true;
-        if (core) {
-            io.on = 1;
-            io.pg.stop();
-            feed('close', [], () =>
-                later(() => {
-                    feed.stop();
-                    this.#core = 0;
-                    rt.free(core);
-                }),
-            );
-        } else {
+        if (this.#core) this.#halt(1);
+        else {
             // closed before the core started (options.wasm still loading): it never will
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
             this.#open();
         }
-        for (const [, settle] of this.#mine.values()) settle(sendError('closed', 0, '', ''));
+        for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
     }
 
     async *[Symbol.asyncIterator]() {
@@ -292,8 +282,8 @@ export class Lifeline extends EventTarget {
             if (event.type == 'message') buffer.push({ data: event.data, cursor: event.cursor });
             wake?.();
         };
-        this.addEventListener('message', listener);
-        this.addEventListener('statechange', listener);
+        const listen = (how) => ['message', 'statechange'].forEach((type) => this[how + 'EventListener'](type, listener));
+        listen('add');
         try {
             for (;;) {
                 while (buffer.length) yield buffer.shift();
@@ -301,8 +291,7 @@ export class Lifeline extends EventTarget {
                 await new Promise((resolve) => (wake = resolve));
             }
         } finally {
-            this.removeEventListener('message', listener);
-            this.removeEventListener('statechange', listener);
+            listen('remove');
         }
     }
 
