@@ -13,9 +13,16 @@
 //   ws        fault none: WebSocket, after a +1 and a chat line    desktop + mobile
 //   fallback  fault blackhole before load: long polling              desktop + mobile
 //   upgrade   the fallback page after fault none: back on WebSocket  desktop
+//   remembered  the fallback page reloaded: starts on polling        desktop + mobile
+//   refuse    on WebSocket, Refuse, Reconnect: falls back            desktop + mobile
+//   blackhole ... then Black hole, Reconnect: still on polling       desktop + mobile
+//   stall     on WebSocket, Stall: the silent socket is replaced     desktop + mobile
+//   flap      on WebSocket, Flap, Reconnect: flapping → polling      desktop + mobile
+//   restart   on WebSocket, Restart server: back at once             desktop + mobile
 //   hidden    document.visibilityState faked hidden, ?hiddenGrace=2000 desktop
 //   dark      the WebSocket page in the dark colour scheme           mobile
 //   script    script.html (the <script src="/dist/lifeline.js"> build) desktop + mobile
+// A fault scenario clicks the page's own buttons, as a person would.
 // Desktop is 1280×800; mobile 390×844, both the first screen (NAME.png) and the whole page
 // (NAME-full.png). Every wait is bounded; the fault
 // mode is set back to none at the end. Needs dist/ (make build) and playwright-core.
@@ -107,8 +114,10 @@ async function shot(page, name, fullPage = false) {
     const summary = await page.evaluate(() => ({
         badge: document.getElementById('badge')?.textContent.replace(/\s+/g, ' ').trim(),
         reason: document.getElementById('reason')?.textContent,
+        history: [...document.querySelectorAll('#history li')].slice(0, 6).map((li) => li.textContent.replace(/\s+/g, ' ').trim()),
     }));
     console.log(`${file}  ${summary.badge ?? ''} — ${summary.reason ?? ''}`);
+    if (!fullPage) for (const h of summary.history) console.log(`    | ${h}`);
 }
 
 const want = (name) => !ONLY || ONLY.has(name);
@@ -164,6 +173,81 @@ async function main() {
             await admin(base, '/admin/fault', { mode: 'none' });
         }
 
+        // The fault buttons, as a person uses them; each shot shows the badge, the reason
+        // sentence, the timeline with its fault marks and the "What happened" list.
+        const faultScene = async (name, steps) => {
+            if (!want(name)) return;
+            await admin(base, '/admin/fault', { mode: 'none' });
+            const { context, page } = await open(browser, base, DESKTOP);
+            await waitLive(page, (s, t) => s === 'open' && t === 'websocket', 10_000);
+            await sleep(1500);
+            await steps(page);
+            await shot(page, `desktop-${name}`);
+            await shot(page, `desktop-${name}-full`, true);
+            await page.setViewportSize(MOBILE);
+            await sleep(800);
+            await shot(page, `mobile-${name}`);
+            await shot(page, `mobile-${name}-full`, true);
+            await context.close();
+            await admin(base, '/admin/fault', { mode: 'none' });
+        };
+        const click = (page, sel) => page.click(sel);
+        const fault = (page, mode) => click(page, `button.fault[data-mode="${mode}"]`);
+        const reconnect = async (page) => {
+            await page.waitForFunction(() => !document.getElementById('reconnect').disabled, null, { timeout: 10_000 }).catch(() => {});
+            await click(page, '#reconnect');
+        };
+        const polling = (s, t) => s === 'open' && (t === 'longpoll' || t === 'poll');
+        await faultScene('refuse', async (page) => {
+            await fault(page, 'refuse');
+            await reconnect(page);
+            await waitLive(page, polling, 15_000);
+            await sleep(3000);
+        });
+        await faultScene('blackhole', async (page) => {
+            await fault(page, 'refuse');
+            await reconnect(page);
+            await waitLive(page, polling, 15_000);
+            await sleep(2000);
+            await fault(page, 'blackhole');
+            await reconnect(page);
+            await waitLive(page, polling, 15_000);
+            await sleep(4000);
+        });
+        await faultScene('stall', async (page) => {
+            await fault(page, 'stall');
+            await waitLive(page, (s, t) => s !== 'open' || t !== 'websocket', 20_000);
+            await sleep(6000);
+        });
+        await faultScene('flap', async (page) => {
+            await fault(page, 'flap');
+            await reconnect(page);
+            await waitLive(page, polling, 30_000);
+            await sleep(8000); // the flapping path stays suspect: polling, probes spaced out
+        });
+        await faultScene('restart', async (page) => {
+            await click(page, '#restart');
+            await sleep(500);
+            await waitLive(page, (s, t) => s === 'open' && t === 'websocket', 15_000);
+            await sleep(3000);
+        });
+
+        if (want('remembered')) {
+            await admin(base, '/admin/fault', { mode: 'blackhole' });
+            const { context, page } = await open(browser, base, DESKTOP);
+            await waitLive(page, (s, t) => s === 'open' && (t === 'longpoll' || t === 'poll'), 15_000);
+            await sleep(7000); // past wsTimeout: the black-holed WebSocket failed, the fallback is remembered
+            await page.reload({ waitUntil: 'load' }); // the same tab loads again: the fallback is remembered
+            await waitLive(page, (s, t) => s === 'open' && (t === 'longpoll' || t === 'poll'), 15_000);
+            await sleep(3000);
+            await shot(page, 'desktop-remembered');
+            await page.setViewportSize(MOBILE);
+            await sleep(800);
+            await shot(page, 'mobile-remembered');
+            await context.close();
+            await admin(base, '/admin/fault', { mode: 'none' });
+        }
+
         if (want('hidden')) {
             const { context, page } = await open(browser, base, DESKTOP, '/?hiddenGrace=2000');
             await waitLive(page, (s, t) => s === 'open', 10_000);
@@ -210,9 +294,9 @@ async function main() {
 }
 
 const watchdog = setTimeout(() => {
-    console.error('screenshot.mjs: gave up after 5 minutes');
+    console.error("screenshot.mjs: gave up after 10 minutes");
     process.exit(2);
-}, 300_000);
+}, 600_000);
 watchdog.unref();
 main().catch((e) => {
     console.error(e);

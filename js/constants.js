@@ -20,7 +20,7 @@ export const TRANSPORT_LONGPOLL = 2;
 export const TRANSPORT_POLL = 3;
 export const TRANSPORT_RESOURCE = 4;
 
-export const REASONS = ["none","start","ws_hello","ws_refused","ws_blackhole","ws_no_hello","ws_stalled","ws_flapping","ws_closed","ws_server_error","ws_bad_frame","poll_ok","fallback_remembered","upgrade","http_error","network_error","retry_after","hidden","visible","offline","online","pagehide","pageshow","closed_by_app"];
+export const REASONS = ["none","start","ws_hello","ws_refused","ws_blackhole","ws_no_hello","ws_stalled","ws_flapping","ws_closed","ws_server_error","ws_bad_frame","poll_ok","fallback_remembered","upgrade","http_error","network_error","retry_after","hidden","visible","offline","online","pagehide","pageshow","freeze","resume","closed_by_app"];
 export const REASON_NONE = 0;
 export const REASON_START = 1;
 export const REASON_WS_HELLO = 2;
@@ -44,7 +44,9 @@ export const REASON_OFFLINE = 19;
 export const REASON_ONLINE = 20;
 export const REASON_PAGEHIDE = 21;
 export const REASON_PAGESHOW = 22;
-export const REASON_CLOSED_BY_APP = 23;
+export const REASON_FREEZE = 23;
+export const REASON_RESUME = 24;
+export const REASON_CLOSED_BY_APP = 25;
 
 export const ERRORS = ["ok","bad_frame","bad_response","too_large","too_deep","cursor_backwards","http_status","network","timeout","server_error","ws_failed","send_rejected","send_overflow","send_too_large","closed","bad_config","bad_state","bad_cursor"];
 export const ERR_OK = 0;

@@ -40,6 +40,8 @@ export type Reason =
     | 'online'
     | 'pagehide'
     | 'pageshow'
+    | 'freeze'
+    | 'resume'
     | 'closed_by_app';
 export type ErrorCode =
     | 'bad_frame'

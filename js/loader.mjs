@@ -1,11 +1,14 @@
 // loader.mjs — instantiate the core without Emscripten glue and lay out its memory.
 //
+// The instance comes from js/core-wasm.mjs (WebAssembly), or in the CSP build from
+// js/core-csp.mjs (the same core as JavaScript; js/build.mjs swaps the module).
+//
 // One module instance serves every Lifeline on the page (a fleet of 1,000 clients in one
 // process shares it): each core gets a slot of ll_core_size() bytes (freed slots are
 // reused), and all inputs share one scratch buffer for their byte spans. The core never
 // allocates: memory is laid out here from ll_heap_base(), growing the wasm memory on need.
 import { ACTION_FIELDS } from './constants.js';
-import WASM from '../build/wasm-inline.mjs'; // () => dist/lifeline.wasm as an ASCII string (js/build.mjs)
+import { instance, instantiate } from './core-wasm.mjs';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,35 +18,16 @@ let inline;
 /** UTF-8 length of a string (ASCII, the common case, without encoding it). */
 export const bytes = (s) => (/[^\0-\x7f]/.test(s) ? enc.encode(s).length : s.length);
 
-/** The inlined module's bytes: a key char, an escape char, then one char per byte XOR
- *  key — a byte of 128 to 255 as the escape char followed by the byte minus 128. The text
- *  is ASCII, so the native encoder turns it into bytes, decoded here in place (cold, a loop
- *  over bytes runs in about half the time of one over charCodeAt: bench/start.mjs's page). */
-function inlined(text) {
-    const bytes = enc.encode(text), key = bytes[0], escape = bytes[1];
-    let n = 0;
-    for (let i = 2; i < bytes.length; i++) {
-        let c = bytes[i];
-        if (c == escape) c = 128 + bytes[++i];
-        bytes[n++] = c ^ key;
-    }
-    return bytes.subarray(0, n);
-}
-
 /** The shared runtime: synchronous for the inlined bytes, a Promise for options.wasm
  *  (a URL to fetch, bytes, or a WebAssembly.Module). */
 export function runtime(src, fetch = globalThis.fetch) {
-    if (!src) return (inline ||= make(new WebAssembly.Instance(new WebAssembly.Module(inlined(WASM())), {})));
-    if (!cache.has(src))
-        cache.set(src, (async () => {
-            if (typeof src == 'string' || src instanceof URL) src = await (await fetch(src)).arrayBuffer();
-            const r = await WebAssembly.instantiate(src, {});
-            return make(r.instance || r);
-        })());
+    if (!src) return (inline ||= layout(instance()));
+    if (!cache.has(src)) cache.set(src, instantiate(src, fetch).then(layout));
     return cache.get(src);
 }
 
-function make(inst) {
+/** The runtime over one instance of the core (its exports and memory). */
+export function layout(inst) {
     const x = inst.exports, mem = x.memory, size = x.ll_core_size(), free = [];
     let top = (x.ll_heap_base() + 15) & -8, scratch = 0, cap = 0, u8, u32;
     const reserve = (n) => {
@@ -51,7 +35,8 @@ function make(inst) {
         if (need > 0) mem.grow(Math.ceil(need / 65536));
         return p;
     };
-    const view = () => (u8?.length || ((u8 = new Uint8Array(mem.buffer)), (u32 = new Uint32Array(mem.buffer))), u8);
+    // a grown memory has a new buffer (wasm detaches the old one; wasm2js's just stays)
+    const view = () => (u8?.buffer == mem.buffer || ((u8 = new Uint8Array(mem.buffer)), (u32 = new Uint32Array(mem.buffer))), u8);
     const rt = {
         x,
         out: reserve(8), // where ll_cursor writes the length

@@ -1,5 +1,5 @@
 /* core.c — the entry points: config, start/close, the page's condition (visibility,
- * online, pagehide/pageshow), the timer table, and the read-only views. Every input ends
+ * online, pagehide/pageshow, freeze/resume), the timer table, and the read-only views. Every input ends
  * with ll__publish (state.c), which derives the public state.
  *
  * The page's condition decides what may be on the wire (state.c: ll__active,
@@ -101,6 +101,18 @@ static void connect(ll_core *c, uint32_t reason) {
     if (!ll__ws_shown(c) && c->polls != POLLS_SERVING) ll__cause(c, reason); /* else: still open */
 }
 
+/* Back (visible, online, pageshow, resume) after a time the page's timers may not have run
+ * and its socket may have died unseen (a frozen tab, a sleeping phone): an open WebSocket
+ * is pinged now and judged by the short pong timeout; a poll waiting for its interval
+ * (not for a backoff or a Retry-After) goes now. */
+static void check(ll_core *c) {
+    ll__ws_ping(c);
+    if (c->timers[T_POLL] != LL_NEVER && !c->errors && c->now >= c->quiet_until) {
+        ll__disarm(c, T_POLL);
+        ll__poll_start(c);
+    }
+}
+
 /* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */
 static void quiesce(ll_core *c, uint32_t reason, int keep_ws) {
     if (c->ws_phase != WS_NONE && !(keep_ws && ll__ws_hello_said(c))) ll__ws_close(c, reason);
@@ -160,8 +172,7 @@ static void visibility(ll_core *c, int visible) {
     if (c->visible) {
         ll__disarm(c, T_GRACE);
         if (ll__ws_hello_said(c)) {
-            /* Timers were throttled while hidden: check the socket now rather than trust it. */
-            ll__ws_timer(c, T_PING);
+            check(c); /* timers were throttled while hidden: do not trust the socket */
         } else {
             quiesce(c, LL_REASON_VISIBLE, 0); /* drop any slow hidden-interval poll */
             connect(c, LL_REASON_VISIBLE);
@@ -190,6 +201,7 @@ static void online_changed(ll_core *c, int online) {
     c->online = online != 0;
     if (c->online) {
         connect(c, LL_REASON_ONLINE);
+        check(c);
         return;
     }
     /* The browser's word is a hint: an open WebSocket is pinged now and judged by the
@@ -206,10 +218,11 @@ void ll_online(ll_core *c, uint64_t now, int online) {
     ll__publish(c);
 }
 
-static void pagehide(ll_core *c) {
+/* pagehide and freeze (reason says which) */
+static void leave(ll_core *c, uint32_t reason) {
     if (c->left) return;
-    c->left = 1;
-    quiesce(c, LL_REASON_PAGEHIDE, 0);
+    c->left = (uint8_t)reason;
+    quiesce(c, reason, 0);
     if (c->post_req) {
         ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
         c->post_req = 0;
@@ -217,25 +230,44 @@ static void pagehide(ll_core *c) {
     }
     ll__disarm(c, T_SEND);
     ll__disarm(c, T_SEND_REQ);
-    ll__cause(c, LL_REASON_PAGEHIDE);
+    ll__cause(c, reason);
+}
+
+/* pageshow and resume: reconnect from the cursor if the page had left, else check. A page
+ * that pagehide took away comes back with pageshow (the back/forward cache fires resume
+ * first, then pageshow): a resume before it is not yet the return. */
+static void back(ll_core *c, uint32_t reason) {
+    if (!c->left) {
+        check(c);
+        return;
+    }
+    if (c->left == LL_REASON_PAGEHIDE && reason == LL_REASON_RESUME) return;
+    c->left = 0;
+    if (ll__active(c)) connect(c, reason);
+    else settle(c, reason);
 }
 
 void ll_pagehide(ll_core *c, uint64_t now) {
     if (!begin(c, now)) return;
-    pagehide(c);
+    leave(c, LL_REASON_PAGEHIDE);
     ll__publish(c);
 }
 
-static void pageshow(ll_core *c) {
-    if (!c->left) return;
-    c->left = 0;
-    if (ll__active(c)) connect(c, LL_REASON_PAGESHOW);
-    else settle(c, LL_REASON_PAGESHOW);
+void ll_freeze(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    leave(c, LL_REASON_FREEZE);
+    ll__publish(c);
 }
 
 void ll_pageshow(ll_core *c, uint64_t now) {
     if (!begin(c, now)) return;
-    pageshow(c);
+    back(c, LL_REASON_PAGESHOW);
+    ll__publish(c);
+}
+
+void ll_resume(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    back(c, LL_REASON_RESUME);
     ll__publish(c);
 }
 

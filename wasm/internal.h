@@ -86,7 +86,8 @@ typedef struct ll__send {
 struct ll_core {
     /* The machine (state.c) */
     uint8_t life, role, polls, progress;
-    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them) */
+    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them);
+                                        * left: 0, or the reason it left (pagehide, freeze) */
     uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
     uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
     uint32_t ws_phase, ws_id, poll_req, post_req;
@@ -100,6 +101,10 @@ struct ll_core {
     uint32_t interval;                 /* current adaptive interval */
     uint8_t ping_out, remembered;      /* remembered: a REMEMBER_FALLBACK is in force */
     uint8_t poll_long;                 /* the poll in flight asked wait= */
+    uint8_t poll_after_hello;          /* ... and was sent after the catching-up socket's
+                                          hello: an empty answer means nothing lies between
+                                          the cursor and the hello's head */
+    uint8_t poll_empty;                /* the last poll answer brought nothing new */
     uint8_t polled_ok;                 /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
@@ -219,6 +224,7 @@ void ll__fallback(ll_core *c, uint32_t reason);
 
 /* ---- poll.c ---- */
 void ll__poll_start(ll_core *c);
+void ll__poll_check(ll_core *c);
 void ll__poll_stop(ll_core *c);
 void ll__poll_timer(ll_core *c, int t);
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn);

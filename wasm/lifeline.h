@@ -96,6 +96,8 @@ extern "C" {
     X(ONLINE, "online")                                                                    \
     X(PAGEHIDE, "pagehide")                                                                \
     X(PAGESHOW, "pageshow")                                                                \
+    X(FREEZE, "freeze")                 /* the browser froze the page (background tab) */  \
+    X(RESUME, "resume")                 /* ... and resumed it */                           \
     X(CLOSED_BY_APP, "closed_by_app")
 
 /* ---- Error codes (ERROR actions, ll_set/ll_start/ll_send results). Sticky nowhere:
@@ -359,10 +361,16 @@ LL_EXPORT void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t k
 LL_EXPORT void ll_timer(ll_core *c, uint64_t now);
 LL_EXPORT void ll_visibility(ll_core *c, uint64_t now, int visible);
 LL_EXPORT void ll_online(ll_core *c, uint64_t now, int online);
-/* pagehide closes everything; pageshow (persisted: from the back/forward cache) resumes
- * from the cursor. */
+/* The page going away and coming back. pagehide and freeze (the browser stops the page's
+ * timers and may close its sockets: a background tab, the back/forward cache) close
+ * everything; pageshow (persisted: from the back/forward cache) and resume reconnect from
+ * the cursor. Back, or visible or online again, after a time its timers may not have run
+ * (a frozen tab, a sleeping phone), the page checks what it kept at once: an open
+ * WebSocket is pinged (the short pong timeout), a poll waiting for its interval goes now. */
 LL_EXPORT void ll_pagehide(ll_core *c, uint64_t now);
 LL_EXPORT void ll_pageshow(ll_core *c, uint64_t now);
+LL_EXPORT void ll_freeze(ll_core *c, uint64_t now);
+LL_EXPORT void ll_resume(ll_core *c, uint64_t now);
 
 /* Queue one application send of `len` bytes of JSON (the caller keeps the bytes and
  * frames them when a WS_SEND/POST action names the returned id). Returns the send id

@@ -53,7 +53,7 @@ void ll__caught_up_check(ll_core *c) {
     ll__cause(c, reason);
 }
 
-static void send_poll(ll_core *c) {
+static void send_poll(ll_core *c, int may_wait) {
     uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
     ll_action *x;
     ll__disarm(c, T_POLL);
@@ -62,11 +62,12 @@ static void send_poll(ll_core *c) {
          * (so "open" and the round trip are known at once, not after a held poll on a
          * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
          * and never while hidden (a hidden page holds no connection). */
-        if (c->visible && c->cur.set && c->polled_ok && c->server_long_max)
+        if (may_wait && c->visible && c->cur.set && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
     }
     c->poll_long = wait != 0;
+    c->poll_after_hello = c->ws_phase == WS_CATCHING_UP;
     c->poll_cur = c->cur;
     c->poll_sent_at = c->now;
     timeout += wait;
@@ -81,7 +82,23 @@ void ll__poll_start(ll_core *c) {
         ll__arm_request(c, T_POLL, 0);
         return;
     }
-    send_poll(c);
+    send_poll(c, 1);
+}
+
+/* A socket said hello, while polls serve, naming a head ahead of the cursor where the last
+ * poll brought nothing new: ask at once (a short poll in place of one held or waiting)
+ * whether anything lies between. Messages
+ * come back and are delivered; an empty answer means nothing does (an empty stream's head
+ * may be no message's cursor, like the reference servers' <boot>-0), and the socket is
+ * caught up — else it would wait for a first message to catch up with. */
+void ll__poll_check(ll_core *c) {
+    if (c->poll_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->poll_req, 0, 0, 0);
+    c->poll_req = 0;
+    if (c->now < c->quiet_until || c->errors || !ll__active(c)) {
+        ll__poll_start(c);
+        return;
+    }
+    send_poll(c, 0);
 }
 
 void ll__poll_stop(ll_core *c) {
@@ -287,7 +304,11 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
         poll_error(c, LL_REASON_HTTP_ERROR);
         return;
     }
+    c->poll_empty = !changed;
     polling_works(c);
+    /* asked after hello, and nothing after the cursor: nothing between it and the head */
+    if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP && ll__cursor_cmp(&c->cur, &c->hello_cur) < 0 && !changed)
+        c->hello_cur = c->cur;
     ll__caught_up_check(c);
     schedule_next(c, changed);
 }

@@ -230,6 +230,7 @@ static void hello(ll_core *c, ll__span cursor) {
     if (c->ws_phase == WS_PROVING) ll__ws_ping(c);
     if (c->ws_phase == WS_REPLAYING) ll__cause(c, LL_REASON_WS_HELLO);
     ll__caught_up_check(c);
+    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && ll__cursor_cmp(&c->cur, &c->hello_cur) < 0) ll__poll_check(c);
 }
 
 static void msg(ll_core *c, ll__span cursor) {

@@ -16,6 +16,7 @@
 //   /?websocket=0                      polling only;  /?cursor=<c>  every stream resumes there (default 0)
 
 import { servedBy } from './served-by.mjs';
+import { TRANSPORT, STATE, CAUSE, POLLING, lower, upper, narrator } from './words.mjs';
 
 const LIVE_PREFIX = '/live/';
 const STREAMS = ['ticker', 'counter', 'chat'];
@@ -24,7 +25,7 @@ const WINDOW_MS = 180_000; // the timeline shows the last 3 minutes
 const SAMPLE_MS = 250; // live.stats.requests is sampled this often
 const SPARK_POINTS = 90;
 const CHAT_LINES = 12;
-const HISTORY_LINES = 40;
+const HISTORY_LINES = 14; // all shown in full: the list never scrolls inside itself
 const SERVED_STRIP = 60; // answers shown in the served-by strip
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -35,34 +36,6 @@ const clock = (ms = Date.now()) =>
 
 // ------------------------------------------------------------------ words
 
-const TRANSPORT = { none: 'Not connected', websocket: 'WebSocket', longpoll: 'Long polling', poll: 'Polling', resource: 'Resource polling' };
-const STATE = { idle: 'idle', connecting: 'connecting…', open: 'live', reconnecting: 'reconnecting…', paused: 'paused', offline: 'offline', closed: 'closed' };
-const CAUSE = {
-    none: '',
-    start: 'starting up',
-    ws_hello: 'the WebSocket said hello',
-    ws_refused: 'the server refused the WebSocket upgrade',
-    ws_blackhole: 'the WebSocket never answered (black hole)',
-    ws_no_hello: 'the WebSocket opened but never said hello',
-    ws_stalled: 'the WebSocket went silent and missed a ping (stalled)',
-    ws_flapping: 'the WebSocket kept dropping right after it connected (flapping)',
-    ws_closed: 'the WebSocket closed',
-    ws_server_error: 'the server sent an error on the WebSocket',
-    ws_bad_frame: 'the server sent a malformed WebSocket frame',
-    poll_ok: 'an HTTP poll answered',
-    fallback_remembered: 'the WebSocket failed here recently, so this page load started on polling',
-    upgrade: 'the WebSocket answered hello again',
-    http_error: 'the server answered with an HTTP error',
-    network_error: 'a request failed on the network',
-    retry_after: 'the server asked to come back later (Retry-After)',
-    hidden: 'the tab is hidden',
-    visible: 'the tab is visible again',
-    offline: 'the browser went offline',
-    online: 'the browser is back online',
-    pagehide: 'the page was hidden (navigation or back/forward cache)',
-    pageshow: 'the page came back from the back/forward cache',
-    closed_by_app: 'the page closed the connection',
-};
 const ERROR_WORDS = {
     ws_failed: 'WebSocket failed',
     network: 'Network error',
@@ -79,8 +52,6 @@ const ERROR_WORDS = {
     send_too_large: 'Send too large',
     closed: 'Closed',
 };
-const WS_FAILURES = new Set(['ws_refused', 'ws_blackhole', 'ws_no_hello', 'ws_stalled', 'ws_flapping', 'ws_closed', 'ws_server_error', 'ws_bad_frame']);
-const POLLING = new Set(['longpoll', 'poll', 'resource']);
 const FAULT_WORDS = {
     none: 'none — the server is healthy',
     refuse: 'refuse — WebSocket upgrades are answered 403',
@@ -90,35 +61,6 @@ const FAULT_WORDS = {
     slow: 'slow — every poll is answered late',
     close: 'close — WebSockets close before hello',
 };
-
-const lower = (s) => s.charAt(0).toLowerCase() + s.slice(1);
-const upper = (s) => s.charAt(0).toUpperCase() + s.slice(1);
-
-/** One sentence for a state change, as a person would say it. */
-function describe(state, transport, reason, prev) {
-    const cause = CAUSE[reason] ?? reason.replace(/_/g, ' ');
-    const T = TRANSPORT[transport] ?? transport;
-    if (state === 'open') {
-        if (transport === 'websocket') {
-            if (reason === 'upgrade' || POLLING.has(prev.transport)) return 'Switched back up to WebSocket: it answered hello, so polling stopped';
-            if (reason === 'ws_hello' || reason === 'start') return 'Connected over WebSocket: the server said hello';
-            return `Live over WebSocket: ${cause}`;
-        }
-        if (POLLING.has(transport)) {
-            if (WS_FAILURES.has(reason)) return `Fell back to ${lower(T)}: ${cause}`;
-            if (reason === 'fallback_remembered') return `Started on ${lower(T)}: ${cause}; WebSocket probes continue in the background`;
-            if (prev.transport === 'websocket') return `Fell back to ${lower(T)}: ${cause}`;
-            if (reason === 'poll_ok') return `Live over ${lower(T)}: ${cause}; the WebSocket is still being tried`;
-            return `Live over ${lower(T)}: ${cause}`;
-        }
-    }
-    if (state === 'paused') return `Paused: ${cause || 'the tab is hidden'}. Nothing is requested until it is visible again`;
-    if (state === 'offline') return `Offline: ${cause || 'no network'}. Waiting for the network to come back`;
-    if (state === 'connecting') return reason === 'start' ? 'Connecting: trying a WebSocket, with an HTTP poll racing beside it' : `Connecting: ${cause}`;
-    if (state === 'reconnecting') return `Reconnecting: ${cause}`;
-    if (state === 'closed') return `Closed: ${cause || 'the connection was closed'}`;
-    return `${upper(STATE[state] ?? state)}${transport !== 'none' ? ' over ' + lower(T) : ''}${cause ? ': ' + cause : ''}`;
-}
 
 /** The badge: [big word, small word]. */
 function badgeWords(state, transport, reason) {
@@ -202,8 +144,8 @@ function setPaused() {
     $('paused').hidden = !hidden;
 }
 
-function showState(state, transport, reason) {
-    const prev = { state: view.state, transport: view.transport };
+/** The main stream's change, told by its narrator (words.mjs) as `sentence`. */
+function showState(state, transport, reason, sentence) {
     Object.assign(view, { state, transport, reason });
     const kind = kindOf(state, transport);
     view.states.push({ t: now(), kind, state, transport });
@@ -213,7 +155,6 @@ function showState(state, transport, reason) {
     const [main, sub] = badgeWords(state, transport, reason);
     $('badge-transport').textContent = main;
     $('badge-state').textContent = sub;
-    const sentence = describe(state, transport, reason, prev);
     $('reason').textContent = sentence + '.';
     $('reason-time').textContent = `Since ${clock()} · reason code “${reason}”`;
     document.title = `${state === 'paused' ? '⏸' : state === 'open' ? '●' : '○'} ${TRANSPORT[transport] ?? transport} — Lifeline demo`;
@@ -321,19 +262,24 @@ function drawTimeline() {
     }
     svg('path', { d, class: 'tl-msg' }, el);
 
-    // Fault switches, newest first: a label that would overlap a newer one is left out.
+    // Fault switches, newest first: each label measured as drawn; one that would overlap a
+    // newer one (or leave the chart) is left out, its line stays.
     let free = Infinity; // labels must end left of this x
     for (const m of [...view.marks].reverse()) {
         if (m.t < t0) continue;
         const x = X(m.t);
         svg('line', { x1: x, x2: x, y1: TL.markTop + 12, y2: TL.msgTop + TL.msgH, class: 'tl-mark' }, el);
-        const w = 7 * m.label.length + 4; // about 11px bold text
+        const tx = svg('text', { y: TL.markTop + 10, class: 'tl-mark-text' }, el);
+        tx.textContent = m.label;
+        const w = (tx.getComputedTextLength?.() || 7.5 * m.label.length) + 2;
         const right = x + 3 + w > x0 + span; // no room on the right: end at the line
         const left = right ? x - 3 - w : x + 3;
-        if (left + w > free || left < 0) continue;
-        free = left - 4;
-        const tx = svg('text', { x: right ? x - 3 : x + 3, y: TL.markTop + 10, 'text-anchor': right ? 'end' : 'start', class: 'tl-mark-text' }, el);
-        tx.textContent = m.label;
+        if (left + w > free || left < 0) {
+            tx.remove();
+            continue;
+        }
+        tx.setAttribute('x', left);
+        free = left - 6;
     }
 
     const parts = Object.entries(totals)
@@ -672,6 +618,7 @@ async function main() {
             prev.close();
         }
         const live = next;
+        const tell = narrator({ websocket: opts.websocket !== 0 }); // this Lifeline's own story
         window.lifelines = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live])); // the console, demo/screenshot.mjs, tests
         if (stream === MAIN_STREAM) window.lifeline = live;
         const mine = (f) => (e) => e.target === feed.live && f(e); // ignore a replaced instance
@@ -679,8 +626,9 @@ async function main() {
             feed.state = e.state;
             feed.transport = e.transport;
             showStreams();
-            if (stream === MAIN_STREAM) showState(e.state, e.transport, e.reason);
-            else history(`${stream}: ${describe(e.state, e.transport, e.reason, {})}`, kindOf(e.state, e.transport));
+            const sentence = tell(e.state, e.transport, e.reason);
+            if (stream === MAIN_STREAM) showState(e.state, e.transport, e.reason, sentence);
+            else history(`${stream}: ${sentence}`, kindOf(e.state, e.transport));
             showStats(stats()); // once per change even while hidden, so the page is right when seen
             drawTimeline();
         }));
@@ -699,12 +647,11 @@ async function main() {
         }));
         live.addEventListener('error', mine((e) => {
             let what = ERROR_WORDS[e.code] ?? `Error “${e.code}”`;
-            if (e.code === 'ws_failed' && POLLING.has(feed.transport) && feed.state === 'open') what = `WebSocket probe failed (still on ${lower(TRANSPORT[feed.transport])})`;
+            if (e.code === 'ws_failed' && POLLING.has(feed.transport) && feed.state === 'open') what = `WebSocket failed (the stream stays on ${lower(TRANSPORT[feed.transport])})`;
             const why = e.reason && e.reason !== 'none' ? CAUSE[e.reason] ?? e.reason : '';
             const detail = e.message && e.message !== e.code ? ` (${e.message})` : '';
             history(`${stream}: ${what}${why ? ': ' + why : ''}${detail}`, 'down');
         }));
-        if (stream === MAIN_STREAM && live.state !== 'idle') showState(live.state, live.transport, 'start');
         return true;
     };
     let sparkDirty = false;

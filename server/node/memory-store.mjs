@@ -24,6 +24,7 @@
 // than that (checked on every append and read, so "too old" is exact when asked).
 
 import { parseCursor, compareCursors, formatCursor, isZero } from './cursor.mjs';
+import { Subscribers } from './subscribers.mjs';
 
 export class MemoryStore {
     /**
@@ -34,7 +35,7 @@ export class MemoryStore {
         this.retention = options.retention ?? 1000;
         this.retentionMs = options.retentionMs ?? null;
         this._epoch = 0n;
-        this._subs = new Map(); // stream -> Set(fn)
+        this._subs = new Subscribers();
         this.reset();
     }
 
@@ -63,7 +64,7 @@ export class MemoryStore {
         if (epoch <= this._epoch) epoch = this._epoch + 1n; // a reset within one ms still moves on
         this._epoch = epoch;
         this._streams = new Map(); // stream -> {offset, floor, log: [{offset, cursor, json, t}]}
-        for (const fns of this._subs.values()) for (const fn of fns) safeCall(fn);
+        this._subs.wakeAll();
     }
 
     get epoch() {
@@ -81,7 +82,7 @@ export class MemoryStore {
         const cursor = formatCursor(this._epoch, s.offset);
         s.log.push({ offset: s.offset, cursor, json, t: this._now() });
         this._trim(s);
-        for (const fn of [...(this._subs.get(stream) ?? [])]) safeCall(fn);
+        this._subs.wake(stream);
         return cursor;
     }
 
@@ -104,13 +105,7 @@ export class MemoryStore {
     }
 
     subscribe(stream, fn) {
-        let set = this._subs.get(stream);
-        if (!set) this._subs.set(stream, (set = new Set()));
-        set.add(fn);
-        return () => {
-            set.delete(fn);
-            if (!set.size && this._subs.get(stream) === set) this._subs.delete(stream);
-        };
+        return this._subs.add(stream, fn);
     }
 
     wait(stream, cursor, timeout) {
@@ -149,13 +144,5 @@ export async function waitWith(store, stream, cursor, timeout) {
     } finally {
         unsub();
         clearTimeout(timer);
-    }
-}
-
-function safeCall(fn) {
-    try {
-        fn();
-    } catch {
-        // A failing subscriber must not break an append nor the other subscribers.
     }
 }

@@ -30,6 +30,7 @@ import crypto from 'node:crypto';
 import { StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
 import { waitWith } from './memory-store.mjs';
+import { Subscribers } from './subscribers.mjs';
 
 const script = (name) => {
     const text = fs.readFileSync(new URL(`../redis/${name}.lua`, import.meta.url), 'utf8');
@@ -51,7 +52,7 @@ export class RedisStore {
         this.retention = options.retention ?? 1000;
         this.retentionMs = options.retentionMs ?? null;
         this._log = typeof options.log === 'function' ? options.log : () => {};
-        this._subs = new Map(); // stream -> Set(fn)
+        this._subs = new Subscribers();
         this._inflight = new Map(); // read key -> Promise (shared by identical concurrent reads)
         this._closed = false;
         this._connectedOnce = false;
@@ -97,16 +98,16 @@ export class RedisStore {
         this._sub = sub;
         const down = (err) => {
             if (err) this._log('redis', err.message);
-            this._wakeAll();
+            this._subs.wakeAll();
         };
         for (const c of [cmd, sub]) {
             c.on('error', down);
             c.on('reconnecting', () => down());
             c.on('end', () => down());
         }
-        sub.on('ready', () => this._wakeAll()); // after a reconnect: notifications may have been missed
+        sub.on('ready', () => this._subs.wakeAll()); // after a reconnect: notifications may have been missed
         await Promise.all([cmd.connect(), sub.connect()]);
-        await sub.subscribe(this.channel, (stream) => this._wake(stream));
+        await sub.subscribe(this.channel, (stream) => this._subs.wake(stream));
         return { cmd, sub };
     }
 
@@ -164,13 +165,7 @@ export class RedisStore {
     }
 
     subscribe(stream, fn) {
-        let set = this._subs.get(stream);
-        if (!set) this._subs.set(stream, (set = new Set()));
-        set.add(fn);
-        return () => {
-            set.delete(fn);
-            if (!set.size && this._subs.get(stream) === set) this._subs.delete(stream);
-        };
+        return this._subs.add(stream, fn);
     }
 
     wait(stream, cursor, timeout) {
@@ -188,7 +183,7 @@ export class RedisStore {
             if (keys.length) await cmd.sendCommand(['UNLINK', ...keys]);
             cursor = String(next);
         } while (cursor !== '0');
-        this._wakeAll();
+        this._subs.wakeAll();
     }
 
     async close() {
@@ -201,14 +196,6 @@ export class RedisStore {
             } catch {}
         }
     }
-
-    _wake(stream) {
-        for (const fn of [...(this._subs.get(stream) ?? [])]) safeCall(fn);
-    }
-
-    _wakeAll() {
-        for (const stream of [...this._subs.keys()]) this._wake(stream);
-    }
 }
 
 function decodeRead(reply) {
@@ -217,12 +204,4 @@ function decodeRead(reply) {
     const messages = [];
     for (let i = 0; i < rest.length; i += 2) messages.push({ cursor: String(rest[i]), json: String(rest[i + 1]) });
     return { messages, cursor: String(cursor) };
-}
-
-function safeCall(fn) {
-    try {
-        fn();
-    } catch {
-        // A failing subscriber must not break the others.
-    }
 }

@@ -7,13 +7,13 @@
 // whether the mode can serve WebSockets at all (Werkzeug's dev server cannot), `setup` starts
 // what the row needs beside the server (a Redis) and returns {args, stop}. Every row's
 // /admin/restart loses the history (memory: a new epoch; Redis: its keys deleted).
-// LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run; a Flask row that wants a
-// Redis takes the same setup.
+// LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run. A multi-worker row cannot
+// pass the suite: faults, config and stats are per process (tests/cluster/ covers several).
 
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
-import { startRedis, redisAvailable } from '../lib/redis.mjs';
+import { startRedis, redisAvailable } from '../lib/services.mjs';
 
 /** Each describe of a Redis row starts its own redis-server (so: one per test file). */
 async function withRedis() {
@@ -27,6 +27,8 @@ export const ROWS = [
     { label: 'flask', kind: 'flask', args: [], ws: true },
     { label: 'flask --gunicorn 1', kind: 'flask', args: ['--gunicorn', '1'], ws: true },
     { label: 'flask --flask-run', kind: 'flask', args: ['--flask-run'], ws: false },
+    { label: 'flask --redis', kind: 'flask', args: [], ws: true, setup: withRedis, needs: redisAvailable },
+    { label: 'flask --gunicorn 1 --redis', kind: 'flask', args: ['--gunicorn', '1'], ws: true, setup: withRedis, needs: redisAvailable },
 ];
 
 export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null, sends: true };

@@ -1,7 +1,7 @@
 // The Redis store under what Redis really does (server/DESIGN.md "Redis layout"): restarts
 // with and without persistence, FLUSHALL, retention, Redis killed and back, several Node
 // processes on one Redis, and a constant number of connections. Each case starts its own
-// redis-server (tests/lib/redis.mjs) and Node servers with --redis, and stops them whatever
+// redis-server (tests/lib/services.mjs) and Node servers with --redis, and stops them whatever
 // happens. Clients are the real Lifeline (dist build) in Node, or raw requests.
 //
 //   node --test tests/integration/redis.test.mjs
@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
-import { startRedis, redisAvailable } from '../lib/redis.mjs';
+import { startRedis, redisAvailable } from '../lib/services.mjs';
 import { createLifeline, RedisStore, StoreUnavailable } from '../../server/node/index.mjs';
 import { client, waitFor, orderViolation, sleep, FAST } from './helpers.mjs';
 
@@ -92,7 +92,7 @@ describe('Redis store', { skip }, () => {
             const ws = await connectWs(s.url, { cursor: c1, autoPong: true });
             assert.equal((await ws.next()).type, 'hello');
             assert.equal((await ws.next()).cursor, c2);
-            await redis.cli('FLUSHALL');
+            await redis.cli(['FLUSHALL']);
             const c3 = await publish(s.url, 3);
             assert.notEqual(c3.split('-')[0], c1.split('-')[0], 'a new epoch');
             // The open socket (at c2) reads on, finds its history gone: closed 1012 to be told properly.
@@ -157,7 +157,7 @@ describe('Redis store', { skip }, () => {
             const h = (await poll(s.url)).body.cursor;
             const held = fetchT(`${liveUrlOf(s.url)}?cursor=${h}&wait=20000`).then((r) => [r.status, r.headers.get('retry-after')]);
             await sleep(200);
-            await redis.kill();
+            await redis.down({ crash: true });
             assert.equal((await ws.waitClose(5000)).code, 1012);
             assert.deepEqual(await held, [503, '1'], 'a held long poll is answered 503 at once');
             const r = await poll(s.url, '0');
@@ -183,7 +183,7 @@ describe('Redis store', { skip }, () => {
 
     it('a process started while Redis is down starts anyway, answers 503, and serves once Redis is up', async () => {
         const redis = await startRedis();
-        await redis.kill();
+        await redis.down({ crash: true });
         let s;
         try {
             s = await startServer('node', ['--redis', redis.url]);
@@ -206,7 +206,7 @@ describe('Redis store', { skip }, () => {
         try {
             await live.store.ready;
             assert.match(await live.publish('s', 1), /^\d+-1$/);
-            await redis.kill();
+            await redis.down({ crash: true });
             await assert.rejects(live.publish('s', 2), StoreUnavailable);
             await redis.start();
             await waitFor(() => live.store.connections === 2, 10000, 'reconnected');
@@ -268,7 +268,7 @@ describe('Redis store', { skip }, () => {
 
     it('connections per process are constant: 2, however many sockets and long polls wait', async () => {
         await trial({}, async ({ redis, s }) => {
-            const clients = async () => (await redis.cli('CLIENT', 'LIST')).split('\n').filter((l) => !/cmd=client/.test(l)).length;
+            const clients = async () => (await redis.cli(['CLIENT', 'LIST'])).trim().split('\n').filter((l) => !/cmd=client/.test(l)).length;
             assert.equal(await clients(), 2);
             assert.equal((await admin(s.url, '/admin/stats')).redisConnections, 2);
             const sockets = [];

@@ -7,8 +7,8 @@ import { fakeClock, fakeFetch } from './fakes.mjs';
 
 const dist = (f) => new URL('../../dist/' + f, import.meta.url);
 
-test('dist/lifeline.mjs and dist/lifeline.js are plain ASCII without a BOM', () => {
-    for (const f of ['lifeline.mjs', 'lifeline.js']) {
+test('dist/lifeline.mjs, dist/lifeline.js and the CSP build are plain ASCII without a BOM', () => {
+    for (const f of ['lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js']) {
         const bytes = fs.readFileSync(dist(f));
         assert.notDeepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], f);
         assert.equal(bytes.findIndex((b) => b > 0x7f), -1, f);
@@ -23,4 +23,21 @@ test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async (
     assert.equal(fetch.requests.length, 1);
     l.close();
     assert.equal(l.state, 'closed');
+});
+
+test('the CSP build never touches WebAssembly and runs the same API', async () => {
+    assert.doesNotMatch(fs.readFileSync(dist('lifeline.csp.mjs'), 'latin1'), /WebAssembly\./);
+    const { Lifeline } = await import(dist('lifeline.csp.mjs'));
+    const saved = globalThis.WebAssembly;
+    delete globalThis.WebAssembly; // as on a page where compiling is refused: it must not matter
+    try {
+        const clock = fakeClock(), fetch = fakeFetch();
+        const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+        assert.equal(l.state, 'connecting');
+        assert.equal(fetch.requests.length, 1);
+        l.close();
+        assert.equal(l.state, 'closed');
+    } finally {
+        globalThis.WebAssembly = saved;
+    }
 });

@@ -23,10 +23,11 @@ import { Lifeline } from 'lifeline-live';
 import Default from 'lifeline-live';
 import WebSocket from 'ws';
 import { createLifeline, Rejected } from 'lifeline-live/server';
+import { Lifeline as CspLifeline } from 'lifeline-live/csp';
 if (typeof createLifeline !== 'function' || typeof Rejected !== 'function') throw new Error('lifeline-live/server exports');
-const [url, websocket] = process.argv.slice(2);
+const [url, websocket, entry] = process.argv.slice(2);
 if (Default !== Lifeline) throw new Error('default export');
-const l = new Lifeline(url + '/live/test', { WebSocket, websocket: websocket == '1' });
+const l = new (entry == 'csp' ? CspLifeline : Lifeline)(url + '/live/test', { WebSocket, websocket: websocket == '1' });
 const fail = setTimeout(() => { console.log('TIMEOUT', l.state, l.transport); process.exit(1); }, 10000);
 l.addEventListener('statechange', async (e) => {
     if (e.state != 'open') return;
@@ -39,22 +40,24 @@ for await (const m of l) {
 }
 `;
 
-test('npm pack, install offline, import by name, receive over WebSocket and polling', async () => {
+test('npm pack, install offline, import by name, receive over WebSocket and polling, and through lifeline-live/csp', async () => {
     const tgz = npm(['pack', '--silent', '--pack-destination', dir], ROOT).trim().split('\n').at(-1);
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"user","private":true,"type":"module"}');
     npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', path.join(dir, tgz)], dir);
     // ws (a dependency of lifeline-live/server) comes with the package; link it when npm did not.
     if (!fs.existsSync(path.join(dir, 'node_modules', 'ws'))) fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
-    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
     assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);
-    const run = (ws) =>
+    const run = (ws, entry = 'main') =>
         new Promise((resolve) =>
-            execFile(process.execPath, ['user.mjs', server.url, ws], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })),
+            execFile(process.execPath, ['user.mjs', server.url, ws, entry], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })),
         );
     const a = await run('1'); // one after the other: each publishes what the other would see
     const b = await run('0');
+    const c = await run('1', 'csp'); // lifeline-live/csp: the core as JavaScript
     assert.match(a.out, /GOT websocket \{"hi":"websocket"\}/, a.out);
     assert.match(b.out, /GOT (longpoll|poll) \{"hi":"(longpoll|poll)"\}/, b.out);
+    assert.match(c.out, /GOT websocket \{"hi":"websocket"\}/, c.out);
 });

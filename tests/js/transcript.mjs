@@ -46,9 +46,11 @@ const less = (x, y) => {
     return xa < ya || (xa == ya && xb < yb);
 };
 
-/** Replays one transcript; returns failures as ["file:line: message", ...]. */
-export function runTranscript(path, text) {
-    const rt = runtime(), x = rt.x, core = rt.alloc();
+/** Replays one transcript through runtime `rt` (the wasm core's by default; the CSP
+ *  build's: layout(instance()) of js/core-csp.mjs); returns failures as
+ *  ["file:line: message", ...]. */
+export function runTranscript(path, text, rt = runtime()) {
+    const x = rt.x, core = rt.alloc();
     const failures = [], fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
     let now = 0, inputLine = 0, lastCursor = '', actual = [], expected = [], resource = 0;
     const feed = driver(rt, core, () => now, () => 0, () => {}, (a, msgs) => {
@@ -100,7 +102,7 @@ export function runTranscript(path, text) {
             case 'timer': return feed('timer');
             case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);
-            case 'pagehide': case 'pageshow': case 'close': return feed(cmd);
+            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'close': return feed(cmd);
             case 'send': {
                 let rc;
                 feed('send', [+w[1]], (r) => (rc = r));

@@ -37,6 +37,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const REDIS_SERVER = '/usr/bin/redis-server';
 export const REDIS_CLI = '/usr/bin/redis-cli';
 export const NGINX = '/usr/sbin/nginx';
+export const redisAvailable = () => fs.existsSync(REDIS_SERVER);
 export const PYTHON = '/usr/bin/python3';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@
  * The input drives a small simulated driver: each byte picks an input (timer, socket
  * events, frames from templates or raw bytes — decoded as the shim decodes them, or
  * raw decoded fields — HTTP answers with templated or raw bodies, or raw cursor lines,
- * visibility, online, pagehide/pageshow, sends, close) aimed at the ids the core really
+ * visibility, online, pagehide/pageshow/freeze/resume, sends, close) aimed at the ids the core really
  * asked for, so runs go deep. After every input all actions are drained and checked:
  *   - no cursor delivered twice or backwards (except across a RESET);
  *   - the action queue never overflowed, and one input yields a bounded number of actions;
@@ -265,11 +265,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         case 8: s.visible = !s.visible; ll_visibility(s.c, s.now, s.visible); break;
         case 9: s.online = !s.online; ll_online(s.c, s.now, s.online); break;
-        case 10:
-            if (s.paged_out) ll_pageshow(s.c, s.now);
-            else ll_pagehide(s.c, s.now);
-            s.paged_out = !s.paged_out;
+        case 10: { /* away by pagehide or freeze, back by pageshow or resume (or back again) */
+            uint8_t how = next(&s);
+            if (s.paged_out || (how & 2)) (how & 1 ? ll_resume : ll_pageshow)(s.c, s.now);
+            else (how & 1 ? ll_freeze : ll_pagehide)(s.c, s.now);
+            s.paged_out = !s.paged_out && !(how & 2);
             break;
+        }
         case 11: ll_send(s.c, s.now, next(&s) * 3u); break;
         case 12: {
             uint32_t req = s.post;

@@ -260,6 +260,10 @@ static void do_input(run *r, char *rest, int line) {
         ll_pagehide(c, now);
     } else if (!strcmp(cmd, "pageshow")) {
         ll_pageshow(c, now);
+    } else if (!strcmp(cmd, "freeze")) {
+        ll_freeze(c, now);
+    } else if (!strcmp(cmd, "resume")) {
+        ll_resume(c, now);
     } else if (!strcmp(cmd, "send")) {
         int32_t rc = ll_send(c, now, (size_t)atol(word(&rest)));
         drain(r);

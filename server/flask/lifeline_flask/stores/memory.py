@@ -16,6 +16,7 @@ from collections import deque
 from ..cursor import format_cursor, is_everything, parse_cursor
 from ..jsontext import dumps
 from .base import Read, Store
+from .subscribers import Subscribers
 
 
 def _now_ms():
@@ -38,7 +39,7 @@ class MemoryStore(Store):
     def __init__(self, retention=1000, retention_ms=None, clock_ms=_now_ms):
         self._clock_ms = clock_ms
         self._lock = threading.Lock()
-        self._subs = {}
+        self._subs = Subscribers()
         self._epoch = 0
         self.retention = retention
         self.retention_ms = retention_ms
@@ -85,7 +86,7 @@ class MemoryStore(Store):
             cursor = format_cursor(self._epoch, s.offset)
             s.log.append((s.offset, cursor, text, self._clock_ms()))
             self._trim(s)
-        self._notify(stream)
+        self._subs.wake(stream)
         return cursor
 
     def head(self, stream):
@@ -121,20 +122,7 @@ class MemoryStore(Store):
             return Read(messages, messages[-1][0], False)
 
     def subscribe(self, stream, fn):
-        with self._lock:
-            self._subs.setdefault(stream, []).append(fn)
-
-        def unsubscribe():
-            with self._lock:
-                fns = self._subs.get(stream)
-                if fns is not None:
-                    try:
-                        fns.remove(fn)
-                    except ValueError:
-                        pass
-                    if not fns:
-                        del self._subs[stream]
-        return unsubscribe
+        return self._subs.add(stream, fn)
 
     # ---- beyond the interface -----------------------------------------------------
 
@@ -143,9 +131,7 @@ class MemoryStore(Store):
         every cursor given out so far answers with a reset afterwards."""
         with self._lock:
             self._begin()
-            streams = list(self._subs)
-        for stream in streams:
-            self._notify(stream)
+        self._subs.wake_all()
 
     def stream_count(self):
         with self._lock:
@@ -167,11 +153,3 @@ class MemoryStore(Store):
             while log and log[0][3] < oldest_kept:
                 s.floor = log.popleft()[0]
 
-    def _notify(self, stream):
-        with self._lock:
-            fns = list(self._subs.get(stream, ()))
-        for fn in fns:
-            try:
-                fn()
-            except Exception:  # a failing subscriber must not fail the append
-                pass

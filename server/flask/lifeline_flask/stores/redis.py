@@ -32,6 +32,7 @@ from ..cursor import parse_cursor
 from ..errors import StoreUnavailable
 from ..jsontext import dumps
 from .base import Read, Store
+from .subscribers import Subscribers
 
 COMMAND_CONNECTIONS = 1       # the command pool's size; + 1 subscriber = 2 per process
 _LUA = Path(__file__).resolve().parent / "lua"
@@ -84,7 +85,7 @@ class RedisStore(Store):
         self._append = self._redis.register_script((_LUA / "append.lua").read_text())
         self._read = self._redis.register_script((_LUA / "read.lua").read_text())
         self._lock = threading.Lock()
-        self._subs = {}
+        self._subs = Subscribers()
         self._inflight = {}
         self._listener = None
         self._listening = False
@@ -178,29 +179,18 @@ class RedisStore(Store):
         return Read([(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)], out[1], False)
 
     def subscribe(self, stream, fn):
+        unsubscribe = self._subs.add(stream, fn)
         with self._lock:
-            self._subs.setdefault(stream, []).append(fn)
             start = self._listener is None and not self._closed
             if start:
                 self._listener = True
         if start:
             self._start_listener()
-
-        def unsubscribe():
-            with self._lock:
-                fns = self._subs.get(stream)
-                if fns is not None:
-                    try:
-                        fns.remove(fn)
-                    except ValueError:
-                        pass
-                    if not fns:
-                        del self._subs[stream]
         return unsubscribe
 
     def close(self):
         self._closed = True
-        self._wake_all()
+        self._subs.wake_all()
         try:
             self._redis.connection_pool.disconnect()
             self._sub_pool.disconnect()
@@ -218,7 +208,7 @@ class RedisStore(Store):
                 self._redis.unlink(*keys[i:i + 500])
         except _DOWN as e:
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
-        self._wake_all()
+        self._subs.wake_all()
 
     def connection_count(self):
         """Redis connections this process holds open now (commands + subscriber)."""
@@ -250,10 +240,10 @@ class RedisStore(Store):
                     if message["type"] == "subscribe":
                         self._listening = True
                         backoff = 0.05
-                        self._wake_all()      # notifications were lost while away
+                        self._subs.wake_all()      # notifications were lost while away
                     elif message["type"] == "message":
                         data = message["data"]
-                        self._wake(data.decode() if isinstance(data, bytes) else data)
+                        self._subs.wake(data.decode() if isinstance(data, bytes) else data)
             except _DOWN:
                 pass
             except Exception as e:  # never let the listener die: log and go on
@@ -266,25 +256,8 @@ class RedisStore(Store):
                 except Exception:
                     pass
                 if was:
-                    self._wake_all()          # waiters find out that Redis is gone
+                    self._subs.wake_all()          # waiters find out that Redis is gone
             if not self._closed:
                 _sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
-    def _wake(self, stream):
-        with self._lock:
-            fns = list(self._subs.get(stream, ()))
-        for fn in fns:
-            try:
-                fn()
-            except Exception:
-                pass
-
-    def _wake_all(self):
-        with self._lock:
-            fns = [fn for fs in self._subs.values() for fn in fs]
-        for fn in fns:
-            try:
-                fn()
-            except Exception:
-                pass
