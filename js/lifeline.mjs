@@ -135,7 +135,7 @@ export class Lifeline extends EventTarget {
                 };
                 const pg = (io.pg = page(doc, win, feed));
                 // (an ack's id is the frame's fifth field)
-                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), (name, args, k, msgs) => (name == 'ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)), this.#stats);
+                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), (name, args, k, msgs) => (name == 'll_ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)), this.#stats);
                 io.http = http(
                     {
                         fetch: fetcher,
@@ -164,7 +164,7 @@ export class Lifeline extends EventTarget {
                     if (x.ll_set(core, field, value >>> 0 === value ? value : -1))
                         return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}]: ${value}`);
                 if (at != null && x.ll_set_cursor(core, ...rt.args([at]))) return refuse('bad cursor ' + at); // past 2^64
-                drive('start', [on && +pg.visible(), +pg.online()], (rc) => {
+                drive('ll_start', [on && +pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
                     if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
                     this.#runtime = rt;
@@ -245,7 +245,7 @@ export class Lifeline extends EventTarget {
 
     /** Queue a send in the running core; settle(failure) when it is acked or fails. */
     #toCore(text, settle) {
-        later(() => this.#feed('send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
+        later(() => this.#feed('ll_send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
     /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
@@ -257,7 +257,7 @@ export class Lifeline extends EventTarget {
         this.#core = 0;
         io.on = on;
         io.pg.stop();
-        feed('close', [], () => later(() => (feed.stop(), rt.free(core))));
+        feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
     }
 
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */

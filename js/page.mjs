@@ -6,13 +6,13 @@
 // document (Node) the page is visible and online.
 export function page(doc, win, feed) {
     const on = [
-        [doc, 'visibilitychange', () => feed('visibility', [+visible()])],
-        [doc, 'freeze', () => feed('freeze')],
-        [doc, 'resume', () => feed('resume')],
-        [win, 'online', () => feed('online', [1])],
-        [win, 'offline', () => feed('online', [0])],
-        [win, 'pagehide', () => feed('pagehide')],
-        [win, 'pageshow', (e) => e.persisted && feed('pageshow')],
+        [doc, 'visibilitychange', () => feed('ll_visibility', [+visible()])],
+        [doc, 'freeze', () => feed('ll_freeze')],
+        [doc, 'resume', () => feed('ll_resume')],
+        [win, 'online', () => feed('ll_online', [1])],
+        [win, 'offline', () => feed('ll_online', [0])],
+        [win, 'pagehide', () => feed('ll_pagehide')],
+        [win, 'pageshow', (e) => e.persisted && feed('ll_pageshow')],
     ];
     const each = (m) => on.forEach(([t, n, f]) => t?.[m](n, f));
     const visible = () => doc?.visibilityState != 'hidden';

@@ -25,6 +25,27 @@ test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async (
     assert.equal(l.state, 'closed');
 });
 
+test('dist/lifeline.mjs runs dist/lifeline.wasm given as options.wasm (its short export names are the bundle\'s)', async () => {
+    const { Lifeline } = await import(dist('lifeline.mjs'));
+    const clock = fakeClock(), fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', { wasm: fs.readFileSync(dist('lifeline.wasm')), websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    for (let i = 0; i < 200 && !fetch.requests.length; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(l.state, 'connecting');
+    assert.equal(fetch.requests.length, 1);
+    l.close();
+    assert.equal(l.state, 'closed');
+});
+
+test('dist/lifeline.wasm exports one short name per ll_* export of lifeline.h, and its memory', () => {
+    const h = fs.readFileSync(new URL('../../wasm/lifeline.h', import.meta.url), 'utf8');
+    const declared = [...h.matchAll(/^LL_EXPORT [^(]*[ *](ll_[a-z0-9_]*)\(/gm)];
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(dist('lifeline.wasm')))).map((e) => e.name);
+    assert.equal(names.length, declared.length + 1);
+    assert.ok(names.includes('memory'));
+    for (const n of names) assert.ok(n == 'memory' || /^[a-zA-Z]{1,2}$/.test(n), n);
+    assert.doesNotMatch(fs.readFileSync(dist('lifeline.mjs'), 'latin1'), /\bll_[a-z]/);
+});
+
 test('the CSP build never touches WebAssembly and runs the same API', async () => {
     assert.doesNotMatch(fs.readFileSync(dist('lifeline.csp.mjs'), 'latin1'), /WebAssembly\./);
     const { Lifeline } = await import(dist('lifeline.csp.mjs'));
