@@ -25,7 +25,7 @@ import { driver, later } from './driver.mjs';
 import { clientFrame, isCursor, withQuery } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
-import { page } from './page.mjs';
+import { listen, page } from './page.mjs';
 import { storage } from './storage.mjs';
 import { share } from './share.mjs';
 
@@ -282,8 +282,8 @@ export class Lifeline extends EventTarget {
             if (event.type == 'message') buffer.push({ data: event.data, cursor: event.cursor });
             wake?.();
         };
-        const listen = (how) => ['message', 'statechange'].forEach((type) => this[how + 'EventListener'](type, listener));
-        listen('add');
+        const on = [[this, 'message', listener], [this, 'statechange', listener]];
+        listen(on, 'add');
         try {
             for (;;) {
                 while (buffer.length) yield buffer.shift();
@@ -291,7 +291,7 @@ export class Lifeline extends EventTarget {
                 await new Promise((resolve) => (wake = resolve));
             }
         } finally {
-            listen('remove');
+            listen(on, 'remove');
         }
     }
 

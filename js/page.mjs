@@ -4,6 +4,10 @@
 // cache, and resume, its return (resume comes without a visibilitychange). The core checks
 // what it kept at once on every return, on visible and on online (wasm/lifeline.h). Without a
 // document (Node) the page is visible and online.
+/** Add (how: 'add') or remove ('remove') listeners, each [target, type, f]; a missing target
+ *  (no document or window: Node) has none. */
+export const listen = (on, how) => on.forEach(([target, type, f]) => target?.[how + 'EventListener'](type, f));
+
 export function page(doc, win, feed) {
     const on = [
         [doc, 'visibilitychange', () => feed('ll_visibility', [+visible()])],
@@ -14,8 +18,7 @@ export function page(doc, win, feed) {
         [win, 'pagehide', () => feed('ll_pagehide')],
         [win, 'pageshow', (e) => e.persisted && feed('ll_pageshow')],
     ];
-    const each = (m) => on.forEach(([t, n, f]) => t?.[m](n, f));
     const visible = () => doc?.visibilityState != 'hidden';
-    each('addEventListener');
-    return { visible, online: () => win?.navigator?.onLine != false, stop: () => each('removeEventListener') };
+    listen(on, 'add');
+    return { visible, online: () => win?.navigator?.onLine != false, stop: () => listen(on, 'remove') };
 }

@@ -25,6 +25,8 @@
 //
 // Sends. A follower posts its sends to the leader and again to every new leader until
 // acked (at least once); the leader runs them through its core and posts the ack back.
+import { listen } from './page.mjs';
+
 const BEAT_MS = 1000; // the leader's heartbeat
 const SILENT_MS = 3000; // a leader silent this long (frozen, stuck) is replaced by a visible tab
 
@@ -44,7 +46,7 @@ const after = (x, y) => big(x) > big(y);
 export function share(name, t) {
     const locks = globalThis.navigator?.locks, Channel = globalThis.BroadcastChannel;
     if (!locks || !Channel) return;
-    const id = Math.random(), seen = new Set(), held = [], g = { role: 'follower', tabs: 1, term: 0 };
+    const id = Math.random(), seen = new Set(), held = [];
     const visible = () => t.doc?.visibilityState != 'hidden';
     const cursor = () => t.view().cursor;
     const post = (m) => ch?.postMessage(m);
@@ -152,10 +154,10 @@ export function share(name, t) {
         [t.win, 'pagehide', leave],
         [t.win, 'pageshow', (e) => e.persisted && join()],
     ];
-    const listen = (how) => on.forEach(([target, type, f]) => target?.[how + 'EventListener'](type, f));
-    listen('add');
-    join();
-    return Object.assign(g, {
+    const g = {
+        role: 'follower',
+        tabs: 1,
+        term: 0,
         /** The leader's event, for every follower; a: the cursor a message follows. */
         out: (type, o, a) => g.role == 'leader' && post({ e: type, o, a }),
         /** A follower's send to the leader (once known: each new one gets them all again). */
@@ -166,7 +168,10 @@ export function share(name, t) {
         close() {
             leave();
             become('follower');
-            listen('remove');
+            listen(on, 'remove');
         },
-    });
+    };
+    listen(on, 'add');
+    join();
+    return g;
 }
