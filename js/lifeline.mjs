@@ -27,7 +27,6 @@ import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { listen, page } from './page.mjs';
 import { storage } from './storage.mjs';
-import { share } from './share.mjs';
 
 /** The shim's own options (the core's fields are OPTION_NAMES). */
 const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders share'.split(' ');
@@ -75,7 +74,8 @@ export class Lifeline extends EventTarget {
     #feed;
     #io; // the core's adapters; io.on: its events are the tab's (else only closes pass)
     #store;
-    #group; // share.mjs: the tabs sharing one connection (none: solo)
+    #group; // share.mjs: the tabs sharing one connection (none: solo, or share.mjs still loading)
+    #shared; // this tab shares (its group once share.mjs has loaded)
     #start; // start(on): a fresh core from the tab's cursor
     #closed = false;
     #json;
@@ -110,8 +110,9 @@ export class Lifeline extends EventTarget {
         const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
         const doc = options.document || globalThis.document, win = options.window || globalThis.window;
         const fetcher = options.fetch || ((...args) => fetch(...args));
-        // tabs share when their URL and core options are the same (not in resource mode)
-        const group = !resource && options.share !== false && 'lifeline ' + url + ' ' + fields.join(' ');
+        // tabs share when their URL and core options are the same (not in resource mode), where
+        // the browser has Web Locks and BroadcastChannel
+        const group = !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
         this.#store = storage(options.storage, new URL(url));
         if (this.#store.live()) fields.push([CFG_start_on_polling, 1]);
         this.#resource = resource;
@@ -178,9 +179,11 @@ export class Lifeline extends EventTarget {
             });
         const rt = runtime(options.wasm, options.fetch);
         this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
-        this.#group =
-            (group &&
-            share(group, {
+        // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs); until then the
+        // tab is a follower that has heard no leader. Where it cannot load, the tab runs alone.
+        this.#shared = !!group;
+        if (group)
+            import('./share.mjs').then(({ share }) => this.#closed || (this.#group = share(group, {
                 doc,
                 win,
                 lead: () => this.#start(1),
@@ -193,10 +196,10 @@ export class Lifeline extends EventTarget {
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),
                 poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
-            })) || null;
+            })), () => ((this.#shared = false), this.#emit('rolechange', { role: 'solo' }), this.#start(1)));
         // a shared tab is connecting (through its group) until it leads or hears the leader
-        if (this.#group) this.#view.state = 'connecting';
-        this.#start(!this.#group);
+        if (group) this.#view.state = 'connecting';
+        this.#start(!group);
         synchronous = false;
         queueMicrotask(() => this.#open());
     }
@@ -221,7 +224,7 @@ export class Lifeline extends EventTarget {
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
     get role() {
-        return this.#group?.role ?? 'solo';
+        return this.#group?.role ?? (this.#shared ? 'follower' : 'solo');
     }
 
     /** Resolves when the server acknowledged `data` (any JSON value). */

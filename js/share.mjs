@@ -25,8 +25,6 @@
 //
 // Sends. A follower posts its sends to the leader and again to every new leader until
 // acked (at least once); the leader runs them through its core and posts the ack back.
-import { listen } from './page.mjs';
-
 const BEAT_MS = 1000; // the leader's heartbeat
 const SILENT_MS = 3000; // a leader silent this long (frozen, stuck) is replaced by a visible tab
 
@@ -38,14 +36,13 @@ const big = (c) => {
 const after = (x, y) => big(x) > big(y);
 
 /**
- * Join the group `name`; nothing where tabs cannot share. The group: {role, tabs, out(type,
+ * Join the group `name` (where the browser has Web Locks and BroadcastChannel). The group: {role, tabs, out(type,
  * props, after), send(n, text), ack(tab, n, failure), close()}. t, the tab: {doc, win,
  * lead(), follow(), apply(type, props), view(): {state, transport, reason, cursor},
  * take(tab, n, text), settle(n, failure), resend(), role(r), poll(cursor, signal): Promise<Response>}.
  */
 export function share(name, t) {
-    const locks = globalThis.navigator?.locks, Channel = globalThis.BroadcastChannel;
-    if (!locks || !Channel) return;
+    const locks = navigator.locks;
     const id = Math.random(), seen = new Set(), held = [];
     const visible = () => t.doc?.visibilityState != 'hidden';
     const cursor = () => t.view().cursor;
@@ -132,7 +129,7 @@ export function share(name, t) {
 
     const join = () => {
         if (ch) return;
-        ch = new Channel(name);
+        ch = new BroadcastChannel(name);
         ch.onmessage = receive;
         claim();
         post({ p: id, j: 1 });
@@ -149,6 +146,9 @@ export function share(name, t) {
         ch?.close();
         token = release = ch = catching = null;
     };
+    // (page.mjs's listen, repeated: this module loads on demand and imports nothing, so
+    // that the bundler makes one file of it and none of what it would share)
+    const listen = (on, how) => on.forEach(([target, type, f]) => target?.[how + 'EventListener'](type, f));
     const on = [
         [t.doc, 'visibilitychange', () => (g.role == 'leader' ? beat() : steal())],
         [t.win, 'pagehide', leave],
