@@ -70,7 +70,7 @@ async function startStatic() {
     cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
     const r = await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
     fs.writeFileSync(path.join(tmp, 'sio.mjs'), r.outputFiles[0].contents);
-    const files = { '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'), '/sio.mjs': path.join(tmp, 'sio.mjs') };
+    const files = { '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'), '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'), '/sio.mjs': path.join(tmp, 'sio.mjs') };
     const srv = http.createServer((req, res) => {
         const f = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': f ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
