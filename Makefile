@@ -93,23 +93,25 @@ build/lifeline.mvp.wasm: $(CORE_SRC) $(CORE_HDR) build/exports.json Makefile
 build/lifeline.wasm2js.mjs: build/lifeline.mvp.wasm
 	wasm2js -Oz $< -o $@
 
-dist/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json
+# build/lifeline.wasm keeps the ll_* export names (the sources and tests call them);
+# js/build.mjs writes dist/lifeline.wasm, the same module with one-letter export names.
+build/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json
 	@mkdir -p $(@D)
 	wasm-metadce --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $< -f build/exports.json -o $@.tmp >/dev/null
 	wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $@.tmp -o $@
 	rm -f $@.tmp
 
-wasm: dist/lifeline.wasm
+wasm: build/lifeline.wasm
 
 # The size budget (js/build.mjs SIZE_BUDGET) holds for the shipped build, emcc's.
-build: deps dist/lifeline.wasm build/lifeline.wasm2js.mjs
+build: deps build/lifeline.wasm build/lifeline.wasm2js.mjs
 	node js/build.mjs $(if $(filter emcc,$(WASM_CC)),--budget,)
 
 test-native: deps build/native/scenarios build/native/unit
 	./build/native/unit
 	./build/native/scenarios tests/scenarios/*.txt
 
-# Both compilers must build the module; the JS tests then run against the one in dist/.
+# Both compilers must build the module; the JS tests then run against build/lifeline.wasm.
 test-wasm: deps build/lifeline.emcc.wasm build/lifeline.clang.wasm
 	@for w in build/lifeline.emcc.wasm build/lifeline.clang.wasm; do \
 	  printf '%s: %s bytes, %s gzip -9\n' $$w $$(stat -c %s $$w) $$(gzip -9c $$w | wc -c); \

@@ -267,7 +267,7 @@ async function coreWasm() {
     const { frame } = await import(path.join(ROOT, 'js/protocol.mjs'));
     const ws = (text) => {
         const [args, msgs] = frame(text);
-        feed('ws_frame', [wsId, ...args], null, msgs);
+        feed('ll_ws_frame', [wsId, ...args], null, msgs);
     };
     const K = await import(path.join(ROOT, 'js/constants.js'));
     const rt = runtime();
@@ -282,8 +282,8 @@ async function coreWasm() {
         if (a.type === K.ACT_WS_OPEN) wsId = a.socket;
         if (a.type === K.ACT_DELIVER) delivered++;
     });
-    feed('start', [1, 1]);
-    feed('ws_opened', [wsId]);
+    feed('ll_start', [1, 1]);
+    feed('ll_ws_opened', [wsId]);
     ws('{"type":"hello","cursor":"1","heartbeat":25000}');
     const N = C.nsEvents;
     const frames = Array.from({ length: N }, (_, i) => `{"type":"msg","cursor":"${i + 2}","data":{"n":${i}}}`);

@@ -24,14 +24,16 @@ const row = (name, raw, z, g) => console.log(`${name.padEnd(40)} ${String(raw).p
 
 const mjs = read('dist/lifeline.mjs'), wasm = read('dist/lifeline.wasm');
 const text = mjs.toString('utf8');
-const literal = read('build/wasm-inline.mjs').toString('utf8').match(/export default \(\) => (.*);\n$/s)[1];
-const at = text.indexOf(literal);
+// the literal js/build.mjs appends (the module with one-letter export names: not build/wasm-inline.mjs's)
+const literal = text.match(/\nvar LIFELINE_WASM=('.*');\n$/s)?.[1];
+const at = literal ? text.lastIndexOf(literal) : -1;
 if (at < 0) throw new Error('size: the inlined wasm is not in dist/lifeline.mjs (run make build)');
 const js = Buffer.from(text.slice(0, at) + "''" + text.slice(at + literal.length), 'utf8');
 const lit = Buffer.from(literal, 'utf8');
 
 console.log('all-in and its parts');
 row('dist/lifeline.mjs', mjs.length, gz(mjs), gnu(path.join(root, 'dist/lifeline.mjs')));
+row('dist/lifeline-share.mjs (on demand)', read('dist/lifeline-share.mjs').length, gz(read('dist/lifeline-share.mjs')), gnu(path.join(root, 'dist/lifeline-share.mjs')));
 row('dist/lifeline.js', read('dist/lifeline.js').length, gz(read('dist/lifeline.js')), gnu(path.join(root, 'dist/lifeline.js')));
 row('  the JS alone', js.length, gz(js));
 row('  the inlined wasm literal alone', lit.length, gz(lit));

@@ -72,7 +72,7 @@ async function startStatic() {
     const sio = (
         await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })
     ).outputFiles[0].contents;
-    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/before.mjs': BEFORE && fs.readFileSync(BEFORE), '/sio.mjs': sio };
+    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/lifeline-share.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline-share.mjs')), '/before.mjs': BEFORE && fs.readFileSync(BEFORE), '/sio.mjs': sio };
     const srv = http.createServer((req, res) => {
         const file = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': file ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import { createLifeline } from '../server/node/index.mjs'; // in an app: from 'lifeline-live/server'
 
 const live = createLifeline();
-const client = fs.readFileSync(new URL('../dist/lifeline.mjs', import.meta.url));
+// the client: dist/lifeline.mjs, and the module it loads on demand to share one connection among tabs
+const client = Object.fromEntries(['lifeline.mjs', 'lifeline-share.mjs'].map((f) => ['/' + f, fs.readFileSync(new URL('../dist/' + f, import.meta.url))]));
 const page = `<!doctype html><meta charset="utf-8"><title>news</title><ul id="news"></ul><script type="module">
 import { Lifeline } from '/lifeline.mjs';
 new Lifeline('/live/news').addEventListener('message', (e) => news.append(Object.assign(document.createElement('li'), { textContent: e.data.title })));
 </script>`;
-const server = http.createServer((req, res) => live.handle(req, res) || (req.url === '/lifeline.mjs' ? res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(client) : res.writeHead(200, { 'Content-Type': 'text/html' }).end(page)));
+const server = http.createServer((req, res) => live.handle(req, res) || (client[req.url] ? res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(client[req.url]) : res.writeHead(200, { 'Content-Type': 'text/html' }).end(page)));
 server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
 server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () => console.log(`LISTENING http://127.0.0.1:${server.address().port}`));
 setInterval(() => live.publish('news', { title: `It is ${new Date().toISOString()}` }), 1000);

@@ -24,14 +24,74 @@ import { minify } from 'terser';
 
 const root = new URL('..', import.meta.url);
 const at = (p) => new URL(p, root).pathname;
-const wasm = fs.readFileSync(at('dist/lifeline.wasm'));
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
+
+// Short export names. build/lifeline.wasm (the Makefile's) exports the ll_* names of
+// wasm/lifeline.h, which the sources and tests call. The shipped module (dist/lifeline.wasm,
+// and the one the bundles inline) is the same module with each ll_* export renamed to one
+// or two letters, in export order; the bundled JS names exports only as ll_* properties or
+// string literals (js/driver.mjs takes the export's name), and each is replaced by its
+// letters. The names weigh ~270 B of the bundle after zlib -9 (measured with --measure).
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const short = (i) => (i < 52 ? '' : LETTERS[Math.floor(i / 52) - 1]) + LETTERS[i % 52];
+const uleb = (n) => {
+    const out = [];
+    do out.push((n & 127) | (n > 127 ? 128 : 0)), (n >>>= 7);
+    while (n);
+    return out;
+};
+/** The module with its ll_* exports renamed, and the map from the old names to the new. */
+function renameExports(module) {
+    const names = new Map(), out = [...module.subarray(0, 8)];
+    let p = 8;
+    const leb = () => {
+        let n = 0, shift = 0, b;
+        do (b = module[p++]), (n |= (b & 127) << shift), (shift += 7);
+        while (b & 128);
+        return n >>> 0;
+    };
+    while (p < module.length) {
+        const id = module[p++], size = leb(), end = p + size;
+        let payload = [...module.subarray(p, end)];
+        if (id == 7) {
+            payload = [];
+            const count = leb();
+            payload.push(...uleb(count));
+            for (let i = 0; i < count; i++) {
+                const length = leb(), old = Buffer.from(module.subarray(p, p + length)).toString();
+                p += length;
+                const kind = module[p++], start = p;
+                leb();
+                const renamed = old.startsWith('ll_') ? short(names.size) : old;
+                if (renamed != old) names.set(old, renamed);
+                payload.push(...uleb(renamed.length), ...Buffer.from(renamed), kind, ...module.subarray(start, p));
+            }
+            if (p != end) throw new Error('build: the export section of build/lifeline.wasm does not parse');
+        }
+        out.push(id, ...uleb(payload.length), ...payload);
+        p = end;
+    }
+    return { bytes: Buffer.from(out), names };
+}
+const longNamed = fs.readFileSync(at('build/lifeline.wasm'));
+const { bytes: wasm, names: exportNames } = renameExports(longNamed);
+fs.mkdirSync(at('dist'), { recursive: true });
+fs.writeFileSync(at('dist/lifeline.wasm'), wasm);
+new WebAssembly.Module(wasm); // still a valid module
+/** The bundled JS calling the renamed exports; a build error if it names any other ll_ export. */
+const renameCalls = (text) =>
+    text.replace(/\bll_[a-z0-9_]+\b/g, (name) => {
+        if (!exportNames.has(name)) throw new Error(`build: the bundle names ${name}, which build/lifeline.wasm does not export`);
+        return exportNames.get(name);
+    });
 // The size budget of dist/lifeline.mjs: its bytes after Node's zlib.gzipSync at level 9
 // (what this build prints as "zlib -9", as bench/size.mjs does). The one place it is kept.
 // 11600 until issue #14, which added the error naming CSP and its two ways out (~130 B),
 // the page lifecycle (freeze/resume inputs, the check on return: ~100 B) and the check
-// poll for a socket whose hello names a head no message fills (~85 B).
-export const SIZE_BUDGET = 11950;
+// poll for a socket whose hello names a head no message fills (~85 B): 11950. Issue #13's
+// limit since tab sharing (js/share.mjs, loaded on demand from dist/lifeline-share.mjs, and
+// its hooks in lifeline.mjs): 12,288 B.
+export const SIZE_BUDGET = 12288;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.
@@ -39,19 +99,20 @@ export const SIZE_BUDGET = 11950;
 // the one Huffman table gzip builds for both serves both.
 const ESC = { 10: '\\n', 13: '\\r', 39: "\\'", 92: '\\\\' };
 const char = (v) => ESC[v] || String.fromCharCode(v);
-/** The literal for `key`, or null when every char below 128 is taken (no escape char). */
-const encode = (key) => {
-    const bytes = wasm.map((b) => b ^ key), taken = new Set(bytes);
+/** The literal of `module` for `key`, or null when every char below 128 is taken (no escape char). */
+const encode = (module, key) => {
+    const bytes = module.map((b) => b ^ key), taken = new Set(bytes);
     const escape = [...Array(128).keys()].find((v) => !taken.has(v) && !ESC[v]);
     if (escape == null) return null;
     let s = "'" + char(key) + char(escape);
     for (const b of bytes) s += b < 128 ? char(b) : char(escape) + char(b - 128);
     return s + "'";
 };
-// build/wasm-inline.mjs is what js/loader.mjs imports when run from the sources (tests)
+// build/wasm-inline.mjs is what js/loader.mjs imports when run from the sources (tests):
+// build/lifeline.wasm, with the ll_* names the sources call
 const inline = (literal) => {
     fs.mkdirSync(at('build'), { recursive: true });
-    fs.writeFileSync(at('build/wasm-inline.mjs'), `// Generated by js/build.mjs from dist/lifeline.wasm (ASCII: see js/build.mjs).\nexport default () => ${literal};\n`);
+    fs.writeFileSync(at('build/wasm-inline.mjs'), `// Generated by js/build.mjs from build/lifeline.wasm (ASCII: see js/build.mjs).\nexport default () => ${literal};\n`);
 };
 inline("''"); // so that the bundler finds the module; rewritten with the chosen key below
 // not a constant: a literal placeholder would let terser fold its length into the decoder
@@ -64,12 +125,46 @@ const common = {
     legalComments: 'none',
     plugins: [{ name: 'wasm', setup: (b) => b.onLoad({ filter: /wasm-inline\.mjs$/ }, () => ({ contents: `export default () => ${PLACEHOLDER}` })) }],
 };
-// esbuild bundles; terser then minifies a little tighter (measured: ~3% of the JS, gzip)
-const bundle = async (o) =>
-    (await minify((await esbuild.build({ ...common, ...o })).outputFiles[0].text, { module: o.format == 'esm', ecma: 2022, compress: { passes: 2 } })).code;
-const esm = await bundle({ entryPoints: [at('js/index.mjs')], format: 'esm' });
+// The properties of the shim's internal interfaces (share.mjs's tab and group, the runtime
+// of loader.mjs, a core's adapters, storage.mjs), which terser shortens like variables
+// and the action fields no event shares (measured: 55 B zlib -9). Only names no public
+// API, DOM or JS built-in uses in the bundles (not `request`: Web Locks' navigator.locks.request;
+// not `max`: Math.max): the build fails if one is a member of the public types (js/lifeline.d.ts).
+const INTERNAL_PROPERTIES = 'lead follow take settle resend pg alloc live remember forget poll post view args action free out ack term socket frame timeout wait index first last ttl ws http conditional'.split(' ');
+const publicTypes = fs.readFileSync(at('js/lifeline.d.ts'), 'utf8');
+for (const name of INTERNAL_PROPERTIES)
+    if (new RegExp(`\\b${name}\\??\\s*[(:]`).test(publicTypes.replace(/\/\*[\s\S]*?\*\/|\/\/.*/g, '')))
+        throw new Error(`build: ${name} is in js/lifeline.d.ts: a public name cannot be an internal property`);
+const mangle = { properties: { regex: new RegExp(`^(${INTERNAL_PROPERTIES.join('|')})$`) } };
+// esbuild bundles; terser then minifies a little tighter (measured: ~3% of the JS, gzip).
+// Each output file is minified with one name cache, so the properties match across files.
+const minified = async (text, format, nameCache) =>
+    (await minify(text, { module: format == 'esm', ecma: 2022, compress: { passes: 2 }, mangle, nameCache })).code;
+const bundle = async (o) => minified((await esbuild.build({ ...common, ...o })).outputFiles[0].text, o.format, {});
+// The ES module loads share.mjs on demand (lifeline.mjs imports it dynamically): esbuild
+// splits it into dist/lifeline-share.mjs, which imports nothing, so the two are all; the
+// classic script and the CSP build carry it inline.
+const split = await esbuild.build({
+    ...common,
+    entryPoints: [at('js/index.mjs')],
+    format: 'esm',
+    splitting: true,
+    outdir: at('dist'),
+    entryNames: 'lifeline',
+    chunkNames: 'lifeline-[name]',
+    outExtension: { '.js': '.mjs' },
+});
+const SHARE = 'lifeline-share.mjs', names = split.outputFiles.map((f) => f.path.split('/').pop()).sort();
+if (names.join() != ['lifeline-share.mjs', 'lifeline.mjs'].join())
+    throw new Error(`build: the ES module should split into lifeline.mjs and ${SHARE}, not ${names.join(', ')}`);
+const nameCache = {}, text = (n) => split.outputFiles.find((f) => f.path.endsWith('/' + n)).text;
+const esm = renameCalls(await minified(text('lifeline.mjs'), 'esm', nameCache));
+const shareChunk = Buffer.from(renameCalls(await minified(text(SHARE), 'esm', nameCache)) + '\n', 'utf8');
+if (!esm.includes(`"./${SHARE}"`)) throw new Error(`build: dist/lifeline.mjs does not import ./${SHARE}`);
+if (shareChunk.some((v) => v > 0x7f)) throw new Error(`build: dist/${SHARE} holds a byte above 0x7F: it must be plain ASCII`);
+fs.writeFileSync(at('dist/' + SHARE), shareChunk);
 const script = { contents: "import L from './js/index.mjs'; globalThis.Lifeline = L;", resolveDir: at('.') };
-const iife = await bundle({ stdin: script, format: 'iife' });
+const iife = renameCalls(await bundle({ stdin: script, format: 'iife' }));
 const row = (name, b) => console.log(`${name.padEnd(24)} ${String(b.length).padStart(6)} B  ${String(gz(b)).padStart(5)} B zlib -9`);
 // The ES module carries the literal at its end (gzip does better with the JS first:
 // measured 45 B); the var is assigned before any code of the module's user runs, and
@@ -87,11 +182,11 @@ const file = (text, literal, format) =>
     );
 let literal, best = Infinity;
 for (let key = 0; key < 256; key++) {
-    const l = encode(key), n = l && gz(file(esm, l, 'esm'));
+    const l = encode(wasm, key), n = l && gz(file(esm, l, 'esm'));
     if (l && n < best) (best = n), (literal = l);
 }
 if (!literal) throw new Error('build: no key leaves an escape char free (every char below 128 is taken)');
-inline(literal);
+inline([...Array(256).keys()].map((key) => encode(longNamed, key)).find(Boolean)); // any key serves the sources
 for (const [out, text, format] of [['dist/lifeline.mjs', esm, 'esm'], ['dist/lifeline.js', iife, 'iife']]) {
     if (text.split(PLACEHOLDER).length != 2 || text.includes('LIFELINE_WASM='))
         throw new Error(`build: the wasm placeholder is not in ${out} exactly once`);
@@ -100,6 +195,7 @@ for (const [out, text, format] of [['dist/lifeline.mjs', esm, 'esm'], ['dist/lif
     fs.writeFileSync(at(out), b);
     row(out, b);
 }
+row(`dist/${SHARE}`, shareChunk);
 fs.copyFileSync(at('js/lifeline.d.ts'), at('dist/lifeline.d.ts'));
 
 // ---- the CSP build ----

@@ -22,7 +22,7 @@ export function later(f) {
 }
 
 /** A driver for `core` (a slot of runtime `rt`); act(action, msgs) handles each action.
- *  Returns feed(name, args, k, msgs): call ll_<name>(core, now, ...args) (strings and bytes
+ *  Returns feed(name, args, k, msgs): call the export `name` (an ll_ input) as name(core, now, ...args) (strings and bytes
  *  become spans), hand its result to k, drain (each action with msgs: the messages the
  *  input carried, which a DELIVER indexes), and arm one timer for the next deadline.
  *  feed.stop() disarms for good; a stopped core answers every input as closed. */
@@ -33,7 +33,7 @@ export function driver(rt, core, now, setTimer, clearTimer, act) {
         later(() => {
             if (stopped) return k?.(-ERR_CLOSED);
             const time = Math.floor(now());
-            const result = x['ll_' + name](core, BigInt(time), ...rt.args(args));
+            const result = x[name](core, BigInt(time), ...rt.args(args));
             if (k) k(result);
             for (let action; !stopped && (action = x.ll_next_action(core)); ) act(rt.action(action), msgs);
             if (stopped) return;
@@ -45,7 +45,7 @@ export function driver(rt, core, now, setTimer, clearTimer, act) {
             if (deadline >= 0)
                 timer = setTimer(() => {
                     armedFor = -1;
-                    feed('timer');
+                    feed('ll_timer');
                 }, Math.max(0, deadline - time));
         });
     feed.stop = () => {

@@ -80,12 +80,12 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             const [args, msgs] = cache || conditional ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
             if (mine()) {
                 requests.delete(id);
-                feed('http_response', [id, response.status, ...responseHead(header), ...args], null, msgs);
+                feed('ll_http_response', [id, response.status, ...responseHead(header), ...args], null, msgs);
             }
         } catch {
             if (mine()) {
                 requests.delete(id);
-                feed('http_failed', [id, FAIL_NETWORK]); // a timeout is the core's to call
+                feed('ll_http_failed', [id, FAIL_NETWORK]); // a timeout is the core's to call
             }
         }
     };

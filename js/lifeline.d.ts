@@ -157,7 +157,16 @@ export interface LifelineOptions extends CoreOptions {
     wasm?: string | URL | ArrayBuffer | ArrayBufferView | object;
     /** Resource mode: parse the body as JSON. Default false. */
     json?: boolean;
+    /** Share one connection with the other tabs of this origin whose Lifeline has the same
+     *  URL and core options (Web Locks + BroadcastChannel; alone where either is missing, and
+     *  in resource mode). false: this instance keeps its own connection. Default true. */
+    share?: boolean;
 }
+
+/** Who runs the connection: this tab for its group ('leader'), another tab of the group
+ *  ('follower'), or this instance alone ('solo': share: false, resource mode, no Web Locks
+ *  or BroadcastChannel). */
+export type Role = 'leader' | 'follower' | 'solo';
 
 export interface LifelineMessageEvent<T = any> extends Event {
     /** Protocol: the message's data. Resource mode: the body text (parsed when json: true). */
@@ -184,11 +193,15 @@ export interface LifelineResetEvent extends Event {
     readonly from: string;
     readonly to: string;
 }
+export interface LifelineRoleEvent extends Event {
+    readonly role: Role;
+}
 export interface LifelineEventMap<T = any> {
     message: LifelineMessageEvent<T>;
     statechange: LifelineStateEvent;
     error: LifelineErrorEvent;
     reset: LifelineResetEvent;
+    rolechange: LifelineRoleEvent;
 }
 export interface LifelineStats {
     requests: number;
@@ -201,6 +214,8 @@ export interface LifelineStats {
     interval: number;
     /** Smoothed round trip in ms (0 until measured). */
     rtt: number;
+    /** Tabs sharing this connection, this one included (1 when solo). */
+    tabs: number;
 }
 /** A rejected send. */
 export interface LifelineSendError extends Error {
@@ -222,6 +237,7 @@ export class Lifeline<T = any> extends EventTarget {
     readonly transport: Transport;
     readonly cursor: string | null;
     readonly stats: LifelineStats;
+    readonly role: Role;
     /** Resolves once the server acknowledged it; rejects with a LifelineSendError. */
     send(data: unknown): Promise<void>;
     /** Stops every timer, socket, request and listener; ends async iteration. */

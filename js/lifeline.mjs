@@ -7,6 +7,12 @@
 // constructor has returned — at the first API call or socket/HTTP event after it, or a
 // microtask later — so listeners added right after `new Lifeline()` see every event.
 // (Inputs never nest: the driver's `later` queues an input that arrives during a drain.)
+//
+// Sharing (share.mjs). A core runs only while this tab leads its group (or is alone): each
+// time it leads, a fresh core with its own adapters starts from the tab's cursor; when it
+// stops leading the core is closed silently (its sockets and requests closed, nothing
+// emitted) and this tab's unacknowledged sends wait in #mine for the next leader. Events
+// go through #apply whichever tab's core emitted them.
 import {
     ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_POLL, ACT_POST, ACT_REMEMBER_FALLBACK,
     ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
@@ -16,14 +22,14 @@ import {
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
-import { clientFrame } from './protocol.mjs';
+import { clientFrame, isCursor, withQuery } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
-import { page } from './page.mjs';
+import { listen, page } from './page.mjs';
 import { storage } from './storage.mjs';
 
 /** The shim's own options (the core's fields are OPTION_NAMES). */
-const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders'.split(' ');
+const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders share'.split(' ');
 
 function optionError(message) {
     throw new TypeError('Lifeline: ' + message);
@@ -31,7 +37,7 @@ function optionError(message) {
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
-function sendError(code, status, serverCode, serverMessage) {
+function sendError(code, status = 0, serverCode = '', serverMessage = '') {
     return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
 }
 
@@ -66,16 +72,19 @@ export class Lifeline extends EventTarget {
     #runtime;
     #core;
     #feed;
-    #ws;
-    #http;
-    #page;
+    #io; // the core's adapters; io.on: its events are the tab's (else only closes pass)
     #store;
+    #group; // share.mjs: the tabs sharing one connection (none: solo, or share.mjs still loading)
+    #shared; // this tab shares (its group once share.mjs has loaded)
+    #start; // start(on): a fresh core from the tab's cursor
     #closed = false;
     #json;
     #resource;
     #gate = []; // what waits for the gate to open (null once open)
-    #sends = new Map(); // send id -> [JSON text, resolve, reject]
-    #view = { state: 'idle', transport: 'none', cursor: null };
+    #sends = new Map(); // core send id -> [JSON text, settle(failure)]
+    #mine = new Map(); // this tab's sends until settled: n -> [JSON text, settle(failure)]
+    #n = 0;
+    #view = { state: 'idle', transport: 'none', reason: 'none', cursor: null };
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
 
     /** Plain resource mode: polls any URL that sends ETag or Last-Modified. */
@@ -94,68 +103,103 @@ export class Lifeline extends EventTarget {
         url = httpUrl(url);
         if (!resource && option(CFG_websocket) != 0 && !WebSocket)
             optionError('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
-        if (cursor != null && !/^\d+(-\d+)?$/.test(cursor)) optionError('bad cursor ' + cursor);
+        if (cursor != null && !isCursor(cursor)) optionError('bad cursor ' + cursor);
         // resource mode revalidates: the browser's HTTP cache (cache: 'no-cache') or, where
         // fetch has none (Node), If-None-Match/If-Modified-Since sent here; the core
         // compares validators either way
         const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
+        const doc = options.document || globalThis.document, win = options.window || globalThis.window;
+        const fetcher = options.fetch || ((...args) => fetch(...args));
+        // tabs share when their URL and core options are the same (not in resource mode), where
+        // the browser has Web Locks and BroadcastChannel
+        const group = !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
         this.#store = storage(options.storage, new URL(url));
         if (this.#store.live()) fields.push([CFG_start_on_polling, 1]);
         this.#resource = resource;
         this.#json = resource && options.json;
-        // adapter events are inputs; each one opens the gate first
-        const feed = (...input) => {
-            this.#open();
-            this.#feed(...input);
-        };
-        this.#ws = websocket(WebSocket, url.replace(/^http/, 'ws'), feed, this.#stats);
-        this.#http = http(
-            {
-                fetch: options.fetch || ((...args) => fetch(...args)),
-                url,
-                max: option(CFG_max_message_bytes) ?? DEF_max_message_bytes,
-                cache: resource && !conditional,
-                conditional,
-                body: (send) => this.#sends.get(send)?.[0],
-                stats: this.#stats,
-            },
-            feed,
-        );
+        this.#view.cursor = cursor ?? null;
         let synchronous = true;
-        const start = (rt) =>
+        // A core with its own adapters, from the tab's cursor; `on`: it runs for the tab (a
+        // tab waiting to lead starts one hidden and silent, which checks the options).
+        const start = (rt, on) =>
             later(() => {
                 if (this.#closed) return;
-                const x = rt.x, core = rt.alloc();
-                const pg = page(options.document || globalThis.document, options.window || globalThis.window, feed);
+                this.#halt();
+                const x = rt.x, core = rt.alloc(), at = this.#view.cursor ?? cursor;
+                // send ids on the wire: the core's, plus a base unique to this leader's term in
+                // the group (0 alone), so that no two sends of a group share one
+                const base = (this.#group?.term << 20) >>> 0, io = { on: 0, id: (send) => (send + base) >>> 0 };
+                // adapter events are inputs; each one opens the gate first
+                const feed = (...input) => {
+                    this.#open();
+                    drive(...input);
+                };
+                const pg = (io.pg = page(doc, win, feed));
+                // (an ack's id is the frame's fifth field)
+                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), (name, args, k, msgs) => (name == 'll_ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)), this.#stats);
+                io.http = http(
+                    {
+                        fetch: fetcher,
+                        url,
+                        max: option(CFG_max_message_bytes) ?? DEF_max_message_bytes,
+                        cache: resource && !conditional,
+                        conditional,
+                        body: (id) => this.#sends.get((id - base) >>> 0)?.[0],
+                        stats: this.#stats,
+                    },
+                    feed,
+                );
                 const now = options.now || (() => performance.now());
-                const drive = driver(rt, core, now, options.setTimeout || setTimeout, options.clearTimeout || clearTimeout, (action, msgs) => this.#act(action, msgs));
-                this.#feed = drive;
+                const drive = driver(rt, core, now, options.setTimeout || setTimeout, options.clearTimeout || clearTimeout, (action, msgs) => this.#act(action, msgs, io));
                 const refuse = (message) => {
                     pg.stop();
                     drive.stop();
                     rt.free(core);
                     if (synchronous) optionError(message);
                     this.#closed = true;
-                    this.#emit('error', { code: 'bad_config', reason: 'none', status: 0, message });
+                    this.#apply('error', { code: 'bad_config', reason: 'none', status: 0, message });
                     this.#open();
                 };
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
                 for (const [field, value] of fields)
                     if (x.ll_set(core, field, value >>> 0 === value ? value : -1))
                         return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}]: ${value}`);
-                if (cursor != null && x.ll_set_cursor(core, ...rt.args([cursor]))) return refuse('bad cursor ' + cursor); // past 2^64
-                drive('start', [+pg.visible(), +pg.online()], (rc) => {
+                if (at != null && x.ll_set_cursor(core, ...rt.args([at]))) return refuse('bad cursor ' + at); // past 2^64
+                drive('ll_start', [on && +pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
                     if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
                     this.#runtime = rt;
                     this.#core = core;
-                    this.#page = pg;
+                    this.#feed = drive;
+                    this.#io = io;
+                    io.on = on;
                 });
+                if (on) for (const n of this.#mine.keys()) this.#submit(n);
                 if (!synchronous) this.#open(); // the constructor returned long ago
             });
         const rt = runtime(options.wasm, options.fetch);
-        if (rt.then) rt.then(start);
-        else start(rt);
+        this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
+        // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs); until then the
+        // tab is a follower that has heard no leader. Where it cannot load, the tab runs alone.
+        this.#shared = !!group;
+        if (group)
+            import('./share.mjs').then(({ share }) => this.#closed || (this.#group = share(group, {
+                doc,
+                win,
+                lead: () => this.#start(1),
+                follow: () => this.#halt(),
+                apply: (type, o) => this.#apply(type, o),
+                view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
+                // a follower's send; one closed with this core goes again to the next leader
+                take: (f, n, text) => this.#toCore(text, (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
+                settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
+                resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
+                role: (role) => this.#emit('rolechange', { role }),
+                poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
+            })), () => ((this.#shared = false), this.#emit('rolechange', { role: 'solo' }), this.#start(1)));
+        // a shared tab is connecting (through its group) until it leads or hears the leader
+        if (group) this.#view.state = 'connecting';
+        this.#start(!group);
         synchronous = false;
         queueMicrotask(() => this.#open());
     }
@@ -170,50 +214,68 @@ export class Lifeline extends EventTarget {
     get cursor() {
         // read between drains only: inside one it would move the core's text under an action
         later(() => {
-            if (this.#core) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
+            if (this.#io?.on && this.#core) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
         });
         return this.#view.cursor;
     }
     get stats() {
         const x = this.#runtime?.x, core = this.#core;
-        return { ...this.#stats, interval: core ? x.ll_interval(core) : 0, rtt: core ? x.ll_rtt(core) : 0 };
+        return { ...this.#stats, interval: core ? x.ll_interval(core) : 0, rtt: core ? x.ll_rtt(core) : 0, tabs: this.#group?.tabs ?? 1 };
+    }
+    /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
+    get role() {
+        return this.#group?.role ?? (this.#shared ? 'follower' : 'solo');
     }
 
     /** Resolves when the server acknowledged `data` (any JSON value). */
     send(data) {
-        const text = JSON.stringify(data) ?? 'null';
+        const text = JSON.stringify(data) ?? 'null', n = ++this.#n;
         return new Promise((resolve, reject) => {
+            this.#mine.set(n, [text, (failure) => (this.#mine.delete(n), failure ? reject(failure) : resolve())]);
             this.#open();
-            this.#whenOpen(() => {
-                if (this.#closed) return reject(sendError('closed', 0, '', ''));
-                this.#feed('send', [bytes(text)], (id) => {
-                    if (id > 0) this.#sends.set(id, [text, resolve, reject]);
-                    else reject(sendError(ERRORS[-id], 0, '', ''));
-                });
-            });
+            this.#whenOpen(() => this.#submit(n));
         });
+    }
+
+    /** This tab's send n: into the core, or to the leader when another tab leads. */
+    #submit(n) {
+        const [text, settle] = this.#mine.get(n) || [];
+        if (!settle) return;
+        if (this.#closed) return settle(sendError('closed'));
+        if (this.#group?.role == 'follower') return this.#group.send(n, text);
+        this.#toCore(text, settle);
+    }
+
+    /** Queue a send in the running core; settle(failure) when it is acked or fails. */
+    #toCore(text, settle) {
+        later(() => this.#feed('ll_send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
+    }
+
+    /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
+     *  silently: this tab no longer leads, and its sends wait in #mine for the next leader). */
+    #halt(on) {
+        const feed = this.#feed, rt = this.#runtime, core = this.#core, io = this.#io;
+        if (!on) this.#sends.clear();
+        if (!core) return;
+        this.#core = 0;
+        io.on = on;
+        io.pg.stop();
+        feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
     }
 
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
-        const feed = this.#feed, rt = this.#runtime, core = this.#core;
         if (this.#closed) return;
         this.#open();
+        this.#group?.close(); // a leader leaves: the others' sends go to the next one
         this.#closed = true;
-        this.#page?.stop();
-        if (core) {
-            feed('close', [], () =>
-                later(() => {
-                    feed.stop();
-                    this.#core = 0;
-                    rt.free(core);
-                }),
-            );
-        } else {
+        if (this.#core) this.#halt(1);
+        else {
             // closed before the core started (options.wasm still loading): it never will
-            this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP });
+            this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
             this.#open();
         }
+        for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
     }
 
     async *[Symbol.asyncIterator]() {
@@ -223,8 +285,8 @@ export class Lifeline extends EventTarget {
             if (event.type == 'message') buffer.push({ data: event.data, cursor: event.cursor });
             wake?.();
         };
-        this.addEventListener('message', listener);
-        this.addEventListener('statechange', listener);
+        const on = [[this, 'message', listener], [this, 'statechange', listener]];
+        listen(on, 'add');
         try {
             for (;;) {
                 while (buffer.length) yield buffer.shift();
@@ -232,8 +294,7 @@ export class Lifeline extends EventTarget {
                 await new Promise((resolve) => (wake = resolve));
             }
         } finally {
-            this.removeEventListener('message', listener);
-            this.removeEventListener('statechange', listener);
+            listen(on, 'remove');
         }
     }
 
@@ -256,54 +317,61 @@ export class Lifeline extends EventTarget {
         this.#whenOpen(() => this.dispatchEvent(Object.assign(new Event(type), props)));
     }
 
+    /** An event of the connection, from this tab's core or the leader's: the view follows
+     *  it, a leader passes it on to the group, the app gets it. */
+    #apply(type, o) {
+        const view = this.#view, after = view.cursor;
+        if (type == 'message') (view.cursor = o.cursor || after), this.#stats.messages++;
+        if (type == 'reset') view.cursor = o.to;
+        if (type == 'statechange') Object.assign(view, o);
+        this.#group?.out(type, o, after);
+        this.#emit(type, o);
+    }
+
     /** Settle the sends from..to (ids wrap): resolve them, or reject with `failure`. */
     #settle(from, to, failure) {
-        for (const [id, [, resolve, reject]] of this.#sends)
+        for (const [id, [, settle]] of this.#sends)
             if (from <= to ? id >= from && id <= to : id >= from || id <= to) {
                 this.#sends.delete(id);
-                if (failure) reject(failure);
-                else resolve();
+                settle(failure);
             }
     }
 
     /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
      *  input being drained (a DELIVER's index names one). */
-    #act(action, msgs) {
-        const view = this.#view;
+    #act(action, msgs, io) {
+        // a core that no longer runs for the tab only closes what it had open
+        if (!io.on && action.type != ACT_WS_CLOSE && action.type != ACT_FETCH_CANCEL) return;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return this.#ws.open(action.socket, action.cursor);
+                return io.ws.open(action.socket, action.cursor);
             case ACT_WS_SEND:
-                return this.#ws.send(action.socket, clientFrame(action.frame, action.send, this.#sends.get(action.send)?.[0]));
+                return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0]));
             case ACT_WS_CLOSE:
-                return this.#ws.close(action.socket, action.code);
+                return io.ws.close(action.socket, action.code);
             case ACT_POLL:
-                return this.#http.poll(action.request, action.cursor, action.wait);
+                return io.http.poll(action.request, action.cursor, action.wait);
             case ACT_POST:
-                return this.#http.post(action.request, action.send);
+                return io.http.post(action.request, io.id(action.send));
             case ACT_FETCH_CANCEL:
-                return this.#http.cancel(action.request);
+                return io.http.cancel(action.request);
             case ACT_DELIVER: {
                 // protocol: the data decoded with the input; resource mode: the body
                 let data = this.#resource ? action.body : msgs[action.index].data;
-                view.cursor = action.cursor || view.cursor;
-                this.#stats.messages++;
                 if (this.#json) {
                     try {
                         data = JSON.parse(data);
                     } catch {
-                        return this.#emit('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
+                        return this.#apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
                     }
                 }
-                return this.#emit('message', { data, cursor: action.cursor });
+                return this.#apply('message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
-                view.state = STATES[action.state];
-                view.transport = TRANSPORTS[action.transport];
-                return this.#emit('statechange', { state: view.state, transport: view.transport, reason: REASONS[action.reason] });
+                return this.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
             case ACT_ERROR:
-                return this.#emit('error', {
+                return this.#apply('error', {
                     code: ERRORS[action.code],
                     reason: REASONS[action.reason],
                     status: action.status,
@@ -311,8 +379,7 @@ export class Lifeline extends EventTarget {
                     serverCode: action.serverCode,
                 });
             case ACT_RESET:
-                view.cursor = action.to;
-                return this.#emit('reset', { from: action.from, to: action.to });
+                return this.#apply('reset', { from: action.from, to: action.to });
             case ACT_ACK:
                 return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED:

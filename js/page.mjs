@@ -4,18 +4,21 @@
 // cache, and resume, its return (resume comes without a visibilitychange). The core checks
 // what it kept at once on every return, on visible and on online (wasm/lifeline.h). Without a
 // document (Node) the page is visible and online.
+/** Add (how: 'add') or remove ('remove') listeners, each [target, type, f]; a missing target
+ *  (no document or window: Node) has none. */
+export const listen = (on, how) => on.forEach(([target, type, f]) => target?.[how + 'EventListener'](type, f));
+
 export function page(doc, win, feed) {
     const on = [
-        [doc, 'visibilitychange', () => feed('visibility', [+visible()])],
-        [doc, 'freeze', () => feed('freeze')],
-        [doc, 'resume', () => feed('resume')],
-        [win, 'online', () => feed('online', [1])],
-        [win, 'offline', () => feed('online', [0])],
-        [win, 'pagehide', () => feed('pagehide')],
-        [win, 'pageshow', (e) => e.persisted && feed('pageshow')],
+        [doc, 'visibilitychange', () => feed('ll_visibility', [+visible()])],
+        [doc, 'freeze', () => feed('ll_freeze')],
+        [doc, 'resume', () => feed('ll_resume')],
+        [win, 'online', () => feed('ll_online', [1])],
+        [win, 'offline', () => feed('ll_online', [0])],
+        [win, 'pagehide', () => feed('ll_pagehide')],
+        [win, 'pageshow', (e) => e.persisted && feed('ll_pageshow')],
     ];
-    const each = (m) => on.forEach(([t, n, f]) => t?.[m](n, f));
     const visible = () => doc?.visibilityState != 'hidden';
-    each('addEventListener');
-    return { visible, online: () => win?.navigator?.onLine != false, stop: () => each('removeEventListener') };
+    listen(on, 'add');
+    return { visible, online: () => win?.navigator?.onLine != false, stop: () => listen(on, 'remove') };
 }

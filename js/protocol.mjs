@@ -7,6 +7,9 @@ import { bytes } from './loader.mjs';
 
 const decoder = new TextDecoder();
 
+/** Whether c is a cursor's text: `<u64>` or `<u64>-<u64>` (the core checks the range). */
+export const isCursor = (c) => /^\d+(-\d+)?$/.test(c);
+
 /** The JSON value of `text`, or undefined when it is not JSON. */
 function parse(text) {
     try {

@@ -14,16 +14,16 @@ export function websocket(WS, url, feed, stats) {
             socks.set(id, ws);
             stats.wsOpened++;
             ws.binaryType = 'arraybuffer';
-            on('open', () => feed('ws_opened', [id]));
+            on('open', () => feed('ll_ws_opened', [id]));
             on('message', ({ data }) => {
                 const [args, msgs] = frame(data); // binary frames are malformed
                 stats.bytesIn += args[1];
-                feed('ws_frame', [id, ...args], null, msgs);
+                feed('ll_ws_frame', [id, ...args], null, msgs);
             });
             // no input for an error: a close follows it. The listener must exist all the same:
             // the ws package throws an error event nobody listens to.
             ws.onerror = () => {};
-            on('close', (e) => (socks.delete(id), feed('ws_closed', [id, e.code])));
+            on('close', (e) => (socks.delete(id), feed('ll_ws_closed', [id, e.code])));
         },
         send(id, text) {
             stats.bytesOut += text.length;

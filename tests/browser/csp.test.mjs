@@ -49,7 +49,7 @@ before(async () => {
             return send('text/html; charset=utf-8', `<!doctype html><meta charset="utf-8"><title>csp</title>${classic}<script type="module" src="/boot.mjs"></script>`, { 'Content-Security-Policy': csp });
         }
         if (u.pathname == '/boot.mjs') return send('text/javascript', BOOT);
-        const m = /^\/dist\/(lifeline(?:\.csp)?\.m?js)$/.exec(u.pathname);
+        const m = /^\/dist\/(lifeline(?:\.csp)?\.m?js|lifeline-share\.mjs)$/.exec(u.pathname);
         if (m) return send('text/javascript', fs.readFileSync(new URL('dist/' + m[1], ROOT)));
         res.writeHead(404).end();
     });

@@ -350,7 +350,7 @@ test('resource mode with conditionalHeaders: 0 lets the HTTP cache revalidate', 
 });
 
 test('options.wasm: the module loads asynchronously; calls made meanwhile wait', async () => {
-    const bytes = fs.readFileSync(new URL('../../dist/lifeline.wasm', import.meta.url));
+    const bytes = fs.readFileSync(new URL('../../build/lifeline.wasm', import.meta.url));
     const { l, ws } = make({ wasm: bytes });
     const p = l.send('early');
     assert.equal(ws(), undefined);

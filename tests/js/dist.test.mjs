@@ -3,6 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { fakeClock, fakeFetch } from './fakes.mjs';
 
 const dist = (f) => new URL('../../dist/' + f, import.meta.url);
@@ -23,6 +26,51 @@ test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async (
     assert.equal(fetch.requests.length, 1);
     l.close();
     assert.equal(l.state, 'closed');
+});
+
+test('dist/lifeline.mjs runs dist/lifeline.wasm given as options.wasm (its short export names are the bundle\'s)', async () => {
+    const { Lifeline } = await import(dist('lifeline.mjs'));
+    const clock = fakeClock(), fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', { wasm: fs.readFileSync(dist('lifeline.wasm')), websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    for (let i = 0; i < 200 && !fetch.requests.length; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(l.state, 'connecting');
+    assert.equal(fetch.requests.length, 1);
+    l.close();
+    assert.equal(l.state, 'closed');
+});
+
+test('dist/lifeline.wasm exports one short name per ll_* export of lifeline.h, and its memory', () => {
+    const h = fs.readFileSync(new URL('../../wasm/lifeline.h', import.meta.url), 'utf8');
+    const declared = [...h.matchAll(/^LL_EXPORT [^(]*[ *](ll_[a-z0-9_]*)\(/gm)];
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(dist('lifeline.wasm')))).map((e) => e.name);
+    assert.equal(names.length, declared.length + 1);
+    assert.ok(names.includes('memory'));
+    for (const n of names) assert.ok(n == 'memory' || /^[a-zA-Z]{1,2}$/.test(n), n);
+    assert.doesNotMatch(fs.readFileSync(dist('lifeline.mjs'), 'latin1'), /\bll_[a-z]/);
+});
+
+test('dist/lifeline.mjs loads dist/lifeline-share.mjs to share; where it cannot, the tab runs solo and says so', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-dist-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.copyFileSync(dist('lifeline.mjs'), path.join(dir, 'lifeline.mjs')); // without lifeline-share.mjs beside it
+    assert.match(fs.readFileSync(dist('lifeline.mjs'), 'latin1'), /import\("\.\/lifeline-share\.mjs"\)/);
+    const { Lifeline } = await import(pathToFileURL(path.join(dir, 'lifeline.mjs')));
+    globalThis.navigator = { locks: {} }; // Node has BroadcastChannel: a browser that could share
+    try {
+        const clock = fakeClock(), fetch = fakeFetch(), roles = [];
+        const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+        l.addEventListener('rolechange', (e) => roles.push(e.role));
+        assert.equal(l.role, 'follower'); // until the module has loaded: a follower without a leader
+        assert.equal(fetch.requests.length, 0);
+        for (let i = 0; i < 400 && !fetch.requests.length; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.deepEqual(roles, ['solo']);
+        assert.equal(l.role, 'solo');
+        assert.equal(fetch.requests.length, 1, 'it polls for itself');
+        l.close();
+        assert.equal(l.state, 'closed');
+    } finally {
+        delete globalThis.navigator;
+    }
 });
 
 test('the CSP build never touches WebAssembly and runs the same API', async () => {

@@ -17,7 +17,7 @@ test('Retry-After as an HTTP date becomes seconds, measured against the Date hea
     assert.equal(fetch.requests[0].url, 'http://x.test/live?cursor=1');
     fetch.requests[0].reply(503, { Date: 'Sun, 06 Nov 1994 08:49:37 GMT', 'Retry-After': 'Sun, 06 Nov 1994 08:51:07 GMT', 'Lifeline-Interval': '500' }, '');
     await settle();
-    assert.equal(inputs[0][0], 'http_response');
+    assert.equal(inputs[0][0], 'll_http_response');
     assert.equal(inputs[0][2], 503);
     // [name, id, status, retry_after s, interval ms, long poll ms, validator, size, depth, body]
     assert.deepEqual(inputs[0].slice(3, 7), [90, 500, 0, '']);
@@ -69,6 +69,6 @@ test('a network error is http_failed; a cancelled request sends nothing', async 
     fetch.requests[0].fail();
     h.cancel(2);
     await settle();
-    assert.deepEqual(inputs, [['http_failed', 1, 0]]);
+    assert.deepEqual(inputs, [['ll_http_failed', 1, 0]]);
     assert.equal(fetch.requests[1].aborted, true);
 });

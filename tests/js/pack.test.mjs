@@ -47,7 +47,7 @@ test('npm pack, install offline, import by name, receive over WebSocket and poll
     // ws (a dependency of lifeline-live/server) comes with the package; link it when npm did not.
     if (!fs.existsSync(path.join(dir, 'node_modules', 'ws'))) fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
-    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline-share.mjs', 'lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
     assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);
     const run = (ws, entry = 'main') =>

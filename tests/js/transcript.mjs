@@ -77,17 +77,17 @@ export function runTranscript(path, text, rt = runtime()) {
         const after = (n) => rest.trim().split(' ').slice(n).join(' ');
         switch (cmd) {
             case 'start': {
-                let rc; feed('start', [+!rest.includes('hidden'), +!rest.includes('offline')], (r) => (rc = r)); 
+                let rc; feed('ll_start', [+!rest.includes('hidden'), +!rest.includes('offline')], (r) => (rc = r)); 
                 if (rc) actual.push(`returns ${ERRORS[rc]} field=${x.ll_bad_field(core) >= 0 ? CONFIG[x.ll_bad_field(core)] : '-'}`);
                 return;
             }
-            case 'opened': return feed('ws_opened', [id]);
+            case 'opened': return feed('ll_ws_opened', [id]);
             case 'frame': {
                 // decoded as the shim decodes it (js/protocol.mjs)
                 const [args, msgs] = frame(rest.trimStart().slice(cmd.length + 1 + w[1].length + 1));
-                return feed('ws_frame', [id, ...args], null, msgs);
+                return feed('ll_ws_frame', [id, ...args], null, msgs);
             }
-            case 'closed': return feed('ws_closed', [id, +w[2]]);
+            case 'closed': return feed('ll_ws_closed', [id, +w[2]]);
             case 'http': {
                 // [Name: value] headers, decoded by the adapter's own code (js/http.mjs)
                 let body = after(3), m;
@@ -96,16 +96,16 @@ export function runTranscript(path, text, rt = runtime()) {
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
                 const head = responseHead((name) => h[name] ?? null);
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
-                return feed('http_response', [id, +w[2], ...head, ...args], null, msgs);
+                return feed('ll_http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
-            case 'failed': return feed('http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
-            case 'timer': return feed('timer');
-            case 'hidden': case 'visible': return feed('visibility', [+(cmd == 'visible')]);
-            case 'offline': case 'online': return feed('online', [+(cmd == 'online')]);
-            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'close': return feed(cmd);
+            case 'failed': return feed('ll_http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
+            case 'timer': return feed('ll_timer');
+            case 'hidden': case 'visible': return feed('ll_visibility', [+(cmd == 'visible')]);
+            case 'offline': case 'online': return feed('ll_online', [+(cmd == 'online')]);
+            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'close': return feed('ll_' + cmd);
             case 'send': {
                 let rc;
-                feed('send', [+w[1]], (r) => (rc = r));
+                feed('ll_send', [+w[1]], (r) => (rc = r));
                 actual.push(rc > 0 ? `returns ${rc}` : `returns ${ERRORS[-rc]}`);
                 return;
             }

@@ -31,8 +31,10 @@ def main():
     spec.loader.exec_module(example)
     app = example.app
     app.add_url_rule("/", "page", lambda: PAGE)
-    app.add_url_rule("/lifeline.mjs", "client", lambda: (
-        (ROOT / "dist" / "lifeline.mjs").read_bytes(), 200, {"Content-Type": "text/javascript"}))
+    # the client, and the module it loads on demand to share one connection among tabs
+    for name in ("lifeline.mjs", "lifeline-share.mjs"):
+        app.add_url_rule("/" + name, name, lambda name=name: (
+            (ROOT / "dist" / name).read_bytes(), 200, {"Content-Type": "text/javascript"}))
     if mode == "gevent":
         from lifeline_flask.gevent_server import make_server
         server = make_server(app, "127.0.0.1", port)

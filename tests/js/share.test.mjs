@@ -1,0 +1,129 @@
+// Sharing where it cannot happen: Node has BroadcastChannel but no Web Locks
+// (navigator.locks), so every instance runs alone there — role 'solo', one tab — and the
+// option is checked like the others. Sharing itself is tested in Chromium
+// (tests/browser/share*.test.mjs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Lifeline } from '../../js/index.mjs';
+import { fakeClock, fakeWebSocket, fakeFetch, fakeDocument, fakeWindow } from './fakes.mjs';
+
+const io = () => {
+    const clock = fakeClock();
+    return { WebSocket: fakeWebSocket(), fetch: fakeFetch(), now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, seed: 1 };
+};
+
+test('without Web Locks every instance runs alone: role solo, stats.tabs 1, its own connection', () => {
+    assert.equal(globalThis.navigator?.locks, undefined, 'this Node has no Web Locks');
+    const o = io();
+    const a = new Lifeline('http://example.test/live/x', o), b = new Lifeline('http://example.test/live/x', o);
+    assert.deepEqual([a.role, b.role], ['solo', 'solo']);
+    assert.deepEqual([a.stats.tabs, b.stats.tabs], [1, 1]);
+    assert.equal(o.WebSocket.all.length, 2, 'one WebSocket each');
+    assert.equal(a.state, 'connecting');
+    a.close();
+    b.close();
+});
+
+test('share: false and resource mode are solo; share is a known option', () => {
+    const o = io();
+    const a = new Lifeline('http://example.test/live/x', { ...o, share: false });
+    const w = Lifeline.watch('http://example.test/file.json', o);
+    assert.deepEqual([a.role, w.role], ['solo', 'solo']);
+    a.close();
+    w.close();
+    assert.throws(() => new Lifeline('http://example.test/live/x', { ...o, sharing: false }), /unknown option sharing/);
+});
+
+/** Web Locks as a browser grants them (exclusive, FIFO queue, signal, steal), for Node. */
+function fakeLocks() {
+    const held = new Map(), queues = new Map();
+    const abortError = () => new DOMException('aborted', 'AbortError');
+    const run = (name, r) => {
+        held.set(name, r);
+        Promise.resolve(r.cb({ name })).then((v) => {
+            if (held.get(name) != r) return; // stolen meanwhile
+            held.delete(name);
+            r.resolve(v);
+            next(name);
+        });
+    };
+    const next = (name) => {
+        const q = queues.get(name) || [];
+        // granted in a later task, as browsers do (never inside request())
+        if (!held.has(name) && q.length) setTimeout(() => !held.has(name) && q.length && run(name, q.shift()));
+    };
+    return {
+        request: (name, opts, cb) =>
+            new Promise((resolve, reject) => {
+                const r = { cb, resolve, reject };
+                if (opts.steal) {
+                    held.get(name)?.reject(abortError());
+                    held.delete(name);
+                    return setTimeout(() => run(name, r));
+                }
+                const q = queues.get(name) || [];
+                queues.set(name, q);
+                opts.signal?.addEventListener('abort', () => q.includes(r) && (q.splice(q.indexOf(r), 1), reject(abortError())));
+                q.push(r);
+                next(name);
+            }),
+    };
+}
+
+async function until(f, what) {
+    for (let i = 0; i < 2000; i++) {
+        if (f()) return;
+        await new Promise((r) => setTimeout(r, 2));
+    }
+    throw new Error('timed out waiting for ' + what);
+}
+
+test('with Web Locks (faked) and BroadcastChannel: one leader, followers get every message, their sends go through the leader, a closed leader is replaced from the cursor', async () => {
+    globalThis.navigator = { locks: fakeLocks() };
+    const WS = fakeWebSocket(), fetch = fakeFetch(), all = [];
+    const tab = () => {
+        const clock = fakeClock(), storage = new Map();
+        const l = new Lifeline('http://example.test/live/shared', {
+            WebSocket: WS, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, seed: 1,
+            document: fakeDocument(), window: fakeWindow(),
+            storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
+        });
+        const got = [];
+        l.addEventListener('message', (e) => got.push(e.data.n));
+        all.push(l);
+        return [l, got];
+    };
+    try {
+        const [a, gotA] = tab(), [b, gotB] = tab(), [c, gotC] = tab();
+        await until(() => a.role == 'leader', 'a leads');
+        assert.deepEqual([b.role, c.role], ['follower', 'follower']);
+        assert.equal(WS.all.length, 1, 'one WebSocket for three tabs');
+        const ws = WS.all[0];
+        ws.open();
+        ws.frame({ type: 'hello', cursor: '5', heartbeat: 25000 });
+        for (const n of [6, 7]) ws.frame({ type: 'msg', cursor: String(n), data: { n } });
+        await until(() => gotB.length == 2 && gotC.length == 2, 'the followers get both');
+        assert.deepEqual([gotA, gotB, gotC], [[6, 7], [6, 7], [6, 7]]);
+        await until(() => b.state == 'open' && b.transport == 'websocket', "b shows the leader's state");
+        await until(() => b.stats.tabs == 3, 'three tabs counted');
+
+        // b's send goes out on a's socket, with an id of a's term; the ack comes back to b
+        let acked = false;
+        b.send({ hi: 1 }).then(() => (acked = true));
+        await until(() => ws.sent.some((f) => f.includes('"hi":1')), "b's send on a's socket");
+        const id = JSON.parse(ws.sent.find((f) => f.includes('"hi":1'))).id;
+        assert.ok(id > 2 ** 20, `an id of a's term: ${id}`);
+        ws.frame({ type: 'ack', id });
+        await until(() => acked, 'b acked');
+
+        // a closes: the next tab leads, from its own cursor
+        a.close();
+        await until(() => b.role == 'leader' || c.role == 'leader', 'a new leader');
+        await until(() => WS.all.length == 2, 'its WebSocket');
+        assert.match(WS.all[1].url, /cursor=7$/);
+        assert.equal(ws.closed, 1000, "a's socket closed");
+    } finally {
+        for (const l of all) l.close();
+        delete globalThis.navigator;
+    }
+});
