@@ -164,6 +164,19 @@ function showState(state, transport, reason, sentence) {
 
 // ------------------------------------------------------------------ stats and timeline
 
+/** Who runs the connection: tabs of this origin on the same stream share one (README "Several tabs"). */
+function showSharing() {
+    const live = window.lifeline;
+    if (!live) return;
+    const { role } = live;
+    const { tabs } = live.stats;
+    let words;
+    if (role === 'solo') words = 'This tab has a connection of its own (no sharing in this browser).';
+    else if (tabs <= 1) words = `This tab alone uses its connection (it ${role === 'leader' ? 'leads' : 'is joining'}); tabs opened later share it.`;
+    else words = `Connection shared by ${tabs} tabs, this one ${role === 'leader' ? 'leads' : 'follows'}.`;
+    $('sharing').textContent = words;
+}
+
 function showStats(s) {
     let interval;
     if (view.transport === 'websocket') interval = 'not polling';
@@ -177,6 +190,7 @@ function showStats(s) {
     $('st-out').textContent = bytes(s.bytesOut);
     $('st-messages').textContent = String(s.messages);
     $('st-reconnects').textContent = String(s.reconnects);
+    showSharing();
 }
 
 function prune(t) {
@@ -632,6 +646,7 @@ async function main() {
             showStats(stats()); // once per change even while hidden, so the page is right when seen
             drawTimeline();
         }));
+        live.addEventListener('rolechange', mine(showSharing));
         live.addEventListener('message', mine((e) => {
             view.msgTimes.push(now());
             onMessage(stream, e.data);

@@ -5,7 +5,8 @@
 // show once each and in order, the served-by card names the one process that answered, the
 // stats and timeline are drawn, and the fault buttons work (refuse + reconnect: every stream
 // on long polling; healthy: back up to the WebSocket, nothing lost).
-// script.html (the <script> build): loads and shows a transport.
+// script.html (the <script> build): loads and shows a transport. Two tabs: the page says the
+// connection is shared and which tab leads.
 // The same page behind nginx over four processes: tests/cluster/page.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,6 +85,23 @@ test('demo script.html: loads without console errors and shows a transport', { s
         assert.ok(shown[1] && !/^(Starting|No runtime|Not started)/.test(shown[1]), `badge text: ${shown[1]}`);
         await sleep(1500);
         assert.deepEqual(page.problems, []);
+    } finally {
+        await ctx.close();
+    }
+});
+
+test('demo index.html in two tabs: the second follows the first, and both say the connection is shared by 2 tabs', { skip, timeout: 90000 }, async () => {
+    const ctx = await b.browser.newContext();
+    try {
+        const first = await openDemo(ctx, server.url + '/');
+        const second = await openDemo(ctx, server.url + '/');
+        const says = (page, re) => page.waitForFunction((src) => new RegExp(src).test(document.getElementById('sharing').textContent), re.source, { timeout: 30000 });
+        const roles = await Promise.all([first, second].map((p) => p.evaluate(() => window.lifeline.role)));
+        assert.deepEqual([...roles].sort(), ['follower', 'leader'], 'one tab leads the ticker stream, the other follows');
+        const [leader, follower] = roles[0] === 'leader' ? [first, second] : [second, first];
+        await says(leader, /^Connection shared by 2 tabs, this one leads\.$/);
+        await says(follower, /^Connection shared by 2 tabs, this one follows\.$/);
+        assert.deepEqual([...first.problems, ...second.problems], []);
     } finally {
         await ctx.close();
     }
