@@ -105,9 +105,10 @@ export class RedisStore {
             c.on('reconnecting', () => down());
             c.on('end', () => down());
         }
-        sub.on('ready', () => this._subs.wakeAll()); // after a reconnect: notifications may have been missed
+        // after a reconnect: notifications may have been missed
+        sub.on('ready', () => (this._forgetReads(null), this._subs.wakeAll()));
         await Promise.all([cmd.connect(), sub.connect()]);
-        await sub.subscribe(this.channel, (stream) => this._subs.wake(stream));
+        await sub.subscribe(this.channel, (stream) => (this._forgetReads(stream), this._subs.wake(stream)));
         return { cmd, sub };
     }
 
@@ -158,6 +159,13 @@ export class RedisStore {
             p.then(done, done);
         }
         return p;
+    }
+
+    /** News of `stream` (null: of every stream): a read in flight may have been answered before
+     *  the append, so reads asked from now on must not join it — a waiter woken by this news
+     *  would otherwise get the old answer and wait again, its wake-up lost. */
+    _forgetReads(stream) {
+        for (const key of [...this._inflight.keys()]) if (stream === null || key.startsWith(stream + '\n')) this._inflight.delete(key);
     }
 
     async head(stream) {

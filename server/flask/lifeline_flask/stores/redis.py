@@ -155,9 +155,18 @@ class RedisStore(Store):
             raise
         finally:
             with self._lock:
-                del self._inflight[key]
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
             flight.done.set()
         return flight.result
+
+    def _forget_reads(self, stream):
+        """News of ``stream`` (None: of every stream): a read in flight may have been answered
+        before the append, so reads asked from now on must not join it — a waiter woken by
+        this news would otherwise get the old answer and wait again, its wake-up lost."""
+        with self._lock:
+            for key in [k for k in self._inflight if stream is None or k[0] == stream]:
+                del self._inflight[key]
 
     def _read_now(self, stream, cursor, limit):
         if cursor is None:
@@ -240,10 +249,13 @@ class RedisStore(Store):
                     if message["type"] == "subscribe":
                         self._listening = True
                         backoff = 0.05
+                        self._forget_reads(None)
                         self._subs.wake_all()      # notifications were lost while away
                     elif message["type"] == "message":
                         data = message["data"]
-                        self._subs.wake(data.decode() if isinstance(data, bytes) else data)
+                        stream = data.decode() if isinstance(data, bytes) else data
+                        self._forget_reads(stream)
+                        self._subs.wake(stream)
             except _DOWN:
                 pass
             except Exception as e:  # never let the listener die: log and go on
