@@ -70,7 +70,7 @@ test('remembered fallback: the reload starts on polling and says why; it never c
     try {
         const page = await openDemo(ctx, server.url + '/?wsTimeout=1000');
         page.wsFailuresExpected = true;
-        await said(page, /Fell back to long polling: the WebSocket never answered \(black hole\)/);
+        await said(page, /^Fell back to long polling: the WebSocket never answered \(black hole\)/); // the main stream's own line
         await page.reload();
         await main(page, onPolling);
         await sleep(1000);
