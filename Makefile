@@ -77,7 +77,7 @@ build/lifeline.clang.wasm: $(CORE_SRC) $(CORE_HDR) Makefile
 
 # Only the ll_* exports and the memory stay (the toolchains add stack helpers, a table,
 # _initialize); wasm-metadce drops the rest and wasm-opt what it alone kept alive.
-build/exports.json: Makefile
+build/exports.json: Makefile wasm/lifeline.h
 	@mkdir -p $(@D)
 	@echo '[$(subst $(space),$(comma),$(foreach e,$(EXPORTS) memory,{"name":"$(e)","export":"$(e)","root":true}))]' > $@
 

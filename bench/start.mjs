@@ -21,7 +21,8 @@
 // one connection per HTTP request); --blackhole N: N more Lifeline trials through a proxy that
 // black-holes the upgrade (the race poll must deliver in about one round trip); --before FILE:
 // a fourth contender, another build of dist/lifeline.mjs (e.g. `git show main:…` built
-// elsewhere), interleaved with the rest, for a before/after comparison within one run.
+// elsewhere; its lifeline-share.mjs beside it), interleaved with the rest, for a before/after
+// comparison within one run.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,9 +44,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
 const BEFORE = argOf('--before');
-const LIBS = ['lifeline', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
-const NAMES = { lifeline: 'Lifeline', before: 'Lifeline before (' + BEFORE + ')', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
-const isLifeline = (lib) => lib === 'lifeline' || lib === 'before';
+const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
+const NAMES = { lifeline: 'Lifeline', solo: 'Lifeline, share: false', before: 'Lifeline before (' + BEFORE + ')', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
+const isLifeline = (lib) => lib === 'lifeline' || lib === 'solo' || lib === 'before';
 
 const children = new Set();
 const cleanups = [];
@@ -72,7 +73,15 @@ async function startStatic() {
     const sio = (
         await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })
     ).outputFiles[0].contents;
-    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/lifeline-share.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline-share.mjs')), '/before.mjs': BEFORE && fs.readFileSync(BEFORE), '/sio.mjs': sio };
+    // the other build's on-demand chunk is the lifeline-share.mjs beside it (its property names differ)
+    const beforeShare = BEFORE && path.join(path.dirname(BEFORE), 'lifeline-share.mjs');
+    const files = {
+        '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')),
+        '/lifeline-share.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline-share.mjs')),
+        '/before.mjs': BEFORE && Buffer.from(fs.readFileSync(BEFORE, 'utf8').replace('"./lifeline-share.mjs"', '"./before-share.mjs"')),
+        '/before-share.mjs': beforeShare && fs.existsSync(beforeShare) && fs.readFileSync(beforeShare),
+        '/sio.mjs': sio,
+    };
     const srv = http.createServer((req, res) => {
         const file = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': file ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -127,8 +136,9 @@ async function trialInPage([lib, url, cap, wsFirst]) {
         const marks = [];
         const t0 = performance.now();
         let done = false, finish, transport;
-        if (lib === 'lifeline' || lib === 'before') {
-            const l = new L(url + '/live/test', { cursor: '0' });
+        if (lib === 'lifeline' || lib === 'solo' || lib === 'before') {
+            // (the default shares the connection among tabs: the first tab leads once its Web Lock is granted)
+            const l = new L(url + '/live/test', { cursor: '0', ...(lib === 'solo' && { share: false }) });
             marks.push([performance.now(), 'constructed']);
             l.addEventListener('statechange', (e) => marks.push([performance.now(), 'state ' + e.state + '/' + e.transport]));
             l.addEventListener('message', () => finish(performance.now()));

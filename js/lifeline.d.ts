@@ -68,9 +68,11 @@ export interface CoreOptions {
     resourceMode?: boolean | 0 | 1;
     /** try a WebSocket at all. Default true. */
     websocket?: boolean | 0 | 1;
-    /** start on polling and probe the WebSocket later (set by itself from a remembered fallback). Default false. */
+    /** start on polling and probe the WebSocket later (a fallback remembered by the browser shim does the same, learned just after the start). Default false. */
     startOnPolling?: boolean | 0 | 1;
-    /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
+    /** start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it. Default 20 ms (0 to 60,000 ms). */
+    startRaceDelay?: number;
+    /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
     raceDelay?: number;
     /** hello must arrive within this after opening, or the attempt is given up (black hole). Default 5,000 ms (100 to 120,000 ms). */
     wsTimeout?: number;

@@ -16,7 +16,7 @@
 import {
     ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_POLL, ACT_POST, ACT_REMEMBER_FALLBACK,
     ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
-    CFG_max_message_bytes, CFG_resource_mode, CFG_start_on_polling, CFG_websocket,
+    CFG_max_message_bytes, CFG_resource_mode, CFG_websocket,
     DEF_max_message_bytes, ERRORS, OPTION_NAMES, REASONS, REASON_CLOSED_BY_APP, STATES, STATE_CLOSED, STATE_RECONNECTING,
     TRANSPORTS, TRANSPORT_NONE,
 } from './constants.js';
@@ -76,6 +76,7 @@ export class Lifeline extends EventTarget {
     #store;
     #group; // share.mjs: the tabs sharing one connection (none: solo, or share.mjs still loading)
     #shared; // this tab shares (its group once share.mjs has loaded)
+    #early; // the lock asked for at construction: {done, release once held}
     #start; // start(on): a fresh core from the tab's cursor
     #closed = false;
     #json;
@@ -113,8 +114,15 @@ export class Lifeline extends EventTarget {
         // tabs share when their URL and core options are the same (not in resource mode), where
         // the browser has Web Locks and BroadcastChannel
         const group = !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
+        // The first tab of a group leads at once: the lock is asked for before anything slow
+        // (storage, the wasm), and a tab that gets it starts its transport without waiting
+        // for share.mjs to load, which then adopts the lock (the healthy start, issue #12).
+        let constructed;
+        const early = (this.#early = group && {});
+        if (group)
+            early.decided = new Promise((decided) => (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) =>
+                (decided(), lock && constructed && !this.#closed ? new Promise((release) => ((early.release = release), this.#start(1))) : 0))));
         this.#store = storage(options.storage, new URL(url));
-        if (this.#store.live()) fields.push([CFG_start_on_polling, 1]);
         this.#resource = resource;
         this.#json = resource && options.json;
         this.#view.cursor = cursor ?? null;
@@ -174,6 +182,9 @@ export class Lifeline extends EventTarget {
                     this.#io = io;
                     io.on = on;
                 });
+                // a fallback remembered for this URL, read once the start's socket exists (the
+                // storage's first read takes milliseconds): polls serve, a probe comes later
+                if (on) later(() => this.#store.live() && drive('ll_fallback_remembered'));
                 if (on) for (const n of this.#mine.keys()) this.#submit(n);
                 if (!synchronous) this.#open(); // the constructor returned long ago
             });
@@ -183,7 +194,7 @@ export class Lifeline extends EventTarget {
         // tab is a follower that has heard no leader. Where it cannot load, the tab runs alone.
         this.#shared = !!group;
         if (group)
-            import('./share.mjs').then(({ share }) => this.#closed || (this.#group = share(group, {
+            Promise.all([import('./share.mjs'), early.decided]).then(([{ share }]) => this.#closed || (this.#group = share(group, {
                 doc,
                 win,
                 lead: () => this.#start(1),
@@ -196,11 +207,18 @@ export class Lifeline extends EventTarget {
                 resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
                 role: (role) => this.#emit('rolechange', { role }),
                 poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
-            })), () => ((this.#shared = false), this.#emit('rolechange', { role: 'solo' }), this.#start(1)));
+            }, early)), () => {
+                const running = early.release;
+                this.#letGo();
+                this.#shared = false;
+                this.#emit('rolechange', { role: 'solo' });
+                if (!running) this.#start(1);
+            });
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
         this.#start(!group);
         synchronous = false;
+        constructed = 1;
         queueMicrotask(() => this.#open());
     }
 
@@ -224,7 +242,7 @@ export class Lifeline extends EventTarget {
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
     get role() {
-        return this.#group?.role ?? (this.#shared ? 'follower' : 'solo');
+        return this.#group?.role ?? (this.#early?.release ? 'leader' : this.#shared ? 'follower' : 'solo');
     }
 
     /** Resolves when the server acknowledged `data` (any JSON value). */
@@ -263,11 +281,18 @@ export class Lifeline extends EventTarget {
         feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
     }
 
+    /** Release the lock taken at construction, if this tab still holds it itself. */
+    #letGo() {
+        this.#early?.release?.();
+        this.#early = 0;
+    }
+
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
         if (this.#closed) return;
         this.#open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
+        this.#letGo(); // (or leads still without share.mjs)
         this.#closed = true;
         if (this.#core) this.#halt(1);
         else {

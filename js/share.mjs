@@ -13,6 +13,11 @@
 // answers, or resets c), then goes on. A tab joining with an older cursor, or one that
 // missed something while leaders changed, is caught up this way, exactly once each.
 //
+// The first leader. A tab asks for the lock once at construction, with ifAvailable (in
+// lifeline.mjs, before this module has loaded: a Web Lock's first grant takes a few ms of a
+// fresh page's time, which a lone tab's start should not add to waiting for this file); a
+// tab that gets it leads at once, in term 0, and this module adopts the lock it holds.
+//
 // Leaders change. Leading starts a fresh core from the tab's own cursor, so a change loses
 // nothing; two leaders for a moment cost requests, and the cursor drops the repeats. A
 // closed or crashed leader frees the lock: the next tab in the lock's queue leads. The
@@ -41,7 +46,7 @@ const after = (x, y) => big(x) > big(y);
  * lead(), follow(), apply(type, props), view(): {state, transport, reason, cursor},
  * take(tab, n, text), settle(n, failure), resend(), role(r), poll(cursor, signal): Promise<Response>}.
  */
-export function share(name, t) {
+export function share(name, t, early) {
     const locks = navigator.locks;
     const id = Math.random(), seen = new Set(), held = [];
     const visible = () => t.doc?.visibilityState != 'hidden';
@@ -50,7 +55,9 @@ export function share(name, t) {
     const beat = () => post({ h: id, v: visible(), s: t.view(), n: (g.tabs = seen.size + 1), t: g.term });
     let ch, token, release, leader, heard, hidden, catching, timer;
 
-    const become = (role) => {
+    // running: the tab leads already (it took the lock at construction, term 0, before this
+    // module loaded), so its core goes on
+    const become = (role, running) => {
         if (role == g.role) return;
         if (g.role == 'leader') t.follow();
         g.role = role;
@@ -58,14 +65,22 @@ export function share(name, t) {
         leader = catching = held.length = 0;
         t.role(role);
         // a new term: the leader's send ids differ from every earlier leader's
-        if (role == 'leader') g.term++, t.lead(), beat();
+        if (role == 'leader') running || (g.term++, t.lead()), beat();
     };
-    // One lock request at a time: queued (a follower), held (the leader), or stealing.
+    // One lock request at a time: queued (a follower), held (the leader), or stealing; or
+    // the one the tab made at construction, held already.
     const claim = (steal) => {
         const ac = (token = new AbortController()), gone = () => token == ac && ((release = null), become('follower'), claim());
         heard = Date.now();
         hidden = 0;
         ac.steal = steal; // one steal at a time
+        if (early?.release) {
+            release = early.release;
+            early.done.then(gone, gone);
+            early = 0;
+            return become('leader', 1);
+        }
+        early = 0;
         locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
     };
     const steal = () => ch && g.role == 'follower' && !token?.steal && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));

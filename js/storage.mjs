@@ -10,10 +10,12 @@ export function storage(store, url) {
             return f();
         } catch {} // storage disabled, full, or garbage: no memory, no harm
     };
-    store ||= t(() => localStorage) || inMemory;
+    // localStorage is first touched when used: that first touch loads the origin's storage
+    // (milliseconds), which the start does after its socket exists
+    const use = (f) => t(() => f((store ||= t(() => localStorage) || inMemory)));
     return {
-        live: () => t(() => JSON.parse(store.getItem(key)).until > Date.now()),
-        remember: (ttl) => t(() => store.setItem(key, JSON.stringify({ until: Date.now() + ttl }))),
-        forget: () => t(() => store.removeItem(key)),
+        live: () => use((s) => JSON.parse(s.getItem(key)).until > Date.now()),
+        remember: (ttl) => use((s) => s.setItem(key, JSON.stringify({ until: Date.now() + ttl }))),
+        forget: () => use((s) => s.removeItem(key)),
     };
 }

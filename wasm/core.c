@@ -93,7 +93,7 @@ static void connect(ll_core *c, uint32_t reason) {
             if (c->timers[T_WS_RETRY] == LL_NEVER)
                 ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         } else {
-            ll__ws_try(c, 0); /* a fresh start races a poll at once: data in one round trip */
+            ll__ws_try(c, c->cfg[LL_CFG_start_race_delay]);
         }
     }
     if (!ll__ws_wanted(c) || c->role == ROLE_FALLBACK) ll__poll_start(c);
@@ -268,6 +268,19 @@ void ll_pageshow(ll_core *c, uint64_t now) {
 void ll_resume(ll_core *c, uint64_t now) {
     if (!begin(c, now)) return;
     back(c, LL_REASON_RESUME);
+    ll__publish(c);
+}
+
+void ll_fallback_remembered(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    if (c->role == ROLE_BESIDE && !ll__ws_hello_said(c)) {
+        ll__ws_close(c, LL_REASON_FALLBACK_REMEMBERED);
+        ll__disarm(c, T_RACE);
+        ll__set_role(c, ROLE_FALLBACK);
+        c->remembered = 1;
+        c->fallback_reason = LL_REASON_FALLBACK_REMEMBERED;
+        connect(c, LL_REASON_FALLBACK_REMEMBERED); /* as a start on polling: a poll, a probe later */
+    }
     ll__publish(c);
 }
 

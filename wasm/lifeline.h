@@ -195,8 +195,9 @@ extern "C" {
 #define LL_CONFIG(X)                                                                       \
     X(resource_mode, 0, 0, 1, BOOL, "plain resource mode (what `Lifeline.watch` sets): conditional GETs of any URL, no protocol, no WebSocket") \
     X(websocket, 1, 0, 1, BOOL, "try a WebSocket at all") \
-    X(start_on_polling, 0, 0, 1, BOOL, "start on polling and probe the WebSocket later (set by itself from a remembered fallback)") \
-    X(race_delay, 250, 0, 60000, MS, "start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a fresh start polls beside it at once; a reconnect after the server closed the socket races none)") \
+    X(start_on_polling, 0, 0, 1, BOOL, "start on polling and probe the WebSocket later (a fallback remembered by the browser shim does the same, learned just after the start)") \
+    X(start_race_delay, 20, 0, 60000, MS, "start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it") \
+    X(race_delay, 250, 0, 60000, MS, "start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a reconnect after the server closed the socket races none)") \
     X(ws_timeout, 5000, 100, 120000, MS, "`hello` must arrive within this after opening, or the attempt is given up (black hole)") \
     X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long") \
     X(pong_timeout_min, 2000, 50, 600000, MS, "a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this") \
@@ -371,6 +372,12 @@ LL_EXPORT void ll_pagehide(ll_core *c, uint64_t now);
 LL_EXPORT void ll_pageshow(ll_core *c, uint64_t now);
 LL_EXPORT void ll_freeze(ll_core *c, uint64_t now);
 LL_EXPORT void ll_resume(ll_core *c, uint64_t now);
+
+/* The page remembers a fallback for this URL, learned after the start: start_on_polling,
+ * late. (The browser shim reads its storage after the start's WebSocket exists, so that
+ * the socket does not wait for the storage.) The attempt in hand is closed, polls serve,
+ * a probe comes later. Nothing changes once a socket said hello, or with no WebSocket. */
+LL_EXPORT void ll_fallback_remembered(ll_core *c, uint64_t now);
 
 /* Queue one application send of `len` bytes of JSON (the caller keeps the bytes and
  * frames them when a WS_SEND/POST action names the returned id). Returns the send id

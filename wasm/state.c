@@ -32,7 +32,8 @@
  *
  *   NONE        -> CONNECTING   ll__ws_try: start, reconnect, probe      ws_happy
  *   CONNECTING  -> WAIT_HELLO   ll_ws_opened                             ws_happy
- *   CONNECTING  -> NONE         closed: refused; T_WS: black hole        ws_refused, race_blackhole
+ *   CONNECTING  -> NONE         closed: refused; T_WS: black hole;       ws_refused, race_blackhole,
+ *                               a fallback remembered late               fallback_remembered_late
  *   WAIT_HELLO  -> PROVING      hello after a stall                      ws_stall_probation
  *   WAIT_HELLO  -> REPLAYING    hello, nothing else serves               ws_resume_backlog
  *   WAIT_HELLO  -> CATCHING_UP  hello while polls serve                  race_poll_first, upgrade_probe
@@ -46,7 +47,8 @@
  *   SERVING     -> NONE         lost: closed, stalled, bad/error frame,  ws_flapping, ws_stall_after_open,
  *                               hidden past the grace, pagehide, close   hidden_ws_grace, close_stops_everything
  *
- * Role transitions: BESIDE → FALLBACK (ws.c ll__fallback), FALLBACK → BESIDE (poll.c
+ * Role transitions: BESIDE → FALLBACK (ws.c ll__fallback; core.c ll_fallback_remembered),
+ * FALLBACK → BESIDE (poll.c
  * ll__caught_up_check: a probe serves); ALONE never changes.
  * polls: → SERVING when a poll answers (poll.c polling_works; not while a socket that said
  * hello with nothing else serving replays); → FAILING on a failed poll or a Retry-After

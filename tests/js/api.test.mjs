@@ -60,7 +60,7 @@ test('WebSocket: hello opens, messages arrive as events with data and cursor', (
 });
 
 test('the URL: ws/wss and http/https map both ways, query kept', () => {
-    const { l, ws, fetch } = make({ raceDelay: 0 }, 'wss://example.test/live?room=1#x');
+    const { l, ws, fetch } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
     assert.equal(ws().url, 'wss://example.test/live?room=1');
     l.close();
     const b = make({ websocket: false, cursor: '3' }, 'https://example.test/live?room=1');
@@ -113,7 +113,7 @@ test('polling: long polls with the cursor, POST sends as text/plain, stats count
 });
 
 test('close() stops every timer, socket, request and listener', async () => {
-    const { l, clock, fetch, ws, document, window } = make({ raceDelay: 100 });
+    const { l, clock, fetch, ws, document, window } = make({ startRaceDelay: 100 });
     clock.advance(100); // the race poll starts beside the silent WebSocket
     assert.equal(fetch.open().length, 1);
     assert.ok(clock.armed() > 0);
@@ -132,7 +132,7 @@ test('close() stops every timer, socket, request and listener', async () => {
 });
 
 test('an aborted request sends no input; a late socket event is ignored', async () => {
-    const { l, fetch, ws, events, clock } = make({ raceDelay: 0 });
+    const { l, fetch, ws, events, clock } = make({ startRaceDelay: 0 });
     clock.advance(0);
     const sock = ws();
     l.close();
@@ -205,19 +205,24 @@ test('offline/online and pagehide/pageshow reach the core', () => {
     l.close();
 });
 
-test('a black-holed WebSocket is remembered; the next start goes straight to polling', async () => {
+test('a black-holed WebSocket is remembered; the next start closes its attempt at once and polls', async () => {
     const a = make({ cursor: '1' });
     a.clock.advance(5000); // ws_timeout
     const key = 'lifeline:http://example.test/live';
     assert.ok(JSON.parse(a.storage.get(key)).until > Date.now());
     a.l.close();
-    // the same storage, a new page: polling first, no WebSocket attempt
+    // the same storage, a new page: the storage is read once the start's socket exists;
+    // that socket is closed before it could open, and polling serves
     const b = make({ cursor: '1', storage: { getItem: (k) => a.storage.get(k) ?? null, setItem() {}, removeItem() {} } });
     await settle();
-    assert.equal(b.WebSocket.all.length, 0);
+    assert.equal(b.WebSocket.all.length, 1);
+    assert.equal(b.WebSocket.all[0].closed, 1000);
+    assert.equal(b.WebSocket.all[0].readyState, 0);
     assert.equal(b.fetch.requests.length, 1);
     assert.equal(b.l.state, 'connecting');
-    assert.deepEqual(b.events.filter((e) => e.type == 'statechange'), [{ type: 'statechange', state: 'connecting', transport: 'none', reason: 'fallback_remembered' }]);
+    assert.deepEqual(b.events.filter((e) => e.type == 'statechange').at(-1), { type: 'statechange', state: 'connecting', transport: 'none', reason: 'fallback_remembered' });
+    b.clock.advance(1000);
+    assert.equal(b.WebSocket.all.length, 1, 'no socket again before the probe (probeMin 3 s, equal jitter: 1.5 s at the soonest)');
     b.l.close();
 });
 

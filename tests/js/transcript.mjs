@@ -102,7 +102,7 @@ export function runTranscript(path, text, rt = runtime()) {
             case 'timer': return feed('ll_timer');
             case 'hidden': case 'visible': return feed('ll_visibility', [+(cmd == 'visible')]);
             case 'offline': case 'online': return feed('ll_online', [+(cmd == 'online')]);
-            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'close': return feed('ll_' + cmd);
+            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'fallback_remembered': case 'close': return feed('ll_' + cmd);
             case 'send': {
                 let rc;
                 feed('ll_send', [+w[1]], (r) => (rc = r));

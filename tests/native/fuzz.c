@@ -291,7 +291,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 ll_http_failed(s.c, s.now, req, next(&s) % 2);
             }
             break;
-        default: ll_ws_closed(s.c, s.now, s.ws, 1000); s.ws = 0; break;
+        default:
+            if (next(&s) % 4 == 0) {
+                ll_fallback_remembered(s.c, s.now); /* the shim's storage, read late */
+            } else {
+                ll_ws_closed(s.c, s.now, s.ws, 1000);
+                s.ws = 0;
+            }
+            break;
         }
         drain(&s, 0);
     }
