@@ -190,11 +190,13 @@ export class Lifeline extends EventTarget {
             });
         const rt = runtime(options.wasm, options.fetch);
         this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
-        // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs); until then the
-        // tab is a follower that has heard no leader. Where it cannot load, the tab runs alone.
+        // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs), once the lock
+        // asked for above is decided (a tab that leads has created its socket by then); until
+        // then the tab is a follower that has heard no leader, or the leader that took the
+        // lock. Where it cannot load, the tab runs alone.
         this.#shared = !!group;
         if (group)
-            Promise.all([import('./share.mjs'), early.decided]).then(([{ share }]) => this.#closed || (this.#group = share(group, {
+            early.decided.then(() => import('./share.mjs')).then(({ share }) => this.#closed || (this.#group = share(group, {
                 doc,
                 win,
                 lead: () => this.#start(1),

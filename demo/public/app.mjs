@@ -144,6 +144,23 @@ function setPaused() {
     $('paused').hidden = !hidden;
 }
 
+/** f(e) for the last of the events that come in one burst (one task): a state that was
+ *  over before the page could show it is not told — e.g. the start's "connecting" when the
+ *  Lifeline learns from its storage, right after creating its socket, that this site's
+ *  WebSocket failed a short while ago (it closes the socket and starts on polling). */
+function lastOfBurst(f) {
+    let last;
+    return (e) => {
+        if (!last)
+            queueMicrotask(() => {
+                const told = last;
+                last = null;
+                f(told);
+            });
+        last = e;
+    };
+}
+
 /** The main stream's change, told by its narrator (words.mjs) as `sentence`. */
 function showState(state, transport, reason, sentence) {
     Object.assign(view, { state, transport, reason });
@@ -636,7 +653,7 @@ async function main() {
         window.lifelines = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live])); // the console, demo/screenshot.mjs, tests
         if (stream === MAIN_STREAM) window.lifeline = live;
         const mine = (f) => (e) => e.target === feed.live && f(e); // ignore a replaced instance
-        live.addEventListener('statechange', mine((e) => {
+        live.addEventListener('statechange', mine(lastOfBurst((e) => {
             feed.state = e.state;
             feed.transport = e.transport;
             showStreams();
@@ -645,7 +662,7 @@ async function main() {
             else history(`${stream}: ${sentence}`, kindOf(e.state, e.transport));
             showStats(stats()); // once per change even while hidden, so the page is right when seen
             drawTimeline();
-        }));
+        })));
         live.addEventListener('rolechange', mine(showSharing));
         live.addEventListener('message', mine((e) => {
             view.msgTimes.push(now());

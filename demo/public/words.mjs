@@ -76,7 +76,7 @@ export function narrator({ websocket = true } = {}) {
         }
         if (state === 'connecting') {
             if (reason === 'start')
-                return websocket ? 'Connecting: trying a WebSocket, with an HTTP poll racing beside it' : 'Connecting: polling over HTTP (WebSockets are off for this page)';
+                return websocket ? 'Connecting: trying a WebSocket, with an HTTP poll racing beside it unless it opens at once' : 'Connecting: polling over HTTP (WebSockets are off for this page)';
             if (reason === 'fallback_remembered') return `Connecting over polling: ${why}`;
             return `Connecting: ${why}`;
         }

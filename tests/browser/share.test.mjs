@@ -70,6 +70,35 @@ test('five tabs: one leader, one WebSocket at the server, every tab gets every m
     }
 });
 
+test('a lone tab leads from its first task: its WebSocket serves before lifeline-share.mjs has loaded; then the module adopts its lock', { skip, timeout: 60000 }, async () => {
+    const s = await stream(), ctx = await env.b.browser.newContext();
+    let release;
+    const held = new Promise((r) => (release = r));
+    // the sharing module is held back until this test lets it go
+    await ctx.route('**/dist/lifeline-share.mjs', async (route) => (await held, route.continue()));
+    try {
+        const page = await tab(ctx, s.url);
+        await waitLog(page, (l) => l.a.states.some((x) => x.transport == 'websocket'), 'open on the WebSocket', 15000);
+        await s.publish({ n: 1 });
+        await waitLog(page, (l) => l.a.messages.length == 1, 'the message', 15000);
+        assert.equal((await getLog(page)).a.messages[0].transport, 'websocket');
+        assert.equal(await page.evaluate(() => window.__live.a.role), 'leader', 'a leader before its group module loaded');
+        assert.equal(await page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share'))), false, 'lifeline-share.mjs not loaded yet');
+        release();
+        // loaded, the module adopts the lock the tab holds: a second tab follows it
+        await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share')), null, { timeout: 15000 });
+        const other = await tab(ctx, s.url);
+        await other.waitForFunction(() => window.__live.a.role == 'follower' && window.__live.a.stats.tabs == 2, null, { timeout: 15000 });
+        await s.publish({ n: 2 });
+        for (const p of [page, other]) await waitLog(p, (l) => l.a.messages.some((m) => m.data.n == 2), 'the second message', 15000);
+        assert.equal(await page.evaluate(() => window.__live.a.role), 'leader');
+        assert.equal(s.proxy.stats().ws_upgrades, 1, 'one WebSocket for both tabs');
+    } finally {
+        release();
+        await ctx.close();
+    }
+});
+
 test('upgrade refused: five tabs hold one long poll at a time', { skip, timeout: 60000 }, async () => {
     const ctx = await env.b.browser.newContext();
     try {
