@@ -28,6 +28,12 @@ import { http } from './http.mjs';
 import { listen, page } from './page.mjs';
 import { storage } from './storage.mjs';
 
+/** A tab that took its group's lock at construction loads share.mjs this much later:
+ *  fetched and run at once, the module took the main thread just as the socket opened
+ *  (bench/start.mjs: the first message 5 ms later, near a server). Meanwhile a tab that
+ *  joins waits for its leader. */
+const SHARE_AFTER_LEADING_MS = 100;
+
 /** The shim's own options (the core's fields are OPTION_NAMES). */
 const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders share'.split(' ');
 
@@ -120,8 +126,11 @@ export class Lifeline extends EventTarget {
         let constructed;
         const early = (this.#early = group && {});
         if (group)
-            early.decided = new Promise((decided) => (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) =>
-                (decided(), lock && constructed && !this.#closed ? new Promise((release) => ((early.release = release), this.#start(1))) : 0))));
+            early.decided = new Promise((decided) => (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
+                if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
+                setTimeout(decided, SHARE_AFTER_LEADING_MS);
+                return new Promise((release) => ((early.release = release), this.#start(1)));
+            })));
         this.#store = storage(options.storage, new URL(url));
         this.#resource = resource;
         this.#json = resource && options.json;
@@ -191,9 +200,9 @@ export class Lifeline extends EventTarget {
         const rt = runtime(options.wasm, options.fetch);
         this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
         // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs), once the lock
-        // asked for above is decided (a tab that leads has created its socket by then); until
-        // then the tab is a follower that has heard no leader, or the leader that took the
-        // lock. Where it cannot load, the tab runs alone.
+        // asked for above is decided: at once in a tab that follows, a little later in one that
+        // leads (its socket opens first); until then the tab is a follower that has heard no
+        // leader, or the leader that took the lock. Where it cannot load, the tab runs alone.
         this.#shared = !!group;
         if (group)
             early.decided.then(() => import('./share.mjs')).then(({ share }) => this.#closed || (this.#group = share(group, {
