@@ -43,9 +43,9 @@ def _lifeline_of(application):
     return extensions.get("lifeline") if isinstance(extensions, dict) else None
 
 
-class PlainHandler(WSGIHandler):
-    """gevent's HTTP handler with no Nagle delay and the socket in the environ (no
-    WebSocket: an upgrade gets an ordinary poll answer)."""
+class _Tuned:
+    """A handler with no Nagle delay and the client socket in the environ (mixed in before
+    gevent's or gevent-websocket's handler)."""
 
     def handle(self):
         _nodelay(self.socket)
@@ -57,17 +57,12 @@ class PlainHandler(WSGIHandler):
         return env
 
 
-class WebSocketHandler(_StockHandler):
-    """gevent-websocket's handler that lets Lifeline refuse an upgrade before the 101."""
+class PlainHandler(_Tuned, WSGIHandler):
+    """gevent's HTTP handler, tuned (no WebSocket: an upgrade gets an ordinary poll answer)."""
 
-    def handle(self):
-        _nodelay(self.socket)
-        return super().handle()
 
-    def get_environ(self):
-        env = super().get_environ()
-        env["lifeline.socket"] = self.socket
-        return env
+class WebSocketHandler(_Tuned, _StockHandler):
+    """gevent-websocket's handler, tuned, that lets Lifeline refuse an upgrade before the 101."""
 
     def run_application(self):
         if is_upgrade(self.environ):

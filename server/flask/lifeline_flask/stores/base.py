@@ -27,8 +27,39 @@ Read.__doc__ = """A read: `messages` [(cursor, json_text)], `cursor` where the r
 reset), `reset` True when the asked cursor is too old, ahead, or of another epoch."""
 
 
+def _positive_int(n):
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 1
+
+
 class Store:
-    """Base of the stores: `wait` from `subscribe` + `head`."""
+    """Base of the stores: `wait` from `subscribe` + `head`, and the retention options."""
+
+    # ---- options: ``retention`` messages kept per stream; ``retention_ms``: also drop
+    # messages older than this (None: keep) -------------------------------------------
+
+    @property
+    def retention(self):
+        return self._retention
+
+    @retention.setter
+    def retention(self, n):
+        if not _positive_int(n):
+            raise ValueError("retention must be an integer >= 1")
+        self._retention = n
+        self._retention_changed()
+
+    @property
+    def retention_ms(self):
+        return self._retention_ms
+
+    @retention_ms.setter
+    def retention_ms(self, ms):
+        if ms is not None and not _positive_int(ms):
+            raise ValueError("retention_ms must be an integer >= 1 or None")
+        self._retention_ms = ms
+
+    def _retention_changed(self):
+        """A smaller retention applies from the next append (MemoryStore: at once)."""
 
     def wait(self, stream, cursor, timeout):
         event = make_event()

@@ -45,30 +45,10 @@ class MemoryStore(Store):
         self.retention_ms = retention_ms
         self._begin()
 
-    # ---- options ------------------------------------------------------------------
-
-    @property
-    def retention(self):
-        return self._retention
-
-    @retention.setter
-    def retention(self, n):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError("retention must be an integer >= 1")
+    def _retention_changed(self):
         with self._lock:
-            self._retention = n
             for s in getattr(self, "_streams", {}).values():
                 self._trim(s)
-
-    @property
-    def retention_ms(self):
-        return self._retention_ms
-
-    @retention_ms.setter
-    def retention_ms(self, ms):
-        if ms is not None and (not isinstance(ms, int) or isinstance(ms, bool) or ms < 1):
-            raise ValueError("retention_ms must be an integer >= 1 or None")
-        self._retention_ms = ms
 
     @property
     def epoch(self):

@@ -91,28 +91,6 @@ class RedisStore(Store):
         self._listening = False
         self._closed = False
 
-    # ---- options ------------------------------------------------------------------
-
-    @property
-    def retention(self):
-        return self._retention
-
-    @retention.setter
-    def retention(self, n):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError("retention must be an integer >= 1")
-        self._retention = n
-
-    @property
-    def retention_ms(self):
-        return self._retention_ms
-
-    @retention_ms.setter
-    def retention_ms(self, ms):
-        if ms is not None and (not isinstance(ms, int) or isinstance(ms, bool) or ms < 1):
-            raise ValueError("retention_ms must be an integer >= 1 or None")
-        self._retention_ms = ms
-
     # ---- the interface ------------------------------------------------------------
 
     def _keys(self, stream):
