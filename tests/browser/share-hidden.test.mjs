@@ -43,6 +43,14 @@ async function until(f, what, ms = 10000) {
 }
 const closeAll = (pages) => Promise.all(pages.map((p) => p.close().catch(() => {})));
 
+/** Two tabs on stream s (added to pages), the first in front and leading. */
+async function twoTabs(s, pages) {
+    pages.push(await tab(s.url), await tab(s.url));
+    await pages[0].bringToFront();
+    await until(async () => (await role(pages[0])) == 'leader', 'the tab in front leads');
+    return pages;
+}
+
 test('every tab hidden: zero requests; one shown again leads and every tab catches up', { skip, timeout: 60000 }, async (t) => {
     const pages = [];
     try {
@@ -80,10 +88,8 @@ test('the leader hidden while another tab is visible: the visible tab takes over
     const pages = [];
     try {
         const s = await stream();
-        pages.push(await tab(s.url), await tab(s.url));
-        const [a, b] = pages;
-        await a.bringToFront();
-        await until(async () => (await role(a)) == 'leader' && (await role(b)) == 'follower', 'the visible tab leads');
+        const [a, b] = await twoTabs(s, pages);
+        await until(async () => (await role(b)) == 'follower', 'b follows');
         let n = 0, stop = false;
         const publisher = (async () => {
             while (!stop) await s.publish({ n: ++n }), await sleep(30);
@@ -114,10 +120,7 @@ test('a tab through the back/forward cache leaves the group and joins again', { 
     const pages = [];
     try {
         const s = await stream();
-        pages.push(await tab(s.url), await tab(s.url));
-        const [a, b] = pages;
-        await a.bringToFront();
-        await until(async () => (await role(a)) == 'leader', 'a leads');
+        const [a, b] = await twoTabs(s, pages);
         await s.publish({ n: 1 });
         for (const p of pages) await waitLog(p, (l) => l.a.messages.length == 1, 'message 1');
         const cdp = await env.b.context.newCDPSession(a);
@@ -156,10 +159,7 @@ test('a frozen hidden leader: a tab shown takes over at once; thawed, the old le
     const pages = [];
     try {
         const s = await stream();
-        pages.push(await tab(s.url), await tab(s.url));
-        const [a, b] = pages;
-        await a.bringToFront();
-        await until(async () => (await role(a)) == 'leader', 'a leads');
+        const [a, b] = await twoTabs(s, pages);
         await s.publish({ n: 1 });
         const cover = await env.b.context.newPage();
         pages.push(cover);
