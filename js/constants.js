@@ -109,13 +109,13 @@ export const ACTION_FIELDS = [, {socket: 1, cursor: 7}, {socket: 1, frame: 2, se
 // Config fields (ll_set field = index): names, option names, defaults, [min, max].
 export const CONFIG = ["resource_mode","websocket","start_on_polling","start_race_delay","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];
 export const OPTION_NAMES = ["resourceMode","websocket","startOnPolling","startRaceDelay","raceDelay","wsTimeout","pingIdle","pongTimeoutMin","pongTimeoutMax","flapWindow","flapLimit","probeMin","probeMax","minInterval","maxInterval","intervalGrowth","longPollWait","requestTimeout","backoffBase","backoffMax","hiddenGrace","hiddenInterval","fallbackTtl","maxMessageBytes","maxDepth","maxSends"];
-export const CONFIG_DEFAULT = [0, 1, 0, 20, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];
+export const CONFIG_DEFAULT = [0, 1, 0, 10, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];
 export const CONFIG_MIN = [0, 0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1];
 export const CONFIG_MAX = [1, 1, 1, 60000, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256];
 export const CFG_resource_mode = 0, DEF_resource_mode = 0;
 export const CFG_websocket = 1, DEF_websocket = 1;
 export const CFG_start_on_polling = 2, DEF_start_on_polling = 0;
-export const CFG_start_race_delay = 3, DEF_start_race_delay = 20;
+export const CFG_start_race_delay = 3, DEF_start_race_delay = 10;
 export const CFG_race_delay = 4, DEF_race_delay = 250;
 export const CFG_ws_timeout = 5, DEF_ws_timeout = 5000;
 export const CFG_ping_idle = 6, DEF_ping_idle = 5000;

@@ -70,7 +70,7 @@ export interface CoreOptions {
     websocket?: boolean | 0 | 1;
     /** start on polling and probe the WebSocket later (a fallback remembered by the browser shim does the same, learned just after the start). Default false. */
     startOnPolling?: boolean | 0 | 1;
-    /** start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it. Default 20 ms (0 to 60,000 ms). */
+    /** start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it. Default 10 ms (0 to 60,000 ms). */
     startRaceDelay?: number;
     /** start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a reconnect after the server closed the socket races none). Default 250 ms (0 to 60,000 ms). */
     raceDelay?: number;

@@ -196,7 +196,7 @@ extern "C" {
     X(resource_mode, 0, 0, 1, BOOL, "plain resource mode (what `Lifeline.watch` sets): conditional GETs of any URL, no protocol, no WebSocket") \
     X(websocket, 1, 0, 1, BOOL, "try a WebSocket at all") \
     X(start_on_polling, 0, 0, 1, BOOL, "start on polling and probe the WebSocket later (a fallback remembered by the browser shim does the same, learned just after the start)") \
-    X(start_race_delay, 20, 0, 60000, MS, "start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it") \
+    X(start_race_delay, 10, 0, 60000, MS, "start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it") \
     X(race_delay, 250, 0, 60000, MS, "start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a reconnect after the server closed the socket races none)") \
     X(ws_timeout, 5000, 100, 120000, MS, "`hello` must arrive within this after opening, or the attempt is given up (black hole)") \
     X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long") \
