@@ -121,8 +121,8 @@ export class Lifeline extends EventTarget {
         // the browser has Web Locks and BroadcastChannel
         const group = !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
         // The first tab of a group leads at once: the lock is asked for before anything slow
-        // (storage, the wasm), and a tab that gets it starts its transport without waiting
-        // for share.mjs to load, which then adopts the lock (the healthy start, issue #12).
+        // (the wasm), and a tab that gets it starts its transport without waiting for
+        // share.mjs to load, which then adopts the lock (the healthy start, issue #12).
         let constructed;
         const early = (this.#early = group && {});
         if (group)

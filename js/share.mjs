@@ -14,9 +14,9 @@
 // missed something while leaders changed, is caught up this way, exactly once each.
 //
 // The first leader. A tab asks for the lock once at construction, with ifAvailable (in
-// lifeline.mjs, before this module has loaded: a Web Lock's first grant takes a few ms of a
-// fresh page's time, which a lone tab's start should not add to waiting for this file); a
-// tab that gets it leads at once, in term 0, and this module adopts the lock it holds.
+// lifeline.mjs, before this module loads, so that a lone tab's start waits for the lock
+// only, not for this file too); a tab that gets it leads at once, in term 0, and this
+// module adopts the lock it holds.
 //
 // Leaders change. Leading starts a fresh core from the tab's own cursor, so a change loses
 // nothing; two leaders for a moment cost requests, and the cursor drops the repeats. A
