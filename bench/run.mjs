@@ -35,6 +35,7 @@ import { performance, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createProxy } from '../tests/proxy.mjs';
+import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -89,36 +90,8 @@ const watchdog = setTimeout(() => {
     process.exit(1);
 }, C.watchdog);
 
-function spawnListening(cmd, args, what, timeoutMs = 15000) {
-    const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(proc);
-    proc.on('exit', () => children.delete(proc));
-    let out = '';
-    proc.stderr.on('data', (d) => (out = (out + d).slice(-4000)));
-    return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`${what}: not listening within ${timeoutMs} ms ${out}`)), timeoutMs);
-        proc.stdout.on('data', (d) => {
-            out = (out + d).slice(-4000);
-            const m = /LISTENING (http:\/\/\S+)/.exec(out);
-            if (m && t) {
-                clearTimeout(t);
-                resolve({
-                    url: m[1].replace(/\/+$/, ''),
-                    proc,
-                    stop: () => {
-                        try {
-                            proc.kill('SIGTERM');
-                        } catch {}
-                        setTimeout(() => proc.kill('SIGKILL'), 2000).unref();
-                    },
-                });
-            }
-        });
-        proc.once('exit', (code) => reject(new Error(`${what} exited (${code}) ${out}`)));
-    });
-}
-const lifelineServer = (args = []) => spawnListening(process.execPath, [path.join(ROOT, 'demo/server.mjs'), '--host', '127.0.0.1', '--port', '0', '--origins', '*', ...args], 'demo/server.mjs');
-const sioServer = () => spawnListening(process.execPath, [path.join(BENCH, 'sio-server.mjs'), '--port', '0'], 'sio-server.mjs');
+const lifelineServer = (args = []) => startServer('node', ['--origins', '*', ...args]);
+const sioServer = () => spawnListening(process.execPath, [path.join(BENCH, 'sio-server.mjs'), '--port', '0']);
 
 async function proxyTo(target, mode = 'pass', opts) {
     const p = await createProxy({ target, listenPort: 0 });

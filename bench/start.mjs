@@ -23,13 +23,13 @@
 // a fourth contender, another build of dist/lifeline.mjs (e.g. `git show main:…` built
 // elsewhere; its lifeline-share.mjs beside it), interleaved with the rest, for a before/after
 // comparison within one run.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from '../tests/proxy.mjs';
+import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argOf = (k, d) => {
@@ -48,24 +48,8 @@ const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'
 const NAMES = { lifeline: 'Lifeline', solo: 'Lifeline, share: false', before: 'Lifeline before (' + BEFORE + ')', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
 const isLifeline = (lib) => lib === 'lifeline' || lib === 'solo' || lib === 'before';
 
-const children = new Set();
 const cleanups = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 const watchdog = setTimeout(() => (console.error('start.mjs: watchdog, stopped after 15 min'), process.exit(1)), 15 * 60000);
-
-function spawnListening(script, args) {
-    const proc = spawn(process.execPath, [path.join(ROOT, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.add(proc);
-    return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(script + ': not listening in 15 s')), 15000);
-        let out = '';
-        proc.stdout.on('data', (d) => {
-            const m = /LISTENING (http:\/\/\S+)/.exec((out += d));
-            if (m) clearTimeout(t), resolve(m[1].replace(/\/+$/, ''));
-        });
-        proc.once('exit', (c) => reject(new Error(`${script} exited (${c})`)));
-    });
-}
 
 /** The page origin: /, /lifeline.mjs, /sio.mjs (socket.io-client bundled like run.mjs does). */
 async function startStatic() {
@@ -200,11 +184,13 @@ function phaseTable(trials) {
 
 async function main() {
     if (!fs.existsSync(path.join(ROOT, 'dist/lifeline.mjs'))) throw new Error('dist/lifeline.mjs is missing: run make build first');
-    const [lifelineUrl, sioUrl, origin] = await Promise.all([
-        spawnListening('demo/server.mjs', ['--host', '127.0.0.1', '--port', '0', '--origins', '*']),
-        spawnListening('bench/sio-server.mjs', ['--port', '0']),
+    const [lifelineServer, sioServer, origin] = await Promise.all([
+        startServer('node', ['--origins', '*']),
+        spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']),
         startStatic(),
     ]);
+    cleanups.push(() => lifelineServer.stop(), () => sioServer.stop());
+    const lifelineUrl = lifelineServer.url, sioUrl = sioServer.url;
     await fetch(lifelineUrl + '/admin/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":{"first":true}}' });
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 20000 });
@@ -270,5 +256,4 @@ main()
     .finally(async () => {
         clearTimeout(watchdog);
         for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
-        children.forEach((c) => c.kill('SIGTERM'));
     });

@@ -25,10 +25,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer, admin } from '../tests/lib/servers.mjs';
+import { startServer, spawnListening, admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
 import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
 
@@ -47,20 +46,6 @@ async function until(f, ms, what) {
         if (Date.now() > end) throw new Error(`timed out (${ms} ms): ${what}`);
         await sleep(50);
     }
-}
-
-function spawnListening(cmd, args) {
-    const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanups.push(() => proc.kill('SIGKILL'));
-    return new Promise((resolve, reject) => {
-        let out = '';
-        proc.stdout.on('data', (d) => {
-            out += d;
-            const m = /LISTENING (\S+)/.exec(out);
-            if (m) resolve(m[1]);
-        });
-        proc.once('exit', (c) => reject(new Error(`${args[0]} exited ${c}`)));
-    });
 }
 
 /** The page origin: a blank page, /lifeline.mjs (dist) and /sio.mjs (socket.io-client bundled). */
@@ -200,7 +185,9 @@ async function main() {
     const origin = await startStatic();
     const lifelineServer = await startServer('node', ['--origins', '*']);
     cleanups.push(() => lifelineServer.stop());
-    const servers = { lifeline: lifelineServer.url, sio: await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']) };
+    const sioServer = await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']);
+    cleanups.push(() => sioServer.stop());
+    const servers = { lifeline: lifelineServer.url, sio: sioServer.url };
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
     cleanups.push(() => browser.close());
     const libs = [

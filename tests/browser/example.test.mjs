@@ -2,28 +2,15 @@
 // with every publish, over the WebSocket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { ROOT } from '../lib/servers.mjs';
-import { skip, launchBrowser, within } from './helpers.mjs';
+import { ROOT, spawnListening } from '../lib/servers.mjs';
+import { skip, launchBrowser } from './helpers.mjs';
 
 test('the ten-line Node example keeps a page live', { skip, timeout: 60000 }, async () => {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'demo', 'example.mjs')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const app = await spawnListening(process.execPath, [path.join(ROOT, 'demo', 'example.mjs')], { env: { PORT: '0' }, label: 'the example' });
+    const url = app.url;
     let b;
     try {
-        const url = await within(
-            new Promise((resolve, reject) => {
-                let out = '';
-                proc.stdout.on('data', (d) => {
-                    out += d;
-                    const m = /LISTENING (\S+)/.exec(out);
-                    if (m) resolve(m[1]);
-                });
-                proc.once('exit', (code) => reject(new Error(`example exited ${code}`)));
-            }),
-            15000,
-            'the example listening',
-        );
         b = await launchBrowser();
         const page = await b.browser.newPage();
         const sockets = [];
@@ -36,6 +23,6 @@ test('the ten-line Node example keeps a page live', { skip, timeout: 60000 }, as
         assert.ok(sockets.some((u) => u.startsWith(url.replace('http', 'ws') + '/live/news')), `over the WebSocket: ${sockets}`);
     } finally {
         await b?.close();
-        proc.kill();
+        await app.stop();
     }
 });

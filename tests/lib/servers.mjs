@@ -54,7 +54,7 @@ function hookExit() {
 }
 
 /**
- * Spawn a server and wait for its LISTENING line.
+ * Spawn a reference server and wait for its LISTENING line.
  * @param {'node'|'flask'} kind
  * @param {string[]} [args] extra CLI arguments
  * @param {{timeoutMs?: number, env?: object}} [opts]
@@ -64,9 +64,24 @@ export async function startServer(kind, args = [], opts = {}) {
     const s = SERVERS[kind];
     if (!s) throw new Error(`unknown server kind ${kind}`);
     if (!fs.existsSync(s.script)) throw new Error(`${kind} server not found at ${path.relative(ROOT, s.script)}`);
+    const server = await spawnListening(s.cmd, [s.script, '--host', '127.0.0.1', '--port', '0', ...args], { ...opts, label: `${kind} server` });
+    return { ...server, liveUrl: liveUrlOf(server.url), kind };
+}
+
+/**
+ * Spawn any process that prints one line `LISTENING http://…` once it accepts connections
+ * (the reference servers, the README's examples, bench/sio-server.mjs), and wait for it.
+ * The process is killed if this one exits first.
+ * @param {string} cmd
+ * @param {string[]} argv
+ * @param {{label?: string, timeoutMs?: number, env?: object}} [opts]
+ * @returns {Promise<{url: string, proc: import('node:child_process').ChildProcess, output: () => string, stop: () => Promise<void>}>}
+ */
+export async function spawnListening(cmd, argv, opts = {}) {
+    const label = opts.label ?? path.basename(argv[0] ?? cmd);
     hookExit();
     const timeoutMs = opts.timeoutMs ?? 15000;
-    const proc = spawn(s.cmd, [s.script, '--host', '127.0.0.1', '--port', '0', ...args], {
+    const proc = spawn(cmd, argv, {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, PYTHONUNBUFFERED: '1', ...(opts.env ?? {}) },
@@ -87,7 +102,7 @@ export async function startServer(kind, args = [], opts = {}) {
     try {
         url = await new Promise((resolve, reject) => {
             const timer = setTimeout(
-                () => reject(new Error(`${kind} server: no LISTENING line within ${timeoutMs} ms\n${out}${err}`)),
+                () => reject(new Error(`${label}: no LISTENING line within ${timeoutMs} ms\n${out}${err}`)),
                 timeoutMs,
             );
             proc.stdout.on('data', (d) => {
@@ -104,7 +119,7 @@ export async function startServer(kind, args = [], opts = {}) {
             });
             exited.then(({ code, signal }) => {
                 clearTimeout(timer);
-                reject(new Error(`${kind} server exited (${code ?? signal}) before listening\n${out}${err}`));
+                reject(new Error(`${label} exited (${code ?? signal}) before listening\n${out}${err}`));
             });
         });
     } catch (e) {
@@ -128,7 +143,7 @@ export async function startServer(kind, args = [], opts = {}) {
         })();
         return stopping;
     };
-    return { url, liveUrl: liveUrlOf(url), kind, proc, output: () => out + err, stop };
+    return { url, proc, output: () => out + err, stop };
 }
 
 /** fetch with a bounded time (default 10 s). */

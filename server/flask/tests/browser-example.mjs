@@ -6,33 +6,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { skip, launchBrowser, within } from '../../../tests/browser/helpers.mjs';
+import { skip, launchBrowser } from '../../../tests/browser/helpers.mjs';
+import { spawnListening } from '../../../tests/lib/servers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-async function startApp(mode) {
-    const proc = spawn('/usr/bin/python3', [path.join(HERE, 'browser_app.py'), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const url = await within(
-        new Promise((resolve, reject) => {
-            let out = '';
-            proc.stdout.on('data', (d) => {
-                out += d;
-                const m = /LISTENING (\S+)/.exec(out);
-                if (m) resolve(m[1]);
-            });
-            proc.once('exit', (code) => reject(new Error(`example exited ${code}`)));
-        }),
-        15000,
-        'the example listening',
-    ).catch((e) => {
-        proc.kill('SIGKILL');
-        throw e;
-    });
-    return { url, stop: () => proc.kill('SIGKILL') };
-}
+const startApp = (mode) => spawnListening('/usr/bin/python3', [path.join(HERE, 'browser_app.py'), mode], { label: `the Flask example (${mode})` });
 
 async function publish(url, title) {
     const res = await fetch(`${url}/news`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title }) });
@@ -55,7 +36,7 @@ for (const [mode, transport] of [['gevent', 'websocket'], ['flask-run', 'longpol
             assert.equal(await page.evaluate(() => window.live.transport), transport);
         } finally {
             await b?.close();
-            app.stop();
+            await app.stop();
         }
     });
 }
