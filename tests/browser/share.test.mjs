@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, useRig, openFixture, waitLog, getLog, isOpen, sleep } from './helpers.mjs';
 import { admin, fetchT } from '../lib/servers.mjs';
+import { prng } from '../lib/prng.mjs';
 
 const BASE = { wsTimeout: 1000, raceDelay: 100, backoffBase: 200, backoffMax: 1000 };
 const env = useRig();
@@ -187,16 +188,6 @@ test('two URLs make two groups; share: false makes separate connections', { skip
     }
 });
 
-/** A small seeded generator (mulberry32): the same seed, the same kills. */
-function random(seed) {
-    return () => {
-        seed = (seed + 0x6d2b79f5) | 0;
-        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-        return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-    };
-}
-
 /** The first page that leads, polled until `ms`; [page, ms it took] or [null]. */
 async function leaderOf(pages, t0 = Date.now(), ms = 10000) {
     while (Date.now() - t0 < ms) {
@@ -212,7 +203,7 @@ const SEED = Number(process.env.SHARE_SEED ?? 13);
 
 test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab 0 lost, 0 repeated, in order`, { skip, timeout: 180000 }, async (t) => {
     const ctx = await env.b.browser.newContext();
-    const rnd = random(SEED);
+    const rnd = prng(SEED); // the same seed, the same kills
     const N = 520, kills = [];
     try {
         const s = await stream();
@@ -229,7 +220,7 @@ test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab
             done = true;
         })();
         while (!done) {
-            await sleep(1500 + rnd() * 1500);
+            await sleep(1500 + rnd.next() * 1500);
             if (done) break;
             const [leader] = await leaderOf(pages);
             assert.ok(leader, 'a leader');

@@ -27,25 +27,13 @@ import assert from 'node:assert/strict';
 import { startCluster, clusterMissing, groupPids } from '../lib/services.mjs';
 import { client, FAST, waitFor, cmpCursor, orderViolation, sleep, WebSocket } from '../integration/helpers.mjs';
 import { servedBy } from '../../demo/public/served-by.mjs';
+import { prng } from '../lib/prng.mjs';
 
 const SEED = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const MESSAGES = Math.max(100, Number(process.env.CHAOS_MESSAGES ?? 1200)); // acknowledged publishes
 const STREAM = 'chaos';
 const CLIENTS = 6; // half WebSocket, half polling only
 const skip = clusterMissing();
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed) {
-    let a = seed >>> 0;
-    const next = () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: (arr) => arr[Math.floor(next() * arr.length)] };
-}
 
 const EVENTS = ['kill-node', 'kill-flask-worker', 'kill-gunicorn', 'redis-crash', 'redis-restart'];
 

@@ -27,33 +27,12 @@ import assert from 'node:assert/strict';
 import { startServer, publish, admin, serverAvailable } from '../lib/servers.mjs';
 import { client, FAST, createProxy, fakePage, sleep, waitFor, parseCursor, cmpCursor } from './helpers.mjs';
 import { MODES } from '../proxy.mjs';
+import { prng } from '../lib/prng.mjs';
 
 const SEED = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const MESSAGES = Number(process.env.CHAOS_MESSAGES ?? 1000);
 const SERVER = process.env.CHAOS_SERVER ?? 'node';
 const PUBLISH_EVERY = Number(process.env.CHAOS_PUBLISH_MS ?? 40);
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed) {
-    let a = seed >>> 0;
-    const next = () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    return {
-        next,
-        int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
-        pick: (arr) => arr[Math.floor(next() * arr.length)],
-        weighted(pairs) {
-            let r = next() * pairs.reduce((s, [, w]) => s + w, 0);
-            for (const [v, w] of pairs) if ((r -= w) < 0) return v;
-            return pairs[pairs.length - 1][0];
-        },
-    };
-}
 
 const epochOf = (c) => parseCursor(c)[0].toString();
 const seqOf = (c) => parseCursor(c)[1];

@@ -10,6 +10,16 @@ import { fakeClock, fakeFetch } from './fakes.mjs';
 
 const dist = (f) => new URL('../../dist/' + f, import.meta.url);
 
+/** A build's Lifeline starts (polling only, on fake I/O), makes its first request, and closes. */
+function pollsOnce(Lifeline) {
+    const clock = fakeClock(), fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    assert.equal(l.state, 'connecting');
+    assert.equal(fetch.requests.length, 1);
+    l.close();
+    assert.equal(l.state, 'closed');
+}
+
 test('dist/lifeline.mjs, dist/lifeline.js and the CSP build are plain ASCII without a BOM', () => {
     for (const f of ['lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js']) {
         const bytes = fs.readFileSync(dist(f));
@@ -19,13 +29,7 @@ test('dist/lifeline.mjs, dist/lifeline.js and the CSP build are plain ASCII with
 });
 
 test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async () => {
-    const { Lifeline } = await import(dist('lifeline.mjs'));
-    const clock = fakeClock(), fetch = fakeFetch();
-    const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
-    assert.equal(l.state, 'connecting');
-    assert.equal(fetch.requests.length, 1);
-    l.close();
-    assert.equal(l.state, 'closed');
+    pollsOnce((await import(dist('lifeline.mjs'))).Lifeline);
 });
 
 test('dist/lifeline.mjs runs dist/lifeline.wasm given as options.wasm (its short export names are the bundle\'s)', async () => {
@@ -79,12 +83,7 @@ test('the CSP build never touches WebAssembly and runs the same API', async () =
     const saved = globalThis.WebAssembly;
     delete globalThis.WebAssembly; // as on a page where compiling is refused: it must not matter
     try {
-        const clock = fakeClock(), fetch = fakeFetch();
-        const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
-        assert.equal(l.state, 'connecting');
-        assert.equal(fetch.requests.length, 1);
-        l.close();
-        assert.equal(l.state, 'closed');
+        pollsOnce(Lifeline);
     } finally {
         globalThis.WebAssembly = saved;
     }
