@@ -9,7 +9,7 @@ const U64_MAX = (1n << 64n) - 1n;
 const CURSOR_RE = /^(\d{1,20})(?:-(\d{1,20}))?$/;
 
 /** A stream name (server/DESIGN.md "Mounting"). */
-export const STREAM_NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
+const STREAM_NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 export function isStreamName(s) {
     return typeof s === 'string' && STREAM_NAME_RE.test(s);

@@ -34,7 +34,7 @@ export async function serveHttp(ctx, req, res, stream, query) {
     throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on a stream URL`, { Allow: ALLOW });
 }
 
-export const ALLOW = 'GET, HEAD, POST, OPTIONS';
+const ALLOW = 'GET, HEAD, POST, OPTIONS';
 
 /** Write a whole response: body is a JSON string, an object (JSON) or null. */
 export function sendResponse(res, status, body, headers = {}) {

@@ -6,7 +6,7 @@
 // GET) is allowed. Polls are never refused for their origin — a cross-site page cannot read
 // the answer without the CORS headers, which only listed origins get.
 
-export const EXPOSED_HEADERS = 'ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll';
+const EXPOSED_HEADERS = 'ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll';
 
 /** Normalize the `origins` option: '*' or a list of origins (default: none, same origin only). */
 export function parseOrigins(v) {
