@@ -37,6 +37,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startRedis, startMember, tcpConnectionsTo, freePort, spawnGroup, waitPort } from '../tests/lib/services.mjs';
+import { median, percentile as pct } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -57,13 +58,6 @@ const clock = () => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------ figures
 
-const median = (a) => {
-    const s = a.filter((x) => x != null && Number.isFinite(x)).sort((x, y) => x - y);
-    if (!s.length) return null;
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
 
 /** utime + stime of a pid, in ms (0 when it is gone). */
 function cpuMs(pid) {

@@ -36,6 +36,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createProxy } from '../tests/proxy.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
+import { median, percentile as pct } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -119,16 +120,6 @@ const admin = async (base, p, body) =>
 
 // ---------------------------------------------------------------- statistics & formatting
 
-const median = (a) => {
-    const s = a.filter((v) => v != null).sort((x, y) => x - y);
-    if (!s.length) return null;
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const pct = (a, p) => {
-    const s = a.filter((v) => v != null).sort((x, y) => x - y);
-    return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null;
-};
 const ms = (v) => (v == null ? '—' : v < 10 ? `${v.toFixed(1)} ms` : v < 10000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(1)} s`);
 const num = (v, d = 1) => (v == null ? '—' : v >= 100 ? String(Math.round(v)) : v.toFixed(d));
 const kb = (b) => (b == null ? '—' : b >= 1024 ? `${(b / 1024).toFixed(1)} KB` : `${Math.round(b)} B`);

@@ -30,6 +30,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from '../tests/proxy.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
+import { median, percentile as pct } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argOf = (k, d) => {
@@ -153,16 +154,6 @@ async function trialInPage([lib, url, cap, wsFirst]) {
     });
 }
 
-const median = (a) => {
-    const s = a.filter((v) => v != null).sort((x, y) => x - y);
-    if (!s.length) return null;
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const pct = (a, p) => {
-    const s = a.filter((v) => v != null).sort((x, y) => x - y);
-    return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] : null;
-};
 const f1 = (v) => (v == null ? '—' : v.toFixed(1));
 
 /** The phases of several trials: each event name's k-th occurrence, median time after t0. */

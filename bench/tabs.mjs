@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, spawnListening, admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
+import { median } from './stats.mjs';
 import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -176,10 +177,6 @@ async function takeovers(browser, origin, servers) {
     return out;
 }
 
-const median = (a) => {
-    const s = a.filter((x) => x != null).sort((x, y) => x - y);
-    return s.length ? s[s.length >> 1] : null;
-};
 
 async function main() {
     const origin = await startStatic();
