@@ -1,7 +1,10 @@
-# Lifeline — everything a fresh Debian 12 machine needs is installed by `make deps`,
-# which every other target runs first (cheap when all is there).
+# Lifeline — everything a fresh Debian 12 machine needs is installed by `make deps`. The
+# README's commands (test, demo, demo-flask, demo-cluster) run it first (cheap when all is
+# there); every other target installs nothing: it checks (`check-deps`) and names what is
+# missing and the one command that installs it.
 #
 #   make test        deps, build, every test (what .ci/run calls)
+#   make check       the fast inner loop: native, JS unit, Python unit, conformance, lint
 #   make demo        deps, build, serve the demo on 127.0.0.1 and print the URL
 #   make build       dist/lifeline.{wasm,mjs,js,d.ts}   (WASM_CC=clang: clang + wasi-libc)
 #                    and the strict-CSP build dist/lifeline.csp.{mjs,js} (the core as JS)
@@ -40,30 +43,37 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: FORCE bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+
+MISSING_APT = for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
+	command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm
+NPM_STALE = [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]
 
 deps:
-	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
-	  command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm); \
+	@missing=$$($(MISSING_APT)); \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get \
 	    -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends $$missing; \
 	fi
-	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
-	  npm ci --no-audit --no-fund; fi
+	@if $(NPM_STALE); then npm ci --no-audit --no-fund; fi
+
+check-deps:
+	@missing=$$($(MISSING_APT)); if $(NPM_STALE); then missing="$$missing npm-packages(npm ci)"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing: $$(echo $$missing)"; echo "install everything with: make deps"; exit 1; fi
 
 # ---- the core ----
 
-build/native/scenarios: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/transcript.c tests/native/transcript.h tests/native/run_scenarios.c
+build/native/scenarios: Makefile $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/transcript.c tests/native/transcript.h tests/native/run_scenarios.c
 	@mkdir -p $(@D)
 	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/decode.c tests/native/transcript.c tests/native/run_scenarios.c
 
-build/native/unit: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/unit.c
+build/native/unit: Makefile $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/unit.c
 	@mkdir -p $(@D)
 	clang $(NATIVE_CFLAGS) -o $@ $(CORE_SRC) tests/native/decode.c tests/native/unit.c
 
-build/native/fuzz: $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/fuzz.c
+build/native/fuzz: Makefile $(CORE_SRC) $(CORE_HDR) tests/native/decode.c tests/native/decode.h tests/native/fuzz.c
 	@mkdir -p $(@D)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(CORE_SRC) tests/native/decode.c tests/native/fuzz.c
 
@@ -93,9 +103,16 @@ build/lifeline.mvp.wasm: $(CORE_SRC) $(CORE_HDR) build/exports.json Makefile
 build/lifeline.wasm2js.mjs: build/lifeline.mvp.wasm
 	wasm2js -Oz $< -o $@
 
+# What shapes build/lifeline.wasm beyond the sources and the Makefile: the compiler chosen on
+# the command line. The file is rewritten only when that changes, so `make build
+# WASM_CC=clang && make build` rebuilds with emcc instead of shipping the clang module.
+build/wasm-cc.txt: FORCE
+	@mkdir -p $(@D)
+	@echo '$(WASM_CC)' | cmp -s - $@ || echo '$(WASM_CC)' > $@
+
 # build/lifeline.wasm keeps the ll_* export names (the sources and tests call them);
 # js/build.mjs writes dist/lifeline.wasm, the same module with one-letter export names.
-build/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json
+build/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json build/wasm-cc.txt
 	@mkdir -p $(@D)
 	wasm-metadce --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $< -f build/exports.json -o $@.tmp >/dev/null
 	wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals $@.tmp -o $@
@@ -104,26 +121,26 @@ build/lifeline.wasm: build/lifeline.$(WASM_CC).wasm build/exports.json
 wasm: build/lifeline.wasm
 
 # The size budget (js/build.mjs SIZE_BUDGET) holds for the shipped build, emcc's.
-build: deps build/lifeline.wasm build/lifeline.wasm2js.mjs
+build: check-deps build/lifeline.wasm build/lifeline.wasm2js.mjs
 	node js/build.mjs $(if $(filter emcc,$(WASM_CC)),--budget,)
 
-test-native: deps build/native/scenarios build/native/unit
+test-native: check-deps build/native/scenarios build/native/unit
 	./build/native/unit
 	./build/native/scenarios tests/scenarios/*.txt
 
 # Both compilers must build the module; the JS tests then run against build/lifeline.wasm.
-test-wasm: deps build/lifeline.emcc.wasm build/lifeline.clang.wasm
+test-wasm: check-deps build/lifeline.emcc.wasm build/lifeline.clang.wasm
 	@for w in build/lifeline.emcc.wasm build/lifeline.clang.wasm; do \
 	  printf '%s: %s bytes, %s gzip -9\n' $$w $$(stat -c %s $$w) $$(gzip -9c $$w | wc -c); \
 	  if wasm-objdump -x -j Import $$w 2>/dev/null | grep -q ' <- '; then \
 	    echo "$$w imports something: the core must be self-contained"; wasm-objdump -x -j Import $$w; exit 1; fi; \
 	done
 
-fuzz: deps build/native/fuzz
+fuzz: check-deps build/native/fuzz
 	@mkdir -p build/fuzz-corpus
 	./build/native/fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-corpus tests/fuzz-seeds
 
-fuzz-short: deps build/native/fuzz
+fuzz-short: check-deps build/native/fuzz
 	@mkdir -p build/fuzz-corpus
 	./build/native/fuzz -max_total_time=20 -print_final_stats=1 build/fuzz-corpus tests/fuzz-seeds 2>&1 | tail -12
 
@@ -167,17 +184,24 @@ test-cluster: build
 	node --test --test-concurrency=1 tests/cluster/
 	node bench/cluster.mjs --quick
 
+# The fast inner loop: the native tests, the JS unit tests, the Python unit tests, the
+# conformance suite on the two memory-store rows, and lint.
+check: test-native build
+	node --test tests/js/
+	/usr/bin/python3 -m pytest server/flask/tests -q
+	LIFELINE_ROWS=node,flask node --test tests/conformance/
+
 test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
 
-demo: build
+demo: deps build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	node demo/server.mjs --host 127.0.0.1 --port $(PORT) --tick 2000
 
-demo-flask: build lua-copies
+demo-flask: deps build lua-copies
 	@echo "demo (Flask): http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
 	/usr/bin/python3 demo/flask/server.py --host 127.0.0.1 --port $(PORT) --tick 2000
 
-demo-cluster: build
+demo-cluster: deps build
 	node demo/cluster.mjs --port $(PORT) --tick 2000
 
 bench: build
@@ -188,11 +212,11 @@ clean:
 	rm -rf build dist
 
 # Instructions per input event, from callgrind (stable on a noisy machine).
-build/native/core_cost: $(CORE_SRC) $(CORE_HDR) bench/core_cost.c
+build/native/core_cost: Makefile $(CORE_SRC) $(CORE_HDR) bench/core_cost.c
 	@mkdir -p $(@D)
 	clang -std=c11 -O2 -gdwarf-4 -o $@ $(CORE_SRC) bench/core_cost.c
 
-bench-core: build/native/core_cost
+bench-core: check-deps build/native/core_cost
 	@printf '| cycle | events/cycle | instructions per event |\n| --- | --- | --- |\n'
 	@for m in poll:2 longpoll:1 ws:1 idle:1; do mode=$${m%%:*}; per=$${m##*:}; \
 	  a=$$(valgrind --tool=callgrind --toggle-collect='ll_*' --callgrind-out-file=/dev/null ./build/native/core_cost $$mode 1000 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'); \

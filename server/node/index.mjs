@@ -23,7 +23,6 @@
 //   intercept.hello                              extra fields for every hello frame
 //   intercept.upgradeHeaders(req) -> object      extra headers on the 101 and refused upgrades
 
-import { WebSocketServer } from 'ws';
 import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
@@ -31,6 +30,7 @@ import { MemoryStore } from './memory-store.mjs';
 import { RedisStore } from './redis-store.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
 import { SUBPROTOCOL, refuseUpgrade, runConnection } from './websocket.mjs';
+import { peer } from './peers.mjs';
 
 export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
@@ -106,6 +106,7 @@ export function createLifeline(options = {}) {
     };
     const sockets = new Set();
     let closed = false;
+    const { WebSocketServer } = peer('ws', 'the WebSocket transport');
     const wss = new WebSocketServer({
         noServer: true,
         maxPayload: config.maxBody,

@@ -31,6 +31,7 @@ import { StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
 import { waitWith } from './memory-store.mjs';
 import { Subscribers } from './subscribers.mjs';
+import { peer } from './peers.mjs';
 
 const script = (name) => {
     const text = fs.readFileSync(new URL(`../redis/${name}.lua`, import.meta.url), 'utf8');
@@ -47,6 +48,7 @@ export class RedisStore {
      */
     constructor(options) {
         if (typeof options?.url !== 'string') throw new TypeError('RedisStore needs {url}');
+        this._redis = peer('redis', 'the Redis store');
         this.prefix = options.keyPrefix ?? 'lifeline';
         this.channel = `${this.prefix}:notify`;
         this.retention = options.retention ?? 1000;
@@ -86,7 +88,7 @@ export class RedisStore {
     }
 
     async _connect(url) {
-        const { createClient } = await import('redis');
+        const { createClient } = this._redis;
         const options = {
             url,
             disableOfflineQueue: true,

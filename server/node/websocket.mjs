@@ -25,7 +25,6 @@
 //    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
 //    to sockets opened after the change (hello announced the old one to the others).
 
-import { WebSocket } from 'ws';
 import { Rejected, StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
 import { authorized, deliverSend, parseSend } from './http.mjs';
@@ -55,7 +54,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     const heartbeat = ctx.config.heartbeat;
     const batch = () => ctx.config.batch;
     const muted = () => intercept.muted?.(ws) === true;
-    const open = () => ws.readyState === WebSocket.OPEN;
+    const open = () => ws.readyState === ws.OPEN;
     let lastSent = Date.now();
     let lastRecv = Date.now();
     const timers = new Set();

@@ -7,7 +7,8 @@
 // whether the mode can serve WebSockets at all (Werkzeug's dev server cannot), `setup` starts
 // what the row needs beside the server (a Redis) and returns {args, stop}. Every row's
 // /admin/restart loses the history (memory: a new epoch; Redis: its keys deleted).
-// LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run. A multi-worker row cannot
+// LIFELINE_SERVERS=node,flask (labels or kinds) restricts the run; LIFELINE_ROWS=node,flask
+// (exact labels) picks rows (`make check`: the two memory-store rows). A multi-worker row cannot
 // pass the suite: faults, config and stats are per process (tests/cluster/ covers several).
 
 import { describe, it, before, after, beforeEach } from 'node:test';
@@ -35,10 +36,13 @@ export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000,
 export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
 export const CURSOR_RE = /^\d+(-\d+)?$/;
 
-const SELECTED = (process.env.LIFELINE_SERVERS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const listOf = (value) => (value ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const SELECTED = listOf(process.env.LIFELINE_SERVERS);
+const ROW_LABELS = listOf(process.env.LIFELINE_ROWS);
 
 function skipReason(row) {
     if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind)) return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
+    if (ROW_LABELS.length && !ROW_LABELS.includes(row.label)) return `not selected (LIFELINE_ROWS=${process.env.LIFELINE_ROWS})`;
     if (!serverAvailable(row.kind)) return `${row.kind} server not present`;
     if (row.needs && !row.needs()) return `${row.label}: redis-server not installed`;
     return false;
