@@ -20,7 +20,7 @@ export const TRANSPORT_LONGPOLL = 2;
 export const TRANSPORT_POLL = 3;
 export const TRANSPORT_RESOURCE = 4;
 
-export const REASONS = ["none","start","ws_hello","ws_refused","ws_blackhole","ws_no_hello","ws_stalled","ws_flapping","ws_closed","ws_server_error","ws_bad_frame","poll_ok","fallback_remembered","upgrade","http_error","network_error","retry_after","hidden","visible","offline","online","pagehide","pageshow","freeze","resume","closed_by_app"];
+export const REASONS = ["none","start","ws_hello","ws_refused","ws_blackhole","ws_no_hello","ws_stalled","ws_flapping","ws_closed","ws_server_error","ws_bad_frame","poll_ok","fallback_remembered","upgrade","http_error","network_error","retry_after","hidden","visible","offline","online","pagehide","pageshow","freeze","resume","closed_by_app","refused"];
 export const REASON_NONE = 0;
 export const REASON_START = 1;
 export const REASON_WS_HELLO = 2;
@@ -47,6 +47,7 @@ export const REASON_PAGESHOW = 22;
 export const REASON_FREEZE = 23;
 export const REASON_RESUME = 24;
 export const REASON_CLOSED_BY_APP = 25;
+export const REASON_REFUSED = 26;
 
 export const ERRORS = ["ok","bad_frame","bad_response","too_large","too_deep","cursor_backwards","http_status","network","timeout","server_error","ws_failed","send_rejected","send_overflow","send_too_large","closed","bad_config","bad_state","bad_cursor"];
 export const ERR_OK = 0;
@@ -107,11 +108,11 @@ export const ACT_FORGET_FALLBACK = 14;
 export const ACTION_FIELDS = [, {socket: 1, cursor: 7}, {socket: 1, frame: 2, send: 3}, {socket: 1, code: 2, reason: 4}, {request: 1, timeout: 2, wait: 3, cursor: 7}, {request: 1, timeout: 2, send: 3}, {request: 1}, {index: 2, body: 5, cursor: 7}, {state: 2, transport: 3, reason: 4}, {code: 2, status: 3, reason: 4, message: 5, serverCode: 7}, {from: 5, to: 7}, {send: 1}, {first: 1, last: 2, code: 3, status: 4, message: 5, serverCode: 7}, {ttl: 2}, ,];
 
 // Config fields (ll_set field = index): names, option names, defaults, [min, max].
-export const CONFIG = ["resource_mode","websocket","start_on_polling","start_race_delay","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends"];
-export const OPTION_NAMES = ["resourceMode","websocket","startOnPolling","startRaceDelay","raceDelay","wsTimeout","pingIdle","pongTimeoutMin","pongTimeoutMax","flapWindow","flapLimit","probeMin","probeMax","minInterval","maxInterval","intervalGrowth","longPollWait","requestTimeout","backoffBase","backoffMax","hiddenGrace","hiddenInterval","fallbackTtl","maxMessageBytes","maxDepth","maxSends"];
-export const CONFIG_DEFAULT = [0, 1, 0, 10, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64];
-export const CONFIG_MIN = [0, 0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1];
-export const CONFIG_MAX = [1, 1, 1, 60000, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256];
+export const CONFIG = ["resource_mode","websocket","start_on_polling","start_race_delay","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends","refusal_limit"];
+export const OPTION_NAMES = ["resourceMode","websocket","startOnPolling","startRaceDelay","raceDelay","wsTimeout","pingIdle","pongTimeoutMin","pongTimeoutMax","flapWindow","flapLimit","probeMin","probeMax","minInterval","maxInterval","intervalGrowth","longPollWait","requestTimeout","backoffBase","backoffMax","hiddenGrace","hiddenInterval","fallbackTtl","maxMessageBytes","maxDepth","maxSends","refusalLimit"];
+export const CONFIG_DEFAULT = [0, 1, 0, 10, 250, 5000, 5000, 2000, 10000, 30000, 3, 3000, 120000, 1000, 30000, 150, 25000, 10000, 1000, 60000, 30000, 0, 900000, 1048576, 32, 64, 3];
+export const CONFIG_MIN = [0, 0, 0, 0, 0, 100, 100, 50, 50, 0, 1, 100, 100, 10, 10, 100, 0, 100, 10, 10, 0, 0, 0, 64, 2, 1, 1];
+export const CONFIG_MAX = [1, 1, 1, 60000, 60000, 120000, 600000, 600000, 600000, 3600000, 100, 3600000, 86400000, 86400000, 86400000, 1000, 300000, 600000, 3600000, 86400000, 86400000, 86400000, 86400000, 67108864, 64, 256, 1000];
 export const CFG_resource_mode = 0, DEF_resource_mode = 0;
 export const CFG_websocket = 1, DEF_websocket = 1;
 export const CFG_start_on_polling = 2, DEF_start_on_polling = 0;
@@ -138,3 +139,4 @@ export const CFG_fallback_ttl = 22, DEF_fallback_ttl = 900000;
 export const CFG_max_message_bytes = 23, DEF_max_message_bytes = 1048576;
 export const CFG_max_depth = 24, DEF_max_depth = 32;
 export const CFG_max_sends = 25, DEF_max_sends = 64;
+export const CFG_refusal_limit = 26, DEF_refusal_limit = 3;

@@ -42,7 +42,8 @@ export type Reason =
     | 'pageshow'
     | 'freeze'
     | 'resume'
-    | 'closed_by_app';
+    | 'closed_by_app'
+    | 'refused';
 export type ErrorCode =
     | 'bad_frame'
     | 'bad_response'
@@ -116,6 +117,8 @@ export interface CoreOptions {
     maxDepth?: number;
     /** sends buffered until acked; more is a send_overflow rejection. Default 64 (1 to 256). */
     maxSends?: number;
+    /** polls answered 401, 403 or 404 in a row before the connection closes for good (state closed, reason refused): a wrong URL or a right taken away is not retried for ever. Default 3 (1 to 1,000). */
+    refusalLimit?: number;
 }
 // ---- end of generated ----
 

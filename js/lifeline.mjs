@@ -34,12 +34,34 @@ import { storage } from './storage.mjs';
  *  joins waits for its leader. */
 const SHARE_AFTER_LEADING_MS = 100;
 
-/** The shim's own options (the core's fields are OPTION_NAMES). */
-const SHIM_OPTIONS = 'cursor WebSocket fetch now setTimeout clearTimeout document window storage seed wasm json conditionalHeaders share'.split(' ');
-
 function optionError(message) {
     throw new TypeError('Lifeline: ' + message);
 }
+
+/** A value as an option error shows it: what it is and its type. */
+const shown = (value) => (typeof value == 'string' ? JSON.stringify(value) : typeof value == 'function' ? 'a function' : String(value)) + ` (${typeof value})`;
+
+const FUNCTION = ['a function', (v) => typeof v == 'function'];
+const OBJECT = ['an object', (v) => typeof v == 'object'];
+const BOOLEAN = ['true or false (or 1/0)', (v) => v === !!v || v === 0 || v === 1];
+/** The shim's own options: what each accepts, and the test (null and undefined are the
+ *  default). The core's fields are OPTION_NAMES. */
+const SHIM_OPTIONS = {
+    cursor: ["a cursor string ('12' or '12-3')", (v) => typeof v == 'string' && isCursor(v)],
+    WebSocket: ['a WebSocket class', (v) => typeof v == 'function'],
+    fetch: FUNCTION,
+    now: FUNCTION,
+    setTimeout: FUNCTION,
+    clearTimeout: FUNCTION,
+    document: OBJECT,
+    window: OBJECT,
+    storage: ['a Storage (like localStorage)', (v) => typeof v?.getItem == 'function'],
+    seed: ['a number', (v) => typeof v == 'number'],
+    wasm: ['a URL, bytes or a module', (v) => typeof v == 'string' || typeof v == 'object'],
+    json: BOOLEAN,
+    conditionalHeaders: BOOLEAN,
+    share: BOOLEAN,
+};
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
@@ -47,20 +69,28 @@ function sendError(code, status = 0, serverCode = '', serverMessage = '') {
     return Object.assign(new Error('Lifeline: send failed: ' + code), { code, status, serverCode, serverMessage });
 }
 
-/** The options of the core's fields as [field, integer] pairs; booleans become 0/1. */
+/** The options checked: the shim's own, then the core's fields as [field, integer] pairs
+ *  (booleans become 0/1; the core checks the ranges). */
 function coreOptions(options) {
     const fields = [];
-    for (const name in options)
-        if (!SHIM_OPTIONS.includes(name) && !OPTION_NAMES.includes(name)) optionError(`unknown option ${name}`);
+    for (const name in options) {
+        const value = options[name], [accepted, valid] = SHIM_OPTIONS[name] || [];
+        if (!valid && !OPTION_NAMES.includes(name)) optionError('unknown option ' + name);
+        if (valid && value != null && !valid(value)) optionError(`option ${name} must be ${accepted}, not ${shown(value)}`);
+    }
     OPTION_NAMES.forEach((name, field) => {
         let value = options[name];
         if (value == null) return;
         if (typeof value == 'boolean') value = +value;
-        if (!Number.isInteger(value)) optionError(`option ${name} must be an integer: ${value}`); // the core checks the range
+        if (!Number.isInteger(value)) optionError(`option ${name} must be an integer or true/false, not ${shown(options[name])}`);
         fields.push([field, value]);
     });
     return fields;
 }
+
+/** An HTTP error's message: the status, the URL, and the server's own words when its answer
+ *  was a JSON error ({"error": code, "message": text}). */
+const httpMessage = (status, url, server) => `${status} from ${url}` + (server?.message ? ': ' + server.message : '') + (server?.code ? ` (${server.code})` : '');
 
 /** The URL as http(s), without a fragment. */
 function httpUrl(url) {
@@ -110,7 +140,6 @@ export class Lifeline extends EventTarget {
         url = httpUrl(url);
         if (!resource && option(CFG_websocket) != 0 && !WebSocket)
             optionError('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
-        if (cursor != null && !isCursor(cursor)) optionError('bad cursor ' + cursor);
         // resource mode revalidates: the browser's HTTP cache (cache: 'no-cache') or, where
         // fetch has none (Node), If-None-Match/If-Modified-Since sent here; the core
         // compares validators either way
@@ -145,7 +174,7 @@ export class Lifeline extends EventTarget {
                 const x = rt.x, core = rt.alloc(), at = this.#view.cursor ?? cursor;
                 // send ids on the wire: the core's, plus a base unique to this leader's term in
                 // the group (0 alone), so that no two sends of a group share one
-                const base = (this.#group?.term << 20) >>> 0, io = { on: 0, id: (send) => (send + base) >>> 0 };
+                const base = (this.#group?.term << 20) >>> 0, io = { on: 0, id: (send) => (send + base) >>> 0, url };
                 // adapter events are inputs; each one opens the gate first
                 const feed = (...input) => {
                     this.#open();
@@ -180,8 +209,8 @@ export class Lifeline extends EventTarget {
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
                 for (const [field, value] of fields)
                     if (x.ll_set(core, field, value >>> 0 === value ? value : -1))
-                        return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}]: ${value}`);
-                if (at != null && x.ll_set_cursor(core, ...rt.args([at]))) return refuse('bad cursor ' + at); // past 2^64
+                        return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}], not ${value}`);
+                if (at != null && x.ll_set_cursor(core, ...rt.args([at]))) return refuse(`option cursor must be a cursor whose parts fit in 64 bits, not ${shown(at)}`);
                 drive('ll_start', [on && +pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
                     if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
@@ -306,8 +335,9 @@ export class Lifeline extends EventTarget {
         this.#letGo(); // (or leads still without share.mjs)
         this.#closed = true;
         if (this.#core) this.#halt(1);
-        else {
+        else if (this.#view.state != 'closed') {
             // closed before the core started (options.wasm still loading): it never will
+            // (a core that closed by itself, refused, said so already)
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
             this.#open();
         }
@@ -362,6 +392,9 @@ export class Lifeline extends EventTarget {
         if (type == 'statechange') Object.assign(view, o);
         this.#group?.out(type, o, after);
         this.#emit(type, o);
+        // the server refused the URL again and again: the core closed for good, and so does
+        // this Lifeline (iteration ends, sends reject), in every tab of its group
+        if (o.reason == 'refused' && type == 'statechange') this.close();
     }
 
     /** Settle the sends from..to (ids wrap): resolve them, or reject with `failure`. */
@@ -406,20 +439,25 @@ export class Lifeline extends EventTarget {
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
                 return this.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
-            case ACT_ERROR:
+            case ACT_ERROR: {
+                // an HTTP answer's own words come with the input (protocol.mjs: body)
+                const server = action.status && msgs?.server;
                 return this.#apply('error', {
                     code: ERRORS[action.code],
                     reason: REASONS[action.reason],
                     status: action.status,
-                    message: action.message || ERRORS[action.code],
-                    serverCode: action.serverCode,
+                    message: action.message || (action.status ? httpMessage(action.status, io.url, server) : ERRORS[action.code]),
+                    serverCode: action.serverCode || server?.code || '',
                 });
+            }
             case ACT_RESET:
                 return this.#apply('reset', { from: action.from, to: action.to });
             case ACT_ACK:
                 return this.#settle(action.send, action.send);
-            case ACT_SEND_FAILED:
-                return this.#settle(action.first, action.last, sendError(ERRORS[action.code], action.status, action.serverCode, action.message));
+            case ACT_SEND_FAILED: {
+                const server = action.status && msgs?.server; // a refused POST: the server's answer
+                return this.#settle(action.first, action.last, sendError(ERRORS[action.code], action.status, action.serverCode || server?.code || '', action.message || server?.message || ''));
+            }
             case ACT_REMEMBER_FALLBACK:
                 return this.#store.remember(action.ttl);
             case ACT_FORGET_FALLBACK:

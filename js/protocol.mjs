@@ -74,10 +74,13 @@ export function frame(data) {
 }
 
 /** A protocol poll body of `size` bytes: the args of ll_http_response after the validator
- *  (size, depth, the cursor lines), and its messages. */
+ *  (size, depth, the cursor lines), and its messages. The messages also carry the body's
+ *  `error` and `message` (a server's error answer: {"error": code, "message": text}) as
+ *  `server`, for the error event and a refused send. */
 export function body(bodyBytes, size) {
     const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)), object = protocolObject(value);
     const messages = object?.messages || [];
+    messages.server = { code: object?.error ?? '', message: object?.message ?? '' };
     // the body's cursor, then each message's (an element that is no message: an empty line)
     const elementLine = (element) => {
         const message = protocolObject(element);

@@ -284,16 +284,22 @@ void ll_fallback_remembered(ll_core *c, uint64_t now) {
     ll__publish(c);
 }
 
-void ll_close(ll_core *c, uint64_t now) {
-    if (!begin(c, now)) return;
-    if (c->ws_phase != WS_NONE) ll__ws_close(c, LL_REASON_CLOSED_BY_APP);
+/* The app closed the connection (ll_close), or the server refused its URL again and again
+ * (poll.c): the socket closed, requests cancelled, pending sends failed, no timer; final. */
+void ll__shutdown(ll_core *c, uint32_t reason) {
+    if (c->ws_phase != WS_NONE) ll__ws_close(c, reason);
     ll__poll_stop(c);
     if (c->post_req) ll__push(c, LL_ACT_FETCH_CANCEL, c->post_req, 0, 0, 0);
     c->post_req = 0;
     ll__sends_fail_all(c, LL_ERR_CLOSED);
     memset(c->timers, 0xff, sizeof c->timers); /* every timer LL_NEVER */
     c->life = LIFE_CLOSED;
-    ll__cause(c, LL_REASON_CLOSED_BY_APP);
+    ll__cause(c, reason);
+}
+
+void ll_close(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    ll__shutdown(c, LL_REASON_CLOSED_BY_APP);
     ll__publish(c);
 }
 

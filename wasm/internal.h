@@ -96,6 +96,7 @@ struct ll_core {
     uint64_t now;
     uint32_t q_head, q_len, n_sends, next_id;
     uint32_t errors;                   /* poll errors in a row */
+    uint32_t refusals;                 /* 401/403/404 poll answers in a row */
     uint32_t flaps;                    /* short-lived WebSockets in a row */
     uint32_t ws_losses;                /* losses in a row (reconnect backoff) */
     uint32_t interval;                 /* current adaptive interval */
@@ -201,6 +202,7 @@ int ll__ws_enter(ll_core *c, uint32_t phase); /* 0 (and unchanged) when the tabl
 int ll__ws_hello_said(const ll_core *c);      /* PROVING, REPLAYING, CATCHING_UP or SERVING */
 void ll__set_role(ll_core *c, uint32_t role);
 void ll__cause(ll_core *c, uint32_t reason); /* why the public state may change now */
+void ll__shutdown(ll_core *c, uint32_t reason); /* stop everything for good: closed */
 uint32_t ll__page(const ll_core *c);
 int ll__active(const ll_core *c);            /* anything may be on the wire */
 int ll__ws_wanted(const ll_core *c);         /* a WebSocket may be open or tried */

@@ -61,7 +61,7 @@ extern "C" {
     X(RECONNECTING, "reconnecting") /* lost; backing off before the next try */            \
     X(PAUSED, "paused")         /* page hidden or left: nothing on the wire */             \
     X(OFFLINE, "offline")       /* the browser says offline: nothing tried */              \
-    X(CLOSED, "closed")         /* ll_close(): final */
+    X(CLOSED, "closed")         /* ll_close(), or the URL refused (reason refused): final */
 
 /* ---- Transports. ---- */
 #define LL_TRANSPORTS(X)                                                                   \
@@ -98,7 +98,8 @@ extern "C" {
     X(PAGESHOW, "pageshow")                                                                \
     X(FREEZE, "freeze")                 /* the browser froze the page (background tab) */  \
     X(RESUME, "resume")                 /* ... and resumed it */                           \
-    X(CLOSED_BY_APP, "closed_by_app")
+    X(CLOSED_BY_APP, "closed_by_app")                                                      \
+    X(REFUSED, "refused")               /* 401/403/404 refusal_limit times in a row: final */
 
 /* ---- Error codes (ERROR actions, ll_set/ll_start/ll_send results). Sticky nowhere:
  * each error action reports one event; the core has already taken its recovery step. ---- */
@@ -218,7 +219,8 @@ extern "C" {
     X(fallback_ttl, 900000, 0, 86400000, MS, "how long a remembered fallback lasts for the next page load") \
     X(max_message_bytes, 1048576, 64, 67108864, BYTES, "largest frame or body accepted") \
     X(max_depth, 32, 2, 64, COUNT, "deepest JSON nesting accepted") \
-    X(max_sends, 64, 1, 256, COUNT, "sends buffered until acked; more is a `send_overflow` rejection")
+    X(max_sends, 64, 1, 256, COUNT, "sends buffered until acked; more is a `send_overflow` rejection") \
+    X(refusal_limit, 3, 1, 1000, COUNT, "polls answered 401, 403 or 404 in a row before the connection closes for good (state `closed`, reason `refused`): a wrong URL or a right taken away is not retried for ever")
 
 enum ll_state {
 #define X(n, s) LL_STATE_##n,

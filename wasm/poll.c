@@ -263,6 +263,8 @@ static void resource(ll_core *c, uint32_t status, const ll__head *h, const char 
 
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
     int changed = 0;
+    uint32_t refusals = c->refusals;
+    c->refusals = 0;
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
     if (!c->poll_long) ll__rtt_sample(c, c->now - c->poll_sent_at);
@@ -300,6 +302,14 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
         ll__reset(c, text, &k, &c->poll_cur); /* stale or not: poll again at once */
         changed = 2;
     } else if (status != 204 && status != 304) {
+        /* 401, 403, 404 in a row: the URL is wrong or the right to it is gone; retrying
+         * for ever would hide that, so after refusal_limit of them the connection closes. */
+        if (status == 401 || status == 403 || status == 404) c->refusals = refusals + 1;
+        if (c->refusals >= c->cfg[LL_CFG_refusal_limit]) {
+            ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_REFUSED, status);
+            ll__shutdown(c, LL_REASON_REFUSED);
+            return;
+        }
         ll__error(c, LL_ERR_HTTP_STATUS, LL_REASON_HTTP_ERROR, status);
         poll_error(c, LL_REASON_HTTP_ERROR);
         return;

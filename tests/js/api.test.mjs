@@ -251,8 +251,18 @@ test('option errors are TypeErrors naming the option', () => {
     bad({ probeMin: 9000, probeMax: 1000 }, /option probeMin/);
     bad({}, /URL not http\(s\) or ws\(s\)/, 'ftp://example.test/x');
     bad({}, /bad URL/, 'not a url');
-    bad({ cursor: 'abc' }, /bad cursor abc/);
-    bad({ cursor: '99999999999999999999999' }, /bad cursor/); // past 2^64: the core says
+    bad({ raceDelay: '100' }, /^Lifeline: option raceDelay must be an integer or true\/false, not "100" \(string\)$/);
+    bad({ websocket: 'false' }, /^Lifeline: option websocket must be an integer or true\/false, not "false" \(string\)$/);
+    bad({ maxSends: 1000 }, /^Lifeline: option maxSends must be an integer in \[1, 256\], not 1000$/);
+    bad({ cursor: 'abc' }, /^Lifeline: option cursor must be a cursor string \('12' or '12-3'\), not "abc" \(string\)$/);
+    bad({ cursor: 5 }, /option cursor must be a cursor string \('12' or '12-3'\), not 5 \(number\)/);
+    bad({ cursor: '99999999999999999999999' }, /option cursor must be a cursor whose parts fit in 64 bits, not "99999999999999999999999"/); // the core says
+    bad({ WebSocket: 42 }, /^Lifeline: option WebSocket must be a WebSocket class, not 42 \(number\)$/);
+    bad({ json: 'yes' }, /^Lifeline: option json must be true or false \(or 1\/0\), not "yes" \(string\)$/);
+    bad({ share: 'no' }, /option share must be true or false \(or 1\/0\), not "no" \(string\)/);
+    bad({ fetch: 'fetch' }, /option fetch must be a function, not "fetch" \(string\)/);
+    bad({ storage: {} }, /option storage must be a Storage \(like localStorage\), not \[object Object\] \(object\)/);
+    bad({ seed: '1' }, /option seed must be a number, not "1" \(string\)/);
     assert.throws(() => new Lifeline(URL_), /no WebSocket/); // Node 20: no global WebSocket
     new Lifeline(URL_, { websocket: false, fetch: fakeFetch(), document: fakeDocument('hidden') }).close();
 });
@@ -399,12 +409,65 @@ test('a rejecting ack rejects that send with the server code and message; others
     l.close();
 });
 
-test('a 4xx POST rejects that send with the status', async () => {
-    const { l, fetch } = make({ websocket: false, cursor: '1' });
+test("a 4xx POST rejects that send with the status and the server's code and message, as a rejecting ack does", async () => {
+    const { l, fetch, events } = make({ websocket: false, cursor: '1' });
     fetch.requests[0].reply(204);
     await settle();
     const p = l.send('x');
-    fetch.requests.find((r) => r.init.method == 'POST').reply(403, {}, '{"error":"forbidden","message":"no"}');
-    await assert.rejects(p, { code: 'send_rejected', status: 403 });
+    fetch.requests.find((r) => r.init.method == 'POST').reply(405, {}, '{"error":"sends_disabled","message":"this stream takes no sends"}');
+    await assert.rejects(p, { code: 'send_rejected', status: 405, serverCode: 'sends_disabled', serverMessage: 'this stream takes no sends' });
+    assert.deepEqual(events.find((e) => e.type == 'error'), { type: 'error', code: 'send_rejected', reason: 'http_error', status: 405, message: '405 from http://example.test/live: this stream takes no sends (sends_disabled)' });
     l.close();
+});
+
+test("an HTTP error's event names the status, the URL and the server's words; its serverCode is the server's code", async () => {
+    const { l, fetch } = make({ websocket: false, cursor: '1' });
+    const errors = [];
+    l.addEventListener('error', (e) => errors.push(e));
+    fetch.requests[0].reply(500, {}, '{"error":"internal","message":"the hook failed"}');
+    await settle();
+    assert.equal(errors[0].code, 'http_status');
+    assert.equal(errors[0].status, 500);
+    assert.equal(errors[0].serverCode, 'internal');
+    assert.equal(errors[0].message, '500 from http://example.test/live: the hook failed (internal)');
+    l.close();
+    // not a Lifeline server: no JSON, no words, still the status and the URL
+    const b = make({ websocket: false, cursor: '1' });
+    const seen = [];
+    b.l.addEventListener('error', (e) => seen.push(e));
+    b.fetch.requests[0].reply(502, {}, '<html>bad gateway</html>');
+    await settle();
+    assert.deepEqual([seen[0].message, seen[0].serverCode], ['502 from http://example.test/live', '']);
+    b.l.close();
+});
+
+test('a URL refused 3 times in a row (404) closes the Lifeline for good: state closed, reason refused, iteration ends, sends reject, no more requests', async () => {
+    const { l, fetch, clock, events } = make({ websocket: false, cursor: '1' });
+    const iteration = (async () => {
+        for await (const m of l) void m;
+        return 'ended';
+    })();
+    const pending = l.send('x');
+    pending.catch(() => {}); // asserted below
+    const nextPoll = () => {
+        // the backoff's timer: step until the next poll goes (bounded)
+        for (let ms = 0; ms < 120000 && !fetch.open().some((q) => q.init.method != 'POST'); ms += 100) clock.advance(100);
+        return fetch.open().find((q) => q.init.method != 'POST');
+    };
+    for (let i = 0; i < 3; i++) {
+        nextPoll().reply(404, {}, '{"error":"not_found","message":"no stream at /live/news/eu"}');
+        await settle();
+    }
+    const errors = events.filter((e) => e.type == 'error');
+    assert.deepEqual(errors.map((e) => e.reason), ['http_error', 'http_error', 'refused']);
+    assert.equal(errors.at(-1).message, '404 from http://example.test/live: no stream at /live/news/eu (not_found)');
+    assert.deepEqual(events.at(-1), { type: 'statechange', state: 'closed', transport: 'none', reason: 'refused' });
+    assert.equal(l.state, 'closed');
+    await assert.rejects(pending, { code: 'closed' });
+    await assert.rejects(l.send('y'), { code: 'closed' });
+    assert.equal(await iteration, 'ended');
+    const made = fetch.requests.length;
+    clock.advance(600000);
+    await settle();
+    assert.equal(fetch.requests.length, made);
 });
