@@ -24,7 +24,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
             python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
-            nginx-light
+            nginx-light python3-pip python3-setuptools python3-wheel python3-venv
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)
 # What the wasm module exports: every function wasm/lifeline.h declares LL_EXPORT (the
@@ -43,7 +43,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: FORCE bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: FORCE wheel test-docs bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 MISSING_APT = for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
 	command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm
@@ -123,6 +123,7 @@ wasm: build/lifeline.wasm
 # The size budget (js/build.mjs SIZE_BUDGET) holds for the shipped build, emcc's.
 build: check-deps build/lifeline.wasm build/lifeline.wasm2js.mjs
 	node js/build.mjs $(if $(filter emcc,$(WASM_CC)),--budget,)
+	node tools/client-files.mjs
 
 test-native: check-deps build/native/scenarios build/native/unit
 	./build/native/unit
@@ -173,6 +174,10 @@ test-integration: build
 test-browser: build
 	node --test --test-concurrency=1 tests/browser/
 
+# The guides run as written (docs/*.md; the Flask guide installs the wheel into a venv).
+test-docs: wheel
+	node --test --test-concurrency=1 tests/docs/
+
 # The quick benchmark runs once so that it never rots (it reports; it asserts nothing).
 bench-quick: build
 	node bench/run.mjs --quick
@@ -191,7 +196,15 @@ check: test-native build
 	/usr/bin/python3 -m pytest server/flask/tests -q
 	LIFELINE_ROWS=node,flask node --test tests/conformance/
 
-test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
+test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-docs test-cluster
+
+# The Flask extension as a wheel with the built client inside (lifeline_flask/client/), from a
+# copy of server/flask (the checkout gets no build/ or egg-info); Debian's pip, offline:
+#   python3 -m venv --system-site-packages venv && venv/bin/pip install build/wheel/lifeline_flask-*.whl
+wheel: build
+	@rm -rf build/wheel build/flask-src && mkdir -p build/wheel && cp -r server/flask build/flask-src
+	/usr/bin/python3 -m pip wheel --no-deps --no-build-isolation --no-index -q -w build/wheel build/flask-src
+	@rm -rf build/flask-src; ls build/wheel/*.whl
 
 demo: deps build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"

@@ -61,6 +61,13 @@ export interface LifelineOptions {
     trustProxy?: boolean;
     /** true: log internal errors to stderr; a function: log through it. */
     log?: boolean | ((...args: unknown[]) => void);
+    /**
+     * Where LIFELINE_* variables are read from (default process.env; null: none). Each option
+     * above has one (LIFELINE_URL_PREFIX, LIFELINE_ORIGINS, LIFELINE_HEARTBEAT, …,
+     * LIFELINE_REDIS_URL, LIFELINE_REDIS_KEY_PREFIX, LIFELINE_TRUST_PROXY); an option given
+     * here wins over its variable.
+     */
+    env?: Record<string, string | undefined> | null;
     /** Test seam for the demo/test layer's fault switches; not for applications (see index.mjs). */
     intercept?: object;
 }
@@ -76,6 +83,14 @@ export interface Lifeline {
     configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs'>>): object;
     /** Close every socket and held poll; close the store if the handler made it. */
     close(): Promise<void>;
+    /**
+     * The URL the handler serves a built client file at: `clientUrl('lifeline.js')` →
+     * `/live/client/lifeline.<hash>.js` (also 'lifeline.mjs', 'lifeline.csp.js',
+     * 'lifeline.csp.mjs', 'lifeline.wasm'), cached by browsers for a year.
+     */
+    clientUrl(file: 'lifeline.js' | 'lifeline.mjs' | 'lifeline.csp.js' | 'lifeline.csp.mjs' | 'lifeline.wasm'): string;
+    /** `<script src="…/lifeline.<hash>.js"></script>` (build 'csp': the strict-CSP build), for a page's HTML. */
+    scriptTag(build?: 'script' | 'csp'): string;
     readonly store: Store;
     readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody'>>>;
 }

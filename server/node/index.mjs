@@ -31,6 +31,8 @@ import { RedisStore } from './redis-store.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
 import { SUBPROTOCOL, refuseUpgrade, runConnection } from './websocket.mjs';
 import { peer } from './peers.mjs';
+import { clientFiles } from './client.mjs';
+import { optionsFromEnvironment } from './environment.mjs';
 
 export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
@@ -74,9 +76,13 @@ function checkInt(name, v) {
  * @returns {import('./index.d.ts').Lifeline}
  */
 export function createLifeline(options = {}) {
-    const known = new Set([...Object.keys(DEFAULTS), 'authorize', 'onSend', 'origins', 'store', 'redis', 'redisKeyPrefix', 'intercept', 'log']);
+    const known = new Set([...Object.keys(DEFAULTS), 'authorize', 'onSend', 'origins', 'store', 'redis', 'redisKeyPrefix', 'intercept', 'log', 'env']);
     for (const k of Object.keys(options)) if (!known.has(k)) throw new TypeError(`unknown option ${k}`);
-    const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
+    // given options, then the environment's LIFELINE_* (env: null reads none), then the defaults
+    const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'env'));
+    const fromEnv = optionsFromEnvironment(options.env === undefined ? process.env : options.env);
+    if (given.store) delete fromEnv.redis; // a store given: the environment's Redis does not apply
+    const o = { ...DEFAULTS, ...fromEnv, ...given };
     if (typeof o.prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(o.prefix)) throw new TypeError("prefix must be a path like '/live' (no trailing slash)");
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
     const config = {};
@@ -124,7 +130,7 @@ export function createLifeline(options = {}) {
         const pathname = q < 0 ? raw : raw.slice(0, q);
         if (pathname !== o.prefix && !pathname.startsWith(o.prefix + '/')) return undefined;
         const name = pathname.slice(o.prefix.length + 1);
-        return { stream: isStreamName(name) ? name : null, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+        return { pathname, stream: isStreamName(name) ? name : null, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
     }
 
     async function serve(req, res, r) {
@@ -143,9 +149,13 @@ export function createLifeline(options = {}) {
         }
     }
 
+    const client = clientFiles(o.prefix);
+
     function handle(req, res) {
         const r = route(req);
         if (!r) return false;
+        const file = client.match(r.pathname);
+        if (file && (req.method === 'GET' || req.method === 'HEAD')) return client.send(req, res, file), true;
         if (closed) {
             sendResponse(res, 503, { error: 'unavailable', message: 'shutting down' }, { 'Retry-After': '1' });
             return true;
@@ -203,5 +213,5 @@ export function createLifeline(options = {}) {
         if (ownStore) await store.close?.();
     }
 
-    return { handle, upgrade, publish, configure, close, store, config };
+    return { handle, upgrade, publish, configure, close, store, config, clientUrl: client.url, scriptTag: client.scriptTag };
 }

@@ -69,7 +69,8 @@ test('npm pack, install with an empty npm cache: lifeline-live alone, its server
     assert.match(noRedis.out, /^CREATED \{\}$/m, noRedis.out);
     assert.match(noRedis.out, /^ERROR lifeline-live\/server: the Redis store needs the 'redis' package, which is not installed\. Install it beside lifeline-live: npm install redis$/m, noRedis.out);
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
-    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline-share.mjs', 'lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['client', 'lifeline-share.mjs', 'lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist/client')).sort(), fs.readdirSync(path.join(ROOT, 'dist/client')).sort());
     assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);
     const run = (ws, entry = 'main') => node(['user.mjs', server.url, ws, entry], dir);

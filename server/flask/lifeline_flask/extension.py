@@ -14,11 +14,15 @@ gevent-websocket's handler (also inside gunicorn's GeventWebSocketWorker) to ans
 """
 
 import logging
+import os
 import re
+import shlex
+import sys
 
 from flask import Response, current_app, has_app_context, request
 
 from . import polling, websocket
+from .client import ClientFiles
 from .errors import error_response
 from .hooks import TransportHooks
 from .held import Registry
@@ -68,14 +72,47 @@ def _origins(value):
     return [o.rstrip("/") for o in value]
 
 
-def resolve_options(options, config):
-    """The options of one app: explicit arguments, then app.config, then the defaults."""
+# The options an environment variable may set, by type; the others are strings (`store` is
+# an object: never from the environment).
+_ENV_INTS = ("heartbeat", "long_poll_max", "interval", "batch", "retention", "retention_ms",
+             "max_body")
+_ENV_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
+              "0": False, "false": False, "no": False, "off": False}
+
+
+def _from_environment(name, environ):
+    """Option `name` from the environment variable LIFELINE_<NAME>, or _UNSET when it is
+    absent or empty. A value that does not parse is an error naming the variable."""
+    var = "LIFELINE_" + name.upper()
+    text = environ.get(var, "").strip()
+    if not text or name == "store":
+        return _UNSET
+    if name in _ENV_INTS:
+        if text.lower() == "none":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{var} must be a whole number, not {text!r}") from None
+    if name == "trust_proxy":
+        if text.lower() not in _ENV_BOOLS:
+            raise ValueError(f"{var} must be true or false (1/0, yes/no, on/off), not {text!r}")
+        return _ENV_BOOLS[text.lower()]
+    return text
+
+
+def resolve_options(options, config, environ=None):
+    """The options of one app: explicit arguments, then app.config, then the environment
+    (LIFELINE_<NAME>, as a 12-factor deployment sets them), then the defaults."""
+    environ = os.environ if environ is None else environ
     out = {}
     for name, default in DEFAULTS.items():
         value = options.get(name, _UNSET)
         if value is _UNSET:
-            value = config.get("LIFELINE_" + name.upper(), default)
-        out[name] = value
+            value = config.get("LIFELINE_" + name.upper(), _UNSET)
+        if value is _UNSET:
+            value = _from_environment(name, environ)
+        out[name] = default if value is _UNSET else value
     prefix = out["url_prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError(f"Lifeline option url_prefix must start with '/' and not end "
@@ -92,6 +129,26 @@ def resolve_options(options, config):
     return out
 
 
+def gunicorn_workers(argv=None, environ=None):
+    """How many workers the gunicorn running this process starts (1 outside gunicorn), from
+    its command line, GUNICORN_CMD_ARGS and WEB_CONCURRENCY (a config file's `workers` is
+    not seen: gunicorn does not tell its workers)."""
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if "gunicorn" not in (argv[0] if argv else "") and "gunicorn" not in sys.modules:
+        return 1
+    workers = environ.get("WEB_CONCURRENCY", "1")
+    args = list(argv[1:]) + shlex.split(environ.get("GUNICORN_CMD_ARGS", ""))
+    for i, arg in enumerate(args):
+        if arg in ("-w", "--workers") and i + 1 < len(args):
+            workers = args[i + 1]
+        elif arg.startswith("--workers="):
+            workers = arg.split("=", 1)[1]
+        elif arg.startswith("-w") and arg[2:].isdigit():
+            workers = arg[2:]
+    return int(workers) if workers.isdigit() else 1
+
+
 def make_store(options):
     if options["store"] is not None:
         return options["store"]
@@ -99,6 +156,14 @@ def make_store(options):
         from .stores.redis import RedisStore
         return RedisStore(options["redis_url"], key_prefix=options["redis_key_prefix"],
                           retention=options["retention"], retention_ms=options["retention_ms"])
+    workers = gunicorn_workers()
+    if workers > 1:
+        # Each worker would keep its own streams: a message published in one never reaches
+        # the clients of the others, and their cursors mean nothing to each other.
+        raise RuntimeError(
+            f"Lifeline: gunicorn runs {workers} workers, but the streams are in the memory "
+            "store, which one process alone can serve. Set LIFELINE_REDIS_URL (in the "
+            "environment or app.config) to keep them in Redis, or run one worker (-w 1).")
     return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"])
 
 
@@ -116,6 +181,7 @@ class LifelineState:
         self.config = config
         self.store = make_store(config)
         self.held = Registry()
+        self.client = ClientFiles(config["url_prefix"])
         self.transport_hooks = TransportHooks()
         self.logger = logging.getLogger("lifeline_flask")
 
@@ -202,9 +268,24 @@ class Lifeline:
                              provide_automatic_options=False, strict_slashes=True)
             app.add_url_rule(rule, name + "_ws", view, methods=["GET"], websocket=True,
                              strict_slashes=True)
+        app.add_url_rule(prefix + "/client/<name>", "lifeline_client", _client_view(state),
+                         methods=["GET"])
+        # templates: {{ lifeline.script_tag() }}, {{ lifeline.client_url("lifeline.mjs") }}
+        app.context_processor(lambda: {"lifeline": self})
         app.app_protocol = state.app_protocol
         self._app = app
         return state
+
+    # ---- the browser client -----------------------------------------------------------
+
+    def script_tag(self, build="script"):
+        """``<script src="<prefix>/client/lifeline.<hash>.js"></script>`` (build ``'csp'``:
+        the strict-CSP build): the whole client for a page, in one tag."""
+        return self.state().client.script_tag(build)
+
+    def client_url(self, name="lifeline.mjs"):
+        """The URL a built client file is served at, e.g. the ES module to import."""
+        return self.state().client.url(name)
 
     # ---- decorators -------------------------------------------------------------------
 
@@ -244,6 +325,15 @@ class Lifeline:
         if not isinstance(stream, str) or not STREAM_RE.match(stream):
             raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
         return self.state(app).store.append(stream, data)
+
+
+def _client_view(state):
+    def client(name):
+        resp = state.client.response(name, request.method)
+        return resp if resp is not None else state.finish(error_response(
+            404, "not_found", "no such client file (their names change with each version)"))
+
+    return client
 
 
 def _make_view(state):

@@ -1,0 +1,69 @@
+// The Node handler as an app sets it up: the client it serves (no build step for the page),
+// and options from the environment (LIFELINE_*, the Flask extension's names).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import { createLifeline } from '../../server/node/index.mjs';
+import { ROOT } from '../lib/servers.mjs';
+
+/** A node:http server around a handler; f(base) runs against it. */
+async function serving(live, f) {
+    const server = http.createServer((req, res) => live.handle(req, res) || (res.writeHead(404), res.end()));
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    try {
+        return await f(`http://127.0.0.1:${server.address().port}`);
+    } finally {
+        server.close();
+        await live.close();
+    }
+}
+
+test('the handler serves the built client under <prefix>/client/ by hashed name, cached for a year; scriptTag writes its tag', async () => {
+    const manifest = JSON.parse(fs.readFileSync(`${ROOT}/dist/client/manifest.json`, 'utf8'));
+    const live = createLifeline({ prefix: '/updates', env: null });
+    assert.equal(live.clientUrl('lifeline.js'), `/updates/client/${manifest['lifeline.js']}`);
+    assert.match(manifest['lifeline.js'], /^lifeline\.[0-9a-f]{12}\.js$/);
+    assert.equal(live.scriptTag(), `<script src="/updates/client/${manifest['lifeline.js']}"></script>`);
+    assert.equal(live.scriptTag('csp'), `<script src="/updates/client/${manifest['lifeline.csp.js']}"></script>`);
+    assert.throws(() => live.scriptTag('nope'), /build is 'script' or 'csp'/);
+    assert.throws(() => live.clientUrl('lifeline.exe'), /no client file "lifeline.exe"; there are /);
+    await serving(live, async (base) => {
+        const r = await fetch(base + live.clientUrl('lifeline.js'));
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+        assert.equal(r.headers.get('content-type'), 'text/javascript; charset=utf-8');
+        assert.equal(r.headers.get('access-control-allow-origin'), '*');
+        assert.deepEqual(Buffer.from(await r.arrayBuffer()), fs.readFileSync(`${ROOT}/dist/lifeline.js`));
+        // the module imports its on-demand chunk by the chunk's hashed name
+        const esm = await (await fetch(base + live.clientUrl('lifeline.mjs'))).text();
+        assert.ok(esm.includes(`"./${manifest['lifeline-share.mjs']}"`));
+        assert.equal((await fetch(base + `/updates/client/${manifest['lifeline-share.mjs']}`)).status, 200);
+        assert.equal((await fetch(base + live.clientUrl('lifeline.wasm'))).headers.get('content-type'), 'application/wasm');
+        const missing = await fetch(base + '/updates/client/lifeline.000000000000.js');
+        assert.equal(missing.status, 404);
+        assert.equal((await missing.json()).error, 'not_found');
+    });
+});
+
+test('options come from the environment (LIFELINE_*) unless given; a bad value names its variable', async () => {
+    const env = { LIFELINE_HEARTBEAT: '5000', LIFELINE_URL_PREFIX: '/stream', LIFELINE_ORIGINS: 'https://a.example, https://b.example', LIFELINE_TRUST_PROXY: 'yes', LIFELINE_INTERVAL: 'none' };
+    const live = createLifeline({ env, batch: 7, heartbeat: 3000 });
+    assert.equal(live.config.heartbeat, 3000); // given wins
+    assert.equal(live.config.batch, 7);
+    assert.equal(live.config.interval, null);
+    assert.equal(live.clientUrl('lifeline.js').startsWith('/stream/client/'), true);
+    await serving(live, async (base) => {
+        const r = await fetch(base + '/stream/news', { headers: { origin: 'https://b.example' } });
+        assert.equal(r.headers.get('access-control-allow-origin'), 'https://b.example');
+    });
+    const fromEnv = createLifeline({ env });
+    assert.equal(fromEnv.config.heartbeat, 5000);
+    await fromEnv.close();
+    assert.throws(() => createLifeline({ env: { LIFELINE_BATCH: 'ten' } }), /^TypeError: LIFELINE_BATCH must be a whole number, not "ten"$/);
+    assert.throws(() => createLifeline({ env: { LIFELINE_TRUST_PROXY: 'maybe' } }), /LIFELINE_TRUST_PROXY must be true or false/);
+    // LIFELINE_REDIS_URL makes the Redis store (no connection is needed to make it)
+    const redis = createLifeline({ env: { LIFELINE_REDIS_URL: 'redis://127.0.0.1:1' }, log: () => {} });
+    assert.equal(redis.store.constructor.name, 'RedisStore');
+    await redis.close();
+});
