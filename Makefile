@@ -21,7 +21,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
             python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
-            nginx-light
+            nginx-light clang-format clang-tidy black flake8 mypy shellcheck
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)
 # What the wasm module exports: every function wasm/lifeline.h declares LL_EXPORT (the
@@ -40,7 +40,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: lint lint-js lint-c lint-python lint-shell format bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -167,7 +167,40 @@ test-cluster: build
 	node --test --test-concurrency=1 tests/cluster/
 	node bench/cluster.mjs --quick
 
-test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
+test: deps lint test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-cluster
+
+# ---- the workspace checks itself ----
+# `make lint` fails on any finding of the linters, the type checkers and the formatters run
+# as checks; `make format` rewrites the tree with the formatters (the tools' configs:
+# eslint.config.mjs, .prettierrc.json, tsconfig.json, .clang-format, .clang-tidy, .flake8,
+# server/flask/pyproject.toml). tsc follows js/'s imports into build/ (make build writes it).
+C_FILES := $(wildcard wasm/*.c wasm/*.h tests/native/*.c tests/native/*.h bench/*.c)
+PY_DIRS := server/flask demo/flask tests/native/fill.py
+BLACK := black -q --config server/flask/pyproject.toml
+
+lint: lint-js lint-c lint-python lint-shell
+
+lint-js: build
+	node_modules/.bin/eslint --max-warnings 0 .
+	node_modules/.bin/prettier --check --log-level warn '**/*.{js,mjs}'
+	node_modules/.bin/tsc -p tsconfig.json
+
+lint-c: deps
+	clang-format --dry-run -Werror $(C_FILES)
+	clang-tidy --quiet $(CORE_SRC) -- -std=c11 2>/dev/null
+
+lint-python: deps
+	$(BLACK) --check $(PY_DIRS)
+	flake8 $(PY_DIRS)
+	cd server/flask && mypy
+
+lint-shell: deps
+	shellcheck .ci/run
+
+format: deps
+	node_modules/.bin/prettier --write --log-level warn '**/*.{js,mjs}'
+	clang-format -i $(C_FILES)
+	$(BLACK) $(PY_DIRS)
 
 demo: build
 	@echo "demo: http://127.0.0.1:$(PORT)/  (Ctrl-C stops it)"
