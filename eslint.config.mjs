@@ -10,7 +10,14 @@ import globals from 'globals';
 // run in Node)
 const PAGE = ['js/**', 'demo/public/**'];
 const NODE_IN_JS = ['js/build.mjs', 'js/gen-constants.mjs'];
-const DRIVERS = ['tests/browser/**', 'tests/cluster/**', 'tests/js/browser.test.mjs', 'bench/**', 'demo/screenshot.mjs', 'server/flask/tests/browser-example.mjs'];
+const DRIVERS = [
+    'tests/browser/**',
+    'tests/cluster/**',
+    'tests/js/browser.test.mjs',
+    'bench/**',
+    'demo/screenshot.mjs',
+    'server/flask/tests/browser-example.mjs',
+];
 
 export default [
     { ignores: ['node_modules/', 'dist/', 'build/', 'bench/out/', 'js/constants.js'] },

@@ -81,7 +81,7 @@ async function makeLifeline() {
         const c = { l, open: false };
         l.addEventListener('statechange', (e) => {
             const now = e.state === 'open';
-            if (now !== c.open) (open += now ? 1 : -1), (c.open = now);
+            if (now !== c.open) ((open += now ? 1 : -1), (c.open = now));
         });
         l.addEventListener('message', () => received++);
         l.addEventListener('error', () => {});
@@ -169,7 +169,16 @@ async function main() {
     await sleep(1000);
     s = await admin('/admin/stats');
     dt = (performance.now() - a) / 1000;
-    const active = { seconds: dt, published, rate: RATE, delivered: received, expected: published * N, requestsPerSec: requestsOf(s) / dt, bytesOutPerSec: (s.bytesOut ?? 0) / dt, raw: s };
+    const active = {
+        seconds: dt,
+        published,
+        rate: RATE,
+        delivered: received,
+        expected: published * N,
+        requestsPerSec: requestsOf(s) / dt,
+        bytesOutPerSec: (s.bytesOut ?? 0) / dt,
+        raw: s,
+    };
 
     // herd
     attempts = [];

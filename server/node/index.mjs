@@ -158,9 +158,9 @@ export function createLifeline(options = {}) {
         if (!r) return false;
         socket.on('error', () => {});
         const extra = ctx.intercept.upgradeHeaders?.(req) ?? {};
-        if (closed) return refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true;
-        if (r.stream === null) return refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true;
-        if (!ctx.origin.allowed(req)) return refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true;
+        if (closed) return (refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true);
+        if (r.stream === null) return (refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true);
+        if (!ctx.origin.allowed(req)) return (refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true);
         wss.handleUpgrade(req, socket, head, (ws) => {
             sockets.add(ws);
             ws.on('close', () => sockets.delete(ws));

@@ -35,10 +35,14 @@ export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000,
 export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
 export const CURSOR_RE = /^\d+(-\d+)?$/;
 
-const SELECTED = (process.env.LIFELINE_SERVERS ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const SELECTED = (process.env.LIFELINE_SERVERS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
 
 function skipReason(row) {
-    if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind)) return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
+    if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind))
+        return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
     if (!serverAvailable(row.kind)) return `${row.kind} server not present`;
     if (row.needs && !row.needs()) return `${row.label}: redis-server not installed`;
     return false;
@@ -83,7 +87,6 @@ export function forEachServer(title, body, { extraArgs = [], rows = ROWS } = {})
         });
     }
 }
-
 
 /** GET a stream (default `test`) with query params; the body parsed when JSON. */
 export async function poll(url, params = {}, init = {}, timeoutMs = 10000, stream) {

@@ -45,14 +45,25 @@ test('npm pack, install offline, import by name, receive over WebSocket and poll
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"user","private":true,"type":"module"}');
     npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', path.join(dir, tgz)], dir);
     // ws (a dependency of lifeline-live/server) comes with the package; link it when npm did not.
-    if (!fs.existsSync(path.join(dir, 'node_modules', 'ws'))) fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
+    if (!fs.existsSync(path.join(dir, 'node_modules', 'ws')))
+        fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
-    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['lifeline-share.mjs', 'lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), [
+        'lifeline-share.mjs',
+        'lifeline.csp.js',
+        'lifeline.csp.mjs',
+        'lifeline.d.ts',
+        'lifeline.js',
+        'lifeline.mjs',
+        'lifeline.wasm',
+    ]);
     assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);
     const run = (ws, entry = 'main') =>
         new Promise((resolve) =>
-            execFile(process.execPath, ['user.mjs', server.url, ws, entry], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })),
+            execFile(process.execPath, ['user.mjs', server.url, ws, entry], { cwd: dir, timeout: 20000 }, (err, stdout, stderr) =>
+                resolve({ err, out: stdout + stderr }),
+            ),
         );
     const a = await run('1'); // one after the other: each publishes what the other would see
     const b = await run('0');
