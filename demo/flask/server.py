@@ -24,6 +24,7 @@ if __name__ == "__main__" and not {"--flask-run", "--gunicorn"} & set(sys.argv):
     # gevent's server: patch first, so blocking libraries (the Redis client) cooperate too
     # (gunicorn's gevent worker patches its workers itself; `flask run` uses threads)
     from gevent import monkey
+
     monkey.patch_all()
 
 HERE = Path(__file__).resolve().parent
@@ -55,10 +56,18 @@ def parse_args(argv):
     p.add_argument("--verbose", "--log", action="store_true", help="log every request to stderr")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--no-websocket", action="store_true", help="gevent, polling only")
-    mode.add_argument("--flask-run", action="store_true",
-                      help="Werkzeug's threaded dev server, as `flask run` (no WebSocket)")
-    mode.add_argument("--gunicorn", type=int, default=0, metavar="N",
-                      help="gunicorn's GeventWebSocketWorker with N workers")
+    mode.add_argument(
+        "--flask-run",
+        action="store_true",
+        help="Werkzeug's threaded dev server, as `flask run` (no WebSocket)",
+    )
+    mode.add_argument(
+        "--gunicorn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="gunicorn's GeventWebSocketWorker with N workers",
+    )
     return p.parse_args(argv)
 
 
@@ -94,7 +103,8 @@ def create_app(args):
     live = Lifeline(app)
     demo = Demo()
     demo.hooks = app.extensions["lifeline"].transport_hooks = DemoHooks(
-        app.extensions["lifeline"], args.name)
+        app.extensions["lifeline"], args.name
+    )
 
     if args.auth_test:
         live.authorize(auth_test_authorize)
@@ -122,6 +132,7 @@ def create_app(args):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import runners
+
     if args.gunicorn:
         runners.run_gunicorn(lambda: create_app(args), args)
         return

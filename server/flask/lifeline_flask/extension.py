@@ -51,8 +51,11 @@ def _positive_int(name, value, minimum, optional=False):
     if value is None and optional:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"Lifeline option {name} must be an integer >= {minimum}"
-                         + (" or None" if optional else "") + f", not {value!r}")
+        raise ValueError(
+            f"Lifeline option {name} must be an integer >= {minimum}"
+            + (" or None" if optional else "")
+            + f", not {value!r}"
+        )
     return value
 
 
@@ -62,9 +65,12 @@ def _origins(value):
     if isinstance(value, str):
         value = [o for o in (p.strip() for p in value.split(",")) if o]
     if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-            isinstance(o, str) for o in value):
-        raise ValueError("Lifeline option origins must be a list of origins, '*', or a "
-                         f"comma-separated string, not {value!r}")
+        isinstance(o, str) for o in value
+    ):
+        raise ValueError(
+            "Lifeline option origins must be a list of origins, '*', or a "
+            f"comma-separated string, not {value!r}"
+        )
     return [o.rstrip("/") for o in value]
 
 
@@ -78,17 +84,25 @@ def resolve_options(options, config):
         out[name] = value
     prefix = out["url_prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
-        raise ValueError(f"Lifeline option url_prefix must start with '/' and not end "
-                         f"with one, not {prefix!r}")
+        raise ValueError(
+            f"Lifeline option url_prefix must start with '/' and not end "
+            f"with one, not {prefix!r}"
+        )
     out["origins"] = _origins(out["origins"])
-    for name, minimum in (("heartbeat", 0), ("long_poll_max", 0), ("batch", 1),
-                          ("retention", 1), ("max_body", 1)):
+    for name, minimum in (
+        ("heartbeat", 0),
+        ("long_poll_max", 0),
+        ("batch", 1),
+        ("retention", 1),
+        ("max_body", 1),
+    ):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
     if not isinstance(out["trust_proxy"], bool):
-        raise ValueError(f"Lifeline option trust_proxy must be True or False, "
-                         f"not {out['trust_proxy']!r}")
+        raise ValueError(
+            f"Lifeline option trust_proxy must be True or False, " f"not {out['trust_proxy']!r}"
+        )
     return out
 
 
@@ -97,8 +111,13 @@ def make_store(options):
         return options["store"]
     if options["redis_url"]:
         from .stores.redis import RedisStore
-        return RedisStore(options["redis_url"], key_prefix=options["redis_key_prefix"],
-                          retention=options["retention"], retention_ms=options["retention_ms"])
+
+        return RedisStore(
+            options["redis_url"],
+            key_prefix=options["redis_key_prefix"],
+            retention=options["retention"],
+            retention_ms=options["retention_ms"],
+        )
     return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"])
 
 
@@ -129,7 +148,7 @@ class LifelineState:
             return ""
         if not path.startswith(prefix + "/"):
             return None
-        name = path[len(prefix) + 1:]
+        name = path[len(prefix) + 1 :]
         return name if STREAM_RE.match(name) else ""
 
     def app_protocol(self, path):
@@ -155,8 +174,11 @@ class LifelineState:
         fn = self.live._authorize
         if fn is None or fn(stream, action, req):
             return None
-        return f"not allowed to {action} to {stream!r}" if action == "send" \
+        return (
+            f"not allowed to {action} to {stream!r}"
+            if action == "send"
             else f"not allowed to subscribe to {stream!r}"
+        )
 
     def finish(self, resp, poll=False):
         """Every answer on a stream URL: counted, CORS, poll headers."""
@@ -196,12 +218,22 @@ class Lifeline:
         prefix = state.config["url_prefix"]
         view = _make_view(state)
         methods = ["GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"]
-        for rule, name in ((prefix, "lifeline_root"), (prefix + "/", "lifeline_root_slash"),
-                           (prefix + "/<path:stream>", "lifeline_stream")):
-            app.add_url_rule(rule, name, view, methods=methods,
-                             provide_automatic_options=False, strict_slashes=True)
-            app.add_url_rule(rule, name + "_ws", view, methods=["GET"], websocket=True,
-                             strict_slashes=True)
+        for rule, name in (
+            (prefix, "lifeline_root"),
+            (prefix + "/", "lifeline_root_slash"),
+            (prefix + "/<path:stream>", "lifeline_stream"),
+        ):
+            app.add_url_rule(
+                rule,
+                name,
+                view,
+                methods=methods,
+                provide_automatic_options=False,
+                strict_slashes=True,
+            )
+            app.add_url_rule(
+                rule, name + "_ws", view, methods=["GET"], websocket=True, strict_slashes=True
+            )
         app.app_protocol = state.app_protocol
         self._app = app
         return state
@@ -224,14 +256,18 @@ class Lifeline:
     def state(self, app=None):
         """The LifelineState of `app` (default: the current app, else the one initialised)."""
         if app is None:
-            if has_app_context() and "lifeline" in current_app.extensions \
-                    and current_app.extensions["lifeline"].live is self:
+            if (
+                has_app_context()
+                and "lifeline" in current_app.extensions
+                and current_app.extensions["lifeline"].live is self
+            ):
                 app = current_app._get_current_object()
             else:
                 app = self._app
         if app is None or "lifeline" not in app.extensions:
-            raise RuntimeError("Lifeline is not initialised: call Lifeline(app) or "
-                               "live.init_app(app) first")
+            raise RuntimeError(
+                "Lifeline is not initialised: call Lifeline(app) or " "live.init_app(app) first"
+            )
         return app.extensions["lifeline"]
 
     def publish(self, stream, data, app=None):
@@ -251,15 +287,19 @@ def _make_view(state):
         environ = request.environ
         ws = environ.get("wsgi.websocket")
         if stream is None or not STREAM_RE.match(stream):
-            if ws is not None:   # a handler that upgraded before asking us
+            if ws is not None:  # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(error_response(
-                404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"))
+            return state.finish(
+                error_response(
+                    404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"
+                )
+            )
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")
-            return state.finish(add_preflight(Response(status=204), environ,
-                                              state.config["origins"]))
+            return state.finish(
+                add_preflight(Response(status=204), environ, state.config["origins"])
+            )
         if method == "POST":
             return polling.send(state, stream)
         if method not in ("GET", "HEAD"):
