@@ -126,7 +126,6 @@ function bucketize(list, t0, span, width = 100) {
     return b;
 }
 
-const sum = (o) => Object.values(o).reduce((a, v) => a + (typeof v === 'number' ? v : 0), 0);
 function requestsOf(s) {
     // demo/server.mjs: ws, poll, longpoll, post, options; sio-server: ws, poll, post
     return (s.ws ?? 0) + (s.poll ?? 0) + (s.longpoll ?? 0) + (s.post ?? 0) + (s.options ?? 0);

@@ -401,19 +401,6 @@ function ttfmTrials() {
         for (let rep = 0; rep < C.reps; rep++) for (const lib of LIBS) out.push({ mode, lib: lib.id, rep });
     return out;
 }
-/** Run fn over items, at most `width` at a time; results in item order. */
-async function pool(items, width, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-    return out;
-}
 
 async function ttfmNode(targets) {
     // one warm-up connection per library (module and JIT first use), not counted
@@ -1210,7 +1197,7 @@ async function main() {
     // background: idle cost (Node + hidden tabs) and stall recovery
     log('idle clients + hidden tabs');
     const idleState = await idlePhase({ L: L.url, L0: L0.url, S: S.url }, ctx, staticSrv.url).catch((e) => (note('idle: ' + e.message), null));
-    let fgPage = null;
+    let fgPage;
     const fg = { hiddenAt: performance.now() };
     if (ctx) {
         fgPage = await openPage(ctx, staticSrv.url);

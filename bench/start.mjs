@@ -24,7 +24,6 @@
 // elsewhere; its lifeline-share.mjs beside it), interleaved with the rest, for a before/after
 // comparison within one run.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';

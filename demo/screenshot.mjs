@@ -256,7 +256,7 @@ async function main() {
 
         if (want('hidden')) {
             const { context, page } = await open(browser, base, DESKTOP, '/?hiddenGrace=2000');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(2000);
             await page.evaluate(() => {
                 Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
@@ -272,7 +272,7 @@ async function main() {
 
         if (want('dark')) {
             const { context, page } = await open(browser, base, MOBILE, '/', 'dark');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(4000);
             await shot(page, 'mobile-dark');
             await context.close();
@@ -280,7 +280,7 @@ async function main() {
 
         if (want('script')) {
             const { context, page } = await open(browser, base, DESKTOP, '/script.html');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(5000);
             await shot(page, 'desktop-script');
             await page.setViewportSize(MOBILE);

@@ -64,8 +64,6 @@ beforeEach(() => {
 
 // ---------------------------------------------------------------------------- helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 /** One HTTP request through the proxy; resolves {status, headers, body} or rejects. */
 function request(path = '/', { method = 'GET', body, timeout = 2000, agent = false } = {}) {
     return new Promise((resolve, reject) => {

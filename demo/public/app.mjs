@@ -62,7 +62,7 @@ const FAULT_WORDS = {
 };
 
 /** The badge: [big word, small word]. */
-function badgeWords(state, transport, reason) {
+function badgeWords(state, transport) {
     const T = TRANSPORT[transport] ?? transport;
     switch (state) {
         case 'open':
@@ -168,7 +168,7 @@ function showState(state, transport, reason, sentence) {
 
     const badge = $('badge');
     badge.dataset.kind = kind;
-    const [main, sub] = badgeWords(state, transport, reason);
+    const [main, sub] = badgeWords(state, transport);
     $('badge-transport').textContent = main;
     $('badge-state').textContent = sub;
     $('reason').textContent = sentence + '.';

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, admin } from '../lib/servers.mjs';
 import { skip, launchBrowser, sleep } from './helpers.mjs';
-import { openDemo, streamsOpen } from '../cluster/demo-page.mjs';
+import { openDemo } from '../cluster/demo-page.mjs';
 
 let server, b;
 before(async () => {

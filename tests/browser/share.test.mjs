@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, useRig, openFixture, waitLog, getLog, isOpen, sleep } from './helpers.mjs';
-import { admin, fetchT } from '../lib/servers.mjs';
+import { admin } from '../lib/servers.mjs';
 import { prng } from '../lib/prng.mjs';
 
 const BASE = { wsTimeout: 1000, raceDelay: 100, backoffBase: 200, backoffMax: 1000 };
@@ -35,7 +35,7 @@ async function tab(ctx, url, opts = {}) {
     try {
         await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url, opts: { ...BASE, ...opts } }] }));
     } catch (e) {
-        throw new Error(`${e.message}; page errors: ${page.__errors}`);
+        throw new Error(`${e.message}; page errors: ${page.__errors}`, { cause: e });
     }
     return page;
 }

@@ -4,7 +4,6 @@
 //
 //   node --test tests/conformance/streams.test.mjs
 
-import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';

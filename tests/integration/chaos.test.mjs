@@ -255,7 +255,7 @@ test(
             const summary =
                 `seed ${SEED}: ${sent} published, ${msgs} delivered, ${restarts} restarts, ${rec.resets.length} resets, ` +
                 `${rec.errors.length} error events, ${l.stats.wsOpened} websockets, ${l.stats.requests} requests, ${Date.now() - t0} ms\n#   ${perEpoch}\n#   actions ${JSON.stringify(counts)}`;
-            console.log(summary.replace(/\n#   /g, '\n    '));
+            console.log(summary.replace(/\n# {3}/g, '\n    '));
             for (const line of summary.split('\n#   ')) t.diagnostic(line);
             const why = () =>
                 `${verdict.errors.join('\n')}\nmissing at the end: ${verdict.missing}; client epoch ${verdict.clientEpoch}, server epoch ${lastEpoch}\n` +

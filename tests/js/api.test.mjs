@@ -75,7 +75,7 @@ test('WebSocket: hello opens, messages arrive as events with data and cursor', (
 });
 
 test('the URL: ws/wss and http/https map both ways, query kept', () => {
-    const { l, ws, fetch } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
+    const { l, ws } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
     assert.equal(ws().url, 'wss://example.test/live?room=1');
     l.close();
     const b = make({ websocket: false, cursor: '3' }, 'https://example.test/live?room=1');

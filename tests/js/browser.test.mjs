@@ -2,10 +2,9 @@
 // windows-1252 page: the inlined wasm is plain ASCII, so any page encoding reads it right)
 // and the ES module build, each receiving a published message from the reference server.
 // Skipped without Chromium.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ROOT, startServer, publish } from '../lib/servers.mjs';
