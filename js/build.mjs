@@ -130,6 +130,7 @@ const inline = (literal) => {
 inline("''"); // so that the bundler finds the module; rewritten with the chosen key below
 // not a constant: a literal placeholder would let terser fold its length into the decoder
 const PLACEHOLDER = 'globalThis.LIFELINE_WASM_PLACEHOLDER';
+/** @type {import('esbuild').BuildOptions} */
 const common = {
     bundle: true,
     minify: true,
@@ -237,10 +238,12 @@ fs.writeFileSync(
         `\nexport default asmFunc;\nexport const I64_RESULTS = ${JSON.stringify(i64Results)};\n`,
 );
 const csp = { name: 'csp', setup: (b) => b.onResolve({ filter: /\/core-wasm\.mjs$/ }, () => ({ path: at('js/core-csp.mjs') })) };
-for (const [out, o] of [
+/** @type {[string, import('esbuild').BuildOptions][]} */
+const cspOutputs = [
     ['dist/lifeline.csp.mjs', { entryPoints: [at('js/index.mjs')], format: 'esm' }],
     ['dist/lifeline.csp.js', { stdin: script, format: 'iife' }],
-]) {
+];
+for (const [out, o] of cspOutputs) {
     const text = await bundle({ ...o, plugins: [csp] });
     if (text.includes(PLACEHOLDER) || text.includes('WebAssembly.')) throw new Error(`build: ${out} carries WebAssembly: the CSP build must not`);
     const b = Buffer.from(text + '\n', 'utf8'),

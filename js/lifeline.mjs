@@ -138,7 +138,7 @@ export class Lifeline extends EventTarget {
         const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
         const doc = options.document || globalThis.document,
             win = options.window || globalThis.window;
-        const fetcher = options.fetch || ((...args) => fetch(...args));
+        const fetcher = options.fetch || ((/** @type {Parameters<typeof fetch>} */ ...args) => fetch(...args));
         // tabs share when their URL and core options are the same (not in resource mode), where
         // the browser has Web Locks and BroadcastChannel
         const group =
@@ -150,7 +150,7 @@ export class Lifeline extends EventTarget {
         const early = (this.#early = group && {});
         if (group)
             early.decided = new Promise(
-                (decided) =>
+                (/** @type {(value?: unknown) => void} */ decided) =>
                     (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
                         if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
                         setTimeout(decided, SHARE_AFTER_LEADING_MS);
@@ -308,7 +308,10 @@ export class Lifeline extends EventTarget {
         return this.#group?.role ?? (this.#early?.release ? 'leader' : this.#shared ? 'follower' : 'solo');
     }
 
-    /** Resolves when the server acknowledged `data` (any JSON value). */
+    /**
+     * Resolves when the server acknowledged `data` (any JSON value).
+     * @returns {Promise<void>}
+     */
     send(data) {
         const text = JSON.stringify(data) ?? 'null',
             n = ++this.#n;

@@ -72,7 +72,7 @@ export function share(name, t, early) {
     // One lock request at a time: queued (a follower), held (the leader), or stealing; or
     // the one the tab made at construction, held already.
     const claim = (steal) => {
-        const ac = (token = new AbortController()),
+        const ac = (token = /** @type {AbortController & { steal?: number }} */ (new AbortController())),
             gone = () => token == ac && ((release = null), become('follower'), claim());
         heard = Date.now();
         hidden = 0;

@@ -76,10 +76,12 @@ function checkInt(name, v) {
 export function createLifeline(options = {}) {
     const known = new Set([...Object.keys(DEFAULTS), 'authorize', 'onSend', 'origins', 'store', 'redis', 'redisKeyPrefix', 'intercept', 'log']);
     for (const k of Object.keys(options)) if (!known.has(k)) throw new TypeError(`unknown option ${k}`);
+    /** @type {import('./index.d.ts').LifelineOptions} */
     const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     if (typeof o.prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(o.prefix)) throw new TypeError("prefix must be a path like '/live' (no trailing slash)");
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
-    const config = {};
+    /** @type {import('./index.d.ts').Lifeline['config']} */
+    const config = /** @type {any} */ ({});
     for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
