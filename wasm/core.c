@@ -413,7 +413,7 @@ const char *ll_cursor(ll_core *c, uint32_t *len) {
 #define NAME_FN(fn, TABLE, COUNT)                           \
     const char *fn(uint32_t v) {                            \
         static const char *const names[] = {TABLE(NAME_X)}; \
-        return v < COUNT ? names[v] : "?";                  \
+        return v < (COUNT) ? names[v] : "?";                \
     }
 #define NAME_X(n, s) s,
 NAME_FN(ll_state_name, LL_STATES, LL_STATE_COUNT)
