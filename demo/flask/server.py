@@ -11,8 +11,9 @@ page's, `test` the admin API's default). Every send is published unchanged to it
 --auth-test installs the test rule of server/DESIGN.md ("The test rule"): a member carries
 the cookie `user=ok` or the header `X-User: ok`; `private-*` streams need a member to
 subscribe or send, `members-*` streams to send; sends to `readonly-*` are rejected with
-code `read_only`, status 403; on `throw-*` streams the authorize hook raises. --no-sends registers no on_send hook at all (every send
-refused, 405 sends_disabled); /admin/config {"sends": false} rejects sends the same way.
+code `read_only`, status 403; on `throw-*` streams the authorize hook raises. --no-sends
+registers no on_send hook at all (every send refused, 405 sends_disabled); /admin/config
+{"sends": false} rejects sends the same way.
 """
 
 import argparse

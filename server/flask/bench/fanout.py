@@ -12,7 +12,6 @@ clock). Reports what it measured, asserts nothing.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
@@ -25,6 +24,11 @@ sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent)]
 from redis_server import RedisServer  # noqa: E402
 from test_demo import Demo  # noqa: E402
 from wsclient import Closed, WsClient  # noqa: E402
+
+
+def percentile(xs, q):
+    """The value at index q * len(xs) of the sorted xs (the last one past the end)."""
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 def run(label, args, n_sockets, n_polls, n_messages, every_ms):
@@ -91,10 +95,9 @@ def run(label, args, n_sockets, n_polls, n_messages, every_ms):
         xs = sorted(latencies[kind])
         expected = n_messages * (n_sockets if kind == "websocket" else n_polls)
         if xs:
-            p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
             row.append(
                 f"{len(xs)}/{expected}, median {statistics.median(xs) * 1000:.1f} ms, "
-                f"p99 {p(0.99):.1f} ms"
+                f"p99 {percentile(xs, 0.99) * 1000:.1f} ms"
             )
         else:
             row.append(f"0/{expected}")

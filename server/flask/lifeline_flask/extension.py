@@ -261,7 +261,7 @@ class Lifeline:
                 and "lifeline" in current_app.extensions
                 and current_app.extensions["lifeline"].live is self
             ):
-                app = current_app._get_current_object()
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
             else:
                 app = self._app
         if app is None or "lifeline" not in app.extensions:

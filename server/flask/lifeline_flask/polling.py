@@ -13,6 +13,7 @@ after the hook returned.
 """
 
 import re
+from typing import Optional
 
 from flask import Response, request
 
@@ -70,7 +71,8 @@ def poll(state, stream):
     raw_wait = request.args.get("wait")
     long = (
         state.config["long_poll_max"] > 0
-        and bool(_WAIT_RE.match(raw_wait or ""))
+        and raw_wait is not None
+        and bool(_WAIT_RE.match(raw_wait))
         and int(raw_wait) > 0
     )
     hooks.count("longpoll" if long else "poll")
@@ -106,7 +108,7 @@ def _poll_answer(state, stream, raw_wait):
     if raw is not None:
         if parse_cursor(raw) is None:
             return error_response(400, "bad_request", f"bad cursor {raw!r}")
-        cursor = raw
+        cursor: Optional[str] = raw
     else:
         cursor = next((t for t in tags if parse_cursor(t) is not None), None)
     wait = 0
@@ -189,7 +191,7 @@ def deliver_send(state, stream, data):
     if hook is None:
         return (405, "sends_disabled", "this server accepts no sends")
     try:
-        hook(stream, data, request._get_current_object())
+        hook(stream, data, request._get_current_object())  # type: ignore[attr-defined]
     except Rejected as e:
         return (e.status, e.code, e.message)
     return None

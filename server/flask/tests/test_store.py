@@ -2,7 +2,6 @@
 cooperates with gevent in a greenlet and with threads otherwise."""
 
 import threading
-import time
 
 import pytest
 

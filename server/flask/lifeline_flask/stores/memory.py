@@ -12,6 +12,7 @@ so greenlets and threads can share it; subscribers are called after it is releas
 import threading
 import time
 from collections import deque
+from typing import Deque, Tuple
 
 from ..cursor import format_cursor, is_everything, parse_cursor
 from ..jsontext import dumps
@@ -29,7 +30,8 @@ class _Stream:
     def __init__(self):
         self.offset = 0  # the last offset given out
         self.floor = 0  # the newest offset dropped by retention
-        self.log = deque()  # (offset, cursor, json_text, appended_ms)
+        # (offset, cursor, json_text, appended_ms)
+        self.log: Deque[Tuple[int, str, str, float]] = deque()
 
 
 class MemoryStore(Store):

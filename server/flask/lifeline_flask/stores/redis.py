@@ -129,11 +129,12 @@ class RedisStore(Store):
         all ask the same question."""
         key = (stream, cursor, limit)
         with self._lock:
-            flight = self._inflight.get(key)
-            leader = flight is None
-            if leader:
+            found = self._inflight.get(key)
+            leader = found is None
+            if found is None:
                 flight = self._inflight[key] = _Flight()
             else:
+                flight = found
                 flight.followers += 1
         if not leader:
             if not flight.done.wait(10):
