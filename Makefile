@@ -173,14 +173,19 @@ test: deps lint test-native test-wasm fuzz-short build test-js test-python test-
 # `make lint` fails on any finding of the linters, the type checkers and the formatters run
 # as checks; `make format` rewrites the tree with the formatters (the tools' configs:
 # eslint.config.mjs, .prettierrc.json, tsconfig.json, .clang-format, .clang-tidy, .flake8,
-# server/flask/pyproject.toml). tsc follows js/'s imports into build/ (make build writes it).
+# server/flask/pyproject.toml).
 C_FILES := $(wildcard wasm/*.c wasm/*.h tests/native/*.c tests/native/*.h bench/*.c)
 PY_DIRS := server/flask demo/flask tests/native/fill.py
 BLACK := black -q --config server/flask/pyproject.toml
 
 lint: lint-js lint-c lint-python lint-shell
 
-lint-js: build
+# tsc follows js/'s imports into build/core-js.mjs and build/wasm-inline.mjs, which
+# js/build.mjs writes (make build): built when missing or older than js/build.mjs.
+build/core-js.mjs: js/build.mjs
+	$(MAKE) build
+
+lint-js: deps build/core-js.mjs
 	node_modules/.bin/eslint --max-warnings 0 .
 	node_modules/.bin/prettier --check --log-level warn '**/*.{js,mjs}'
 	node_modules/.bin/tsc -p tsconfig.json
