@@ -9,6 +9,8 @@
 #   make demo-flask  the same demo from the Flask server
 #   make demo-cluster  the demo from 4 processes (gunicorn: 2 Flask workers, 2 Node) on Redis behind nginx
 #   make bench       benchmarks (QUICK=1: the short form)
+#   make lint        every linter, type checker and formatter check (part of make test)
+#   make format      applies the formatters (Prettier, clang-format, black)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
