@@ -12,6 +12,8 @@
 #   make demo-flask  the same demo from the Flask server
 #   make demo-cluster  the demo from 4 processes (gunicorn: 2 Flask workers, 2 Node) on Redis behind nginx
 #   make bench       benchmarks (QUICK=1: the short form)
+#   make lint        every linter, type checker and formatter check (part of make test)
+#   make format      applies the formatters (Prettier, clang-format, black)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -24,7 +26,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
             python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
-            nginx-light python3-pip python3-setuptools python3-wheel python3-venv
+            nginx-light python3-pip python3-setuptools python3-wheel python3-venv \
+            clang-format clang-tidy black flake8 mypy shellcheck
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)
 # What the wasm module exports: every function wasm/lifeline.h declares LL_EXPORT (the
@@ -43,7 +46,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: FORCE wheel test-docs bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: FORCE wheel test-docs lint lint-js lint-c lint-python lint-shell format bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 MISSING_APT = for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
 	command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm
@@ -191,12 +194,50 @@ test-cluster: build
 
 # The fast inner loop: the native tests, the JS unit tests, the Python unit tests, the
 # conformance suite on the two memory-store rows, and lint.
-check: test-native build
+check: lint test-native build
 	node --test tests/js/
 	/usr/bin/python3 -m pytest server/flask/tests -q
 	LIFELINE_ROWS=node,flask node --test tests/conformance/
 
-test: deps test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-docs test-cluster
+# ---- the workspace checks itself ----
+# `make lint` fails on any finding of the linters, the type checkers and the formatters run
+# as checks; `make format` rewrites the tree with the formatters (the tools' configs:
+# eslint.config.mjs, .prettierrc.json, tsconfig.json, .clang-format, .clang-tidy, .flake8,
+# server/flask/pyproject.toml).
+C_FILES := $(wildcard wasm/*.c wasm/*.h tests/native/*.c tests/native/*.h bench/*.c)
+PY_DIRS := server/flask demo/flask tests/native/fill.py
+BLACK := black -q --config server/flask/pyproject.toml
+
+lint: lint-js lint-c lint-python lint-shell
+
+# tsc follows js/'s imports into build/core-js.mjs and build/wasm-inline.mjs, which
+# js/build.mjs writes (make build): built when missing or older than js/build.mjs.
+build/core-js.mjs: js/build.mjs
+	$(MAKE) build
+
+lint-js: check-deps build/core-js.mjs
+	node_modules/.bin/eslint --max-warnings 0 .
+	node_modules/.bin/prettier --check --log-level warn '**/*.{js,mjs}'
+	node_modules/.bin/tsc -p tsconfig.json
+
+lint-c: check-deps
+	clang-format --dry-run -Werror $(C_FILES)
+	clang-tidy --quiet $(CORE_SRC) -- -std=c11 2>/dev/null
+
+lint-python: check-deps
+	$(BLACK) --check $(PY_DIRS)
+	flake8 $(PY_DIRS)
+	cd server/flask && mypy
+
+lint-shell: check-deps
+	shellcheck .ci/run
+
+format: check-deps
+	node_modules/.bin/prettier --write --log-level warn '**/*.{js,mjs}'
+	clang-format -i $(C_FILES)
+	$(BLACK) $(PY_DIRS)
+
+test: deps lint test-native test-wasm fuzz-short build test-js test-python test-servers test-integration bench-quick test-browser test-docs test-cluster
 
 # The Flask extension as a wheel with the built client inside (lifeline_flask/client/), from a
 # copy of server/flask (the checkout gets no build/ or egg-info); Debian's pip, offline:

@@ -72,7 +72,16 @@ async function lifelineMaker() {
     return (i) => {
         const websocket = onWebSocket(i);
         const l = new Lifeline(`${urls[i % urls.length]}/live/bench`, { WebSocket, websocket, storage: storage(), seed: SEED * 100003 + i });
-        const c = { transport: websocket ? 'websocket' : 'longpoll', get open() { return l.state === 'open'; }, get now() { return l.transport; }, close: () => l.close() };
+        const c = {
+            transport: websocket ? 'websocket' : 'longpoll',
+            get open() {
+                return l.state === 'open';
+            },
+            get now() {
+                return l.transport;
+            },
+            close: () => l.close(),
+        };
         l.addEventListener('message', (e) => deliver(e.data, websocket ? 'websocket' : 'polling'));
         l.addEventListener('error', () => {});
         return c;
@@ -84,7 +93,14 @@ async function sioMaker() {
     return (i) => {
         const websocket = onWebSocket(i);
         const s = io(urls[i % urls.length], { forceNew: true, transports: websocket ? ['websocket'] : ['polling'] });
-        const c = { transport: websocket ? 'websocket' : 'polling', open: false, get now() { return s.io.engine?.transport?.name ?? 'none'; }, close: () => s.close() };
+        const c = {
+            transport: websocket ? 'websocket' : 'polling',
+            open: false,
+            get now() {
+                return s.io.engine?.transport?.name ?? 'none';
+            },
+            close: () => s.close(),
+        };
         s.on('connect', () => (c.open = true));
         s.on('disconnect', () => (c.open = false));
         s.on('msg', (m) => deliver(m?.data, websocket ? 'websocket' : 'polling'));

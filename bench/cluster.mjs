@@ -58,7 +58,6 @@ const clock = () => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------ figures
 
-
 /** utime + stime of a pid, in ms (0 when it is gone). */
 function cpuMs(pid) {
     try {
@@ -80,10 +79,26 @@ function cpuRate(a, b, wallMs, clients) {
 // ------------------------------------------------------------------ fleets
 
 function startFleet(lib, urls, clients, kind, seed) {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'bench', 'cluster-fleet.mjs'), '--lib', lib, '--urls', urls.join(','), '--clients', String(clients), '--kind', kind, '--seed', String(seed)], {
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+        process.execPath,
+        [
+            path.join(ROOT, 'bench', 'cluster-fleet.mjs'),
+            '--lib',
+            lib,
+            '--urls',
+            urls.join(','),
+            '--clients',
+            String(clients),
+            '--kind',
+            kind,
+            '--seed',
+            String(seed),
+        ],
+        {
+            cwd: ROOT,
+            stdio: ['pipe', 'pipe', 'pipe'],
+        },
+    );
     const f = { proc, open: 0, waiters: [], err: '' };
     proc.stderr.on('data', (d) => (f.err = (f.err + d).slice(-4000)));
     readline.createInterface({ input: proc.stdout }).on('line', (line) => {
@@ -205,9 +220,13 @@ async function runConfig(cfg) {
         const serverPids = servers.map((s) => s.pid);
         const fleetPids = fleets.map((f) => f.proc.pid);
         const redisPids = redis ? [redis.pid] : [];
-        let a = cpuOf(serverPids), ar = cpuOf(redisPids), ta = performance.now();
+        let a = cpuOf(serverPids),
+            ar = cpuOf(redisPids),
+            ta = performance.now();
         await sleep(C.idle);
-        let b = cpuOf(serverPids), br = cpuOf(redisPids), tb = performance.now();
+        let b = cpuOf(serverPids),
+            br = cpuOf(redisPids),
+            tb = performance.now();
         result.idleCpuPer1k = cpuRate(a, b, tb - ta, CLIENTS);
         result.idleRedisCpuPer1k = redis ? cpuRate(ar, br, tb - ta, CLIENTS) : null;
 
@@ -240,7 +259,8 @@ async function runConfig(cfg) {
             tb = performance.now();
             const lat = reports.flatMap((x) => x.latencies).sort((x, y) => x - y);
             const kind = (k) => reports.flatMap((x) => x.byKind[k]).sort((x, y) => x - y);
-            const ws = kind('websocket'), polling = kind('polling');
+            const ws = kind('websocket'),
+                polling = kind('polling');
             const round = {
                 published: ok,
                 delivered: lat.length,
@@ -262,7 +282,9 @@ async function runConfig(cfg) {
                 }, {}),
             };
             result.rounds.push(round);
-            log(`${cfg.id} round ${r + 1}: delivered ${round.delivered}/${expected}, p50 ${round.p50} ms, p99 ${round.p99} ms, CPU ${round.cpuPer1k.toFixed(1)} ms/s per 1k, transports ${JSON.stringify(round.transports)}`);
+            log(
+                `${cfg.id} round ${r + 1}: delivered ${round.delivered}/${expected}, p50 ${round.p50} ms, p99 ${round.p99} ms, CPU ${round.cpuPer1k.toFixed(1)} ms/s per 1k, transports ${JSON.stringify(round.transports)}`,
+            );
         }
         result.loadavgAfter = os.loadavg()[0];
         result.redisConnections = redis ? servers.map((s) => tcpConnectionsTo(s.pid, redis.port)) : null;
@@ -272,7 +294,12 @@ async function runConfig(cfg) {
         result.fleetCpuPer1k = median(result.rounds.map((x) => x.fleetCpuPer1k));
         for (const k of ['wsP50', 'wsP99', 'pollP50', 'pollP99']) result[k] = median(result.rounds.map((x) => x[k]));
         result.activeRedisCpuPer1k = redis ? median(result.rounds.map((x) => x.redisCpuPer1k)) : null;
-        result.deliveredShare = result.rounds.reduce((n, x) => n + x.delivered, 0) / Math.max(1, result.rounds.reduce((n, x) => n + x.expected, 0));
+        result.deliveredShare =
+            result.rounds.reduce((n, x) => n + x.delivered, 0) /
+            Math.max(
+                1,
+                result.rounds.reduce((n, x) => n + x.expected, 0),
+            );
     } catch (e) {
         result.error = String(e?.stack || e);
         log(`${cfg.id}: ${result.error}`);
@@ -291,7 +318,10 @@ const ratio = (x, y) => (x == null || y == null || y === 0 ? '—' : `${(x / y).
 
 function markdown(res) {
     const by = Object.fromEntries(res.configs.map((c) => [c.id, c]));
-    const L = by['lifeline-redis'], M = by['lifeline-memory'], S = by['sio-redis'], R = by['raw-redis'];
+    const L = by['lifeline-redis'],
+        M = by['lifeline-memory'],
+        S = by['sio-redis'],
+        R = by['raw-redis'];
     const rows = res.configs.map((c) => [
         c.name,
         `${fmt(c.loadavgBefore, 1)} → ${fmt(c.loadavgAfter, 1)}`,
@@ -308,7 +338,22 @@ function markdown(res) {
         c.activeRedisCpuPer1k == null ? '—' : fmt(c.activeRedisCpuPer1k),
         fmt(c.fleetCpuPer1k),
     ]);
-    const head = ['configuration', 'machine load (1 min avg) before → after', 'open', 'all open after', 'latency p50 (ms)', 'p99 (ms)', 'WebSocket clients p50 / p99', 'polling clients p50 / p99', 'delivered', 'Redis connections per process', 'server CPU idle, ms/s per 1k clients', 'server CPU active, ms/s per 1k', 'redis-server CPU active, per 1k', 'client fleet CPU active, per 1k'];
+    const head = [
+        'configuration',
+        'machine load (1 min avg) before → after',
+        'open',
+        'all open after',
+        'latency p50 (ms)',
+        'p99 (ms)',
+        'WebSocket clients p50 / p99',
+        'polling clients p50 / p99',
+        'delivered',
+        'Redis connections per process',
+        'server CPU idle, ms/s per 1k clients',
+        'server CPU active, ms/s per 1k',
+        'redis-server CPU active, per 1k',
+        'client fleet CPU active, per 1k',
+    ];
     const table = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
     const out = [
         `# Cluster benchmark${res.meta.quick ? ' (quick form: small numbers, not for reading)' : ''}`,
@@ -318,7 +363,7 @@ function markdown(res) {
         `${CLIENTS.toLocaleString('en')} clients, half WebSocket and half long polling, the real client library each, in two fleet processes (one per kind), split evenly over the server processes. ` +
             `${C.rounds} round(s) of ${C.messages} messages at ${C.rate}/s, published alternately on each process's admin API; latency is publish → delivery over every delivery of a round (one clock), "delivered" counts deliveries within ${DELIVERY_CAP / 1000} s of a round's last publish; figures are medians of the rounds. ` +
             'CPU: utime+stime from /proc/<pid>/stat of the server processes (redis-server and the client fleet apart), in ms per second of wall time per 1,000 clients. ' +
-            'The fleets (half the clients each) run on the same 2 cores as the servers and as whatever else the machine runs (the load column): a message wakes every client of a fleet at once, so the latency includes that burst queueing in the fleet — the row without a library shows the servers\' own floor.',
+            "The fleets (half the clients each) run on the same 2 cores as the servers and as whatever else the machine runs (the load column): a message wakes every client of a fleet at once, so the latency includes that burst queueing in the fleet — the row without a library shows the servers' own floor.",
         '',
         table,
         '',
@@ -342,7 +387,15 @@ async function main() {
     }, C.watchdog);
     watchdog.unref();
     const res = {
-        meta: { date: new Date().toISOString(), quick: QUICK, clients: CLIENTS, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '?', node: process.version, settings: C },
+        meta: {
+            date: new Date().toISOString(),
+            quick: QUICK,
+            clients: CLIENTS,
+            cpus: os.cpus().length,
+            cpuModel: os.cpus()[0]?.model ?? '?',
+            node: process.version,
+            settings: C,
+        },
         configs: [],
     };
     for (const cfg of CONFIGS) res.configs.push(await runConfig(cfg));

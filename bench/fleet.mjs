@@ -81,7 +81,7 @@ async function makeLifeline() {
         const c = { l, open: false };
         l.addEventListener('statechange', (e) => {
             const now = e.state === 'open';
-            if (now !== c.open) (open += now ? 1 : -1), (c.open = now);
+            if (now !== c.open) ((open += now ? 1 : -1), (c.open = now));
         });
         l.addEventListener('message', () => received++);
         l.addEventListener('error', () => {});
@@ -126,7 +126,6 @@ function bucketize(list, t0, span, width = 100) {
     return b;
 }
 
-const sum = (o) => Object.values(o).reduce((a, v) => a + (typeof v === 'number' ? v : 0), 0);
 function requestsOf(s) {
     // demo/server.mjs: ws, poll, longpoll, post, options; sio-server: ws, poll, post
     return (s.ws ?? 0) + (s.poll ?? 0) + (s.longpoll ?? 0) + (s.post ?? 0) + (s.options ?? 0);
@@ -169,7 +168,16 @@ async function main() {
     await sleep(1000);
     s = await admin('/admin/stats');
     dt = (performance.now() - a) / 1000;
-    const active = { seconds: dt, published, rate: RATE, delivered: received, expected: published * N, requestsPerSec: requestsOf(s) / dt, bytesOutPerSec: (s.bytesOut ?? 0) / dt, raw: s };
+    const active = {
+        seconds: dt,
+        published,
+        rate: RATE,
+        delivered: received,
+        expected: published * N,
+        requestsPerSec: requestsOf(s) / dt,
+        bytesOutPerSec: (s.bytesOut ?? 0) / dt,
+        raw: s,
+    };
 
     // herd
     attempts = [];

@@ -47,10 +47,43 @@ const argOf = (k) => {
 };
 const CLIENTS = Math.min(10000, Math.max(1, Number(argOf('--clients') ?? 1000)));
 const C = QUICK
-    ? { reps: 3, cap: 15000, idleWarm: 5000, idleWin: 45000, latN: 15, stallCap: 50000, fleet: { idle: 6000, active: 3000, herd: 4000 }, sioFleet: Math.min(CLIENTS, 300), nsEvents: 20000, watchdog: 10 * 60000, pool: 8 }
-    : { reps: 7, cap: 60000, idleWarm: 30000, idleWin: 180000, latN: 60, stallCap: 90000, fleet: { idle: 20000, active: 20000, herd: 15000 }, sioFleet: Math.min(CLIENTS, 1000), nsEvents: 200000, watchdog: 30 * 60000, pool: 8 };
+    ? {
+          reps: 3,
+          cap: 15000,
+          idleWarm: 5000,
+          idleWin: 45000,
+          latN: 15,
+          stallCap: 50000,
+          fleet: { idle: 6000, active: 3000, herd: 4000 },
+          sioFleet: Math.min(CLIENTS, 300),
+          nsEvents: 20000,
+          watchdog: 10 * 60000,
+          pool: 8,
+      }
+    : {
+          reps: 7,
+          cap: 60000,
+          idleWarm: 30000,
+          idleWin: 180000,
+          latN: 60,
+          stallCap: 90000,
+          fleet: { idle: 20000, active: 20000, herd: 15000 },
+          sioFleet: Math.min(CLIENTS, 1000),
+          nsEvents: 200000,
+          watchdog: 30 * 60000,
+          pool: 8,
+      };
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+];
 const MODES = ['pass', 'refuse', 'blackhole', 'stall', 'flap'];
 const LIBS = [
     { id: 'lifeline', name: 'Lifeline' },
@@ -242,10 +275,17 @@ async function coreWasm() {
     let delivered = 0;
     x.ll_init(core, 1, 0);
     x.ll_set_cursor(core, ...rt.args(['1']));
-    const feed = driver(rt, core, () => clock, () => 0, () => {}, (a) => {
-        if (a.type === K.ACT_WS_OPEN) wsId = a.socket;
-        if (a.type === K.ACT_DELIVER) delivered++;
-    });
+    const feed = driver(
+        rt,
+        core,
+        () => clock,
+        () => 0,
+        () => {},
+        (a) => {
+            if (a.type === K.ACT_WS_OPEN) wsId = a.socket;
+            if (a.type === K.ACT_DELIVER) delivered++;
+        },
+    );
     feed('ll_start', [1, 1]);
     feed('ll_ws_opened', [wsId]);
     ws('{"type":"hello","cursor":"1","heartbeat":25000}');
@@ -269,7 +309,7 @@ async function coreWasm() {
     let now = 1000n;
     let ws2 = 0;
     x.ll_start(core2, now, 1, 1);
-    for (let p; (p = x.ll_next_action(core2)); ) {
+    for (let p; (p = x.ll_next_action(core2));) {
         const a = rt.action(p);
         if (a.type === K.ACT_WS_OPEN) ws2 = a.socket;
     }
@@ -357,20 +397,8 @@ function summarizeTtfm(trials) {
  *  trials waiting for the cap overlap the rest of the phase instead of trailing it. */
 function ttfmTrials() {
     const out = [];
-    for (const mode of ['blackhole', 'stall', 'flap', 'refuse', 'pass']) for (let rep = 0; rep < C.reps; rep++) for (const lib of LIBS) out.push({ mode, lib: lib.id, rep });
-    return out;
-}
-/** Run fn over items, at most `width` at a time; results in item order. */
-async function pool(items, width, fn) {
-    const out = new Array(items.length);
-    let next = 0;
-    const worker = async () => {
-        while (next < items.length) {
-            const i = next++;
-            out[i] = await fn(items[i], i);
-        }
-    };
-    await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+    for (const mode of ['blackhole', 'stall', 'flap', 'refuse', 'pass'])
+        for (let rep = 0; rep < C.reps; rep++) for (const lib of LIBS) out.push({ mode, lib: lib.id, rep });
     return out;
 }
 
@@ -428,11 +456,9 @@ async function startChromium() {
             rmDir(); // helpers may still have been writing at the first attempt
         } catch {}
     });
-    const proc = spawn(
-        CHROMIUM,
-        [...CHROMIUM_FLAGS, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const proc = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${dir}`, '--remote-debugging-port=0', 'about:blank'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+    });
     children.add(proc);
     proc.on('exit', () => children.delete(proc));
     // SIGTERM and wait: Chromium then ends and reaps its own helpers (a SIGKILL leaves them
@@ -541,7 +567,17 @@ async function ttfmChromium(targets, staticUrl) {
 function idleRow(name, where, st, seconds) {
     const req = st.http_total + st.ws_upgrades;
     const bytes = st.bytes.http.up + st.bytes.http.down + st.bytes.ws.up + st.bytes.ws.down;
-    return { name, where, seconds, requests: req, bytes, requestsPerMin: (req * 60) / seconds, bytesPerMin: (bytes * 60) / seconds, http: st.http_requests, wsUpgrades: st.ws_upgrades };
+    return {
+        name,
+        where,
+        seconds,
+        requests: req,
+        bytes,
+        requestsPerMin: (req * 60) / seconds,
+        bytesPerMin: (bytes * 60) / seconds,
+        http: st.http_requests,
+        wsUpgrades: st.ws_upgrades,
+    };
 }
 
 async function waitFor(fn, ms, every = 50) {
@@ -558,7 +594,12 @@ async function idlePhase(servers, ctx, staticUrl) {
     const defs = [
         { name: 'Lifeline — WebSocket', target: servers.L, make: (u) => new LifelineNode(u + '/live/test', { WebSocket }), want: 'websocket' },
         { name: 'Lifeline — long poll', target: servers.L, make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }), want: 'longpoll' },
-        { name: 'Lifeline — interval poll (server --long-poll-max 0)', target: servers.L0, make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }), want: 'poll' },
+        {
+            name: 'Lifeline — interval poll (server --long-poll-max 0)',
+            target: servers.L0,
+            make: (u) => new LifelineNode(u + '/live/test', { WebSocket, websocket: false }),
+            want: 'poll',
+        },
         { name: 'Lifeline — resource mode (static ETag URL)', target: staticUrl, make: (u) => LifelineNode.watch(u + '/etag.json'), want: 'resource' },
         { name: 'socket.io default (WebSocket after upgrade)', target: servers.S, make: (u) => ioNode(u, { forceNew: true }), sio: true },
         { name: 'socket.io polling only', target: servers.S, make: (u) => ioNode(u, { forceNew: true, transports: ['polling'] }), sio: true },
@@ -582,12 +623,20 @@ async function idlePhase(servers, ctx, staticUrl) {
             const p = await proxyTo(h.target);
             const page = await openPage(ctx, staticUrl);
             await page.bringToFront();
-            await page.evaluate(([code, url]) => {
-                if (code === 'sio') window.__c = window.__io(url, { forceNew: true });
-                else window.__c = new window.__L(url + '/live/test', code === 'lifeline-lp' ? { websocket: false } : {});
-            }, [h.code, p.url]);
+            await page.evaluate(
+                ([code, url]) => {
+                    if (code === 'sio') window.__c = window.__io(url, { forceNew: true });
+                    else window.__c = new window.__L(url + '/live/test', code === 'lifeline-lp' ? { websocket: false } : {});
+                },
+                [h.code, p.url],
+            );
             const ok = await waitFor(
-                () => page.evaluate(([code]) => (code === 'sio' ? window.__c.connected && window.__c.io.engine.transport.name === 'websocket' : window.__c.state === 'open'), [h.code]),
+                () =>
+                    page.evaluate(
+                        ([code]) =>
+                            code === 'sio' ? window.__c.connected && window.__c.io.engine.transport.name === 'websocket' : window.__c.state === 'open',
+                        [h.code],
+                    ),
                 8000,
                 100,
             );
@@ -772,7 +821,25 @@ function runFleet(lib, url, n) {
     return new Promise((resolve) => {
         const proc = spawn(
             process.execPath,
-            [path.join(BENCH, 'fleet.mjs'), '--lib', lib, '--url', url, '--clients', String(n), '--idle', String(C.fleet.idle), '--active', String(C.fleet.active), '--herd', String(C.fleet.herd), '--rate', '1', '--deadline', String(deadline)],
+            [
+                path.join(BENCH, 'fleet.mjs'),
+                '--lib',
+                lib,
+                '--url',
+                url,
+                '--clients',
+                String(n),
+                '--idle',
+                String(C.fleet.idle),
+                '--active',
+                String(C.fleet.active),
+                '--herd',
+                String(C.fleet.herd),
+                '--rate',
+                '1',
+                '--deadline',
+                String(deadline),
+            ],
             { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
         );
         children.add(proc);
@@ -813,25 +880,49 @@ function renderMarkdown() {
     if (r.size) {
         out.push('', '## Size', '');
         const base = r.size[0].gzip;
-        out.push(table(['file', 'raw', 'gzip -9', 'gzip vs lifeline.mjs'], r.size.map((s) => [s.name, kb(s.raw), kb(s.gzip), s.reference ? '—' : ratio(s.gzip, base)])));
+        out.push(
+            table(
+                ['file', 'raw', 'gzip -9', 'gzip vs lifeline.mjs'],
+                r.size.map((s) => [s.name, kb(s.raw), kb(s.gzip), s.reference ? '—' : ratio(s.gzip, base)]),
+            ),
+        );
     }
     for (const env of ['node', 'chromium']) {
         const t = r.ttfm[env];
         if (!t) continue;
-        out.push('', `## Time to first message — ${env === 'node' ? 'Node' : 'headless Chromium'} (median, cap ${ms(r.meta.cap)}; delivered k/n within the cap)`, '');
-        const cell = (x) => `${x.median == null ? `**never** (${x.delivered})` : ms(x.median)}${x.median != null && x.delivered !== `${r.meta.reps}/${r.meta.reps}` ? ` (${x.delivered})` : ''}`;
+        out.push(
+            '',
+            `## Time to first message — ${env === 'node' ? 'Node' : 'headless Chromium'} (median, cap ${ms(r.meta.cap)}; delivered k/n within the cap)`,
+            '',
+        );
+        const cell = (x) =>
+            `${x.median == null ? `**never** (${x.delivered})` : ms(x.median)}${x.median != null && x.delivered !== `${r.meta.reps}/${r.meta.reps}` ? ` (${x.delivered})` : ''}`;
         out.push(
             table(
                 ['fault', 'Lifeline', 'socket.io default', '× Lifeline', 'socket.io ws-first', '× Lifeline', 'Lifeline ended on'],
                 MODES.map((m) => {
-                    const a = t[m].lifeline, b = t[m].sio, c = t[m]['sio-ws'];
-                    return [m, cell(a), cell(b), ratio(b.median, a.median), cell(c), c.median == null ? '∞' : ratio(c.median, a.median), a.transports.join(', ')];
+                    const a = t[m].lifeline,
+                        b = t[m].sio,
+                        c = t[m]['sio-ws'];
+                    return [
+                        m,
+                        cell(a),
+                        cell(b),
+                        ratio(b.median, a.median),
+                        cell(c),
+                        c.median == null ? '∞' : ratio(c.median, a.median),
+                        a.transports.join(', '),
+                    ];
                 }),
             ),
         );
     }
     if (r.idle.node?.length || r.idle.hidden?.length) {
-        out.push('', `## Idle cost per client (no data; requests = HTTP requests + WebSocket upgrades, bytes = both directions at the proxy; measured over ${ms(r.meta.idleWin)} after ${ms(r.meta.idleWarm)} warm-up and extrapolated per minute)`, '');
+        out.push(
+            '',
+            `## Idle cost per client (no data; requests = HTTP requests + WebSocket upgrades, bytes = both directions at the proxy; measured over ${ms(r.meta.idleWin)} after ${ms(r.meta.idleWarm)} warm-up and extrapolated per minute)`,
+            '',
+        );
         const rows = [...(r.idle.node ?? [])];
         const base = rows.find((x) => x.name.startsWith('socket.io default'));
         out.push(
@@ -841,7 +932,17 @@ function renderMarkdown() {
                     ...rows.map((x) => [x.name, x.where, num(x.requestsPerMin), kb(x.bytesPerMin), ratio(x.bytesPerMin, base?.bytesPerMin)]),
                     ...(r.idle.hidden ?? []).flatMap((x) => [
                         [x.name + ` (whole window, ${ms(x.seconds * 1000)}, ${x.visibility})`, x.where, num(x.requestsPerMin), kb(x.bytesPerMin), '—'],
-                        ...(x.afterGrace ? [[x.name + ` (after Lifeline's 30 s hidden grace, ${ms(x.afterGrace.seconds * 1000)})`, x.where, num(x.afterGrace.requestsPerMin), kb(x.afterGrace.bytesPerMin), '—']] : []),
+                        ...(x.afterGrace
+                            ? [
+                                  [
+                                      x.name + ` (after Lifeline's 30 s hidden grace, ${ms(x.afterGrace.seconds * 1000)})`,
+                                      x.where,
+                                      num(x.afterGrace.requestsPerMin),
+                                      kb(x.afterGrace.bytesPerMin),
+                                      '—',
+                                  ],
+                              ]
+                            : []),
                     ]),
                 ],
             ),
@@ -850,28 +951,54 @@ function renderMarkdown() {
     if (r.latency) {
         out.push('', `## Update latency (server publish → client \`message\`, Node, ${r.latency[0]?.sent} publishes 200–500 ms apart)`, '');
         const base = r.latency[0]?.median;
-        out.push(table(['client', 'transport', 'median', 'p95', 'received', 'median × Lifeline WS'], r.latency.map((x) => [x.name, x.transport, ms(x.median), ms(x.p95), `${x.n}/${x.sent}`, ratio(x.median, base)])));
+        out.push(
+            table(
+                ['client', 'transport', 'median', 'p95', 'received', 'median × Lifeline WS'],
+                r.latency.map((x) => [x.name, x.transport, ms(x.median), ms(x.p95), `${x.n}/${x.sent}`, ratio(x.median, base)]),
+            ),
+        );
     }
     if (r.stall) {
         out.push('', '## Stall recovery (WebSocket frozen mid-stream by the proxy, which keeps stalling new WebSockets; 10 messages/s)', '');
-        const row = (name, x) => [name, x.recoveryMs == null ? `not within ${ms(x.cap)}` : ms(x.recoveryMs), String(x.lost), String(x.duplicated), String(x.published), x.transportAfter ?? '—'];
-        out.push(table(['client', 'delivery resumed after', 'lost', 'duplicated', 'published', 'transport after'], [row('Lifeline', r.stall.lifeline), row('socket.io default (no cursor: lost = never delivered)', r.stall.sio)]));
-        if (r.stall.lifeline.recoveryMs && r.stall.sio.recoveryMs) out.push('', `socket.io takes ${ratio(r.stall.sio.recoveryMs, r.stall.lifeline.recoveryMs)} as long.`);
+        const row = (name, x) => [
+            name,
+            x.recoveryMs == null ? `not within ${ms(x.cap)}` : ms(x.recoveryMs),
+            String(x.lost),
+            String(x.duplicated),
+            String(x.published),
+            x.transportAfter ?? '—',
+        ];
+        out.push(
+            table(
+                ['client', 'delivery resumed after', 'lost', 'duplicated', 'published', 'transport after'],
+                [row('Lifeline', r.stall.lifeline), row('socket.io default (no cursor: lost = never delivered)', r.stall.sio)],
+            ),
+        );
+        if (r.stall.lifeline.recoveryMs && r.stall.sio.recoveryMs)
+            out.push('', `socket.io takes ${ratio(r.stall.sio.recoveryMs, r.stall.lifeline.recoveryMs)} as long.`);
     }
     if (r.core) {
         out.push('', '## Core cost per input event', '');
         const rows = [];
-        if (r.core.callgrind?.rows) for (const x of r.core.callgrind.rows) rows.push([`native, callgrind (\`make bench-core\`): ${x.cycle}`, `${x.instructionsPerEvent} instructions`]);
+        if (r.core.callgrind?.rows)
+            for (const x of r.core.callgrind.rows) rows.push([`native, callgrind (\`make bench-core\`): ${x.cycle}`, `${x.instructionsPerEvent} instructions`]);
         else rows.push(['native, callgrind', `skipped: ${r.core.callgrind?.skipped}`]);
         if (r.core.wasm) {
-            rows.push([`wasm in Node, through loader + driver (encode, call, drain and decode actions): ws msg frame`, `${num(r.core.wasm.driverNsPerEvent)} ns`]);
+            rows.push([
+                `wasm in Node, through loader + driver (encode, call, drain and decode actions): ws msg frame`,
+                `${num(r.core.wasm.driverNsPerEvent)} ns`,
+            ]);
             rows.push([`wasm in Node, bare export call + drain: ws msg frame`, `${num(r.core.wasm.bareNsPerEvent)} ns`]);
         }
         out.push(table(['measure', 'per event'], rows));
     }
     const f = r.fleet;
     if (f.lifeline || f.sio) {
-        out.push('', `## Fleet (simulated clients in one Node process, real library each; server counters; herd = attempts per 100 ms after /admin/restart)`, '');
+        out.push(
+            '',
+            `## Fleet (simulated clients in one Node process, real library each; server counters; herd = attempts per 100 ms after /admin/restart)`,
+            '',
+        );
         const row = (name, x) =>
             x?.error
                 ? [name, '—', '—', '—', '—', '—', '—', `error: ${String(x.error).slice(0, 80)}`]
@@ -883,7 +1010,9 @@ function renderMarkdown() {
                       `${x.herd.peakPer100ms} / ${num(x.herd.meanPer100ms)}`,
                       num(x.herd.peakToMean, 2),
                       x.herd.allBackMs == null ? `${x.herd.openAtEnd}/${x.herd.openBefore} back` : ms(x.herd.allBackMs),
-                      `${x.herd.attempts} (${Object.entries(x.herd.byKind).map(([k, v]) => `${k} ${v}`).join(', ')})`,
+                      `${x.herd.attempts} (${Object.entries(x.herd.byKind)
+                          .map(([k, v]) => `${k} ${v}`)
+                          .join(', ')})`,
                   ];
         out.push(
             table(
@@ -892,7 +1021,10 @@ function renderMarkdown() {
             ),
         );
         if (f.lifeline && !f.lifeline.error && f.sio && !f.sio.error && f.sio.clients !== f.lifeline.clients)
-            out.push('', `socket.io's fleet is ${f.sio.clients} clients (its polling handshake + upgrade per client costs this one Node process far more than a WebSocket; per-client figures compare).`);
+            out.push(
+                '',
+                `socket.io's fleet is ${f.sio.clients} clients (its polling handshake + upgrade per client costs this one Node process far more than a WebSocket; per-client figures compare).`,
+            );
     }
     if (r.notes.length) out.push('', '## Notes', '', ...r.notes.map((n) => `- ${n}`));
     return out.join('\n') + '\n';
@@ -905,32 +1037,53 @@ function renderSvg() {
     const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
     const colors = { lifeline: '#2f7d32', sio: '#c0392b', 'sio-ws': '#e08e0b', other: '#7f8c8d' };
     let y = 30;
-    parts.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">Lifeline vs socket.io-client (${r.meta.quick ? 'quick' : 'full'} run, ${esc(r.meta.date)})</text>`);
+    parts.push(
+        `<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">Lifeline vs socket.io-client (${r.meta.quick ? 'quick' : 'full'} run, ${esc(r.meta.date)})</text>`,
+    );
     // panel: time to first message, log scale, per env
     for (const env of ['node', 'chromium']) {
         const t = r.ttfm[env];
         if (!t) continue;
-        const h = 200, x0 = 70, x1 = W - 20, top = y + 25;
-        parts.push(`<text x="${x0}" y="${y + 15}" font-size="13" font-weight="bold">Time to first message, ${env === 'node' ? 'Node' : 'Chromium'} (median, log scale; ✗ = never within ${ms(r.meta.cap)})</text>`);
-        const lo = 1, hi = r.meta.cap;
-        const sy = (v) => top + h - (Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) * h;
+        const h = 200,
+            x0 = 70,
+            x1 = W - 20,
+            top = y + 25;
+        parts.push(
+            `<text x="${x0}" y="${y + 15}" font-size="13" font-weight="bold">Time to first message, ${env === 'node' ? 'Node' : 'Chromium'} (median, log scale; ✗ = never within ${ms(r.meta.cap)})</text>`,
+        );
+        const lo = 1,
+            hi = r.meta.cap;
+        const sy = (v) => top + h - ((Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * h;
         for (const tick of [1, 10, 100, 1000, 10000, 60000].filter((v) => v <= hi)) {
-            parts.push(`<line x1="${x0}" x2="${x1}" y1="${sy(tick)}" y2="${sy(tick)}" stroke="#ddd"/><text x="${x0 - 5}" y="${sy(tick) + 4}" font-size="10" text-anchor="end">${ms(tick)}</text>`);
+            parts.push(
+                `<line x1="${x0}" x2="${x1}" y1="${sy(tick)}" y2="${sy(tick)}" stroke="#ddd"/><text x="${x0 - 5}" y="${sy(tick) + 4}" font-size="10" text-anchor="end">${ms(tick)}</text>`,
+            );
         }
-        const gw = (x1 - x0) / MODES.length, bw = gw / 4.5;
+        const gw = (x1 - x0) / MODES.length,
+            bw = gw / 4.5;
         MODES.forEach((m, i) => {
             LIBS.forEach((lib, j) => {
                 const v = t[m][lib.id].median;
                 const bx = x0 + i * gw + gw * 0.1 + j * bw * 1.1;
-                if (v == null) parts.push(`<rect x="${bx}" y="${top}" width="${bw}" height="${h}" fill="none" stroke="${colors[lib.id]}" stroke-dasharray="4 3"/><text x="${bx + bw / 2}" y="${top + 14}" font-size="13" text-anchor="middle" fill="${colors[lib.id]}">✗</text>`);
-                else parts.push(`<rect x="${bx}" y="${sy(v)}" width="${bw}" height="${top + h - sy(v)}" fill="${colors[lib.id]}"/><text x="${bx + bw / 2}" y="${sy(v) - 3}" font-size="9" text-anchor="middle">${esc(ms(v))}</text>`);
+                if (v == null)
+                    parts.push(
+                        `<rect x="${bx}" y="${top}" width="${bw}" height="${h}" fill="none" stroke="${colors[lib.id]}" stroke-dasharray="4 3"/><text x="${bx + bw / 2}" y="${top + 14}" font-size="13" text-anchor="middle" fill="${colors[lib.id]}">✗</text>`,
+                    );
+                else
+                    parts.push(
+                        `<rect x="${bx}" y="${sy(v)}" width="${bw}" height="${top + h - sy(v)}" fill="${colors[lib.id]}"/><text x="${bx + bw / 2}" y="${sy(v) - 3}" font-size="9" text-anchor="middle">${esc(ms(v))}</text>`,
+                    );
             });
             parts.push(`<text x="${x0 + i * gw + gw * 0.45}" y="${top + h + 14}" font-size="11" text-anchor="middle">${m}</text>`);
         });
         y = top + h + 25;
     }
     // legend
-    LIBS.forEach((lib, j) => parts.push(`<rect x="${70 + j * 200}" y="${y - 4}" width="12" height="12" fill="${colors[lib.id]}"/><text x="${88 + j * 200}" y="${y + 6}" font-size="11">${lib.name}</text>`));
+    LIBS.forEach((lib, j) =>
+        parts.push(
+            `<rect x="${70 + j * 200}" y="${y - 4}" width="12" height="12" fill="${colors[lib.id]}"/><text x="${88 + j * 200}" y="${y + 6}" font-size="11">${lib.name}</text>`,
+        ),
+    );
     y += 25;
     // panel: idle requests/min (horizontal bars)
     const idle = [...(r.idle.node ?? []), ...(r.idle.hidden ?? []).map((x) => ({ ...x, name: x.name }))];
@@ -941,7 +1094,9 @@ function renderSvg() {
         for (const x of idle) {
             const w = (x.requestsPerMin / maxR) * 380;
             const col = x.name.startsWith('Lifeline') ? colors.lifeline : colors.sio;
-            parts.push(`<text x="400" y="${y + 10}" font-size="10" text-anchor="end">${esc(x.name + (x.where.includes('hidden') ? '' : ''))}</text><rect x="405" y="${y + 1}" width="${Math.max(1, w)}" height="11" fill="${col}"/><text x="${410 + w}" y="${y + 10}" font-size="10">${num(x.requestsPerMin)} req · ${esc(kb(x.bytesPerMin))}</text>`);
+            parts.push(
+                `<text x="400" y="${y + 10}" font-size="10" text-anchor="end">${esc(x.name + (x.where.includes('hidden') ? '' : ''))}</text><rect x="405" y="${y + 1}" width="${Math.max(1, w)}" height="11" fill="${col}"/><text x="${410 + w}" y="${y + 10}" font-size="10">${num(x.requestsPerMin)} req · ${esc(kb(x.bytesPerMin))}</text>`,
+            );
             y += 15;
         }
         y += 12;
@@ -955,7 +1110,9 @@ function renderSvg() {
         for (const s of rows) {
             const w = (s.gzip / maxG) * 380;
             const col = s.name.startsWith('dist/lifeline') ? colors.lifeline : colors.other;
-            parts.push(`<text x="400" y="${y + 10}" font-size="10" text-anchor="end">${esc(s.name.replace(/ \(.*\)$/, ''))}</text><rect x="405" y="${y + 1}" width="${w}" height="11" fill="${col}"/><text x="${410 + w}" y="${y + 10}" font-size="10">${esc(kb(s.gzip))}</text>`);
+            parts.push(
+                `<text x="400" y="${y + 10}" font-size="10" text-anchor="end">${esc(s.name.replace(/ \(.*\)$/, ''))}</text><rect x="405" y="${y + 1}" width="${w}" height="11" fill="${col}"/><text x="${410 + w}" y="${y + 10}" font-size="10">${esc(kb(s.gzip))}</text>`,
+            );
             y += 15;
         }
         y += 10;
@@ -1013,7 +1170,8 @@ async function main() {
         idleWin: C.idleWin,
         clients: CLIENTS,
     });
-    if (!results.meta.tryAllTransports.supported) note('the installed engine.io-client does not know tryAllTransports: the ws-first runs use transports order only');
+    if (!results.meta.tryAllTransports.supported)
+        note('the installed engine.io-client does not know tryAllTransports: the ws-first runs use transports order only');
     for (const f of ['dist/lifeline.mjs', 'dist/lifeline.js', 'build/wasm-inline.mjs'])
         if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`${f} is missing: run make build first`);
     await loadNodeLibs();
@@ -1039,7 +1197,7 @@ async function main() {
     // background: idle cost (Node + hidden tabs) and stall recovery
     log('idle clients + hidden tabs');
     const idleState = await idlePhase({ L: L.url, L0: L0.url, S: S.url }, ctx, staticSrv.url).catch((e) => (note('idle: ' + e.message), null));
-    let fgPage = null;
+    let fgPage;
     const fg = { hiddenAt: performance.now() };
     if (ctx) {
         fgPage = await openPage(ctx, staticSrv.url);
@@ -1059,7 +1217,11 @@ async function main() {
         const v = await fgPage.evaluate(() => document.visibilityState);
         if (v !== 'visible') note(`foreground page is ${v}`);
     }
-    const idleDone = idleState ? idleMeasure(idleState, fg).then((rows) => (results.idle = rows)).catch((e) => note('idle: ' + e.message)) : Promise.resolve();
+    const idleDone = idleState
+        ? idleMeasure(idleState, fg)
+              .then((rows) => (results.idle = rows))
+              .catch((e) => note('idle: ' + e.message))
+        : Promise.resolve();
     log('stall recovery (background)');
     let stallReady;
     const stallReadyP = new Promise((r) => (stallReady = r));

@@ -29,10 +29,14 @@ for (let i = 2; i < process.argv.length; i++) {
 const sockets = new Set();
 let stats = { ws: 0, poll: 0, post: 0 };
 // bytes on the wire (TCP payload, both directions), sockets closed since the reset included
-let closedIn = 0, closedOut = 0, baseIn = 0, baseOut = 0;
+let closedIn = 0,
+    closedOut = 0,
+    baseIn = 0,
+    baseOut = 0;
 const bytes = () => {
-    let i = closedIn, o = closedOut;
-    for (const s of sockets) (i += s.bytesRead), (o += s.bytesWritten);
+    let i = closedIn,
+        o = closedOut;
+    for (const s of sockets) ((i += s.bytesRead), (o += s.bytesWritten));
     return [i, o];
 };
 let seq = 0;

@@ -20,9 +20,11 @@ const gnu = (file) => {
         return null;
     }
 };
-const row = (name, raw, z, g) => console.log(`${name.padEnd(40)} ${String(raw).padStart(6)} B ${String(z).padStart(6)} B zlib -9${g ? `  ${g} B gzip -9` : ''}`);
+const row = (name, raw, z, g) =>
+    console.log(`${name.padEnd(40)} ${String(raw).padStart(6)} B ${String(z).padStart(6)} B zlib -9${g ? `  ${g} B gzip -9` : ''}`);
 
-const mjs = read('dist/lifeline.mjs'), wasm = read('dist/lifeline.wasm');
+const mjs = read('dist/lifeline.mjs'),
+    wasm = read('dist/lifeline.wasm');
 const text = mjs.toString('utf8');
 // the literal js/build.mjs appends (the module with one-letter export names: not build/wasm-inline.mjs's)
 const literal = text.match(/\nvar LIFELINE_WASM=('.*');\n$/s)?.[1];
@@ -33,7 +35,12 @@ const lit = Buffer.from(literal, 'utf8');
 
 console.log('all-in and its parts');
 row('dist/lifeline.mjs', mjs.length, gz(mjs), gnu(path.join(root, 'dist/lifeline.mjs')));
-row('dist/lifeline-share.mjs (on demand)', read('dist/lifeline-share.mjs').length, gz(read('dist/lifeline-share.mjs')), gnu(path.join(root, 'dist/lifeline-share.mjs')));
+row(
+    'dist/lifeline-share.mjs (on demand)',
+    read('dist/lifeline-share.mjs').length,
+    gz(read('dist/lifeline-share.mjs')),
+    gnu(path.join(root, 'dist/lifeline-share.mjs')),
+);
 row('dist/lifeline.js', read('dist/lifeline.js').length, gz(read('dist/lifeline.js')), gnu(path.join(root, 'dist/lifeline.js')));
 row('  the JS alone', js.length, gz(js));
 row('  the inlined wasm literal alone', lit.length, gz(lit));
@@ -42,10 +49,15 @@ console.log(`  one gzip stream for both costs ${gz(mjs) - gz(js) - gz(lit)} B ov
 
 // the wasm's functions, by code bytes
 const n = Number(process.argv[process.argv.indexOf('--functions') + 1]) || 25;
-const exportsList = JSON.parse(read('build/exports.json')).map((e) => e.export).filter((e) => e.startsWith('ll_'));
+const exportsList = JSON.parse(read('build/exports.json'))
+    .map((e) => e.export)
+    .filter((e) => e.startsWith('ll_'));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-size-'));
 const out = path.join(tmp, 'named.wasm');
-const src = fs.readdirSync(path.join(root, 'wasm')).filter((f) => f.endsWith('.c')).map((f) => path.join(root, 'wasm', f));
+const src = fs
+    .readdirSync(path.join(root, 'wasm'))
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => path.join(root, 'wasm', f));
 // the flags exactly as make expands them
 const flags = execFileSync('make', ['-s', '--no-print-directory', '--eval', 'print-%: ; @echo $($*)', 'print-WASM_CFLAGS_EMCC'], { cwd: root })
     .toString()
@@ -59,7 +71,9 @@ execFileSync('emcc', [...flags, '--profiling-funcs', `-sEXPORTED_FUNCTIONS=${exp
 const dis = execFileSync('wasm-objdump', ['-d', out], { maxBuffer: 1 << 26 }).toString();
 const heads = [...dis.matchAll(/^([0-9a-f]+) func\[\d+\] <([^>]+)>:/gm)].map((m) => [parseInt(m[1], 16), m[2]]);
 const codeEnd = (() => {
-    const h = execFileSync('wasm-objdump', ['-h', out]).toString().match(/Code start=0x[0-9a-f]+ end=0x([0-9a-f]+)/);
+    const h = execFileSync('wasm-objdump', ['-h', out])
+        .toString()
+        .match(/Code start=0x[0-9a-f]+ end=0x([0-9a-f]+)/);
     return parseInt(h[1], 16);
 })();
 const sizes = heads.map(([start, name], i) => [(heads[i + 1]?.[0] ?? codeEnd) - start, name]).sort((a, b) => b[0] - a[0]);

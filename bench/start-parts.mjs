@@ -87,4 +87,9 @@ try {
 console.log(`# The healthy start's parts in Chromium, each alone: ${PAGES} fresh pages each, medians (ms)\n`);
 console.log('| part | median | all (sorted) |\n| --- | --- | --- |');
 for (const [name, v] of Object.entries(rows))
-    console.log(`| ${name} | ${median(v).toFixed(1)} | ${[...v].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(' ')} |`);
+    console.log(
+        `| ${name} | ${median(v).toFixed(1)} | ${[...v]
+            .sort((a, b) => a - b)
+            .map((x) => x.toFixed(1))
+            .join(' ')} |`,
+    );

@@ -24,7 +24,6 @@
 // elsewhere; its lifeline-share.mjs beside it), interleaved with the rest, for a before/after
 // comparison within one run.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -42,11 +41,26 @@ const BLACKHOLE = Math.max(0, Number(argOf('--blackhole', 0)));
 const DIRECT = process.argv.includes('--direct');
 const CAP = 15000; // a trial that has no message by then counts as none (a hang guard)
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_FLAGS = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+];
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
 const BEFORE = argOf('--before');
 const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
-const NAMES = { lifeline: 'Lifeline', solo: 'Lifeline, share: false', before: 'Lifeline before (' + BEFORE + ')', 'sio-ws': 'socket.io ws-first', sio: 'socket.io default' };
+const NAMES = {
+    lifeline: 'Lifeline',
+    solo: 'Lifeline, share: false',
+    before: 'Lifeline before (' + BEFORE + ')',
+    'sio-ws': 'socket.io ws-first',
+    sio: 'socket.io default',
+};
 const isLifeline = (lib) => lib === 'lifeline' || lib === 'solo' || lib === 'before';
 
 const cleanups = [];
@@ -56,7 +70,15 @@ const watchdog = setTimeout(() => (console.error('start.mjs: watchdog, stopped a
 async function startStatic() {
     const esbuild = await import('esbuild');
     const sio = (
-        await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })
+        await esbuild.build({
+            stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' },
+            bundle: true,
+            minify: true,
+            format: 'esm',
+            platform: 'browser',
+            write: false,
+            logLevel: 'silent',
+        })
     ).outputFiles[0].contents;
     // the other build's on-demand chunk is the lifeline-share.mjs beside it (its property names differ)
     const beforeShare = BEFORE && path.join(path.dirname(BEFORE), 'lifeline-share.mjs');
@@ -101,7 +123,10 @@ function instrument() {
     window.fetch = function (...a) {
         mark('fetch sent');
         const p = nativeFetch.apply(this, a);
-        p.then((r) => mark('fetch answered ' + r.status), () => mark('fetch failed'));
+        p.then(
+            (r) => mark('fetch answered ' + r.status),
+            () => mark('fetch failed'),
+        );
         return p;
     };
     const send = XMLHttpRequest.prototype.send;
@@ -120,7 +145,9 @@ async function trialInPage([lib, url, cap, wsFirst]) {
         window.__wire.length = 0;
         const marks = [];
         const t0 = performance.now();
-        let done = false, finish, transport;
+        let done = false,
+            finish,
+            transport;
         if (lib === 'lifeline' || lib === 'solo' || lib === 'before') {
             // (the default shares the connection among tabs: the first tab leads once its Web Lock is granted)
             const l = new L(url + '/live/test', { cursor: '0', ...(lib === 'solo' && { share: false }) });
@@ -148,7 +175,10 @@ async function trialInPage([lib, url, cap, wsFirst]) {
         const result = (at, transport) => ({
             ms: at == null ? null : at - t0,
             transport,
-            phases: [...window.__wire, ...marks].filter(([t]) => at == null || t <= at + 0.01).sort((a, b) => a[0] - b[0]).map(([t, w]) => [Math.round((t - t0) * 100) / 100, w]),
+            phases: [...window.__wire, ...marks]
+                .filter(([t]) => at == null || t <= at + 0.01)
+                .sort((a, b) => a[0] - b[0])
+                .map(([t, w]) => [Math.round((t - t0) * 100) / 100, w]),
         });
         setTimeout(() => finish(null), cap);
     });
@@ -180,8 +210,12 @@ async function main() {
         spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']),
         startStatic(),
     ]);
-    cleanups.push(() => lifelineServer.stop(), () => sioServer.stop());
-    const lifelineUrl = lifelineServer.url, sioUrl = sioServer.url;
+    cleanups.push(
+        () => lifelineServer.stop(),
+        () => sioServer.stop(),
+    );
+    const lifelineUrl = lifelineServer.url,
+        sioUrl = sioServer.url;
     await fetch(lifelineUrl + '/admin/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":{"first":true}}' });
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 20000 });
@@ -215,12 +249,20 @@ async function main() {
     for (let i = 0; i < BLACKHOLE; i++) holes.push(await trial('lifeline', 'blackhole'));
     process.stderr.write('\n');
 
-    const out = [`# Healthy start in Chromium: ${REPS} interleaved trials per library${DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}`, ''];
+    const out = [
+        `# Healthy start in Chromium: ${REPS} interleaved trials per library${DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}`,
+        '',
+    ];
     out.push('| library | median | p10 | p90 | min | max | delivered | transports |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
-    const rows = [...LIBS.map((lib) => [NAMES[lib], trials.filter((t) => t.lib === lib)]), ...(holes.length ? [['Lifeline, WebSocket black-holed', holes]] : [])];
+    const rows = [
+        ...LIBS.map((lib) => [NAMES[lib], trials.filter((t) => t.lib === lib)]),
+        ...(holes.length ? [['Lifeline, WebSocket black-holed', holes]] : []),
+    ];
     for (const [name, ts] of rows) {
         const v = ts.map((t) => t.ms);
-        out.push(`| ${name} | ${f1(median(v))} ms | ${f1(pct(v, 10))} | ${f1(pct(v, 90))} | ${f1(pct(v, 0))} | ${f1(Math.max(...v.filter((x) => x != null)))} | ${v.filter((x) => x != null).length}/${v.length} | ${[...new Set(ts.map((t) => t.transport))].join(', ')} |`);
+        out.push(
+            `| ${name} | ${f1(median(v))} ms | ${f1(pct(v, 10))} | ${f1(pct(v, 90))} | ${f1(pct(v, 0))} | ${f1(Math.max(...v.filter((x) => x != null)))} | ${v.filter((x) => x != null).length}/${v.length} | ${[...new Set(ts.map((t) => t.transport))].join(', ')} |`,
+        );
     }
     // paired: in each repetition, a Lifeline build minus socket.io ws-first
     for (const lib of LIBS.filter(isLifeline)) {
@@ -229,10 +271,19 @@ async function main() {
             const [a, b] = [lib, 'sio-ws'].map((l) => trials.filter((t) => t.lib === l)[rep]?.ms);
             if (a != null && b != null) diffs.push(a - b);
         }
-        out.push('', `Paired per repetition, ${NAMES[lib]} − socket.io ws-first: median ${f1(median(diffs))} ms (p10 ${f1(pct(diffs, 10))}, p90 ${f1(pct(diffs, 90))}); faster in ${diffs.filter((d) => d < 0).length}/${diffs.length}.`);
+        out.push(
+            '',
+            `Paired per repetition, ${NAMES[lib]} − socket.io ws-first: median ${f1(median(diffs))} ms (p10 ${f1(pct(diffs, 10))}, p90 ${f1(pct(diffs, 90))}); faster in ${diffs.filter((d) => d < 0).length}/${diffs.length}.`,
+        );
     }
     for (const [name, ts] of rows) {
-        out.push('', `## ${name}: phases (ms after construction; median, p10, p90, trials that had it)`, '', '| phase | median | p10 | p90 | n |', '| --- | --- | --- | --- | --- |');
+        out.push(
+            '',
+            `## ${name}: phases (ms after construction; median, p10, p90, trials that had it)`,
+            '',
+            '| phase | median | p10 | p90 | n |',
+            '| --- | --- | --- | --- | --- |',
+        );
         for (const [k, m, lo, hi, n] of phaseTable(ts.filter((t) => t.ms != null))) out.push(`| ${k} | ${f1(m)} | ${f1(lo)} | ${f1(hi)} | ${n} |`);
     }
     console.log(out.join('\n'));
@@ -246,5 +297,8 @@ main()
     })
     .finally(async () => {
         clearTimeout(watchdog);
-        for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+        for (const c of cleanups.reverse())
+            await Promise.resolve()
+                .then(c)
+                .catch(() => {});
     });

@@ -54,9 +54,21 @@ async function startStatic() {
     const esbuild = await import('esbuild');
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-tabs-'));
     cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
-    const r = await esbuild.build({ stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT }, bundle: true, minify: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
+    const r = await esbuild.build({
+        stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT },
+        bundle: true,
+        minify: true,
+        format: 'esm',
+        platform: 'browser',
+        write: false,
+        logLevel: 'silent',
+    });
     fs.writeFileSync(path.join(tmp, 'sio.mjs'), r.outputFiles[0].contents);
-    const files = { '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'), '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'), '/sio.mjs': path.join(tmp, 'sio.mjs') };
+    const files = {
+        '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'),
+        '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'),
+        '/sio.mjs': path.join(tmp, 'sio.mjs'),
+    };
     const srv = http.createServer((req, res) => {
         const f = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': f ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
@@ -112,7 +124,8 @@ async function measure(browser, origin, lib, n, refuse, servers) {
             else await admin(servers.lifeline, '/admin/publish', { stream, data: { n: ++sent } });
             await sleep(Math.min(5000, WINDOW - (Date.now() - t0)));
         }
-        const s = proxy.stats(), ms = Date.now() - t0;
+        const s = proxy.stats(),
+            ms = Date.now() - t0;
         const got = await Promise.all(pages.map((p) => p.evaluate(() => window.__got)));
         const roles = lib.sio ? [] : await Promise.all(pages.map((p) => p.evaluate(() => window.__c.role)));
         const perMin = (v) => (v * 60000) / ms;
@@ -152,7 +165,11 @@ async function takeovers(browser, origin, servers) {
                     pages.push(page);
                 }
                 const roles = () => Promise.all(pages.map((p) => p.evaluate(() => window.__c.role).catch(() => null)));
-                await until(async () => (await roles()).includes('leader') && (await Promise.all(pages.map((p) => p.evaluate(() => window.__ready())))).every(Boolean), 15000, 'a leader');
+                await until(
+                    async () => (await roles()).includes('leader') && (await Promise.all(pages.map((p) => p.evaluate(() => window.__ready())))).every(Boolean),
+                    15000,
+                    'a leader',
+                );
                 const leader = pages[(await roles()).indexOf('leader')];
                 const rest = pages.filter((p) => p != leader);
                 const t0 = Date.now();
@@ -160,7 +177,13 @@ async function takeovers(browser, origin, servers) {
                 else if (how == 'crashed') {
                     const cdp = await ctx.newCDPSession(leader);
                     cdp.send('Page.crash').catch(() => {});
-                } else leader.evaluate(() => { const end = performance.now() + 8000; while (performance.now() < end); }).catch(() => {});
+                } else
+                    leader
+                        .evaluate(() => {
+                            const end = performance.now() + 8000;
+                            while (performance.now() < end);
+                        })
+                        .catch(() => {});
                 let took = null;
                 while (Date.now() - t0 < 15000 && took == null) {
                     const r = await Promise.all(rest.map((p) => p.evaluate(() => window.__c.role).catch(() => null)));
@@ -176,7 +199,6 @@ async function takeovers(browser, origin, servers) {
     }
     return out;
 }
-
 
 async function main() {
     const origin = await startStatic();
@@ -203,7 +225,10 @@ async function main() {
         '',
         '| network | tabs | library | tabs connected | connections/min | HTTP requests/min | WebSocket upgrades/min | WebSockets open | leaders | tabs that got every message |',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-        ...rows.map((r) => `| ${r.network} | ${r.tabs} | ${r.lib} | ${r.connected} | ${f(r.connectionsPerMin)} | ${f(r.requestsPerMin)} | ${f(r.upgradesPerMin)} | ${r.wsOpen} | ${r.lib.includes('shared') ? r.leaders : '—'} | ${r.allReceived} of ${r.tabs} |`),
+        ...rows.map(
+            (r) =>
+                `| ${r.network} | ${r.tabs} | ${r.lib} | ${r.connected} | ${f(r.connectionsPerMin)} | ${f(r.requestsPerMin)} | ${f(r.upgradesPerMin)} | ${r.wsOpen} | ${r.lib.includes('shared') ? r.leaders : '—'} | ${r.allReceived} of ${r.tabs} |`,
+        ),
         '',
         `Takeover (3 tabs, a new leader after the old one was …; ${KILLS} runs each, ms, median [all]):`,
         '',
@@ -228,6 +253,9 @@ try {
     await main();
 } finally {
     clearTimeout(watchdog);
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+    for (const c of cleanups.reverse())
+        await Promise.resolve()
+            .then(c)
+            .catch(() => {});
 }
 process.exit(0);

@@ -67,7 +67,12 @@ export function adminApi(app) {
     return async function serveAdmin(req, res, pathname) {
         const send = (status, body, headers = {}) => {
             const text = JSON.stringify(body);
-            res.writeHead(status, { ...headers, 'Cache-Control': 'no-store', 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+            res.writeHead(status, {
+                ...headers,
+                'Cache-Control': 'no-store',
+                'Content-Type': 'application/json; charset=utf-8',
+                'Content-Length': Buffer.byteLength(text),
+            });
             res.end(text);
         };
         try {
@@ -87,7 +92,8 @@ export function adminApi(app) {
             const body = method === 'POST' ? await readJson(req, app.maxBody) : {};
             switch (pathname) {
                 case '/admin/fault': {
-                    if (body.ms !== undefined && (!Number.isSafeInteger(body.ms) || body.ms < 0)) throw new AdminError(400, 'bad_request', 'ms must be an integer >= 0');
+                    if (body.ms !== undefined && (!Number.isSafeInteger(body.ms) || body.ms < 0))
+                        throw new AdminError(400, 'bad_request', 'ms must be an integer >= 0');
                     return send(200, app.fault(body.mode ?? 'none', body.ms));
                 }
                 case '/admin/restart':

@@ -10,7 +10,13 @@ const page = `<!doctype html><meta charset="utf-8"><title>news</title><ul id="ne
 import { Lifeline } from '/lifeline.mjs';
 new Lifeline('/live/news').addEventListener('message', (e) => news.append(Object.assign(document.createElement('li'), { textContent: e.data.title })));
 </script>`;
-const server = http.createServer((req, res) => live.handle(req, res) || (client[req.url] ? res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(client[req.url]) : res.writeHead(200, { 'Content-Type': 'text/html' }).end(page)));
+const server = http.createServer(
+    (req, res) =>
+        live.handle(req, res) ||
+        (client[req.url]
+            ? res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(client[req.url])
+            : res.writeHead(200, { 'Content-Type': 'text/html' }).end(page)),
+);
 server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
 server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () => console.log(`LISTENING http://127.0.0.1:${server.address().port}`));
 setInterval(() => live.publish('news', { title: `It is ${new Date().toISOString()}` }), 1000);

@@ -39,7 +39,12 @@ export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
 
     function shedAnswer() {
         const { status, retryAfter } = state.shed;
-        return { status, code: status === 429 ? 'too_many_requests' : 'unavailable', message: 'server is shedding load; retry later', headers: { 'Retry-After': retryAfter } };
+        return {
+            status,
+            code: status === 429 ? 'too_many_requests' : 'unavailable',
+            message: 'server is shedding load; retry later',
+            headers: { 'Retry-After': retryAfter },
+        };
     }
 
     /** handle(req, res) with shedding, and every stream response tracked for restart(). */
@@ -49,7 +54,13 @@ export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
             if (state.shed && req.method !== 'OPTIONS') {
                 const a = shedAnswer();
                 const body = JSON.stringify({ error: a.code, message: a.message });
-                res.writeHead(a.status, { ...a.headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...cors(req) });
+                res.writeHead(a.status, {
+                    ...a.headers,
+                    'Content-Type': 'application/json; charset=utf-8',
+                    'Content-Length': Buffer.byteLength(body),
+                    'Cache-Control': 'no-store',
+                    ...cors(req),
+                });
                 res.end(body);
                 return true;
             }
@@ -69,7 +80,7 @@ export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
                 refuse(socket, a.status, a.code, a.message, { ...headers(), ...a.headers });
                 return true;
             }
-            if (state.mode === 'refuse') return refuse(socket, 403, 'refused', 'fault: refuse', headers()), true;
+            if (state.mode === 'refuse') return (refuse(socket, 403, 'refused', 'fault: refuse', headers()), true);
             if (state.mode === 'blackhole') {
                 blackholes.add(socket);
                 socket.on('close', () => blackholes.delete(socket));
@@ -90,10 +101,13 @@ export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
                 return true;
             }
             if (mode === 'stall') {
-                helloOf(stream).then((hello) => {
-                    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(hello));
-                    s.frozen = true;
-                }, () => ws.terminate());
+                helloOf(stream).then(
+                    (hello) => {
+                        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(hello));
+                        s.frozen = true;
+                    },
+                    () => ws.terminate(),
+                );
                 return true;
             }
             if (mode === 'flap') {

@@ -37,9 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-    process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const OUT = path.resolve(args.out ?? path.join(os.tmpdir(), 'lifeline-shots'));
 const CHROMIUM = args.chromium ?? process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ONLY = args.only ? new Set(args.only.split(',')) : null;
@@ -61,7 +59,7 @@ async function startServer() {
         const t = setTimeout(() => reject(new Error('server did not start within 10 s')), 10_000);
         readline.createInterface({ input: child.stdout }).on('line', (line) => {
             const m = /^LISTENING (\S+)/.exec(line);
-            if (m) clearTimeout(t), resolve(m[1]);
+            if (m) (clearTimeout(t), resolve(m[1]));
         });
         child.on('exit', (code) => reject(new Error(`server exited ${code}`)));
     });
@@ -128,7 +126,15 @@ async function main() {
     console.log(`server ${base}, screenshots in ${OUT}`);
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+        ],
         timeout: 30_000,
     });
     try {
@@ -250,7 +256,7 @@ async function main() {
 
         if (want('hidden')) {
             const { context, page } = await open(browser, base, DESKTOP, '/?hiddenGrace=2000');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(2000);
             await page.evaluate(() => {
                 Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
@@ -266,7 +272,7 @@ async function main() {
 
         if (want('dark')) {
             const { context, page } = await open(browser, base, MOBILE, '/', 'dark');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(4000);
             await shot(page, 'mobile-dark');
             await context.close();
@@ -274,7 +280,7 @@ async function main() {
 
         if (want('script')) {
             const { context, page } = await open(browser, base, DESKTOP, '/script.html');
-            await waitLive(page, (s, t) => s === 'open', 10_000);
+            await waitLive(page, (s) => s === 'open', 10_000);
             await sleep(5000);
             await shot(page, 'desktop-script');
             await page.setViewportSize(MOBILE);
@@ -294,7 +300,7 @@ async function main() {
 }
 
 const watchdog = setTimeout(() => {
-    console.error("screenshot.mjs: gave up after 10 minutes");
+    console.error('screenshot.mjs: gave up after 10 minutes');
     process.exit(2);
 }, 600_000);
 watchdog.unref();

@@ -46,7 +46,11 @@ const PREFIX = '/live';
 export const authTest = {
     authorize(stream, action, req) {
         if (stream.startsWith('throw-')) throw new Error('auth-test: authorize throws on throw-* streams');
-        const member = () => String(req.headers.cookie ?? '').split(';').map((s) => s.trim()).includes('user=ok') || req.headers['x-user'] === 'ok';
+        const member = () =>
+            String(req.headers.cookie ?? '')
+                .split(';')
+                .map((s) => s.trim())
+                .includes('user=ok') || req.headers['x-user'] === 'ok';
         if (stream.startsWith('private-')) return member();
         if (stream.startsWith('members-') && action === 'send') return member();
         return true;
@@ -77,7 +81,15 @@ export async function createServer(options = {}) {
     const served = { 'Lifeline-Served-By': name };
     const stats = createStats();
     let sendsOn = true;
-    const origins = typeof options.origins === 'string' ? (options.origins === '*' ? '*' : options.origins.split(',').map((s) => s.trim()).filter(Boolean)) : options.origins;
+    const origins =
+        typeof options.origins === 'string'
+            ? options.origins === '*'
+                ? '*'
+                : options.origins
+                      .split(',')
+                      .map((s) => s.trim())
+                      .filter(Boolean)
+            : options.origins;
 
     let live;
     const faults = createFaults({
@@ -88,7 +100,12 @@ export async function createServer(options = {}) {
             refuseUpgrade(socket, status, code, message, headers);
         },
         headers: () => served,
-        cors: (req) => (origins === '*' ? { 'Access-Control-Allow-Origin': '*' } : origins?.includes(req.headers.origin) ? { 'Access-Control-Allow-Origin': req.headers.origin } : {}),
+        cors: (req) =>
+            origins === '*'
+                ? { 'Access-Control-Allow-Origin': '*' }
+                : origins?.includes(req.headers.origin)
+                  ? { 'Access-Control-Allow-Origin': req.headers.origin }
+                  : {},
     });
     live = createLifeline({
         prefix: PREFIX,
@@ -138,7 +155,13 @@ export async function createServer(options = {}) {
         return live.store.head(DEFAULT_STREAM);
     }
     function publicConfig() {
-        return { ...live.config, shed: faults.state.shed && { ...faults.state.shed }, sends: sendsOn, origins: origins ?? [], fault: { mode: faults.state.mode, ms: faults.state.ms } };
+        return {
+            ...live.config,
+            shed: faults.state.shed && { ...faults.state.shed },
+            sends: sendsOn,
+            origins: origins ?? [],
+            fault: { mode: faults.state.mode, ms: faults.state.ms },
+        };
     }
     function configure(body) {
         const known = ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'shed', 'sends'];
@@ -264,7 +287,11 @@ function parseArgs(argv) {
         const eq = a.indexOf('=');
         if (a.startsWith('--') && eq > 0) [a, v] = [a.slice(0, eq), a.slice(eq + 1)];
         if (a === '--help' || a === '-h') {
-            process.stdout.write(`usage: node demo/server.mjs ${Object.entries(FLAGS).map(([f, [, t]]) => (typeof t === 'boolean' ? `[${f}]` : `[${f} ${t === 'int' ? 'n' : 'x'}]`)).join(' ')}\n`);
+            process.stdout.write(
+                `usage: node demo/server.mjs ${Object.entries(FLAGS)
+                    .map(([f, [, t]]) => (typeof t === 'boolean' ? `[${f}]` : `[${f} ${t === 'int' ? 'n' : 'x'}]`))
+                    .join(' ')}\n`,
+            );
             process.exit(0);
         }
         const flag = FLAGS[a];

@@ -35,7 +35,8 @@ export function staticFiles({ publicDir, distDir }) {
             res.writeHead(204, { ...cors, Allow: 'GET, HEAD, OPTIONS' });
             return res.end();
         }
-        if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'method_not_allowed', `${req.method} not allowed`, { Allow: 'GET, HEAD, OPTIONS' });
+        if (req.method !== 'GET' && req.method !== 'HEAD')
+            return fail(res, 405, 'method_not_allowed', `${req.method} not allowed`, { Allow: 'GET, HEAD, OPTIONS' });
         let rel;
         try {
             rel = decodeURIComponent(pathname);

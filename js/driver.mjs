@@ -28,14 +28,16 @@ export function later(f) {
  *  feed.stop() disarms for good; a stopped core answers every input as closed. */
 export function driver(rt, core, now, setTimer, clearTimer, act) {
     const x = rt.x;
-    let timer, armedFor = -1, stopped = false;
+    let timer,
+        armedFor = -1,
+        stopped = false;
     const feed = (name, args = [], k, msgs) =>
         later(() => {
             if (stopped) return k?.(-ERR_CLOSED);
             const time = Math.floor(now());
             const result = x[name](core, BigInt(time), ...rt.args(args));
             if (k) k(result);
-            for (let action; !stopped && (action = x.ll_next_action(core)); ) act(rt.action(action), msgs);
+            for (let action; !stopped && (action = x.ll_next_action(core));) act(rt.action(action), msgs);
             if (stopped) return;
             // LL_NEVER reads as -1n: no timer
             const deadline = Number(x.ll_next_deadline(core));
@@ -43,10 +45,13 @@ export function driver(rt, core, now, setTimer, clearTimer, act) {
             clearTimer(timer);
             armedFor = deadline;
             if (deadline >= 0)
-                timer = setTimer(() => {
-                    armedFor = -1;
-                    feed('ll_timer');
-                }, Math.max(0, deadline - time));
+                timer = setTimer(
+                    () => {
+                        armedFor = -1;
+                        feed('ll_timer');
+                    },
+                    Math.max(0, deadline - time),
+                );
         });
     feed.stop = () => {
         stopped = true;

@@ -70,11 +70,13 @@ function constants({ tables, actions, config, subprotocol }) {
         out.push('', `export const ${list} = ${JSON.stringify(rows.map((r) => r.name))};`);
         rows.forEach((r, i) => out.push(`export const ${prefix}_${r.id} = ${i};`));
     }
-    out.push('', '// Actions: names, and each one\'s fields as {name: word offset in the ll_action} (js/loader.mjs).');
+    out.push('', "// Actions: names, and each one's fields as {name: word offset in the ll_action} (js/loader.mjs).");
     out.push(`export const ACTIONS = ${JSON.stringify(actions.map((a) => a.name))};`);
     actions.forEach((a, i) => out.push(`export const ACT_${a.id} = ${i};`));
     // (an action without fields is a hole: nothing to iterate)
-    out.push(`export const ACTION_FIELDS = [${actions.map((a) => (a.fields.length ? `{${a.fields.map(([name, slot]) => `${name}: ${slot}`).join(', ')}}` : '')).join(', ')}${actions.at(-1).fields.length ? '' : ','}];`);
+    out.push(
+        `export const ACTION_FIELDS = [${actions.map((a) => (a.fields.length ? `{${a.fields.map(([name, slot]) => `${name}: ${slot}`).join(', ')}}` : '')).join(', ')}${actions.at(-1).fields.length ? '' : ','}];`,
+    );
     out.push(
         '',
         '// Config fields (ll_set field = index): names, option names, defaults, [min, max].',
@@ -94,7 +96,8 @@ const range = (c) => (c.unit == 'BOOL' ? '`true` or `false`' : `${c.min.toLocale
 
 /** Replace what lies between the begin and end markers of `text`. */
 function splice(text, begin, end, body, file) {
-    const i = text.indexOf(begin), j = text.indexOf(end);
+    const i = text.indexOf(begin),
+        j = text.indexOf(end);
     if (i < 0 || j < i) throw new Error(`gen-constants: no ${begin} … ${end} in ${file}`);
     return text.slice(0, i + begin.length) + '\n' + body + text.slice(j);
 }
@@ -103,12 +106,24 @@ const union = (name, values) => `export type ${name} =\n${values.map((v) => `   
 
 function types({ tables, config }, dts) {
     const body = [
-        union('State', tables.LL_STATES.map((r) => r.name)),
-        union('Transport', tables.LL_TRANSPORTS.map((r) => r.name)),
-        union('Reason', tables.LL_REASONS.map((r) => r.name)),
-        union('ErrorCode', tables.LL_ERRORS.map((r) => r.name).filter((n) => n != 'ok')),
+        union(
+            'State',
+            tables.LL_STATES.map((r) => r.name),
+        ),
+        union(
+            'Transport',
+            tables.LL_TRANSPORTS.map((r) => r.name),
+        ),
+        union(
+            'Reason',
+            tables.LL_REASONS.map((r) => r.name),
+        ),
+        union(
+            'ErrorCode',
+            tables.LL_ERRORS.map((r) => r.name).filter((n) => n != 'ok'),
+        ),
         '',
-        '/** The core\'s config fields, each an option (integers; booleans as true/false or 1/0). */',
+        "/** The core's config fields, each an option (integers; booleans as true/false or 1/0). */",
         'export interface CoreOptions {',
         ...config.flatMap((c) => [
             `    /** ${c.doc.replace(/`/g, '')}. Default ${num(c.def, c.unit).replace(/`/g, '')}${c.unit == 'BOOL' ? '' : ` (${range(c)})`}. */`,
@@ -117,7 +132,13 @@ function types({ tables, config }, dts) {
         '}',
         '',
     ].join('\n');
-    return splice(dts, '// ---- generated from wasm/lifeline.h by js/gen-constants.mjs: do not edit ----', '// ---- end of generated ----', body, 'js/lifeline.d.ts');
+    return splice(
+        dts,
+        '// ---- generated from wasm/lifeline.h by js/gen-constants.mjs: do not edit ----',
+        '// ---- end of generated ----',
+        body,
+        'js/lifeline.d.ts',
+    );
 }
 
 function readme({ config }, md) {

@@ -27,7 +27,8 @@ export function responseHead(header) {
 
 /** The body, read up to max + 1 bytes: enough for the core to see "too large". */
 async function readBody(response, max) {
-    const reader = response.body?.getReader(), chunks = [];
+    const reader = response.body?.getReader(),
+        chunks = [];
     let size = 0;
     while (reader && size <= max) {
         const chunk = await reader.read();
@@ -49,9 +50,12 @@ async function readBody(response, max) {
  *  conditional: send If-None-Match/If-Modified-Since from the last 200 (where fetch has
  *  no cache, as in Node), body(send): the app's JSON text of send id `send`, stats}. */
 export function http({ fetch, url, max, cache, conditional, body, stats }, feed) {
-    const requests = new Map(), last = {};
+    const requests = new Map(),
+        last = {};
     const go = async (id, post, send, target) => {
-        const abort = new AbortController(), headers = {}, init = { headers, signal: abort.signal };
+        const abort = new AbortController(),
+            headers = {},
+            init = { headers, signal: abort.signal };
         const mine = () => requests.get(id) == abort;
         requests.set(id, abort);
         stats.requests++;

@@ -14,11 +14,33 @@
 // emitted) and this tab's unacknowledged sends wait in #mine for the next leader. Events
 // go through #apply whichever tab's core emitted them.
 import {
-    ACT_ACK, ACT_DELIVER, ACT_ERROR, ACT_FETCH_CANCEL, ACT_FORGET_FALLBACK, ACT_POLL, ACT_POST, ACT_REMEMBER_FALLBACK,
-    ACT_RESET, ACT_SEND_FAILED, ACT_STATE, ACT_WS_CLOSE, ACT_WS_OPEN, ACT_WS_SEND,
-    CFG_max_message_bytes, CFG_resource_mode, CFG_websocket,
-    DEF_max_message_bytes, ERRORS, OPTION_NAMES, REASONS, REASON_CLOSED_BY_APP, STATES, STATE_CLOSED, STATE_RECONNECTING,
-    TRANSPORTS, TRANSPORT_NONE,
+    ACT_ACK,
+    ACT_DELIVER,
+    ACT_ERROR,
+    ACT_FETCH_CANCEL,
+    ACT_FORGET_FALLBACK,
+    ACT_POLL,
+    ACT_POST,
+    ACT_REMEMBER_FALLBACK,
+    ACT_RESET,
+    ACT_SEND_FAILED,
+    ACT_STATE,
+    ACT_WS_CLOSE,
+    ACT_WS_OPEN,
+    ACT_WS_SEND,
+    CFG_max_message_bytes,
+    CFG_resource_mode,
+    CFG_websocket,
+    DEF_max_message_bytes,
+    ERRORS,
+    OPTION_NAMES,
+    REASONS,
+    REASON_CLOSED_BY_APP,
+    STATES,
+    STATE_CLOSED,
+    STATE_RECONNECTING,
+    TRANSPORTS,
+    TRANSPORT_NONE,
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
@@ -74,7 +96,8 @@ function sendError(code, status = 0, serverCode = '', serverMessage = '') {
 function coreOptions(options) {
     const fields = [];
     for (const name in options) {
-        const value = options[name], [accepted, valid] = SHIM_OPTIONS[name] || [];
+        const value = options[name],
+            [accepted, valid] = SHIM_OPTIONS[name] || [];
         if (!valid && !OPTION_NAMES.includes(name)) optionError('unknown option ' + name);
         if (valid && value != null && !valid(value)) optionError(`option ${name} must be ${accepted}, not ${shown(value)}`);
     }
@@ -90,7 +113,8 @@ function coreOptions(options) {
 
 /** An HTTP error's message: the status, the URL, and the server's own words when its answer
  *  was a JSON error ({"error": code, "message": text}). */
-const httpMessage = (status, url, server) => `${status} from ${url}` + (server?.message ? ': ' + server.message : '') + (server?.code ? ` (${server.code})` : '');
+const httpMessage = (status, url, server) =>
+    `${status} from ${url}` + (server?.message ? ': ' + server.message : '') + (server?.code ? ` (${server.code})` : '');
 
 /** The URL as http(s), without a fragment. */
 function httpUrl(url) {
@@ -144,22 +168,27 @@ export class Lifeline extends EventTarget {
         // fetch has none (Node), If-None-Match/If-Modified-Since sent here; the core
         // compares validators either way
         const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
-        const doc = options.document || globalThis.document, win = options.window || globalThis.window;
-        const fetcher = options.fetch || ((...args) => fetch(...args));
+        const doc = options.document || globalThis.document,
+            win = options.window || globalThis.window;
+        const fetcher = options.fetch || ((/** @type {Parameters<typeof fetch>} */ ...args) => fetch(...args));
         // tabs share when their URL and core options are the same (not in resource mode), where
         // the browser has Web Locks and BroadcastChannel
-        const group = !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
+        const group =
+            !resource && options.share !== false && globalThis.navigator?.locks && globalThis.BroadcastChannel && 'lifeline ' + url + ' ' + fields.join(' ');
         // The first tab of a group leads at once: the lock is asked for before anything slow
         // (the wasm), and a tab that gets it starts its transport without waiting for
         // share.mjs to load, which then adopts the lock (the healthy start, issue #12).
         let constructed;
         const early = (this.#early = group && {});
         if (group)
-            early.decided = new Promise((decided) => (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
-                if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
-                setTimeout(decided, SHARE_AFTER_LEADING_MS);
-                return new Promise((release) => ((early.release = release), this.#start(1)));
-            })));
+            early.decided = new Promise(
+                (/** @type {(value?: unknown) => void} */ decided) =>
+                    (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
+                        if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
+                        setTimeout(decided, SHARE_AFTER_LEADING_MS);
+                        return new Promise((release) => ((early.release = release), this.#start(1)));
+                    })),
+            );
         this.#store = storage(options.storage, new URL(url));
         this.#resource = resource;
         this.#json = resource && options.json;
@@ -171,10 +200,13 @@ export class Lifeline extends EventTarget {
             later(() => {
                 if (this.#closed) return;
                 this.#halt();
-                const x = rt.x, core = rt.alloc(), at = this.#view.cursor ?? cursor;
+                const x = rt.x,
+                    core = rt.alloc(),
+                    at = this.#view.cursor ?? cursor;
                 // send ids on the wire: the core's, plus a base unique to this leader's term in
                 // the group (0 alone), so that no two sends of a group share one
-                const base = (this.#group?.term << 20) >>> 0, io = { on: 0, id: (send) => (send + base) >>> 0, url };
+                const base = (this.#group?.term << 20) >>> 0,
+                    io = { on: 0, id: (send) => (send + base) >>> 0, url };
                 // adapter events are inputs; each one opens the gate first
                 const feed = (...input) => {
                     this.#open();
@@ -182,7 +214,12 @@ export class Lifeline extends EventTarget {
                 };
                 const pg = (io.pg = page(doc, win, feed));
                 // (an ack's id is the frame's fifth field)
-                io.ws = websocket(WebSocket, url.replace(/^http/, 'ws'), (name, args, k, msgs) => (name == 'll_ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)), this.#stats);
+                io.ws = websocket(
+                    WebSocket,
+                    url.replace(/^http/, 'ws'),
+                    (name, args, k, msgs) => (name == 'll_ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)),
+                    this.#stats,
+                );
                 io.http = http(
                     {
                         fetch: fetcher,
@@ -196,7 +233,9 @@ export class Lifeline extends EventTarget {
                     feed,
                 );
                 const now = options.now || (() => performance.now());
-                const drive = driver(rt, core, now, options.setTimeout || setTimeout, options.clearTimeout || clearTimeout, (action, msgs) => this.#act(action, msgs, io));
+                const drive = driver(rt, core, now, options.setTimeout || setTimeout, options.clearTimeout || clearTimeout, (action, msgs) =>
+                    this.#act(action, msgs, io),
+                );
                 const refuse = (message) => {
                     pg.stop();
                     drive.stop();
@@ -209,8 +248,11 @@ export class Lifeline extends EventTarget {
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
                 for (const [field, value] of fields)
                     if (x.ll_set(core, field, value >>> 0 === value ? value : -1))
-                        return refuse(`option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}], not ${value}`);
-                if (at != null && x.ll_set_cursor(core, ...rt.args([at]))) return refuse(`option cursor must be a cursor whose parts fit in 64 bits, not ${shown(at)}`);
+                        return refuse(
+                            `option ${OPTION_NAMES[field]} must be an integer in [${x.ll_config_min(field)}, ${x.ll_config_max(field)}], not ${value}`,
+                        );
+                if (at != null && x.ll_set_cursor(core, ...rt.args([at])))
+                    return refuse(`option cursor must be a cursor whose parts fit in 64 bits, not ${shown(at)}`);
                 drive('ll_start', [on && +pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
                     if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
@@ -234,26 +276,41 @@ export class Lifeline extends EventTarget {
         // leader, or the leader that took the lock. Where it cannot load, the tab runs alone.
         this.#shared = !!group;
         if (group)
-            early.decided.then(() => import('./share.mjs')).then(({ share }) => this.#closed || (this.#group = share(group, {
-                doc,
-                win,
-                lead: () => this.#start(1),
-                follow: () => this.#halt(),
-                apply: (type, o) => this.#apply(type, o),
-                view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
-                // a follower's send; one closed with this core goes again to the next leader
-                take: (f, n, text) => this.#toCore(text, (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
-                settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
-                resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
-                role: (role) => this.#emit('rolechange', { role }),
-                poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
-            }, early)), () => {
-                const running = early.release;
-                this.#letGo();
-                this.#shared = false;
-                this.#emit('rolechange', { role: 'solo' });
-                if (!running) this.#start(1);
-            });
+            early.decided
+                .then(() => import('./share.mjs'))
+                .then(
+                    ({ share }) =>
+                        this.#closed ||
+                        (this.#group = share(
+                            group,
+                            {
+                                doc,
+                                win,
+                                lead: () => this.#start(1),
+                                follow: () => this.#halt(),
+                                apply: (type, o) => this.#apply(type, o),
+                                view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
+                                // a follower's send; one closed with this core goes again to the next leader
+                                take: (f, n, text) =>
+                                    this.#toCore(
+                                        text,
+                                        (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage]),
+                                    ),
+                                settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
+                                resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
+                                role: (role) => this.#emit('rolechange', { role }),
+                                poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
+                            },
+                            early,
+                        )),
+                    () => {
+                        const running = early.release;
+                        this.#letGo();
+                        this.#shared = false;
+                        this.#emit('rolechange', { role: 'solo' });
+                        if (!running) this.#start(1);
+                    },
+                );
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
         this.#start(!group);
@@ -277,7 +334,8 @@ export class Lifeline extends EventTarget {
         return this.#view.cursor;
     }
     get stats() {
-        const x = this.#runtime?.x, core = this.#core;
+        const x = this.#runtime?.x,
+            core = this.#core;
         return { ...this.#stats, interval: core ? x.ll_interval(core) : 0, rtt: core ? x.ll_rtt(core) : 0, tabs: this.#group?.tabs ?? 1 };
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
@@ -285,9 +343,13 @@ export class Lifeline extends EventTarget {
         return this.#group?.role ?? (this.#early?.release ? 'leader' : this.#shared ? 'follower' : 'solo');
     }
 
-    /** Resolves when the server acknowledged `data` (any JSON value). */
+    /**
+     * Resolves when the server acknowledged `data` (any JSON value).
+     * @returns {Promise<void>}
+     */
     send(data) {
-        const text = JSON.stringify(data) ?? 'null', n = ++this.#n;
+        const text = JSON.stringify(data) ?? 'null',
+            n = ++this.#n;
         return new Promise((resolve, reject) => {
             this.#mine.set(n, [text, (failure) => (this.#mine.delete(n), failure ? reject(failure) : resolve())]);
             this.#open();
@@ -312,7 +374,10 @@ export class Lifeline extends EventTarget {
     /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
      *  silently: this tab no longer leads, and its sends wait in #mine for the next leader). */
     #halt(on) {
-        const feed = this.#feed, rt = this.#runtime, core = this.#core, io = this.#io;
+        const feed = this.#feed,
+            rt = this.#runtime,
+            core = this.#core,
+            io = this.#io;
         if (!on) this.#sends.clear();
         if (!core) return;
         this.#core = 0;
@@ -351,7 +416,10 @@ export class Lifeline extends EventTarget {
             if (event.type == 'message') buffer.push({ data: event.data, cursor: event.cursor });
             wake?.();
         };
-        const on = [[this, 'message', listener], [this, 'statechange', listener]];
+        const on = [
+            [this, 'message', listener],
+            [this, 'statechange', listener],
+        ];
         listen(on, 'add');
         try {
             for (;;) {
@@ -386,8 +454,9 @@ export class Lifeline extends EventTarget {
     /** An event of the connection, from this tab's core or the leader's: the view follows
      *  it, a leader passes it on to the group, the app gets it. */
     #apply(type, o) {
-        const view = this.#view, after = view.cursor;
-        if (type == 'message') (view.cursor = o.cursor || after), this.#stats.messages++;
+        const view = this.#view,
+            after = view.cursor;
+        if (type == 'message') ((view.cursor = o.cursor || after), this.#stats.messages++);
         if (type == 'reset') view.cursor = o.to;
         if (type == 'statechange') Object.assign(view, o);
         this.#group?.out(type, o, after);
@@ -456,7 +525,11 @@ export class Lifeline extends EventTarget {
                 return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED: {
                 const server = action.status && msgs?.server; // a refused POST: the server's answer
-                return this.#settle(action.first, action.last, sendError(ERRORS[action.code], action.status, action.serverCode || server?.code || '', action.message || server?.message || ''));
+                return this.#settle(
+                    action.first,
+                    action.last,
+                    sendError(ERRORS[action.code], action.status, action.serverCode || server?.code || '', action.message || server?.message || ''),
+                );
             }
             case ACT_REMEMBER_FALLBACK:
                 return this.#store.remember(action.ttl);

@@ -28,10 +28,18 @@ export function runtime(src, fetch = globalThis.fetch) {
 
 /** The runtime over one instance of the core (its exports and memory). */
 export function layout(inst) {
-    const x = inst.exports, mem = x.memory, size = x.ll_core_size(), free = [];
-    let top = (x.ll_heap_base() + 15) & -8, scratch = 0, cap = 0, u8, u32;
+    const x = inst.exports,
+        mem = x.memory,
+        size = x.ll_core_size(),
+        free = [];
+    let top = (x.ll_heap_base() + 15) & -8,
+        scratch = 0,
+        cap = 0,
+        u8,
+        u32;
     const reserve = (n) => {
-        const p = top, need = (top += (n + 7) & -8) - mem.buffer.byteLength;
+        const p = top,
+            need = (top += (n + 7) & -8) - mem.buffer.byteLength;
         if (need > 0) mem.grow(Math.ceil(need / 65536));
         return p;
     };
@@ -45,15 +53,17 @@ export function layout(inst) {
         /** Expand the args of one call: strings (UTF-8) and byte arrays go into the scratch
          *  buffer and become (ptr, len); numbers and BigInts stay. */
         args(list) {
-            const out = [], str = (v) => typeof v == 'string';
-            let n = 0, p;
+            const out = [],
+                str = (v) => typeof v == 'string';
+            let n = 0,
+                p;
             for (const v of list) n += v.buffer ? v.length : str(v) ? 3 * v.length : 0; // UTF-8: at most 3 bytes a unit
             if (n > cap) scratch = reserve((cap = Math.max(n, cap * 2, 4096)));
             p = scratch;
             view();
             for (const v of list)
-                if (str(v)) (n = enc.encodeInto(v, u8.subarray(p, p + 3 * v.length)).written), out.push(p, n), (p += n);
-                else if (v.buffer) u8.set(v, p), out.push(p, v.length), (p += v.length);
+                if (str(v)) ((n = enc.encodeInto(v, u8.subarray(p, p + 3 * v.length)).written), out.push(p, n), (p += n));
+                else if (v.buffer) (u8.set(v, p), out.push(p, v.length), (p += v.length));
                 else out.push(v);
             return out;
         },
@@ -61,7 +71,8 @@ export function layout(inst) {
          *  numbers, and the byte spans decoded (they die at the next call). */
         action(p) {
             view();
-            const w = p >> 2, action = { type: u32[w] };
+            const w = p >> 2,
+                action = { type: u32[w] };
             const fields = ACTION_FIELDS[action.type];
             for (const name in fields) {
                 const slot = fields[name];

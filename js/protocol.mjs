@@ -24,9 +24,14 @@ const absentOrString = (value) => value === undefined || typeof value == 'string
  *  an array. */
 function protocolObject(value) {
     const valid =
-        value && typeof value == 'object' && !Array.isArray(value) &&
-        absentOrString(value.type) && absentOrString(value.cursor) && absentOrString(value.message) &&
-        absentOrString(value.code) && absentOrString(value.error) &&
+        value &&
+        typeof value == 'object' &&
+        !Array.isArray(value) &&
+        absentOrString(value.type) &&
+        absentOrString(value.cursor) &&
+        absentOrString(value.message) &&
+        absentOrString(value.code) &&
+        absentOrString(value.error) &&
         (value.id === undefined || (Number.isSafeInteger(value.id) && value.id >= 0)) &&
         (value.messages === undefined || Array.isArray(value.messages));
     return valid ? value : undefined;
@@ -53,15 +58,15 @@ export function withQuery(url, cursor, wait) {
 
 /** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
  *  app's JSON text); the others are {"type":"ping"} / {"type":"pong"}. */
-export const clientFrame = (frame, send, data) =>
-    frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : `{"type":"${OUT_FRAMES[frame]}"}`;
+export const clientFrame = (frame, send, data) => (frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : `{"type":"${OUT_FRAMES[frame]}"}`);
 
 /** The body of a POST (a send by HTTP). */
 export const postBody = (send, data) => `{"id":${send},"data":${data}}`;
 
 /** A text frame: the args of ll_ws_frame after the socket id, and its messages (itself). */
 export function frame(data) {
-    const value = typeof data == 'string' ? parse(data) : undefined, frame = protocolObject(value);
+    const value = typeof data == 'string' ? parse(data) : undefined,
+        frame = protocolObject(value);
     let type = FRAMES.indexOf(frame?.type);
     if (type < 0 || type >= FRAME_OTHER) type = typeof frame?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
     if (type == FRAME_MSG && !('data' in frame)) type = FRAME_BAD;
@@ -78,7 +83,8 @@ export function frame(data) {
  *  `error` and `message` (a server's error answer: {"error": code, "message": text}) as
  *  `server`, for the error event and a refused send. */
 export function body(bodyBytes, size) {
-    const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)), object = protocolObject(value);
+    const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)),
+        object = protocolObject(value);
     const messages = object?.messages || [];
     messages.server = { code: object?.error ?? '', message: object?.message ?? '' };
     // the body's cursor, then each message's (an element that is no message: an empty line)

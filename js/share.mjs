@@ -48,7 +48,9 @@ const after = (x, y) => big(x) > big(y);
  */
 export function share(name, t, early) {
     const locks = navigator.locks;
-    const id = Math.random(), seen = new Set(), held = [];
+    const id = Math.random(),
+        seen = new Set(),
+        held = [];
     const visible = () => t.doc?.visibilityState != 'hidden';
     const cursor = () => t.view().cursor;
     const post = (m) => ch?.postMessage(m);
@@ -65,12 +67,13 @@ export function share(name, t, early) {
         leader = catching = held.length = 0;
         t.role(role);
         // a new term: the leader's send ids differ from every earlier leader's
-        if (role == 'leader') running || (g.term++, t.lead()), beat();
+        if (role == 'leader') (running || (g.term++, t.lead()), beat());
     };
     // One lock request at a time: queued (a follower), held (the leader), or stealing; or
     // the one the tab made at construction, held already.
     const claim = (steal) => {
-        const ac = (token = new AbortController()), gone = () => token == ac && ((release = null), become('follower'), claim());
+        const ac = (token = /** @type {AbortController & { steal?: number }} */ (new AbortController())),
+            gone = () => token == ac && ((release = null), become('follower'), claim());
         heard = Date.now();
         hidden = 0;
         ac.steal = steal; // one steal at a time
@@ -81,7 +84,9 @@ export function share(name, t, early) {
             return become('leader', 1);
         }
         early = 0;
-        locks.request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader')))).then(gone, gone);
+        locks
+            .request(name, steal ? { steal } : { signal: ac.signal }, () => token == ac && new Promise((r) => ((release = r), become('leader'))))
+            .then(gone, gone);
     };
     const steal = () => ch && g.role == 'follower' && !token?.steal && visible() && (hidden || Date.now() - heard > SILENT_MS) && (token?.abort(), claim(1));
 
@@ -91,7 +96,10 @@ export function share(name, t, early) {
         while (catching == run) {
             const c = cursor();
             try {
-                const r = await t.poll(c, run.signal), s = r.status, b = s == 200 || s == 410 ? await r.json() : 0, m = b.messages;
+                const r = await t.poll(c, run.signal),
+                    s = r.status,
+                    b = s == 200 || s == 410 ? await r.json() : 0,
+                    m = b.messages;
                 if (catching != run) return;
                 if (s == 410 && big(b.cursor)) t.apply('reset', { from: c, to: b.cursor });
                 else if (m?.length) for (const x of m) after(x.cursor, cursor()) && t.apply('message', x);
@@ -110,18 +118,20 @@ export function share(name, t, early) {
 
     const receive = ({ data: m }) => {
         if (g.role == 'leader') {
-            if (m.p) seen.add(m.p), m.j && beat(); // a newcomer learns the state at once
+            if (m.p) (seen.add(m.p), m.j && beat()); // a newcomer learns the state at once
             if (m.x) t.take(m.f, m.x, m.d);
             // back from the back/forward cache as the leader it was, while another tab leads
             if (!m.h || release) return;
             become('follower');
         }
-        const c = cursor(), o = m.o, s = m.s;
+        const c = cursor(),
+            o = m.o,
+            s = m.s;
         if (m.k && m.f == id) t.settle(m.k, m.r);
         if (m.e == 'message' && c != null) {
             if (catching) return held.push(o);
             if (!after(o.cursor, c)) return; // a repeat
-            if (m.a == null || after(m.a, c)) return held.push(o), catchUp(); // a gap
+            if (m.a == null || after(m.a, c)) return (held.push(o), catchUp()); // a gap
         }
         // a reset concerns the tabs at the cursor it leaves
         if (m.e && (m.e != 'reset' || o.from == c)) t.apply(m.e, o);
@@ -137,7 +147,7 @@ export function share(name, t, early) {
             if (s.state != v.state || s.transport != v.transport) t.apply('statechange', { state: s.state, transport: s.transport, reason: s.reason });
             // behind the leader (or it started from now, unknown to a new follower): catch up
             if (c != null && !catching && (s.cursor == null ? m.h != leader : after(s.cursor, c))) catchUp();
-            if (m.h != leader) (leader = m.h), t.resend();
+            if (m.h != leader) ((leader = m.h), t.resend());
             steal();
         }
     };

@@ -83,8 +83,7 @@ function parseHead(buf) {
 }
 
 function isUpgrade(head) {
-    return (head.get('upgrade') ?? '').toLowerCase() === 'websocket' &&
-        (head.get('connection') ?? '').toLowerCase().includes('upgrade');
+    return (head.get('upgrade') ?? '').toLowerCase() === 'websocket' && (head.get('connection') ?? '').toLowerCase().includes('upgrade');
 }
 
 /** A plain request head with `Connection: close` forced (Keep-Alive dropped). */
@@ -225,7 +224,7 @@ export async function createProxy({ target, listenPort = 0, host = '127.0.0.1' }
         const conn = {
             client,
             upstream: null,
-            kind: null,           // 'http' | 'ws', once the request head arrived
+            kind: null, // 'http' | 'ws', once the request head arrived
             mode,
             opts: { ...modeOpts },
             wsOpen: false,
@@ -284,7 +283,9 @@ export async function createProxy({ target, listenPort = 0, host = '127.0.0.1' }
             }
             if (m === 'blackhole') {
                 stats.blackholed += 1;
-                client.on('data', (c) => { stats.bytes.ws.up += c.length; });
+                client.on('data', (c) => {
+                    stats.bytes.ws.up += c.length;
+                });
                 client.on('end', () => conn.destroy()); // the client gave up
                 return;
             }
@@ -359,7 +360,9 @@ export async function createProxy({ target, listenPort = 0, host = '127.0.0.1' }
 
     function makeDownTransform(conn, kind, status, res) {
         if (conn.mode !== 'corrupt') return (c) => c;
-        const onCorrupt = () => { stats.corrupted += 1; };
+        const onCorrupt = () => {
+            stats.corrupted += 1;
+        };
         if (kind === 'ws') {
             if (status !== 101) return (c) => c;
             const fc = new FrameCorrupter(onCorrupt);

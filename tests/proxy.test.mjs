@@ -64,8 +64,6 @@ beforeEach(() => {
 
 // ---------------------------------------------------------------------------- helpers
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 /** One HTTP request through the proxy; resolves {status, headers, body} or rejects. */
 function request(path = '/', { method = 'GET', body, timeout = 2000, agent = false } = {}) {
     return new Promise((resolve, reject) => {
@@ -175,7 +173,10 @@ test('refuse: an upgrade gets 403 and is closed; plain HTTP passes', async () =>
     const w = openWs('/');
     assert.ok(await w.next('unexpected'));
     assert.equal(w.status, 403);
-    assert.equal(w.events.some(([, k]) => k === 'open'), false);
+    assert.equal(
+        w.events.some(([, k]) => k === 'open'),
+        false,
+    );
     assert.equal((await request('/')).status, 200);
     assert.equal(proxy.stats().refused, 1);
 });
@@ -268,7 +269,10 @@ test('drop: open connections are destroyed, new ones too', async () => {
     await assert.rejects(request('/'));
     const w2 = openWs('/');
     assert.ok(await w2.next('close', 1000));
-    assert.equal(w2.events.some(([, k]) => k === 'open'), false);
+    assert.equal(
+        w2.events.some(([, k]) => k === 'open'),
+        false,
+    );
     assert.ok(proxy.stats().dropped >= 3);
 });
 

@@ -13,7 +13,8 @@ import crypto from 'node:crypto';
 
 const root = new URL('..', import.meta.url);
 const at = (p) => new URL(p, root).pathname;
-const OUT = 'dist/client', FLASK_COPY = 'server/flask/lifeline_flask/client';
+const OUT = 'dist/client',
+    FLASK_COPY = 'server/flask/lifeline_flask/client';
 
 // The chunk first: the module that imports it names its hashed file.
 const FILES = ['lifeline-share.mjs', 'lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js', 'lifeline.wasm'];
@@ -29,7 +30,8 @@ const contents = new Map();
 for (const name of FILES) {
     let bytes = fs.readFileSync(at('dist/' + name));
     if (name == 'lifeline.mjs') {
-        const text = bytes.toString('utf8'), plain = '"./lifeline-share.mjs"';
+        const text = bytes.toString('utf8'),
+            plain = '"./lifeline-share.mjs"';
         if (text.split(plain).length != 2) throw new Error('client-files: dist/lifeline.mjs should import ./lifeline-share.mjs exactly once');
         bytes = Buffer.from(text.replace(plain, `"./${manifest['lifeline-share.mjs']}"`), 'utf8');
     }

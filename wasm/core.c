@@ -90,8 +90,7 @@ static void connect(ll_core *c, uint32_t reason) {
     c->ws_losses = 0;
     if (ll__ws_wanted(c) && c->ws_phase == WS_NONE) {
         if (c->role == ROLE_FALLBACK) {
-            if (c->timers[T_WS_RETRY] == LL_NEVER)
-                ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
+            if (c->timers[T_WS_RETRY] == LL_NEVER) ll__arm_request(c, T_WS_RETRY, ll__probe_delay(c));
         } else {
             ll__ws_try(c, c->cfg[LL_CFG_start_race_delay]);
         }
@@ -127,7 +126,9 @@ static void settle(ll_core *c, uint32_t reason) {
 }
 
 int ll_start(ll_core *c, uint64_t now, int visible, int online) {
-    static const struct { uint8_t lo, hi; } order[] = {
+    static const struct {
+        uint8_t lo, hi;
+    } order[] = {
         {LL_CFG_min_interval, LL_CFG_max_interval},
         {LL_CFG_probe_min, LL_CFG_probe_max},
         {LL_CFG_backoff_base, LL_CFG_backoff_max},
@@ -317,15 +318,13 @@ void ll_timer(ll_core *c, uint64_t now) {
             case T_RACE: /* a socket that said hello but has not caught up needs the poll too */
                 ll__poll_start(c);
                 break;
-            case T_WS: case T_PING: case T_WS_RETRY: case T_GRACE:
-                ll__ws_timer(c, t);
-                break;
-            case T_POLL: case T_POLL_REQ:
-                ll__poll_timer(c, t);
-                break;
-            default:
-                ll__sends_timer(c, t);
-                break;
+            case T_WS:
+            case T_PING:
+            case T_WS_RETRY:
+            case T_GRACE: ll__ws_timer(c, t); break;
+            case T_POLL:
+            case T_POLL_REQ: ll__poll_timer(c, t); break;
+            default: ll__sends_timer(c, t); break;
             }
         }
         if (!fired) break;
@@ -357,9 +356,9 @@ void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code) {
     ll__publish(c);
 }
 
-void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,
-                      uint32_t interval, uint32_t long_poll, const char *validator, size_t validator_len,
-                      uint32_t size, uint32_t depth, const char *body, size_t body_len) {
+void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after, uint32_t interval,
+                      uint32_t long_poll, const char *validator, size_t validator_len, uint32_t size, uint32_t depth,
+                      const char *body, size_t body_len) {
     ll__head h;
     if (!begin(c, now) || !req) return;
     h.retry_after = retry_after;
@@ -407,7 +406,8 @@ uint32_t ll_state(const ll_core *c) { return c->state; }
 uint32_t ll_transport(const ll_core *c) { return c->transport; }
 uint32_t ll_interval(const ll_core *c) {
     return c->state == LL_STATE_OPEN && (c->transport == LL_TRANSPORT_POLL || c->transport == LL_TRANSPORT_RESOURCE)
-               ? c->interval : 0;
+               ? c->interval
+               : 0;
 }
 uint32_t ll_rtt(const ll_core *c) { return c->srtt; }
 
@@ -419,7 +419,7 @@ const char *ll_cursor(ll_core *c, uint32_t *len) {
 #define NAME_FN(fn, TABLE, COUNT)                           \
     const char *fn(uint32_t v) {                            \
         static const char *const names[] = {TABLE(NAME_X)}; \
-        return v < COUNT ? names[v] : "?";                  \
+        return v < (COUNT) ? names[v] : "?";                \
     }
 #define NAME_X(n, s) s,
 NAME_FN(ll_state_name, LL_STATES, LL_STATE_COUNT)

@@ -4,8 +4,8 @@
 
 #include "lifeline.h"
 
-#define LL_QUEUE_CAP 32     /* actions queued by one input, drained before the next */
-#define LL_SENDS_CAP 256    /* compile-time bound of config max_sends */
+#define LL_QUEUE_CAP 32  /* actions queued by one input, drained before the next */
+#define LL_SENDS_CAP 256 /* compile-time bound of config max_sends */
 
 /* A cursor: <a> or <a>-<b>, ordered as the pair (a, b). */
 typedef struct ll__cursor {
@@ -16,15 +16,15 @@ typedef struct ll__cursor {
 
 /* Timers: one deadline each (LL_NEVER = not armed). */
 enum ll__timer {
-    T_RACE,      /* when to start a poll beside a WebSocket that is not working yet */
-    T_WS,        /* when a WebSocket attempt without hello is given up (black hole / no hello) */
-    T_PING,      /* when to ping a quiet WebSocket, or declare an unanswered ping dead */
-    T_WS_RETRY,  /* when to try the WebSocket again (reconnect after a loss, or a probe) */
-    T_POLL,      /* when to send the next poll */
-    T_POLL_REQ,  /* when the poll in flight times out */
-    T_GRACE,     /* when an open WebSocket is closed because the page stayed hidden */
-    T_SEND,      /* when to retry a failed POST send */
-    T_SEND_REQ,  /* when the POST in flight times out */
+    T_RACE,     /* when to start a poll beside a WebSocket that is not working yet */
+    T_WS,       /* when a WebSocket attempt without hello is given up (black hole / no hello) */
+    T_PING,     /* when to ping a quiet WebSocket, or declare an unanswered ping dead */
+    T_WS_RETRY, /* when to try the WebSocket again (reconnect after a loss, or a probe) */
+    T_POLL,     /* when to send the next poll */
+    T_POLL_REQ, /* when the poll in flight times out */
+    T_GRACE,    /* when an open WebSocket is closed because the page stayed hidden */
+    T_SEND,     /* when to retry a failed POST send */
+    T_SEND_REQ, /* when the POST in flight times out */
     T_COUNT
 };
 
@@ -46,9 +46,9 @@ enum ll__ws_phase {
 
 /* The role polling plays. */
 enum ll__role {
-    ROLE_ALONE,    /* no WebSocket at all (websocket off, resource mode): polls are everything */
-    ROLE_BESIDE,   /* WebSocket first: polls bridge until a socket serves (the race) */
-    ROLE_FALLBACK  /* the WebSocket failed: polls are the transport, sockets are probes */
+    ROLE_ALONE,   /* no WebSocket at all (websocket off, resource mode): polls are everything */
+    ROLE_BESIDE,  /* WebSocket first: polls bridge until a socket serves (the race) */
+    ROLE_FALLBACK /* the WebSocket failed: polls are the transport, sockets are probes */
 };
 
 /* What polling has shown since it last (re)started. */
@@ -86,31 +86,31 @@ typedef struct ll__send {
 struct ll_core {
     /* The machine (state.c) */
     uint8_t life, role, polls, progress;
-    uint8_t visible, online, left;     /* the browser's reports (ll__page combines them);
+    uint8_t visible, online, left; /* the browser's reports (ll__page combines them);
                                         * left: 0, or the reason it left (pagehide, freeze) */
-    uint8_t must_prove;                /* the next socket must answer a ping (after a stall) */
-    uint8_t race_reconnect;            /* race a poll beside the reconnect (ws.c: lost) */
+    uint8_t must_prove;            /* the next socket must answer a ping (after a stall) */
+    uint8_t race_reconnect;        /* race a poll beside the reconnect (ws.c: lost) */
     uint32_t ws_phase, ws_id, poll_req, post_req;
-    ll_action *cause_slot;             /* the STATE action reserved for this input's cause... */
-    uint32_t cause;                    /* ...and that reason (meaningful with cause_slot) */
+    ll_action *cause_slot; /* the STATE action reserved for this input's cause... */
+    uint32_t cause;        /* ...and that reason (meaningful with cause_slot) */
     uint64_t now;
     uint32_t q_head, q_len, n_sends, next_id;
-    uint32_t errors;                   /* poll errors in a row */
-    uint32_t refusals;                 /* 401/403/404 poll answers in a row */
-    uint32_t flaps;                    /* short-lived WebSockets in a row */
-    uint32_t ws_losses;                /* losses in a row (reconnect backoff) */
-    uint32_t interval;                 /* current adaptive interval */
-    uint8_t ping_out, remembered;      /* remembered: a REMEMBER_FALLBACK is in force */
-    uint8_t poll_long;                 /* the poll in flight asked wait= */
-    uint8_t poll_after_hello;          /* ... and was sent after the catching-up socket's
+    uint32_t errors;              /* poll errors in a row */
+    uint32_t refusals;            /* 401/403/404 poll answers in a row */
+    uint32_t flaps;               /* short-lived WebSockets in a row */
+    uint32_t ws_losses;           /* losses in a row (reconnect backoff) */
+    uint32_t interval;            /* current adaptive interval */
+    uint8_t ping_out, remembered; /* remembered: a REMEMBER_FALLBACK is in force */
+    uint8_t poll_long;            /* the poll in flight asked wait= */
+    uint8_t poll_after_hello;     /* ... and was sent after the catching-up socket's
                                           hello: an empty answer means nothing lies between
                                           the cursor and the hello's head */
-    uint8_t poll_empty;                /* the last poll answer brought nothing new */
-    uint8_t polled_ok;                 /* a poll answered since the last (re)start, error or
+    uint8_t poll_empty;           /* the last poll answer brought nothing new */
+    uint8_t polled_ok;            /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
-    ll__cursor cur;                    /* last delivered or adopted */
-    uint64_t quiet_until;              /* Retry-After: no request before this */
+    ll__cursor cur;       /* last delivered or adopted */
+    uint64_t quiet_until; /* Retry-After: no request before this */
     uint32_t cfg[LL_CFG_COUNT];
     uint64_t timers[T_COUNT];
     uint64_t rng;
@@ -125,7 +125,7 @@ struct ll_core {
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
     ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
     uint32_t fallback_reason;
-    uint32_t probe_n;              /* probes since falling back */
+    uint32_t probe_n; /* probes since falling back */
     uint32_t srtt;
 
     /* Polling */
@@ -166,8 +166,8 @@ ll_action *ll__error(ll_core *c, uint32_t code, uint32_t reason, uint32_t status
 
 /* ---- cursor.c ---- */
 int ll__cursor_parse(const char *p, size_t n, ll__cursor *out);
-int ll__cursor_cmp(const ll__cursor *x, const ll__cursor *y); /* unset sorts first */
-size_t ll__cursor_format(const ll__cursor *x, char *buf);   /* buf >= LL_CURSOR_TEXT */
+int ll__cursor_cmp(const ll__cursor *x, const ll__cursor *y);       /* unset sorts first */
+size_t ll__cursor_format(const ll__cursor *x, char *buf);           /* buf >= LL_CURSOR_TEXT */
 int ll__parse_u64(const char **pp, const char *end, uint64_t *out); /* digits, no overflow */
 size_t ll__put_u64(char *buf, uint64_t v);
 
@@ -189,9 +189,9 @@ typedef struct ll__head {
 } ll__head;
 
 /* ---- policy.c ---- */
-uint32_t ll__rand(ll_core *c, uint32_t n); /* uniform in [0, n] */
+uint32_t ll__rand(ll_core *c, uint32_t n);    /* uniform in [0, n] */
 uint64_t ll__backoff(ll_core *c, uint32_t n); /* full jitter, n-th error in a row */
-uint64_t ll__probe_delay(ll_core *c);                                        /* equal jitter */
+uint64_t ll__probe_delay(ll_core *c);         /* equal jitter */
 uint32_t ll__next_interval(ll_core *c, int changed);
 void ll__note_change(ll_core *c);
 void ll__rtt_sample(ll_core *c, uint64_t rtt);
@@ -201,13 +201,13 @@ uint32_t ll__pong_timeout(const ll_core *c);
 int ll__ws_enter(ll_core *c, uint32_t phase); /* 0 (and unchanged) when the table forbids it */
 int ll__ws_hello_said(const ll_core *c);      /* PROVING, REPLAYING, CATCHING_UP or SERVING */
 void ll__set_role(ll_core *c, uint32_t role);
-void ll__cause(ll_core *c, uint32_t reason); /* why the public state may change now */
+void ll__cause(ll_core *c, uint32_t reason);    /* why the public state may change now */
 void ll__shutdown(ll_core *c, uint32_t reason); /* stop everything for good: closed */
 uint32_t ll__page(const ll_core *c);
-int ll__active(const ll_core *c);            /* anything may be on the wire */
-int ll__ws_wanted(const ll_core *c);         /* a WebSocket may be open or tried */
-void ll__publish(ll_core *c);                /* end of every input: derive, emit if changed */
-int ll__ws_shown(const ll_core *c);          /* the public state shows the WebSocket open */
+int ll__active(const ll_core *c);    /* anything may be on the wire */
+int ll__ws_wanted(const ll_core *c); /* a WebSocket may be open or tried */
+void ll__publish(ll_core *c);        /* end of every input: derive, emit if changed */
+int ll__ws_shown(const ll_core *c);  /* the public state shows the WebSocket open */
 
 /* ---- timers (core.c) ---- */
 void ll__arm(ll_core *c, int t, uint64_t in);         /* fire `in` ms from now */

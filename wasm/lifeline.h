@@ -54,120 +54,119 @@ extern "C" {
 #define LL_NEVER UINT64_MAX
 
 /* ---- States: what the connection is doing, as the application sees it. ---- */
-#define LL_STATES(X)                                                                       \
-    X(IDLE, "idle")             /* initialised, ll_start() not called yet */               \
-    X(CONNECTING, "connecting") /* first contact not made yet (or resuming) */             \
-    X(OPEN, "open")             /* data flows on the transport named with it */            \
-    X(RECONNECTING, "reconnecting") /* lost; backing off before the next try */            \
-    X(PAUSED, "paused")         /* page hidden or left: nothing on the wire */             \
-    X(OFFLINE, "offline")       /* the browser says offline: nothing tried */              \
-    X(CLOSED, "closed")         /* ll_close(), or the URL refused (reason refused): final */
+#define LL_STATES(X)                                                                \
+    X(IDLE, "idle")                 /* initialised, ll_start() not called yet */    \
+    X(CONNECTING, "connecting")     /* first contact not made yet (or resuming) */  \
+    X(OPEN, "open")                 /* data flows on the transport named with it */ \
+    X(RECONNECTING, "reconnecting") /* lost; backing off before the next try */     \
+    X(PAUSED, "paused")             /* page hidden or left: nothing on the wire */  \
+    X(OFFLINE, "offline")           /* the browser says offline: nothing tried */   \
+    X(CLOSED, "closed")             /* ll_close(), or the URL refused (reason refused): final */
 
 /* ---- Transports. ---- */
-#define LL_TRANSPORTS(X)                                                                   \
-    X(NONE, "none")                                                                        \
-    X(WEBSOCKET, "websocket")                                                              \
-    X(LONGPOLL, "longpoll")     /* GET with wait=, server holds it */                      \
-    X(POLL, "poll")             /* GET on an adaptive interval */                          \
-    X(RESOURCE, "resource")     /* plain resource mode: conditional GET of any URL */
+#define LL_TRANSPORTS(X)                                          \
+    X(NONE, "none")                                               \
+    X(WEBSOCKET, "websocket")                                     \
+    X(LONGPOLL, "longpoll") /* GET with wait=, server holds it */ \
+    X(POLL, "poll")         /* GET on an adaptive interval */     \
+    X(RESOURCE, "resource") /* plain resource mode: conditional GET of any URL */
 
 /* ---- Reasons: why the last state/transport change happened. ---- */
-#define LL_REASONS(X)                                                                      \
-    X(NONE, "none")                                                                        \
-    X(START, "start")                                                                      \
-    X(WS_HELLO, "ws_hello")             /* WebSocket said hello: working */                \
-    X(WS_REFUSED, "ws_refused")         /* closed before it ever opened (4xx, refused) */  \
-    X(WS_BLACKHOLE, "ws_blackhole")     /* never opened within ws_timeout */               \
-    X(WS_NO_HELLO, "ws_no_hello")       /* opened, closed or silent before hello */        \
-    X(WS_STALLED, "ws_stalled")         /* open, then silent: ping unanswered */           \
-    X(WS_FLAPPING, "ws_flapping")       /* closed soon after opening, again and again */   \
-    X(WS_CLOSED, "ws_closed")           /* a working WebSocket closed */                   \
-    X(WS_SERVER_ERROR, "ws_server_error") /* server sent an error frame */                 \
-    X(WS_BAD_FRAME, "ws_bad_frame")     /* unparseable frame: reconnect from cursor */     \
-    X(POLL_OK, "poll_ok")               /* a poll answered: polling works */               \
-    X(FALLBACK_REMEMBERED, "fallback_remembered") /* started on polling: remembered */     \
-    X(UPGRADE, "upgrade")               /* switched back up to WebSocket */                \
-    X(HTTP_ERROR, "http_error")         /* unexpected status or bad body */               \
-    X(NETWORK_ERROR, "network_error")   /* fetch failed or timed out */                    \
-    X(RETRY_AFTER, "retry_after")       /* 429/503: waiting as told */                     \
-    X(HIDDEN, "hidden")                                                                    \
-    X(VISIBLE, "visible")                                                                  \
-    X(OFFLINE, "offline")                                                                  \
-    X(ONLINE, "online")                                                                    \
-    X(PAGEHIDE, "pagehide")                                                                \
-    X(PAGESHOW, "pageshow")                                                                \
-    X(FREEZE, "freeze")                 /* the browser froze the page (background tab) */  \
-    X(RESUME, "resume")                 /* ... and resumed it */                           \
-    X(CLOSED_BY_APP, "closed_by_app")                                                      \
-    X(REFUSED, "refused")               /* 401/403/404 refusal_limit times in a row: final */
+#define LL_REASONS(X)                                                                               \
+    X(NONE, "none")                                                                                 \
+    X(START, "start")                                                                               \
+    X(WS_HELLO, "ws_hello")                       /* WebSocket said hello: working */               \
+    X(WS_REFUSED, "ws_refused")                   /* closed before it ever opened (4xx, refused) */ \
+    X(WS_BLACKHOLE, "ws_blackhole")               /* never opened within ws_timeout */              \
+    X(WS_NO_HELLO, "ws_no_hello")                 /* opened, closed or silent before hello */       \
+    X(WS_STALLED, "ws_stalled")                   /* open, then silent: ping unanswered */          \
+    X(WS_FLAPPING, "ws_flapping")                 /* closed soon after opening, again and again */  \
+    X(WS_CLOSED, "ws_closed")                     /* a working WebSocket closed */                  \
+    X(WS_SERVER_ERROR, "ws_server_error")         /* server sent an error frame */                  \
+    X(WS_BAD_FRAME, "ws_bad_frame")               /* unparseable frame: reconnect from cursor */    \
+    X(POLL_OK, "poll_ok")                         /* a poll answered: polling works */              \
+    X(FALLBACK_REMEMBERED, "fallback_remembered") /* started on polling: remembered */              \
+    X(UPGRADE, "upgrade")                         /* switched back up to WebSocket */               \
+    X(HTTP_ERROR, "http_error")                   /* unexpected status or bad body */               \
+    X(NETWORK_ERROR, "network_error")             /* fetch failed or timed out */                   \
+    X(RETRY_AFTER, "retry_after")                 /* 429/503: waiting as told */                    \
+    X(HIDDEN, "hidden")                                                                             \
+    X(VISIBLE, "visible")                                                                           \
+    X(OFFLINE, "offline")                                                                           \
+    X(ONLINE, "online")                                                                             \
+    X(PAGEHIDE, "pagehide")                                                                         \
+    X(PAGESHOW, "pageshow")                                                                         \
+    X(FREEZE, "freeze") /* the browser froze the page (background tab) */                           \
+    X(RESUME, "resume") /* ... and resumed it */                                                    \
+    X(CLOSED_BY_APP, "closed_by_app")                                                               \
+    X(REFUSED, "refused") /* 401/403/404 refusal_limit times in a row: final */
 
 /* ---- Error codes (ERROR actions, ll_set/ll_start/ll_send results). Sticky nowhere:
  * each error action reports one event; the core has already taken its recovery step. ---- */
-#define LL_ERRORS(X)                                                                       \
-    X(OK, "ok")                                                                            \
-    X(BAD_FRAME, "bad_frame")           /* remote: malformed WebSocket frame */            \
-    X(BAD_RESPONSE, "bad_response")     /* remote: malformed poll/POST body */             \
-    X(TOO_LARGE, "too_large")           /* remote: frame or body over max_message_bytes */ \
-    X(TOO_DEEP, "too_deep")             /* remote: JSON nested deeper than max_depth */    \
-    X(CURSOR_BACKWARDS, "cursor_backwards") /* remote: cursor went back without reset */   \
-    X(HTTP_STATUS, "http_status")       /* remote: unexpected HTTP status */               \
-    X(NETWORK, "network")               /* remote: fetch failed */                         \
-    X(TIMEOUT, "timeout")               /* remote: request timed out */                    \
-    X(SERVER_ERROR, "server_error")     /* remote: {"type":"error"} frame */               \
-    X(WS_FAILED, "ws_failed")           /* remote: a WebSocket attempt failed (see reason) */ \
-    X(SEND_REJECTED, "send_rejected")   /* remote: server refused a send (4xx, rejecting ack) */ \
-    X(SEND_OVERFLOW, "send_overflow")   /* local: send buffer full */                      \
-    X(SEND_TOO_LARGE, "send_too_large") /* local: one send over max_message_bytes */       \
-    X(CLOSED, "closed")                 /* local: the core is closed */                    \
-    X(BAD_CONFIG, "bad_config")         /* local: a config value is out of range */        \
-    X(BAD_STATE, "bad_state")           /* local: call not allowed now */                  \
-    X(BAD_CURSOR, "bad_cursor")         /* local: ll_set_cursor() got no valid cursor */
+#define LL_ERRORS(X)                                                                                 \
+    X(OK, "ok")                                                                                      \
+    X(BAD_FRAME, "bad_frame")               /* remote: malformed WebSocket frame */                  \
+    X(BAD_RESPONSE, "bad_response")         /* remote: malformed poll/POST body */                   \
+    X(TOO_LARGE, "too_large")               /* remote: frame or body over max_message_bytes */       \
+    X(TOO_DEEP, "too_deep")                 /* remote: JSON nested deeper than max_depth */          \
+    X(CURSOR_BACKWARDS, "cursor_backwards") /* remote: cursor went back without reset */             \
+    X(HTTP_STATUS, "http_status")           /* remote: unexpected HTTP status */                     \
+    X(NETWORK, "network")                   /* remote: fetch failed */                               \
+    X(TIMEOUT, "timeout")                   /* remote: request timed out */                          \
+    X(SERVER_ERROR, "server_error")         /* remote: {"type":"error"} frame */                     \
+    X(WS_FAILED, "ws_failed")               /* remote: a WebSocket attempt failed (see reason) */    \
+    X(SEND_REJECTED, "send_rejected")       /* remote: server refused a send (4xx, rejecting ack) */ \
+    X(SEND_OVERFLOW, "send_overflow")       /* local: send buffer full */                            \
+    X(SEND_TOO_LARGE, "send_too_large")     /* local: one send over max_message_bytes */             \
+    X(CLOSED, "closed")                     /* local: the core is closed */                          \
+    X(BAD_CONFIG, "bad_config")             /* local: a config value is out of range */              \
+    X(BAD_STATE, "bad_state")               /* local: call not allowed now */                        \
+    X(BAD_CURSOR, "bad_cursor")             /* local: ll_set_cursor() got no valid cursor */
 
 /* ---- Actions: what the caller must do, drained after every input.
  * X(NAME, "name", fields): fields lists F(slot, name) for each field of ll_action the
  * action uses — slots id, a, b, c (integers) and s, t (byte spans) — under the name the JS
  * shim gives it (js/constants.js, generated: the loader hands each action over as an
  * object with these names). The core says what to send; js/protocol.mjs spells it. ---- */
-#define LL_ACTIONS(X, F)                                                                   \
-    X(NONE, "none", )                                                                      \
+#define LL_ACTIONS(X, F)                                                                                          \
+    X(NONE, "none", )                                                                                             \
     /* Open a WebSocket to the URL with the query cursor=<cursor> (none when empty: "from \
-     * now") and the subprotocol LL_SUBPROTOCOL. */                                       \
-    X(WS_OPEN, "ws_open", F(id, socket) F(t, cursor))                                      \
+     * now") and the subprotocol LL_SUBPROTOCOL. */                       \
+    X(WS_OPEN, "ws_open", F(id, socket) F(t, cursor))                                                             \
     /* Send one frame: frame = LL_OUT_* (ping, pong, or send — the app's data of send id  \
-     * `send` as {"type":"send","id":<send>,"data":<data>}). */                           \
-    X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send))                            \
-    X(WS_CLOSE, "ws_close", F(id, socket) F(a, code) F(c, reason))                         \
+     * `send` as {"type":"send","id":<send>,"data":<data>}). */                     \
+    X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send))                                                   \
+    X(WS_CLOSE, "ws_close", F(id, socket) F(a, code) F(c, reason))                                                \
     /* GET the URL with the query cursor=<cursor>&wait=<wait> (each part only when set:   \
      * wait > 0 asks for a long poll), giving up after timeout ms (the core cancels it).   \
      * Resource mode: no query; revalidate (HTTP cache 'no-cache', or If-None-Match /      \
      * If-Modified-Since from the last 200 where fetch has no cache). The request is over  \
-     * when an http input names it or FETCH_CANCEL does. */                               \
-    X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(t, cursor))                  \
-    /* POST send id `send` to the URL: body {"id":<send>,"data":<data>}. */                \
-    X(POST, "post", F(id, request) F(a, timeout) F(b, send))                               \
-    X(FETCH_CANCEL, "fetch_cancel", F(id, request)) /* abort it; send no input for it */   \
+     * when an http input names it or FETCH_CANCEL does. */                       \
+    X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(t, cursor))                                         \
+    /* POST send id `send` to the URL: body {"id":<send>,"data":<data>}. */                                       \
+    X(POST, "post", F(id, request) F(a, timeout) F(b, send))                                                      \
+    X(FETCH_CANCEL, "fetch_cancel", F(id, request)) /* abort it; send no input for it */                          \
     /* Deliver a message. index: which message of the input being drained (0 for a frame, \
      * i for the i-th of a poll body's messages: the caller decoded them and delivers that \
-     * one's data). Resource mode: body = the body, cursor = its validator. */            \
-    X(DELIVER, "deliver", F(a, index) F(s, body) F(t, cursor))                             \
-    X(STATE, "state", F(a, state) F(b, transport) F(c, reason))                            \
+     * one's data). Resource mode: body = the body, cursor = its validator. */                       \
+    X(DELIVER, "deliver", F(a, index) F(s, body) F(t, cursor))                                                    \
+    X(STATE, "state", F(a, state) F(b, transport) F(c, reason))                                                   \
     /* status: HTTP status (0: none); message/serverCode: the server's own words (error    \
-     * frames, rejecting acks), else empty. */                                           \
-    X(ERROR, "error", F(a, code) F(b, status) F(c, reason) F(s, message) F(t, serverCode)) \
-    /* The server no longer has what follows our cursor; delivery continues after `to`. */ \
-    X(RESET, "reset", F(s, from) F(t, to))                                                 \
-    X(ACK, "ack", F(id, send)) /* the server confirmed send id `send` */                   \
+     * frames, rejecting acks), else empty. */                      \
+    X(ERROR, "error", F(a, code) F(b, status) F(c, reason) F(s, message) F(t, serverCode))                        \
+    /* The server no longer has what follows our cursor; delivery continues after `to`. */                        \
+    X(RESET, "reset", F(s, from) F(t, to))                                                                        \
+    X(ACK, "ack", F(id, send)) /* the server confirmed send id `send` */                                          \
     /* Sends first..last (inclusive, ids wrap) are dropped with error `code`; a refusal    \
-     * also has the HTTP status (a POST), or the server's message and code (an ack). */    \
-    X(SEND_FAILED, "send_failed",                                                          \
-      F(id, first) F(a, last) F(b, code) F(c, status) F(s, message) F(t, serverCode))     \
-    X(REMEMBER_FALLBACK, "remember_fallback", F(a, ttl)) /* start the next page on polling */ \
+     * also has the HTTP status (a POST), or the server's message and code (an ack). */                      \
+    X(SEND_FAILED, "send_failed", F(id, first) F(a, last) F(b, code) F(c, status) F(s, message) F(t, serverCode)) \
+    X(REMEMBER_FALLBACK, "remember_fallback", F(a, ttl)) /* start the next page on polling */                     \
     X(FORGET_FALLBACK, "forget_fallback", )
 
 /* ---- Frames the client sends (WS_SEND frame). ---- */
-#define LL_OUT_FRAMES(X)                                                                   \
-    X(SEND, "send")                                                                        \
-    X(PING, "ping")                                                                        \
+#define LL_OUT_FRAMES(X) \
+    X(SEND, "send")      \
+    X(PING, "ping")      \
     X(PONG, "pong")
 
 /* The WebSocket subprotocol of the wire protocol (WS_OPEN). */
@@ -178,14 +177,14 @@ extern "C" {
  * for forward compatibility). BAD: not a JSON object, no "type", a known field of the
  * wrong JSON type (type/cursor/message not strings, id not an integer in [0, 2^53),
  * messages not an array), or a msg without data. ---- */
-#define LL_FRAMES(X)                                                                       \
-    X(MSG, "msg")                                                                          \
-    X(HELLO, "hello")                                                                      \
-    X(PING, "ping")                                                                        \
-    X(ACK, "ack")                                                                          \
-    X(RESET, "reset")                                                                      \
-    X(ERROR, "error")                                                                      \
-    X(OTHER, "other")                                                                      \
+#define LL_FRAMES(X)  \
+    X(MSG, "msg")     \
+    X(HELLO, "hello") \
+    X(PING, "ping")   \
+    X(ACK, "ack")     \
+    X(RESET, "reset") \
+    X(ERROR, "error") \
+    X(OTHER, "other") \
     X(BAD, "bad")
 
 /* ---- Config fields: X(name, default, min, max, unit, doc). All uint32. ll_set() checks
@@ -193,6 +192,7 @@ extern "C" {
  * of new Lifeline() are these fields in camelCase: js/gen-constants.mjs generates the
  * option names, ranges and docs of js/constants.js, js/lifeline.d.ts and the README's
  * option table from this one table. Units: BOOL (0/1), MS, COUNT, PERCENT, BYTES. ---- */
+/* clang-format off */ /* one row per line: js/gen-constants.mjs reads the table */
 #define LL_CONFIG(X)                                                                       \
     X(resource_mode, 0, 0, 1, BOOL, "plain resource mode (what `Lifeline.watch` sets): conditional GETs of any URL, no protocol, no WebSocket") \
     X(websocket, 1, 0, 1, BOOL, "try a WebSocket at all") \
@@ -221,57 +221,67 @@ extern "C" {
     X(max_depth, 32, 2, 64, COUNT, "deepest JSON nesting accepted") \
     X(max_sends, 64, 1, 256, COUNT, "sends buffered until acked; more is a `send_overflow` rejection") \
     X(refusal_limit, 3, 1, 1000, COUNT, "polls answered 401, 403 or 404 in a row before the connection closes for good (state `closed`, reason `refused`): a wrong URL or a right taken away is not retried for ever")
+/* clang-format on */
 
 enum ll_state {
 #define X(n, s) LL_STATE_##n,
     LL_STATES(X)
 #undef X
-    LL_STATE_COUNT };
+        LL_STATE_COUNT
+};
 enum ll_transport {
 #define X(n, s) LL_TRANSPORT_##n,
     LL_TRANSPORTS(X)
 #undef X
-    LL_TRANSPORT_COUNT };
+        LL_TRANSPORT_COUNT
+};
 enum ll_reason {
 #define X(n, s) LL_REASON_##n,
     LL_REASONS(X)
 #undef X
-    LL_REASON_COUNT };
+        LL_REASON_COUNT
+};
 enum ll_error {
 #define X(n, s) LL_ERR_##n,
     LL_ERRORS(X)
 #undef X
-    LL_ERR_COUNT };
+        LL_ERR_COUNT
+};
 enum ll_action_type {
 #define X(n, s, f) LL_ACT_##n,
     LL_ACTIONS(X, )
 #undef X
-    LL_ACT_COUNT };
+        LL_ACT_COUNT
+};
 enum ll_out_frame {
 #define X(n, s) LL_OUT_##n,
     LL_OUT_FRAMES(X)
 #undef X
-    LL_OUT_COUNT };
+        LL_OUT_COUNT
+};
 enum ll_frame_type {
 #define X(n, s) LL_FRAME_##n,
     LL_FRAMES(X)
 #undef X
-    LL_FRAME_COUNT };
+        LL_FRAME_COUNT
+};
 enum ll_config_field {
 #define X(n, d, lo, hi, unit, doc) LL_CFG_##n,
     LL_CONFIG(X)
 #undef X
-    LL_CFG_COUNT };
+        LL_CFG_COUNT
+};
 
 /* HTTP failures (ll_http_failed kind). */
-#define LL_FAILS(X)                                                                        \
-    X(NETWORK, "network")                                                                  \
+#define LL_FAILS(X)       \
+    X(NETWORK, "network") \
     X(TIMEOUT, "timeout")
 enum ll_fail {
 #define X(n, s) LL_FAIL_##n,
     LL_FAILS(X)
 #undef X
-    LL_FAIL_COUNT };
+        LL_FAIL_COUNT
+};
 
 /* Room for the longest cursor text, "18446744073709551615-18446744073709551615", and a NUL. */
 #define LL_CURSOR_TEXT 48
@@ -332,8 +342,8 @@ LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
  *   code     the "code" string of an error frame; of an ack, its "error" string: an ack
  *            with one rejects that send (an empty "error" is passed as "rejected") */
 LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
-                           const char *cursor, size_t cursor_len, uint32_t id, const char *message,
-                           size_t message_len, const char *code, size_t code_len);
+                           const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len,
+                           const char *code, size_t code_len);
 /* The socket is gone: close event (code; 1006 = abnormal). A WebSocket error event needs
  * no input: browsers always follow it with a close, which carries the decision. */
 LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code);
@@ -354,10 +364,9 @@ LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code
  *                passed as no lines at all (empty); an element that is not an object
  *                with a string cursor and data, as an empty line. DELIVER's a is the
  *                element's index, so the caller delivers the data it decoded. */
-LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status,
-                                int32_t retry_after, uint32_t interval, uint32_t long_poll,
-                                const char *validator, size_t validator_len, uint32_t size,
-                                uint32_t depth, const char *body, size_t body_len);
+LL_EXPORT void ll_http_response(ll_core *c, uint64_t now, uint32_t req, uint32_t status, int32_t retry_after,
+                                uint32_t interval, uint32_t long_poll, const char *validator, size_t validator_len,
+                                uint32_t size, uint32_t depth, const char *body, size_t body_len);
 /* The request failed without a response: kind LL_FAIL_NETWORK or LL_FAIL_TIMEOUT. */
 LL_EXPORT void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind);
 

@@ -42,9 +42,7 @@ uint64_t ll__probe_delay(ll_core *c) {
     return d / 2 + ll__rand(c, (uint32_t)(d - d / 2));
 }
 
-static uint32_t clamp(uint64_t v, uint32_t lo, uint32_t hi) {
-    return v < lo ? lo : v > hi ? hi : (uint32_t)v;
-}
+static uint32_t clamp(uint64_t v, uint32_t lo, uint32_t hi) { return v < lo ? lo : v > hi ? hi : (uint32_t)v; }
 
 void ll__note_change(ll_core *c) {
     if (c->last_change) {

@@ -58,7 +58,8 @@ static void send_poll(ll_core *c, int may_wait) {
     ll_action *x;
     ll__disarm(c, T_POLL);
     c->poll_req = ll__new_id(c);
-    if (!c->cfg[LL_CFG_resource_mode]) {        /* A long poll only once a plain poll answered since the last (re)start or error
+    if (!c->cfg
+             [LL_CFG_resource_mode]) { /* A long poll only once a plain poll answered since the last (re)start or error
          * (so "open" and the round trip are known at once, not after a held poll on a
          * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
          * and never while hidden (a hidden page holds no connection). */
@@ -157,7 +158,8 @@ static void schedule_next(ll_core *c, int changed) {
         /* Re-poll at once, unless the server answered "nothing" without holding. */
         c->interval = 0;
         delay = changed || !c->poll_long || c->now - c->poll_sent_at >= c->cfg[LL_CFG_min_interval]
-                    ? 0 : c->cfg[LL_CFG_min_interval];
+                    ? 0
+                    : c->cfg[LL_CFG_min_interval];
     } else {
         if (changed) ll__note_change(c);
         delay = ll__next_interval(c, changed);
@@ -186,8 +188,7 @@ static int bad_body(ll_core *c, int err) {
 
 /* The size and depth checks, then the body's own cursor (its first line): LL_ERR_OK or
  * the error. *pos moves to the elements' lines. */
-static int body_head(ll_core *c, const ll__head *h, const char **pos, const char *end, ll__span *text,
-                     ll__cursor *k) {
+static int body_head(ll_core *c, const ll__head *h, const char **pos, const char *end, ll__span *text, ll__cursor *k) {
     if (h->size > c->cfg[LL_CFG_max_message_bytes]) return LL_ERR_TOO_LARGE;
     if (h->depth > c->cfg[LL_CFG_max_depth]) return LL_ERR_TOO_DEEP;
     return ll__line(pos, end, text) && ll__cursor_parse(text->p, text->n, k) ? LL_ERR_OK : LL_ERR_BAD_RESPONSE;
@@ -214,8 +215,7 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
             backwards++;
         }
     }
-    if (backwards)
-        ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
+    if (backwards) ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     if (fresh) {
         polling_works(c); /* "open" before the messages it carries */
         ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), first, (size_t)(end - first), 0, 0);
@@ -228,8 +228,7 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
          * exists between), complain when it is behind. */
         int cmp = ll__cursor_cmp(&head, &c->cur);
         if (cmp > 0) c->cur = head;
-        else if (cmp < 0)
-            ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
+        else if (cmp < 0) ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     }
     return 0;
 }

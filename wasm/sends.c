@@ -44,8 +44,7 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
 /* Forget pending send `id`; 0 when it is not ours (any more). */
 static int drop(ll_core *c, uint32_t id) {
     uint32_t i;
-    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {
-    }
+    for (i = 0; i < c->n_sends && c->sends[i].id != id; i++) {}
     if (i == c->n_sends) return 0;
     memmove(&c->sends[i], &c->sends[i + 1], (c->n_sends - i - 1) * sizeof c->sends[0]);
     c->n_sends--;
@@ -59,7 +58,8 @@ void ll__sends_ack(ll_core *c, uint32_t id) {
 /* The server refused send `id` for good (a 4xx POST, or an ack with an "error"). */
 void ll__sends_reject(ll_core *c, uint32_t id, uint32_t status, ll__span message, ll__span code) {
     if (!drop(c, id)) return;
-    ll__spans(ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, status), message.p, message.n, code.p, code.n);
+    ll__spans(ll__push(c, LL_ACT_SEND_FAILED, id, id, LL_ERR_SEND_REJECTED, status), message.p, message.n, code.p,
+              code.n);
     ll__spans(ll__error(c, LL_ERR_SEND_REJECTED, status ? LL_REASON_HTTP_ERROR : LL_REASON_NONE, status), message.p,
               message.n, code.p, code.n);
 }

@@ -149,7 +149,7 @@ static void derive(const ll_core *c, uint32_t *state, uint32_t *transport) {
     } else if (ll__ws_shown(c)) {
         *state = LL_STATE_OPEN;
         *transport = LL_TRANSPORT_WEBSOCKET;
-    } else if (page == PAGE_LEFT) {
+    } else if (page == PAGE_LEFT) { /* NOLINT(bugprone-branch-clone): paused before polls serve, unlike hidden */
         *state = LL_STATE_PAUSED;
     } else if (c->polls == POLLS_SERVING) {
         *state = LL_STATE_OPEN;

@@ -190,7 +190,8 @@ void ll__ws_timer(ll_core *c, int t) {
         }
         break;
     case T_WS_RETRY:
-        if (c->ws_phase == WS_NONE && ll__ws_wanted(c)) ll__ws_try(c, c->race_reconnect ? c->cfg[LL_CFG_race_delay] : NO_RACE);
+        if (c->ws_phase == WS_NONE && ll__ws_wanted(c))
+            ll__ws_try(c, c->race_reconnect ? c->cfg[LL_CFG_race_delay] : NO_RACE);
         break;
     case T_GRACE:
         if (c->ws_phase == WS_NONE || c->visible) break;
@@ -276,15 +277,11 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         return;
     }
     switch (type) {
-    case LL_FRAME_MSG:
-        msg(c, cursor);
-        break;
+    case LL_FRAME_MSG: msg(c, cursor); break;
     case LL_FRAME_HELLO:
         if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor);
         break;
-    case LL_FRAME_PING:
-        ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PONG, 0, 0);
-        break;
+    case LL_FRAME_PING: ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PONG, 0, 0); break;
     case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
         if (id && code.n) ll__sends_reject(c, id, 0, message, code);
         else if (id) ll__sends_ack(c, id);
@@ -307,7 +304,8 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         break;
     }
     case LL_FRAME_ERROR:
-        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, code.p, code.n);
+        ll__spans(ll__error(c, LL_ERR_SERVER_ERROR, LL_REASON_WS_SERVER_ERROR, 0), message.p, message.n, code.p,
+                  code.n);
         fail(c, LL_REASON_WS_SERVER_ERROR, 1);
         break;
     }

@@ -17,8 +17,13 @@ from lifeline_flask.jsontext import dumps, is_int, loads
 from lifeline_flask.origin import own_origin
 
 # admin name -> Lifeline option
-CONFIG_KEYS = {"heartbeat": "heartbeat", "longPollMax": "long_poll_max",
-               "interval": "interval", "batch": "batch", "retention": "retention"}
+CONFIG_KEYS = {
+    "heartbeat": "heartbeat",
+    "longPollMax": "long_poll_max",
+    "interval": "interval",
+    "batch": "batch",
+    "retention": "retention",
+}
 
 
 def _json(obj, status=200):
@@ -26,8 +31,9 @@ def _json(obj, status=200):
 
 
 def _is_loopback(addr):
-    return bool(addr) and (addr == "::1" or addr.startswith("127.")
-                           or addr.startswith("::ffff:127."))
+    return bool(addr) and (
+        addr == "::1" or addr.startswith("127.") or addr.startswith("::ffff:127.")
+    )
 
 
 def _body():
@@ -102,8 +108,9 @@ def make_admin(live, demo):
             stream = obj.get("stream", "test")
             cursor = live.publish(stream, obj.get("data"))
         except StoreUnavailable as e:
-            return error_response(503, "unavailable", str(e) or "store unavailable",
-                                  {"Retry-After": "1"})
+            return error_response(
+                503, "unavailable", str(e) or "store unavailable", {"Retry-After": "1"}
+            )
         except (ValueError, TypeError, UnicodeDecodeError) as e:
             return bad(e)
         return _json({"cursor": cursor})
@@ -136,8 +143,12 @@ def make_admin(live, demo):
     def public_config():
         cfg = state().config
         out = {name: cfg[opt] for name, opt in CONFIG_KEYS.items()}
-        out.update(shed=demo.hooks.shed, sends=demo.sends, origins=cfg["origins"],
-                   fault=dict(demo.hooks.fault))
+        out.update(
+            shed=demo.hooks.shed,
+            sends=demo.sends,
+            origins=cfg["origins"],
+            fault=dict(demo.hooks.fault),
+        )
         return out
 
     @bp.route("/config", methods=["GET", "POST"])
@@ -157,7 +168,7 @@ def make_admin(live, demo):
                 demo.hooks.shed = new["shed"]
             if "sends" in new:
                 demo.sends = new["sends"]
-            for held in st.held.all():   # heartbeat / longPollMax apply to held ones too
+            for held in st.held.all():  # heartbeat / longPollMax apply to held ones too
                 held.wake()
         return _json(public_config())
 

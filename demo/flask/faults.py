@@ -26,7 +26,7 @@ class DemoHooks(TransportHooks):
         self.state = state
         self.name = name
         self.fault = {"mode": "none", "ms": 500}
-        self.shed = None                  # None | {"status": 429|503, "retryAfter": "…"}
+        self.shed = None  # None | {"status": 429|503, "retryAfter": "…"}
         self._lock = threading.Lock()
         self.reset_stats()
 
@@ -35,8 +35,16 @@ class DemoHooks(TransportHooks):
     def reset_stats(self):
         # requests by kind (ws = upgrade requests), answers by status, bytes in and out
         with getattr(self, "_lock", threading.Lock()):
-            self.stats = {"ws": 0, "poll": 0, "longpoll": 0, "post": 0, "options": 0,
-                          "bytesIn": 0, "bytesOut": 0, "bytes": 0}
+            self.stats = {
+                "ws": 0,
+                "poll": 0,
+                "longpoll": 0,
+                "post": 0,
+                "options": 0,
+                "bytesIn": 0,
+                "bytesOut": 0,
+                "bytes": 0,
+            }
 
     def count(self, key, n=1):
         with self._lock:
@@ -76,8 +84,12 @@ class DemoHooks(TransportHooks):
             h.drop()
 
     def _shed_response(self):
-        return error_response(self.shed["status"], "overloaded", "server is shedding load",
-                              {"Retry-After": str(self.shed["retryAfter"])})
+        return error_response(
+            self.shed["status"],
+            "overloaded",
+            "server is shedding load",
+            {"Retry-After": str(self.shed["retryAfter"])},
+        )
 
     # ---- the seam ---------------------------------------------------------------------
 
@@ -107,6 +119,7 @@ class DemoHooks(TransportHooks):
             held.freeze()
         elif mode == "flap":
             import gevent
+
             gevent.spawn_later(self.fault["ms"] / 1000.0, held.close, 1001, "fault: flap")
 
     def hello_fields(self):
@@ -115,6 +128,7 @@ class DemoHooks(TransportHooks):
     def _hold_blackhole(self, environ):
         """Never answer the upgrade; end when the client gives up, or on a restart."""
         from lifeline_flask.held import client_socket
+
         held = Held("blackhole", None, client_socket(environ))
         self.state.held.add(held)
         try:

@@ -12,8 +12,7 @@ import sys
 import time
 
 from lifeline_flask import concurrency
-from lifeline_flask.gevent_server import (GeventWebSocketWorker, PlainHandler,
-                                          WebSocketHandler)
+from lifeline_flask.gevent_server import GeventWebSocketWorker, PlainHandler, WebSocketHandler
 
 
 def listening(host, port):
@@ -44,9 +43,10 @@ def ticker(live, every_ms):
         concurrency.sleep(every_ms / 1000.0)
         value = min(100.0, max(0.0, value + random.uniform(-5, 5)))
         try:
-            live.publish("ticker", {"kind": "tick", "t": int(time.time() * 1000),
-                                    "value": round(value, 2)})
-        except Exception as e:   # the store is down: the next tick tries again
+            live.publish(
+                "ticker", {"kind": "tick", "t": int(time.time() * 1000), "value": round(value, 2)}
+            )
+        except Exception as e:  # the store is down: the next tick tries again
             print(f"tick: {e}", file=sys.stderr, flush=True)
 
 
@@ -55,8 +55,12 @@ def run_gevent(app, live, args):
     from gevent.pywsgi import WSGIServer
 
     handler = PlainHandler if args.no_websocket else WebSocketHandler
-    server = WSGIServer((args.host, args.port), app, handler_class=served_by(handler, args.name),
-                        log=sys.stderr if args.verbose else None)
+    server = WSGIServer(
+        (args.host, args.port),
+        app,
+        handler_class=served_by(handler, args.name),
+        log=sys.stderr if args.verbose else None,
+    )
     server.start()
     if args.tick > 0:
         gevent.spawn(ticker, live, args.tick)
@@ -92,14 +96,15 @@ class ServedByWorker(GeventWebSocketWorker):
 def run_gunicorn(make_app, args):
     from gunicorn.app.base import BaseApplication
 
-    ServedByWorker.wsgi_handler = served_by(WebSocketHandler, args.name)   # workers fork
+    ServedByWorker.wsgi_handler = served_by(WebSocketHandler, args.name)  # workers fork
 
     def when_ready(server):
         listening(args.host, server.LISTENERS[0].sock.getsockname()[1])
 
     def post_worker_init(worker):
-        if args.tick > 0 and worker.age == 1:      # one ticker per server, not per worker
+        if args.tick > 0 and worker.age == 1:  # one ticker per server, not per worker
             import gevent
+
             gevent.spawn(ticker, worker.wsgi.extensions["lifeline"].live, args.tick)
 
     class Server(BaseApplication):
@@ -117,7 +122,7 @@ def run_gunicorn(make_app, args):
                 self.cfg.set(key, value)
 
         def load(self):
-            if args.gunicorn > 1:     # each worker is a process: name it apart
+            if args.gunicorn > 1:  # each worker is a process: name it apart
                 args.name = f"{args.name}/{os.getpid()}"
                 ServedByWorker.wsgi_handler = served_by(WebSocketHandler, args.name)
             return make_app()

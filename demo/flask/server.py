@@ -11,8 +11,9 @@ page's, `test` the admin API's default). Every send is published unchanged to it
 --auth-test installs the test rule of server/DESIGN.md ("The test rule"): a member carries
 the cookie `user=ok` or the header `X-User: ok`; `private-*` streams need a member to
 subscribe or send, `members-*` streams to send; sends to `readonly-*` are rejected with
-code `read_only`, status 403; on `throw-*` streams the authorize hook raises. --no-sends registers no on_send hook at all (every send
-refused, 405 sends_disabled); /admin/config {"sends": false} rejects sends the same way.
+code `read_only`, status 403; on `throw-*` streams the authorize hook raises. --no-sends
+registers no on_send hook at all (every send refused, 405 sends_disabled); /admin/config
+{"sends": false} rejects sends the same way.
 """
 
 import argparse
@@ -24,6 +25,7 @@ if __name__ == "__main__" and not {"--flask-run", "--gunicorn"} & set(sys.argv):
     # gevent's server: patch first, so blocking libraries (the Redis client) cooperate too
     # (gunicorn's gevent worker patches its workers itself; `flask run` uses threads)
     from gevent import monkey
+
     monkey.patch_all()
 
 HERE = Path(__file__).resolve().parent
@@ -55,10 +57,18 @@ def parse_args(argv):
     p.add_argument("--verbose", "--log", action="store_true", help="log every request to stderr")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--no-websocket", action="store_true", help="gevent, polling only")
-    mode.add_argument("--flask-run", action="store_true",
-                      help="Werkzeug's threaded dev server, as `flask run` (no WebSocket)")
-    mode.add_argument("--gunicorn", type=int, default=0, metavar="N",
-                      help="gunicorn's GeventWebSocketWorker with N workers")
+    mode.add_argument(
+        "--flask-run",
+        action="store_true",
+        help="Werkzeug's threaded dev server, as `flask run` (no WebSocket)",
+    )
+    mode.add_argument(
+        "--gunicorn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="gunicorn's GeventWebSocketWorker with N workers",
+    )
     return p.parse_args(argv)
 
 
@@ -94,7 +104,8 @@ def create_app(args):
     live = Lifeline(app)
     demo = Demo()
     demo.hooks = app.extensions["lifeline"].transport_hooks = DemoHooks(
-        app.extensions["lifeline"], args.name)
+        app.extensions["lifeline"], args.name
+    )
 
     if args.auth_test:
         live.authorize(auth_test_authorize)
@@ -122,6 +133,7 @@ def create_app(args):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     import runners
+
     if args.gunicorn:
         runners.run_gunicorn(lambda: create_app(args), args)
         return

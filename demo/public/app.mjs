@@ -31,8 +31,7 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
-const clock = (ms = Date.now()) =>
-    new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const clock = (ms = Date.now()) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 // ------------------------------------------------------------------ words
 
@@ -63,7 +62,7 @@ const FAULT_WORDS = {
 };
 
 /** The badge: [big word, small word]. */
-function badgeWords(state, transport, reason) {
+function badgeWords(state, transport) {
     const T = TRANSPORT[transport] ?? transport;
     switch (state) {
         case 'open':
@@ -169,7 +168,7 @@ function showState(state, transport, reason, sentence) {
 
     const badge = $('badge');
     badge.dataset.kind = kind;
-    const [main, sub] = badgeWords(state, transport, reason);
+    const [main, sub] = badgeWords(state, transport);
     $('badge-transport').textContent = main;
     $('badge-state').textContent = sub;
     $('reason').textContent = sentence + '.';
@@ -338,14 +337,17 @@ function drawSpark() {
     const vals = pts.map((p) => p.value);
     let lo = Math.min(...vals);
     let hi = Math.max(...vals);
-    if (hi - lo < 1) (lo -= 0.5), (hi += 0.5);
+    if (hi - lo < 1) ((lo -= 0.5), (hi += 0.5));
     const pad = 10;
     const right = 44; // room for the min/max labels
     const slots = Math.max(30, pts.length); // spread the first values, then scroll
     const X = (i) => pad + (i / (slots - 1)) * (W - pad - right);
     const Y = (v) => pad + (1 - (v - lo) / (hi - lo)) * (H - 2 * pad);
     const offset = slots - pts.length; // fill from the right
-    for (const [v, cls] of [[hi, 'max'], [lo, 'min']]) {
+    for (const [v, cls] of [
+        [hi, 'max'],
+        [lo, 'min'],
+    ]) {
         svg('line', { x1: pad, x2: W - right + 4, y1: Y(v), y2: Y(v), class: 'spark-grid' }, el);
         const tx = svg('text', { x: W - right + 8, y: Y(v) + 4, class: `tl-axis spark-${cls}` }, el);
         tx.textContent = v.toFixed(1);
@@ -418,7 +420,10 @@ function onMessage(stream, data) {
         return;
     }
     if (stream === 'chat' && data.kind === 'chat') {
-        const name = String(data.name ?? 'someone').slice(0, 24).trim() || 'someone';
+        const name =
+            String(data.name ?? 'someone')
+                .slice(0, 24)
+                .trim() || 'someone';
         const text = String(data.text ?? '').slice(0, 200);
         if (text) pushChat({ name, text });
     }
@@ -465,7 +470,11 @@ function showServed() {
             li.style.setProperty('--c', p.colour);
             const b = document.createElement('b');
             b.textContent = name;
-            const parts = [`${p.poll} poll${p.poll === 1 ? '' : 's'}`, `${p.send} send${p.send === 1 ? '' : 's'}`, `${p.websocket} WebSocket${p.websocket === 1 ? '' : 's'}`];
+            const parts = [
+                `${p.poll} poll${p.poll === 1 ? '' : 's'}`,
+                `${p.send} send${p.send === 1 ? '' : 's'}`,
+                `${p.websocket} WebSocket${p.websocket === 1 ? '' : 's'}`,
+            ];
             li.append(b, ` ${parts.join(' · ')}`);
             return li;
         }),
@@ -481,7 +490,9 @@ function showServed() {
         }),
     );
     const ws = STREAMS.filter((s) => served.ws[s]).map((s) => `${s} → ${served.ws[s]}`);
-    $('served-ws').textContent = ws.length ? `Latest WebSocket per stream: ${ws.join(' · ')}. Squares: polls and sends; dots: WebSocket hellos.` : 'WebSockets: none said hello yet.';
+    $('served-ws').textContent = ws.length
+        ? `Latest WebSocket per stream: ${ws.join(' · ')}. Squares: polls and sends; dots: WebSocket hellos.`
+        : 'WebSockets: none said hello yet.';
 }
 
 // ------------------------------------------------------------------ faults (admin API)
@@ -515,7 +526,11 @@ const FAULT_HINTS = {
 
 function showFault(mode) {
     for (const b of document.querySelectorAll('button.fault')) b.setAttribute('aria-pressed', String(b.dataset.mode === mode));
-    status('fault-status', mode ? `Active fault: ${FAULT_WORDS[mode] ?? mode}.` : 'Active fault: unknown (this server does not say).', mode && mode !== 'none' ? 'warn' : '');
+    status(
+        'fault-status',
+        mode ? `Active fault: ${FAULT_WORDS[mode] ?? mode}.` : 'Active fault: unknown (this server does not say).',
+        mode && mode !== 'none' ? 'warn' : '',
+    );
     $('fault-hint').textContent = (mode && FAULT_HINTS[mode]) || '';
 }
 
@@ -570,7 +585,10 @@ async function setupFaults() {
             if (r.ok) {
                 view.marks.push({ t: now(), label: 'restart' });
                 history(`Server restarted${onServer(r)}: its connections dropped and (memory store) its log was emptied`, 'fault');
-                status('fault-status', `Server${onServer(r)} restarted at ${clock()}. ${$('fault-status').dataset.kind === 'warn' ? 'The fault mode stays as it was.' : ''}`.trim());
+                status(
+                    'fault-status',
+                    `Server${onServer(r)} restarted at ${clock()}. ${$('fault-status').dataset.kind === 'warn' ? 'The fault mode stays as it was.' : ''}`.trim(),
+                );
             } else if (r.status === 400 || r.status === 404) {
                 b.title = 'This server cannot restart itself';
                 status('fault-status', `This server cannot restart itself (HTTP ${r.status}).`, 'error');
@@ -653,37 +671,55 @@ async function main() {
         window.lifelines = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live])); // the console, demo/screenshot.mjs, tests
         if (stream === MAIN_STREAM) window.lifeline = live;
         const mine = (f) => (e) => e.target === feed.live && f(e); // ignore a replaced instance
-        live.addEventListener('statechange', mine(lastOfBurst((e) => {
-            feed.state = e.state;
-            feed.transport = e.transport;
-            showStreams();
-            const sentence = tell(e.state, e.transport, e.reason);
-            if (stream === MAIN_STREAM) showState(e.state, e.transport, e.reason, sentence);
-            else history(`${stream}: ${sentence}`, kindOf(e.state, e.transport));
-            showStats(stats()); // once per change even while hidden, so the page is right when seen
-            drawTimeline();
-        })));
+        live.addEventListener(
+            'statechange',
+            mine(
+                lastOfBurst((e) => {
+                    feed.state = e.state;
+                    feed.transport = e.transport;
+                    showStreams();
+                    const sentence = tell(e.state, e.transport, e.reason);
+                    if (stream === MAIN_STREAM) showState(e.state, e.transport, e.reason, sentence);
+                    else history(`${stream}: ${sentence}`, kindOf(e.state, e.transport));
+                    showStats(stats()); // once per change even while hidden, so the page is right when seen
+                    drawTimeline();
+                }),
+            ),
+        );
         live.addEventListener('rolechange', mine(showSharing));
-        live.addEventListener('message', mine((e) => {
-            view.msgTimes.push(now());
-            onMessage(stream, e.data);
-            if (stream === 'ticker') spark();
-        }));
-        live.addEventListener('reset', mine((e) => {
-            if (stream === 'counter') {
-                view.count = 0;
-                $('count').textContent = '0';
-            }
-            if (stream === 'chat') pushChat({ system: true, text: '— the server lost the chat’s history: it starts over —' });
-            history(`Reset of ${stream}: the server no longer has cursor ${e.from}; continuing from ${e.to}${stream === 'counter' ? '. Counter restarted at 0' : ''}`, 'fault');
-        }));
-        live.addEventListener('error', mine((e) => {
-            let what = ERROR_WORDS[e.code] ?? `Error “${e.code}”`;
-            if (e.code === 'ws_failed' && POLLING.has(feed.transport) && feed.state === 'open') what = `WebSocket failed (the stream stays on ${lower(TRANSPORT[feed.transport])})`;
-            const why = e.reason && e.reason !== 'none' ? CAUSE[e.reason] ?? e.reason : '';
-            const detail = e.message && e.message !== e.code ? ` (${e.message})` : '';
-            history(`${stream}: ${what}${why ? ': ' + why : ''}${detail}`, 'down');
-        }));
+        live.addEventListener(
+            'message',
+            mine((e) => {
+                view.msgTimes.push(now());
+                onMessage(stream, e.data);
+                if (stream === 'ticker') spark();
+            }),
+        );
+        live.addEventListener(
+            'reset',
+            mine((e) => {
+                if (stream === 'counter') {
+                    view.count = 0;
+                    $('count').textContent = '0';
+                }
+                if (stream === 'chat') pushChat({ system: true, text: '— the server lost the chat’s history: it starts over —' });
+                history(
+                    `Reset of ${stream}: the server no longer has cursor ${e.from}; continuing from ${e.to}${stream === 'counter' ? '. Counter restarted at 0' : ''}`,
+                    'fault',
+                );
+            }),
+        );
+        live.addEventListener(
+            'error',
+            mine((e) => {
+                let what = ERROR_WORDS[e.code] ?? `Error “${e.code}”`;
+                if (e.code === 'ws_failed' && POLLING.has(feed.transport) && feed.state === 'open')
+                    what = `WebSocket failed (the stream stays on ${lower(TRANSPORT[feed.transport])})`;
+                const why = e.reason && e.reason !== 'none' ? (CAUSE[e.reason] ?? e.reason) : '';
+                const detail = e.message && e.message !== e.code ? ` (${e.message})` : '';
+                history(`${stream}: ${what}${why ? ': ' + why : ''}${detail}`, 'down');
+            }),
+        );
         return true;
     };
     let sparkDirty = false;

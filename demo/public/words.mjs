@@ -9,7 +9,15 @@
 // fallback) since the WebSocket last served, and whether it has been open yet.
 
 export const TRANSPORT = { none: 'Not connected', websocket: 'WebSocket', longpoll: 'Long polling', poll: 'Polling', resource: 'Resource polling' };
-export const STATE = { idle: 'idle', connecting: 'connecting…', open: 'live', reconnecting: 'reconnecting…', paused: 'paused', offline: 'offline', closed: 'closed' };
+export const STATE = {
+    idle: 'idle',
+    connecting: 'connecting…',
+    open: 'live',
+    reconnecting: 'reconnecting…',
+    paused: 'paused',
+    offline: 'offline',
+    closed: 'closed',
+};
 export const CAUSE = {
     none: '',
     start: 'starting up',
@@ -71,12 +79,16 @@ export function narrator({ websocket = true } = {}) {
             if (prev.state === 'open' && prev.transport === 'websocket') return `Fell back to ${t}: ${why}`;
             if (!websocket) return `Live over ${t}: ${why} (WebSockets are off for this page)`;
             if (reason === 'poll_ok')
-                return failed ? `Live over ${t}: ${why}; the WebSocket is being tried again` : `Live over ${t}: ${why} first; the WebSocket is still connecting`;
+                return failed
+                    ? `Live over ${t}: ${why}; the WebSocket is being tried again`
+                    : `Live over ${t}: ${why} first; the WebSocket is still connecting`;
             return `Live over ${t}: ${why}`;
         }
         if (state === 'connecting') {
             if (reason === 'start')
-                return websocket ? 'Connecting: trying a WebSocket, with an HTTP poll racing beside it unless it opens at once' : 'Connecting: polling over HTTP (WebSockets are off for this page)';
+                return websocket
+                    ? 'Connecting: trying a WebSocket, with an HTTP poll racing beside it unless it opens at once'
+                    : 'Connecting: polling over HTTP (WebSockets are off for this page)';
             if (reason === 'fallback_remembered') return `Connecting over polling: ${why}`;
             return `Connecting: ${why}`;
         }
@@ -91,7 +103,7 @@ export function narrator({ websocket = true } = {}) {
         const text = sentence(state, transport, reason);
         if (state === 'open') {
             wasOpen = true;
-            if (transport === 'websocket') (failed = polled = false), (served = true);
+            if (transport === 'websocket') ((failed = polled = false), (served = true));
             else if (failed) polled = true;
         }
         prev = { state, transport };

@@ -51,7 +51,7 @@ export function clientFiles(prefix) {
             return `<script src="${base + hashedName(SCRIPTS[build])}"></script>`;
         },
         /** The file a path names (under the prefix), or undefined when it is not a client path. */
-        match: (pathname) => (pathname.startsWith(base) ? load().get(pathname.slice(base.length)) ?? null : undefined),
+        match: (pathname) => (pathname.startsWith(base) ? (load().get(pathname.slice(base.length)) ?? null) : undefined),
         /** Answer a GET/HEAD for `file` (from match). */
         send(req, res, file) {
             res.writeHead(200, {

@@ -34,7 +34,14 @@ export function optionsFromEnvironment(env) {
         } else if (kind === 'boolean') {
             if (!(text.toLowerCase() in BOOLEANS)) throw new TypeError(`${variable} must be true or false (1/0, yes/no, on/off), not ${JSON.stringify(text)}`);
             out[option] = BOOLEANS[text.toLowerCase()];
-        } else if (kind === 'list') out[option] = text === '*' ? '*' : text.split(',').map((o) => o.trim()).filter(Boolean);
+        } else if (kind === 'list')
+            out[option] =
+                text === '*'
+                    ? '*'
+                    : text
+                          .split(',')
+                          .map((o) => o.trim())
+                          .filter(Boolean);
         else out[option] = text;
     }
     return out;

@@ -156,7 +156,10 @@ async function poll(ctx, req, res, stream, query) {
     await longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew);
 }
 
-/** Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look. */
+/**
+ * Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look.
+ * @returns {Promise<void>}
+ */
 function longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew) {
     return new Promise((resolve, reject) => {
         let finished = false;

@@ -69,7 +69,16 @@ export interface LifelineOptions {
      */
     env?: Record<string, string | undefined> | null;
     /** Test seam for the demo/test layer's fault switches; not for applications (see index.mjs). */
-    intercept?: object;
+    intercept?: Intercept;
+}
+
+/** The test seam's hooks (index.mjs says what each one does). */
+export interface Intercept {
+    socket?(ws: unknown, req: IncomingMessage, stream: string): boolean;
+    muted?(ws: unknown): boolean;
+    delay?(req: IncomingMessage, res: unknown): number;
+    hello?: object;
+    upgradeHeaders?(req: IncomingMessage): Record<string, string>;
 }
 
 export interface Lifeline {

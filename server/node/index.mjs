@@ -82,10 +82,12 @@ export function createLifeline(options = {}) {
     const given = Object.fromEntries(Object.entries(options).filter(([k, v]) => v !== undefined && k !== 'env'));
     const fromEnv = optionsFromEnvironment(options.env === undefined ? process.env : options.env);
     if (given.store) delete fromEnv.redis; // a store given: the environment's Redis does not apply
+    /** @type {import('./index.d.ts').LifelineOptions} */
     const o = { ...DEFAULTS, ...fromEnv, ...given };
     if (typeof o.prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(o.prefix)) throw new TypeError("prefix must be a path like '/live' (no trailing slash)");
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
-    const config = {};
+    /** @type {import('./index.d.ts').Lifeline['config']} */
+    const config = /** @type {any} */ ({});
     for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
@@ -155,7 +157,7 @@ export function createLifeline(options = {}) {
         const r = route(req);
         if (!r) return false;
         const file = client.match(r.pathname);
-        if (file && (req.method === 'GET' || req.method === 'HEAD')) return client.send(req, res, file), true;
+        if (file && (req.method === 'GET' || req.method === 'HEAD')) return (client.send(req, res, file), true);
         if (closed) {
             sendResponse(res, 503, { error: 'unavailable', message: 'shutting down' }, { 'Retry-After': '1' });
             return true;
@@ -169,9 +171,9 @@ export function createLifeline(options = {}) {
         if (!r) return false;
         socket.on('error', () => {});
         const extra = ctx.intercept.upgradeHeaders?.(req) ?? {};
-        if (closed) return refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true;
-        if (r.stream === null) return refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true;
-        if (!ctx.origin.allowed(req)) return refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true;
+        if (closed) return (refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true);
+        if (r.stream === null) return (refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true);
+        if (!ctx.origin.allowed(req)) return (refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true);
         wss.handleUpgrade(req, socket, head, (ws) => {
             sockets.add(ws);
             ws.on('close', () => sockets.delete(ws));

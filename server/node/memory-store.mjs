@@ -86,6 +86,7 @@ export class MemoryStore {
         return cursor;
     }
 
+    /** @returns {import('./index.d.ts').ReadResult} */
     read(stream, cursor, limit = Infinity) {
         const s = this._streams.get(stream) ?? { offset: 0n, floor: 0n, log: [] };
         this._trim(s);

@@ -21,8 +21,11 @@ export function peer(name, neededFor) {
         return require(name);
     } catch (err) {
         if (err?.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(`'${name}'`)) throw err;
-        throw new Error(`lifeline-live/server: ${neededFor} needs the '${name}' package, which is not installed. Install it beside lifeline-live: npm install ${name}`, {
-            cause: err,
-        });
+        throw new Error(
+            `lifeline-live/server: ${neededFor} needs the '${name}' package, which is not installed. Install it beside lifeline-live: npm install ${name}`,
+            {
+                cause: err,
+            },
+        );
     }
 }

@@ -189,7 +189,7 @@ export class RedisStore {
         if (!cmd?.isReady) throw new StoreUnavailable('Redis is not connected');
         let cursor = '0';
         do {
-            const [next, keys] = await cmd.sendCommand(['SCAN', cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', '1000']);
+            const [next, keys] = /** @type {[string, string[]]} */ (await cmd.sendCommand(['SCAN', cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', '1000']));
             if (keys.length) await cmd.sendCommand(['UNLINK', ...keys]);
             cursor = String(next);
         } while (cursor !== '0');

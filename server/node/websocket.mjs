@@ -162,7 +162,11 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         const send = parseSend(f);
         if (typeof send === 'string') return fail('bad_frame', send);
         const rejected = await deliverSend(ctx, stream, send.data, req);
-        out(JSON.stringify(rejected instanceof Rejected ? { type: 'ack', id: send.id, error: rejected.code, message: rejected.reason } : { type: 'ack', id: send.id }));
+        out(
+            JSON.stringify(
+                rejected instanceof Rejected ? { type: 'ack', id: send.id, error: rejected.code, message: rejected.reason } : { type: 'ack', id: send.id },
+            ),
+        );
     }
 
     // Heartbeat.

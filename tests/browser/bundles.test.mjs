@@ -58,21 +58,25 @@ test('the first statechange reaches a listener attached right after construction
     }
 });
 
-test("a wrong stream URL ends the Lifeline after 3 refusals, the error naming the status, the URL and the server's words", { skip, timeout: 30000 }, async () => {
-    const ctx = await env.b.browser.newContext();
-    try {
-        const page = await ctx.newPage();
-        const url = env.rig.server.url + '/live/news/eu'; // one stream name per URL: 404
-        await openFixture(page, env.rig.fixture({ build: 'script', live: [{ tag: 'a', url, opts: { backoffBase: 50 } }] }));
-        const log = await waitLog(page, (l) => l.a.states.at(-1)?.state === 'closed', 'closed by the refusals');
-        assert.equal(log.a.states.at(-1).reason, 'refused');
-        const last = log.a.errors.at(-1);
-        assert.equal(last.reason, 'refused');
-        assert.equal(last.code, 'http_status');
-        assert.match(last.message, new RegExp(`^404 from ${url.replace(/[.?]/g, '\\$&')}: .+ \\(not_found\\)$`));
-        assert.equal(log.a.errors.filter((e) => e.code === 'http_status').length, 3);
-        assert.equal(await page.evaluate(() => window.__live.a.state), 'closed');
-    } finally {
-        await ctx.close();
-    }
-});
+test(
+    "a wrong stream URL ends the Lifeline after 3 refusals, the error naming the status, the URL and the server's words",
+    { skip, timeout: 30000 },
+    async () => {
+        const ctx = await env.b.browser.newContext();
+        try {
+            const page = await ctx.newPage();
+            const url = env.rig.server.url + '/live/news/eu'; // one stream name per URL: 404
+            await openFixture(page, env.rig.fixture({ build: 'script', live: [{ tag: 'a', url, opts: { backoffBase: 50 } }] }));
+            const log = await waitLog(page, (l) => l.a.states.at(-1)?.state === 'closed', 'closed by the refusals');
+            assert.equal(log.a.states.at(-1).reason, 'refused');
+            const last = log.a.errors.at(-1);
+            assert.equal(last.reason, 'refused');
+            assert.equal(last.code, 'http_status');
+            assert.match(last.message, new RegExp(`^404 from ${url.replace(/[.?]/g, '\\$&')}: .+ \\(not_found\\)$`));
+            assert.equal(log.a.errors.filter((e) => e.code === 'http_status').length, 3);
+            assert.equal(await page.evaluate(() => window.__live.a.state), 'closed');
+        } finally {
+            await ctx.close();
+        }
+    },
+);

@@ -27,7 +27,10 @@ test('cross-origin polls and sends: no preflight, every message once', { skip, t
         const http = proxy.stats().http_requests;
         assert.equal(http.OPTIONS ?? 0, 0, `no preflight: ${JSON.stringify(http)}`);
         assert.ok(http.GET >= 2 && http.POST === 1, JSON.stringify(http));
-        assert.deepEqual(log.a.messages.map((m) => m.data), [{ from: 'page' }, { n: 1 }, { n: 2 }, { n: 3 }]);
+        assert.deepEqual(
+            log.a.messages.map((m) => m.data),
+            [{ from: 'page' }, { n: 1 }, { n: 2 }, { n: 3 }],
+        );
         assert.deepEqual(log.a.errors, []);
     } finally {
         await ctx.close();

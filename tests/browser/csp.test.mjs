@@ -46,7 +46,11 @@ before(async () => {
             const script = u.searchParams.get('script'); // the script-src sources after 'self'
             const csp = `default-src 'none'; script-src 'self'${script ? ' ' + script : ''}; connect-src ws://${live.host} http://${live.host}`;
             const classic = u.searchParams.get('build') == 'csp-script' ? '<script src="/dist/lifeline.csp.js"></script>' : '';
-            return send('text/html; charset=utf-8', `<!doctype html><meta charset="utf-8"><title>csp</title>${classic}<script type="module" src="/boot.mjs"></script>`, { 'Content-Security-Policy': csp });
+            return send(
+                'text/html; charset=utf-8',
+                `<!doctype html><meta charset="utf-8"><title>csp</title>${classic}<script type="module" src="/boot.mjs"></script>`,
+                { 'Content-Security-Policy': csp },
+            );
         }
         if (u.pathname == '/boot.mjs') return send('text/javascript', BOOT);
         const m = /^\/dist\/(lifeline(?:\.csp)?\.m?js|lifeline-share\.mjs)$/.exec(u.pathname);
@@ -70,7 +74,11 @@ async function open(build, script) {
     return { ctx, page, errors, log: () => page.evaluate(() => window.__log) };
 }
 
-for (const [build, script] of [['main', "'wasm-unsafe-eval'"], ['csp', ''], ['csp-script', '']])
+for (const [build, script] of [
+    ['main', "'wasm-unsafe-eval'"],
+    ['csp', ''],
+    ['csp-script', ''],
+])
     test(`${build} build under script-src 'self' ${script}: opens over WebSocket and receives`, { skip, timeout: 30000 }, async () => {
         const { ctx, page, errors, log } = await open(build, script);
         try {
@@ -98,7 +106,10 @@ test("main build under script-src 'self': new Lifeline() throws the error naming
         assert.match(l.thrown.message, /CSP blocks WebAssembly/);
         assert.match(l.thrown.message, /'wasm-unsafe-eval'/);
         assert.match(l.thrown.message, /lifeline-live\/csp/);
-        assert.ok(l.violations.some((v) => v.startsWith('script-src')), 'the policy did refuse: ' + JSON.stringify(l.violations));
+        assert.ok(
+            l.violations.some((v) => v.startsWith('script-src')),
+            'the policy did refuse: ' + JSON.stringify(l.violations),
+        );
         assert.deepEqual(l.states, []);
     } finally {
         await ctx.close();

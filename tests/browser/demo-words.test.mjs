@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, admin } from '../lib/servers.mjs';
 import { skip, launchBrowser, sleep } from './helpers.mjs';
-import { openDemo, streamsOpen } from '../cluster/demo-page.mjs';
+import { openDemo } from '../cluster/demo-page.mjs';
 
 let server, b;
 before(async () => {
@@ -29,10 +29,15 @@ const reason = (page) => page.textContent('#reason');
 const main = (page, pred, arg, timeout = 30000) => page.waitForFunction(pred, arg, { timeout });
 const onPolling = () => window.lifeline.state === 'open' && ['longpoll', 'poll'].includes(window.lifeline.transport);
 const onWebSocket = () => window.lifeline.state === 'open' && window.lifeline.transport === 'websocket';
-const said = (page, re) => page.waitForFunction((src) => [...document.querySelectorAll('#history li span')].some((s) => new RegExp(src).test(s.textContent)), re.source, { timeout: 30000 });
+const said = (page, re) =>
+    page.waitForFunction((src) => [...document.querySelectorAll('#history li span')].some((s) => new RegExp(src).test(s.textContent)), re.source, {
+        timeout: 30000,
+    });
 const fault = async (page, mode) => {
     await page.click(`button.fault[data-mode="${mode}"]`);
-    await page.waitForFunction((m) => document.querySelector(`button.fault[data-mode="${m}"]`).getAttribute('aria-pressed') === 'true', mode, { timeout: 10000 });
+    await page.waitForFunction((m) => document.querySelector(`button.fault[data-mode="${m}"]`).getAttribute('aria-pressed') === 'true', mode, {
+        timeout: 10000,
+    });
 };
 const reconnect = async (page) => {
     await page.waitForFunction(() => !document.getElementById('reconnect').disabled, null, { timeout: 10000 });
@@ -46,23 +51,27 @@ async function fresh(path = '/', opts = {}) {
     return { ctx, page };
 }
 
-test('fresh load on a healthy server: one "Connecting" line, then "Connected over WebSocket" — never "switched back" or "fell back"', { skip, timeout: 60000 }, async (t) => {
-    const { ctx, page } = await fresh();
-    try {
-        await main(page, onWebSocket);
-        await sleep(1000);
-        const all = await history(page);
-        t.diagnostic(all.join(' | '));
-        const lines = mainLines(all);
-        assert.equal(lines.filter((l) => /^Connecting/.test(l)).length, 1, 'one Connecting line for the main stream');
-        assert.match(lines[0], /^Connecting: trying a WebSocket, with an HTTP poll racing beside it unless it opens at once/);
-        assert.match(await reason(page), /^Connected over WebSocket: the server said hello/);
-        for (const l of lines) assert.doesNotMatch(l, /Switched back|Fell back|started on polling|failed/i, l);
-        assert.deepEqual(page.problems, []);
-    } finally {
-        await ctx.close();
-    }
-});
+test(
+    'fresh load on a healthy server: one "Connecting" line, then "Connected over WebSocket" — never "switched back" or "fell back"',
+    { skip, timeout: 60000 },
+    async (t) => {
+        const { ctx, page } = await fresh();
+        try {
+            await main(page, onWebSocket);
+            await sleep(1000);
+            const all = await history(page);
+            t.diagnostic(all.join(' | '));
+            const lines = mainLines(all);
+            assert.equal(lines.filter((l) => /^Connecting/.test(l)).length, 1, 'one Connecting line for the main stream');
+            assert.match(lines[0], /^Connecting: trying a WebSocket, with an HTTP poll racing beside it unless it opens at once/);
+            assert.match(await reason(page), /^Connected over WebSocket: the server said hello/);
+            for (const l of lines) assert.doesNotMatch(l, /Switched back|Fell back|started on polling|failed/i, l);
+            assert.deepEqual(page.problems, []);
+        } finally {
+            await ctx.close();
+        }
+    },
+);
 
 test('remembered fallback: the reload starts on polling and says why; it never claims it is trying a WebSocket first', { skip, timeout: 90000 }, async (t) => {
     await admin(server.url, '/admin/fault', { mode: 'blackhole' });
@@ -78,7 +87,10 @@ test('remembered fallback: the reload starts on polling and says why; it never c
         t.diagnostic(all.join(' | '));
         // the main stream fell back before the reload (its fallback is remembered); the others may not have
         const lines = mainLines(all);
-        assert.match(lines[0], /^Connecting over polling: the WebSocket failed here a short while ago \(remembered for this site\), so this connection started on polling/);
+        assert.match(
+            lines[0],
+            /^Connecting over polling: the WebSocket failed here a short while ago \(remembered for this site\), so this connection started on polling/,
+        );
         assert.ok(!lines.some((l) => /trying a WebSocket/.test(l)), 'no line of the main stream claims a WebSocket is tried first');
         assert.match(await reason(page), /long polling/);
         assert.doesNotMatch(await reason(page), /Switched back|Connected over WebSocket/);
@@ -140,7 +152,10 @@ test('flap: the page says the WebSocket kept dropping and falls back to polling'
         await main(page, onPolling, undefined, 60000);
         const lines = await history(page);
         t.diagnostic(lines.join(' | '));
-        assert.ok(lines.some((l) => /^Fell back to long polling: the WebSocket kept dropping right after it connected \(flapping\)/.test(l)), lines.join(' | '));
+        assert.ok(
+            lines.some((l) => /^Fell back to long polling: the WebSocket kept dropping right after it connected \(flapping\)/.test(l)),
+            lines.join(' | '),
+        );
     } finally {
         await ctx.close();
         await admin(server.url, '/admin/fault', { mode: 'none' });
@@ -165,54 +180,67 @@ test('restart: "Reconnecting: the WebSocket closed", then back on the WebSocket;
     }
 });
 
-test('390 px: the fault buttons come right after the connection card; "What happened" is shown whole; timeline fault labels never overlap', { skip, timeout: 60000 }, async () => {
-    const { ctx, page } = await fresh('/', { viewport: { width: 390, height: 844 } });
-    try {
-        await main(page, onWebSocket);
-        page.wsFailuresExpected = true;
-        for (const m of ['refuse', 'blackhole', 'stall', 'flap', 'none', 'refuse', 'none']) await fault(page, m); // marks close together
-        await sleep(1500); // the timeline redraws
-        const box = await page.evaluate(() => {
-            const top = (sel) => document.querySelector(sel).getBoundingClientRect().top + scrollY;
-            const list = document.getElementById('history');
-            const labels = [...document.querySelectorAll('#timeline text.tl-mark-text')].map((t) => t.getBBox()).map((r) => [r.x, r.x + r.width]);
-            return {
-                conn: top('.conn'),
-                faults: top('.faults'),
-                others: ['.value', '.counter', '.chat', '.served'].map(top),
-                scrolls: list.scrollHeight > list.clientHeight + 1,
-                lastInside: list.lastElementChild.getBoundingClientRect().bottom <= document.querySelector('.history').getBoundingClientRect().bottom,
-                labels,
-            };
-        });
-        assert.ok(box.faults > box.conn && box.others.every((y) => y > box.faults), JSON.stringify(box));
-        assert.equal(box.scrolls, false, 'the list does not scroll inside itself');
-        assert.ok(box.lastInside, 'its last entry is inside the card');
-        assert.ok(box.labels.length >= 1, 'at least one fault label');
-        const sorted = box.labels.sort((a, b) => a[0] - b[0]);
-        for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i][0] >= sorted[i - 1][1], `labels overlap: ${JSON.stringify(sorted)}`);
-    } finally {
-        await ctx.close();
-        await admin(server.url, '/admin/fault', { mode: 'none' });
-    }
-});
+test(
+    '390 px: the fault buttons come right after the connection card; "What happened" is shown whole; timeline fault labels never overlap',
+    { skip, timeout: 60000 },
+    async () => {
+        const { ctx, page } = await fresh('/', { viewport: { width: 390, height: 844 } });
+        try {
+            await main(page, onWebSocket);
+            page.wsFailuresExpected = true;
+            for (const m of ['refuse', 'blackhole', 'stall', 'flap', 'none', 'refuse', 'none']) await fault(page, m); // marks close together
+            await sleep(1500); // the timeline redraws
+            const box = await page.evaluate(() => {
+                const top = (sel) => document.querySelector(sel).getBoundingClientRect().top + scrollY;
+                const list = document.getElementById('history');
+                const labels = [...document.querySelectorAll('#timeline text.tl-mark-text')].map((t) => t.getBBox()).map((r) => [r.x, r.x + r.width]);
+                return {
+                    conn: top('.conn'),
+                    faults: top('.faults'),
+                    others: ['.value', '.counter', '.chat', '.served'].map(top),
+                    scrolls: list.scrollHeight > list.clientHeight + 1,
+                    lastInside: list.lastElementChild.getBoundingClientRect().bottom <= document.querySelector('.history').getBoundingClientRect().bottom,
+                    labels,
+                };
+            });
+            assert.ok(box.faults > box.conn && box.others.every((y) => y > box.faults), JSON.stringify(box));
+            assert.equal(box.scrolls, false, 'the list does not scroll inside itself');
+            assert.ok(box.lastInside, 'its last entry is inside the card');
+            assert.ok(box.labels.length >= 1, 'at least one fault label');
+            const sorted = box.labels.sort((a, b) => a[0] - b[0]);
+            for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i][0] >= sorted[i - 1][1], `labels overlap: ${JSON.stringify(sorted)}`);
+        } finally {
+            await ctx.close();
+            await admin(server.url, '/admin/fault', { mode: 'none' });
+        }
+    },
+);
 
-test('script.html: a fresh load says "Connected over WebSocket"; a replayed backlog is stamped with when each was published', { skip, timeout: 60000 }, async () => {
-    const quiet = await startServer('node', ['--name', 'no-tick']); // no ticks of its own: the backlog is ours
-    const ctx = await b.browser.newContext();
-    try {
-        const old = Date.now() - 3 * 3600_000; // three hours ago
-        const ts = [old, old + 60_000, old + 120_000];
-        for (const [i, t] of ts.entries()) await admin(quiet.url, '/admin/publish', { stream: 'ticker', data: { kind: 'tick', t, value: 40 + i } });
-        const page = await openDemo(ctx, quiet.url + '/script.html');
-        await main(page, onWebSocket);
-        await page.waitForFunction(() => document.querySelectorAll('#feed li').length >= 3, null, { timeout: 10000 });
-        assert.match(await reason(page), /^Connected over WebSocket: the server said hello/);
-        const stamps = await page.evaluate(() => [...document.querySelectorAll('#feed li')].map((li) => [li.querySelector('span').textContent, li.querySelector('time').dateTime]).reverse());
-        assert.deepEqual(stamps, ts.map((t, i) => [`tick ${(40 + i).toFixed(2)}`, new Date(t).toISOString()]));
-        assert.deepEqual(page.problems, []);
-    } finally {
-        await ctx.close();
-        await quiet.stop();
-    }
-});
+test(
+    'script.html: a fresh load says "Connected over WebSocket"; a replayed backlog is stamped with when each was published',
+    { skip, timeout: 60000 },
+    async () => {
+        const quiet = await startServer('node', ['--name', 'no-tick']); // no ticks of its own: the backlog is ours
+        const ctx = await b.browser.newContext();
+        try {
+            const old = Date.now() - 3 * 3600_000; // three hours ago
+            const ts = [old, old + 60_000, old + 120_000];
+            for (const [i, t] of ts.entries()) await admin(quiet.url, '/admin/publish', { stream: 'ticker', data: { kind: 'tick', t, value: 40 + i } });
+            const page = await openDemo(ctx, quiet.url + '/script.html');
+            await main(page, onWebSocket);
+            await page.waitForFunction(() => document.querySelectorAll('#feed li').length >= 3, null, { timeout: 10000 });
+            assert.match(await reason(page), /^Connected over WebSocket: the server said hello/);
+            const stamps = await page.evaluate(() =>
+                [...document.querySelectorAll('#feed li')].map((li) => [li.querySelector('span').textContent, li.querySelector('time').dateTime]).reverse(),
+            );
+            assert.deepEqual(
+                stamps,
+                ts.map((t, i) => [`tick ${(40 + i).toFixed(2)}`, new Date(t).toISOString()]),
+            );
+            assert.deepEqual(page.problems, []);
+        } finally {
+            await ctx.close();
+            await quiet.stop();
+        }
+    },
+);

@@ -20,7 +20,10 @@ test('the ten-line Node example keeps a page live', { skip, timeout: 60000 }, as
         const items = await page.$$eval('#news li', (lis) => lis.map((li) => li.textContent));
         for (const t of items) assert.match(t, /^It is \d{4}-\d\d-\d\dT/);
         assert.equal(new Set(items).size, items.length, 'each message once');
-        assert.ok(sockets.some((u) => u.startsWith(url.replace('http', 'ws') + '/live/news')), `over the WebSocket: ${sockets}`);
+        assert.ok(
+            sockets.some((u) => u.startsWith(url.replace('http', 'ws') + '/live/news')),
+            `over the WebSocket: ${sockets}`,
+        );
     } finally {
         await b?.close();
         await app.stop();

@@ -116,7 +116,8 @@ function startFixtureServer() {
             const cfg = JSON.parse(u.searchParams.get('cfg') || '{}');
             return send(200, 'text/html; charset=utf-8', fixtureHtml(cfg.build === 'script' ? 'script' : 'esm'));
         }
-        if (u.pathname === '/other.html') return send(200, 'text/html; charset=utf-8', '<!doctype html><meta charset="utf-8"><title>elsewhere</title><p>elsewhere</p>');
+        if (u.pathname === '/other.html')
+            return send(200, 'text/html; charset=utf-8', '<!doctype html><meta charset="utf-8"><title>elsewhere</title><p>elsewhere</p>');
         const m = /^\/dist\/(lifeline\.(?:mjs|js|wasm)|lifeline-share\.mjs)$/.exec(u.pathname);
         if (m) {
             const type = m[1].endsWith('wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8';

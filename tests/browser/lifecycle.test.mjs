@@ -52,7 +52,10 @@ test('a really hidden tab: zero requests, no reconnect loop; shown again it catc
         await cover.goto(env.rig.otherUrl);
         let log = await waitLog(
             page,
-            (l) => l.__page.some((e) => e.type === 'visibilitychange' && e.visibility === 'hidden') && lastState(l.w).state === 'paused' && lastState(l.p).state === 'paused',
+            (l) =>
+                l.__page.some((e) => e.type === 'visibilitychange' && e.visibility === 'hidden') &&
+                lastState(l.w).state === 'paused' &&
+                lastState(l.p).state === 'paused',
             'hidden, both paused',
             10000,
         );

@@ -10,7 +10,17 @@ import assert from 'node:assert/strict';
 import { skip, startRig, launchBrowser, openFixture, waitLog, isOpen, lastState, history, sleep } from './helpers.mjs';
 
 // small timings so that every failure is detected within about a second
-const OPTS = { wsTimeout: 1000, raceDelay: 100, pingIdle: 500, pongTimeoutMin: 300, pongTimeoutMax: 1000, backoffBase: 200, backoffMax: 1000, probeMin: 60000, probeMax: 60000 };
+const OPTS = {
+    wsTimeout: 1000,
+    raceDelay: 100,
+    pingIdle: 500,
+    pongTimeoutMin: 300,
+    pongTimeoutMax: 1000,
+    backoffBase: 200,
+    backoffMax: 1000,
+    probeMin: 60000,
+    probeMax: 60000,
+};
 
 let rig, b;
 const ttfm = {};

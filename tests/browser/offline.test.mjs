@@ -64,7 +64,8 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
         assert.ok(lastState(log.w).t - off < 2000, `w dropped ${Math.round(lastState(log.w).t - off)} ms after offline`);
 
         const states = Object.fromEntries(['p', 'w'].map((k) => [k, log[k].states.length]));
-        const pageStats = () => page.evaluate(() => Object.fromEntries(['p', 'w'].map((k) => [k, [window.__live[k].stats.requests, window.__live[k].stats.wsOpened]])));
+        const pageStats = () =>
+            page.evaluate(() => Object.fromEntries(['p', 'w'].map((k) => [k, [window.__live[k].stats.requests, window.__live[k].stats.wsOpened]])));
         const before = { stats: await pageStats(), p: traffic(px.p), w: traffic(px.w) };
         want.push([2, await env.rig.publish({ n: 2, what: 'offline-test' })]);
         await sleep(3000);
@@ -81,14 +82,23 @@ test('offline: nothing tried; online: reconnect at once, nothing lost', { skip, 
         await ctx.setOffline(false);
         log = await waitLog(
             page,
-            (l) => l.__page.some((e) => e.type === 'online') && isOpen(l.p, 'longpoll') && isOpen(l.w, 'websocket') && l.p.messages.length >= 2 && l.w.messages.length >= 2,
+            (l) =>
+                l.__page.some((e) => e.type === 'online') &&
+                isOpen(l.p, 'longpoll') &&
+                isOpen(l.w, 'websocket') &&
+                l.p.messages.length >= 2 &&
+                l.w.messages.length >= 2,
             'online: p and w open again with message 2',
             8000,
         );
         const took = Date.now() - online;
         t.diagnostic(`online: back and caught up in ${took} ms; p ${history(log.p)}; w ${history(log.w)}`);
         assert.ok(took < 3000, `reconnected at once (${took} ms)`);
-        for (const k of ['p', 'w']) assert.ok(log[k].states.some((s) => s.reason === 'online'), `${k}: online reason`);
+        for (const k of ['p', 'w'])
+            assert.ok(
+                log[k].states.some((s) => s.reason === 'online'),
+                `${k}: online reason`,
+            );
         want.push([3, await env.rig.publish({ n: 3, what: 'offline-test' })]);
         log = await waitLog(page, (l) => ['p', 'w'].every((k) => l[k].messages.length >= 3), 'message 3 on both', 5000);
         await sleep(200);

@@ -69,7 +69,7 @@ test('every tab hidden: zero requests; one shown again leads and every tab catch
         await sleep(300);
         const before = traffic(s.proxy);
         assert.equal(s.proxy.stats().ws_open, 0);
-        for (let n = 2; n <= 4; n++) await s.publish({ n }), await sleep(1000);
+        for (let n = 2; n <= 4; n++) (await s.publish({ n }), await sleep(1000));
         await sleep(2000);
         assert.deepEqual(traffic(s.proxy), before, 'zero requests while every tab is hidden');
         // tab 0 comes to the front: it takes the lead from the hidden leader and all catch up
@@ -90,9 +90,10 @@ test('the leader hidden while another tab is visible: the visible tab takes over
         const s = await stream();
         const [a, b] = await twoTabs(s, pages);
         await until(async () => (await role(b)) == 'follower', 'b follows');
-        let n = 0, stop = false;
+        let n = 0,
+            stop = false;
         const publisher = (async () => {
-            while (!stop) await s.publish({ n: ++n }), await sleep(30);
+            while (!stop) (await s.publish({ n: ++n }), await sleep(30));
         })();
         await sleep(1000);
         const t0 = Date.now();
@@ -106,7 +107,11 @@ test('the leader hidden while another tab is visible: the visible tab takes over
         t.diagnostic(`hidden leader handed over in ${took} ms`);
         for (const p of pages) {
             const l = await waitLog(p, (l) => l.a.messages.length >= n, `all ${n} messages`);
-            assert.deepEqual(ns(l), Array.from({ length: n }, (_, i) => i + 1), 'no gap, no repeat');
+            assert.deepEqual(
+                ns(l),
+                Array.from({ length: n }, (_, i) => i + 1),
+                'no gap, no repeat',
+            );
         }
         // the connection runs in the visible tab
         await waitLog(b, (l) => isOpen(l.a, 'websocket'), 'open');
@@ -140,7 +145,9 @@ test('a tab through the back/forward cache leaves the group and joins again', { 
         assert.ok(show?.persisted, `back from the back/forward cache (not used: ${JSON.stringify(notUsed).slice(0, 1000)})`);
         // a is visible again and b hidden: a leads again; a catches up with message 2
         await until(async () => (await role(a)) == 'leader' && (await role(b)) == 'follower', 'a leads again, b follows').catch(async (e) => {
-            throw new Error(`${e.message}: roles ${await role(a)} ${await role(b)}, errors ${a.__errors} ${a.__console}, a ${await visibility(a)}, b ${await visibility(b)}; a ${JSON.stringify((await getLog(a)).a.states)}`);
+            throw new Error(
+                `${e.message}: roles ${await role(a)} ${await role(b)}, errors ${a.__errors} ${a.__console}, a ${await visibility(a)}, b ${await visibility(b)}; a ${JSON.stringify((await getLog(a)).a.states)}`,
+            );
         });
         await s.publish({ n: 3 });
         for (const p of pages) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skip, useRig, openFixture, waitLog, getLog, isOpen, sleep } from './helpers.mjs';
-import { admin, fetchT } from '../lib/servers.mjs';
+import { admin } from '../lib/servers.mjs';
 import { prng } from '../lib/prng.mjs';
 
 const BASE = { wsTimeout: 1000, raceDelay: 100, backoffBase: 200, backoffMax: 1000 };
@@ -35,7 +35,7 @@ async function tab(ctx, url, opts = {}) {
     try {
         await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url, opts: { ...BASE, ...opts } }] }));
     } catch (e) {
-        throw new Error(`${e.message}; page errors: ${page.__errors}`);
+        throw new Error(`${e.message}; page errors: ${page.__errors}`, { cause: e });
     }
     return page;
 }
@@ -59,7 +59,7 @@ test('five tabs: one leader, one WebSocket at the server, every tab gets every m
         assert.equal(r.filter((x) => x == 'follower').length, 4);
         await waitLog(pages[0], () => true, '');
         const want = [];
-        for (let n = 1; n <= 20; n++) await s.publish({ n }), want.push(n);
+        for (let n = 1; n <= 20; n++) (await s.publish({ n }), want.push(n));
         await allGot(pages, want, 'twenty messages');
         const st = s.proxy.stats();
         assert.equal(st.ws_upgrades, 1, 'one WebSocket was ever opened');
@@ -71,34 +71,43 @@ test('five tabs: one leader, one WebSocket at the server, every tab gets every m
     }
 });
 
-test('a lone tab leads from its first task: its WebSocket serves before lifeline-share.mjs has loaded; then the module adopts its lock', { skip, timeout: 60000 }, async () => {
-    const s = await stream(), ctx = await env.b.browser.newContext();
-    let release;
-    const held = new Promise((r) => (release = r));
-    // the sharing module is held back until this test lets it go
-    await ctx.route('**/dist/lifeline-share.mjs', async (route) => (await held, route.continue()));
-    try {
-        const page = await tab(ctx, s.url);
-        await waitLog(page, (l) => l.a.states.some((x) => x.transport == 'websocket'), 'open on the WebSocket', 15000);
-        await s.publish({ n: 1 });
-        await waitLog(page, (l) => l.a.messages.length == 1, 'the message', 15000);
-        assert.equal((await getLog(page)).a.messages[0].transport, 'websocket');
-        assert.equal(await page.evaluate(() => window.__live.a.role), 'leader', 'a leader before its group module loaded');
-        assert.equal(await page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share'))), false, 'lifeline-share.mjs not loaded yet');
-        release();
-        // loaded, the module adopts the lock the tab holds: a second tab follows it
-        await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share')), null, { timeout: 15000 });
-        const other = await tab(ctx, s.url);
-        await other.waitForFunction(() => window.__live.a.role == 'follower' && window.__live.a.stats.tabs == 2, null, { timeout: 15000 });
-        await s.publish({ n: 2 });
-        for (const p of [page, other]) await waitLog(p, (l) => l.a.messages.some((m) => m.data.n == 2), 'the second message', 15000);
-        assert.equal(await page.evaluate(() => window.__live.a.role), 'leader');
-        assert.equal(s.proxy.stats().ws_upgrades, 1, 'one WebSocket for both tabs');
-    } finally {
-        release();
-        await ctx.close();
-    }
-});
+test(
+    'a lone tab leads from its first task: its WebSocket serves before lifeline-share.mjs has loaded; then the module adopts its lock',
+    { skip, timeout: 60000 },
+    async () => {
+        const s = await stream(),
+            ctx = await env.b.browser.newContext();
+        let release;
+        const held = new Promise((r) => (release = r));
+        // the sharing module is held back until this test lets it go
+        await ctx.route('**/dist/lifeline-share.mjs', async (route) => (await held, route.continue()));
+        try {
+            const page = await tab(ctx, s.url);
+            await waitLog(page, (l) => l.a.states.some((x) => x.transport == 'websocket'), 'open on the WebSocket', 15000);
+            await s.publish({ n: 1 });
+            await waitLog(page, (l) => l.a.messages.length == 1, 'the message', 15000);
+            assert.equal((await getLog(page)).a.messages[0].transport, 'websocket');
+            assert.equal(await page.evaluate(() => window.__live.a.role), 'leader', 'a leader before its group module loaded');
+            assert.equal(
+                await page.evaluate(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share'))),
+                false,
+                'lifeline-share.mjs not loaded yet',
+            );
+            release();
+            // loaded, the module adopts the lock the tab holds: a second tab follows it
+            await page.waitForFunction(() => performance.getEntriesByType('resource').some((e) => e.name.includes('lifeline-share')), null, { timeout: 15000 });
+            const other = await tab(ctx, s.url);
+            await other.waitForFunction(() => window.__live.a.role == 'follower' && window.__live.a.stats.tabs == 2, null, { timeout: 15000 });
+            await s.publish({ n: 2 });
+            for (const p of [page, other]) await waitLog(p, (l) => l.a.messages.some((m) => m.data.n == 2), 'the second message', 15000);
+            assert.equal(await page.evaluate(() => window.__live.a.role), 'leader');
+            assert.equal(s.proxy.stats().ws_upgrades, 1, 'one WebSocket for both tabs');
+        } finally {
+            release();
+            await ctx.close();
+        }
+    },
+);
 
 test('upgrade refused: five tabs hold one long poll at a time', { skip, timeout: 60000 }, async () => {
     const ctx = await env.b.browser.newContext();
@@ -110,7 +119,7 @@ test('upgrade refused: five tabs hold one long poll at a time', { skip, timeout:
         const stats = () => admin(env.rig.server.url, '/admin/stats');
         let most = 0;
         const before = (await stats()).longpoll;
-        for (let i = 0; i < 30; i++) (most = Math.max(most, (await stats()).held)), await sleep(100);
+        for (let i = 0; i < 30; i++) ((most = Math.max(most, (await stats()).held)), await sleep(100));
         const want = [1, 2, 3];
         for (const n of want) await s.publish({ n });
         await allGot(pages, want, 'three messages by long poll');
@@ -174,8 +183,12 @@ test('sends from followers go through the leader and are acked once', { skip, ti
 test('two URLs make two groups; share: false makes separate connections', { skip, timeout: 60000 }, async () => {
     const ctx = await env.b.browser.newContext();
     try {
-        const s1 = await stream(), s2 = await stream(), s3 = await stream();
-        const g1 = await tabs(ctx, 2, s1.url), g2 = await tabs(ctx, 2, s2.url), solo = await tabs(ctx, 3, s3.url, { share: false });
+        const s1 = await stream(),
+            s2 = await stream(),
+            s3 = await stream();
+        const g1 = await tabs(ctx, 2, s1.url),
+            g2 = await tabs(ctx, 2, s2.url),
+            solo = await tabs(ctx, 3, s3.url, { share: false });
         for (const p of [...g1, ...g2, ...solo]) await waitLog(p, (l) => isOpen(l.a, 'websocket'), 'open');
         assert.deepEqual((await roles(g1)).sort(), ['follower', 'leader']);
         assert.deepEqual((await roles(g2)).sort(), ['follower', 'leader']);
@@ -204,13 +217,15 @@ const SEED = Number(process.env.SHARE_SEED ?? 13);
 test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab 0 lost, 0 repeated, in order`, { skip, timeout: 180000 }, async (t) => {
     const ctx = await env.b.browser.newContext();
     const rnd = prng(SEED); // the same seed, the same kills
-    const N = 520, kills = [];
+    const N = 520,
+        kills = [];
     try {
         const s = await stream();
         // every tab starts from "everything" (cursor 0 on a fresh stream): each must end with 1..N
         let pages = await tabs(ctx, 5, s.url, { cursor: '0' });
         for (const p of pages) await waitLog(p, (l) => isOpen(l.a), 'open');
-        let published = 0, done = false;
+        let published = 0,
+            done = false;
         const publisher = (async () => {
             for (let n = 1; n <= N; n++) {
                 await s.publish({ n });
@@ -243,7 +258,9 @@ test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab
         }
         await publisher;
         const want = Array.from({ length: N }, (_, i) => i + 1);
-        let lost = 0, repeated = 0, disorder = 0;
+        let lost = 0,
+            repeated = 0,
+            disorder = 0;
         for (const p of pages) {
             const l = await waitLog(p, (l) => l.a.messages.length >= N, `all ${N} messages`, 30000).catch(() => getLog(p));
             const got = ns(l);
@@ -253,7 +270,10 @@ test(`seeded leader kills and closes (seed ${SEED}) over 520 messages: every tab
         }
         t.diagnostic(`kills: ${JSON.stringify(kills)}; tabs checked ${pages.length}: lost ${lost}, repeated ${repeated}, out of order ${disorder}`);
         assert.ok(kills.length >= 3, `at least three leaders killed: ${kills.length}`);
-        assert.ok(kills.every((k) => k.took != null), 'a new leader every time');
+        assert.ok(
+            kills.every((k) => k.took != null),
+            'a new leader every time',
+        );
         assert.deepEqual({ lost, repeated, disorder }, { lost: 0, repeated: 0, disorder: 0 });
     } finally {
         await ctx.close();
@@ -271,9 +291,10 @@ test('a stuck leader (lock still held, no heartbeat) is replaced; back, it follo
         for (const p of pages) await waitLog(p, (l) => isOpen(l.a), 'open');
         const [leader] = await leaderOf(pages);
         const rest = pages.filter((p) => p != leader);
-        let n = 0, stop = false;
+        let n = 0,
+            stop = false;
         const publisher = (async () => {
-            while (!stop) await s.publish({ n: ++n }), await sleep(30);
+            while (!stop) (await s.publish({ n: ++n }), await sleep(30));
         })();
         await sleep(500);
         const t0 = Date.now();
@@ -407,7 +428,11 @@ test('a tab joining with a cursor the server no longer has gets its own reset, t
         await s.publish({ n: 2000 });
         for (const p of [...pages, late]) await waitLog(p, (l) => l.a.messages.some((m) => m.data.n == 2000), 'the next message');
         const logs = await Promise.all([...pages, late].map(getLog));
-        assert.deepEqual(logs.map((x) => x.a.resets.length), [0, 0, 1], 'only the tab behind is reset');
+        assert.deepEqual(
+            logs.map((x) => x.a.resets.length),
+            [0, 0, 1],
+            'only the tab behind is reset',
+        );
         assert.deepEqual(ns(logs[2]), [2000], 'after the reset: the live stream, nothing twice');
     } finally {
         await ctx.close();

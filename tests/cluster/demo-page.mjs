@@ -68,10 +68,17 @@ export async function counterCounts(page, times, timeoutMs = 30000) {
 
 /** The chat log shows exactly `lines` (["name: text", …]) as its last lines, in order. */
 export async function chatShows(page, lines, timeoutMs = 30000) {
-    const read = () => page.evaluate(() => [...document.querySelectorAll('#chat-log li:not(.system)')].map((li) => `${li.querySelector('b').textContent}: ${li.querySelector('span').textContent}`));
-    await page.waitForFunction((n) => document.querySelectorAll('#chat-log li:not(.system)').length >= n, lines.length, { timeout: timeoutMs }).catch(async () => {
-        throw new Error(`chat shows ${JSON.stringify(await read())}, want ${JSON.stringify(lines)}`);
-    });
+    const read = () =>
+        page.evaluate(() =>
+            [...document.querySelectorAll('#chat-log li:not(.system)')].map(
+                (li) => `${li.querySelector('b').textContent}: ${li.querySelector('span').textContent}`,
+            ),
+        );
+    await page
+        .waitForFunction((n) => document.querySelectorAll('#chat-log li:not(.system)').length >= n, lines.length, { timeout: timeoutMs })
+        .catch(async () => {
+            throw new Error(`chat shows ${JSON.stringify(await read())}, want ${JSON.stringify(lines)}`);
+        });
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual((await read()).slice(-lines.length), lines);
 }

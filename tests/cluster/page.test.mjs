@@ -32,7 +32,11 @@ test('cluster demo page: one page served by Flask and Node processes through ngi
         for (let round = 1; round <= 2; round++) {
             for (const [label, url] of publishers) {
                 const text = `round ${round}`;
-                const res = await fetch(`${url}/admin/publish`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stream: 'chat', data: { kind: 'chat', name: label, text } }) });
+                const res = await fetch(`${url}/admin/publish`, {
+                    method: 'POST',
+                    headers: { 'Content-Type': 'application/json' },
+                    body: JSON.stringify({ stream: 'chat', data: { kind: 'chat', name: label, text } }),
+                });
                 assert.equal(res.status, 200, `publish on ${label}`);
                 lines.push(`${label}: ${text}`);
             }
@@ -42,13 +46,18 @@ test('cluster demo page: one page served by Flask and Node processes through ngi
 
         await counterCounts(wsPage, 2); // over the WebSocket
         await counterCounts(pollPage, 2); // POSTs, round robin
-        await wsPage.waitForFunction((n) => Number(document.getElementById('count').textContent) === n, Number(await pollPage.textContent('#count')), { timeout: 30000 });
+        await wsPage.waitForFunction((n) => Number(document.getElementById('count').textContent) === n, Number(await pollPage.textContent('#count')), {
+            timeout: 30000,
+        });
         t.diagnostic(`WebSocket page after: ${(await streamsOpen(wsPage, { transport: 'websocket', timeoutMs: 60000 })).join(' | ')}`);
 
         const names = await servedBy(pollPage);
         t.diagnostic(`polling page served by ${names.join(', ')}; WebSocket page by ${(await servedBy(wsPage)).join(', ')}`);
         assert.ok(names.includes('node-1') && names.includes('node-2'), 'both Node processes answered the polling page');
-        assert.ok(names.some((n) => n.startsWith('flask-')), 'a Flask worker answered the polling page');
+        assert.ok(
+            names.some((n) => n.startsWith('flask-')),
+            'a Flask worker answered the polling page',
+        );
         assert.deepEqual(wsPage.problems, []);
         assert.deepEqual(pollPage.problems, []);
         await ctx.close();

@@ -77,62 +77,83 @@ function perProcess(cluster) {
     return out;
 }
 
-test(`Redis connections per process stay constant (two) from 10 to ${MANY} clients through nginx (Flask ×2 workers, Node ×2)`, { skip, timeout: 300_000 }, async (t) => {
-    const cluster = await startCluster({ flaskWorkers: 2, nodeProcesses: 2, serverArgs: ['--long-poll-max', '20000'] });
-    const clients = [];
-    try {
-        const measure = async (n) => {
-            while (clients.length < n) {
-                const i = clients.length;
-                clients.push(i % 2 === 0 ? wsClient(cluster.url) : pollClient(cluster.url));
-                if (i % 50 === 49) await sleep(100);
-            }
-            const ws = clients.filter((c) => c.ws);
-            await waitFor(() => ws.every((c) => c.hello), 60_000, () => `hello at ${ws.filter((c) => c.hello).length}/${ws.length} WebSockets`);
-            const pollers = clients.filter((c) => !c.ws);
-            await waitFor(() => pollers.every((c) => c.cursor), 60_000, 'every poller to have a cursor');
-            // fan-out load: messages from a Node process and from gunicorn, every client gets them
-            const before = clients.map((c) => c.got);
-            for (let k = 0; k < 5; k++) {
-                for (const m of cluster.members) {
-                    await fetch(`${m.url}/admin/publish`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ stream: STREAM, data: { k, from: m.label } }) });
+test(
+    `Redis connections per process stay constant (two) from 10 to ${MANY} clients through nginx (Flask ×2 workers, Node ×2)`,
+    { skip, timeout: 300_000 },
+    async (t) => {
+        const cluster = await startCluster({ flaskWorkers: 2, nodeProcesses: 2, serverArgs: ['--long-poll-max', '20000'] });
+        const clients = [];
+        try {
+            const measure = async (n) => {
+                while (clients.length < n) {
+                    const i = clients.length;
+                    clients.push(i % 2 === 0 ? wsClient(cluster.url) : pollClient(cluster.url));
+                    if (i % 50 === 49) await sleep(100);
                 }
-            }
-            const expect = 5 * cluster.members.length;
-            await waitFor(() => clients.every((c, i) => c.got - before[i] >= expect), 60_000, () => `every client to get ${expect} messages: ${clients.filter((c, i) => c.got - before[i] < expect).length} behind`);
-            await sleep(500);
-            const procs = perProcess(cluster);
-            const list = await cluster.redis.clients();
-            const fromServers = list.filter((c) => c.cmd !== 'client|list').length; // redis-cli's own asks CLIENT LIST
-            // /admin/stats of each Node process, and of the gunicorn workers that answer (a
-            // worker's name ends in /<pid>)
-            const admin = {};
-            for (const m of cluster.members.filter((x) => x.kind === 'node')) admin[`${m.label}/${m.pid}`] = (await stats(m.url)).redisConnections;
-            const gunicorn = cluster.members.find((x) => x.kind === 'flask');
-            for (let k = 0; k < 6; k++) {
-                const s = await stats(gunicorn.url);
-                const pid = /\/(\d+)$/.exec(s.servedBy ?? '')?.[1];
-                if (pid) admin[`${gunicorn.label}/${pid}`] = s.redisConnections;
-            }
-            t.diagnostic(`${n} clients: per process ${JSON.stringify(procs)}; CLIENT LIST ${fromServers} (without redis-cli's own); /admin/stats redisConnections ${JSON.stringify(admin)}`);
-            return { procs, fromServers, admin };
-        };
+                const ws = clients.filter((c) => c.ws);
+                await waitFor(
+                    () => ws.every((c) => c.hello),
+                    60_000,
+                    () => `hello at ${ws.filter((c) => c.hello).length}/${ws.length} WebSockets`,
+                );
+                const pollers = clients.filter((c) => !c.ws);
+                await waitFor(() => pollers.every((c) => c.cursor), 60_000, 'every poller to have a cursor');
+                // fan-out load: messages from a Node process and from gunicorn, every client gets them
+                const before = clients.map((c) => c.got);
+                for (let k = 0; k < 5; k++) {
+                    for (const m of cluster.members) {
+                        await fetch(`${m.url}/admin/publish`, {
+                            method: 'POST',
+                            headers: { 'Content-Type': 'application/json' },
+                            body: JSON.stringify({ stream: STREAM, data: { k, from: m.label } }),
+                        });
+                    }
+                }
+                const expect = 5 * cluster.members.length;
+                await waitFor(
+                    () => clients.every((c, i) => c.got - before[i] >= expect),
+                    60_000,
+                    () => `every client to get ${expect} messages: ${clients.filter((c, i) => c.got - before[i] < expect).length} behind`,
+                );
+                await sleep(500);
+                const procs = perProcess(cluster);
+                const list = await cluster.redis.clients();
+                const fromServers = list.filter((c) => c.cmd !== 'client|list').length; // redis-cli's own asks CLIENT LIST
+                // /admin/stats of each Node process, and of the gunicorn workers that answer (a
+                // worker's name ends in /<pid>)
+                const admin = {};
+                for (const m of cluster.members.filter((x) => x.kind === 'node')) admin[`${m.label}/${m.pid}`] = (await stats(m.url)).redisConnections;
+                const gunicorn = cluster.members.find((x) => x.kind === 'flask');
+                for (let k = 0; k < 6; k++) {
+                    const s = await stats(gunicorn.url);
+                    const pid = /\/(\d+)$/.exec(s.servedBy ?? '')?.[1];
+                    if (pid) admin[`${gunicorn.label}/${pid}`] = s.redisConnections;
+                }
+                t.diagnostic(
+                    `${n} clients: per process ${JSON.stringify(procs)}; CLIENT LIST ${fromServers} (without redis-cli's own); /admin/stats redisConnections ${JSON.stringify(admin)}`,
+                );
+                return { procs, fromServers, admin };
+            };
 
-        const few = await measure(10);
-        const many = await measure(MANY);
-        for (const [pid, n] of Object.entries(many.procs)) {
-            assert.equal(few.procs[pid], PER_PROCESS, `${pid}: ${PER_PROCESS} Redis connections at 10 clients`);
-            assert.equal(n, PER_PROCESS, `${pid}: still ${PER_PROCESS} Redis connections at ${MANY} clients`);
+            const few = await measure(10);
+            const many = await measure(MANY);
+            for (const [pid, n] of Object.entries(many.procs)) {
+                assert.equal(few.procs[pid], PER_PROCESS, `${pid}: ${PER_PROCESS} Redis connections at 10 clients`);
+                assert.equal(n, PER_PROCESS, `${pid}: still ${PER_PROCESS} Redis connections at ${MANY} clients`);
+            }
+            for (const r of [few, many]) {
+                const total = Object.values(r.procs).reduce((a, b) => a + b, 0);
+                assert.equal(r.fromServers, total, 'CLIENT LIST counts what /proc counts');
+                for (const [key, n] of Object.entries(r.admin)) assert.equal(n, r.procs[key], `${key}: /admin/stats redisConnections agrees with /proc`);
+                assert.ok(
+                    Object.keys(r.admin).some((k) => k.startsWith('flask')),
+                    'a gunicorn worker reported its redisConnections',
+                );
+            }
+            assert.ok(Object.keys(many.procs).length >= 4, `four serving processes: ${Object.keys(many.procs).join(', ')}`);
+        } finally {
+            for (const c of clients) c.close();
+            await cluster.stop();
         }
-        for (const r of [few, many]) {
-            const total = Object.values(r.procs).reduce((a, b) => a + b, 0);
-            assert.equal(r.fromServers, total, 'CLIENT LIST counts what /proc counts');
-            for (const [key, n] of Object.entries(r.admin)) assert.equal(n, r.procs[key], `${key}: /admin/stats redisConnections agrees with /proc`);
-            assert.ok(Object.keys(r.admin).some((k) => k.startsWith('flask')), 'a gunicorn worker reported its redisConnections');
-        }
-        assert.ok(Object.keys(many.procs).length >= 4, `four serving processes: ${Object.keys(many.procs).join(', ')}`);
-    } finally {
-        for (const c of clients) c.close();
-        await cluster.stop();
-    }
-});
+    },
+);

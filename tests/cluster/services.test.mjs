@@ -95,7 +95,11 @@ test('nginx: plain round robin (weights), WebSocket upgrades with the subprotoco
         await b.close();
         const after = [];
         for (let i = 0; i < 6; i++) after.push(await get(nginx.url + '/y'));
-        assert.deepEqual(after.map((r) => `${r.status}${r.body}`), Array(6).fill('200a'), 'a refused upstream is retried on the next one');
+        assert.deepEqual(
+            after.map((r) => `${r.status}${r.body}`),
+            Array(6).fill('200a'),
+            'a refused upstream is retried on the next one',
+        );
     } finally {
         await nginx?.stop();
         await a.close();

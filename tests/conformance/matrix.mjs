@@ -36,12 +36,17 @@ export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000,
 export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
 export const CURSOR_RE = /^\d+(-\d+)?$/;
 
-const listOf = (value) => (value ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+const listOf = (value) =>
+    (value ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
 const SELECTED = listOf(process.env.LIFELINE_SERVERS);
 const ROW_LABELS = listOf(process.env.LIFELINE_ROWS);
 
 function skipReason(row) {
-    if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind)) return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
+    if (SELECTED.length && !SELECTED.includes(row.label) && !SELECTED.includes(row.kind))
+        return `not selected (LIFELINE_SERVERS=${process.env.LIFELINE_SERVERS})`;
     if (ROW_LABELS.length && !ROW_LABELS.includes(row.label)) return `not selected (LIFELINE_ROWS=${process.env.LIFELINE_ROWS})`;
     if (!serverAvailable(row.kind)) return `${row.kind} server not present`;
     if (row.needs && !row.needs()) return `${row.label}: redis-server not installed`;
@@ -87,7 +92,6 @@ export function forEachServer(title, body, { extraArgs = [], rows = ROWS } = {})
         });
     }
 }
-
 
 /** GET a stream (default `test`) with query params; the body parsed when JSON. */
 export async function poll(url, params = {}, init = {}, timeoutMs = 10000, stream) {

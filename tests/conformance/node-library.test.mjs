@@ -46,7 +46,10 @@ describe('mounting', () => {
         const server = http.createServer((req, res) => live.handle(req, res) || res.end('app'));
         server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
         const s = await listen(server);
-        cleanup.push(() => s.close(), () => live.close());
+        cleanup.push(
+            () => s.close(),
+            () => live.close(),
+        );
         assert.equal(await (await fetchT(`${s.url}/`)).text(), 'app');
         assert.equal(await (await fetchT(`${s.url}/live/x`)).text(), 'app', 'another prefix is not ours');
         assert.equal(await (await fetchT(`${s.url}/updatesx`)).text(), 'app');
@@ -61,17 +64,20 @@ describe('mounting', () => {
         } finally {
             await ws.close();
         }
-        await assert.rejects(connectWs(`${s.url}/live/news`, { timeoutMs: 2000 }), "another prefix is not upgraded");
+        await assert.rejects(connectWs(`${s.url}/live/news`, { timeoutMs: 2000 }), 'another prefix is not upgraded');
     });
 
-    it("as Connect/Express middleware: `live.handle(req, res) || next()`, and mounted under a path (originalUrl)", async () => {
+    it('as Connect/Express middleware: `live.handle(req, res) || next()`, and mounted under a path (originalUrl)', async () => {
         const live = createLifeline({ onSend: async (stream, data) => void (await live.publish(stream, data)) });
         const app = connectApp(
             (req, res, next) => live.handle(req, res) || next(),
             (req, res, next) => (req.url === '/hello' ? res.end('hello from the app') : next()),
         );
         const s = await listen(http.createServer(app));
-        cleanup.push(() => s.close(), () => live.close());
+        cleanup.push(
+            () => s.close(),
+            () => live.close(),
+        );
         assert.equal(await (await fetchT(`${s.url}/hello`)).text(), 'hello from the app');
         assert.equal((await fetchT(`${s.url}/nothing`)).status, 404);
         const p = await fetchT(`${s.url}/live/chat`, { method: 'POST', body: '{"id":1,"data":"hi"}' });
@@ -95,7 +101,10 @@ describe('mounting', () => {
         const server = http.createServer((req, res) => live.handle(req, res) || res.end());
         server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
         const s = await listen(server);
-        cleanup.push(() => s.close(), () => live.close());
+        cleanup.push(
+            () => s.close(),
+            () => live.close(),
+        );
         assert.equal((await fetchT(`${s.url}/live/closed`)).status, 403);
         const ok = await fetchT(`${s.url}/live/open`, { method: 'POST', body: '{"id":1,"data":"good"}' });
         order.push('acked');
@@ -150,7 +159,17 @@ describe('mounting', () => {
 
 describe('options and publish', () => {
     it('bad options throw a TypeError at construction', () => {
-        for (const o of [{ heartbeat: 0 }, { batch: 'x' }, { retention: 0 }, { prefix: 'live' }, { prefix: '/live/' }, { onSend: 1 }, { origins: 'http://a' }, { bogus: 1 }, { store: new MemoryStore(), redis: 'redis://x' }]) {
+        for (const o of [
+            { heartbeat: 0 },
+            { batch: 'x' },
+            { retention: 0 },
+            { prefix: 'live' },
+            { prefix: '/live/' },
+            { onSend: 1 },
+            { origins: 'http://a' },
+            { bogus: 1 },
+            { store: new MemoryStore(), redis: 'redis://x' },
+        ]) {
             assert.throws(() => createLifeline(o), TypeError, Object.keys(o).join());
         }
     });
@@ -171,7 +190,10 @@ describe('options and publish', () => {
     it('publish checks the stream name and the data; cursors increase per stream', async () => {
         const live = createLifeline();
         await assert.rejects(live.publish('bad name', 1), TypeError);
-        await assert.rejects(live.publish('a', () => 1), TypeError);
+        await assert.rejects(
+            live.publish('a', () => 1),
+            TypeError,
+        );
         const [a1, a2, b1] = [await live.publish('a', 1), await live.publish('a', { x: 2 }), await live.publish('b', null)];
         assert.match(a1, /^\d+-1$/);
         assert.match(a2, /^\d+-2$/);

@@ -209,7 +209,16 @@ describe('node server (in process)', () => {
     });
 
     it('no directory traversal; missing files are JSON 404s', async () => {
-        for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/dist/../../secret.txt', '/dist/%2e%2e/secret.txt', '/sub/..%2f..%2fsecret.txt', '/%00', '/nope.html', '/sub']) {
+        for (const p of [
+            '/../secret.txt',
+            '/%2e%2e/secret.txt',
+            '/dist/../../secret.txt',
+            '/dist/%2e%2e/secret.txt',
+            '/sub/..%2f..%2fsecret.txt',
+            '/%00',
+            '/nope.html',
+            '/sub',
+        ]) {
             const r = await get(p);
             assert.ok(r.status === 404 || r.status === 400, `${p} → ${r.status}`);
             assert.doesNotMatch(r.text, /do not serve/);
@@ -283,7 +292,10 @@ describe('node server (in process)', () => {
         await ws.next();
         ws.send({ type: 'send', id: 3 });
         const got = [await ws.next(), await ws.next()];
-        assert.deepEqual(got.find((f) => f.type === 'ack'), { type: 'ack', id: 3 });
+        assert.deepEqual(
+            got.find((f) => f.type === 'ack'),
+            { type: 'ack', id: 3 },
+        );
         assert.equal(got.find((f) => f.type === 'msg').data, null);
         ws.send({ type: 'send', id: 'x', data: 1 });
         assert.equal((await ws.next()).code, 'bad_frame');
@@ -318,7 +330,10 @@ describe('node server (in process)', () => {
         await ws.next();
         ws.send({ type: 'send', id: 1, data: 'via ws' });
         const body = await p;
-        assert.deepEqual(body.messages.map((m) => m.data), ['via ws']);
+        assert.deepEqual(
+            body.messages.map((m) => m.data),
+            ['via ws'],
+        );
         await ws.close();
     });
 
@@ -445,7 +460,10 @@ describe('node server over an async store', () => {
         await new Promise((r) => setTimeout(r, 100));
         await s.publish('test', 'late');
         const body = await (await p).json();
-        assert.deepEqual(body.messages.map((m) => m.data), ['late']);
+        assert.deepEqual(
+            body.messages.map((m) => m.data),
+            ['late'],
+        );
     });
 });
 

@@ -4,7 +4,6 @@
 //
 //   node --test tests/conformance/streams.test.mjs
 
-import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
@@ -29,7 +28,9 @@ function rawUpgrade(url, path, headers = {}) {
             }
         });
         sock.on('error', reject);
-        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        const extra = Object.entries(headers)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join('');
         sock.write(
             `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
                 `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n${extra}\r\n`,
@@ -122,7 +123,10 @@ forEachServer(
             const ok = await jsonOf(await post(t.url, { id: 3, data: 'yes' }, { stream: 'private-x', headers: MEMBER }));
             assert.deepEqual([ok.status, ok.body], [200, { ack: 3 }]);
             const r = await poll(t.url, { cursor: h }, { headers: MEMBER }, 10000, 'private-x');
-            assert.deepEqual(r.body.messages.map((m) => m.data), ['yes']);
+            assert.deepEqual(
+                r.body.messages.map((m) => m.data),
+                ['yes'],
+            );
         });
 
         wsTest('authorize refuses a WebSocket send with a rejecting ack; the socket stays open', async () => {
@@ -161,7 +165,10 @@ forEachServer(
             assert.equal((await poll(t.url, { cursor: '0' }, {}, 10000, 'readonly-x')).status, 204, 'nothing published');
             const ok = await jsonOf(await post(t.url, { id: 2, data: 'fine' }, { stream: 'open-x' }));
             assert.deepEqual([ok.status, ok.body], [200, { ack: 2 }]);
-            assert.deepEqual((await poll(t.url, { cursor: '0' }, {}, 10000, 'open-x')).body.messages.map((m) => m.data), ['fine']);
+            assert.deepEqual(
+                (await poll(t.url, { cursor: '0' }, {}, 10000, 'open-x')).body.messages.map((m) => m.data),
+                ['fine'],
+            );
         });
 
         wsTest('onSend rejects a WebSocket send: ack with error read_only; acks the next good one', async () => {
@@ -307,12 +314,23 @@ forEachServer(
                 }
                 await say(6);
                 const r = await poll(t.url, { cursor: before });
-                assert.deepEqual(r.body.messages.map((m) => m.data), [1, 2, 3, 4, 5, 6], 'a poll sees everything once, in order');
+                assert.deepEqual(
+                    r.body.messages.map((m) => m.data),
+                    [1, 2, 3, 4, 5, 6],
+                    'a poll sees everything once, in order',
+                );
                 if (ws) {
                     const deadline = Date.now() + 5000;
                     while (msgs(ws).length < 6 && Date.now() < deadline) await ws.silentFor(100);
-                    assert.deepEqual(msgs(ws).map((m) => m.data), [1, 2, 3, 4, 5, 6], 'a socket sees everything once, in order');
-                    assert.deepEqual(msgs(ws).map((m) => m.cursor), sent);
+                    assert.deepEqual(
+                        msgs(ws).map((m) => m.data),
+                        [1, 2, 3, 4, 5, 6],
+                        'a socket sees everything once, in order',
+                    );
+                    assert.deepEqual(
+                        msgs(ws).map((m) => m.cursor),
+                        sent,
+                    );
                 }
             } finally {
                 await ws?.close();

@@ -34,84 +34,116 @@ after(async () => {
 
 // a Debian user's PATH (this machine may put another python3 first), no package index
 const ENV = { PATH: '/usr/bin:/bin', PIP_NO_INDEX: '1', PIP_FIND_LINKS: '' };
-const swap = (text, redisUrl, port) => text.replaceAll('~/lifeline', ROOT).replaceAll('redis://127.0.0.1:6379/0', redisUrl).replaceAll('127.0.0.1:8000', `127.0.0.1:${port}`);
+const swap = (text, redisUrl, port) =>
+    text.replaceAll('~/lifeline', ROOT).replaceAll('redis://127.0.0.1:6379/0', redisUrl).replaceAll('127.0.0.1:8000', `127.0.0.1:${port}`);
 
-test('docs/flask.md as written: venv, wheel, one template tag, gunicorn -w 4 with LIFELINE_REDIS_URL → Chromium gets every message; without it gunicorn refuses to start, naming LIFELINE_REDIS_URL', { skip, timeout: 120000 }, async () => {
-    assert.equal(shell.length, 3, 'the guide has three shell blocks: install, run, publish');
-    // 1. install: the packages of the apt-get line are there; the rest runs
-    const [aptLine, ...commands] = install.split('\n');
-    assert.match(aptLine, /^sudo apt-get install /);
-    for (const pkg of aptLine.split(/\s+/).slice(3)) execFileSync('dpkg', ['-s', pkg], { stdio: 'ignore' });
-    execFileSync('bash', ['-euc', swap(commands.join('\n'), '', 0)], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
-    // 2 and 3. the app and its template
-    for (const b of blocks.filter((b) => b.file)) {
-        fs.mkdirSync(path.dirname(path.join(dir, b.file)), { recursive: true });
-        fs.writeFileSync(path.join(dir, b.file), b.text);
-    }
-    // 4. gunicorn, four workers, Redis from the environment
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const port = await freePort();
-    const server = spawnGroup('bash', ['-c', swap(run, redis.url + '/0', port)], { cwd: dir, env: ENV });
-    cleanups.push(() => server.stop());
-    const base = `http://127.0.0.1:${port}`;
-    await within((async () => {
-        for (;;) {
-            if (!server.alive()) throw new Error('gunicorn exited:\n' + server.output());
-            const ok = await fetch(base + '/').then((r) => r.ok, () => false);
-            if (ok) return;
-            await sleep(100);
+test(
+    'docs/flask.md as written: venv, wheel, one template tag, gunicorn -w 4 with LIFELINE_REDIS_URL → Chromium gets every message; without it gunicorn refuses to start, naming LIFELINE_REDIS_URL',
+    { skip, timeout: 120000 },
+    async () => {
+        assert.equal(shell.length, 3, 'the guide has three shell blocks: install, run, publish');
+        // 1. install: the packages of the apt-get line are there; the rest runs
+        const [aptLine, ...commands] = install.split('\n');
+        assert.match(aptLine, /^sudo apt-get install /);
+        for (const pkg of aptLine.split(/\s+/).slice(3)) execFileSync('dpkg', ['-s', pkg], { stdio: 'ignore' });
+        execFileSync('bash', ['-euc', swap(commands.join('\n'), '', 0)], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
+        // 2 and 3. the app and its template
+        for (const b of blocks.filter((b) => b.file)) {
+            fs.mkdirSync(path.dirname(path.join(dir, b.file)), { recursive: true });
+            fs.writeFileSync(path.join(dir, b.file), b.text);
         }
-    })(), 30000, 'gunicorn serving /');
-    // gunicorn's processes in the group: the master (whose parent is not one of them) and its workers
-    const gunicornWorkers = () => {
-        const rows = execFileSync('ps', ['-o', 'pid=,ppid=,args=', '-g', String(server.pid)], { encoding: 'utf8' })
-            .split('\n').filter((l) => l.includes('gunicorn')).map((l) => l.trim().split(/\s+/).map(Number));
-        const pids = new Set(rows.map(([pid]) => pid));
-        return rows.filter(([, ppid]) => pids.has(ppid)).length;
-    };
-    await within((async () => {
-        while (gunicornWorkers() < 4) await sleep(100);
-    })(), 20000, 'four workers booted');
-    assert.equal(gunicornWorkers(), 4, 'gunicorn runs four workers beside its master');
+        // 4. gunicorn, four workers, Redis from the environment
+        const redis = await startRedis();
+        cleanups.push(() => redis.stop());
+        const port = await freePort();
+        const server = spawnGroup('bash', ['-c', swap(run, redis.url + '/0', port)], { cwd: dir, env: ENV });
+        cleanups.push(() => server.stop());
+        const base = `http://127.0.0.1:${port}`;
+        await within(
+            (async () => {
+                for (;;) {
+                    if (!server.alive()) throw new Error('gunicorn exited:\n' + server.output());
+                    const ok = await fetch(base + '/').then(
+                        (r) => r.ok,
+                        () => false,
+                    );
+                    if (ok) return;
+                    await sleep(100);
+                }
+            })(),
+            30000,
+            'gunicorn serving /',
+        );
+        // gunicorn's processes in the group: the master (whose parent is not one of them) and its workers
+        const gunicornWorkers = () => {
+            const rows = execFileSync('ps', ['-o', 'pid=,ppid=,args=', '-g', String(server.pid)], { encoding: 'utf8' })
+                .split('\n')
+                .filter((l) => l.includes('gunicorn'))
+                .map((l) => l.trim().split(/\s+/).map(Number));
+            const pids = new Set(rows.map(([pid]) => pid));
+            return rows.filter(([, ppid]) => pids.has(ppid)).length;
+        };
+        await within(
+            (async () => {
+                while (gunicornWorkers() < 4) await sleep(100);
+            })(),
+            20000,
+            'four workers booted',
+        );
+        assert.equal(gunicornWorkers(), 4, 'gunicorn runs four workers beside its master');
 
-    const browser = await launchBrowser();
-    cleanups.push(() => browser.close());
-    const page = await (await browser.browser.newContext()).newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('console', (m) => m.type() == 'warning' && problems.push(m.text()));
-    await page.goto(base + '/');
-    await within((async () => {
-        while ((await page.evaluate(() => `${live.state}/${live.transport}`)) != 'open/websocket') await sleep(50);
-    })(), 15000, 'the page open over a WebSocket');
-    await page.evaluate(() => {
-        window.__events = [];
-        for (const t of ['statechange', 'reset', 'error', 'message'])
-            live.addEventListener(t, (e) => __events.push([t, e.state, e.transport, e.reason, e.from, e.to, e.cursor, e.message].filter(Boolean).join(' ')));
-    });
-    // the guide's curl, then eleven more through the workers
-    execFileSync('bash', ['-euc', swap(publish, '', port)], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
-    const titles = ['hello'];
-    for (let i = 1; i < 12; i++) {
-        titles.push(`news ${i}`);
-        const r = await fetch(base + '/news', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: `news ${i}` }) });
-        assert.equal(r.status, 200);
-    }
-    const shown = () => page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent));
-    await within((async () => {
-        while ((await shown()).length < titles.length) await sleep(50);
-    })(), 15000, 'every message on the page').catch(async (e) => {
-        throw new Error(`${e.message}: ${JSON.stringify(await shown())}\n${(await page.evaluate(() => __events)).join('\n')}\n${server.output()}`);
-    });
-    assert.deepEqual(await page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent)), titles);
-    assert.deepEqual(problems, []);
-    await server.stop();
+        const browser = await launchBrowser();
+        cleanups.push(() => browser.close());
+        const page = await (await browser.browser.newContext()).newPage();
+        const problems = [];
+        page.on('pageerror', (e) => problems.push(String(e)));
+        page.on('console', (m) => m.type() == 'warning' && problems.push(m.text()));
+        await page.goto(base + '/');
+        await within(
+            (async () => {
+                while ((await page.evaluate(() => `${window.live.state}/${window.live.transport}`)) != 'open/websocket') await sleep(50);
+            })(),
+            15000,
+            'the page open over a WebSocket',
+        );
+        await page.evaluate(() => {
+            const events = (window.__events = []);
+            for (const t of ['statechange', 'reset', 'error', 'message'])
+                window.live.addEventListener(t, (e) =>
+                    events.push([t, e.state, e.transport, e.reason, e.from, e.to, e.cursor, e.message].filter(Boolean).join(' ')),
+                );
+        });
+        // the guide's curl, then eleven more through the workers
+        execFileSync('bash', ['-euc', swap(publish, '', port)], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
+        const titles = ['hello'];
+        for (let i = 1; i < 12; i++) {
+            titles.push(`news ${i}`);
+            const r = await fetch(base + '/news', {
+                method: 'POST',
+                headers: { 'content-type': 'application/json' },
+                body: JSON.stringify({ title: `news ${i}` }),
+            });
+            assert.equal(r.status, 200);
+        }
+        const shown = () => page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent));
+        await within(
+            (async () => {
+                while ((await shown()).length < titles.length) await sleep(50);
+            })(),
+            15000,
+            'every message on the page',
+        ).catch(async (e) => {
+            throw new Error(`${e.message}: ${JSON.stringify(await shown())}\n${(await page.evaluate(() => window.__events)).join('\n')}\n${server.output()}`);
+        });
+        assert.deepEqual(await page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent)), titles);
+        assert.deepEqual(problems, []);
+        await server.stop();
 
-    // the same command without Redis: gunicorn does not start, and says why
-    const bare = spawnGroup('bash', ['-c', swap(run, '', port).replace(/^LIFELINE_REDIS_URL=\S* /, '')], { cwd: dir, env: ENV });
-    cleanups.push(() => bare.stop());
-    const exit = await within(bare.exited, 30000, 'gunicorn giving up without Redis');
-    assert.notEqual(exit.code, 0);
-    assert.ok(bare.output().includes(refusal), bare.output());
-});
+        // the same command without Redis: gunicorn does not start, and says why
+        const bare = spawnGroup('bash', ['-c', swap(run, '', port).replace(/^LIFELINE_REDIS_URL=\S* /, '')], { cwd: dir, env: ENV });
+        cleanups.push(() => bare.stop());
+        const exit = await within(bare.exited, 30000, 'gunicorn giving up without Redis');
+        assert.notEqual(exit.code, 0);
+        assert.ok(bare.output().includes(refusal), bare.output());
+    },
+);

@@ -35,7 +35,8 @@ export function faultSuite(title, kind, args, hasWs) {
 
         /** setup(mode, opts, clientOpts), then body(t); the client and proxy close either way. */
         async function trial(mode, ...rest) {
-            const body = rest.pop(), t = await setup(mode, ...rest);
+            const body = rest.pop(),
+                t = await setup(mode, ...rest);
             try {
                 await body(t);
             } finally {
@@ -72,10 +73,18 @@ export function faultSuite(title, kind, args, hasWs) {
                 async arrive(sent, ms = LONG) {
                     const want = new Set(sent.map((s) => s.cursor));
                     const got = () => rec.messages.filter((m) => want.has(m.cursor));
-                    await waitFor(() => got().length >= sent.length, ms, () => `${sent.length} messages (have ${got().length})\n${rec.dump()}`);
+                    await waitFor(
+                        () => got().length >= sent.length,
+                        ms,
+                        () => `${sent.length} messages (have ${got().length})\n${rec.dump()}`,
+                    );
                     await sleep(50); // a duplicate would show up right behind
                     const g = got();
-                    assert.deepEqual(g.map((m) => m.data), sent.map((s) => s.data), 'each message exactly once, in order');
+                    assert.deepEqual(
+                        g.map((m) => m.data),
+                        sent.map((s) => s.data),
+                        'each message exactly once, in order',
+                    );
                     return g;
                 },
                 /** Nothing of `sent` has arrived (yet). */
@@ -84,10 +93,18 @@ export function faultSuite(title, kind, args, hasWs) {
                     assert.equal(rec.messages.filter((m) => want.has(m.cursor)).length, 0, `no message should have arrived yet\n${rec.dump()}`);
                 },
                 async state(pred, what, ms = LONG) {
-                    return waitFor(() => rec.states.find(pred), ms, () => `${what}\n${rec.dump()}`);
+                    return waitFor(
+                        () => rec.states.find(pred),
+                        ms,
+                        () => `${what}\n${rec.dump()}`,
+                    );
                 },
                 async transport(tr, ms = LONG) {
-                    await waitFor(() => l.state === 'open' && l.transport === tr, ms, () => `open/${tr}\n${rec.dump()}`);
+                    await waitFor(
+                        () => l.state === 'open' && l.transport === tr,
+                        ms,
+                        () => `open/${tr}\n${rec.dump()}`,
+                    );
                 },
                 /** Wait until the client sat on websocket with no state change for `quietMs`. */
                 async settledOnWs(quietMs = 1200, ms = LONG) {
@@ -111,7 +128,11 @@ export function faultSuite(title, kind, args, hasWs) {
         }
 
         const onTransport = (arrived, tr) =>
-            assert.deepEqual(arrived.map((m) => m.transport), arrived.map(() => tr), `delivered while transport was ${tr}`);
+            assert.deepEqual(
+                arrived.map((m) => m.transport),
+                arrived.map(() => tr),
+                `delivered while transport was ${tr}`,
+            );
 
         /** The client is up on the transport the server offers. */
         async function upOnBest(t) {
@@ -123,7 +144,11 @@ export function faultSuite(title, kind, args, hasWs) {
         async function recovers(t, { upgraded = true } = {}) {
             const clearedAt = Date.now() - t.rec.t0;
             if (hasWs) {
-                if (upgraded) await t.state((s) => s.t >= clearedAt && s.state === 'open' && s.transport === 'websocket' && s.reason === 'upgrade', 'upgrade after the fault cleared');
+                if (upgraded)
+                    await t.state(
+                        (s) => s.t >= clearedAt && s.state === 'open' && s.transport === 'websocket' && s.reason === 'upgrade',
+                        'upgrade after the fault cleared',
+                    );
                 await t.settledOnWs();
                 onTransport(await t.arrive(await t.send('after')), 'websocket');
             } else {
@@ -156,7 +181,11 @@ export function faultSuite(title, kind, args, hasWs) {
                 await upOnBest(t);
                 onTransport(await t.arrive(await t.send('latency', 5)), hasWs ? 'websocket' : 'longpoll');
                 // the socket said hello: as the first transport, or taking over from the race poll
-                if (hasWs) assert.ok(t.rec.reasons().some((r) => r === 'ws_hello' || r === 'upgrade'), t.rec.dump());
+                if (hasWs)
+                    assert.ok(
+                        t.rec.reasons().some((r) => r === 'ws_hello' || r === 'upgrade'),
+                        t.rec.dump(),
+                    );
                 t.check();
             });
         });
@@ -165,7 +194,10 @@ export function faultSuite(title, kind, args, hasWs) {
             await trial('refuse', async (t) => {
                 await t.state((s) => s.reason === 'ws_refused', 'statechange ws_refused');
                 await t.transport('longpoll');
-                assert.ok(t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_refused'), t.rec.dump());
+                assert.ok(
+                    t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_refused'),
+                    t.rec.dump(),
+                );
                 onTransport(await t.arrive(await t.send('refuse')), 'longpoll');
                 t.proxy.setMode('pass');
                 await recovers(t);
@@ -193,13 +225,19 @@ export function faultSuite(title, kind, args, hasWs) {
                 const during = await t.send('stall');
                 if (hasWs) {
                     await t.state((s) => s.reason === 'ws_stalled', 'statechange ws_stalled');
-                    assert.ok(t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_stalled'), t.rec.dump());
+                    assert.ok(
+                        t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_stalled'),
+                        t.rec.dump(),
+                    );
                     assert.ok(t.proxy.stats().stalled >= 1);
                     await t.transport('longpoll');
                     const got = await t.arrive(during);
                     // what the frozen socket held back comes by poll (see the delivery-order test below
                     // for the transport the client reports while delivering it)
-                    assert.ok(got.every((m) => m.transport === 'longpoll' || m.transport === 'none'), t.rec.dump());
+                    assert.ok(
+                        got.every((m) => m.transport === 'longpoll' || m.transport === 'none'),
+                        t.rec.dump(),
+                    );
                     onTransport(await t.arrive(await t.send('stall')), 'longpoll');
                 } else {
                     onTransport(await t.arrive(during), 'longpoll'); // no socket to stall
@@ -210,8 +248,7 @@ export function faultSuite(title, kind, args, hasWs) {
             });
         });
 
-        it('the first poll batch after an outage is delivered while state says open/longpoll', {
-        }, async () => {
+        it('the first poll batch after an outage is delivered while state says open/longpoll', {}, async () => {
             // with a WebSocket: a stalled socket (ws_stalled → reconnecting/none → poll);
             // without: polls reset (network errors → reconnecting/none → poll)
             await trial(hasWs ? 'pass' : 'reset', async (t) => {
@@ -227,7 +264,11 @@ export function faultSuite(title, kind, args, hasWs) {
                     t.proxy.setMode('pass');
                 }
                 const got = await t.arrive(during);
-                assert.deepEqual(got.map((m) => `${m.state}/${m.transport}`), got.map(() => 'open/longpoll'), t.rec.dump());
+                assert.deepEqual(
+                    got.map((m) => `${m.state}/${m.transport}`),
+                    got.map(() => 'open/longpoll'),
+                    t.rec.dump(),
+                );
             });
         });
 
@@ -235,7 +276,10 @@ export function faultSuite(title, kind, args, hasWs) {
             await trial('flap', { ms: 200 }, async (t) => {
                 if (hasWs) {
                     await t.state((s) => s.reason === 'ws_flapping', 'statechange ws_flapping');
-                    assert.ok(t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_flapping'), t.rec.dump());
+                    assert.ok(
+                        t.rec.errors.some((e) => e.code === 'ws_failed' && e.reason === 'ws_flapping'),
+                        t.rec.dump(),
+                    );
                     await t.state((s) => s.state === 'open' && s.transport === 'longpoll' && s.reason === 'ws_flapping', 'open/longpoll ws_flapping');
                     assert.ok(t.proxy.stats().flapped >= 3);
                 } else {
@@ -253,19 +297,23 @@ export function faultSuite(title, kind, args, hasWs) {
             });
         });
 
-        it('flap: re-probes of a path that keeps flapping are spaced out on the growing probe schedule', {
-            skip: !hasWs && 'no websocket to flap',
-        }, async () => {
-            await trial('flap', { ms: 200 }, { probeMin: 200, probeMax: 60000 }, async (t) => {
-                await t.state((s) => s.reason === 'ws_flapping', 'statechange ws_flapping');
-                const before = t.proxy.stats().ws_upgrades;
-                await sleep(6000);
-                const probes = t.proxy.stats().ws_upgrades - before;
-                // growing: ~[100,200] + [200,400] + [400,800] + [800,1600] + [1600,3200] ms apart
-                // (each probe also lives 200 ms): at most ~6 in 6 s; not growing: ~15
-                assert.ok(probes <= 9, `${probes} WebSocket attempts in 6 s of flapping\n${t.rec.dump()}`);
-            });
-        });
+        it(
+            'flap: re-probes of a path that keeps flapping are spaced out on the growing probe schedule',
+            {
+                skip: !hasWs && 'no websocket to flap',
+            },
+            async () => {
+                await trial('flap', { ms: 200 }, { probeMin: 200, probeMax: 60000 }, async (t) => {
+                    await t.state((s) => s.reason === 'ws_flapping', 'statechange ws_flapping');
+                    const before = t.proxy.stats().ws_upgrades;
+                    await sleep(6000);
+                    const probes = t.proxy.stats().ws_upgrades - before;
+                    // growing: ~[100,200] + [200,400] + [400,800] + [800,1600] + [1600,3200] ms apart
+                    // (each probe also lives 200 ms): at most ~6 in 6 s; not growing: ~15
+                    assert.ok(probes <= 9, `${probes} WebSocket attempts in 6 s of flapping\n${t.rec.dump()}`);
+                });
+            },
+        );
 
         it('reset: plain HTTP is reset; upgrades pass', async () => {
             await trial('reset', async (t) => {
@@ -275,13 +323,20 @@ export function faultSuite(title, kind, args, hasWs) {
                     onTransport(await t.arrive(await t.send('reset')), 'websocket');
                 } else {
                     const during = await t.send('reset');
-                    await waitFor(() => t.rec.errors.some((e) => e.code === 'network'), LONG, () => `network error\n${t.rec.dump()}`);
+                    await waitFor(
+                        () => t.rec.errors.some((e) => e.code === 'network'),
+                        LONG,
+                        () => `network error\n${t.rec.dump()}`,
+                    );
                     assert.ok(t.proxy.stats().reset >= 1);
                     await sleep(500);
                     t.none(during);
                     t.proxy.setMode('pass');
                     // the first batch after the outage: see the delivery-order test
-                    assert.ok((await t.arrive(during)).every((m) => m.transport === 'longpoll' || m.transport === 'none'), t.rec.dump());
+                    assert.ok(
+                        (await t.arrive(during)).every((m) => m.transport === 'longpoll' || m.transport === 'none'),
+                        t.rec.dump(),
+                    );
                     await recovers(t);
                 }
                 t.check();
@@ -310,10 +365,18 @@ export function faultSuite(title, kind, args, hasWs) {
             await trial('corrupt', async (t) => {
                 const during = await t.send('corrupt', 5);
                 if (hasWs) {
-                    await waitFor(() => t.rec.errors.some((e) => e.code === 'bad_frame' && e.reason === 'ws_bad_frame'), LONG, () => `bad_frame error\n${t.rec.dump()}`);
+                    await waitFor(
+                        () => t.rec.errors.some((e) => e.code === 'bad_frame' && e.reason === 'ws_bad_frame'),
+                        LONG,
+                        () => `bad_frame error\n${t.rec.dump()}`,
+                    );
                     await t.state((s) => s.reason === 'ws_bad_frame', 'statechange ws_bad_frame');
                 }
-                await waitFor(() => t.rec.errors.some((e) => e.code === 'bad_response'), LONG, () => `bad_response error\n${t.rec.dump()}`);
+                await waitFor(
+                    () => t.rec.errors.some((e) => e.code === 'bad_response'),
+                    LONG,
+                    () => `bad_response error\n${t.rec.dump()}`,
+                );
                 assert.ok(t.proxy.stats().corrupted >= 1);
                 await sleep(300);
                 t.none(during);

@@ -136,16 +136,18 @@ export function parseCursor(c) {
     return [BigInt(m[1]), BigInt(m[2] ?? 0)];
 }
 export function cmpCursor(a, b) {
-    const x = parseCursor(a), y = parseCursor(b);
+    const x = parseCursor(a),
+        y = parseCursor(b);
     return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] !== y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
 }
 
 /** Every delivered cursor strictly greater than the one before (no repeat, no going back),
  *  except across a reset. Returns a description of the first violation, or null. */
 export function orderViolation(rec) {
-    let prev = null, r = 0;
+    let prev = null,
+        r = 0;
     for (let i = 0; i < rec.messages.length; i++) {
-        while (r < rec.resets.length && rec.resets[r].at <= i) (prev = null), r++;
+        while (r < rec.resets.length && rec.resets[r].at <= i) ((prev = null), r++);
         const c = rec.messages[i].cursor;
         if (prev !== null && cmpCursor(c, prev) <= 0) return `message #${i} cursor ${c} after ${prev}`;
         prev = c;

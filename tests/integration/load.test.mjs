@@ -83,21 +83,36 @@ describe('load discipline (node server)', () => {
             // exact: no request started within 2 s of a 429 the client had received
             for (const r of shed) {
                 const early = io.reqs.filter((q) => q.t > r.tResp && q.t < r.tResp + 2000);
-                assert.deepEqual(early.map((q) => `${q.kind} +${Math.round(q.t - r.tResp)} ms`), [], `requests inside Retry-After\n${rec.dump()}`);
+                assert.deepEqual(
+                    early.map((q) => `${q.kind} +${Math.round(q.t - r.tResp)} ms`),
+                    [],
+                    `requests inside Retry-After\n${rec.dump()}`,
+                );
                 // and at the proxy (sampled: an arrival is seen no earlier than it happened)
                 const landed = arrivals.filter((a) => a > r.tResp + 20 && a < r.tResp + 2000);
                 assert.equal(landed.length, 0, `connections reached the server ${landed.map((a) => Math.round(a - r.tResp))} ms after a 429`);
             }
             // 5.5 s of shedding at one request per ≥ 2 s (plus the first WebSocket attempt and race poll)
             assert.ok(io.reqs.length <= 8, `${io.reqs.length} requests while shed\n${rec.dump()}`);
-            assert.ok(rec.states.some((s) => s.reason === 'retry_after'), rec.dump());
+            assert.ok(
+                rec.states.some((s) => s.reason === 'retry_after'),
+                rec.dump(),
+            );
             const st = await stats(server.url);
             assert.ok(num(st, '429') >= 1);
 
             await admin(server.url, '/admin/config', { shed: null });
             const c = await publish(server.url, { after: 'unshed' });
-            await waitFor(() => rec.messages.some((m) => m.cursor === c), 8000, () => `data after unshedding\n${rec.dump()}`);
-            await waitFor(() => l.transport === 'websocket', 8000, () => `back on the websocket\n${rec.dump()}`);
+            await waitFor(
+                () => rec.messages.some((m) => m.cursor === c),
+                8000,
+                () => `data after unshedding\n${rec.dump()}`,
+            );
+            await waitFor(
+                () => l.transport === 'websocket',
+                8000,
+                () => `back on the websocket\n${rec.dump()}`,
+            );
         } finally {
             clearInterval(sampler);
             l.close();
@@ -112,7 +127,11 @@ describe('load discipline (node server)', () => {
         await admin(server.url, '/admin/stats/reset', {});
         const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, longPollWait: 800, cursor: start, fetch: io.fetch });
         try {
-            await waitFor(() => l.state === 'open', 5000, () => rec.dump());
+            await waitFor(
+                () => l.state === 'open',
+                5000,
+                () => rec.dump(),
+            );
             assert.equal(l.transport, 'longpoll');
             await sleep(3000); // idle: each long poll expires empty
             const st = await stats(server.url);
@@ -136,7 +155,11 @@ describe('load discipline (node server)', () => {
             }
             // a change is answered at once by the held poll
             const c = await publish(server.url, { hi: 1 });
-            await waitFor(() => rec.messages.some((m) => m.cursor === c), 3000, () => rec.dump());
+            await waitFor(
+                () => rec.messages.some((m) => m.cursor === c),
+                3000,
+                () => rec.dump(),
+            );
             assert.equal(rec.messages.at(-1).transport, 'longpoll');
         } finally {
             l.close();
@@ -193,11 +216,26 @@ describe('load discipline (node server)', () => {
             const proxy = await createProxy({ target: server.url, listenPort: 0 });
             const pg = fakePage();
             const start = await head(server.url);
-            const { l, rec } = client(`${proxy.url}/live/test`, { ...FAST, hiddenGrace: 300, cursor: start, document: pg.document, window: pg.window, ...opts });
+            const { l, rec } = client(`${proxy.url}/live/test`, {
+                ...FAST,
+                hiddenGrace: 300,
+                cursor: start,
+                document: pg.document,
+                window: pg.window,
+                ...opts,
+            });
             try {
-                await waitFor(() => l.state === 'open' && l.transport === expectTransport, 5000, () => rec.dump());
+                await waitFor(
+                    () => l.state === 'open' && l.transport === expectTransport,
+                    5000,
+                    () => rec.dump(),
+                );
                 pg.hide();
-                await waitFor(() => l.state === 'paused', 3000, () => `paused when hidden\n${rec.dump()}`);
+                await waitFor(
+                    () => l.state === 'paused',
+                    3000,
+                    () => `paused when hidden\n${rec.dump()}`,
+                );
                 await sleep(200);
                 const s0 = proxy.stats();
                 assert.equal(s0.ws_open, 0, 'no socket left open while hidden');
@@ -209,10 +247,21 @@ describe('load discipline (node server)', () => {
                 assert.equal(rec.messages.filter((m) => c.includes(m.cursor)).length, 0);
                 const shownAt = Date.now();
                 pg.show();
-                await waitFor(() => c.every((x) => rec.messages.some((m) => m.cursor === x)), 3000, () => `caught up when visible\n${rec.dump()}`);
+                await waitFor(
+                    () => c.every((x) => rec.messages.some((m) => m.cursor === x)),
+                    3000,
+                    () => `caught up when visible\n${rec.dump()}`,
+                );
                 assert.ok(Date.now() - shownAt < 2000, `caught up in ${Date.now() - shownAt} ms`);
-                assert.ok(rec.states.some((s) => s.reason === 'hidden'), rec.dump());
-                assert.deepEqual(rec.messages.filter((m) => c.includes(m.cursor)).map((m) => m.cursor), c, 'each once, in order');
+                assert.ok(
+                    rec.states.some((s) => s.reason === 'hidden'),
+                    rec.dump(),
+                );
+                assert.deepEqual(
+                    rec.messages.filter((m) => c.includes(m.cursor)).map((m) => m.cursor),
+                    c,
+                    'each once, in order',
+                );
                 assert.equal(orderViolation(rec), null, rec.dump());
             } finally {
                 l.close();
@@ -234,7 +283,11 @@ describe('load discipline (node server)', () => {
                 assert.equal(proxy.stats().connections, 0, rec.dump());
                 const c = await publish(server.url, { shown: 1 });
                 pg.show();
-                await waitFor(() => rec.messages.some((m) => m.cursor === c), 3000, () => rec.dump());
+                await waitFor(
+                    () => rec.messages.some((m) => m.cursor === c),
+                    3000,
+                    () => rec.dump(),
+                );
             } finally {
                 l.close();
                 await proxy.close();
@@ -244,41 +297,66 @@ describe('load discipline (node server)', () => {
 });
 
 for (const kind of ['node', 'flask']) {
-    describe(`(c) interval polling when the ${kind} server has no long poll (--long-poll-max 0)`, {
-        skip: serverAvailable(kind) ? false : `${kind} server not available`,
-    }, () => {
-        let server;
-        before(async () => {
-            server = await startServer(kind, ['--long-poll-max', '0', ...(kind === 'flask' ? ['--no-websocket'] : [])]);
-        });
-        after(() => server?.stop());
+    describe(
+        `(c) interval polling when the ${kind} server has no long poll (--long-poll-max 0)`,
+        {
+            skip: serverAvailable(kind) ? false : `${kind} server not available`,
+        },
+        () => {
+            let server;
+            before(async () => {
+                server = await startServer(kind, ['--long-poll-max', '0', ...(kind === 'flask' ? ['--no-websocket'] : [])]);
+            });
+            after(() => server?.stop());
 
-        it('transport poll, on an interval, no wait= asked after the first answer; data arrives', async () => {
-            const io = instrumented();
-            const start = await head(server.url);
-            await admin(server.url, '/admin/stats/reset', {});
-            const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, minInterval: 200, maxInterval: 600, cursor: start, fetch: io.fetch });
-            try {
-                await waitFor(() => l.state === 'open', 5000, () => rec.dump());
-                assert.equal(l.transport, 'poll');
-                await sleep(2500);
-                assert.ok(l.stats.interval >= 200, `interval ${l.stats.interval}`);
-                const st = await stats(server.url);
-                // (the first poll asks wait= before the client knows; Flask counts it as a long poll)
-                assert.ok(num(st, 'longpoll') <= 1, JSON.stringify(st));
-                assert.ok(num(st, 'poll') >= 3 && num(st, 'poll') <= 20, `interval polls in 2.5 s: ${JSON.stringify(st)}`);
-                assert.ok(io.reqs.slice(1).every((r) => !new URL(r.url).searchParams.has('wait')), io.reqs.map((r) => r.url).join('\n'));
-                // requests are spaced by the interval, never back to back
-                const gaps = io.reqs.slice(1).map((r, i) => r.t - io.reqs[i].t);
-                assert.ok(gaps.every((g) => g >= 100), `gaps ${gaps.map(Math.round)}`);
-                const c = await publish(server.url, { polled: 1 });
-                await waitFor(() => rec.messages.some((m) => m.cursor === c), 3000, () => rec.dump());
-                assert.equal(rec.messages.at(-1).transport, 'poll');
-            } finally {
-                l.close();
-            }
-        });
-    });
+            it('transport poll, on an interval, no wait= asked after the first answer; data arrives', async () => {
+                const io = instrumented();
+                const start = await head(server.url);
+                await admin(server.url, '/admin/stats/reset', {});
+                const { l, rec } = client(`${server.url}/live/test`, {
+                    ...FAST,
+                    websocket: false,
+                    minInterval: 200,
+                    maxInterval: 600,
+                    cursor: start,
+                    fetch: io.fetch,
+                });
+                try {
+                    await waitFor(
+                        () => l.state === 'open',
+                        5000,
+                        () => rec.dump(),
+                    );
+                    assert.equal(l.transport, 'poll');
+                    await sleep(2500);
+                    assert.ok(l.stats.interval >= 200, `interval ${l.stats.interval}`);
+                    const st = await stats(server.url);
+                    // (the first poll asks wait= before the client knows; Flask counts it as a long poll)
+                    assert.ok(num(st, 'longpoll') <= 1, JSON.stringify(st));
+                    assert.ok(num(st, 'poll') >= 3 && num(st, 'poll') <= 20, `interval polls in 2.5 s: ${JSON.stringify(st)}`);
+                    assert.ok(
+                        io.reqs.slice(1).every((r) => !new URL(r.url).searchParams.has('wait')),
+                        io.reqs.map((r) => r.url).join('\n'),
+                    );
+                    // requests are spaced by the interval, never back to back
+                    const gaps = io.reqs.slice(1).map((r, i) => r.t - io.reqs[i].t);
+                    assert.ok(
+                        gaps.every((g) => g >= 100),
+                        `gaps ${gaps.map(Math.round)}`,
+                    );
+                    const c = await publish(server.url, { polled: 1 });
+                    await waitFor(
+                        () => rec.messages.some((m) => m.cursor === c),
+                        3000,
+                        () => rec.dump(),
+                    );
+                    assert.equal(rec.messages.at(-1).transport, 'poll');
+                } finally {
+                    l.close();
+                }
+            });
+        },
+    );
 }
 
 describe('(c) long polling is used when the flask server offers it', { skip: serverAvailable('flask') ? false : 'flask server not available' }, () => {
@@ -293,7 +371,11 @@ describe('(c) long polling is used when the flask server offers it', { skip: ser
         await admin(server.url, '/admin/stats/reset', {});
         const { l, rec } = client(`${server.url}/live/test`, { ...FAST, websocket: false, longPollWait: 800, cursor: start });
         try {
-            await waitFor(() => l.state === 'open', 5000, () => rec.dump());
+            await waitFor(
+                () => l.state === 'open',
+                5000,
+                () => rec.dump(),
+            );
             assert.equal(l.transport, 'longpoll');
             await sleep(2500);
             const st = await stats(server.url);
@@ -301,7 +383,11 @@ describe('(c) long polling is used when the flask server offers it', { skip: ser
             assert.equal(num(st, 'options'), 0);
             assert.ok(num(st, '204') + num(st, '304') >= 2, JSON.stringify(st));
             const c = await publish(server.url, { lp: 1 });
-            await waitFor(() => rec.messages.some((m) => m.cursor === c), 3000, () => rec.dump());
+            await waitFor(
+                () => rec.messages.some((m) => m.cursor === c),
+                3000,
+                () => rec.dump(),
+            );
         } finally {
             l.close();
         }

@@ -21,10 +21,14 @@ async function trial({ aof = false, servers = 1, args = [] } = {}, body) {
     const started = [];
     const closers = [];
     try {
-        for (let i = 0; i < servers; i++) started.push(await startServer('node', ['--redis', redis.url, '--name', `node-${i}`, '--heartbeat', '1000', ...args]));
+        for (let i = 0; i < servers; i++)
+            started.push(await startServer('node', ['--redis', redis.url, '--name', `node-${i}`, '--heartbeat', '1000', ...args]));
         await body({ redis, servers: started, s: started[0], defer: (f) => closers.push(f) });
     } finally {
-        for (const f of closers.reverse()) await Promise.resolve().then(f).catch(() => {});
+        for (const f of closers.reverse())
+            await Promise.resolve()
+                .then(f)
+                .catch(() => {});
         await Promise.allSettled(started.map((s) => s.stop()));
         await redis.stop();
     }
@@ -44,15 +48,26 @@ describe('Redis store', { skip }, () => {
             const c1 = await publish(s.url, 'before');
             const { l, rec } = client(s.liveUrl, { ...FAST, cursor: c1 });
             defer(() => l.close());
-            await waitFor(() => l.state === 'open' && l.transport === 'websocket', 8000, () => rec.dump());
+            await waitFor(
+                () => l.state === 'open' && l.transport === 'websocket',
+                8000,
+                () => rec.dump(),
+            );
             await redis.restart();
             await waitFor(async () => (await poll(s.url)).status === 200, 8000, 'polls answer again');
             const r = await poll(s.url, c1);
             assert.equal(r.status, 204, 'the old cursor is still current: same epoch, nothing lost');
             const c2 = await publish(s.url, 'after');
-            await waitFor(() => rec.messages.some((m) => m.cursor === c2), 10000, () => `message after the restart\n${rec.dump()}`);
+            await waitFor(
+                () => rec.messages.some((m) => m.cursor === c2),
+                10000,
+                () => `message after the restart\n${rec.dump()}`,
+            );
             assert.deepEqual(rec.resets, [], rec.dump());
-            assert.deepEqual(rec.messages.map((m) => m.data), ['after']);
+            assert.deepEqual(
+                rec.messages.map((m) => m.data),
+                ['after'],
+            );
             assert.equal(orderViolation(rec), null);
         });
     });
@@ -62,7 +77,11 @@ describe('Redis store', { skip }, () => {
             const c1 = await publish(s.url, 'before');
             const { l, rec } = client(s.liveUrl, { ...FAST, cursor: c1 });
             defer(() => l.close());
-            await waitFor(() => l.state === 'open', 8000, () => rec.dump());
+            await waitFor(
+                () => l.state === 'open',
+                8000,
+                () => rec.dump(),
+            );
             await redis.restart();
             const r = await (async () => {
                 const end = Date.now() + 8000;
@@ -74,13 +93,24 @@ describe('Redis store', { skip }, () => {
             })();
             assert.equal(r.status, 410, 'a cursor of the lost history is a reset');
             assert.equal(r.body.type, 'reset');
-            await waitFor(() => rec.resets.length >= 1, 10000, () => `the client is told\n${rec.dump()}`);
+            await waitFor(
+                () => rec.resets.length >= 1,
+                10000,
+                () => `the client is told\n${rec.dump()}`,
+            );
             const sent = [];
             for (let i = 0; i < 5; i++) sent.push(await publish(s.url, i));
-            await waitFor(() => sent.every((c) => rec.messages.some((m) => m.cursor === c)), 10000, () => rec.dump());
+            await waitFor(
+                () => sent.every((c) => rec.messages.some((m) => m.cursor === c)),
+                10000,
+                () => rec.dump(),
+            );
             await sleep(300);
             assert.equal(rec.resets.length, 1, `exactly one reset\n${rec.dump()}`);
-            assert.deepEqual(rec.messages.map((m) => m.data), [0, 1, 2, 3, 4]);
+            assert.deepEqual(
+                rec.messages.map((m) => m.data),
+                [0, 1, 2, 3, 4],
+            );
             assert.equal(orderViolation(rec), null);
         });
     });
@@ -109,7 +139,10 @@ describe('Redis store', { skip }, () => {
             } finally {
                 await again.close();
             }
-            assert.deepEqual((await poll(s.url, '0')).body.messages.map((m) => m.data), [3]);
+            assert.deepEqual(
+                (await poll(s.url, '0')).body.messages.map((m) => m.data),
+                [3],
+            );
         });
     });
 
@@ -118,9 +151,15 @@ describe('Redis store', { skip }, () => {
             const cs = [];
             for (let i = 1; i <= 6; i++) cs.push(await publish(s.url, i));
             assert.equal((await poll(s.url, cs[1])).status, 410);
-            assert.deepEqual((await poll(s.url, cs[2])).body.messages.map((m) => m.data), [4, 5, 6]);
-            assert.deepEqual((await poll(s.url, '0')).body.messages.map((m) => m.data), [4, 5, 6]);
-            assert.deepEqual((await poll(s.url, cs[2] )).body.cursor, cs[5]);
+            assert.deepEqual(
+                (await poll(s.url, cs[2])).body.messages.map((m) => m.data),
+                [4, 5, 6],
+            );
+            assert.deepEqual(
+                (await poll(s.url, '0')).body.messages.map((m) => m.data),
+                [4, 5, 6],
+            );
+            assert.deepEqual((await poll(s.url, cs[2])).body.cursor, cs[5]);
         });
     });
 
@@ -132,12 +171,22 @@ describe('Redis store', { skip }, () => {
             const a = await store.append('s', '"a"');
             await sleep(200);
             const b = await store.append('s', '"b"');
-            assert.deepEqual((await store.read('s', '0', 10)).messages.map((m) => m.json), ['"a"', '"b"']);
+            assert.deepEqual(
+                (await store.read('s', '0', 10)).messages.map((m) => m.json),
+                ['"a"', '"b"'],
+            );
             await sleep(200); // a is ~400 ms old, b ~200 ms
-            assert.deepEqual((await store.read('s', '0', 10)).messages.map((m) => m.json), ['"b"']);
+            assert.deepEqual(
+                (await store.read('s', '0', 10)).messages.map((m) => m.json),
+                ['"b"'],
+            );
             assert.equal((await store.read('s', '0-0', 10)).cursor, b);
             assert.deepEqual(await store.read('s', a.replace(/-\d+$/, '-0'), 10), { reset: true, cursor: b }, 'before a: a is gone');
-            assert.deepEqual((await store.read('s', a, 10)).messages.map((m) => m.cursor), [b], 'after a: b is retained');
+            assert.deepEqual(
+                (await store.read('s', a, 10)).messages.map((m) => m.cursor),
+                [b],
+                'after a: b is retained',
+            );
             await sleep(350);
             assert.deepEqual(await store.read('s', a, 10), { reset: true, cursor: b });
             assert.deepEqual(await store.read('s', b, 10), { messages: [], cursor: b });
@@ -153,7 +202,11 @@ describe('Redis store', { skip }, () => {
             assert.equal((await ws.next()).type, 'hello');
             const { l, rec } = client(s.liveUrl, { ...FAST });
             defer(() => l.close());
-            await waitFor(() => l.state === 'open', 8000, () => rec.dump());
+            await waitFor(
+                () => l.state === 'open',
+                8000,
+                () => rec.dump(),
+            );
             const h = (await poll(s.url)).body.cursor;
             const held = fetchT(`${liveUrlOf(s.url)}?cursor=${h}&wait=20000`).then((r) => [r.status, r.headers.get('retry-after')]);
             await sleep(200);
@@ -170,7 +223,11 @@ describe('Redis store', { skip }, () => {
             await redis.start();
             await waitFor(async () => (await poll(s.url)).status === 200, 10000, 'polls answer again');
             const c = await publish(s.url, 'back');
-            await waitFor(() => rec.messages.some((m) => m.cursor === c), 15000, () => `the client gets data again\n${rec.dump()}`);
+            await waitFor(
+                () => rec.messages.some((m) => m.cursor === c),
+                15000,
+                () => `the client gets data again\n${rec.dump()}`,
+            );
             const ws2 = await connectWs(s.url, { autoPong: true });
             try {
                 assert.equal((await ws2.next()).type, 'hello');
@@ -257,18 +314,33 @@ describe('Redis store', { skip }, () => {
             }
             assert.equal(log.length, 3 * N);
             const offsets = log.map((m) => Number(m.cursor.split('-')[1]));
-            assert.deepEqual(offsets, offsets.map((_, i) => i + 1), 'offsets 1…n without a gap');
+            assert.deepEqual(
+                offsets,
+                offsets.map((_, i) => i + 1),
+                'offsets 1…n without a gap',
+            );
             for (let p = 0; p < 3; p++) {
                 const seen = log.filter((m) => m.data.p === p);
-                assert.deepEqual(seen.map((m) => m.data.i), [...Array(N).keys()], `process ${p} in its order`);
-                assert.deepEqual(seen.map((m) => m.cursor), results[p]);
+                assert.deepEqual(
+                    seen.map((m) => m.data.i),
+                    [...Array(N).keys()],
+                    `process ${p} in its order`,
+                );
+                assert.deepEqual(
+                    seen.map((m) => m.cursor),
+                    results[p],
+                );
             }
         });
     });
 
     it('connections per process are constant: 2, however many sockets and long polls wait', async () => {
         await trial({}, async ({ redis, s }) => {
-            const clients = async () => (await redis.cli(['CLIENT', 'LIST'])).trim().split('\n').filter((l) => !/cmd=client/.test(l)).length;
+            const clients = async () =>
+                (await redis.cli(['CLIENT', 'LIST']))
+                    .trim()
+                    .split('\n')
+                    .filter((l) => !/cmd=client/.test(l)).length;
             assert.equal(await clients(), 2);
             assert.equal((await admin(s.url, '/admin/stats')).redisConnections, 2);
             const sockets = [];

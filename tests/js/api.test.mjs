@@ -34,7 +34,16 @@ function make(options = {}, url = URL_) {
     });
     const events = [];
     for (const t of ['message', 'statechange', 'error', 'reset'])
-        l.addEventListener(t, (e) => events.push({ type: t, ...Object.fromEntries(['data', 'cursor', 'state', 'transport', 'reason', 'code', 'message', 'status', 'from', 'to'].filter((k) => e[k] !== undefined).map((k) => [k, e[k]])) }));
+        l.addEventListener(t, (e) =>
+            events.push({
+                type: t,
+                ...Object.fromEntries(
+                    ['data', 'cursor', 'state', 'transport', 'reason', 'code', 'message', 'status', 'from', 'to']
+                        .filter((k) => e[k] !== undefined)
+                        .map((k) => [k, e[k]]),
+                ),
+            }),
+        );
     return { l, events, ...io, ws: () => io.WebSocket.all.at(-1) };
 }
 
@@ -51,8 +60,14 @@ test('WebSocket: hello opens, messages arrive as events with data and cursor', (
     assert.equal(l.transport, 'websocket');
     ws().frame({ type: 'msg', cursor: '6', data: { n: 6 } });
     ws().frame({ type: 'msg', cursor: '6', data: { n: 6 } }); // a repeat: never delivered twice
-    assert.deepEqual(events.filter((e) => e.type == 'message'), [{ type: 'message', data: { n: 6 }, cursor: '6' }]);
-    assert.deepEqual(events.find((e) => e.type == 'statechange' && e.state == 'open'), { type: 'statechange', state: 'open', transport: 'websocket', reason: 'ws_hello' });
+    assert.deepEqual(
+        events.filter((e) => e.type == 'message'),
+        [{ type: 'message', data: { n: 6 }, cursor: '6' }],
+    );
+    assert.deepEqual(
+        events.find((e) => e.type == 'statechange' && e.state == 'open'),
+        { type: 'statechange', state: 'open', transport: 'websocket', reason: 'ws_hello' },
+    );
     assert.equal(l.cursor, '6');
     assert.equal(l.stats.messages, 1);
     assert.equal(l.stats.wsOpened, 1);
@@ -60,7 +75,7 @@ test('WebSocket: hello opens, messages arrive as events with data and cursor', (
 });
 
 test('the URL: ws/wss and http/https map both ways, query kept', () => {
-    const { l, ws, fetch } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
+    const { l, ws } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
     assert.equal(ws().url, 'wss://example.test/live?room=1');
     l.close();
     const b = make({ websocket: false, cursor: '3' }, 'https://example.test/live?room=1');
@@ -99,7 +114,13 @@ test('polling: long polls with the cursor, POST sends as text/plain, stats count
     assert.equal(fetch.requests[1].url, URL_ + '?cursor=5&wait=25000');
     fetch.requests[1].reply(200, { 'Lifeline-Long-Poll': '25000' }, '{"cursor":"7","messages":[{"cursor":"6","data":"a"},{"cursor":"7","data":[1]}]}');
     await settle();
-    assert.deepEqual(events.filter((e) => e.type == 'message').map((e) => [e.data, e.cursor]), [['a', '6'], [[1], '7']]);
+    assert.deepEqual(
+        events.filter((e) => e.type == 'message').map((e) => [e.data, e.cursor]),
+        [
+            ['a', '6'],
+            [[1], '7'],
+        ],
+    );
     const p = l.send({ up: 1 });
     const post = fetch.requests.find((r) => r.init.method == 'POST');
     assert.equal(post.url, URL_);
@@ -158,7 +179,10 @@ test('async iteration yields messages and ends on close', async () => {
     await settle();
     l.close();
     await done;
-    assert.deepEqual(got, [{ data: 'a', cursor: '2' }, { data: 'b', cursor: '3' }]);
+    assert.deepEqual(got, [
+        { data: 'a', cursor: '2' },
+        { data: 'b', cursor: '3' },
+    ]);
 });
 
 test('a hidden page makes no requests; visible again catches up at once', async () => {
@@ -220,15 +244,25 @@ test('a black-holed WebSocket is remembered; the next start closes its attempt a
     assert.equal(b.WebSocket.all[0].readyState, 0);
     assert.equal(b.fetch.requests.length, 1);
     assert.equal(b.l.state, 'connecting');
-    assert.deepEqual(b.events.filter((e) => e.type == 'statechange').at(-1), { type: 'statechange', state: 'connecting', transport: 'none', reason: 'fallback_remembered' });
+    assert.deepEqual(b.events.filter((e) => e.type == 'statechange').at(-1), {
+        type: 'statechange',
+        state: 'connecting',
+        transport: 'none',
+        reason: 'fallback_remembered',
+    });
     b.clock.advance(1000);
     assert.equal(b.WebSocket.all.length, 1, 'no socket again before the probe (probeMin 3 s, equal jitter: 1.5 s at the soonest)');
     b.l.close();
 });
 
 test('a remembered fallback is forgotten once the WebSocket serves again', async () => {
-    const key = 'lifeline:http://example.test/live', store = new Map([[key, JSON.stringify({ until: Date.now() + 60000 })]]);
-    const m = make({ cursor: '1', probeMin: 1000, storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v), removeItem: (k) => store.delete(k) } });
+    const key = 'lifeline:http://example.test/live',
+        store = new Map([[key, JSON.stringify({ until: Date.now() + 60000 })]]);
+    const m = make({
+        cursor: '1',
+        probeMin: 1000,
+        storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => store.set(k, v), removeItem: (k) => store.delete(k) },
+    });
     m.fetch.requests[0].reply(204);
     await settle();
     m.clock.advance(1000); // the probe
@@ -241,7 +275,11 @@ test('a remembered fallback is forgotten once the WebSocket serves again', async
 
 test('option errors are TypeErrors naming the option', () => {
     const WebSocket = fakeWebSocket();
-    const bad = (o, re, url = URL_) => assert.throws(() => new Lifeline(url, { WebSocket, ...o }), (e) => e instanceof TypeError && re.test(e.message));
+    const bad = (o, re, url = URL_) =>
+        assert.throws(
+            () => new Lifeline(url, { WebSocket, ...o }),
+            (e) => e instanceof TypeError && re.test(e.message),
+        );
     bad({ nope: 1 }, /unknown option nope/);
     bad({ raceDelay: -1 }, /raceDelay must be an integer in \[0, 60000\]/);
     bad({ raceDelay: 1.5 }, /raceDelay must be an integer/);
@@ -275,7 +313,8 @@ test('defaults and booleans: websocket: false polls; every core field is an opti
     // each field in camelCase is an option that takes its default; a value past either
     // bound is refused naming the option and its range
     CONFIG.forEach((name, i) => {
-        const option = name.replace(/_./g, (m) => m[1].toUpperCase()), range = new RegExp(`option ${option} must be an integer in \\[${CONFIG_MIN[i]}, ${CONFIG_MAX[i]}\\]`);
+        const option = name.replace(/_./g, (m) => m[1].toUpperCase()),
+            range = new RegExp(`option ${option} must be an integer in \\[${CONFIG_MIN[i]}, ${CONFIG_MAX[i]}\\]`);
         make({ [option]: CONFIG_DEFAULT[i] }).l.close();
         assert.throws(() => make({ [option]: CONFIG_MAX[i] + 1 }), range);
         if (CONFIG_MIN[i] > 0) assert.throws(() => make({ [option]: CONFIG_MIN[i] - 1 }), range);
@@ -299,7 +338,10 @@ test('re-entrancy: an input arriving during a drain waits for it', async () => {
     l.addEventListener('message', (e) => e.data == 'inside' && (inner = l.send('from a listener')));
     await l.send('x');
     await inner;
-    assert.deepEqual(sock.sent.map((t) => JSON.parse(t).data), ['x', 'from a listener']);
+    assert.deepEqual(
+        sock.sent.map((t) => JSON.parse(t).data),
+        ['x', 'from a listener'],
+    );
     assert.equal(events.filter((e) => e.type == 'message').length, 1);
     l.close();
 });
@@ -327,14 +369,24 @@ test('reset events carry the old and new cursor', () => {
     ws().open();
     ws().frame({ type: 'reset', cursor: '90' });
     ws().frame(hello('90'));
-    assert.deepEqual(events.find((e) => e.type == 'reset'), { type: 'reset', from: '3', to: '90' });
+    assert.deepEqual(
+        events.find((e) => e.type == 'reset'),
+        { type: 'reset', from: '3', to: '90' },
+    );
     assert.equal(l.cursor, '90');
     l.close();
 });
 
 test('Lifeline.watch: plain resource mode with conditional requests in Node', async () => {
-    const f = fakeFetch(), clock = fakeClock();
-    const w = Lifeline.watch('http://example.test/data.json', { fetch: f, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, json: true });
+    const f = fakeFetch(),
+        clock = fakeClock();
+    const w = Lifeline.watch('http://example.test/data.json', {
+        fetch: f,
+        now: clock.now,
+        setTimeout: clock.setTimeout,
+        clearTimeout: clock.clearTimeout,
+        json: true,
+    });
     const got = [];
     w.addEventListener('message', (e) => got.push([e.data, e.cursor]));
     assert.equal(f.requests[0].url, 'http://example.test/data.json');
@@ -353,8 +405,15 @@ test('Lifeline.watch: plain resource mode with conditional requests in Node', as
 });
 
 test('resource mode with conditionalHeaders: 0 lets the HTTP cache revalidate', async () => {
-    const f = fakeFetch(), clock = fakeClock();
-    const w = Lifeline.watch('http://example.test/page', { fetch: f, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, conditionalHeaders: 0 });
+    const f = fakeFetch(),
+        clock = fakeClock();
+    const w = Lifeline.watch('http://example.test/page', {
+        fetch: f,
+        now: clock.now,
+        setTimeout: clock.setTimeout,
+        clearTimeout: clock.clearTimeout,
+        conditionalHeaders: 0,
+    });
     const got = [];
     w.addEventListener('message', (e) => got.push(e.data));
     assert.equal(f.requests[0].init.cache, 'no-cache');
@@ -384,11 +443,12 @@ test('options.wasm: the module loads asynchronously; calls made meanwhile wait',
 });
 
 test('a fleet shares one module: closed slots are reused', () => {
-    const memory = runtime().x.memory, run = () => {
-        const fleet = Array.from({ length: 1000 }, () => make({ websocket: false }));
-        for (const m of fleet) assert.equal(m.fetch.requests.length, 1);
-        fleet.forEach((m) => m.l.close());
-    };
+    const memory = runtime().x.memory,
+        run = () => {
+            const fleet = Array.from({ length: 1000 }, () => make({ websocket: false }));
+            for (const m of fleet) assert.equal(m.fetch.requests.length, 1);
+            fleet.forEach((m) => m.l.close());
+        };
     run();
     const size = memory.buffer.byteLength;
     run(); // a second fleet of the same size fits in the slots the first one freed
@@ -399,12 +459,16 @@ test('a rejecting ack rejects that send with the server code and message; others
     const { l, ws, events } = make();
     ws().open();
     ws().frame(hello());
-    const refused = l.send('no'), fine = l.send('yes');
+    const refused = l.send('no'),
+        fine = l.send('yes');
     ws().frame({ type: 'ack', id: 1, error: 'forbidden', message: 'not in this room' });
     ws().frame({ type: 'ack', id: 2 });
     await assert.rejects(refused, { code: 'send_rejected', serverCode: 'forbidden', serverMessage: 'not in this room', status: 0 });
     assert.equal(await fine, undefined);
-    assert.deepEqual(events.find((e) => e.type == 'error'), { type: 'error', code: 'send_rejected', reason: 'none', status: 0, message: 'not in this room' });
+    assert.deepEqual(
+        events.find((e) => e.type == 'error'),
+        { type: 'error', code: 'send_rejected', reason: 'none', status: 0, message: 'not in this room' },
+    );
     assert.equal(l.state, 'open'); // the socket stays
     l.close();
 });
@@ -416,7 +480,16 @@ test("a 4xx POST rejects that send with the status and the server's code and mes
     const p = l.send('x');
     fetch.requests.find((r) => r.init.method == 'POST').reply(405, {}, '{"error":"sends_disabled","message":"this stream takes no sends"}');
     await assert.rejects(p, { code: 'send_rejected', status: 405, serverCode: 'sends_disabled', serverMessage: 'this stream takes no sends' });
-    assert.deepEqual(events.find((e) => e.type == 'error'), { type: 'error', code: 'send_rejected', reason: 'http_error', status: 405, message: '405 from http://example.test/live: this stream takes no sends (sends_disabled)' });
+    assert.deepEqual(
+        events.find((e) => e.type == 'error'),
+        {
+            type: 'error',
+            code: 'send_rejected',
+            reason: 'http_error',
+            status: 405,
+            message: '405 from http://example.test/live: this stream takes no sends (sends_disabled)',
+        },
+    );
     l.close();
 });
 
@@ -459,7 +532,10 @@ test('a URL refused 3 times in a row (404) closes the Lifeline for good: state c
         await settle();
     }
     const errors = events.filter((e) => e.type == 'error');
-    assert.deepEqual(errors.map((e) => e.reason), ['http_error', 'http_error', 'refused']);
+    assert.deepEqual(
+        errors.map((e) => e.reason),
+        ['http_error', 'http_error', 'refused'],
+    );
     assert.equal(errors.at(-1).message, '404 from http://example.test/live: no stream at /live/news/eu (not_found)');
     assert.deepEqual(events.at(-1), { type: 'statechange', state: 'closed', transport: 'none', reason: 'refused' });
     assert.equal(l.state, 'closed');

@@ -2,10 +2,9 @@
 // windows-1252 page: the inlined wasm is plain ASCII, so any page encoding reads it right)
 // and the ES module build, each receiving a published message from the reference server.
 // Skipped without Chromium.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ROOT, startServer, publish } from '../lib/servers.mjs';
@@ -17,7 +16,16 @@ test('dist/lifeline.js and dist/lifeline.mjs run in Chromium', { skip, timeout: 
     const server = await startServer('node');
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+            '--headless',
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+        ],
     });
     try {
         const page = await browser.newPage();
@@ -26,20 +34,25 @@ test('dist/lifeline.js and dist/lifeline.mjs run in Chromium', { skip, timeout: 
         await page.route(server.url + '/legacy.html', (r) =>
             r.fulfill({ contentType: 'text/html; charset=windows-1252', body: '<!doctype html><meta charset="windows-1252"><p>caf\xe9</p>' }),
         );
-        await page.route(server.url + '/legacy.js', (r) => r.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(ROOT, 'dist/lifeline.js')) }));
+        await page.route(server.url + '/legacy.js', (r) =>
+            r.fulfill({ contentType: 'text/javascript', body: fs.readFileSync(path.join(ROOT, 'dist/lifeline.js')) }),
+        );
         const receive = (kind) =>
-            page.evaluate(async ([kind]) => {
-                const L = kind == 'esm' ? (await import('/dist/lifeline.mjs')).Lifeline : window.Lifeline;
-                const l = new L('/live/test', { websocket: kind == 'esm' });
-                const want = kind == 'esm' ? 'websocket' : 'longpoll';
-                await new Promise((r) => l.addEventListener('statechange', (e) => e.state == 'open' && e.transport == want && r()));
-                window.__ready = true;
-                for await (const m of l) {
-                    const t = l.transport;
-                    l.close();
-                    return [m.data, t];
-                }
-            }, [kind]);
+            page.evaluate(
+                async ([kind]) => {
+                    const L = kind == 'esm' ? (await import('/dist/lifeline.mjs')).Lifeline : window.Lifeline;
+                    const l = new L('/live/test', { websocket: kind == 'esm' });
+                    const want = kind == 'esm' ? 'websocket' : 'longpoll';
+                    await new Promise((r) => l.addEventListener('statechange', (e) => e.state == 'open' && e.transport == want && r()));
+                    window.__ready = true;
+                    for await (const m of l) {
+                        const t = l.transport;
+                        l.close();
+                        return [m.data, t];
+                    }
+                },
+                [kind],
+            );
         for (const kind of ['esm', 'script']) {
             // the ES module on the demo's own page; the <script> build on a windows-1252 page
             // fulfilled by Playwright (which Chromium's local-network checks keep from opening

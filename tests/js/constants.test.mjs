@@ -30,8 +30,14 @@ test('the wasm module exports exactly what lifeline.h declares LL_EXPORT', () =>
     const h = fs.readFileSync(new URL('wasm/lifeline.h', root), 'utf8');
     const declared = [...h.matchAll(/^LL_EXPORT [^(]*[ *](ll_[a-z0-9_]*)\(/gm)].map((m) => m[1]).sort();
     const mod = new WebAssembly.Module(fs.readFileSync(new URL('build/lifeline.wasm', root)));
-    const exported = WebAssembly.Module.exports(mod).map((e) => e.name).filter((n) => n != 'memory').sort();
+    const exported = WebAssembly.Module.exports(mod)
+        .map((e) => e.name)
+        .filter((n) => n != 'memory')
+        .sort();
     assert.deepEqual(exported, declared);
-    const make = execFileSync('make', ['-s', '--no-print-directory', '-C', root.pathname, '-f', 'Makefile', '-f', '-', 'print-exports'], { input: 'print-exports:\n\t@echo $(EXPORTS)\n', encoding: 'utf8' });
+    const make = execFileSync('make', ['-s', '--no-print-directory', '-C', root.pathname, '-f', 'Makefile', '-f', '-', 'print-exports'], {
+        input: 'print-exports:\n\t@echo $(EXPORTS)\n',
+        encoding: 'utf8',
+    });
     assert.deepEqual(make.trim().split(/\s+/).sort(), declared);
 });

@@ -12,8 +12,15 @@ const dist = (f) => new URL('../../dist/' + f, import.meta.url);
 
 /** A build's Lifeline starts (polling only, on fake I/O), makes its first request, and closes. */
 function pollsOnce(Lifeline) {
-    const clock = fakeClock(), fetch = fakeFetch();
-    const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    const clock = fakeClock(),
+        fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', {
+        websocket: false,
+        fetch,
+        now: clock.now,
+        setTimeout: clock.setTimeout,
+        clearTimeout: clock.clearTimeout,
+    });
     assert.equal(l.state, 'connecting');
     assert.equal(fetch.requests.length, 1);
     l.close();
@@ -24,7 +31,11 @@ test('dist/lifeline.mjs, dist/lifeline.js and the CSP build are plain ASCII with
     for (const f of ['lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js']) {
         const bytes = fs.readFileSync(dist(f));
         assert.notDeepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], f);
-        assert.equal(bytes.findIndex((b) => b > 0x7f), -1, f);
+        assert.equal(
+            bytes.findIndex((b) => b > 0x7f),
+            -1,
+            f,
+        );
     }
 });
 
@@ -32,10 +43,18 @@ test('the inlined core of dist/lifeline.mjs decodes, compiles and runs', async (
     pollsOnce((await import(dist('lifeline.mjs'))).Lifeline);
 });
 
-test('dist/lifeline.mjs runs dist/lifeline.wasm given as options.wasm (its short export names are the bundle\'s)', async () => {
+test("dist/lifeline.mjs runs dist/lifeline.wasm given as options.wasm (its short export names are the bundle's)", async () => {
     const { Lifeline } = await import(dist('lifeline.mjs'));
-    const clock = fakeClock(), fetch = fakeFetch();
-    const l = new Lifeline('http://example.test/live', { wasm: fs.readFileSync(dist('lifeline.wasm')), websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+    const clock = fakeClock(),
+        fetch = fakeFetch();
+    const l = new Lifeline('http://example.test/live', {
+        wasm: fs.readFileSync(dist('lifeline.wasm')),
+        websocket: false,
+        fetch,
+        now: clock.now,
+        setTimeout: clock.setTimeout,
+        clearTimeout: clock.clearTimeout,
+    });
     for (let i = 0; i < 200 && !fetch.requests.length; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(l.state, 'connecting');
     assert.equal(fetch.requests.length, 1);
@@ -61,8 +80,16 @@ test('dist/lifeline.mjs loads dist/lifeline-share.mjs to share; where it cannot,
     const { Lifeline } = await import(pathToFileURL(path.join(dir, 'lifeline.mjs')));
     globalThis.navigator = { locks: {} }; // Node has BroadcastChannel: a browser that could share
     try {
-        const clock = fakeClock(), fetch = fakeFetch(), roles = [];
-        const l = new Lifeline('http://example.test/live', { websocket: false, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout });
+        const clock = fakeClock(),
+            fetch = fakeFetch(),
+            roles = [];
+        const l = new Lifeline('http://example.test/live', {
+            websocket: false,
+            fetch,
+            now: clock.now,
+            setTimeout: clock.setTimeout,
+            clearTimeout: clock.clearTimeout,
+        });
         l.addEventListener('rolechange', (e) => roles.push(e.role));
         assert.equal(l.role, 'follower'); // until the module has loaded: a follower without a leader
         assert.equal(fetch.requests.length, 0);

@@ -3,7 +3,8 @@
 
 /** A simulated clock: now(), setTimeout/clearTimeout, advance(ms) fires due timers. */
 export function fakeClock() {
-    let now = 0, next = 1;
+    let now = 0,
+        next = 1;
     const timers = new Map();
     const c = {
         now: () => now,
@@ -71,7 +72,10 @@ export function fakeFetch() {
                 url,
                 init,
                 aborted: false,
-                reply: (status = 200, headers = {}, body = null) => ((r.done = true), resolve(new Response(status == 204 || status == 304 ? null : body, { status, headers }))),
+                reply: (status = 200, headers = {}, body = null) => (
+                    (r.done = true),
+                    resolve(new Response(status == 204 || status == 304 ? null : body, { status, headers }))
+                ),
                 fail: () => ((r.done = true), reject(new TypeError('fetch failed'))),
             };
             init.signal?.addEventListener('abort', () => {
@@ -90,7 +94,8 @@ export function fakeDocument(visibilityState = 'visible') {
     d.visibilityState = visibilityState;
     d.set = (v) => ((d.visibilityState = v), d.dispatchEvent(new Event('visibilitychange')));
     d.listeners = 0;
-    const add = d.addEventListener.bind(d), rm = d.removeEventListener.bind(d);
+    const add = d.addEventListener.bind(d),
+        rm = d.removeEventListener.bind(d);
     d.addEventListener = (...a) => (d.listeners++, add(...a));
     d.removeEventListener = (...a) => (d.listeners--, rm(...a));
     return d;

@@ -5,9 +5,12 @@ import { http } from '../../js/http.mjs';
 import { fakeFetch, settle } from './fakes.mjs';
 
 function adapter(o = {}) {
-    const fetch = fakeFetch(), inputs = [];
+    const fetch = fakeFetch(),
+        inputs = [];
     const stats = { requests: 0, bytesIn: 0, bytesOut: 0 };
-    const h = http({ fetch, url: 'http://x.test/live', max: 64, cache: false, body: () => '{"a":1}', stats, ...o }, (name, args) => inputs.push([name, ...args]));
+    const h = http({ fetch, url: 'http://x.test/live', max: 64, cache: false, body: () => '{"a":1}', stats, ...o }, (name, args) =>
+        inputs.push([name, ...args]),
+    );
     return { h, fetch, inputs };
 }
 

@@ -21,7 +21,8 @@ after(async () => {
 const cache = path.join(dir, 'npm-cache');
 const npm = (args, cwd) =>
     execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000, env: { ...process.env, npm_config_cache: cache } });
-const node = (args, cwd) => new Promise((resolve) => execFile(process.execPath, args, { cwd, timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })));
+const node = (args, cwd) =>
+    new Promise((resolve) => execFile(process.execPath, args, { cwd, timeout: 20000 }, (err, stdout, stderr) => resolve({ err, out: stdout + stderr })));
 
 // A user's script: connect, publish once open, print what arrives.
 const SCRIPT = `
@@ -59,17 +60,37 @@ test('npm pack, install with an empty npm cache: lifeline-live alone, its server
     fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"user","private":true,"type":"module"}');
     npm(['install', '--no-audit', '--no-fund', '--ignore-scripts', path.join(dir, tgz)], dir);
     // What a browser app gets: lifeline-live and nothing else.
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'node_modules')).filter((n) => !n.startsWith('.')), ['lifeline-live']);
+    assert.deepEqual(
+        fs.readdirSync(path.join(dir, 'node_modules')).filter((n) => !n.startsWith('.')),
+        ['lifeline-live'],
+    );
     fs.writeFileSync(path.join(dir, 'peerless.mjs'), PEERLESS);
     const peerless = await node(['peerless.mjs'], dir);
-    assert.match(peerless.out, /^ERROR lifeline-live\/server: the WebSocket transport needs the 'ws' package, which is not installed\. Install it beside lifeline-live: npm install ws$/m, peerless.out);
+    assert.match(
+        peerless.out,
+        /^ERROR lifeline-live\/server: the WebSocket transport needs the 'ws' package, which is not installed\. Install it beside lifeline-live: npm install ws$/m,
+        peerless.out,
+    );
     // The user's `npm install ws` (linked from this checkout's node_modules); redis stays missing.
     fs.symlinkSync(path.join(ROOT, 'node_modules', 'ws'), path.join(dir, 'node_modules', 'ws'), 'dir');
     const noRedis = await node(['peerless.mjs'], dir);
     assert.match(noRedis.out, /^CREATED \{\}$/m, noRedis.out);
-    assert.match(noRedis.out, /^ERROR lifeline-live\/server: the Redis store needs the 'redis' package, which is not installed\. Install it beside lifeline-live: npm install redis$/m, noRedis.out);
+    assert.match(
+        noRedis.out,
+        /^ERROR lifeline-live\/server: the Redis store needs the 'redis' package, which is not installed\. Install it beside lifeline-live: npm install redis$/m,
+        noRedis.out,
+    );
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
-    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), ['client', 'lifeline-share.mjs', 'lifeline.csp.js', 'lifeline.csp.mjs', 'lifeline.d.ts', 'lifeline.js', 'lifeline.mjs', 'lifeline.wasm']);
+    assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), [
+        'client',
+        'lifeline-share.mjs',
+        'lifeline.csp.js',
+        'lifeline.csp.mjs',
+        'lifeline.d.ts',
+        'lifeline.js',
+        'lifeline.mjs',
+        'lifeline.wasm',
+    ]);
     assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist/client')).sort(), fs.readdirSync(path.join(ROOT, 'dist/client')).sort());
     assert.match(fs.readFileSync(path.join(pkg, 'LICENSE'), 'utf8'), /^MIT License/);
     fs.writeFileSync(path.join(dir, 'user.mjs'), SCRIPT);

@@ -47,7 +47,13 @@ test('the handler serves the built client under <prefix>/client/ by hashed name,
 });
 
 test('options come from the environment (LIFELINE_*) unless given; a bad value names its variable', async () => {
-    const env = { LIFELINE_HEARTBEAT: '5000', LIFELINE_URL_PREFIX: '/stream', LIFELINE_ORIGINS: 'https://a.example, https://b.example', LIFELINE_TRUST_PROXY: 'yes', LIFELINE_INTERVAL: 'none' };
+    const env = {
+        LIFELINE_HEARTBEAT: '5000',
+        LIFELINE_URL_PREFIX: '/stream',
+        LIFELINE_ORIGINS: 'https://a.example, https://b.example',
+        LIFELINE_TRUST_PROXY: 'yes',
+        LIFELINE_INTERVAL: 'none',
+    };
     const live = createLifeline({ env, batch: 7, heartbeat: 3000 });
     assert.equal(live.config.heartbeat, 3000); // given wins
     assert.equal(live.config.batch, 7);

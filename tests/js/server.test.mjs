@@ -15,7 +15,7 @@ function take(l, n, ms = 8000) {
         const t = setTimeout(() => reject(new Error(`only ${got.length} of ${n} messages: ${JSON.stringify(got)}`)), ms);
         l.addEventListener('message', (e) => {
             got.push(e.data);
-            if (got.length == n) clearTimeout(t), resolve(got);
+            if (got.length == n) (clearTimeout(t), resolve(got));
         });
     });
 }
@@ -26,7 +26,10 @@ test('WebSocket: published messages arrive in order; send() resolves on the ack'
         await until(() => l.state == 'open' && l.transport == 'websocket', { timeoutMs: 5000, what: 'websocket open' });
         const got = take(l, 5);
         for (let i = 1; i <= 5; i++) await publish(server.url, { i });
-        assert.deepEqual(await got, [1, 2, 3, 4, 5].map((i) => ({ i })));
+        assert.deepEqual(
+            await got,
+            [1, 2, 3, 4, 5].map((i) => ({ i })),
+        );
         await Promise.race([l.send({ hello: 1 }), new Promise((_, no) => setTimeout(() => no(new Error('no ack')), 5000))]);
         assert.equal(l.stats.wsOpened, 1);
     } finally {

@@ -15,7 +15,8 @@ const io = () => {
 test('without Web Locks every instance runs alone: role solo, stats.tabs 1, its own connection', () => {
     assert.equal(globalThis.navigator?.locks, undefined, 'this Node has no Web Locks');
     const o = io();
-    const a = new Lifeline('http://example.test/live/x', o), b = new Lifeline('http://example.test/live/x', o);
+    const a = new Lifeline('http://example.test/live/x', o),
+        b = new Lifeline('http://example.test/live/x', o);
     assert.deepEqual([a.role, b.role], ['solo', 'solo']);
     assert.deepEqual([a.stats.tabs, b.stats.tabs], [1, 1]);
     assert.equal(o.WebSocket.all.length, 2, 'one WebSocket each');
@@ -36,7 +37,8 @@ test('share: false and resource mode are solo; share is a known option', () => {
 
 /** Web Locks as a browser grants them (exclusive, FIFO queue, signal, steal), for Node. */
 function fakeLocks() {
-    const held = new Map(), queues = new Map();
+    const held = new Map(),
+        queues = new Map();
     const abortError = () => new DOMException('aborted', 'AbortError');
     const run = (name, r) => {
         held.set(name, r);
@@ -64,8 +66,7 @@ function fakeLocks() {
                 const q = queues.get(name) || [];
                 queues.set(name, q);
                 // ifAvailable: granted only when free and nobody waits, else the callback gets null
-                if (opts.ifAvailable && (held.has(name) || q.length))
-                    return setTimeout(() => Promise.resolve(cb(null)).then(resolve, reject));
+                if (opts.ifAvailable && (held.has(name) || q.length)) return setTimeout(() => Promise.resolve(cb(null)).then(resolve, reject));
                 opts.signal?.addEventListener('abort', () => q.includes(r) && (q.splice(q.indexOf(r), 1), reject(abortError())));
                 q.push(r);
                 next(name);
@@ -83,12 +84,21 @@ async function until(f, what) {
 
 test('with Web Locks (faked) and BroadcastChannel: one leader, followers get every message, their sends go through the leader, a closed leader is replaced from the cursor', async () => {
     globalThis.navigator = { locks: fakeLocks() };
-    const WS = fakeWebSocket(), fetch = fakeFetch(), all = [];
+    const WS = fakeWebSocket(),
+        fetch = fakeFetch(),
+        all = [];
     const tab = () => {
-        const clock = fakeClock(), storage = new Map();
+        const clock = fakeClock(),
+            storage = new Map();
         const l = new Lifeline('http://example.test/live/shared', {
-            WebSocket: WS, fetch, now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, seed: 1,
-            document: fakeDocument(), window: fakeWindow(),
+            WebSocket: WS,
+            fetch,
+            now: clock.now,
+            setTimeout: clock.setTimeout,
+            clearTimeout: clock.clearTimeout,
+            seed: 1,
+            document: fakeDocument(),
+            window: fakeWindow(),
             storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
         });
         const got = [];
@@ -97,7 +107,9 @@ test('with Web Locks (faked) and BroadcastChannel: one leader, followers get eve
         return [l, got];
     };
     try {
-        const [a, gotA] = tab(), [b, gotB] = tab(), [c, gotC] = tab();
+        const [a, gotA] = tab(),
+            [b, gotB] = tab(),
+            [c, gotC] = tab();
         // a leads from its first task (its early lock); its group is up once the others answered its heartbeat
         await until(() => a.role == 'leader' && a.stats.tabs == 3, 'a leads a group of three');
         assert.deepEqual([b.role, c.role], ['follower', 'follower']);
@@ -107,7 +119,14 @@ test('with Web Locks (faked) and BroadcastChannel: one leader, followers get eve
         ws.frame({ type: 'hello', cursor: '5', heartbeat: 25000 });
         for (const n of [6, 7]) ws.frame({ type: 'msg', cursor: String(n), data: { n } });
         await until(() => gotB.length == 2 && gotC.length == 2, 'the followers get both');
-        assert.deepEqual([gotA, gotB, gotC], [[6, 7], [6, 7], [6, 7]]);
+        assert.deepEqual(
+            [gotA, gotB, gotC],
+            [
+                [6, 7],
+                [6, 7],
+                [6, 7],
+            ],
+        );
         await until(() => b.state == 'open' && b.transport == 'websocket', "b shows the leader's state");
         await until(() => b.stats.tabs == 3, 'three tabs counted');
 

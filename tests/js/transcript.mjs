@@ -8,7 +8,30 @@ import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/prot
 
 // the query a request goes out with, spelled by the shim's own code
 const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
-import { STATES, TRANSPORTS, REASONS, ERRORS, CONFIG, ACT_WS_OPEN, ACT_WS_SEND, ACT_WS_CLOSE, ACT_POLL, ACT_POST, ACT_FETCH_CANCEL, OUT_SEND, FAIL_NETWORK, FAIL_TIMEOUT, ACT_DELIVER, ACT_STATE, ACT_ERROR, ACT_RESET, ACT_ACK, ACT_SEND_FAILED, ACT_REMEMBER_FALLBACK, ACT_FORGET_FALLBACK } from '../../js/constants.js';
+import {
+    STATES,
+    TRANSPORTS,
+    REASONS,
+    ERRORS,
+    CONFIG,
+    ACT_WS_OPEN,
+    ACT_WS_SEND,
+    ACT_WS_CLOSE,
+    ACT_POLL,
+    ACT_POST,
+    ACT_FETCH_CANCEL,
+    OUT_SEND,
+    FAIL_NETWORK,
+    FAIL_TIMEOUT,
+    ACT_DELIVER,
+    ACT_STATE,
+    ACT_ERROR,
+    ACT_RESET,
+    ACT_ACK,
+    ACT_SEND_FAILED,
+    ACT_REMEMBER_FALLBACK,
+    ACT_FORGET_FALLBACK,
+} from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -18,31 +41,56 @@ const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
  *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body). */
 export function render(a, msgs) {
     switch (a.type) {
-        case ACT_WS_OPEN: return `ws_open ${a.socket} ${quoted(query(a.cursor, 0))}`;
-        case ACT_WS_SEND: return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame)}`;
-        case ACT_WS_CLOSE: return `ws_close ${a.socket} ${a.code} ${REASONS[a.reason]}`;
-        case ACT_POLL: return `fetch ${a.request} GET ${quoted(query(a.cursor, a.wait))} timeout=${a.timeout}`;
-        case ACT_POST: return `fetch ${a.request} POST "" timeout=${a.timeout} send=${a.send}`;
-        case ACT_FETCH_CANCEL: return `fetch_cancel ${a.request}`;
+        case ACT_WS_OPEN:
+            return `ws_open ${a.socket} ${quoted(query(a.cursor, 0))}`;
+        case ACT_WS_SEND:
+            return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame)}`;
+        case ACT_WS_CLOSE:
+            return `ws_close ${a.socket} ${a.code} ${REASONS[a.reason]}`;
+        case ACT_POLL:
+            return `fetch ${a.request} GET ${quoted(query(a.cursor, a.wait))} timeout=${a.timeout}`;
+        case ACT_POST:
+            return `fetch ${a.request} POST "" timeout=${a.timeout} send=${a.send}`;
+        case ACT_FETCH_CANCEL:
+            return `fetch_cancel ${a.request}`;
         case ACT_DELIVER: {
             const d = a.body || (msgs?.[a.index] ? JSON.stringify(msgs[a.index].data) : '(no such message)');
             return `deliver ${a.cursor || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
         }
-        case ACT_STATE: return `state ${STATES[a.state]} ${TRANSPORTS[a.transport]} ${REASONS[a.reason]}`;
-        case ACT_ERROR: return `error ${ERRORS[a.code]} ${REASONS[a.reason]}` + (a.status ? ` status=${a.status}` : '') + (a.serverCode ? ` code=${a.serverCode}` : '') + (a.message ? ` ${quoted(a.message)}` : '');
-        case ACT_RESET: return `reset ${a.from} -> ${a.to}`;
-        case ACT_ACK: return `ack ${a.send}`;
-        case ACT_SEND_FAILED: return `send_failed ${a.first}..${a.last} ${ERRORS[a.code]}` + (a.status ? ` status=${a.status}` : '') + (a.serverCode ? ` code=${a.serverCode}` : '') + (a.message ? ` ${quoted(a.message)}` : '');
-        case ACT_REMEMBER_FALLBACK: return `remember_fallback ${a.ttl}`;
-        case ACT_FORGET_FALLBACK: return 'forget_fallback';
-        default: return `unknown ${a.type}`;
+        case ACT_STATE:
+            return `state ${STATES[a.state]} ${TRANSPORTS[a.transport]} ${REASONS[a.reason]}`;
+        case ACT_ERROR:
+            return (
+                `error ${ERRORS[a.code]} ${REASONS[a.reason]}` +
+                (a.status ? ` status=${a.status}` : '') +
+                (a.serverCode ? ` code=${a.serverCode}` : '') +
+                (a.message ? ` ${quoted(a.message)}` : '')
+            );
+        case ACT_RESET:
+            return `reset ${a.from} -> ${a.to}`;
+        case ACT_ACK:
+            return `ack ${a.send}`;
+        case ACT_SEND_FAILED:
+            return (
+                `send_failed ${a.first}..${a.last} ${ERRORS[a.code]}` +
+                (a.status ? ` status=${a.status}` : '') +
+                (a.serverCode ? ` code=${a.serverCode}` : '') +
+                (a.message ? ` ${quoted(a.message)}` : '')
+            );
+        case ACT_REMEMBER_FALLBACK:
+            return `remember_fallback ${a.ttl}`;
+        case ACT_FORGET_FALLBACK:
+            return 'forget_fallback';
+        default:
+            return `unknown ${a.type}`;
     }
 }
 
 // cursor order for the delivery invariant (re-derived, as in transcript.c)
 const pair = (k) => k.split('-').map(BigInt).concat(0n);
 const less = (x, y) => {
-    const [xa, xb] = pair(x), [ya, yb] = pair(y);
+    const [xa, xb] = pair(x),
+        [ya, yb] = pair(y);
     return xa < ya || (xa == ya && xb < yb);
 };
 
@@ -50,20 +98,35 @@ const less = (x, y) => {
  *  build's: layout(instance()) of js/core-csp.mjs); returns failures as
  *  ["file:line: message", ...]. */
 export function runTranscript(path, text, rt = runtime()) {
-    const x = rt.x, core = rt.alloc();
-    const failures = [], fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
-    let now = 0, inputLine = 0, lastCursor = '', actual = [], expected = [], resource = 0;
-    const feed = driver(rt, core, () => now, () => 0, () => {}, (a, msgs) => {
-        if (a.type == ACT_DELIVER && !resource && a.cursor.length < 60) {
-            if (lastCursor && !less(lastCursor, a.cursor)) fail(inputLine, `invariant: delivered ${a.cursor} after ${lastCursor}`);
-            lastCursor = a.cursor;
-        }
-        if (a.type == ACT_RESET) lastCursor = '';
-        actual.push(render(a, msgs));
-    });
+    const x = rt.x,
+        core = rt.alloc();
+    const failures = [],
+        fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
+    let now = 0,
+        inputLine = 0,
+        lastCursor = '',
+        actual = [],
+        expected = [],
+        resource = 0;
+    const feed = driver(
+        rt,
+        core,
+        () => now,
+        () => 0,
+        () => {},
+        (a, msgs) => {
+            if (a.type == ACT_DELIVER && !resource && a.cursor.length < 60) {
+                if (lastCursor && !less(lastCursor, a.cursor)) fail(inputLine, `invariant: delivered ${a.cursor} after ${lastCursor}`);
+                lastCursor = a.cursor;
+            }
+            if (a.type == ACT_RESET) lastCursor = '';
+            actual.push(render(a, msgs));
+        },
+    );
     const check = () => {
         for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
-            const want = expected[i]?.[0] ?? '(nothing)', got = actual[i] ?? '(nothing)';
+            const want = expected[i]?.[0] ?? '(nothing)',
+                got = actual[i] ?? '(nothing)';
             if (want != got) {
                 fail(expected[i]?.[1] ?? inputLine, `expected: ${want}\n    actual: ${got}`);
                 break;
@@ -73,49 +136,70 @@ export function runTranscript(path, text, rt = runtime()) {
         expected = [];
     };
     const input = (rest, line) => {
-        const w = rest.trim().split(' '), cmd = w[0], id = +w[1];
+        const w = rest.trim().split(' '),
+            cmd = w[0],
+            id = +w[1];
         const after = (n) => rest.trim().split(' ').slice(n).join(' ');
         switch (cmd) {
             case 'start': {
-                let rc; feed('ll_start', [+!rest.includes('hidden'), +!rest.includes('offline')], (r) => (rc = r)); 
+                let rc;
+                feed('ll_start', [+!rest.includes('hidden'), +!rest.includes('offline')], (r) => (rc = r));
                 if (rc) actual.push(`returns ${ERRORS[rc]} field=${x.ll_bad_field(core) >= 0 ? CONFIG[x.ll_bad_field(core)] : '-'}`);
                 return;
             }
-            case 'opened': return feed('ll_ws_opened', [id]);
+            case 'opened':
+                return feed('ll_ws_opened', [id]);
             case 'frame': {
                 // decoded as the shim decodes it (js/protocol.mjs)
                 const [args, msgs] = frame(rest.trimStart().slice(cmd.length + 1 + w[1].length + 1));
                 return feed('ll_ws_frame', [id, ...args], null, msgs);
             }
-            case 'closed': return feed('ll_ws_closed', [id, +w[2]]);
+            case 'closed':
+                return feed('ll_ws_closed', [id, +w[2]]);
             case 'http': {
                 // [Name: value] headers, decoded by the adapter's own code (js/http.mjs)
-                let body = after(3), m;
+                let body = after(3),
+                    m;
                 const h = {};
-                while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) (h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length));
+                while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) ((h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length)));
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
                 const head = responseHead((name) => h[name] ?? null);
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('ll_http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
-            case 'failed': return feed('ll_http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
-            case 'timer': return feed('ll_timer');
-            case 'hidden': case 'visible': return feed('ll_visibility', [+(cmd == 'visible')]);
-            case 'offline': case 'online': return feed('ll_online', [+(cmd == 'online')]);
-            case 'pagehide': case 'pageshow': case 'freeze': case 'resume': case 'fallback_remembered': case 'close': return feed('ll_' + cmd);
+            case 'failed':
+                return feed('ll_http_failed', [id, w[2] == 'timeout' ? FAIL_TIMEOUT : FAIL_NETWORK]);
+            case 'timer':
+                return feed('ll_timer');
+            case 'hidden':
+            case 'visible':
+                return feed('ll_visibility', [+(cmd == 'visible')]);
+            case 'offline':
+            case 'online':
+                return feed('ll_online', [+(cmd == 'online')]);
+            case 'pagehide':
+            case 'pageshow':
+            case 'freeze':
+            case 'resume':
+            case 'fallback_remembered':
+            case 'close':
+                return feed('ll_' + cmd);
             case 'send': {
                 let rc;
                 feed('ll_send', [+w[1]], (r) => (rc = r));
                 actual.push(rc > 0 ? `returns ${rc}` : `returns ${ERRORS[-rc]}`);
                 return;
             }
-            default: fail(line, `unknown input ${cmd}`);
+            default:
+                fail(line, `unknown input ${cmd}`);
         }
     };
     const views = (rest, line) => {
-        const [what, ...args] = rest.trim().split(' '), arg = args.join(' ');
+        const [what, ...args] = rest.trim().split(' '),
+            arg = args.join(' ');
         if (what == 'deadline') {
-            const d = BigInt.asUintN(64, x.ll_next_deadline(core)), never = d == 2n ** 64n - 1n;
+            const d = BigInt.asUintN(64, x.ll_next_deadline(core)),
+                never = d == 2n ** 64n - 1n;
             if (arg == 'never') return never || fail(line, `deadline ${d}, expected never`);
             const [lo, hi = lo] = arg.split('..').map(BigInt);
             if (never || d < lo || d > hi) fail(line, `deadline ${never ? 'never' : d}, expected ${arg}`);
@@ -148,10 +232,14 @@ export function runTranscript(path, text, rt = runtime()) {
             inputLine = n;
             input(rest, n);
         } else if (line[0] == '>') expected.push([line.slice(2), n]);
-        else if (line[0] == '?') check(), views(line.slice(1), n);
+        else if (line[0] == '?') (check(), views(line.slice(1), n));
         else if (line.startsWith('config '))
-            for (const kv of line.slice(7).split(' ').filter((s) => s.includes('='))) {
-                const [k, v] = kv.split('='), f = CONFIG.indexOf(k);
+            for (const kv of line
+                .slice(7)
+                .split(' ')
+                .filter((s) => s.includes('='))) {
+                const [k, v] = kv.split('='),
+                    f = CONFIG.indexOf(k);
                 if (f < 0 || x.ll_set(core, f, +v)) fail(n, `bad config ${k}=${v}`);
                 else if (k == 'resource_mode') resource = +v;
             }

@@ -9,11 +9,17 @@ import { layout } from '../../js/loader.mjs';
 import { instance } from '../../js/core-csp.mjs';
 
 const dir = new URL('../scenarios/', import.meta.url);
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
 
 test('there are scenarios', () => assert.ok(files.length > 0));
 const csp = layout(instance());
-for (const [core, rt] of [['wasm', undefined], ['csp (JS)', csp]])
+for (const [core, rt] of [
+    ['wasm', undefined],
+    ['csp (JS)', csp],
+])
     for (const f of files)
         test(`scenario ${f} (${core} core)`, () => {
             const failures = runTranscript(`tests/scenarios/${f}`, fs.readFileSync(new URL(f, dir), 'utf8'), rt);

@@ -101,10 +101,7 @@ export async function spawnListening(cmd, argv, opts = {}) {
     let url;
     try {
         url = await new Promise((resolve, reject) => {
-            const timer = setTimeout(
-                () => reject(new Error(`${label}: no LISTENING line within ${timeoutMs} ms\n${out}${err}`)),
-                timeoutMs,
-            );
+            const timer = setTimeout(() => reject(new Error(`${label}: no LISTENING line within ${timeoutMs} ms\n${out}${err}`)), timeoutMs);
             proc.stdout.on('data', (d) => {
                 out += d;
                 const m = /^LISTENING (http:\/\/\S+)\s*$/m.exec(out);

@@ -45,7 +45,8 @@ static int scan_string(scan *s, dec_span *out) {
             s->p++;
             if (s->p >= s->end) break;
             if (*s->p == 'u') {
-                if (s->end - s->p < 5 || !hexdigit(s->p[1]) || !hexdigit(s->p[2]) || !hexdigit(s->p[3]) || !hexdigit(s->p[4]))
+                if (s->end - s->p < 5 || !hexdigit(s->p[1]) || !hexdigit(s->p[2]) || !hexdigit(s->p[3]) ||
+                    !hexdigit(s->p[4]))
                     return fail(s);
                 s->p += 5;
                 continue;
@@ -131,9 +132,12 @@ static int scan_value(scan *s, uint32_t depth) {
     skip_ws(s);
     if (s->p >= s->end) return fail(s);
     switch (*s->p) {
-    case '{': case '[': return scan_container(s, depth);
+    case '{':
+    case '[': return scan_container(s, depth);
     case '"': return scan_string(s, NULL);
-    case 't': case 'f': case 'n': return scan_literal(s);
+    case 't':
+    case 'f':
+    case 'n': return scan_literal(s);
     default: return scan_number(s, NULL);
     }
 }
@@ -173,7 +177,7 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
         v.n = (size_t)(s->p - v.p);
         if (span_is(key, "type") || span_is(key, "cursor") || span_is(key, "message") || span_is(key, "code") ||
             span_is(key, "error")) {
-            dec_span *f = span_is(key, "type")     ? &o->type
+            dec_span *f = span_is(key, "type")      ? &o->type
                           : span_is(key, "cursor")  ? &o->cursor
                           : span_is(key, "message") ? &o->message
                           : span_is(key, "code")    ? &o->code
@@ -230,8 +234,7 @@ void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
         f->type = LL_FRAME_BAD;
         return;
     }
-    for (i = 0; i < 6 && !span_is(o.type, types[i]); i++) {
-    }
+    for (i = 0; i < 6 && !span_is(o.type, types[i]); i++) {}
     f->type = i < 6 ? i : LL_FRAME_OTHER;
     if (f->type == LL_FRAME_MSG && !o.data.p) f->type = LL_FRAME_BAD;
     f->id = o.has_id && o.id <= UINT32_MAX ? (uint32_t)o.id : 0;

@@ -20,7 +20,7 @@ typedef struct dec_frame {
     uint32_t depth; /* nesting depth (the frame itself is 1), 256 when deeper than 255 */
     uint32_t id;    /* ack id; 0 when absent or above 2^32 - 1 */
     dec_span cursor, message, data;
-    dec_span code;  /* an error frame's "code"; an ack's "error" ("rejected" when empty) */
+    dec_span code; /* an error frame's "code"; an ack's "error" ("rejected" when empty) */
 } dec_frame;
 
 /* A poll body: `lines` is the cursor list (malloc'd; empty when the body is malformed) and

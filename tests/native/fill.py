@@ -5,7 +5,8 @@
 
 Replaces the '>' lines after every input with what the runner printed (-v). Review the
 diff before committing: a filled transcript is only a test once a person agreed with it."""
-import subprocess, sys
+import subprocess
+import sys
 
 runner, files = sys.argv[1], sys.argv[2:]
 for path in files:

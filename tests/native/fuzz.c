@@ -32,9 +32,9 @@ typedef struct sim {
     uint64_t server_seq;
     ll__cursor last;
     int have_last;
-    int had_cursor; /* the core had a cursor when the input being drained began */
+    int had_cursor;                    /* the core had a cursor when the input being drained began */
     uint32_t state, transport, reason; /* the last STATE action */
-    size_t n_msgs; /* messages the input being drained carried: a DELIVER's a indexes them */
+    size_t n_msgs;                     /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
 
 static uint8_t next(sim *s) { return s->p < s->end ? *s->p++ : 0; }
@@ -61,10 +61,12 @@ static void drain(sim *s, int after_timer) {
             if (s->had_cursor && !a->t_len) fail("WebSocket opened without the cursor");
             s->ws = a->id;
             break;
-        case LL_ACT_POLL: case LL_ACT_POST:
+        case LL_ACT_POLL:
+        case LL_ACT_POST:
             if (a->type == LL_ACT_POLL) {
                 if (quiet) fail("poll sent while it must be quiet");
-                if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode]) fail("poll sent without the cursor");
+                if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode])
+                    fail("poll sent without the cursor");
                 s->poll = a->id;
             } else {
                 if (s->closed || s->paged_out || !s->online) fail("POST while quiet");
@@ -78,7 +80,8 @@ static void drain(sim *s, int after_timer) {
             break;
         case LL_ACT_STATE:
             if (++states > 1) fail("two STATE actions for one input");
-            if (a->a == s->state && a->b == s->transport && a->c == s->reason) fail("a STATE action that changed nothing");
+            if (a->a == s->state && a->b == s->transport && a->c == s->reason)
+                fail("a STATE action that changed nothing");
             s->state = a->a, s->transport = a->b, s->reason = a->c;
             break;
         case LL_ACT_WS_CLOSE:
@@ -95,9 +98,7 @@ static void drain(sim *s, int after_timer) {
             s->have_last = 1;
             break;
         }
-        case LL_ACT_RESET:
-            s->have_last = 0;
-            break;
+        case LL_ACT_RESET: s->have_last = 0; break;
         default:
             if (a->type >= LL_ACT_COUNT) fail("unknown action");
         }
@@ -120,7 +121,10 @@ static char *cursor_text(sim *s, char *buf) {
     ll__cursor k = {s->server_seq, 0, 1, 0};
     uint8_t m = next(s);
     if (m % 8 == 0 && s->server_seq) k.a = s->server_seq - 1 - (m % 3); /* backwards */
-    if (m % 16 == 1) { k.has_b = 1; k.b = m; }
+    if (m % 16 == 1) {
+        k.has_b = 1;
+        k.b = m;
+    }
     ll__cursor_format(&k, buf);
     return buf;
 }
@@ -136,16 +140,26 @@ static size_t raw(sim *s, char *buf, size_t cap) {
 static size_t frame(sim *s, char *buf, size_t cap) {
     char k[LL_CURSOR_TEXT];
     switch (next(s) % 9) {
-    case 0: return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}", cursor_text(s, k));
-    case 1: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k), (unsigned)s->server_seq);
+    case 0:
+        return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}",
+                                cursor_text(s, k));
+    case 1:
+        s->server_seq++;
+        return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k),
+                                (unsigned)s->server_seq);
     case 2: return (size_t)snprintf(buf, cap, "{\"type\":\"ping\"}");
     case 3: return (size_t)snprintf(buf, cap, "{\"type\":\"pong\"}");
     case 4:
-        if (next(s) % 2) return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u,\"error\":\"no\",\"message\":\"m\"}", next(s) % 8);
+        if (next(s) % 2)
+            return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u,\"error\":\"no\",\"message\":\"m\"}",
+                                    next(s) % 8);
         return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"id\":%u}", next(s) % 8);
     case 5: return (size_t)snprintf(buf, cap, "{\"type\":\"reset\",\"cursor\":\"%s\"}", cursor_text(s, k));
     case 6: return (size_t)snprintf(buf, cap, "{\"type\":\"error\",\"code\":\"x\",\"message\":\"m\"}");
-    case 7: s->server_seq++; return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":[[[[[[[[1]]]]]]]]}", cursor_text(s, k));
+    case 7:
+        s->server_seq++;
+        return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":[[[[[[[[1]]]]]]]]}",
+                                cursor_text(s, k));
     default: return raw(s, buf, cap);
     }
 }
@@ -159,7 +173,8 @@ static size_t body(sim *s, char *buf, size_t cap) {
     n += (size_t)snprintf(buf + n, cap - n, "{\"messages\":[");
     for (i = 0; i < count && n < cap - 100; i++) {
         s->server_seq++;
-        n += (size_t)snprintf(buf + n, cap - n, "%s{\"cursor\":\"%s\",\"data\":%u}", i ? "," : "", cursor_text(s, k), i);
+        n +=
+            (size_t)snprintf(buf + n, cap - n, "%s{\"cursor\":\"%s\",\"data\":%u}", i ? "," : "", cursor_text(s, k), i);
     }
     n += (size_t)snprintf(buf + n, cap - n, "],\"cursor\":\"%s\"}", cursor_text(s, k));
     return n;
@@ -171,8 +186,13 @@ static const struct head {
     uint32_t interval, long_poll;
     const char *validator;
 } HEADS[] = {
-    {-1, 0, 0, ""}, {-1, 0, 25000, ""}, {2, 0, 0, ""}, {-1, 700, 0, "\"a\""},
-    {-1, 0, 0, "Sun, 06 Nov 1994 08:49:37 GMT"}, {99999999, 0, 0, "\"b\""}, {-1, 99999999, 1, ""},
+    {-1, 0, 0, ""},
+    {-1, 0, 25000, ""},
+    {2, 0, 0, ""},
+    {-1, 700, 0, "\"a\""},
+    {-1, 0, 0, "Sun, 06 Nov 1994 08:49:37 GMT"},
+    {99999999, 0, 0, "\"b\""},
+    {-1, 99999999, 1, ""},
     {0, 1, 300001, "\"a\""},
 };
 static const uint32_t STATUS[] = {200, 200, 200, 204, 304, 410, 429, 503, 500, 400, 404, 0, 999};
@@ -213,9 +233,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             drain(&s, 1);
             continue;
         }
-        case 1: s.now += (uint64_t)next(&s) * 37; ll_timer(s.c, s.now); drain(&s, 1); continue;
+        case 1:
+            s.now += (uint64_t)next(&s) * 37;
+            ll_timer(s.c, s.now);
+            drain(&s, 1);
+            continue;
         case 2: ll_ws_opened(s.c, s.now, s.ws); break;
-        case 3: case 4: {
+        case 3:
+        case 4: {
             dec_frame f;
             n = frame(&s, buf, sizeof buf);
             dec_frame_decode(buf, n, &f);
@@ -237,7 +262,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (id == s.ws) s.ws = 0;
             break;
         }
-        case 6: case 7: case 14: {
+        case 6:
+        case 7:
+        case 14: {
             uint32_t req = s.poll;
             dec_body b = {0, NULL, 0, NULL, 0};
             const char *in = buf;
@@ -263,8 +290,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (b.lines) dec_body_free(&b);
             continue;
         }
-        case 8: s.visible = !s.visible; ll_visibility(s.c, s.now, s.visible); break;
-        case 9: s.online = !s.online; ll_online(s.c, s.now, s.online); break;
+        case 8:
+            s.visible = !s.visible;
+            ll_visibility(s.c, s.now, s.visible);
+            break;
+        case 9:
+            s.online = !s.online;
+            ll_online(s.c, s.now, s.online);
+            break;
         case 10: { /* away by pagehide or freeze, back by pageshow or resume (or back again) */
             uint8_t how = next(&s);
             if (s.paged_out || (how & 2)) (how & 1 ? ll_resume : ll_pageshow)(s.c, s.now);
@@ -287,7 +320,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 s.closed = 1;
             } else {
                 uint32_t req = next(&s) % 2 ? s.poll : s.post;
-                if (req == s.poll) s.poll = 0; else s.post = 0;
+                if (req == s.poll) s.poll = 0;
+                else s.post = 0;
                 ll_http_failed(s.c, s.now, req, next(&s) % 2);
             }
             break;

@@ -80,7 +80,9 @@ static void render(const ll_action *a, const dec_span *data, size_t n_data, char
                  (int)(d.n > 200 ? 200 : d.n), d.p);
         break;
     }
-    case LL_ACT_STATE: snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c)); break;
+    case LL_ACT_STATE:
+        snprintf(out, cap, "state %s %s %s", ll_state_name(a->a), ll_transport_name(a->b), ll_reason_name(a->c));
+        break;
     case LL_ACT_ERROR: {
         int n = snprintf(out, cap, "error %s %s", ll_error_name(a->a), ll_reason_name(a->c));
         if (a->b) n += snprintf(out + n, cap - (size_t)n, " status=%u", a->b);
@@ -209,8 +211,7 @@ static void do_input(run *r, char *rest, int line) {
             char *end = strchr(body, ']'), *colon = strchr(body, ':'), *v;
             if (!end || !colon || colon > end) break;
             *colon = *end = 0;
-            for (v = colon + 1; *v == ' '; v++) {
-            }
+            for (v = colon + 1; *v == ' '; v++) {}
             if (!strcasecmp(body + 1, "Retry-After")) retry_after = strspn(v, "0123456789") == strlen(v) ? atoi(v) : -1;
             else if (!strcasecmp(body + 1, "Lifeline-Interval")) interval = (uint32_t)atol(v);
             else if (!strcasecmp(body + 1, "Lifeline-Long-Poll")) long_poll = (uint32_t)atol(v);
@@ -290,7 +291,8 @@ static void do_check(run *r, char *rest, int line) {
         unsigned long long d = ll_next_deadline(r->core), lo, hi;
         char *arg = word(&rest), *dots = strstr(arg, "..");
         if (!strcmp(arg, "never")) {
-            if (d != LL_NEVER) snprintf(buf, sizeof buf, "%llu", d), fail(r, line, "deadline %s, expected %s", buf, "never");
+            if (d != LL_NEVER)
+                snprintf(buf, sizeof buf, "%llu", d), fail(r, line, "deadline %s, expected %s", buf, "never");
             return;
         }
         lo = strtoull(arg, NULL, 10);

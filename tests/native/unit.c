@@ -16,16 +16,16 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        if (cond) {                                                   \
-            passed++;                                                 \
-        } else {                                                      \
-            failed++;                                                 \
+#define CHECK(cond, ...)                                               \
+    do {                                                               \
+        if (cond) {                                                    \
+            passed++;                                                  \
+        } else {                                                       \
+            failed++;                                                  \
             fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fputc('\n', stderr);                                      \
-        }                                                             \
+            fprintf(stderr, __VA_ARGS__);                              \
+            fputc('\n', stderr);                                       \
+        }                                                              \
     } while (0)
 
 /* A copy of p[0..n) that ends exactly at a PROT_NONE page. */
@@ -43,11 +43,27 @@ static char *guarded(const char *p, size_t n) {
 }
 
 static void test_cursor(void) {
-    static const struct { const char *text; int ok; } cases[] = {
-        {"0", 1}, {"7", 1}, {"7-0", 1}, {"1526919030474-55", 1},
-        {"18446744073709551615", 1}, {"18446744073709551615-18446744073709551615", 1},
-        {"18446744073709551616", 0}, {"", 0}, {"-", 0}, {"7-", 0}, {"-7", 0}, {"7-1-2", 0},
-        {" 7", 0}, {"7 ", 0}, {"0x10", 0}, {"1.5", 0}, {"+3", 0},
+    static const struct {
+        const char *text;
+        int ok;
+    } cases[] = {
+        {"0", 1},
+        {"7", 1},
+        {"7-0", 1},
+        {"1526919030474-55", 1},
+        {"18446744073709551615", 1},
+        {"18446744073709551615-18446744073709551615", 1},
+        {"18446744073709551616", 0},
+        {"", 0},
+        {"-", 0},
+        {"7-", 0},
+        {"-7", 0},
+        {"7-1-2", 0},
+        {" 7", 0},
+        {"7 ", 0},
+        {"0x10", 0},
+        {"1.5", 0},
+        {"+3", 0},
     };
     size_t i;
     char buf[LL_CURSOR_TEXT];
@@ -89,9 +105,13 @@ static uint32_t frame_type(const char *text) {
 }
 
 static void test_decode_frames(void) {
-    static const struct { const char *text; uint32_t type; } cases[] = {
+    static const struct {
+        const char *text;
+        uint32_t type;
+    } cases[] = {
         {" {\"type\":\"ping\"} ", LL_FRAME_PING},
-        {"{\"type\":\"msg\",\"cursor\":\"5\",\"data\":{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}}", LL_FRAME_MSG},
+        {"{\"type\":\"msg\",\"cursor\":\"5\",\"data\":{\"a\":[1,2.5e-3,-0,true,false,null,\"x\\u00e9\\n\"]}}",
+         LL_FRAME_MSG},
         {"{\"type\":\"hello\",\"cursor\":\"1-2\",\"heartbeat\":25000}", LL_FRAME_HELLO},
         {"{\"type\":\"ack\",\"id\":9007199254740991}", LL_FRAME_ACK},
         {"{\"type\":\"ack\",\"id\":9007199254740992}", LL_FRAME_BAD},
@@ -99,16 +119,30 @@ static void test_decode_frames(void) {
         {"{\"type\":\"x\",\"unknown\":{\"deep\":[[[]]]}}", LL_FRAME_OTHER},
         {"{\"type\":\"msg\",\"cursor\":\"1\",\"data\":\"\xc3\xa9\"}", LL_FRAME_MSG},
         /* not JSON, not an object, or a known field of the wrong type: bad */
-        {"", LL_FRAME_BAD}, {"[]", LL_FRAME_BAD}, {"\"x\"", LL_FRAME_BAD}, {"{", LL_FRAME_BAD},
-        {"{}", LL_FRAME_BAD}, {"{\"type\":\"a\",}", LL_FRAME_BAD}, {"{\"a\":1 \"b\":2}", LL_FRAME_BAD},
-        {"{\"type\":\"a\"} x", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":01}", LL_FRAME_BAD},
-        {"{\"type\":\"a\",\"x\":1.}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":tru}", LL_FRAME_BAD},
-        {"{\"type\":\"a\",\"x\":\"\\x\"}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":\"tab\there\"}", LL_FRAME_BAD},
-        {"{\"type\":\"a\",\"x\":[1,]}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"x\":NaN}", LL_FRAME_BAD},
-        {"{'type':'a'}", LL_FRAME_BAD}, {"{\"type\":5}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"cursor\":5}", LL_FRAME_BAD},
-        {"{\"type\":\"ack\",\"id\":-1}", LL_FRAME_BAD}, {"{\"type\":\"ack\",\"id\":1.5}", LL_FRAME_BAD},
-        {"{\"type\":\"ack\",\"id\":\"1\"}", LL_FRAME_BAD}, {"{\"type\":\"a\",\"messages\":{}}", LL_FRAME_BAD},
-        {"{\"type\":\"ack\",\"id\":99999999999999999}", LL_FRAME_BAD}, {"{\"type\":\"msg\",\"cursor\":\"1\"}", LL_FRAME_BAD},
+        {"", LL_FRAME_BAD},
+        {"[]", LL_FRAME_BAD},
+        {"\"x\"", LL_FRAME_BAD},
+        {"{", LL_FRAME_BAD},
+        {"{}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",}", LL_FRAME_BAD},
+        {"{\"a\":1 \"b\":2}", LL_FRAME_BAD},
+        {"{\"type\":\"a\"} x", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":01}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":1.}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":tru}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":\"\\x\"}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":\"tab\there\"}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":[1,]}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"x\":NaN}", LL_FRAME_BAD},
+        {"{'type':'a'}", LL_FRAME_BAD},
+        {"{\"type\":5}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"cursor\":5}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":-1}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":1.5}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":\"1\"}", LL_FRAME_BAD},
+        {"{\"type\":\"a\",\"messages\":{}}", LL_FRAME_BAD},
+        {"{\"type\":\"ack\",\"id\":99999999999999999}", LL_FRAME_BAD},
+        {"{\"type\":\"msg\",\"cursor\":\"1\"}", LL_FRAME_BAD},
     };
     size_t i, cut;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -158,12 +192,13 @@ static void test_decode_depth(void) {
 }
 
 static void test_decode_body(void) {
-    const char *body = "{\"cursor\":\"3\",\"messages\":[ {\"cursor\":\"1\",\"data\":[1,[2]]} ,{\"cursor\":\"2\",\"data\":\"]\"},"
-                       "{\"cursor\":\"x\",\"data\":{}},5,{\"data\":1},{\"cursor\":\"4\",\"data\":null}]}";
+    const char *body =
+        "{\"cursor\":\"3\",\"messages\":[ {\"cursor\":\"1\",\"data\":[1,[2]]} ,{\"cursor\":\"2\",\"data\":\"]\"},"
+        "{\"cursor\":\"x\",\"data\":{}},5,{\"data\":1},{\"cursor\":\"4\",\"data\":null}]}";
     dec_body b;
     dec_body_decode(body, strlen(body), &b);
-    CHECK(b.lines_len == strlen("3\n1\n2\nx\n\n\n4") && !memcmp(b.lines, "3\n1\n2\nx\n\n\n4", b.lines_len), "lines %.*s",
-          (int)b.lines_len, b.lines);
+    CHECK(b.lines_len == strlen("3\n1\n2\nx\n\n\n4") && !memcmp(b.lines, "3\n1\n2\nx\n\n\n4", b.lines_len),
+          "lines %.*s", (int)b.lines_len, b.lines);
     CHECK(b.count == 6 && b.data[1].n == 3 && b.data[3].p == NULL && b.data[5].n == 4, "data spans");
     CHECK(b.depth == 5, "depth %u", b.depth);
     dec_body_free(&b);
@@ -174,7 +209,10 @@ static void test_decode_body(void) {
 
 /* The core's side: cursor lines. */
 static void test_lines(void) {
-    static const struct { const char *text; int n; } cases[] = {{"", 1}, {"5", 1}, {"5\n6", 2}, {"5\n", 2}, {"5\n\n7", 3}};
+    static const struct {
+        const char *text;
+        int n;
+    } cases[] = {{"", 1}, {"5", 1}, {"5\n6", 2}, {"5\n", 2}, {"5\n\n7", 3}};
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *t = guarded(cases[i].text, strlen(cases[i].text)), *pos = t;

@@ -12,7 +12,6 @@ clock). Reports what it measured, asserts nothing.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import threading
@@ -27,6 +26,11 @@ from test_demo import Demo  # noqa: E402
 from wsclient import Closed, WsClient  # noqa: E402
 
 
+def percentile(xs, q):
+    """The value at index q * len(xs) of the sorted xs (the last one past the end)."""
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
 def run(label, args, n_sockets, n_polls, n_messages, every_ms):
     demo = Demo(*args)
     latencies = {"websocket": [], "longpoll": []}
@@ -35,8 +39,9 @@ def run(label, args, n_sockets, n_polls, n_messages, every_ms):
     try:
         status, _, body = demo.request("GET", "/live/bench")
         head = json.loads(body)["cursor"]
-        sockets = [WsClient(demo.port, f"/live/bench?cursor={head}", timeout=30)
-                   for _ in range(n_sockets)]
+        sockets = [
+            WsClient(demo.port, f"/live/bench?cursor={head}", timeout=30) for _ in range(n_sockets)
+        ]
         for ws in sockets:
             ws.next_of("hello")
 
@@ -69,10 +74,13 @@ def run(label, args, n_sockets, n_polls, n_messages, every_ms):
         threads += [threading.Thread(target=long_poll) for _ in range(n_polls)]
         for t in threads:
             t.start()
-        time.sleep(1.0)                     # the long polls are held
+        time.sleep(1.0)  # the long polls are held
         for i in range(n_messages):
-            demo.request("POST", "/admin/publish",
-                         json.dumps({"stream": "bench", "data": {"i": i, "t": time.time()}}))
+            demo.request(
+                "POST",
+                "/admin/publish",
+                json.dumps({"stream": "bench", "data": {"i": i, "t": time.time()}}),
+            )
             time.sleep(every_ms / 1000)
         for t in threads:
             t.join(60)
@@ -87,9 +95,10 @@ def run(label, args, n_sockets, n_polls, n_messages, every_ms):
         xs = sorted(latencies[kind])
         expected = n_messages * (n_sockets if kind == "websocket" else n_polls)
         if xs:
-            p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
-            row.append(f"{len(xs)}/{expected}, median {statistics.median(xs) * 1000:.1f} ms, "
-                       f"p99 {p(0.99):.1f} ms")
+            row.append(
+                f"{len(xs)}/{expected}, median {statistics.median(xs) * 1000:.1f} ms, "
+                f"p99 {percentile(xs, 0.99) * 1000:.1f} ms"
+            )
         else:
             row.append(f"0/{expected}")
     row.append(str(stats.get("redisConnections", "-")))
@@ -108,13 +117,21 @@ def main():
         rows = [
             run("gevent, memory", [], a.sockets, a.polls, a.messages, a.every),
             run("gevent, Redis", ["--redis", redis.url], a.sockets, a.polls, a.messages, a.every),
-            run("gunicorn 2 workers, Redis", ["--gunicorn", "2", "--redis", redis.url],
-                a.sockets, a.polls, a.messages, a.every),
+            run(
+                "gunicorn 2 workers, Redis",
+                ["--gunicorn", "2", "--redis", redis.url],
+                a.sockets,
+                a.polls,
+                a.messages,
+                a.every,
+            ),
         ]
     finally:
         redis.remove()
-    print(f"{a.sockets} WebSockets + {a.polls} long polls waiting on one stream, {a.messages} "
-          f"messages {a.every} ms apart; publish → delivery (delivered/expected)\n")
+    print(
+        f"{a.sockets} WebSockets + {a.polls} long polls waiting on one stream, {a.messages} "
+        f"messages {a.every} ms apart; publish → delivery (delivered/expected)\n"
+    )
     print("| server | WebSocket | long poll | Redis connections (one process) |")
     print("| --- | --- | --- | --- |")
     for row in rows:

@@ -10,7 +10,7 @@ from flask import Flask, request
 from lifeline_flask import Lifeline
 
 app = Flask(__name__)
-live = Lifeline(app)                                   # streams at /live/<name>
+live = Lifeline(app)  # streams at /live/<name>
 
 
 @live.authorize
@@ -25,4 +25,5 @@ def post_news():
 
 if __name__ == "__main__":
     from lifeline_flask.gevent_server import serve
+
     serve(app, "127.0.0.1", 8000)

@@ -12,13 +12,23 @@ from .extension import Lifeline, LifelineState
 from .hooks import TransportHooks
 from .stores import MemoryStore, Read, Store
 
-__all__ = ["Lifeline", "LifelineState", "Rejected", "StoreUnavailable", "MemoryStore",
-           "RedisStore", "Read", "Store", "TransportHooks"]
+__all__ = [
+    "Lifeline",
+    "LifelineState",
+    "Rejected",
+    "StoreUnavailable",
+    "MemoryStore",
+    "RedisStore",
+    "Read",
+    "Store",
+    "TransportHooks",
+]
 
 
 def __getattr__(name):
     # the Redis store imports redis-py: only when asked for
     if name == "RedisStore":
         from .stores.redis import RedisStore
+
         return RedisStore
     raise AttributeError(f"module 'lifeline_flask' has no attribute {name!r}")

@@ -20,8 +20,11 @@ from flask import Response
 from markupsafe import Markup
 
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "client")
-TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
-         ".wasm": "application/wasm"}
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".wasm": "application/wasm",
+}
 SCRIPTS = {"script": "lifeline.js", "csp": "lifeline.csp.js"}
 
 
@@ -30,7 +33,7 @@ class ClientFiles:
 
     def __init__(self, prefix):
         self.base = prefix + "/client/"
-        self._files = None   # hashed name -> (plain name, bytes), read once
+        self._files = None  # hashed name -> (plain name, bytes), read once
 
     def _load(self):
         if self._files is None:
@@ -56,7 +59,8 @@ class ClientFiles:
         raise RuntimeError(
             "Lifeline: this installation of lifeline_flask has no built client "
             "(lifeline_flask/client/): install the wheel `make wheel` builds, or run "
-            "`make build` in a checkout")
+            "`make build` in a checkout"
+        )
 
     def script_tag(self, build="script"):
         if build not in SCRIPTS:
@@ -69,8 +73,9 @@ class ClientFiles:
         if found is None:
             return None
         body = found[1]
-        resp = Response(b"" if method == "HEAD" else body,
-                        content_type=TYPES[os.path.splitext(hashed)[1]])
+        resp = Response(
+            b"" if method == "HEAD" else body, content_type=TYPES[os.path.splitext(hashed)[1]]
+        )
         resp.headers["Content-Length"] = str(len(body))
         resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         resp.headers["Access-Control-Allow-Origin"] = "*"

@@ -21,6 +21,7 @@ def in_gevent():
         return False
     try:
         from gevent import monkey
+
         if monkey.is_module_patched("threading"):
             return True
     except ImportError:  # pragma: no cover - gevent always has monkey
@@ -32,6 +33,7 @@ def make_event():
     """An Event for the caller's kind of concurrency (see the module comment)."""
     if in_gevent():
         import gevent.event
+
         return gevent.event.Event()
     return threading.Event()
 
@@ -39,6 +41,7 @@ def make_event():
 def sleep(seconds):
     if in_gevent():
         import gevent
+
         gevent.sleep(seconds)
     else:
         time.sleep(seconds)
@@ -48,6 +51,7 @@ def spawn(fn, *args):
     """Run fn(*args) beside the caller: a greenlet under gevent, a daemon thread otherwise."""
     if in_gevent():
         import gevent
+
         return gevent.spawn(fn, *args)
     t = threading.Thread(target=fn, args=args, daemon=True)
     t.start()

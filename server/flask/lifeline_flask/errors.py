@@ -37,8 +37,9 @@ class StoreUnavailable(Exception):
 
 def error_response(status, code, message, headers=None):
     """``status`` with the body ``{"error": code, "message": message}``."""
-    resp = Response(dumps({"error": code, "message": message}), status=status,
-                    mimetype="application/json")
+    resp = Response(
+        dumps({"error": code, "message": message}), status=status, mimetype="application/json"
+    )
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp

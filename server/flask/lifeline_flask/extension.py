@@ -55,8 +55,11 @@ def _positive_int(name, value, minimum, optional=False):
     if value is None and optional:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"Lifeline option {name} must be an integer >= {minimum}"
-                         + (" or None" if optional else "") + f", not {value!r}")
+        raise ValueError(
+            f"Lifeline option {name} must be an integer >= {minimum}"
+            + (" or None" if optional else "")
+            + f", not {value!r}"
+        )
     return value
 
 
@@ -66,18 +69,36 @@ def _origins(value):
     if isinstance(value, str):
         value = [o for o in (p.strip() for p in value.split(",")) if o]
     if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-            isinstance(o, str) for o in value):
-        raise ValueError("Lifeline option origins must be a list of origins, '*', or a "
-                         f"comma-separated string, not {value!r}")
+        isinstance(o, str) for o in value
+    ):
+        raise ValueError(
+            "Lifeline option origins must be a list of origins, '*', or a "
+            f"comma-separated string, not {value!r}"
+        )
     return [o.rstrip("/") for o in value]
 
 
 # The options an environment variable may set, by type; the others are strings (`store` is
 # an object: never from the environment).
-_ENV_INTS = ("heartbeat", "long_poll_max", "interval", "batch", "retention", "retention_ms",
-             "max_body")
-_ENV_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
-              "0": False, "false": False, "no": False, "off": False}
+_ENV_INTS = (
+    "heartbeat",
+    "long_poll_max",
+    "interval",
+    "batch",
+    "retention",
+    "retention_ms",
+    "max_body",
+)
+_ENV_BOOLS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def _from_environment(name, environ):
@@ -115,17 +136,25 @@ def resolve_options(options, config, environ=None):
         out[name] = default if value is _UNSET else value
     prefix = out["url_prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
-        raise ValueError(f"Lifeline option url_prefix must start with '/' and not end "
-                         f"with one, not {prefix!r}")
+        raise ValueError(
+            f"Lifeline option url_prefix must start with '/' and not end "
+            f"with one, not {prefix!r}"
+        )
     out["origins"] = _origins(out["origins"])
-    for name, minimum in (("heartbeat", 0), ("long_poll_max", 0), ("batch", 1),
-                          ("retention", 1), ("max_body", 1)):
+    for name, minimum in (
+        ("heartbeat", 0),
+        ("long_poll_max", 0),
+        ("batch", 1),
+        ("retention", 1),
+        ("max_body", 1),
+    ):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
     if not isinstance(out["trust_proxy"], bool):
-        raise ValueError(f"Lifeline option trust_proxy must be True or False, "
-                         f"not {out['trust_proxy']!r}")
+        raise ValueError(
+            f"Lifeline option trust_proxy must be True or False, " f"not {out['trust_proxy']!r}"
+        )
     return out
 
 
@@ -154,8 +183,13 @@ def make_store(options):
         return options["store"]
     if options["redis_url"]:
         from .stores.redis import RedisStore
-        return RedisStore(options["redis_url"], key_prefix=options["redis_key_prefix"],
-                          retention=options["retention"], retention_ms=options["retention_ms"])
+
+        return RedisStore(
+            options["redis_url"],
+            key_prefix=options["redis_key_prefix"],
+            retention=options["retention"],
+            retention_ms=options["retention_ms"],
+        )
     workers = gunicorn_workers()
     if workers > 1:
         # Each worker would keep its own streams: a message published in one never reaches
@@ -163,7 +197,8 @@ def make_store(options):
         raise RuntimeError(
             f"Lifeline: gunicorn runs {workers} workers, but the streams are in the memory "
             "store, which one process alone can serve. Set LIFELINE_REDIS_URL (in the "
-            "environment or app.config) to keep them in Redis, or run one worker (-w 1).")
+            "environment or app.config) to keep them in Redis, or run one worker (-w 1)."
+        )
     return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"])
 
 
@@ -195,7 +230,7 @@ class LifelineState:
             return ""
         if not path.startswith(prefix + "/"):
             return None
-        name = path[len(prefix) + 1:]
+        name = path[len(prefix) + 1 :]
         return name if STREAM_RE.match(name) else ""
 
     def app_protocol(self, path):
@@ -221,8 +256,11 @@ class LifelineState:
         fn = self.live._authorize
         if fn is None or fn(stream, action, req):
             return None
-        return f"not allowed to {action} to {stream!r}" if action == "send" \
+        return (
+            f"not allowed to {action} to {stream!r}"
+            if action == "send"
             else f"not allowed to subscribe to {stream!r}"
+        )
 
     def finish(self, resp, poll=False):
         """Every answer on a stream URL: counted, CORS, poll headers."""
@@ -262,14 +300,25 @@ class Lifeline:
         prefix = state.config["url_prefix"]
         view = _make_view(state)
         methods = ["GET", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"]
-        for rule, name in ((prefix, "lifeline_root"), (prefix + "/", "lifeline_root_slash"),
-                           (prefix + "/<path:stream>", "lifeline_stream")):
-            app.add_url_rule(rule, name, view, methods=methods,
-                             provide_automatic_options=False, strict_slashes=True)
-            app.add_url_rule(rule, name + "_ws", view, methods=["GET"], websocket=True,
-                             strict_slashes=True)
-        app.add_url_rule(prefix + "/client/<name>", "lifeline_client", _client_view(state),
-                         methods=["GET"])
+        for rule, name in (
+            (prefix, "lifeline_root"),
+            (prefix + "/", "lifeline_root_slash"),
+            (prefix + "/<path:stream>", "lifeline_stream"),
+        ):
+            app.add_url_rule(
+                rule,
+                name,
+                view,
+                methods=methods,
+                provide_automatic_options=False,
+                strict_slashes=True,
+            )
+            app.add_url_rule(
+                rule, name + "_ws", view, methods=["GET"], websocket=True, strict_slashes=True
+            )
+        app.add_url_rule(
+            prefix + "/client/<name>", "lifeline_client", _client_view(state), methods=["GET"]
+        )
         # templates: {{ lifeline.script_tag() }}, {{ lifeline.client_url("lifeline.mjs") }}
         app.context_processor(lambda: {"lifeline": self})
         app.app_protocol = state.app_protocol
@@ -305,14 +354,18 @@ class Lifeline:
     def state(self, app=None):
         """The LifelineState of `app` (default: the current app, else the one initialised)."""
         if app is None:
-            if has_app_context() and "lifeline" in current_app.extensions \
-                    and current_app.extensions["lifeline"].live is self:
-                app = current_app._get_current_object()
+            if (
+                has_app_context()
+                and "lifeline" in current_app.extensions
+                and current_app.extensions["lifeline"].live is self
+            ):
+                app = current_app._get_current_object()  # type: ignore[attr-defined]
             else:
                 app = self._app
         if app is None or "lifeline" not in app.extensions:
-            raise RuntimeError("Lifeline is not initialised: call Lifeline(app) or "
-                               "live.init_app(app) first")
+            raise RuntimeError(
+                "Lifeline is not initialised: call Lifeline(app) or " "live.init_app(app) first"
+            )
         return app.extensions["lifeline"]
 
     def publish(self, stream, data, app=None):
@@ -330,8 +383,15 @@ class Lifeline:
 def _client_view(state):
     def client(name):
         resp = state.client.response(name, request.method)
-        return resp if resp is not None else state.finish(error_response(
-            404, "not_found", "no such client file (their names change with each version)"))
+        return (
+            resp
+            if resp is not None
+            else state.finish(
+                error_response(
+                    404, "not_found", "no such client file (their names change with each version)"
+                )
+            )
+        )
 
     return client
 
@@ -341,15 +401,19 @@ def _make_view(state):
         environ = request.environ
         ws = environ.get("wsgi.websocket")
         if stream is None or not STREAM_RE.match(stream):
-            if ws is not None:   # a handler that upgraded before asking us
+            if ws is not None:  # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(error_response(
-                404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"))
+            return state.finish(
+                error_response(
+                    404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"
+                )
+            )
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")
-            return state.finish(add_preflight(Response(status=204), environ,
-                                              state.config["origins"]))
+            return state.finish(
+                add_preflight(Response(status=204), environ, state.config["origins"])
+            )
         if method == "POST":
             return polling.send(state, stream)
         if method not in ("GET", "HEAD"):

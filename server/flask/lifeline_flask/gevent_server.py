@@ -23,12 +23,20 @@ same (it never sees the status of a refused upgrade).
 """
 
 import socket
+from typing import TYPE_CHECKING
 
 from gevent.pywsgi import WSGIHandler, WSGIServer
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker as _StockWorker
 from geventwebsocket.handler import WebSocketHandler as _StockHandler
 
 from .websocket import is_upgrade
+
+# For the type checker the mixin below is a handler (it calls the handler's methods); at
+# run time it is a plain mixin, put before either handler.
+if TYPE_CHECKING:
+    from gevent.pywsgi import WSGIHandler as _Handler
+else:
+    _Handler = object
 
 
 def _nodelay(sock):
@@ -43,7 +51,7 @@ def _lifeline_of(application):
     return extensions.get("lifeline") if isinstance(extensions, dict) else None
 
 
-class _Tuned:
+class _Tuned(_Handler):
     """A handler with no Nagle delay and the client socket in the environ (mixed in before
     gevent's or gevent-websocket's handler)."""
 

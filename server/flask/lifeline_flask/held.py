@@ -17,7 +17,7 @@ def client_socket(environ):
         sock = environ.get(key)
         if sock is not None:
             return sock
-    try:   # gevent's pywsgi: wsgi.input -> rfile (BufferedReader) -> SocketIO -> socket
+    try:  # gevent's pywsgi: wsgi.input -> rfile (BufferedReader) -> SocketIO -> socket
         return environ["wsgi.input"].rfile.raw._sock
     except (KeyError, AttributeError):
         return None
@@ -29,6 +29,7 @@ def peer_gone(sock):
         return False
     try:
         import select
+
         readable, _, _ = select.select([sock], [], [], 0)
         return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
@@ -48,20 +49,30 @@ def cut(sock):
 class Held:
     """A long poll or a WebSocket session in progress."""
 
-    __slots__ = ("kind", "stream", "event", "sock", "dropped", "frozen", "close_request",
-                 "opened", "last_sent", "reader")
+    __slots__ = (
+        "kind",
+        "stream",
+        "event",
+        "sock",
+        "dropped",
+        "frozen",
+        "close_request",
+        "opened",
+        "last_sent",
+        "reader",
+    )
 
     def __init__(self, kind, stream, sock):
-        self.kind = kind                 # 'longpoll' | 'websocket'
+        self.kind = kind  # 'longpoll' | 'websocket'
         self.stream = stream
         self.event = make_event()
         self.sock = sock
-        self.dropped = False             # cut, answer nothing more
-        self.frozen = False              # send nothing, answer nothing (a stalled socket)
-        self.close_request = None        # (code, reason): the session closes itself
+        self.dropped = False  # cut, answer nothing more
+        self.frozen = False  # send nothing, answer nothing (a stalled socket)
+        self.close_request = None  # (code, reason): the session closes itself
         self.opened = monotonic_ms()
         self.last_sent = self.opened
-        self.reader = None               # a WebSocket's reader greenlet
+        self.reader = None  # a WebSocket's reader greenlet
 
     def wake(self):
         self.event.set()

@@ -63,7 +63,8 @@ def add_preflight(resp, environ, origins):
         resp.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
         asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
         resp.headers["Access-Control-Allow-Headers"] = (
-            asked or "Content-Type, If-None-Match, If-Modified-Since")
+            asked or "Content-Type, If-None-Match, If-Modified-Since"
+        )
         resp.headers["Access-Control-Max-Age"] = "600"
     resp.headers["Allow"] = ALLOW_METHODS
     return add_cors(resp, environ, origins)

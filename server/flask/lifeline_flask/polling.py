@@ -13,6 +13,7 @@ after the hook returned.
 """
 
 import re
+from typing import Optional
 
 from flask import Response, request
 
@@ -41,14 +42,19 @@ def parse_if_none_match(value):
 
 
 def messages_body(cursor, messages):
-    return ('{"cursor":' + dumps(cursor) + ',"messages":['
-            + ",".join('{"cursor":' + dumps(c) + ',"data":' + text + "}" for c, text in messages)
-            + "]}")
+    return (
+        '{"cursor":'
+        + dumps(cursor)
+        + ',"messages":['
+        + ",".join('{"cursor":' + dumps(c) + ',"data":' + text + "}" for c, text in messages)
+        + "]}"
+    )
 
 
 def unavailable():
-    return error_response(503, "unavailable", "the store is unavailable; retry shortly",
-                          {"Retry-After": "1"})
+    return error_response(
+        503, "unavailable", "the store is unavailable; retry shortly", {"Retry-After": "1"}
+    )
 
 
 def _json(obj, status=200):
@@ -63,8 +69,12 @@ def _with_etag(resp, cursor):
 def poll(state, stream):
     hooks = state.transport_hooks
     raw_wait = request.args.get("wait")
-    long = state.config["long_poll_max"] > 0 and bool(_WAIT_RE.match(raw_wait or "")) \
+    long = (
+        state.config["long_poll_max"] > 0
+        and raw_wait is not None
+        and bool(_WAIT_RE.match(raw_wait))
         and int(raw_wait) > 0
+    )
     hooks.count("longpoll" if long else "poll")
     shed = hooks.before_poll(stream)
     if shed is not None:
@@ -73,10 +83,10 @@ def poll(state, stream):
         resp = _poll_answer(state, stream, raw_wait)
     except StoreUnavailable:
         resp = unavailable()
-    except Exception:            # a store that misbehaves: a clear 500, never an HTML page
+    except Exception:  # a store that misbehaves: a clear 500, never an HTML page
         state.logger.exception("lifeline: a poll failed")
         resp = error_response(500, "internal", "internal server error")
-    if resp is None:              # dropped (a restart): the socket is cut already
+    if resp is None:  # dropped (a restart): the socket is cut already
         return Response(status=503)
     delay = hooks.poll_delay()
     if delay > 0:
@@ -98,7 +108,7 @@ def _poll_answer(state, stream, raw_wait):
     if raw is not None:
         if parse_cursor(raw) is None:
             return error_response(400, "bad_request", f"bad cursor {raw!r}")
-        cursor = raw
+        cursor: Optional[str] = raw
     else:
         cursor = next((t for t in tags if parse_cursor(t) is not None), None)
     wait = 0
@@ -137,13 +147,15 @@ def _hold(state, stream, cursor, hold_ms):
     try:
         woken = True
         while True:
-            if woken:                     # read only on news, not on the one-second checks
+            if woken:  # read only on news, not on the one-second checks
                 held.event.clear()
                 r = state.store.read(stream, cursor, state.config["batch"])
                 if r.reset or r.messages:
                     return r
-            remaining = min(deadline, held.opened + state.config["long_poll_max"]) \
+            remaining = (
+                min(deadline, held.opened + state.config["long_poll_max"])
                 - concurrency.monotonic_ms()
+            )
             if remaining <= 0:
                 return r
             woken = held.event.wait(min(remaining, 1000) / 1000.0)
@@ -163,7 +175,7 @@ def check_send(obj):
         return "a send is a JSON object"
     if not is_int(obj.get("id")) or obj["id"] < 0:
         return '"id" must be an integer >= 0'
-    return None                      # a missing "data" is null
+    return None  # a missing "data" is null
 
 
 def deliver_send(state, stream, data):
@@ -179,7 +191,7 @@ def deliver_send(state, stream, data):
     if hook is None:
         return (405, "sends_disabled", "this server accepts no sends")
     try:
-        hook(stream, data, request._get_current_object())
+        hook(stream, data, request._get_current_object())  # type: ignore[attr-defined]
     except Rejected as e:
         return (e.status, e.code, e.message)
     return None
@@ -192,8 +204,9 @@ def send(state, stream):
     if shed is not None:
         return state.finish(shed)
     if not origin_allowed(request.environ, state.config["origins"], state.config["trust_proxy"]):
-        return state.finish(error_response(403, "forbidden_origin",
-                                           "this origin may not send here"))
+        return state.finish(
+            error_response(403, "forbidden_origin", "this origin may not send here")
+        )
     limit = state.config["max_body"]
     length = request.content_length
     if length is not None and length > limit:

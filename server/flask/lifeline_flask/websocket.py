@@ -32,8 +32,10 @@ from .origin import origin_allowed
 
 
 def is_upgrade(environ):
-    return (environ.get("HTTP_UPGRADE", "").lower() == "websocket"
-            and "upgrade" in environ.get("HTTP_CONNECTION", "").lower())
+    return (
+        environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        and "upgrade" in environ.get("HTTP_CONNECTION", "").lower()
+    )
 
 
 def close_socket(ws, code, reason=""):
@@ -41,7 +43,7 @@ def close_socket(ws, code, reason=""):
     without the status code) and mark the socket closed."""
     if ws is None or ws.closed:
         return
-    if code == 1006:          # the peer is gone: nothing to send
+    if code == 1006:  # the peer is gone: nothing to send
         ws.closed = True
         return
     payload = struct.pack("!H", code) + reason.encode("utf-8")[:120]
@@ -68,18 +70,19 @@ def upgrade(state, stream, ws):
     environ = request.environ
     allowed = origin_allowed(environ, state.config["origins"], state.config["trust_proxy"])
     if ws is not None:
-        if not allowed:   # a stock handler upgraded without asking us
+        if not allowed:  # a stock handler upgraded without asking us
             refuse(ws, "forbidden_origin", "this origin may not open a WebSocket here")
             return Response(status=204)
         serve(state, stream, ws)
         return Response(status=204)
     if not allowed:
-        return state.finish(error_response(403, "forbidden_origin",
-                                           "this origin may not open a WebSocket here"))
+        return state.finish(
+            error_response(403, "forbidden_origin", "this origin may not open a WebSocket here")
+        )
     refusal = hooks.upgrade_refusal(environ)
     if refusal is not None:
         return state.finish(refusal())
-    return polling.poll(state, stream)   # no WebSocket in this server: answer as a poll
+    return polling.poll(state, stream)  # no WebSocket in this server: answer as a poll
 
 
 def serve(state, stream, ws):
@@ -90,13 +93,16 @@ def serve(state, stream, ws):
     hooks = state.transport_hooks
     config = state.config
     store = state.store
-    held = Held("websocket", stream, getattr(getattr(ws, "handler", None), "socket", None)
-                or client_socket(request.environ))
+    held = Held(
+        "websocket",
+        stream,
+        getattr(getattr(ws, "handler", None), "socket", None) or client_socket(request.environ),
+    )
     hooks.count("101")
     limit = config["max_body"]
     write_lock = gevent.lock.Semaphore()
     raw_write, raw_read = ws.raw_write, ws.raw_read
-    too_large = []                     # payload bytes of the message being read
+    too_large = []  # payload bytes of the message being read
 
     def locked_write(data):
         with write_lock:
@@ -109,8 +115,15 @@ def serve(state, stream, ws):
         too_large.append(n)
         if sum(too_large) > limit:
             if not held.frozen:
-                send(dumps({"type": "error", "code": "too_large",
-                            "message": f"message over {limit} bytes"}))
+                send(
+                    dumps(
+                        {
+                            "type": "error",
+                            "code": "too_large",
+                            "message": f"message over {limit} bytes",
+                        }
+                    )
+                )
             close_socket(ws, 1009, "message too large")
             held.close(1009)
             raise ValueError("message too large")
@@ -140,7 +153,7 @@ def serve(state, stream, ws):
     @copy_current_request_context
     def reader():
         while not (ws.closed or held.dropped or held.close_request):
-            del too_large[:]              # bytes of the message being read
+            del too_large[:]  # bytes of the message being read
             try:
                 msg = ws.receive()
             except Exception:
@@ -149,7 +162,7 @@ def serve(state, stream, ws):
                 held.close(1006)
                 return
             if held.frozen:
-                continue                  # a stalled connection answers nothing
+                continue  # a stalled connection answers nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
             if not isinstance(msg, str):
                 fail("bad_frame", "binary frames are not part of lifeline.v1", 1003)
@@ -244,11 +257,11 @@ def _session(state, stream, ws, held, send, fail, reader):
     send(dumps(hello), force=True)
     held.reader = gevent.spawn(reader)
 
-    woken = True                      # read the stream only when told of news
+    woken = True  # read the stream only when told of news
     while not (ws.closed or held.dropped or held.close_request):
         if held.frozen:
             held.event.clear()
-            held.event.wait(None)     # woken only by a close, a drop or a fault change
+            held.event.wait(None)  # woken only by a close, a drop or a fault change
             continue
         if woken:
             held.event.clear()
@@ -263,12 +276,11 @@ def _session(state, stream, ws, held, send, fail, reader):
                 fail("overflow", "the stream moved past this connection's cursor", 1013)
                 break
             for cursor, text in r.messages:
-                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":'
-                            + text + "}"):
+                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
                     break
                 pos = cursor
             if r.messages:
-                continue              # a full batch may have more behind it
+                continue  # a full batch may have more behind it
         timeout = None
         hb = config["heartbeat"]
         if hb > 0:

@@ -20,7 +20,10 @@ async function publish(url, title) {
     assert.equal(res.status, 200);
 }
 
-for (const [mode, transport] of [['gevent', 'websocket'], ['flask-run', 'longpoll']]) {
+for (const [mode, transport] of [
+    ['gevent', 'websocket'],
+    ['flask-run', 'longpoll'],
+]) {
     test(`the Flask example keeps a page live (${mode}: ${transport})`, { skip, timeout: 90000 }, async () => {
         const app = await startApp(mode);
         let b;

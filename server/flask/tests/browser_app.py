@@ -25,6 +25,7 @@ def main():
     mode, port = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
     if mode == "gevent":
         from gevent import monkey
+
         monkey.patch_all()
     spec = importlib.util.spec_from_file_location("example_app", HERE.parent / "example" / "app.py")
     example = importlib.util.module_from_spec(spec)
@@ -33,16 +34,25 @@ def main():
     app.add_url_rule("/", "page", lambda: PAGE)
     # the client, and the module it loads on demand to share one connection among tabs
     for name in ("lifeline.mjs", "lifeline-share.mjs"):
-        app.add_url_rule("/" + name, name, lambda name=name: (
-            (ROOT / "dist" / name).read_bytes(), 200, {"Content-Type": "text/javascript"}))
+        app.add_url_rule(
+            "/" + name,
+            name,
+            lambda name=name: (
+                (ROOT / "dist" / name).read_bytes(),
+                200,
+                {"Content-Type": "text/javascript"},
+            ),
+        )
     if mode == "gevent":
         from lifeline_flask.gevent_server import make_server
+
         server = make_server(app, "127.0.0.1", port)
         server.start()
         print(f"LISTENING http://127.0.0.1:{server.server_port}", flush=True)
         server.serve_forever()
     else:
         from werkzeug.serving import make_server
+
         server = make_server("127.0.0.1", port, app, threaded=True)
         print(f"LISTENING http://127.0.0.1:{server.server_port}", flush=True)
         server.serve_forever()

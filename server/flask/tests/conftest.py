@@ -68,11 +68,13 @@ def gevent_server():
 
     def start(app, websocket=True):
         from lifeline_flask.gevent_server import make_server
+
         ready = threading.Event()
         box = {}
 
         def run():
             import gevent
+
             server = make_server(app, "127.0.0.1", 0, websocket=websocket)
             server.start()
             box["server"] = server
@@ -104,6 +106,7 @@ def threaded_server():
 
     def start(app):
         from werkzeug.serving import make_server
+
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -125,6 +128,7 @@ def threaded_server():
 def redis_server():
     """A started throwaway redis-server (RedisServer), always removed afterwards."""
     from redis_server import RedisServer
+
     server = RedisServer()
     server.start()
     yield server

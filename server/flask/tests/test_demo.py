@@ -23,10 +23,14 @@ PYTHON = "/usr/bin/python3"
 
 class Demo:
     def __init__(self, *args, cwd=ROOT, argv=None):
-        self.proc = subprocess.Popen(argv or [PYTHON, str(SERVER), "--port", "0", *args],
-                                     cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv or [PYTHON, str(SERVER), "--port", "0", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=True,
+        )
         self.lines = []
         end = time.monotonic() + 20
         while time.monotonic() < end:
@@ -83,7 +87,7 @@ def test_every_run_mode_prints_one_listening_line_and_serves(demo, mode):
     status, headers, body = d.request("GET", "/live/test?cursor=0")
     assert status == 200 and headers["lifeline-served-by"] == "demo-1"
     assert json.loads(body)["messages"] == [{"cursor": cursor, "data": {"n": 1}}]
-    assert d.request("GET", "/")[0] == 200                        # demo/public
+    assert d.request("GET", "/")[0] == 200  # demo/public
     assert sum(1 for line in d.lines if line.startswith("LISTENING")) == 1
 
 
@@ -121,7 +125,7 @@ def test_auth_test_rule(demo):
     assert status == 403 and json.loads(body)["error"] == "read_only"
     status, _, body = d.request("GET", "/live/throw-1")
     assert status == 500 and json.loads(body)["error"] == "internal"
-    assert d.request("GET", "/live/open")[0] == 200               # the process goes on
+    assert d.request("GET", "/live/open")[0] == 200  # the process goes on
 
 
 def test_no_sends_refuses_every_send(demo):
@@ -132,8 +136,9 @@ def test_no_sends_refuses_every_send(demo):
 
 def test_admin_refuses_a_foreign_origin(demo):
     d = demo()
-    status, _, body = d.request("POST", "/admin/restart", "{}",
-                                headers={"Origin": "https://evil.example"})
+    status, _, body = d.request(
+        "POST", "/admin/restart", "{}", headers={"Origin": "https://evil.example"}
+    )
     assert status == 403
 
 
@@ -141,9 +146,13 @@ def test_flask_run_serves_the_demo_app(demo):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([PYTHON, "-m", "flask", "--app", "server.py", "run", "--port", str(port)],
-                            cwd=ROOT / "demo" / "flask", stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "flask", "--app", "server.py", "run", "--port", str(port)],
+        cwd=ROOT / "demo" / "flask",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         end = time.monotonic() + 20
         while True:

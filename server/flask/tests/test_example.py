@@ -25,11 +25,14 @@ def test_example_over_long_polling_under_flask_run(threaded_server):
     status, _, body = srv.get_json("/live/news")
     cursor = body["cursor"]
     out = []
-    t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/news?cursor={cursor}&wait=20000")))
+    t = threading.Thread(
+        target=lambda: out.append(srv.get_json(f"/live/news?cursor={cursor}&wait=20000"))
+    )
     t.start()
     wait_until(lambda: example.app.extensions["lifeline"].held.count("longpoll") == 1)
-    status, _, body = srv.request("POST", "/news", json.dumps({"title": "hi"}),
-                                  headers={"Content-Type": "application/json"})
+    status, _, body = srv.request(
+        "POST", "/news", json.dumps({"title": "hi"}), headers={"Content-Type": "application/json"}
+    )
     assert status == 200
     t.join(15)
     assert out[0][2]["messages"][0]["data"] == {"title": "hi"}
@@ -40,9 +43,10 @@ def test_example_over_websocket_under_gevent(gevent_server):
     srv = gevent_server(example.app)
     ws = WsClient(srv.port, "/live/news")
     ws.next_of("hello")
-    srv.request("POST", "/news", json.dumps({"title": "live"}),
-                headers={"Content-Type": "application/json"})
+    srv.request(
+        "POST", "/news", json.dumps({"title": "live"}), headers={"Content-Type": "application/json"}
+    )
     assert ws.next()["data"] == {"title": "live"}
-    ws.send({"type": "send", "id": 1, "data": "no session"})   # authorize: send needs a session
+    ws.send({"type": "send", "id": 1, "data": "no session"})  # authorize: send needs a session
     assert ws.next()["error"] == "forbidden"
     ws.close()

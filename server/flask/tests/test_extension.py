@@ -18,6 +18,7 @@ def body(resp):
 
 # ---- set-up -------------------------------------------------------------------------
 
+
 def test_constructor_with_app_mounts_streams_and_keeps_state_in_extensions():
     app = Flask("a")
     live = Lifeline(app)
@@ -30,11 +31,18 @@ def test_constructor_with_app_mounts_streams_and_keeps_state_in_extensions():
 def test_init_app_pattern_and_config_keys():
     live = Lifeline()
     app = Flask("b")
-    app.config.update(LIFELINE_URL_PREFIX="/stream", LIFELINE_HEARTBEAT=1000,
-                      LIFELINE_LONG_POLL_MAX=0, LIFELINE_INTERVAL=1500, LIFELINE_BATCH=2,
-                      LIFELINE_RETENTION=3, LIFELINE_RETENTION_MS=60000,
-                      LIFELINE_MAX_BODY=100, LIFELINE_ORIGINS="https://a.example, https://b.example",
-                      LIFELINE_TRUST_PROXY=True)
+    app.config.update(
+        LIFELINE_URL_PREFIX="/stream",
+        LIFELINE_HEARTBEAT=1000,
+        LIFELINE_LONG_POLL_MAX=0,
+        LIFELINE_INTERVAL=1500,
+        LIFELINE_BATCH=2,
+        LIFELINE_RETENTION=3,
+        LIFELINE_RETENTION_MS=60000,
+        LIFELINE_MAX_BODY=100,
+        LIFELINE_ORIGINS="https://a.example, https://b.example",
+        LIFELINE_TRUST_PROXY=True,
+    )
     live.init_app(app)
     cfg = app.extensions["lifeline"].config
     assert cfg["heartbeat"] == 1000 and cfg["batch"] == 2 and cfg["max_body"] == 100
@@ -47,7 +55,7 @@ def test_init_app_pattern_and_config_keys():
     r = c.get("/stream/news")
     assert r.status_code == 200
     assert r.headers["Lifeline-Interval"] == "1500"
-    assert "Lifeline-Long-Poll" not in r.headers          # long_poll_max 0: no long polls
+    assert "Lifeline-Long-Poll" not in r.headers  # long_poll_max 0: no long polls
 
 
 def test_constructor_options_win_over_config():
@@ -60,9 +68,17 @@ def test_constructor_options_win_over_config():
 def test_bad_options_are_clear_errors():
     with pytest.raises(TypeError, match="unknown options"):
         Lifeline(hearbeat=5)
-    for bad in ({"batch": 0}, {"retention": "10"}, {"url_prefix": "live"},
-                {"url_prefix": "/live/"}, {"origins": 5}, {"heartbeat": -1},
-                {"trust_proxy": "false"}, {"interval": -1}, {"retention_ms": 0}):
+    for bad in (
+        {"batch": 0},
+        {"retention": "10"},
+        {"url_prefix": "live"},
+        {"url_prefix": "/live/"},
+        {"origins": 5},
+        {"heartbeat": -1},
+        {"trust_proxy": "false"},
+        {"interval": -1},
+        {"retention_ms": 0},
+    ):
         with pytest.raises(ValueError):
             Lifeline(Flask("d"), **bad)
 
@@ -83,10 +99,11 @@ def test_one_lifeline_on_two_apps_keeps_their_streams_apart():
     with a.app_context():
         live.publish("news", "for a")
     assert body(a.test_client().get("/live/news?cursor=0"))["messages"][0]["data"] == "for a"
-    assert b.test_client().get("/live/news?cursor=0").status_code == 204   # nothing there
+    assert b.test_client().get("/live/news?cursor=0").status_code == 204  # nothing there
 
 
 # ---- publish ------------------------------------------------------------------------
+
 
 def test_publish_returns_increasing_cursors_and_polls_see_them(client, live):
     c1 = live.publish("news", {"n": 1})
@@ -95,8 +112,10 @@ def test_publish_returns_increasing_cursors_and_polls_see_them(client, live):
     e2, o2 = map(int, c2.split("-"))
     assert (e1, o1 + 1) == (e2, o2)
     r = client.get("/live/news?cursor=0")
-    assert body(r) == {"cursor": c2, "messages": [{"cursor": c1, "data": {"n": 1}},
-                                                  {"cursor": c2, "data": [1, "two", None]}]}
+    assert body(r) == {
+        "cursor": c2,
+        "messages": [{"cursor": c1, "data": {"n": 1}}, {"cursor": c2, "data": [1, "two", None]}],
+    }
     assert r.headers["ETag"] == f'"{c2}"'
 
 
@@ -117,21 +136,34 @@ def test_publish_from_a_thread_outside_any_app_context(client, live):
     t.start()
     t.join(5)
     assert body(client.get("/live/news?cursor=0"))["messages"][0] == {
-        "cursor": out[0], "data": "from a thread"}
+        "cursor": out[0],
+        "data": "from a thread",
+    }
 
 
 def test_streams_are_independent(client, live):
     live.publish("a", 1)
     live.publish("a", 2)
     cb = live.publish("b", 3)
-    assert cb.endswith("-1")                      # offsets count per stream
+    assert cb.endswith("-1")  # offsets count per stream
     assert [m["data"] for m in body(client.get("/live/b?cursor=0"))["messages"]] == [3]
 
 
 # ---- stream URLs ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/live", "/live/", "/live/a/b", "/live/bad%20name",
-                                  "/live/" + "x" * 201, "/live/a%2Fb", "/live/%C3%A9"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/live",
+        "/live/",
+        "/live/a/b",
+        "/live/bad%20name",
+        "/live/" + "x" * 201,
+        "/live/a%2Fb",
+        "/live/%C3%A9",
+    ],
+)
 def test_invalid_stream_urls_are_json_404(client, path):
     r = client.get(path)
     assert r.status_code == 404
@@ -156,12 +188,14 @@ def test_paths_outside_the_prefix_are_left_to_the_app(app, live):
     @app.get("/hello")
     def hello():
         return "hi"
+
     c = app.test_client()
     assert c.get("/hello").data == b"hi"
     assert c.get("/nothing").status_code == 404
 
 
 # ---- polls and cursors ----------------------------------------------------------------
+
 
 def test_poll_without_cursor_is_from_now(client, live):
     live.publish("news", 1)
@@ -189,9 +223,18 @@ def test_cursor_ahead_or_of_another_epoch_is_a_410_reset(client, live):
         assert body(r) == {"type": "reset", "cursor": c}
 
 
-@pytest.mark.parametrize("query", ["cursor=abc", "cursor=-1", "cursor=1-2-3",
-                                   "cursor=99999999999999999999", "cursor=", "wait=soon",
-                                   "cursor=0&wait=-5"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cursor=abc",
+        "cursor=-1",
+        "cursor=1-2-3",
+        "cursor=99999999999999999999",
+        "cursor=",
+        "wait=soon",
+        "cursor=0&wait=-5",
+    ],
+)
 def test_bad_cursor_or_wait_is_400(client, query):
     r = client.get(f"/live/news?{query}")
     assert r.status_code == 400
@@ -206,7 +249,7 @@ def test_retention_by_count_resets_a_cursor_that_fell_out():
     live.publish("s", 3)
     c = app.test_client()
     assert [m["data"] for m in body(c.get("/live/s?cursor=0"))["messages"]] == [2, 3]
-    assert c.get(f"/live/s?cursor={c1}").status_code == 200      # oldest retained - 1: fine
+    assert c.get(f"/live/s?cursor={c1}").status_code == 200  # oldest retained - 1: fine
     epoch = c1.split("-")[0]
     assert c.get(f"/live/s?cursor={epoch}-0").status_code == 410  # fell out of retention
 
@@ -243,7 +286,7 @@ def test_long_poll_in_the_test_client_answers_when_a_thread_publishes(client, li
     r = client.get(f"/live/news?cursor={c}&wait=10000")
     assert r.status_code == 200
     assert body(r)["messages"][0]["data"] == "late"
-    assert time.monotonic() - t0 < 9          # answered by the publish, not the timeout
+    assert time.monotonic() - t0 < 9  # answered by the publish, not the timeout
 
 
 def test_long_poll_ends_with_204_after_the_wait(client, live):
@@ -269,4 +312,5 @@ def test_publish_from_a_cli_command(app, live, client):
     assert result.exit_code == 0, result.output
     cursor = result.output.strip()
     assert body(client.get("/live/news?cursor=0"))["messages"] == [
-        {"cursor": cursor, "data": "from the CLI"}]
+        {"cursor": cursor, "data": "from the CLI"}
+    ]

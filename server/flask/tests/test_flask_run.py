@@ -20,13 +20,20 @@ def test_long_polls_wait_without_blocking_other_requests(threaded_server):
     srv = threaded_server(app)
     c0 = live.publish("news", 0)
     results = []
-    polls = [threading.Thread(target=lambda: results.append(
-        srv.get_json(f"/live/news?cursor={c0}&wait=20000", timeout=30))) for _ in range(3)]
+    polls = [
+        threading.Thread(
+            target=lambda: results.append(
+                srv.get_json(f"/live/news?cursor={c0}&wait=20000", timeout=30)
+            )
+        )
+        for _ in range(3)
+    ]
     for t in polls:
         t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 3,
-               what="three held long polls")
-    status, _, b = srv.get_json("/live/other")          # answered while they wait
+    wait_until(
+        lambda: app.extensions["lifeline"].held.count("longpoll") == 3, what="three held long polls"
+    )
+    status, _, b = srv.get_json("/live/other")  # answered while they wait
     assert status == 200
     c1 = live.publish("news", "hello")
     for t in polls:
@@ -42,7 +49,9 @@ def test_a_send_wakes_a_long_poll(threaded_server):
     srv = threaded_server(app)
     c0 = live.publish("chat", 0)
     out = []
-    t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/chat?cursor={c0}&wait=20000")))
+    t = threading.Thread(
+        target=lambda: out.append(srv.get_json(f"/live/chat?cursor={c0}&wait=20000"))
+    )
     t.start()
     wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
     status, _, body = srv.request("POST", "/live/chat", body=json.dumps({"id": 1, "data": "yo"}))
@@ -93,4 +102,4 @@ def test_long_poll_max_caps_the_hold(threaded_server):
     t0 = time.monotonic()
     status, headers, _ = srv.get_json(f"/live/news?cursor={c0}&wait=60000", timeout=30)
     assert status == 204 and headers["lifeline-long-poll"] == "300"
-    assert time.monotonic() - t0 < 20                  # the cap, not the asked 60 s
+    assert time.monotonic() - t0 < 20  # the cap, not the asked 60 s

@@ -46,6 +46,7 @@ def make_app(**options):
 
 # ---- sessions -------------------------------------------------------------------------
 
+
 def test_websocket_hello_catch_up_and_live_messages(gevent_server):
     app, live, _ = make_app()
     srv = gevent_server(app)
@@ -55,7 +56,7 @@ def test_websocket_hello_catch_up_and_live_messages(gevent_server):
     hello = ws.next()
     assert hello["type"] == "hello" and hello["cursor"] == c1 and hello["heartbeat"] == 25000
     assert ws.next() == {"type": "msg", "cursor": c1, "data": 1}
-    c2 = live.publish("news", {"live": True})           # from this thread, outside the hub
+    c2 = live.publish("news", {"live": True})  # from this thread, outside the hub
     assert ws.next() == {"type": "msg", "cursor": c2, "data": {"live": True}}
     ws.send({"type": "ping"})
     assert ws.next() == {"type": "pong"}
@@ -96,9 +97,14 @@ def test_websocket_sends_are_acked_rejected_or_disabled(gevent_server):
     ro = WsClient(srv.port, "/live/readonly-1")
     ro.next_of("hello")
     ro.send({"type": "send", "id": 2, "data": "x"})
-    assert ro.next() == {"type": "ack", "id": 2, "error": "read_only", "message": "read-only stream"}
+    assert ro.next() == {
+        "type": "ack",
+        "id": 2,
+        "error": "read_only",
+        "message": "read-only stream",
+    }
     ro.send({"type": "ping"})
-    assert ro.next() == {"type": "pong"}                 # the socket stays open
+    assert ro.next() == {"type": "pong"}  # the socket stays open
     ro.close()
 
     bare = Flask("bare")
@@ -135,7 +141,7 @@ def test_websocket_hook_that_raises_closes_1011_internal(gevent_server):
     frames, code = ws.expect_close()
     assert frames[-1]["type"] == "error" and frames[-1]["code"] == "internal"
     assert code == 1011
-    ws2 = WsClient(srv.port, "/live/chat")            # the server goes on
+    ws2 = WsClient(srv.port, "/live/chat")  # the server goes on
     assert ws2.next()["type"] == "hello"
     ws2.close()
 
@@ -145,8 +151,9 @@ def test_authorize_refuses_an_upgrade_with_an_error_frame_and_1008(gevent_server
     srv = gevent_server(app)
     ws = WsClient(srv.port, "/live/private-1")
     frames, code = ws.expect_close()
-    assert frames == [{"type": "error", "code": "forbidden",
-                       "message": "not allowed to subscribe to 'private-1'"}]
+    assert frames == [
+        {"type": "error", "code": "forbidden", "message": "not allowed to subscribe to 'private-1'"}
+    ]
     assert code == 1008
     ok = WsClient(srv.port, "/live/private-1", headers={"Cookie": "user=ok"})
     assert ok.next()["type"] == "hello"
@@ -154,6 +161,7 @@ def test_authorize_refuses_an_upgrade_with_an_error_frame_and_1008(gevent_server
 
 
 # ---- origins on the upgrade -------------------------------------------------------------
+
 
 def test_a_foreign_origin_upgrade_is_refused_with_403_and_no_101(gevent_server):
     app, live, _ = make_app()
@@ -186,12 +194,14 @@ def test_an_upgrade_to_an_invalid_stream_url_is_a_404(gevent_server):
 
 # ---- publishing from elsewhere while others wait -----------------------------------------
 
+
 def test_publish_from_a_thread_and_a_greenlet_reaches_waiting_long_polls_and_sockets(gevent_server):
     app, live, _ = make_app()
 
     @app.get("/publish-in-greenlet")
     def publish_in_greenlet():
         import gevent
+
         gevent.spawn(live.publish, "news", "from a greenlet").join()
         return "ok"
 
@@ -208,8 +218,9 @@ def test_publish_from_a_thread_and_a_greenlet_reaches_waiting_long_polls_and_soc
     polls = [threading.Thread(target=long_poll) for _ in range(3)]
     for t in polls:
         t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 3,
-               what="three held long polls")
+    wait_until(
+        lambda: app.extensions["lifeline"].held.count("longpoll") == 3, what="three held long polls"
+    )
     # another request is served while they wait (cooperative waits)
     status, _, _ = srv.get_json("/live/other")
     assert status == 200
@@ -236,8 +247,11 @@ def test_a_long_poll_client_that_vanishes_releases_its_waiter(gevent_server):
     sock.sendall(f"GET /live/news?cursor={c0}&wait=25000 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     wait_until(lambda: state.held.count("longpoll") == 1, what="the long poll held")
     sock.close()
-    wait_until(lambda: state.held.count("longpoll") == 0, timeout=15,
-               what="the vanished client's waiter released")
+    wait_until(
+        lambda: state.held.count("longpoll") == 0,
+        timeout=15,
+        what="the vanished client's waiter released",
+    )
     # nothing lost for anyone else
     c1 = live.publish("news", 1)
     status, _, b = srv.get_json(f"/live/news?cursor={c0}")
@@ -252,15 +266,17 @@ def test_long_polls_wait_per_stream(gevent_server):
     t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/a?cursor={ca}&wait=1500")))
     t.start()
     wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
-    live.publish("b", "elsewhere")                    # another stream: no answer for `a`
+    live.publish("b", "elsewhere")  # another stream: no answer for `a`
     t.join(10)
     assert out[0][0] == 204
 
 
 # ---- bad input --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("frame,code", [("not json", 1008), ('{"no":"type"}', 1008),
-                                        ('{"type":"send","id":"x"}', 1008)])
+
+@pytest.mark.parametrize(
+    "frame,code", [("not json", 1008), ('{"no":"type"}', 1008), ('{"type":"send","id":"x"}', 1008)]
+)
 def test_bad_frames_get_an_error_frame_and_close_and_others_go_on(gevent_server, frame, code):
     app, live, _ = make_app()
     srv = gevent_server(app)
@@ -295,7 +311,7 @@ def test_an_oversized_frame_closes_1009_too_large(gevent_server):
     ws.send({"type": "send", "id": 1, "data": "x" * 5000})
     frames, code = ws.expect_close()
     assert frames[-1]["code"] == "too_large" and code == 1009
-    assert app.extensions["lifeline"].store.head("news").endswith("-0")   # nothing appended
+    assert app.extensions["lifeline"].store.head("news").endswith("-0")  # nothing appended
 
 
 def test_a_bad_websocket_cursor_is_an_error_frame(gevent_server):

@@ -24,11 +24,26 @@ def gunicorn():
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)])}
     proc = subprocess.Popen(
-        ["/usr/bin/python3", "-m", "gunicorn", "-k",
-         "geventwebsocket.gunicorn.workers.GeventWebSocketWorker", "-w", "1",
-         "--graceful-timeout", "1", "-b", f"127.0.0.1:{port}", "gunicorn_app:app"],
-        cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+        [
+            "/usr/bin/python3",
+            "-m",
+            "gunicorn",
+            "-k",
+            "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+            "-w",
+            "1",
+            "--graceful-timeout",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "gunicorn_app:app",
+        ],
+        cwd=HERE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         end = time.monotonic() + 20
         while True:
@@ -50,6 +65,7 @@ def gunicorn():
 
 def get_json(port, path):
     import http.client
+
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
         conn.request("GET", path)
@@ -76,16 +92,22 @@ def test_stock_worker_serves_websocket_sends_and_polls(gunicorn):
 def test_stock_worker_foreign_origin_gets_an_error_frame_and_1008(gunicorn):
     ws = WsClient(gunicorn, "/live/chat", headers={"Origin": "https://evil.example"})
     frames, code = ws.expect_close()
-    assert frames == [{"type": "error", "code": "forbidden_origin",
-                       "message": "this origin may not open a WebSocket here"}]
+    assert frames == [
+        {
+            "type": "error",
+            "code": "forbidden_origin",
+            "message": "this origin may not open a WebSocket here",
+        }
+    ]
     assert code == 1008
 
 
 def test_stock_worker_releases_a_vanished_long_poll(gunicorn):
     status, body = get_json(gunicorn, "/live/news")
     sock = socket.create_connection(("127.0.0.1", gunicorn), timeout=5)
-    sock.sendall(f"GET /live/news?cursor={body['cursor']}&wait=25000 HTTP/1.1\r\n"
-                 "Host: x\r\n\r\n".encode())
+    sock.sendall(
+        f"GET /live/news?cursor={body['cursor']}&wait=25000 HTTP/1.1\r\n" "Host: x\r\n\r\n".encode()
+    )
     wait_until(lambda: get_json(gunicorn, "/held")[1]["longpoll"] == 1, what="held")
     sock.close()
     wait_until(lambda: get_json(gunicorn, "/held")[1]["longpoll"] == 0, what="released")

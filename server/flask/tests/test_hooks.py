@@ -105,6 +105,7 @@ def test_an_authorize_hook_that_raises_is_a_500():
     @live.authorize
     def authorize(stream, action, request):
         raise KeyError("oops")
+
     r = app.test_client().get("/live/news")
     assert r.status_code == 500 and body(r)["error"] == "internal"
 
@@ -123,9 +124,21 @@ def test_rejected_checks_its_arguments():
 
 # ---- bad sends ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload", ["not json", "{\"id\":1", "[1,2]", "{\"data\":1}",
-                                     "{\"id\":-1}", "{\"id\":\"1\"}", "{\"id\":1.5}",
-                                     "{\"id\":1,\"data\":NaN}", b"\xff\xfe"])
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        '{"id":1',
+        "[1,2]",
+        '{"data":1}',
+        '{"id":-1}',
+        '{"id":"1"}',
+        '{"id":1.5}',
+        '{"id":1,"data":NaN}',
+        b"\xff\xfe",
+    ],
+)
 def test_malformed_sends_are_400_and_reach_no_hook(guarded, payload):
     app, live, calls = guarded
     r = send(app.test_client(), "chat", payload)
@@ -144,6 +157,7 @@ def test_an_oversized_send_is_413():
 
 # ---- cross-site safety ----------------------------------------------------------------
 
+
 def test_a_foreign_origin_may_not_send_by_default(guarded):
     app, live, calls = guarded
     c = app.test_client()
@@ -151,8 +165,8 @@ def test_a_foreign_origin_may_not_send_by_default(guarded):
     assert r.status_code == 403 and body(r)["error"] == "forbidden_origin"
     assert ("chat", "send") not in calls
     same = send(c, "chat", {"id": 2, "data": 1}, headers={"Origin": "http://localhost"})
-    assert same.status_code == 200                      # the request's own origin
-    assert send(c, "chat", {"id": 3, "data": 1}).status_code == 200   # no Origin: not a page
+    assert same.status_code == 200  # the request's own origin
+    assert send(c, "chat", {"id": 3, "data": 1}).status_code == 200  # no Origin: not a page
 
 
 def test_a_listed_origin_may_send_and_read_polls():
@@ -167,8 +181,8 @@ def test_a_listed_origin_may_send_and_read_polls():
     assert p.headers["Access-Control-Allow-Origin"] == "https://app.example"
     assert "Lifeline-Long-Poll" in p.headers["Access-Control-Expose-Headers"]
     other = c.get("/live/chat", headers={"Origin": "https://other.example"})
-    assert other.status_code == 200                      # polls are never refused...
-    assert "Access-Control-Allow-Origin" not in other.headers   # ...but not readable
+    assert other.status_code == 200  # polls are never refused...
+    assert "Access-Control-Allow-Origin" not in other.headers  # ...but not readable
 
 
 def test_star_allows_every_origin():
@@ -184,8 +198,10 @@ def test_preflight_answers_listed_origins():
     app = Flask("x")
     Lifeline(app, origins=["https://app.example"])
     c = app.test_client()
-    r = c.options("/live/chat", headers={"Origin": "https://app.example",
-                                        "Access-Control-Request-Method": "POST"})
+    r = c.options(
+        "/live/chat",
+        headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"},
+    )
     assert r.status_code == 204
     assert r.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
     r = c.options("/live/chat", headers={"Origin": "https://evil.example"})
@@ -197,7 +213,14 @@ def test_trust_proxy_takes_the_own_origin_from_forwarded_headers():
         app = Flask("x")
         live = Lifeline(app, trust_proxy=trust)
         live.on_send(lambda stream, data, request: None)
-        r = send(app.test_client(), "chat", {"id": 1, "data": 1},
-                 headers={"Origin": "https://public.example", "X-Forwarded-Proto": "https",
-                          "X-Forwarded-Host": "public.example"})
+        r = send(
+            app.test_client(),
+            "chat",
+            {"id": 1, "data": 1},
+            headers={
+                "Origin": "https://public.example",
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-Host": "public.example",
+            },
+        )
         assert r.status_code == expected

@@ -33,6 +33,7 @@ def body(resp):
 
 # ---- the store ---------------------------------------------------------------------------
 
+
 def test_config_key_selects_the_redis_store_with_the_layout(redis_server):
     app, live = redis_app(redis_server.url)
     assert isinstance(app.extensions["lifeline"].store, RedisStore)
@@ -53,7 +54,7 @@ def test_retention_drops_the_oldest_and_a_cursor_that_fell_out_resets(redis_serv
     cursors = [live.publish("s", i) for i in range(4)]
     c = app.test_client()
     assert [m["data"] for m in body(c.get("/live/s?cursor=0"))["messages"]] == [2, 3]
-    assert c.get(f"/live/s?cursor={cursors[1]}").status_code == 200    # oldest retained - 1
+    assert c.get(f"/live/s?cursor={cursors[1]}").status_code == 200  # oldest retained - 1
     r = c.get(f"/live/s?cursor={cursors[0]}")
     assert r.status_code == 410 and body(r)["cursor"] == cursors[3]
 
@@ -65,7 +66,7 @@ def test_retention_by_age(redis_server):
     live.publish("s", "new")
     c = app.test_client()
     assert [m["data"] for m in body(c.get("/live/s?cursor=0"))["messages"]] == ["new"]
-    assert c.get(f"/live/s?cursor={first}").status_code == 200     # right before "new"
+    assert c.get(f"/live/s?cursor={first}").status_code == 200  # right before "new"
     assert c.get(f"/live/s?cursor={first.split('-')[0]}-0").status_code == 410
 
 
@@ -78,9 +79,9 @@ def test_flushall_resets_old_cursors_once(redis_server):
     assert r.status_code == 410
     new_head = body(r)["cursor"]
     fresh = live.publish("s", "after")
-    assert fresh.split("-")[0] != old.split("-")[0]                 # a new epoch
+    assert fresh.split("-")[0] != old.split("-")[0]  # a new epoch
     r = c.get(f"/live/s?cursor={new_head}")
-    assert [m["data"] for m in body(r)["messages"]] == ["after"]   # nothing lost after it
+    assert [m["data"] for m in body(r)["messages"]] == ["after"]  # nothing lost after it
 
 
 def test_restart_with_aof_keeps_history_and_cursors(redis_server):
@@ -122,14 +123,19 @@ def test_restart_without_persistence_is_exactly_one_reset(redis_server):
 
 # ---- Redis going away ---------------------------------------------------------------------
 
-def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(redis_server, gevent_server):
+
+def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(
+    redis_server, gevent_server
+):
     app, live = redis_app(redis_server.url)
     srv = gevent_server(app)
     c0 = live.publish("s", 0)
     ws = WsClient(srv.port, f"/live/s?cursor={c0}")
     ws.next_of("hello")
     held = []
-    t = threading.Thread(target=lambda: held.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
+    t = threading.Thread(
+        target=lambda: held.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000"))
+    )
     t.start()
     wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
 
@@ -147,7 +153,7 @@ def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(re
     status, _, _ = srv.request("POST", "/live/s", json.dumps({"id": 1, "data": 1}))
     assert status == 503
 
-    redis_server.start()                       # back, empty: no app restart
+    redis_server.start()  # back, empty: no app restart
     wait_until(lambda: srv.get_json("/live/s")[0] == 200, timeout=10, what="polls back")
     ws = WsClient(srv.port, "/live/s")
     hello = ws.next_of("hello")
@@ -155,7 +161,7 @@ def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(re
     assert ws.next() == {"type": "msg", "cursor": fresh, "data": "back"}
     ws.close()
     r = srv.get_json(f"/live/s?cursor={c0}")
-    assert r[0] == 410                          # the old epoch is gone: one reset
+    assert r[0] == 410  # the old epoch is gone: one reset
     assert hello["cursor"] == "0-0"
 
 
@@ -168,13 +174,19 @@ def test_connections_stay_constant_however_many_wait(redis_server, gevent_server
     for ws in sockets:
         ws.next_of("hello")
     results = []
-    polls = [threading.Thread(target=lambda: results.append(
-        srv.get_json(f"/live/s?cursor={c0}&wait=20000", timeout=30))) for _ in range(20)]
+    polls = [
+        threading.Thread(
+            target=lambda: results.append(
+                srv.get_json(f"/live/s?cursor={c0}&wait=20000", timeout=30)
+            )
+        )
+        for _ in range(20)
+    ]
     for t in polls:
         t.start()
     wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 20)
     clients = int(redis_server.cli("INFO", "clients").split("connected_clients:")[1].split()[0])
-    assert clients <= COMMAND_CONNECTIONS + 1 + 1        # + the redis-cli asking
+    assert clients <= COMMAND_CONNECTIONS + 1 + 1  # + the redis-cli asking
     assert store.connection_count() <= COMMAND_CONNECTIONS + 1
     c1 = live.publish("s", "all")
     for t in polls:
@@ -187,12 +199,13 @@ def test_connections_stay_constant_however_many_wait(redis_server, gevent_server
 
 # ---- several processes ------------------------------------------------------------------
 
+
 def test_two_gunicorn_workers_share_streams_through_redis(redis_server):
     d = Demo("--gunicorn", "2", "--redis", redis_server.url, "--name", "g")
     try:
         sockets, names = [], set()
         end = time.monotonic() + 20
-        while len(names) < 2 and time.monotonic() < end:     # one socket on each worker
+        while len(names) < 2 and time.monotonic() < end:  # one socket on each worker
             ws = WsClient(d.port, "/live/shared")
             name = ws.next_of("hello")["server"]
             if name in names:
@@ -203,9 +216,10 @@ def test_two_gunicorn_workers_share_streams_through_redis(redis_server):
         assert len(names) == 2, f"both workers answered: {names}"
         status, _, stats_body = d.request("GET", "/admin/stats")
         assert json.loads(stats_body)["redisConnections"] <= COMMAND_CONNECTIONS + 1
-        for i in range(6):                  # publishes land on either worker
-            status, headers, b = d.request("POST", "/admin/publish",
-                                           json.dumps({"stream": "shared", "data": i}))
+        for i in range(6):  # publishes land on either worker
+            status, headers, b = d.request(
+                "POST", "/admin/publish", json.dumps({"stream": "shared", "data": i})
+            )
             assert status == 200
         for ws in sockets:
             got = [ws.next()["data"] for _ in range(6)]
@@ -230,20 +244,23 @@ def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
 
     store._read_now = slow_read
     results = []
-    readers = [threading.Thread(target=lambda: results.append(store.read("s", cursor, 10)))
-               for _ in range(10)]
+    readers = [
+        threading.Thread(target=lambda: results.append(store.read("s", cursor, 10)))
+        for _ in range(10)
+    ]
     for t in readers:
         t.start()
-    wait_until(lambda: len(store._inflight) == 1
-               and next(iter(store._inflight.values())).followers == 9,
-               what="nine readers waiting on the first one's call")
+    wait_until(
+        lambda: len(store._inflight) == 1 and next(iter(store._inflight.values())).followers == 9,
+        what="nine readers waiting on the first one's call",
+    )
     gate.set()
     for t in readers:
         t.join(10)
     assert len(calls) == 1
     assert len(results) == 10 and all(r == results[0] for r in results)
     assert [m[1] for m in results[0].messages] == ["2"]
-    store.read("s", cursor, 10)                    # a later read asks Redis again
+    store.read("s", cursor, 10)  # a later read asks Redis again
     assert len(calls) == 2
     store.close()
 
@@ -252,8 +269,20 @@ def test_python_and_node_processes_share_streams_on_one_redis(redis_server):
     """A message published from Python reaches a client of a Node process, and the other
     way round: one layout, one pair of Lua scripts."""
     flask = Demo("--redis", redis_server.url, "--name", "py")
-    node = Demo(argv=["node", str(ROOT / "demo" / "server.mjs"), "--host", "127.0.0.1",
-                      "--port", "0", "--redis", redis_server.url, "--name", "js"])
+    node = Demo(
+        argv=[
+            "node",
+            str(ROOT / "demo" / "server.mjs"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--redis",
+            redis_server.url,
+            "--name",
+            "js",
+        ]
+    )
     try:
         at_node = WsClient(node.port, "/live/mixed")
         at_flask = WsClient(flask.port, "/live/mixed")
@@ -261,21 +290,25 @@ def test_python_and_node_processes_share_streams_on_one_redis(redis_server):
         assert at_flask.next_of("hello")["server"] == "py"
         cursors = []
         for demo, data in ((flask, "from python"), (node, "from node"), (flask, {"n": 3})):
-            status, _, b = demo.request("POST", "/admin/publish",
-                                        json.dumps({"stream": "mixed", "data": data}))
+            status, _, b = demo.request(
+                "POST", "/admin/publish", json.dumps({"stream": "mixed", "data": data})
+            )
             assert status == 200
             cursors.append(json.loads(b)["cursor"])
         epochs = {c.split("-")[0] for c in cursors}
         assert len(epochs) == 1 and [c.split("-")[1] for c in cursors] == ["1", "2", "3"]
-        expected = [{"type": "msg", "cursor": c, "data": d}
-                    for c, d in zip(cursors, ["from python", "from node", {"n": 3}])]
+        expected = [
+            {"type": "msg", "cursor": c, "data": d}
+            for c, d in zip(cursors, ["from python", "from node", {"n": 3}])
+        ]
         assert [at_node.next() for _ in range(3)] == expected
         assert [at_flask.next() for _ in range(3)] == expected
         # and a poll of either reads the same history
         for demo in (flask, node):
             status, _, b = demo.request("GET", "/live/mixed?cursor=0")
-            assert json.loads(b)["messages"] == [{"cursor": e["cursor"], "data": e["data"]}
-                                                 for e in expected]
+            assert json.loads(b)["messages"] == [
+                {"cursor": e["cursor"], "data": e["data"]} for e in expected
+            ]
         at_node.close()
         at_flask.close()
     finally:
@@ -287,7 +320,7 @@ def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server,
     """Threads, not greenlets: the subscriber is a thread and wakes a threading.Event."""
     app, live = redis_app(redis_server.url)
     srv = threaded_server(app)
-    other = RedisStore(redis_server.url)              # stands in for another process
+    other = RedisStore(redis_server.url)  # stands in for another process
     c0 = other.append("s", 0)
     out = []
     t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
@@ -301,14 +334,18 @@ def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server,
 
 def test_a_server_started_while_redis_is_down_answers_503_until_it_is_there():
     from redis_server import RedisServer
-    redis = RedisServer()                             # a port with no Redis yet
+
+    redis = RedisServer()  # a port with no Redis yet
     d = Demo("--redis", redis.url)
     try:
         status, headers, _ = d.request("GET", "/live/s")
         assert status == 503 and headers["retry-after"] == "1"
         redis.start()
-        wait_until(lambda: d.request("GET", "/live/s")[0] == 200, timeout=10,
-                   what="polls answered once Redis is there")
+        wait_until(
+            lambda: d.request("GET", "/live/s")[0] == 200,
+            timeout=10,
+            what="polls answered once Redis is there",
+        )
         status, _, b = d.request("POST", "/admin/publish", json.dumps({"stream": "s", "data": 1}))
         assert status == 200
     finally:
@@ -317,7 +354,7 @@ def test_a_server_started_while_redis_is_down_answers_503_until_it_is_there():
 
 
 def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
-    stores = [RedisStore(redis_server.url) for _ in range(4)]   # 4 connections, as 4 processes
+    stores = [RedisStore(redis_server.url) for _ in range(4)]  # 4 connections, as 4 processes
     cursors = []
     lock = threading.Lock()
 
@@ -332,11 +369,11 @@ def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
         t.start()
     for t in threads:
         t.join(30)
-    assert len({c.split("-")[0] for c in cursors}) == 1               # one epoch
+    assert len({c.split("-")[0] for c in cursors}) == 1  # one epoch
     assert sorted(int(c.split("-")[1]) for c in cursors) == list(range(1, 201))
     log = stores[0].read("race", "0", 500)
     assert [m[0] for m in log.messages] == sorted(cursors, key=lambda c: int(c.split("-")[1]))
-    for who in range(4):                                                # each writer in order
+    for who in range(4):  # each writer in order
         mine = [json.loads(t)["i"] for _, t in log.messages if json.loads(t)["who"] == who]
         assert mine == list(range(50))
     for s in stores:

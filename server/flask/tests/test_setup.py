@@ -12,8 +12,9 @@ from lifeline_flask import Lifeline
 from lifeline_flask.extension import gunicorn_workers, resolve_options
 
 CLIENT = os.path.join(os.path.dirname(__file__), "..", "lifeline_flask", "client")
-needs_client = pytest.mark.skipif(not os.path.exists(os.path.join(CLIENT, "manifest.json")),
-                                  reason="no built client: make build")
+needs_client = pytest.mark.skipif(
+    not os.path.exists(os.path.join(CLIENT, "manifest.json")), reason="no built client: make build"
+)
 
 
 def manifest():
@@ -59,7 +60,10 @@ def test_script_tag_errors_name_what_is_accepted():
     app = Flask("b")
     live = Lifeline(app)
     with app.app_context():
-        assert str(live.script_tag("csp")) == f'<script src="/live/client/{manifest()["lifeline.csp.js"]}"></script>'
+        assert (
+            str(live.script_tag("csp"))
+            == f'<script src="/live/client/{manifest()["lifeline.csp.js"]}"></script>'
+        )
         with pytest.raises(ValueError, match="build is 'script' or 'csp', not 'nope'"):
             live.script_tag("nope")
         with pytest.raises(ValueError, match="no client file 'lifeline.exe'; there are "):
@@ -67,16 +71,22 @@ def test_script_tag_errors_name_what_is_accepted():
 
 
 def test_options_from_the_environment_after_arguments_and_config():
-    env = {"LIFELINE_HEARTBEAT": "5000", "LIFELINE_BATCH": "9", "LIFELINE_REDIS_URL": "redis://h:1/0",
-           "LIFELINE_ORIGINS": "https://a.example, https://b.example", "LIFELINE_TRUST_PROXY": "on",
-           "LIFELINE_INTERVAL": "none", "LIFELINE_RETENTION": ""}
+    env = {
+        "LIFELINE_HEARTBEAT": "5000",
+        "LIFELINE_BATCH": "9",
+        "LIFELINE_REDIS_URL": "redis://h:1/0",
+        "LIFELINE_ORIGINS": "https://a.example, https://b.example",
+        "LIFELINE_TRUST_PROXY": "on",
+        "LIFELINE_INTERVAL": "none",
+        "LIFELINE_RETENTION": "",
+    }
     out = resolve_options({"batch": 3}, {"LIFELINE_HEARTBEAT": 7000}, env)
-    assert out["batch"] == 3                      # the argument wins
-    assert out["heartbeat"] == 7000               # then app.config
-    assert out["redis_url"] == "redis://h:1/0"    # then the environment
+    assert out["batch"] == 3  # the argument wins
+    assert out["heartbeat"] == 7000  # then app.config
+    assert out["redis_url"] == "redis://h:1/0"  # then the environment
     assert out["origins"] == ["https://a.example", "https://b.example"]
     assert out["trust_proxy"] is True and out["interval"] is None
-    assert out["retention"] == 1000               # empty: unset
+    assert out["retention"] == 1000  # empty: unset
     with pytest.raises(ValueError, match=r"^LIFELINE_BATCH must be a whole number, not 'ten'$"):
         resolve_options({}, {}, {"LIFELINE_BATCH": "ten"})
     with pytest.raises(ValueError, match="LIFELINE_TRUST_PROXY must be true or false"):
@@ -91,14 +101,21 @@ def test_redis_url_from_the_environment_makes_the_redis_store(monkeypatch):
     app.extensions["lifeline"].store.close()
 
 
-@pytest.mark.parametrize("argv, environ, workers", [
-    (["/usr/bin/gunicorn", "-w", "4", "app:app"], {}, 4),
-    (["/usr/lib/python3/dist-packages/gunicorn/__main__.py", "--workers=3", "app:app"], {}, 3),  # python -m gunicorn
-    (["gunicorn", "-w2", "app:app"], {}, 2),
-    (["gunicorn", "app:app"], {"WEB_CONCURRENCY": "5"}, 5),
-    (["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "--bind 127.0.0.1:8000 --workers 6"}, 6),
-    (["gunicorn", "app:app"], {}, 1),
-])
+@pytest.mark.parametrize(
+    "argv, environ, workers",
+    [
+        (["/usr/bin/gunicorn", "-w", "4", "app:app"], {}, 4),
+        (
+            ["/usr/lib/python3/dist-packages/gunicorn/__main__.py", "--workers=3", "app:app"],
+            {},
+            3,
+        ),  # python -m gunicorn
+        (["gunicorn", "-w2", "app:app"], {}, 2),
+        (["gunicorn", "app:app"], {"WEB_CONCURRENCY": "5"}, 5),
+        (["gunicorn", "app:app"], {"GUNICORN_CMD_ARGS": "--bind 127.0.0.1:8000 --workers 6"}, 6),
+        (["gunicorn", "app:app"], {}, 1),
+    ],
+)
 def test_gunicorn_workers_from_its_command_line_and_environment(argv, environ, workers):
     assert gunicorn_workers(argv, environ) == workers
 
@@ -106,9 +123,14 @@ def test_gunicorn_workers_from_its_command_line_and_environment(argv, environ, w
 def test_several_gunicorn_workers_on_the_memory_store_refuse_to_start(monkeypatch):
     monkeypatch.setattr("sys.argv", ["gunicorn", "-w", "4", "app:app"])
     monkeypatch.delenv("LIFELINE_REDIS_URL", raising=False)
-    with pytest.raises(RuntimeError, match=r"gunicorn runs 4 workers, but the streams are in the "
-                                           r"memory store.*Set LIFELINE_REDIS_URL"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"gunicorn runs 4 workers, but the streams are in the "
+        r"memory store.*Set LIFELINE_REDIS_URL",
+    ):
         Lifeline(Flask("d"))
-    Lifeline(Flask("e"), redis_url="redis://127.0.0.1:1/0").state().store.close()   # with Redis: fine
+    Lifeline(
+        Flask("e"), redis_url="redis://127.0.0.1:1/0"
+    ).state().store.close()  # with Redis: fine
     monkeypatch.setattr("sys.argv", ["gunicorn", "-w", "1", "app:app"])
-    Lifeline(Flask("f"))                                                            # one worker: fine
+    Lifeline(Flask("f"))  # one worker: fine

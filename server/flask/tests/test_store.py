@@ -2,7 +2,6 @@
 cooperates with gevent in a greenlet and with threads otherwise."""
 
 import threading
-import time
 
 import pytest
 
@@ -18,12 +17,12 @@ def test_read_follows_the_cursor_rules():
     assert [m[1] for m in r.messages] == ["2", "3", "4"] and r.cursor == cursors[4]
     assert s.read("a", cursors[1], 1).messages == [(cursors[2], "2")]
     assert s.read("a", cursors[0], 10).reset
-    assert s.read("a", cursors[4][:-1] + "9", 10).reset           # ahead of the head
-    assert s.read("a", "1-1", 10) == (([], cursors[4], True))     # another epoch
+    assert s.read("a", cursors[4][:-1] + "9", 10).reset  # ahead of the head
+    assert s.read("a", "1-1", 10) == (([], cursors[4], True))  # another epoch
     with pytest.raises(ValueError):
         s.read("a", "x", 10)
     with pytest.raises(TypeError):
-        s.append("a", {1, 2})                                      # a set is not JSON
+        s.append("a", {1, 2})  # a set is not JSON
 
 
 def test_wait_in_a_thread():
@@ -32,11 +31,12 @@ def test_wait_in_a_thread():
     assert s.wait("a", head, 0.05) is False
     threading.Timer(0.1, s.append, ("a", 1)).start()
     assert s.wait("a", head, 10) is True
-    assert s.wait("a", head, 10) is True        # already behind: at once
+    assert s.wait("a", head, 10) is True  # already behind: at once
 
 
 def test_wait_in_a_greenlet_lets_other_greenlets_run():
     import gevent
+
     s = MemoryStore()
     head = s.head("a")
     ticks = []

@@ -61,6 +61,20 @@ class Store:
     def _retention_changed(self):
         """A smaller retention applies from the next append (MemoryStore: at once)."""
 
+    # ---- the interface (the module's docstring), which each store implements ----------
+
+    def append(self, stream, data):
+        raise NotImplementedError
+
+    def read(self, stream, cursor, limit):
+        raise NotImplementedError
+
+    def head(self, stream):
+        raise NotImplementedError
+
+    def subscribe(self, stream, fn):
+        raise NotImplementedError
+
     def wait(self, stream, cursor, timeout):
         event = make_event()
         unsubscribe = self.subscribe(stream, event.set)

@@ -12,6 +12,7 @@ so greenlets and threads can share it; subscribers are called after it is releas
 import threading
 import time
 from collections import deque
+from typing import Deque, Tuple
 
 from ..cursor import format_cursor, is_everything, parse_cursor
 from ..jsontext import dumps
@@ -27,9 +28,10 @@ class _Stream:
     __slots__ = ("offset", "floor", "log")
 
     def __init__(self):
-        self.offset = 0          # the last offset given out
-        self.floor = 0           # the newest offset dropped by retention
-        self.log = deque()       # (offset, cursor, json_text, appended_ms)
+        self.offset = 0  # the last offset given out
+        self.floor = 0  # the newest offset dropped by retention
+        # (offset, cursor, json_text, appended_ms)
+        self.log: Deque[Tuple[int, str, str, float]] = deque()
 
 
 class MemoryStore(Store):
@@ -121,7 +123,7 @@ class MemoryStore(Store):
 
     def _begin(self):
         epoch = self._clock_ms()
-        self._epoch = max(epoch, self._epoch + 1)   # two starts within one ms differ
+        self._epoch = max(epoch, self._epoch + 1)  # two starts within one ms differ
         self._streams = {}
 
     def _trim(self, s):
@@ -132,4 +134,3 @@ class MemoryStore(Store):
             oldest_kept = self._clock_ms() - self._retention_ms
             while log and log[0][3] < oldest_kept:
                 s.floor = log.popleft()[0]
-

@@ -34,7 +34,7 @@ from ..jsontext import dumps
 from .base import Read, Store
 from .subscribers import Subscribers
 
-COMMAND_CONNECTIONS = 1       # the command pool's size; + 1 subscriber = 2 per process
+COMMAND_CONNECTIONS = 1  # the command pool's size; + 1 subscriber = 2 per process
 _LUA = Path(__file__).resolve().parent / "lua"
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, OSError)
 
@@ -44,15 +44,18 @@ def _sockets_patched():
     if gevent is None:
         return False
     from gevent import monkey
+
     return monkey.is_module_patched("socket")
 
 
 def _sleep(seconds):
     if _sockets_patched():
         import gevent
+
         gevent.sleep(seconds)
     else:
         import time
+
         time.sleep(seconds)
 
 
@@ -69,18 +72,28 @@ class _Flight:
 
 
 class RedisStore(Store):
-    def __init__(self, url="redis://127.0.0.1:6379/0", key_prefix="lifeline", retention=1000,
-                 retention_ms=None):
+    def __init__(
+        self,
+        url="redis://127.0.0.1:6379/0",
+        key_prefix="lifeline",
+        retention=1000,
+        retention_ms=None,
+    ):
         self._prefix = key_prefix
         self._channel = f"{key_prefix}:notify"
         self.retention = retention
         self.retention_ms = retention_ms
         pool = redis.BlockingConnectionPool.from_url(
-            url, max_connections=COMMAND_CONNECTIONS, timeout=5, socket_connect_timeout=1,
-            socket_timeout=5)
+            url,
+            max_connections=COMMAND_CONNECTIONS,
+            timeout=5,
+            socket_connect_timeout=1,
+            socket_timeout=5,
+        )
         self._redis = redis.Redis(connection_pool=pool)
-        self._sub_pool = redis.ConnectionPool.from_url(url, max_connections=1,
-                                                       socket_connect_timeout=1)
+        self._sub_pool = redis.ConnectionPool.from_url(
+            url, max_connections=1, socket_connect_timeout=1
+        )
         self._sub_redis = redis.Redis(connection_pool=self._sub_pool)
         self._append = self._redis.register_script((_LUA / "append.lua").read_text())
         self._read = self._redis.register_script((_LUA / "read.lua").read_text())
@@ -99,8 +112,10 @@ class RedisStore(Store):
     def append(self, stream, data):
         text = dumps(data)
         try:
-            cursor = self._append(keys=self._keys(stream), args=[
-                text, self._retention, self._retention_ms or 0, self._channel, stream])
+            cursor = self._append(
+                keys=self._keys(stream),
+                args=[text, self._retention, self._retention_ms or 0, self._channel, stream],
+            )
         except _DOWN as e:
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
         return cursor.decode() if isinstance(cursor, bytes) else cursor
@@ -114,11 +129,12 @@ class RedisStore(Store):
         all ask the same question."""
         key = (stream, cursor, limit)
         with self._lock:
-            flight = self._inflight.get(key)
-            leader = flight is None
-            if leader:
+            found = self._inflight.get(key)
+            leader = found is None
+            if found is None:
                 flight = self._inflight[key] = _Flight()
             else:
+                flight = found
                 flight.followers += 1
         if not leader:
             if not flight.done.wait(10):
@@ -153,10 +169,9 @@ class RedisStore(Store):
             pair = parse_cursor(cursor)
             if pair is None:
                 raise ValueError(f"invalid cursor {cursor!r}")
-            hi, lo = str(pair[0]), str(pair[1])       # decimal, no leading zeros
+            hi, lo = str(pair[0]), str(pair[1])  # decimal, no leading zeros
         try:
-            out = self._read(keys=self._keys(stream),
-                             args=[hi, lo, limit, self._retention_ms or 0])
+            out = self._read(keys=self._keys(stream), args=[hi, lo, limit, self._retention_ms or 0])
         except _DOWN as e:
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
         out = [x.decode() if isinstance(x, bytes) else x for x in out]
@@ -192,7 +207,7 @@ class RedisStore(Store):
         try:
             keys = list(self._redis.scan_iter(match=f"{self._prefix}:*", count=1000))
             for i in range(0, len(keys), 500):
-                self._redis.unlink(*keys[i:i + 500])
+                self._redis.unlink(*keys[i : i + 500])
         except _DOWN as e:
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
         self._subs.wake_all()
@@ -208,10 +223,12 @@ class RedisStore(Store):
     def _start_listener(self):
         if _sockets_patched():
             import gevent
+
             self._listener = gevent.spawn(self._listen)
         else:
-            self._listener = threading.Thread(target=self._listen, daemon=True,
-                                              name="lifeline-redis-notify")
+            self._listener = threading.Thread(
+                target=self._listen, daemon=True, name="lifeline-redis-notify"
+            )
             self._listener.start()
 
     def _listen(self):
@@ -228,7 +245,7 @@ class RedisStore(Store):
                         self._listening = True
                         backoff = 0.05
                         self._forget_reads(None)
-                        self._subs.wake_all()      # notifications were lost while away
+                        self._subs.wake_all()  # notifications were lost while away
                     elif message["type"] == "message":
                         data = message["data"]
                         stream = data.decode() if isinstance(data, bytes) else data
@@ -246,8 +263,7 @@ class RedisStore(Store):
                 except Exception:
                     pass
                 if was:
-                    self._subs.wake_all()          # waiters find out that Redis is gone
+                    self._subs.wake_all()  # waiters find out that Redis is gone
             if not self._closed:
                 _sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
-

@@ -25,6 +25,7 @@ class Subscribers:
                     fns.remove(fn)
                     if not fns:
                         del self._by_stream[stream]
+
         return remove
 
     def wake(self, stream):
