@@ -40,7 +40,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: protocol bench-core bench-quick deps build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 deps:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
@@ -52,6 +52,12 @@ deps:
 	fi
 	@if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  npm ci --no-audit --no-fund; fi
+
+# The wire protocol's one spec, protocol/v1.json, is the source of server/node/protocol.mjs,
+# server/flask/lifeline_flask/protocol.py, wasm/protocol.h and the README's and
+# server/DESIGN.md's protocol tables; tests/js/protocol-spec.test.mjs fails when one is stale.
+protocol:
+	node tools/gen-protocol.mjs
 
 # ---- the core ----
 
