@@ -1,5 +1,8 @@
 // errors.mjs — the errors an application sees (Rejected, StoreUnavailable) and the one the
-// handler turns into an HTTP answer (HttpError).
+// handler turns into an HTTP answer (HttpError), made from the spec's error table
+// (protocol.mjs ERRORS: status, default message, Allow / Retry-After).
+
+import { ERRORS } from './protocol.mjs';
 
 /**
  * Thrown by an `onSend` hook to refuse a send: the POST answers `status` with
@@ -33,4 +36,14 @@ export class HttpError extends Error {
         this.code = code;
         this.headers = headers;
     }
+}
+
+/** The error table's HTTP answer for `code` (its status, Allow and Retry-After headers). */
+export function httpError(code, message, headers = {}) {
+    const e = ERRORS[code];
+    if (!e || e.status === null) throw new Error(`lifeline: ${code} is not an HTTP error`);
+    const h = { ...headers };
+    if (e.allow) h.Allow = e.allow;
+    if (e.retryAfter) h['Retry-After'] = e.retryAfter;
+    return new HttpError(e.status, code, message ?? e.message, h);
 }

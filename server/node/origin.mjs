@@ -6,7 +6,7 @@
 // GET) is allowed. Polls are never refused for their origin — a cross-site page cannot read
 // the answer without the CORS headers, which only listed origins get.
 
-const EXPOSED_HEADERS = 'ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll';
+import { HEADERS } from './protocol.mjs';
 
 /** Normalize the `origins` option: '*' or a list of origins (default: none, same origin only). */
 export function parseOrigins(v) {
@@ -64,7 +64,7 @@ export function originPolicy(origins, trustProxy) {
         },
         /** CORS headers for an answer to this request. */
         corsHeaders(req) {
-            const h = { Vary: 'Origin', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
+            const h = { Vary: HEADERS.vary, 'Access-Control-Expose-Headers': HEADERS.expose };
             const origin = req.headers.origin;
             if (origins === '*') h['Access-Control-Allow-Origin'] = '*';
             else if (origin && listed(origin)) h['Access-Control-Allow-Origin'] = origin;

@@ -48,7 +48,7 @@ export const RUNTIME_OPTIONS = Object.freeze(["heartbeat","longPollMax","interva
 /** The error table: code -> {status (HTTP, null: WebSocket only), close (WebSocket close code, null: none), message, allow?}. */
 export const ERRORS = Object.freeze({
     bad_request: Object.freeze({"status":400,"close":1008,"message":"bad request"}),
-    not_found: Object.freeze({"status":404,"close":null,"message":"not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
+    not_found: Object.freeze({"status":404,"close":1008,"message":"not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
     method_not_allowed: Object.freeze({"status":405,"close":null,"message":"method not allowed on a stream URL","allow":"GET, HEAD, POST, OPTIONS"}),
     forbidden_origin: Object.freeze({"status":403,"close":1008,"message":"this origin may not connect to this server"}),
     sends_disabled: Object.freeze({"status":405,"close":null,"message":"this stream takes no sends","allow":"GET, HEAD, OPTIONS"}),
@@ -91,7 +91,8 @@ export const HEADERS = Object.freeze({
 
 /** The order of checks per request kind: check names, each with the error it answers. */
 export const CHECK_ORDER = Object.freeze({
-    upgrade: Object.freeze([["shutting_down","unavailable"],["stream_name","not_found"],["origin","forbidden_origin"],["authorize_subscribe","forbidden"],["cursor","bad_request"]]),
+    upgrade: Object.freeze([["shutting_down","unavailable"],["stream_name","not_found"],["origin","forbidden_origin"]]),
+    wsOpen: Object.freeze([["authorize_subscribe","forbidden"],["cursor","bad_request"]]),
     poll: Object.freeze([["stream_name","not_found"],["method","method_not_allowed"],["authorize_subscribe","forbidden"],["cursor","bad_request"],["wait","bad_request"]]),
     post: Object.freeze([["stream_name","not_found"],["origin","forbidden_origin"],["sends_enabled","sends_disabled"],["authorize_send","forbidden"],["size","too_large"],["json","bad_request"],["send_shape","bad_request"],["on_send","rejected"]]),
     wsFrame: Object.freeze([["size","too_large"],["text","bad_frame"],["json","bad_frame"],["frame_shape","bad_frame"],["send_shape","bad_frame"]]),

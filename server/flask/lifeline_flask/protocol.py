@@ -54,7 +54,7 @@ RUNTIME_OPTIONS = ("heartbeat", "long_poll_max", "interval", "batch", "retention
 # code, None: none), message, and allow (the Allow header) where it has one.
 ERRORS = MappingProxyType({
     "bad_request": MappingProxyType({"status": 400, "close": 1008, "message": "bad request"}),
-    "not_found": MappingProxyType({"status": 404, "close": None, "message": "not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
+    "not_found": MappingProxyType({"status": 404, "close": 1008, "message": "not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
     "method_not_allowed": MappingProxyType({"status": 405, "close": None, "message": "method not allowed on a stream URL", "allow": "GET, HEAD, POST, OPTIONS"}),
     "forbidden_origin": MappingProxyType({"status": 403, "close": 1008, "message": "this origin may not connect to this server"}),
     "sends_disabled": MappingProxyType({"status": 405, "close": None, "message": "this stream takes no sends", "allow": "GET, HEAD, OPTIONS"}),
@@ -97,7 +97,8 @@ HEADERS = MappingProxyType({
 
 # The order of checks per request kind: (check, error) pairs.
 CHECK_ORDER = MappingProxyType({
-    "upgrade": (("shutting_down", "unavailable"), ("stream_name", "not_found"), ("origin", "forbidden_origin"), ("authorize_subscribe", "forbidden"), ("cursor", "bad_request"),),
+    "upgrade": (("shutting_down", "unavailable"), ("stream_name", "not_found"), ("origin", "forbidden_origin"),),
+    "ws_open": (("authorize_subscribe", "forbidden"), ("cursor", "bad_request"),),
     "poll": (("stream_name", "not_found"), ("method", "method_not_allowed"), ("authorize_subscribe", "forbidden"), ("cursor", "bad_request"), ("wait", "bad_request"),),
     "post": (("stream_name", "not_found"), ("origin", "forbidden_origin"), ("sends_enabled", "sends_disabled"), ("authorize_send", "forbidden"), ("size", "too_large"), ("json", "bad_request"), ("send_shape", "bad_request"), ("on_send", "rejected"),),
     "ws_frame": (("size", "too_large"), ("text", "bad_frame"), ("json", "bad_frame"), ("frame_shape", "bad_frame"), ("send_shape", "bad_frame"),),
