@@ -2,12 +2,14 @@
 
 `Rejected` is raised by an `on_send` hook to refuse a send; `StoreUnavailable` is raised by
 a store whose backend is down (polls answer 503, WebSockets close 1012, `publish` lets it
-through to the caller).
+through to the caller). `spec_error` answers a code of the spec's error table (protocol.py
+ERRORS: its status, default message, Allow and Retry-After).
 """
 
 from flask import Response
 
 from .jsontext import dumps
+from .protocol import ERRORS
 
 
 class Rejected(Exception):
@@ -42,3 +44,18 @@ def error_response(status, code, message, headers=None):
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp
+
+
+def spec_error(code, message=None, headers=None):
+    """The spec's HTTP answer for ``code``: its status, message (unless given) and headers."""
+    entry = ERRORS[code]
+    if entry["status"] is None:
+        raise ValueError(f"{code} is not an HTTP error")
+    extra = {}
+    if "allow" in entry:
+        extra["Allow"] = entry["allow"]
+    if "retry_after" in entry:
+        extra["Retry-After"] = entry["retry_after"]
+    extra.update(headers or {})
+    return error_response(entry["status"], code, entry["message"] if message is None else message,
+                          extra)

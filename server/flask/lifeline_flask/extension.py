@@ -1,9 +1,10 @@
 """The Flask extension: `Lifeline(app)` or `Lifeline()` + `init_app(app)`.
 
 Mounts wire protocol v1 (README "Wire protocol v1") at `<url_prefix>/<stream>` for any
-stream name matching `[A-Za-z0-9_.:-]{1,200}`; any other path under the prefix is a JSON
-404. Every option of server/DESIGN.md's table comes from the constructor's keyword
-arguments, else `app.config['LIFELINE_<NAME>']`, else its default. Per-app state (options,
+stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the
+prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
+keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
+defaults and ranges, protocol.py). Per-app state (options,
 store, held connections) lives in `app.extensions['lifeline']`; nothing is created at
 import time.
 
@@ -14,45 +15,39 @@ gevent-websocket's handler (also inside gunicorn's GeventWebSocketWorker) to ans
 """
 
 import logging
-import re
 
 from flask import Response, current_app, has_app_context, request
 
 from . import polling, websocket
-from .errors import error_response
+from .errors import spec_error
 from .hooks import TransportHooks
 from .held import Registry
-from .origin import ALLOW_METHODS, add_cors, add_preflight, origin_allowed
+from .origin import add_cors, add_preflight, origin_allowed
+from .protocol import DEFAULTS as SPEC_DEFAULTS, INT_OPTIONS, STREAM_NAME_RE as STREAM_RE, \
+    SUBPROTOCOL
 from .stores.memory import MemoryStore
 
-STREAM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
-SUBPROTOCOL = "lifeline.v1"
 _UNSET = object()
 
-# name: default. Flask config key: LIFELINE_<NAME>.
+# name: default. Flask config key: LIFELINE_<NAME>. The spec's options, then this
+# package's own (the store).
 DEFAULTS = {
-    "url_prefix": "/live",
+    **SPEC_DEFAULTS,
     "origins": [],
-    "heartbeat": 25000,
-    "long_poll_max": 25000,
-    "interval": None,
-    "batch": 500,
-    "retention": 1000,
-    "retention_ms": None,
-    "max_body": 65536,
     "store": None,
     "redis_url": None,
     "redis_key_prefix": "lifeline",
-    "trust_proxy": False,
 }
 
 
-def _positive_int(name, value, minimum, optional=False):
-    if value is None and optional:
+def check_int_option(name, value):
+    """`value` when it is in the spec's range for option `name`, else ValueError."""
+    minimum, maximum, nullable = INT_OPTIONS[name]
+    if value is None and nullable:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"Lifeline option {name} must be an integer >= {minimum}"
-                         + (" or None" if optional else "") + f", not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise ValueError(f"Lifeline option {name} must be an integer in [{minimum}, {maximum}]"
+                         + (" or None" if nullable else "") + f", not {value!r}")
     return value
 
 
@@ -81,11 +76,8 @@ def resolve_options(options, config):
         raise ValueError(f"Lifeline option url_prefix must start with '/' and not end "
                          f"with one, not {prefix!r}")
     out["origins"] = _origins(out["origins"])
-    for name, minimum in (("heartbeat", 0), ("long_poll_max", 0), ("batch", 1),
-                          ("retention", 1), ("max_body", 1)):
-        _positive_int(name, out[name], minimum)
-    _positive_int("interval", out["interval"], 0, optional=True)
-    _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
+    for name in INT_OPTIONS:
+        check_int_option(name, out[name])
     if not isinstance(out["trust_proxy"], bool):
         raise ValueError(f"Lifeline option trust_proxy must be True or False, "
                          f"not {out['trust_proxy']!r}")
@@ -242,7 +234,7 @@ class Lifeline:
         StoreUnavailable when the store's backend is down.
         """
         if not isinstance(stream, str) or not STREAM_RE.match(stream):
-            raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
+            raise ValueError(f"bad stream name {stream!r}: {STREAM_RE.pattern}")
         return self.state(app).store.append(stream, data)
 
 
@@ -253,8 +245,8 @@ def _make_view(state):
         if stream is None or not STREAM_RE.match(stream):
             if ws is not None:   # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(error_response(
-                404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"))
+            return state.finish(spec_error("not_found"),
+                                poll=request.method in ("GET", "HEAD"))
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")
@@ -263,9 +255,8 @@ def _make_view(state):
         if method == "POST":
             return polling.send(state, stream)
         if method not in ("GET", "HEAD"):
-            resp = error_response(405, "method_not_allowed", f"{method} is not allowed here")
-            resp.headers["Allow"] = ALLOW_METHODS
-            return state.finish(resp)
+            return state.finish(spec_error("method_not_allowed",
+                                           f"{method} is not allowed on a stream URL"))
         if websocket.is_upgrade(environ):
             return websocket.upgrade(state, stream, ws)
         return polling.poll(state, stream)

@@ -7,8 +7,7 @@ browser page, or a same-origin GET). Polls are never refused for their origin: a
 page cannot read the answer unless CORS allows it, which only listed origins get.
 """
 
-EXPOSE_HEADERS = "ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll"
-ALLOW_METHODS = "GET, POST, OPTIONS"
+from .protocol import HEADERS, LIMITS
 
 
 def own_origin(environ, trust_proxy):
@@ -49,10 +48,10 @@ def add_cors(resp, environ, origins):
         resp.headers["Access-Control-Allow-Origin"] = "*"
     elif listed(origin, origins):
         resp.headers["Access-Control-Allow-Origin"] = origin
-    if origins and "*" not in origins:
-        resp.headers.add("Vary", "Origin")
-    # on every answer: without Access-Control-Allow-Origin it gives nothing away
-    resp.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    # on every answer (the spec's headers): an answer depends on Origin (CORS, POST and
+    # upgrade refusals); without Access-Control-Allow-Origin the expose list gives nothing away
+    resp.headers.add("Vary", HEADERS["vary"])
+    resp.headers["Access-Control-Expose-Headers"] = HEADERS["expose"]
     return resp
 
 
@@ -60,10 +59,9 @@ def add_preflight(resp, environ, origins):
     """An OPTIONS answer: methods and headers for a listed origin."""
     origin = environ.get("HTTP_ORIGIN")
     if listed(origin, origins):
-        resp.headers["Access-Control-Allow-Methods"] = ALLOW_METHODS
+        resp.headers["Access-Control-Allow-Methods"] = HEADERS["cors_allow_methods"]
         asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-        resp.headers["Access-Control-Allow-Headers"] = (
-            asked or "Content-Type, If-None-Match, If-Modified-Since")
-        resp.headers["Access-Control-Max-Age"] = "600"
-    resp.headers["Allow"] = ALLOW_METHODS
+        resp.headers["Access-Control-Allow-Headers"] = asked or HEADERS["cors_allow_headers"]
+        resp.headers["Access-Control-Max-Age"] = str(LIMITS["preflight_max_age"])
+    resp.headers["Allow"] = HEADERS["allow"]
     return add_cors(resp, environ, origins)

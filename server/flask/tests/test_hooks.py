@@ -33,6 +33,7 @@ def guarded():
 
     @live.on_send
     def on_send(stream, data, request):
+        calls.append((stream, "on_send"))
         if stream.startswith("readonly-"):
             raise Rejected("read_only", f"{stream} is read-only", 403)
         if data == "boom":
@@ -126,11 +127,12 @@ def test_rejected_checks_its_arguments():
 @pytest.mark.parametrize("payload", ["not json", "{\"id\":1", "[1,2]", "{\"data\":1}",
                                      "{\"id\":-1}", "{\"id\":\"1\"}", "{\"id\":1.5}",
                                      "{\"id\":1,\"data\":NaN}", b"\xff\xfe"])
-def test_malformed_sends_are_400_and_reach_no_hook(guarded, payload):
+def test_malformed_sends_are_400_and_reach_no_on_send(guarded, payload):
     app, live, calls = guarded
     r = send(app.test_client(), "chat", payload)
     assert r.status_code == 400 and body(r)["error"] == "bad_request"
-    assert ("chat", "send") not in calls
+    # the spec's order (check_order "post"): authorize before the body is read, on_send after
+    assert calls == [("chat", "send")]
 
 
 def test_an_oversized_send_is_413():
