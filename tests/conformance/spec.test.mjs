@@ -16,7 +16,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
+import WebSocket from 'ws';
+import { admin, connectWs, fetchT, liveUrlOf, wsUrl, SUBPROTOCOL } from '../lib/servers.mjs';
 import { forEachServer, bodyOf, rawUpgrade } from './matrix.mjs';
 
 const SPEC = JSON.parse(fs.readFileSync(new URL('../../protocol/v1.json', import.meta.url), 'utf8'));
@@ -333,6 +334,29 @@ function cases(config) {
                     }
                 });
             }
+            const beats = SPEC.limits.silent_peer_heartbeats.value;
+            wsTest(`a socket from which nothing comes for ${beats} heartbeats is dropped without a close frame; one that answers control pings stays`, async () => {
+                const hb = 200;
+                await admin(t.url, '/admin/config', { heartbeat: hb });
+                const open = (autoPong) => new Promise((resolve, reject) => {
+                    const ws = new WebSocket(wsUrl(t.url), [SUBPROTOCOL], { autoPong, perMessageDeflate: false });
+                    const frames = [];
+                    const t0 = Date.now();
+                    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+                    ws.on('error', () => {});
+                    ws.on('open', () => resolve({ ws, frames, closed: new Promise((r) => ws.on('close', (code) => r({ code, ms: Date.now() - t0 }))) }));
+                    ws.once('unexpected-response', () => reject(new Error('upgrade refused')));
+                });
+                const [deaf, alive] = await Promise.all([open(false), open(true)]);
+                const closed = await Promise.race([deaf.closed, new Promise((r) => setTimeout(() => r(null), (beats + 3) * hb + 2000))]);
+                assert.ok(closed, `dropped within ${beats + 3} heartbeats and 2 s`);
+                assert.equal(closed.code, 1006, 'no close frame');
+                assert.ok(closed.ms >= beats * hb, `not before ${beats} heartbeats (${closed.ms} ms)`);
+                assert.equal(alive.ws.readyState, WebSocket.OPEN, 'the socket that answers control pings is open');
+                assert.equal(alive.frames[0]?.type, 'hello');
+                assert.equal(alive.frames[0].heartbeat, hb);
+                alive.ws.close();
+            });
             wsTest(`the upgrade answers the subprotocol ${SPEC.subprotocol}`, async () => {
                 const ws = await opened(t, 'test');
                 assert.equal(ws.protocol, SPEC.subprotocol);

@@ -49,7 +49,7 @@ class Held:
     """A long poll or a WebSocket session in progress."""
 
     __slots__ = ("kind", "stream", "event", "sock", "dropped", "frozen", "close_request",
-                 "opened", "last_sent", "reader")
+                 "opened", "last_sent", "last_recv", "reader")
 
     def __init__(self, kind, stream, sock):
         self.kind = kind                 # 'longpoll' | 'websocket'
@@ -61,6 +61,7 @@ class Held:
         self.close_request = None        # (code, reason): the session closes itself
         self.opened = monotonic_ms()
         self.last_sent = self.opened
+        self.last_recv = self.opened     # a WebSocket's last frame or pong from the peer
         self.reader = None               # a WebSocket's reader greenlet
 
     def wake(self):

@@ -32,7 +32,7 @@ from .held import Held, client_socket, cut
 from .jsontext import dumps, loads
 from .concurrency import monotonic_ms
 from .origin import origin_allowed
-from .protocol import ERRORS
+from .protocol import ERRORS, LIMITS
 
 
 def is_upgrade(environ):
@@ -89,6 +89,26 @@ def upgrade(state, stream, ws):
     return polling.poll(state, stream)   # no WebSocket in this server: answer as a poll
 
 
+class _Heard:
+    """A WebSocket's input stream that notes when the peer was last heard from: any frame
+    header read (a pong included, which gevent-websocket handles without returning it)."""
+
+    __slots__ = ("_stream", "_held")
+
+    def __init__(self, stream, held):
+        self._stream = stream
+        self._held = held
+
+    def read(self, n):
+        data = self._stream.read(n)
+        if data:
+            self._held.last_recv = monotonic_ms()
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def serve(state, stream, ws):
     """One WebSocket session; returns when it is over."""
     import gevent
@@ -125,6 +145,8 @@ def serve(state, stream, ws):
 
     ws.raw_write = locked_write
     ws.raw_read = bounded_read
+    stream_in = ws.stream
+    ws.stream = _Heard(stream_in, held)    # frame headers are read from ws.stream
 
     def send(text, force=False):
         if ws.closed or held.dropped or (held.frozen and not force):
@@ -220,7 +242,7 @@ def serve(state, stream, ws):
         if held.reader is not None:
             held.reader.kill(block=False)
         # the handler may close the socket after us; restore its own write path
-        ws.raw_write, ws.raw_read = raw_write, raw_read
+        ws.raw_write, ws.raw_read, ws.stream = raw_write, raw_read, stream_in
 
 
 def _session(state, stream, ws, held, send, fail, reader):
@@ -259,10 +281,19 @@ def _session(state, stream, ws, held, send, fail, reader):
         pos = first.cursor
     else:
         pos = raw_cursor if raw_cursor is not None else head
-    hello = {"type": "hello", "cursor": head, "heartbeat": config["heartbeat"]}
+    hb = config["heartbeat"]          # the socket keeps the heartbeat its hello announced
+    hello = {"type": "hello", "cursor": head, "heartbeat": hb}
     hello.update(hooks.hello_fields())
     send(dumps(hello), force=True)
     held.reader = gevent.spawn(reader)
+    next_beat = monotonic_ms() + hb
+
+    def control_ping():
+        if not (ws.closed or held.dropped or held.frozen):
+            try:
+                ws.send_frame(b"", ws.OPCODE_PING)
+            except Exception:
+                pass
 
     woken = True                      # read the stream only when told of news
     while not (ws.closed or held.dropped or held.close_request):
@@ -289,15 +320,21 @@ def _session(state, stream, ws, held, send, fail, reader):
                 pos = cursor
             if r.messages:
                 continue              # a full batch may have more behind it
-        timeout = None
-        hb = config["heartbeat"]
-        if hb > 0:
-            idle = monotonic_ms() - held.last_sent
-            if idle >= hb:
-                send('{"type":"ping"}')
-                woken = False
-                continue
-            timeout = (hb - idle) / 1000.0
-        woken = held.event.wait(timeout)
+        # Heartbeat (as Node's): a control ping every heartbeat (a browser answers it by
+        # itself), a protocol ping after a heartbeat of silence out; nothing heard (no
+        # frame, no pong) for silent_peer_heartbeats of them: the peer vanished, drop it.
+        now = monotonic_ms()
+        if now - held.last_recv > LIMITS["silent_peer_heartbeats"] * hb:
+            held.dropped = True
+            break
+        if now >= next_beat:
+            control_ping()
+            next_beat = now + hb
+        idle = now - held.last_sent
+        if idle >= hb:
+            send('{"type":"ping"}')
+            woken = False
+            continue
+        woken = held.event.wait(min(hb - idle, next_beat - now) / 1000.0)
     if held.close_request and not held.dropped:
         close_socket(ws, *held.close_request)

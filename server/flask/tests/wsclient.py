@@ -95,7 +95,16 @@ class WsClient:
         self.send_frame(json.dumps(obj))
 
     def next_frame(self):
-        """(opcode, payload) of the next frame; raises Closed on a close frame or EOF."""
+        """(opcode, payload) of the next data frame; raises Closed on a close frame or EOF.
+        A control ping is answered with a pong (as browsers do), a pong skipped."""
+        while True:
+            opcode, payload = self._frame()
+            if opcode == 0x9:
+                self.send_frame(payload, opcode=0xA)
+            elif opcode != 0xA:
+                return opcode, payload
+
+    def _frame(self):
         b1, b2 = self._read_exact(2)
         opcode = b1 & 0x0F
         n = b2 & 0x7F
