@@ -250,6 +250,19 @@ function optionTable({ options }) {
     ].join('\n');
 }
 
+/** A language's option table for the README: Flask (snake_case, Python literals) or Node. */
+function languageOptionTable({ options }, lang) {
+    const flask = lang === 'flask';
+    const lit = (v) => (v === null ? (flask ? '`None`' : 'none') : typeof v === 'boolean' ? (flask ? `\`${v ? 'True' : 'False'}\`` : `\`${v}\``) : Array.isArray(v) ? '`[]`' : typeof v === 'string' ? `\`${v}\`` : null);
+    const def = (o) => lit(o.default) ?? `${n(o.default)}${o.unit && o.unit !== 'count' ? ' ' + o.unit : ''}`;
+    return [
+        flask ? '| option (`LIFELINE_…`) | default | range | meaning |' : '| option | default | range | meaning |',
+        '| --- | --- | --- | --- |',
+        ...options.map((o) => `| \`${flask ? o.name : o.node}\` | ${def(o)} | ${o.min !== undefined ? `${n(o.min)} to ${n(o.max)}${o.nullable ? (flask ? ', or `None`' : ', or `null`') : ''}` : '—'} | ${cell(o.doc)} |`),
+        '',
+    ].join('\n');
+}
+
 function checkOrderList({ checkOrder }) {
     return [
         ...Object.entries(checkOrder).map(([k, steps]) => `- \`${k}\`: ${steps.map((s) => `${s.check} (\`${s.error}\`)`).join(' → ')}`),
@@ -274,6 +287,10 @@ function readme(t, md) {
     out = splice(out, eb, ee, errorTable(t), FILES.readme);
     const [lb, le] = marker('limits');
     out = splice(out, lb, le, limitTable(t), FILES.readme);
+    for (const lang of ['flask', 'node']) {
+        const [b, e] = marker(`${lang} options`);
+        out = splice(out, b, e, languageOptionTable(t, lang), FILES.readme);
+    }
     return out;
 }
 
