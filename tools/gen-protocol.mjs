@@ -87,6 +87,7 @@ function nodeModule({ spec, options, errors, checkOrder, streamRe, cursorRe, wai
             if (e.allow) f.allow = spec.headers[e.allow];
             if (e.binary_close) f.binaryClose = e.binary_close;
             if (e.retry_after) f.retryAfter = String(spec.limits.retry_after_unavailable.value);
+            if (e.status_range) Object.assign(f, { statusRange: e.status_range, statusExcluded: e.status_excluded });
             return `    ${e.code}: Object.freeze(${js(f)}),`;
         }),
         '});',
@@ -164,6 +165,7 @@ function flaskModule({ spec, options, errors, checkOrder, streamRe, cursorRe, wa
             if (e.allow) f.allow = spec.headers[e.allow];
             if (e.binary_close) f.binary_close = e.binary_close;
             if (e.retry_after) f.retry_after = String(spec.limits.retry_after_unavailable.value);
+            if (e.status_range) Object.assign(f, { status_range: e.status_range, status_excluded: e.status_excluded });
             return `    ${py(e.code)}: MappingProxyType(${py(f)}),`;
         }),
         '})',

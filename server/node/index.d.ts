@@ -82,7 +82,7 @@ export interface Lifeline {
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
 
-/** Thrown by onSend to refuse a send: POST answers `status` (a 4xx, not 408/429) with {error: code, message}. */
+/** Thrown by onSend to refuse a send: POST answers `status` (a 4xx, not 408/429) with {error: code, message}. Another status: RangeError; a code that is not a non-empty string, a message that is not a string: TypeError. */
 export class Rejected extends Error {
     constructor(code?: string, message?: string, status?: number);
     code: string;

@@ -60,7 +60,7 @@ export const ERRORS = Object.freeze({
     slow_consumer: Object.freeze({"status":null,"close":1013,"message":"this connection reads too slowly"}),
     unavailable: Object.freeze({"status":503,"close":1012,"message":"the message store is unavailable; retry later","retryAfter":"1"}),
     internal: Object.freeze({"status":500,"close":1011,"message":"internal server error"}),
-    rejected: Object.freeze({"status":400,"close":null,"message":"rejected"}),
+    rejected: Object.freeze({"status":400,"close":null,"message":"rejected","statusRange":[400,499],"statusExcluded":[408,429]}),
 });
 
 /** WebSocket close codes by name. */

@@ -179,10 +179,11 @@ describe('options and publish', () => {
         await live.close();
     });
 
-    it('Rejected: code, message, status (a 4xx other than 408/429, else 400)', () => {
+    it('Rejected: code, message, status; a status other than a 4xx but 408/429 is a RangeError, a bad code or message a TypeError', () => {
         const r = new Rejected('nope', 'not now', 409);
         assert.deepEqual([r.code, r.reason, r.status, r instanceof Error], ['nope', 'not now', 409, true]);
         assert.equal(new Rejected().code, 'rejected');
-        for (const s of [200, 408, 429, 500, 'x']) assert.equal(new Rejected('c', 'm', s).status, 400);
+        for (const s of [200, 408, 429, 500, 'x', 400.5]) assert.throws(() => new Rejected('c', 'm', s), RangeError, String(s));
+        for (const [c, m] of [['', 'm'], [7, 'm'], ['c', 7]]) assert.throws(() => new Rejected(c, m), TypeError);
     });
 });

@@ -17,16 +17,20 @@ class Rejected(Exception):
 
     POST answers ``status`` with ``{"error": code, "message": message}``; a WebSocket send
     gets ``{"type":"ack","id":n,"error":code,"message":message}`` and stays open.
-    ``status`` must be a 4xx other than 408 and 429 (those tell a client to retry).
+    ``status`` must be a 4xx other than 408 and 429 (those tell a client to retry): the
+    spec's range (protocol.py ERRORS["rejected"]).
     """
 
-    def __init__(self, code="rejected", message="", status=400):
+    def __init__(self, code="rejected", message="", status=ERRORS["rejected"]["status"]):
         if not isinstance(code, str) or not code:
             raise TypeError("Rejected: code must be a non-empty string")
         if not isinstance(message, str):
             raise TypeError("Rejected: message must be a string")
-        if not isinstance(status, int) or not 400 <= status <= 499 or status in (408, 429):
-            raise ValueError("Rejected: status must be a 4xx other than 408/429")
+        low, high = ERRORS["rejected"]["status_range"]
+        excluded = ERRORS["rejected"]["status_excluded"]
+        if not isinstance(status, int) or isinstance(status, bool) or not low <= status <= high \
+                or status in excluded:
+            raise ValueError(f"Rejected: status must be in [{low}, {high}], not {excluded}")
         super().__init__(message or code)
         self.code = code
         self.message = message

@@ -66,7 +66,7 @@ ERRORS = MappingProxyType({
     "slow_consumer": MappingProxyType({"status": None, "close": 1013, "message": "this connection reads too slowly"}),
     "unavailable": MappingProxyType({"status": 503, "close": 1012, "message": "the message store is unavailable; retry later", "retry_after": "1"}),
     "internal": MappingProxyType({"status": 500, "close": 1011, "message": "internal server error"}),
-    "rejected": MappingProxyType({"status": 400, "close": None, "message": "rejected"}),
+    "rejected": MappingProxyType({"status": 400, "close": None, "message": "rejected", "status_range": (400, 499), "status_excluded": (408, 429)}),
 })
 
 # WebSocket close codes by name.
