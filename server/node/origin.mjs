@@ -8,13 +8,18 @@
 
 import { HEADERS } from './protocol.mjs';
 
-/** Normalize the `origins` option: '*' or a list of origins (default: none, same origin only). */
+/**
+ * Normalize the `origins` option (spec: options.origins, the same in Flask): '*', an array of
+ * origins, or a comma-separated string of them; '*' anywhere means every origin. Each is
+ * normalized to `scheme://host[:port]` (what a browser sends); default: none (same origin only).
+ */
 export function parseOrigins(v) {
     if (v === undefined || v === null) return [];
-    if (v === '*') return '*';
-    if (!Array.isArray(v) || v.some((o) => typeof o !== 'string')) throw new TypeError("origins must be '*' or an array of origin strings");
-    if (v.includes('*')) return '*';
-    return v.map(normalizeOrigin).filter(Boolean);
+    if (typeof v === 'string') v = v.split(',');
+    if (!Array.isArray(v) || v.some((o) => typeof o !== 'string')) throw new TypeError("origins must be '*', an array of origin strings or a comma-separated string");
+    const list = v.map((o) => o.trim()).filter(Boolean);
+    if (list.includes('*')) return '*';
+    return list.map(normalizeOrigin);
 }
 
 function normalizeOrigin(o) {

@@ -8,6 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createLifeline, Rejected, MemoryStore } from '../../server/node/index.mjs';
+import { parseOrigins } from '../../server/node/origin.mjs';
 import { connectWs, fetchT } from '../lib/servers.mjs';
 
 /** Listen on a free loopback port; returns {url, close}. */
@@ -150,9 +151,17 @@ describe('mounting', () => {
 
 describe('options and publish', () => {
     it('bad options throw a TypeError at construction', () => {
-        for (const o of [{ heartbeat: 0 }, { batch: 'x' }, { retention: 0 }, { prefix: 'live' }, { prefix: '/live/' }, { onSend: 1 }, { origins: 'http://a' }, { bogus: 1 }, { store: new MemoryStore(), redis: 'redis://x' }]) {
+        for (const o of [{ heartbeat: 0 }, { batch: 'x' }, { retention: 0 }, { prefix: 'live' }, { prefix: '/live/' }, { onSend: 1 }, { origins: 5 }, { origins: ['http://a', 5] }, { heartbeat: 24 * 3600e3 + 1 }, { bogus: 1 }, { store: new MemoryStore(), redis: 'redis://x' }]) {
             assert.throws(() => createLifeline(o), TypeError, Object.keys(o).join());
         }
+    });
+
+    it("origins: '*', a list or a comma-separated string, each normalized to scheme://host[:port] (as Flask's)", () => {
+        assert.equal(parseOrigins('*'), '*');
+        assert.equal(parseOrigins('https://a.example, *'), '*');
+        assert.deepEqual(parseOrigins('https://A.example:443/, http://b.example:8080'), ['https://a.example', 'http://b.example:8080']);
+        assert.deepEqual(parseOrigins(['HTTP://[::1]:80', 'null', ' ']), ['http://[::1]', 'null']);
+        assert.deepEqual(parseOrigins(undefined), []);
     });
 
     it('configure() changes run-time options, checked; maxBody only at construction', async () => {

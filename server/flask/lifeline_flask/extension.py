@@ -22,7 +22,7 @@ from . import polling, websocket
 from .errors import spec_error
 from .hooks import TransportHooks
 from .held import Registry
-from .origin import add_cors, add_preflight, origin_allowed
+from .origin import add_cors, add_preflight, origin_allowed, parse_origins
 from .protocol import DEFAULTS as SPEC_DEFAULTS, INT_OPTIONS, STREAM_NAME_RE as STREAM_RE, \
     SUBPROTOCOL
 from .stores.memory import MemoryStore
@@ -51,18 +51,6 @@ def check_int_option(name, value):
     return value
 
 
-def _origins(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [o for o in (p.strip() for p in value.split(",")) if o]
-    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-            isinstance(o, str) for o in value):
-        raise ValueError("Lifeline option origins must be a list of origins, '*', or a "
-                         f"comma-separated string, not {value!r}")
-    return [o.rstrip("/") for o in value]
-
-
 def resolve_options(options, config):
     """The options of one app: explicit arguments, then app.config, then the defaults."""
     out = {}
@@ -75,7 +63,7 @@ def resolve_options(options, config):
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError(f"Lifeline option url_prefix must start with '/' and not end "
                          f"with one, not {prefix!r}")
-    out["origins"] = _origins(out["origins"])
+    out["origins"] = parse_origins(out["origins"])
     for name in INT_OPTIONS:
         check_int_option(name, out[name])
     if not isinstance(out["trust_proxy"], bool):

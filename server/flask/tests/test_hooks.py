@@ -203,3 +203,16 @@ def test_trust_proxy_takes_the_own_origin_from_forwarded_headers():
                  headers={"Origin": "https://public.example", "X-Forwarded-Proto": "https",
                           "X-Forwarded-Host": "public.example"})
         assert r.status_code == expected
+
+
+def test_origins_option_is_parsed_and_normalised_as_nodes():
+    from lifeline_flask.origin import parse_origins
+    assert parse_origins("*") == "*"
+    assert parse_origins("https://a.example, *") == "*"
+    assert parse_origins("https://A.example:443/, http://b.example:8080") == [
+        "https://a.example", "http://b.example:8080"]
+    assert parse_origins(["HTTP://[::1]:80", "null", " "]) == ["http://[::1]", "null"]
+    assert parse_origins(None) == []
+    for bad in (5, ["http://a", 5]):
+        with pytest.raises(ValueError):
+            parse_origins(bad)
