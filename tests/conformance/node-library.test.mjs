@@ -129,6 +129,32 @@ describe('mounting', () => {
         assert.equal((await send(servers[1])).status, 200);
     });
 
+    it('a socket whose cursor falls out of retention after hello: error frame overflow, close 1013', async () => {
+        // A store whose reads wait for a gate: the socket cannot read while the stream moves on.
+        let gate = null;
+        class GatedStore extends MemoryStore {
+            async read(...a) {
+                await gate;
+                return super.read(...a);
+            }
+        }
+        const live = createLifeline({ store: new GatedStore({ retention: 2 }) });
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(() => s.close(), () => live.close());
+        const c0 = await live.publish('a', 0);
+        const ws = await connectWs(`${s.url}/live/a`, { cursor: c0 });
+        assert.equal((await ws.next()).type, 'hello');
+        let open;
+        gate = new Promise((r) => (open = r));
+        for (let i = 1; i <= 5; i++) await live.publish('a', i);
+        open();
+        const f = await ws.next(3000);
+        assert.deepEqual([f.type, f.code], ['error', 'overflow']);
+        assert.equal((await ws.waitClose(3000)).code, 1013);
+    });
+
     it('close() ends sockets and held long polls', async () => {
         const live = createLifeline();
         const server = http.createServer((req, res) => live.handle(req, res) || res.end());
@@ -145,7 +171,8 @@ describe('mounting', () => {
         await live.close();
         await ws.waitClose(3000);
         assert.equal(await held, 'ended');
-        assert.equal((await fetchT(`${s.url}/live/a`)).status, 503);
+        const after = await fetchT(`${s.url}/live/a`);
+        assert.deepEqual([after.status, after.headers.get('retry-after'), (await after.json()).error], [503, '1', 'unavailable']);
     });
 });
 

@@ -198,8 +198,8 @@ const TRIGGERS = {
 
 /** Errors of the table this file cannot trigger from outside a server, and where they are tested. */
 const ELSEWHERE = {
-    overflow: 'needs a socket that stops reading while its stream moves past retention: server/flask/tests/test_gevent.py and tests/conformance/node-server.test.mjs (in process)',
-    unavailable: 'needs the store down or the handler closing: tests/integration/redis.test.mjs, server/flask/tests/test_redis.py, tests/conformance/node-server.test.mjs',
+    overflow: 'needs a socket that cannot read while its stream moves past retention: node-library.test.mjs (a gated store) and server/flask/tests/test_gevent.py (a frozen session)',
+    unavailable: 'needs the store down or the handler closed: node-library.test.mjs (close()), tests/integration/redis.test.mjs, server/flask/tests/test_redis.py',
     request_timeout: 'a limit of the hostile-input work (10 s timeouts), tested with it',
     slow_consumer: 'a limit of the hostile-input work (a socket that never reads), tested with it',
 };
