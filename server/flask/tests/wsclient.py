@@ -1,5 +1,5 @@
 """A minimal blocking WebSocket client for the tests (RFC 6455, client side): the
-handshake with `lifeline.v1`, text frames out (masked), frames in, close codes read back.
+handshake with the subprotocol (lifeline_flask.protocol.SUBPROTOCOL), text frames out (masked), frames in, close codes read back.
 Every read has a timeout, so a test that waits for a frame that never comes fails."""
 
 import base64
@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import struct
+
+from lifeline_flask.protocol import SUBPROTOCOL
 
 
 class HandshakeRefused(Exception):
@@ -25,7 +27,7 @@ class Closed(Exception):
 
 
 class WsClient:
-    def __init__(self, port, path, headers=None, timeout=15.0, protocol="lifeline.v1"):
+    def __init__(self, port, path, headers=None, timeout=15.0, protocol=SUBPROTOCOL):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.settimeout(timeout)
         key = base64.b64encode(os.urandom(16)).decode()
