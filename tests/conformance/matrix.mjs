@@ -15,6 +15,7 @@ import net from 'node:net';
 import assert from 'node:assert/strict';
 import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf, SUBPROTOCOL } from '../lib/servers.mjs';
 import { startRedis, redisAvailable } from '../lib/services.mjs';
+import { DEFAULTS as SPEC_DEFAULTS, HEADERS } from '../../server/node/protocol.mjs';
 
 /** Each describe of a Redis row starts its own redis-server (so: one per test file). */
 async function withRedis() {
@@ -32,8 +33,9 @@ export const ROWS = [
     { label: 'flask --gunicorn 1 --redis', kind: 'flask', args: ['--gunicorn', '1'], ws: true, setup: withRedis, needs: redisAvailable },
 ];
 
-export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null, sends: true };
-export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
+/** The admin config every test begins with: the spec's option defaults, no shedding, sends on. */
+export const DEFAULTS = { retention: SPEC_DEFAULTS.retention, heartbeat: SPEC_DEFAULTS.heartbeat, longPollMax: SPEC_DEFAULTS.longPollMax, interval: SPEC_DEFAULTS.interval, batch: SPEC_DEFAULTS.batch, shed: null, sends: true };
+export const EXPOSED = HEADERS.expose.toLowerCase().split(', ');
 export const CURSOR_RE = /^\d+(-\d+)?$/;
 
 const SELECTED = (process.env.LIFELINE_SERVERS ?? '').split(',').map((k) => k.trim()).filter(Boolean);

@@ -16,6 +16,7 @@ import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
 import { createServer } from '../../demo/server.mjs';
 import { isLoopback } from '../../demo/admin.mjs';
 import { startServer, connectWs, fetchT, admin, publish, until } from '../lib/servers.mjs';
+import { DEFAULTS } from './matrix.mjs';
 
 // ------------------------------------------------------------------ store
 
@@ -174,7 +175,7 @@ describe('node server (in process)', () => {
     });
     beforeEach(async () => {
         s.setFault('none');
-        s.configure({ retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null });
+        s.configure(DEFAULTS);
         await s.restart();
     });
 
