@@ -40,7 +40,9 @@ export function load(text) {
     const options = Object.entries(spec.options)
         .filter(([k]) => k !== 'doc')
         .map(([name, o]) => ({ name, node: o.node ?? camel(name), ...o }));
-    const errors = spec.errors;
+    // {stream_grammar} in a message: the stream name's grammar (so its length is written once)
+    const streamGrammar = `[${spec.grammar.stream.chars}]{${spec.grammar.stream.min_length},${limit(spec.grammar.stream.max_length_limit)}}`;
+    const errors = spec.errors.map((e) => ({ ...e, message: e.message.replace('{stream_grammar}', streamGrammar) }));
     const codes = new Set(errors.map((e) => e.code));
     for (const [kind, steps] of Object.entries(spec.check_order)) {
         if (kind === 'doc') continue;
