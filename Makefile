@@ -46,7 +46,7 @@ WASM_CFLAGS_CLANG := --target=wasm32-wasi -Oz -DNDEBUG -mexec-model=reactor -fvi
                      -Wl,--strip-all -Wl,-z,stack-size=32768 -Wl,--initial-memory=131072 \
                      $(addprefix -Wl$(comma)--export=,$(EXPORTS))
 
-.PHONY: FORCE wheel test-docs lint lint-js lint-c lint-python lint-shell format bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
+.PHONY: FORCE protocol wheel test-docs lint lint-js lint-c lint-python lint-shell format bench-core bench-quick deps check-deps check build wasm lua-copies test test-python test-native test-wasm test-js test-servers test-integration test-browser test-cluster fuzz fuzz-short demo demo-flask demo-cluster bench clean
 
 MISSING_APT = for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
 	command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm
@@ -65,6 +65,12 @@ check-deps:
 	@missing=$$($(MISSING_APT)); if $(NPM_STALE); then missing="$$missing npm-packages(npm ci)"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "missing: $$(echo $$missing)"; echo "install everything with: make deps"; exit 1; fi
+
+# The wire protocol's one spec, protocol/v1.json, is the source of server/node/protocol.mjs,
+# server/flask/lifeline_flask/protocol.py, wasm/protocol.h and the README's and
+# server/DESIGN.md's protocol tables; tests/js/protocol-spec.test.mjs fails when one is stale.
+protocol:
+	node tools/gen-protocol.mjs
 
 # ---- the core ----
 
@@ -204,7 +210,8 @@ check: lint test-native build
 # as checks; `make format` rewrites the tree with the formatters (the tools' configs:
 # eslint.config.mjs, .prettierrc.json, tsconfig.json, .clang-format, .clang-tidy, .flake8,
 # server/flask/pyproject.toml).
-C_FILES := $(wildcard wasm/*.c wasm/*.h tests/native/*.c tests/native/*.h bench/*.c)
+# (wasm/protocol.h is written by tools/gen-protocol.mjs)
+C_FILES := $(filter-out wasm/protocol.h,$(wildcard wasm/*.c wasm/*.h tests/native/*.c tests/native/*.h bench/*.c))
 PY_DIRS := server/flask demo/flask tests/native/fill.py
 BLACK := black -q --config server/flask/pyproject.toml
 

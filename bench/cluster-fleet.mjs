@@ -33,6 +33,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { SUBPROTOCOL } from '../server/node/protocol.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (k, d) => {
@@ -127,7 +128,7 @@ function rawMaker() {
         if (onWebSocket(i)) {
             const c = { transport: 'websocket', open: false, now: 'websocket', closed: false };
             const connect = () => {
-                const ws = new WebSocket(base.replace(/^http/, 'ws'), ['lifeline.v1'], { perMessageDeflate: false });
+                const ws = new WebSocket(base.replace(/^http/, 'ws'), [SUBPROTOCOL], { perMessageDeflate: false });
                 c.ws = ws;
                 ws.on('message', (d) => {
                     const f = JSON.parse(String(d));

@@ -41,7 +41,7 @@ function readJson(req, limit) {
         let size = 0;
         req.on('data', (c) => {
             size += c.length;
-            if (size > limit) reject(new AdminError(413, 'payload_too_large', `body over ${limit} bytes`));
+            if (size > limit) reject(new AdminError(413, 'too_large', `body over ${limit} bytes`));
             else chunks.push(c);
         });
         req.on('end', () => {

@@ -1,7 +1,8 @@
 // gen-constants.mjs — everything the JS side and the docs copy from wasm/lifeline.h,
 // generated from its X-macro tables so that each constant has one source:
 //   js/constants.js      enum values and names, the action layout (named fields), the
-//                        config fields (names, defaults, ranges), the subprotocol;
+//                        config fields (names, defaults, ranges), the subprotocol (from
+//                        wasm/protocol.h, itself generated from protocol/v1.json);
 //   js/lifeline.d.ts     the unions (State, Transport, Reason, ErrorCode) and CoreOptions
 //                        with each option's doc, default and range (between the markers);
 //   README.md            the option table's rows for the core's fields (between the markers).
@@ -12,7 +13,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const at = (p) => new URL('../' + p, import.meta.url);
-export const FILES = { header: 'wasm/lifeline.h', constants: 'js/constants.js', types: 'js/lifeline.d.ts', readme: 'README.md' };
+export const FILES = { header: 'wasm/lifeline.h', protocol: 'wasm/protocol.h', constants: 'js/constants.js', types: 'js/lifeline.d.ts', readme: 'README.md' };
 
 // table macro -> [C enum prefix, JS list name]
 const TABLES = {
@@ -37,7 +38,7 @@ function table(h, name) {
 const rowsOf = (h, macro) => [...table(h, macro).matchAll(/X\((\w+),\s*"([^"]*)"\)/g)].map((r) => ({ id: r[1], name: r[2] }));
 
 /** The header's tables as data. */
-export function parse(h) {
+export function parse(h, protocolHeader) {
     const tables = Object.fromEntries(Object.keys(TABLES).map((m) => [m, rowsOf(h, m)]));
     const actions = [...table(h, 'LL_ACTIONS').matchAll(/X\((\w+),\s*"([^"]*)",\s*((?:F\(\w+,\s*\w+\)\s*)*)\)/g)].map((r) => ({
         id: r[1],
@@ -53,7 +54,7 @@ export function parse(h) {
         unit: r[5],
         doc: r[6],
     }));
-    const subprotocol = /#define LL_SUBPROTOCOL "([^"]*)"/.exec(h)[1];
+    const subprotocol = /#define LL_SUBPROTOCOL "([^"]*)"/.exec(protocolHeader)[1];
     return { tables, actions, config, subprotocol };
 }
 
@@ -153,7 +154,7 @@ function readme({ config }, md) {
 
 /** What the generated files should contain, given the current files. */
 export function outputs(read = (f) => fs.readFileSync(at(f), 'utf8')) {
-    const t = parse(read(FILES.header));
+    const t = parse(read(FILES.header), read(FILES.protocol));
     return {
         [FILES.constants]: constants(t),
         [FILES.types]: types(t, read(FILES.types)),

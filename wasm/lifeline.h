@@ -169,8 +169,9 @@ extern "C" {
     X(PING, "ping")      \
     X(PONG, "pong")
 
-/* The WebSocket subprotocol of the wire protocol (WS_OPEN). */
-#define LL_SUBPROTOCOL "lifeline.v1"
+/* The wire constants (the subprotocol LL_SUBPROTOCOL, the send id range): generated from
+ * protocol/v1.json by tools/gen-protocol.mjs. */
+#include "protocol.h"
 
 /* ---- Frame types (ll_ws_frame): the caller decodes each frame (the shim with
  * JSON.parse) and names its "type". OTHER: a type this version does not know (ignored,

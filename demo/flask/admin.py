@@ -15,6 +15,7 @@ from faults import FAULT_MODES
 from lifeline_flask.errors import StoreUnavailable, error_response
 from lifeline_flask.jsontext import dumps, is_int, loads
 from lifeline_flask.origin import own_origin
+from lifeline_flask.protocol import INT_OPTIONS
 
 # admin name -> Lifeline option
 CONFIG_KEYS = {
@@ -50,16 +51,15 @@ def _body():
 
 def validate_config(obj):
     out = {}
-    for key, lo in (("retention", 1), ("heartbeat", 1), ("longPollMax", 0), ("batch", 1)):
-        if key in obj:
-            if not is_int(obj[key]) or obj[key] < lo:
-                raise ValueError(f"{key} must be an integer >= {lo}")
-            out[key] = obj[key]
-    if "interval" in obj:
-        v = obj["interval"]
-        if v is not None and (not is_int(v) or v < 0):
-            raise ValueError("interval must be an integer >= 0 or null")
-        out["interval"] = v
+    for key in ("retention", "heartbeat", "longPollMax", "batch", "interval"):
+        if key in obj:  # the spec's ranges (lifeline_flask.protocol.INT_OPTIONS)
+            lo, hi, nullable = INT_OPTIONS[CONFIG_KEYS[key]]
+            v = obj[key]
+            if not (v is None and nullable) and (not is_int(v) or not lo <= v <= hi):
+                raise ValueError(
+                    f"{key} must be an integer in [{lo}, {hi}]" + (" or null" if nullable else "")
+                )
+            out[key] = v
     if "shed" in obj:
         v = obj["shed"]
         if v is not None:

@@ -36,6 +36,7 @@ from flask import Flask  # noqa: E402
 from admin import make_admin  # noqa: E402
 from faults import DemoHooks  # noqa: E402
 from lifeline_flask import Lifeline, Rejected  # noqa: E402
+from lifeline_flask.protocol import DEFAULTS  # noqa: E402
 from static import make_static  # noqa: E402
 
 
@@ -44,11 +45,19 @@ def parse_args(argv):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     p.add_argument("--origins", default="", help="other allowed origins, comma-separated, or *")
-    p.add_argument("--heartbeat", type=int, default=25000, help="WebSocket idle ping, ms")
-    p.add_argument("--retention", type=int, default=1000, help="messages kept per stream")
-    p.add_argument("--long-poll-max", type=int, default=25000, help="longest held poll, ms")
-    p.add_argument("--interval", type=int, default=None, help="Lifeline-Interval hint, ms")
-    p.add_argument("--batch", type=int, default=500, help="most messages per answer")
+    p.add_argument(
+        "--heartbeat", type=int, default=DEFAULTS["heartbeat"], help="WebSocket idle ping, ms"
+    )
+    p.add_argument(
+        "--retention", type=int, default=DEFAULTS["retention"], help="messages kept per stream"
+    )
+    p.add_argument(
+        "--long-poll-max", type=int, default=DEFAULTS["long_poll_max"], help="longest held poll, ms"
+    )
+    p.add_argument(
+        "--interval", type=int, default=DEFAULTS["interval"], help="Lifeline-Interval hint, ms"
+    )
+    p.add_argument("--batch", type=int, default=DEFAULTS["batch"], help="most messages per answer")
     p.add_argument("--tick", type=int, default=0, help="publish to `ticker` every this many ms")
     p.add_argument("--redis", default=None, metavar="URL", help="Redis store instead of memory")
     p.add_argument("--name", default=f"flask-{os.getpid()}", help="this process' name")

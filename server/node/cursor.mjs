@@ -3,13 +3,9 @@
 // A cursor is `<u64>` or `<u64>-<u64>` (README "Cursors"), compared numerically as a pair
 // (`7` is `7-0`). The stores write `<epoch>-<offset>`: the offset counts a stream's messages
 // from 1, the epoch changes whenever the stream's history is lost, so a cursor from before
-// the loss is never taken for one after it.
+// the loss is never taken for one after it. The grammars are the spec's (protocol.mjs).
 
-const U64_MAX = (1n << 64n) - 1n;
-const CURSOR_RE = /^(\d{1,20})(?:-(\d{1,20}))?$/;
-
-/** A stream name (server/DESIGN.md "Mounting"). */
-const STREAM_NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
+import { CURSOR_RE, CURSOR_PART_MAX, STREAM_NAME_RE } from './protocol.mjs';
 
 export function isStreamName(s) {
     return typeof s === 'string' && STREAM_NAME_RE.test(s);
@@ -22,7 +18,7 @@ export function parseCursor(s) {
     if (!m) return null;
     const hi = BigInt(m[1]);
     const lo = m[2] === undefined ? 0n : BigInt(m[2]);
-    if (hi > U64_MAX || lo > U64_MAX) return null;
+    if (hi > CURSOR_PART_MAX || lo > CURSOR_PART_MAX) return null;
     return [hi, lo];
 }
 

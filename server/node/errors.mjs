@@ -1,19 +1,30 @@
 // errors.mjs — the errors an application sees (Rejected, StoreUnavailable) and the one the
-// handler turns into an HTTP answer (HttpError).
+// handler turns into an HTTP answer (HttpError), made from the spec's error table
+// (protocol.mjs ERRORS: status, default message, Allow / Retry-After).
+
+import { ERRORS } from './protocol.mjs';
 
 /**
  * Thrown by an `onSend` hook to refuse a send: the POST answers `status` with
  * `{"error": code, "message": message}`, a WebSocket send gets a rejecting ack with the same
- * code and message. `status` must be a 4xx other than 408 and 429 (the client retries
- * those, and a rejection is final); anything else becomes 400.
+ * code and message. Defaults and the allowed statuses are the spec's (ERRORS.rejected: a 4xx
+ * other than 408 and 429 — the client retries those, and a rejection is final); a code that
+ * is not a non-empty string or a message that is not a string is a TypeError, another
+ * status a RangeError, at construction (as Flask's `Rejected`).
  */
 export class Rejected extends Error {
-    constructor(code = 'rejected', message = '', status = 400) {
+    constructor(code = 'rejected', message = '', status = ERRORS.rejected.status) {
+        if (typeof code !== 'string' || !code) throw new TypeError('Rejected: code must be a non-empty string');
+        if (typeof message !== 'string') throw new TypeError('Rejected: message must be a string');
+        const [min, max] = ERRORS.rejected.statusRange;
+        if (!Number.isInteger(status) || status < min || status > max || ERRORS.rejected.statusExcluded.includes(status)) {
+            throw new RangeError(`Rejected: status must be in [${min}, ${max}], not ${ERRORS.rejected.statusExcluded.join(' or ')}`);
+        }
         super(message || code);
         this.name = 'Rejected';
-        this.code = typeof code === 'string' && code ? code : 'rejected';
-        this.status = Number.isInteger(status) && status >= 400 && status < 500 && status !== 408 && status !== 429 ? status : 400;
-        this.reason = typeof message === 'string' ? message : String(message);
+        this.code = code;
+        this.status = status;
+        this.reason = message;
     }
 }
 
@@ -33,4 +44,15 @@ export class HttpError extends Error {
         this.code = code;
         this.headers = headers;
     }
+}
+
+/** The error table's HTTP answer for `code` (its status, Allow and Retry-After headers). */
+export function httpError(code, message, headers = {}) {
+    const e = ERRORS[code];
+    if (!e || e.status === null) throw new Error(`lifeline: ${code} is not an HTTP error`);
+    /** @type {Record<string, string>} */
+    const h = { ...headers };
+    if (e.allow) h.Allow = e.allow;
+    if (e.retryAfter) h['Retry-After'] = e.retryAfter;
+    return new HttpError(e.status, code, message ?? e.message, h);
 }

@@ -1,29 +1,29 @@
 // http.mjs — the HTTP side of one stream URL: polls, long polls, POST sends, preflights.
 //
-// Protocol decisions (README "Wire protocol v1" leaves room; tests/conformance/ checks every
-// one a client can observe):
+// The error table, the headers, the grammars and the order of checks come from the spec
+// (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them); tests/conformance/
+// checks every one a client can observe. What the spec leaves to prose:
 //  - Cursor validity (memory-store.mjs): a cursor in [oldest retained − 1, head] of the
 //    current epoch is served; `0`/`0-0` is everything retained and never resets; anything
-//    else is `410 {"type":"reset","cursor":<head>}`.
-//  - An empty `cursor=`, a cursor that is not digits[-digits], or a part above 2^64−1 is
-//    `400 bad_request`. A repeated query parameter: the first one counts.
-//  - `wait` must be digits (ms); 0 means no hold; it is clamped to `longPollMax`. A poll
-//    without a cursor answers at once (200 with the head) even with `wait`: the client needs
-//    a cursor before it can wait for anything. `longPollMax` 0 disables long polling and the
-//    `Lifeline-Long-Poll` header.
+//    else is `410 {"type":"reset","cursor":<head>}`. A repeated query parameter: the first
+//    one counts.
+//  - `wait` (ms) is clamped to `longPollMax`; 0 means no hold. A poll without a cursor
+//    answers at once (200 with the head) even with `wait`: the client needs a cursor before
+//    it can wait for anything. `longPollMax` 0 disables long polling and the
+//    `Lifeline-Long-Poll` header. HEAD never holds.
 //  - `If-None-Match` is the cursor only when the query has none; a query cursor wins.
 //    "Nothing new" is 304 when the request's If-None-Match names the head, else 204. An
 //    If-None-Match that is not a cursor is ignored. 200/204/304 all carry `ETag: "<c>"`.
 //  - Poll headers (Cache-Control: no-store, Lifeline-Long-Poll, Lifeline-Interval when set)
 //    are on every answer to a GET, errors included.
-//  - Order of checks: origin (POST), authorize, then the request's own fields; so a refused
-//    client learns nothing about the stream.
-//  - POST: send ids must be non-negative safe integers; a missing `data` is null; a body
-//    over `maxBody` is 413 and the connection is closed (the rest is not read).
+//  - POST: a missing `data` is null; a body over `maxBody` is 413 and the connection is
+//    closed (the rest is not read).
 //  - A long poll whose client goes away releases its subscription at once.
 
-import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
+import { HttpError, Rejected, StoreUnavailable, httpError } from './errors.mjs';
 import { parseCursor, compareCursors } from './cursor.mjs';
+import { runChecks } from './checks.mjs';
+import { HEADERS, LIMITS, WAIT_RE } from './protocol.mjs';
 
 /** Serve one request on `<prefix>/<stream>`. Throws HttpError (or anything) for the caller to answer. */
 export async function serveHttp(ctx, req, res, stream, query) {
@@ -31,10 +31,8 @@ export async function serveHttp(ctx, req, res, stream, query) {
     if (method === 'OPTIONS') return preflight(ctx, req, res);
     if (method === 'GET' || method === 'HEAD') return poll(ctx, req, res, stream, query);
     if (method === 'POST') return post(ctx, req, res, stream);
-    throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on a stream URL`, { Allow: ALLOW });
+    throw httpError('method_not_allowed', `${method} is not allowed on a stream URL`);
 }
-
-const ALLOW = 'GET, HEAD, POST, OPTIONS';
 
 /** Write a whole response: body is a JSON string, an object (JSON) or null. */
 export function sendResponse(res, status, body, headers = {}) {
@@ -55,27 +53,25 @@ export function sendResponse(res, status, body, headers = {}) {
 /** The answer for an error thrown while serving: HttpError as is, StoreUnavailable 503, else 500. */
 export function errorAnswer(err) {
     if (err instanceof HttpError) return err;
-    if (err instanceof StoreUnavailable) {
-        return new HttpError(503, 'unavailable', 'the message store is unavailable; retry later', { 'Retry-After': '1' });
-    }
-    return new HttpError(500, 'internal', 'internal server error');
+    if (err instanceof StoreUnavailable) return httpError('unavailable');
+    return httpError('internal');
 }
 
 export function pollHeaders(config) {
-    const h = { 'Cache-Control': 'no-store' };
-    if (config.longPollMax > 0) h['Lifeline-Long-Poll'] = String(config.longPollMax);
-    if (config.interval !== null) h['Lifeline-Interval'] = String(config.interval);
+    const h = { 'Cache-Control': HEADERS.pollCacheControl };
+    if (config.longPollMax > 0) h[HEADERS.longPoll] = String(config.longPollMax);
+    if (config.interval !== null) h[HEADERS.interval] = String(config.interval);
     return h;
 }
 
 function preflight(ctx, req, res) {
     const h = ctx.origin.corsHeaders(req);
     if (h['Access-Control-Allow-Origin']) {
-        h['Access-Control-Allow-Methods'] = 'GET, POST, OPTIONS';
-        h['Access-Control-Allow-Headers'] = req.headers['access-control-request-headers'] || 'Content-Type, If-None-Match';
-        h['Access-Control-Max-Age'] = '600';
+        h['Access-Control-Allow-Methods'] = HEADERS.corsAllowMethods;
+        h['Access-Control-Allow-Headers'] = req.headers['access-control-request-headers'] || HEADERS.corsAllowHeaders;
+        h['Access-Control-Max-Age'] = String(LIMITS.preflightMaxAge);
     }
-    h.Allow = ALLOW;
+    h.Allow = HEADERS.allow;
     sendResponse(res, 204, null, h);
 }
 
@@ -83,10 +79,6 @@ function preflight(ctx, req, res) {
 export async function authorized(ctx, stream, action, req) {
     if (!ctx.authorize) return true;
     return (await ctx.authorize(stream, action, req)) !== false;
-}
-
-function forbidden(action) {
-    return new HttpError(403, 'forbidden', action === 'send' ? 'not allowed to send to this stream' : 'not allowed to read this stream');
 }
 
 /** Entity tags of an If-None-Match header, unquoted, weak prefix dropped. */
@@ -108,21 +100,27 @@ async function poll(ctx, req, res, stream, query) {
     const { config, store } = ctx;
     const base = { ...ctx.origin.corsHeaders(req), ...pollHeaders(config) };
     res.lifelineErrorHeaders = base;
-    if (!(await authorized(ctx, stream, 'subscribe', req))) throw forbidden('subscribe');
-    let waitMs = 0;
-    const waitRaw = query.get('wait');
-    if (waitRaw !== null) {
-        if (!/^\d{1,100}$/.test(waitRaw)) throw new HttpError(400, 'bad_request', 'wait must be a non-negative integer (ms)');
-        waitMs = Math.min(Number(waitRaw), config.longPollMax);
-    }
-    if (req.method === 'HEAD') waitMs = 0;
-
     let cursor;
-    const cursorRaw = query.get('cursor');
-    if (cursorRaw !== null) {
-        if (!parseCursor(cursorRaw)) throw new HttpError(400, 'bad_request', 'cursor must be <u64> or <u64>-<u64>');
-        cursor = cursorRaw;
-    }
+    let waitMs = 0;
+    const refused = await runChecks('poll', {
+        stream_name: true, // the router's
+        method: true, // serveHttp's
+        authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
+        cursor: () => {
+            const raw = query.get('cursor');
+            if (raw === null) return;
+            if (!parseCursor(raw)) return 'cursor must be <u64> or <u64>-<u64>';
+            cursor = raw;
+        },
+        wait: () => {
+            const raw = query.get('wait');
+            if (raw === null) return;
+            if (!WAIT_RE.test(raw)) return `wait must be ${WAIT_RE.source.replace(/[\^$]/g, '')} (ms)`;
+            waitMs = Math.min(Number(raw), config.longPollMax);
+        },
+    });
+    if (refused) throw httpError(refused.error, refused.message);
+    if (req.method === 'HEAD') waitMs = 0;
     const inm = parseIfNoneMatch(req.headers['if-none-match']).filter((t) => parseCursor(t));
     if (cursor === undefined && inm.length) cursor = inm[0];
 
@@ -215,7 +213,7 @@ function later(ctx, res, go, ms) {
 
 function readBody(req, limit) {
     return new Promise((resolve, reject) => {
-        const tooLarge = () => new HttpError(413, 'payload_too_large', `body over ${limit} bytes`, { Connection: 'close' });
+        const tooLarge = () => httpError('too_large', `body over ${limit} bytes`, { Connection: 'close' });
         const len = Number(req.headers['content-length']);
         if (Number.isFinite(len) && len > limit) return reject(tooLarge());
         const chunks = [];
@@ -234,52 +232,70 @@ function readBody(req, limit) {
         });
         req.on('end', () => end(resolve, Buffer.concat(chunks)));
         req.on('error', (e) => end(reject, e));
-        req.on('aborted', () => end(reject, new HttpError(400, 'bad_request', 'request aborted')));
+        req.on('aborted', () => end(reject, httpError('bad_request', 'request aborted')));
     });
 }
 
 /** Validate a send `{"id", "data"}` (POST body or WebSocket frame); returns {id, json} or a message. */
 export function parseSend(f) {
     if (!f || typeof f !== 'object' || Array.isArray(f)) return 'a send must be a JSON object {"id":n,"data":…}';
-    if (!Number.isSafeInteger(f.id) || f.id < 0) return 'a send needs a non-negative integer id';
+    if (!Number.isInteger(f.id) || f.id < LIMITS.sendIdMin || f.id > LIMITS.sendIdMax)
+        return `a send needs an integer id in [${LIMITS.sendIdMin}, ${LIMITS.sendIdMax}]`;
     return { id: f.id, data: f.data === undefined ? null : f.data };
 }
 
-/** Hand a send to the app's onSend; resolves to null (acked) or a Rejected. Other errors propagate. */
-export async function deliverSend(ctx, stream, data, req) {
-    if (!ctx.onSend) return new Rejected('sends_disabled', 'this stream takes no sends', 405);
-    if (!(await authorized(ctx, stream, 'send', req))) return new Rejected('forbidden', 'not allowed to send to this stream', 403);
-    try {
-        await ctx.onSend(stream, data, req);
-        return null;
-    } catch (err) {
-        if (err instanceof Rejected) return err;
-        throw err;
-    }
+/** The checks of a send once its frame or body is read: sends enabled, authorize, the hook. */
+function sendChecks(ctx, stream, req, data) {
+    return {
+        sends_enabled: () => !ctx.onSend && 'this stream takes no sends',
+        authorize_send: async () => !(await authorized(ctx, stream, 'send', req)) && 'not allowed to send to this stream',
+        on_send: async () => {
+            try {
+                await ctx.onSend(stream, data(), req);
+            } catch (err) {
+                if (err instanceof Rejected) return { error: err.code, message: err.reason, status: err.status };
+                throw err;
+            }
+        },
+    };
+}
+
+/** A WebSocket send, in the spec's order (ws_send); resolves to null (acked) or {error, message}. Other errors propagate. */
+export function deliverSend(ctx, stream, data, req) {
+    return runChecks(
+        'wsSend',
+        sendChecks(ctx, stream, req, () => data),
+    );
 }
 
 async function post(ctx, req, res, stream) {
     const cors = ctx.origin.corsHeaders(req);
     res.lifelineErrorHeaders = cors;
-    if (!ctx.origin.allowed(req)) {
-        throw new HttpError(403, 'forbidden_origin', 'this origin may not send to this server', { Connection: 'close' });
-    }
-    if (!ctx.onSend) throw new HttpError(405, 'sends_disabled', 'this stream takes no sends', { Allow: 'GET, HEAD, OPTIONS', Connection: 'close' });
-    if (!(await authorized(ctx, stream, 'send', req))) throw new HttpError(403, 'forbidden', 'not allowed to send to this stream', { Connection: 'close' });
-    const buf = await readBody(req, ctx.config.maxBody);
-    let body;
-    try {
-        body = JSON.parse(buf.toString('utf8'));
-    } catch {
-        throw new HttpError(400, 'bad_request', 'body is not valid JSON');
-    }
-    const send = parseSend(body);
-    if (typeof send === 'string') throw new HttpError(400, 'bad_request', send);
-    try {
-        await ctx.onSend(stream, send.data, req);
-    } catch (err) {
-        if (err instanceof Rejected) throw new HttpError(err.status, err.code, err.reason);
-        throw err;
+    let buf, body, send;
+    const refused = await runChecks('post', {
+        stream_name: true, // the router's
+        origin: () => !ctx.origin.allowed(req) && 'this origin may not send to this server',
+        ...sendChecks(ctx, stream, req, () => send.data),
+        size: async () => {
+            buf = await readBody(req, ctx.config.maxBody);
+        },
+        json: () => {
+            try {
+                body = JSON.parse(buf.toString('utf8'));
+            } catch {
+                return 'body is not valid JSON';
+            }
+        },
+        send_shape: () => {
+            send = parseSend(body);
+            if (typeof send === 'string') return send;
+        },
+    });
+    if (refused) {
+        // A refusal before the body was read closes the connection (the rest is not read).
+        const extra = buf === undefined ? { Connection: 'close' } : {};
+        if (refused.status) throw new HttpError(refused.status, refused.error, refused.message, extra);
+        throw httpError(refused.error, refused.message, extra);
     }
     sendResponse(res, 200, { ack: send.id }, cors);
 }

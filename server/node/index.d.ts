@@ -29,36 +29,38 @@ export interface Store {
 export type Action = 'subscribe' | 'send';
 
 export interface LifelineOptions {
-    /** Where streams are mounted: `<prefix>/<stream>`. Default `/live`. */
-    prefix?: string;
     /** May this request subscribe to / send on this stream? false → 403 / error frame `forbidden`. */
     authorize?: (stream: string, action: Action, req: IncomingMessage) => boolean | Promise<boolean>;
     /** A client's send. Return to ack it, throw `Rejected` to refuse it. Without it every send is refused (`sends_disabled`). */
     onSend?: (stream: string, data: unknown, req: IncomingMessage) => unknown | Promise<unknown>;
-    /** Other origins allowed to open the WebSocket, send, and read polls; `'*'`: all. Default: same origin only. */
-    origins?: string[] | '*';
-    /** ms: the server pings an idle WebSocket; announced in hello. Default 25000. */
-    heartbeat?: number;
-    /** ms: longest hold of a long poll (0: no long polling). Default 25000. */
-    longPollMax?: number;
-    /** ms: `Lifeline-Interval` hint on poll answers. Default none. */
-    interval?: number | null;
-    /** Most messages in one poll answer / one catch-up read. Default 500. */
-    batch?: number;
-    /** Messages kept per stream. Default 1000. */
-    retention?: number;
-    /** Also drop messages older than this (ms). Default none. */
-    retentionMs?: number | null;
-    /** Largest POST body and WebSocket frame, bytes. Default 65536. */
-    maxBody?: number;
     /** A store; default the in-memory store. */
     store?: Store;
     /** `redis://…`: the Redis store instead of memory. */
     redis?: string;
     /** Key prefix of the Redis store. Default `lifeline`. */
     redisKeyPrefix?: string;
-    /** Take the own origin from X-Forwarded-Proto / X-Forwarded-Host. Default false. */
+    // ---- the options both servers share: generated from protocol/v1.json by tools/gen-protocol.mjs ----
+    /** where streams are mounted: `<prefix>/<stream>`. Default `/live`. */
+    prefix?: string;
+    /** other origins allowed to open the WebSocket, send, and read polls: a list of origins, `'*'` (all), or a comma-separated string; each is normalised to `scheme://host[:port]` (lower case, default port and trailing slash dropped). Default `[]` (same origin only). */
+    origins?: string[] | string | '*';
+    /** the server pings a WebSocket idle this long (announced in `hello`); a socket silent for `silent_peer_heartbeats` of them is closed. Default 25000 ms, range [1, 86400000]. */
+    heartbeat?: number;
+    /** longest hold of a long poll (`0`: no long polling, no `Lifeline-Long-Poll` header). Default 25000 ms, range [0, 86400000]. */
+    longPollMax?: number;
+    /** `Lifeline-Interval` hint on poll answers. Default none, range [0, 86400000]. */
+    interval?: number | null;
+    /** most messages in one poll answer / one catch-up read. Default 500, range [1, 1000000]. */
+    batch?: number;
+    /** messages kept per stream (oldest dropped first). Default 1000, range [1, 9007199254740991]. */
+    retention?: number;
+    /** also drop messages older than this. Default none, range [1, 9007199254740991]. */
+    retentionMs?: number | null;
+    /** largest POST body and WebSocket message. Default 65536 bytes, range [1, 1073741824]. */
+    maxBody?: number;
+    /** take the own origin from `X-Forwarded-Proto` / `X-Forwarded-Host`. Default false. */
     trustProxy?: boolean;
+    // ---- end of generated options ----
     /** true: log internal errors to stderr; a function: log through it. */
     log?: boolean | ((...args: unknown[]) => void);
     /**
@@ -106,7 +108,7 @@ export interface Lifeline {
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
 
-/** Thrown by onSend to refuse a send: POST answers `status` (a 4xx, not 408/429) with {error: code, message}. */
+/** Thrown by onSend to refuse a send: POST answers `status` (a 4xx, not 408/429) with {error: code, message}. Another status: RangeError; a code that is not a non-empty string, a message that is not a string: TypeError. */
 export class Rejected extends Error {
     constructor(code?: string, message?: string, status?: number);
     code: string;
@@ -130,6 +132,8 @@ export class MemoryStore implements Store {
     retentionMs: number | null;
 }
 
+// ---- the subprotocol: generated from protocol/v1.json by tools/gen-protocol.mjs ----
 export const SUBPROTOCOL: 'lifeline.v1';
+// ---- end of generated subprotocol ----
 export function isStreamName(s: unknown): boolean;
 export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy'>>>;

@@ -23,44 +23,23 @@
 //   intercept.hello                              extra fields for every hello frame
 //   intercept.upgradeHeaders(req) -> object      extra headers on the 101 and refused upgrades
 
-import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
+import { Rejected, StoreUnavailable, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
 import { MemoryStore } from './memory-store.mjs';
 import { RedisStore } from './redis-store.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
-import { SUBPROTOCOL, refuseUpgrade, runConnection } from './websocket.mjs';
+import { refuseUpgrade, runConnection } from './websocket.mjs';
+import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS } from './protocol.mjs';
+import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
 
 export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
-/** Option defaults (server/DESIGN.md "Options"). */
-export const DEFAULTS = Object.freeze({
-    prefix: '/live',
-    heartbeat: 25000,
-    longPollMax: 25000,
-    interval: null,
-    batch: 500,
-    retention: 1000,
-    retentionMs: null,
-    maxBody: 65536,
-    trustProxy: false,
-});
-
-const INT_OPTIONS = {
-    heartbeat: [1, 24 * 3600e3],
-    longPollMax: [0, 24 * 3600e3],
-    interval: [0, 24 * 3600e3, true],
-    batch: [1, 1e6],
-    retention: [1, Number.MAX_SAFE_INTEGER],
-    retentionMs: [1, Number.MAX_SAFE_INTEGER, true],
-    maxBody: [1, 1 << 30],
-};
-
-/** Options `configure()` may change; maxBody is fixed at construction (it sizes the WebSocket server). */
-const RUNTIME_OPTIONS = ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs'];
+/** Option defaults and ranges: the spec's (protocol.mjs; server/DESIGN.md "Options"). */
+export { DEFAULTS };
 
 function checkInt(name, v) {
     const [min, max, nullable] = INT_OPTIONS[name];
@@ -88,7 +67,7 @@ export function createLifeline(options = {}) {
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
     /** @type {import('./index.d.ts').Lifeline['config']} */
     const config = /** @type {any} */ ({});
-    for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
+    for (const k of Object.keys(INT_OPTIONS)) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
     const log = typeof o.log === 'function' ? o.log : o.log ? (...a) => console.error('[lifeline]', ...a) : () => {};
@@ -139,13 +118,16 @@ export function createLifeline(options = {}) {
         res.on('error', () => {});
         req.on('error', () => {});
         try {
-            if (r.stream === null) throw new HttpError(404, 'not_found', `not a stream URL: ${o.prefix}/<stream>, a name of [A-Za-z0-9_.:-]{1,200}`);
+            if (r.stream === null) throw httpError('not_found');
             await serveHttp(ctx, req, res, r.stream, r.query);
         } catch (e) {
             const err = errorAnswer(e);
             if (err.status === 500) log('internal error', e);
             if (res.headersSent || res.destroyed) return void (res.writableEnded || res.destroy());
-            const base = res.lifelineErrorHeaders ?? { ...ctx.origin.corsHeaders(req), ...(req.method === 'GET' ? pollHeaders(config) : {}) };
+            const base = res.lifelineErrorHeaders ?? {
+                ...ctx.origin.corsHeaders(req),
+                ...(req.method === 'GET' || req.method === 'HEAD' ? pollHeaders(config) : {}),
+            };
             sendResponse(res, err.status, { error: err.code, message: err.message }, { ...base, ...err.headers });
             if (err.headers.Connection === 'close') res.on('finish', () => req.socket.destroySoon?.());
         }
@@ -159,7 +141,8 @@ export function createLifeline(options = {}) {
         const file = client.match(r.pathname);
         if (file && (req.method === 'GET' || req.method === 'HEAD')) return (client.send(req, res, file), true);
         if (closed) {
-            sendResponse(res, 503, { error: 'unavailable', message: 'shutting down' }, { 'Retry-After': '1' });
+            const e = httpError('unavailable', 'shutting down');
+            sendResponse(res, e.status, { error: e.code, message: e.message }, e.headers);
             return true;
         }
         serve(req, res, r);
@@ -171,9 +154,21 @@ export function createLifeline(options = {}) {
         if (!r) return false;
         socket.on('error', () => {});
         const extra = ctx.intercept.upgradeHeaders?.(req) ?? {};
-        if (closed) return (refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true);
-        if (r.stream === null) return (refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true);
-        if (!ctx.origin.allowed(req)) return (refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true);
+        upgradeChecked(req, socket, head, r, extra).catch((err) => (log('upgrade error', err), socket.destroy()));
+        return true;
+    }
+
+    /** The spec's "upgrade" checks (refused with a status, no 101), then the WebSocket. */
+    async function upgradeChecked(req, socket, head, r, extra) {
+        const refused = await runChecks('upgrade', {
+            shutting_down: () => closed && 'shutting down',
+            stream_name: () => r.stream === null,
+            origin: () => !ctx.origin.allowed(req) && 'this origin may not connect to this server',
+        });
+        if (refused) {
+            const e = httpError(refused.error, refused.message);
+            return refuseUpgrade(socket, e.status, e.code, e.message, { ...e.headers, ...extra });
+        }
         wss.handleUpgrade(req, socket, head, (ws) => {
             sockets.add(ws);
             ws.on('close', () => sockets.delete(ws));
@@ -183,7 +178,6 @@ export function createLifeline(options = {}) {
                 ws.terminate();
             });
         });
-        return true;
     }
 
     async function publish(stream, data) {

@@ -6,15 +6,21 @@
 // GET) is allowed. Polls are never refused for their origin — a cross-site page cannot read
 // the answer without the CORS headers, which only listed origins get.
 
-const EXPOSED_HEADERS = 'ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll';
+import { HEADERS } from './protocol.mjs';
 
-/** Normalize the `origins` option: '*' or a list of origins (default: none, same origin only). */
+/**
+ * Normalize the `origins` option (spec: options.origins, the same in Flask): '*', an array of
+ * origins, or a comma-separated string of them; '*' anywhere means every origin. Each is
+ * normalized to `scheme://host[:port]` (what a browser sends); default: none (same origin only).
+ */
 export function parseOrigins(v) {
     if (v === undefined || v === null) return [];
-    if (v === '*') return '*';
-    if (!Array.isArray(v) || v.some((o) => typeof o !== 'string')) throw new TypeError("origins must be '*' or an array of origin strings");
-    if (v.includes('*')) return '*';
-    return v.map(normalizeOrigin).filter(Boolean);
+    if (typeof v === 'string') v = v.split(',');
+    if (!Array.isArray(v) || v.some((o) => typeof o !== 'string'))
+        throw new TypeError("origins must be '*', an array of origin strings or a comma-separated string");
+    const list = v.map((o) => o.trim()).filter(Boolean);
+    if (list.includes('*')) return '*';
+    return list.map(normalizeOrigin);
 }
 
 function normalizeOrigin(o) {
@@ -64,7 +70,7 @@ export function originPolicy(origins, trustProxy) {
         },
         /** CORS headers for an answer to this request. */
         corsHeaders(req) {
-            const h = { Vary: 'Origin', 'Access-Control-Expose-Headers': EXPOSED_HEADERS };
+            const h = { Vary: HEADERS.vary, 'Access-Control-Expose-Headers': HEADERS.expose };
             const origin = req.headers.origin;
             if (origins === '*') h['Access-Control-Allow-Origin'] = '*';
             else if (origin && listed(origin)) h['Access-Control-Allow-Origin'] = origin;

@@ -1,35 +1,38 @@
 // websocket.mjs — the WebSocket side of one stream URL.
 //
-// Protocol decisions (checked by tests/conformance/):
-//  - The upgrade is refused with an HTTP status only where no page can be told otherwise:
-//    a foreign Origin (403, browsers do not apply CORS to WebSockets, so the server must).
-//    Everything a client should learn — a bad cursor (`bad_request`), a refused `authorize`
-//    (`forbidden`) — is an accepted upgrade, then `{"type":"error",…}` and close 1008 (a
-//    browser cannot read the status of a refused upgrade; it can read an error frame). A
-//    hook that throws: error `internal`, close 1011.
+// The error table (codes, close codes, messages), the order of checks and the limits come
+// from the spec (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them).
+//  - The upgrade is refused with an HTTP status only where no page can be told otherwise
+//    (index.mjs: shutting down, not a stream, a foreign Origin). Everything a client should
+//    learn after that — a refused `authorize`, a bad cursor (spec "ws_open") — is an
+//    accepted upgrade, then `{"type":"error",…}` and the error's close code (a browser cannot
+//    read the status of a refused upgrade; it can read an error frame). A hook that throws:
+//    error `internal`, close 1011. Every close the spec gives a code is preceded by its error
+//    frame, except the store being down (1012, no frame: nothing the client should show).
 //  - Frames out: `reset` (only when the cursor is too old) and `hello` first, then the
 //    retained messages after the cursor, then live ones, each exactly once in order. The
 //    connection subscribes before its first read, so nothing appended meanwhile is lost;
 //    every wake-up reads on from the last cursor sent, in batches of `batch`.
 //  - A read that answers reset after hello (the stream's history vanished, or the socket
-//    fell behind retention) closes with 1012: the client reconnects with its cursor and is
-//    told `reset` properly. The store down (StoreUnavailable) also closes with 1012.
-//  - Frames in: `ping` → `pong`; `send` → the app's onSend, then `ack` (or a rejecting ack
-//    `{"type":"ack","id","error","message"}`, the socket stays open); ids must be
-//    non-negative safe integers, a missing `data` is null. A binary, non-JSON or non-object
-//    frame, or a send without a valid id, is `bad_frame` + close 1008. Unknown types and
-//    `pong` are ignored. Frames over `maxBody` are closed by ws with 1009. Frames are
-//    handled in order, after the connection started.
+//    fell behind retention) is error `overflow` + close 1013: the client reconnects with its
+//    cursor and is told `reset` properly.
+//  - Frames in (spec "ws_frame", then "ws_send" for a send): `ping` → `pong`; `send` → the
+//    app's onSend, then `ack` (or a rejecting ack `{"type":"ack","id","error","message"}`,
+//    the socket stays open). A message over `maxBody` is `too_large` + 1009 (ws closes it;
+//    the error frame goes first), a binary frame `bad_frame` + 1003, a non-JSON or
+//    non-object frame or a send without a valid id `bad_frame` + 1008. Unknown types and
+//    `pong` are ignored. Frames are handled in order, after the connection started.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
-//    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
-//    to sockets opened after the change (hello announced the old one to the others).
+//    `silentPeerHeartbeats` heartbeats is terminated, so vanished clients do not leak. A
+//    changed heartbeat applies to sockets opened after the change (hello announced the old
+//    one to the others).
 
-import { Rejected, StoreUnavailable } from './errors.mjs';
+import { StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
 import { authorized, deliverSend, parseSend } from './http.mjs';
-
-export const SUBPROTOCOL = 'lifeline.v1';
+import { runChecks } from './checks.mjs';
+import { ERRORS, LIMITS } from './protocol.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
 export function refuseUpgrade(socket, status, code, message, headers = {}) {
@@ -74,17 +77,26 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         ws.send(text);
         lastSent = Date.now();
     };
-    const fail = (code, message, closeCode = 1008) => {
-        out(JSON.stringify({ type: 'error', code, message }));
+    /** The error frame of `code` (the table's message unless given), then its close code. */
+    const fail = (code, message, closeCode = ERRORS[code].close) => {
+        out(JSON.stringify({ type: 'error', code, message: message ?? ERRORS[code].message }));
         if (open()) ws.close(closeCode, code);
     };
     const broken = (err) => {
         if (err instanceof StoreUnavailable) {
-            if (open()) ws.close(1012, 'store unavailable');
+            if (open()) ws.close(ERRORS.unavailable.close, 'store unavailable');
             return;
         }
         log('websocket error', err);
-        fail('internal', 'internal server error', 1011);
+        fail('internal');
+    };
+    // ws closes a socket whose message is over maxPayload (1009) before it emits 'error';
+    // the spec's too_large error frame goes out first.
+    const closeByWs = ws.close.bind(ws);
+    ws.close = (code, reason) => {
+        if (code === ERRORS.too_large.close && open())
+            out(JSON.stringify({ type: 'error', code: 'too_large', message: `message over ${ctx.config.maxBody} bytes` }));
+        return closeByWs(code, reason);
     };
 
     // Frames in, in order, once the connection has started (they may arrive before).
@@ -100,8 +112,11 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     // Start: checks, subscribe, first read, reset/hello, backlog.
     let last;
     try {
-        if (!(await authorized(ctx, stream, 'subscribe', req))) return fail('forbidden', 'not allowed to read this stream');
-        if (cursorRaw !== null && !parseCursor(cursorRaw)) return fail('bad_request', 'cursor must be <u64> or <u64>-<u64>');
+        const refused = await runChecks('wsOpen', {
+            authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
+            cursor: () => cursorRaw !== null && !parseCursor(cursorRaw) && 'cursor must be <u64> or <u64>-<u64>',
+        });
+        if (refused) return fail(refused.error, refused.message);
         if (closed) return;
         unsub = store.subscribe(stream, () => pump());
         const r = await store.read(stream, cursorRaw ?? undefined, batch());
@@ -127,10 +142,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
                 again = false;
                 const r = await store.read(stream, last, batch());
                 if (closed) return;
-                if (r.reset) {
-                    if (open()) ws.close(1012, 'history lost');
-                    return;
-                }
+                if (r.reset) return fail('overflow');
                 sendMessages(r.messages);
                 last = r.cursor;
                 if (r.messages.length >= batch()) again = true;
@@ -147,24 +159,34 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
 
     async function onFrame(data, isBinary) {
         if (!open() || muted()) return;
-        if (isBinary) return fail('bad_frame', 'binary frames are not supported');
-        let f;
-        try {
-            f = JSON.parse(data.toString('utf8'));
-        } catch {
-            return fail('bad_frame', 'frame is not valid JSON');
-        }
-        if (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.type !== 'string') {
-            return fail('bad_frame', 'frame must be a JSON object with a string "type"');
-        }
+        let f, send;
+        const refused = await runChecks('wsFrame', {
+            size: true, // ws: maxPayload
+            text: () => isBinary && 'binary frames are not part of the protocol',
+            json: () => {
+                try {
+                    f = JSON.parse(data.toString('utf8'));
+                } catch {
+                    return 'frame is not valid JSON';
+                }
+            },
+            frame_shape: () =>
+                (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.type !== 'string') && 'frame must be a JSON object with a string "type"',
+            send_shape: () => {
+                if (f.type !== 'send') return;
+                send = parseSend(f);
+                if (typeof send === 'string') return send;
+            },
+        });
+        if (refused) return fail(refused.error, refused.message, isBinary ? ERRORS.bad_frame.binaryClose : undefined);
         if (f.type === 'ping') return out('{"type":"pong"}');
         if (f.type !== 'send') return; // pong and unknown types are ignored
-        const send = parseSend(f);
-        if (typeof send === 'string') return fail('bad_frame', send);
         const rejected = await deliverSend(ctx, stream, send.data, req);
         out(
             JSON.stringify(
-                rejected instanceof Rejected ? { type: 'ack', id: send.id, error: rejected.code, message: rejected.reason } : { type: 'ack', id: send.id },
+                rejected
+                    ? { type: 'ack', id: send.id, error: rejected.error, message: rejected.message ?? ERRORS[rejected.error]?.message ?? '' }
+                    : { type: 'ack', id: send.id },
             ),
         );
     }
@@ -173,7 +195,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     const beat = () => {
         if (!open() || muted()) return;
         const now = Date.now();
-        if (now - lastRecv > 3 * heartbeat) return ws.terminate();
+        if (now - lastRecv > LIMITS.silentPeerHeartbeats * heartbeat) return ws.terminate();
         ws.ping();
         const idle = now - lastSent;
         if (idle >= heartbeat) out('{"type":"ping"}');

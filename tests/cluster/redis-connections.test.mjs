@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { SUBPROTOCOL } from '../lib/servers.mjs';
 import { startCluster, clusterMissing, groupPids, tcpConnectionsTo } from '../lib/services.mjs';
 import { waitFor, sleep } from '../integration/helpers.mjs';
 
@@ -21,7 +22,7 @@ const skip = clusterMissing();
 
 /** A raw WebSocket subscriber (cheap: no Lifeline core), counting `msg` frames. */
 function wsClient(url) {
-    const c = { got: 0, hello: false, ws: new WebSocket(url.replace(/^http/, 'ws') + `/live/${STREAM}`, ['lifeline.v1'], { handshakeTimeout: 20000 }) };
+    const c = { got: 0, hello: false, ws: new WebSocket(url.replace(/^http/, 'ws') + `/live/${STREAM}`, [SUBPROTOCOL], { handshakeTimeout: 20000 }) };
     c.ws.on('message', (d) => {
         const f = JSON.parse(String(d));
         if (f.type === 'hello') c.hello = true;

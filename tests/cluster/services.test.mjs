@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { WebSocketServer, WebSocket } from 'ws';
+import { SUBPROTOCOL } from '../lib/servers.mjs';
 import { startRedis, startNginx, portClosed, redisCli, NGINX, REDIS_SERVER, ROOT } from '../lib/services.mjs';
 
 const skip = !fs.existsSync(NGINX) || !fs.existsSync(REDIS_SERVER) ? 'redis-server or nginx not installed (make deps)' : false;
@@ -50,7 +51,7 @@ async function upstream(name) {
         res.writeHead(200, { 'Content-Type': 'text/plain', 'Lifeline-Served-By': name });
         res.end(name);
     });
-    const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has('lifeline.v1') ? 'lifeline.v1' : false) });
+    const wss = new WebSocketServer({ server, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
     wss.on('connection', (ws, req) => ws.on('message', (m) => ws.send(`${name}:${m}:${req.headers.host}`)));
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
     return {
@@ -82,13 +83,13 @@ test('nginx: plain round robin (weights), WebSocket upgrades with the subprotoco
         // no stickiness: consecutive requests of one client (one keep-alive connection) alternate
         assert.ok(seen.slice(0, 6).includes('b') && seen.slice(0, 6).includes('a'));
 
-        const ws = new WebSocket(nginx.url.replace('http', 'ws') + '/live', ['lifeline.v1'], { handshakeTimeout: 10000 });
+        const ws = new WebSocket(nginx.url.replace('http', 'ws') + '/live', [SUBPROTOCOL], { handshakeTimeout: 10000 });
         const echoed = await new Promise((resolve, reject) => {
             ws.once('open', () => ws.send('hi'));
             ws.once('message', (m) => resolve(String(m)));
             ws.once('error', reject);
         });
-        assert.equal(ws.protocol, 'lifeline.v1');
+        assert.equal(ws.protocol, SUBPROTOCOL);
         assert.match(echoed, new RegExp(`^[ab]:hi:127\\.0\\.0\\.1:${nginx.port}$`), 'frames pass both ways; Host is the one the client sent');
         ws.close();
 

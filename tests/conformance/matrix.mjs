@@ -12,9 +12,11 @@
 // pass the suite: faults, config and stats are per process (tests/cluster/ covers several).
 
 import { describe, it, before, after, beforeEach } from 'node:test';
+import net from 'node:net';
 import assert from 'node:assert/strict';
-import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
+import { startServer, serverAvailable, admin, connectWs, fetchT, liveUrlOf, SUBPROTOCOL } from '../lib/servers.mjs';
 import { startRedis, redisAvailable } from '../lib/services.mjs';
+import { DEFAULTS as SPEC_DEFAULTS, HEADERS } from '../../server/node/protocol.mjs';
 
 /** Each describe of a Redis row starts its own redis-server (so: one per test file). */
 async function withRedis() {
@@ -32,8 +34,17 @@ export const ROWS = [
     { label: 'flask --gunicorn 1 --redis', kind: 'flask', args: ['--gunicorn', '1'], ws: true, setup: withRedis, needs: redisAvailable },
 ];
 
-export const DEFAULTS = { retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null, sends: true };
-export const EXPOSED = ['etag', 'retry-after', 'date', 'lifeline-interval', 'lifeline-long-poll'];
+/** The admin config every test begins with: the spec's option defaults, no shedding, sends on. */
+export const DEFAULTS = {
+    retention: SPEC_DEFAULTS.retention,
+    heartbeat: SPEC_DEFAULTS.heartbeat,
+    longPollMax: SPEC_DEFAULTS.longPollMax,
+    interval: SPEC_DEFAULTS.interval,
+    batch: SPEC_DEFAULTS.batch,
+    shed: null,
+    sends: true,
+};
+export const EXPOSED = HEADERS.expose.toLowerCase().split(', ');
 export const CURSOR_RE = /^\d+(-\d+)?$/;
 
 const listOf = (value) =>
@@ -131,4 +142,50 @@ export function assertJsonError(r, status, code) {
     assert.ok(r.body && typeof r.body.error === 'string' && r.body.error.length, `JSON error body: ${r.text}`);
     assert.equal(typeof r.body.message, 'string');
     if (code !== undefined) assert.equal(r.body.error, code, r.text);
+}
+
+/**
+ * A raw upgrade request (subprotocol lifeline.v1) on `path`; resolves to {status, text,
+ * headers (lower-case names), body (parsed JSON or null)} once the head and a
+ * Content-Length body came back (status 0 after 5 s of nothing).
+ */
+export function rawUpgrade(url, path, headers = {}) {
+    return new Promise((resolve, reject) => {
+        const u = new URL(url);
+        const sock = net.connect(u.port, u.hostname);
+        let buf = '';
+        const done = (status) => {
+            clearTimeout(t);
+            sock.destroy();
+            const [head, rest = ''] = buf.split('\r\n\r\n');
+            const h = Object.fromEntries(
+                head
+                    .split('\r\n')
+                    .slice(1)
+                    .map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+            );
+            let body = null;
+            try {
+                body = rest ? JSON.parse(rest) : null;
+            } catch {}
+            resolve({ status, text: buf, headers: h, body });
+        };
+        const t = setTimeout(() => done(0), 5000);
+        sock.on('data', (d) => {
+            buf += d;
+            const m = /^HTTP\/1\.1 (\d{3})/.exec(buf);
+            const end = buf.indexOf('\r\n\r\n');
+            if (!m || end < 0) return;
+            const len = /\r\ncontent-length: *(\d+)/i.exec(buf.slice(0, end));
+            if (m[1] === '101' || !len || Buffer.byteLength(buf.slice(end + 4)) >= Number(len[1])) done(Number(m[1]));
+        });
+        sock.on('error', reject);
+        const extra = Object.entries(headers)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join('');
+        sock.write(
+            `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+                `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\n${extra}\r\n`,
+        );
+    });
 }

@@ -8,6 +8,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createLifeline, Rejected, MemoryStore } from '../../server/node/index.mjs';
+import { parseOrigins } from '../../server/node/origin.mjs';
 import { connectWs, fetchT } from '../lib/servers.mjs';
 
 /** Listen on a free loopback port; returns {url, close}. */
@@ -137,6 +138,35 @@ describe('mounting', () => {
         assert.equal((await send(servers[1])).status, 200);
     });
 
+    it('a socket whose cursor falls out of retention after hello: error frame overflow, close 1013', async () => {
+        // A store whose reads wait for a gate: the socket cannot read while the stream moves on.
+        let gate = null;
+        class GatedStore extends MemoryStore {
+            async read(...a) {
+                await gate;
+                return super.read(...a);
+            }
+        }
+        const live = createLifeline({ store: new GatedStore({ retention: 2 }) });
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(
+            () => s.close(),
+            () => live.close(),
+        );
+        const c0 = await live.publish('a', 0);
+        const ws = await connectWs(`${s.url}/live/a`, { cursor: c0 });
+        assert.equal((await ws.next()).type, 'hello');
+        let open;
+        gate = new Promise((r) => (open = r));
+        for (let i = 1; i <= 5; i++) await live.publish('a', i);
+        open();
+        const f = await ws.next(3000);
+        assert.deepEqual([f.type, f.code], ['error', 'overflow']);
+        assert.equal((await ws.waitClose(3000)).code, 1013);
+    });
+
     it('close() ends sockets and held long polls', async () => {
         const live = createLifeline();
         const server = http.createServer((req, res) => live.handle(req, res) || res.end());
@@ -153,7 +183,8 @@ describe('mounting', () => {
         await live.close();
         await ws.waitClose(3000);
         assert.equal(await held, 'ended');
-        assert.equal((await fetchT(`${s.url}/live/a`)).status, 503);
+        const after = await fetchT(`${s.url}/live/a`);
+        assert.deepEqual([after.status, after.headers.get('retry-after'), (await after.json()).error], [503, '1', 'unavailable']);
     });
 });
 
@@ -166,12 +197,22 @@ describe('options and publish', () => {
             { prefix: 'live' },
             { prefix: '/live/' },
             { onSend: 1 },
-            { origins: 'http://a' },
+            { origins: 5 },
+            { origins: ['http://a', 5] },
+            { heartbeat: 24 * 3600e3 + 1 },
             { bogus: 1 },
             { store: new MemoryStore(), redis: 'redis://x' },
         ]) {
             assert.throws(() => createLifeline(o), TypeError, Object.keys(o).join());
         }
+    });
+
+    it("origins: '*', a list or a comma-separated string, each normalized to scheme://host[:port] (as Flask's)", () => {
+        assert.equal(parseOrigins('*'), '*');
+        assert.equal(parseOrigins('https://a.example, *'), '*');
+        assert.deepEqual(parseOrigins('https://A.example:443/, http://b.example:8080'), ['https://a.example', 'http://b.example:8080']);
+        assert.deepEqual(parseOrigins(['HTTP://[::1]:80', 'null', ' ']), ['http://[::1]', 'null']);
+        assert.deepEqual(parseOrigins(undefined), []);
     });
 
     it('configure() changes run-time options, checked; maxBody only at construction', async () => {
@@ -201,10 +242,16 @@ describe('options and publish', () => {
         await live.close();
     });
 
-    it('Rejected: code, message, status (a 4xx other than 408/429, else 400)', () => {
+    it('Rejected: code, message, status; a status other than a 4xx but 408/429 is a RangeError, a bad code or message a TypeError', () => {
         const r = new Rejected('nope', 'not now', 409);
         assert.deepEqual([r.code, r.reason, r.status, r instanceof Error], ['nope', 'not now', 409, true]);
         assert.equal(new Rejected().code, 'rejected');
-        for (const s of [200, 408, 429, 500, 'x']) assert.equal(new Rejected('c', 'm', s).status, 400);
+        for (const s of [200, 408, 429, 500, 'x', 400.5]) assert.throws(() => new Rejected('c', 'm', s), RangeError, String(s));
+        for (const [c, m] of [
+            ['', 'm'],
+            [7, 'm'],
+            ['c', 7],
+        ])
+            assert.throws(() => new Rejected(c, m), TypeError);
     });
 });

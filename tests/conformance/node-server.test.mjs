@@ -16,6 +16,7 @@ import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
 import { createServer } from '../../demo/server.mjs';
 import { isLoopback } from '../../demo/admin.mjs';
 import { startServer, connectWs, fetchT, admin, publish, until } from '../lib/servers.mjs';
+import { DEFAULTS } from './matrix.mjs';
 
 // ------------------------------------------------------------------ store
 
@@ -174,7 +175,7 @@ describe('node server (in process)', () => {
     });
     beforeEach(async () => {
         s.setFault('none');
-        s.configure({ retention: 1000, heartbeat: 25000, longPollMax: 25000, interval: null, batch: 500, shed: null });
+        s.configure(DEFAULTS);
         await s.restart();
     });
 
@@ -275,15 +276,16 @@ describe('node server (in process)', () => {
         assert.equal((await ws.waitClose()).code, 1008);
     });
 
-    it('binary frames are bad_frame; frames over 64 KiB close 1009', async () => {
+    it('binary frames are bad_frame + close 1003; frames over 64 KiB are too_large + close 1009', async () => {
         const ws = await connectWs(s.url);
         await ws.next();
         ws.sendRaw(Buffer.from([1, 2, 3]), { binary: true });
         assert.equal((await ws.next()).code, 'bad_frame');
-        assert.equal((await ws.waitClose()).code, 1008);
+        assert.equal((await ws.waitClose()).code, 1003);
         const big = await connectWs(s.url);
         await big.next();
         big.send({ type: 'send', id: 1, data: 'x'.repeat(70 * 1024) });
+        assert.equal((await big.next()).code, 'too_large');
         assert.equal((await big.waitClose()).code, 1009);
     });
 

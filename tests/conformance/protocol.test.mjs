@@ -463,7 +463,7 @@ forEachServer('wire protocol v1', (t) => {
     // ------------------------------------------------------------ WebSocket
 
     describe('WebSocket', () => {
-        wsTest('answers the lifeline.v1 subprotocol; hello first with the current cursor and heartbeat', async () => {
+        wsTest(`answers the ${SUBPROTOCOL} subprotocol; hello first with the current cursor and heartbeat`, async () => {
             const c = await publish(url, 1);
             const ws = await connectWs(url);
             try {

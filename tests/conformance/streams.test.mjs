@@ -7,36 +7,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startServer, admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
-import { forEachServer, poll, post, jsonOf, assertJsonError } from './matrix.mjs';
+import { forEachServer, poll, post, jsonOf, assertJsonError, rawUpgrade } from './matrix.mjs';
 
 const MEMBER = { Cookie: 'user=ok' };
-
-/** A raw upgrade request; resolves to the status line and whatever came back. */
-function rawUpgrade(url, path, headers = {}) {
-    return new Promise((resolve, reject) => {
-        const u = new URL(url);
-        const sock = net.connect(u.port, u.hostname);
-        let buf = '';
-        const t = setTimeout(() => (sock.destroy(), resolve({ status: 0, text: buf })), 5000);
-        sock.on('data', (d) => {
-            buf += d;
-            const m = /^HTTP\/1\.1 (\d{3})/.exec(buf);
-            if (m && buf.includes('\r\n\r\n')) {
-                clearTimeout(t);
-                sock.destroy();
-                resolve({ status: Number(m[1]), text: buf });
-            }
-        });
-        sock.on('error', reject);
-        const extra = Object.entries(headers)
-            .map(([k, v]) => `${k}: ${v}\r\n`)
-            .join('');
-        sock.write(
-            `GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-                `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n${extra}\r\n`,
-        );
-    });
-}
 
 /** A WebSocket client on a stream that reads every msg into `got`, answering pings. */
 async function watcher(url, stream) {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Lifeline } from '../../js/index.mjs';
 import { CONFIG, CONFIG_DEFAULT, CONFIG_MAX, CONFIG_MIN } from '../../js/constants.js';
+import { SUBPROTOCOL } from '../../server/node/protocol.mjs';
 import { runtime } from '../../js/loader.mjs';
 import { fakeClock, fakeWebSocket, fakeFetch, fakeDocument, fakeWindow, settle } from './fakes.mjs';
 
@@ -52,7 +53,7 @@ const hello = (cursor = '5') => ({ type: 'hello', cursor, heartbeat: 25000 });
 test('WebSocket: hello opens, messages arrive as events with data and cursor', () => {
     const { l, events, ws } = make({ cursor: '5' });
     assert.equal(ws().url, 'ws://example.test/live?cursor=5');
-    assert.equal(ws().protocol, 'lifeline.v1');
+    assert.equal(ws().protocol, SUBPROTOCOL); // the spec's, as the servers answer it
     assert.equal(l.state, 'connecting');
     ws().open();
     ws().frame(hello('5'));

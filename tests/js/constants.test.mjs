@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { SUBPROTOCOL } from '../../server/node/protocol.mjs';
 import { outputs } from '../../js/gen-constants.mjs';
 import * as K from '../../js/constants.js';
 
@@ -20,7 +21,7 @@ test('the tables are complete and consistent', () => {
     assert.equal(K.ACTION_FIELDS.length, K.ACTIONS.length);
     assert.deepEqual(K.ACTION_FIELDS[K.ACT_POLL], { request: 1, timeout: 2, wait: 3, cursor: 7 });
     assert.equal(K.ERRORS[K.ERR_OK], 'ok');
-    assert.equal(K.SUBPROTOCOL, 'lifeline.v1');
+    assert.equal(K.SUBPROTOCOL, SUBPROTOCOL); // the client's is the servers' (both from protocol/v1.json)
     assert.equal(K.CONFIG.length, K.CONFIG_DEFAULT.length);
     assert.equal(K.OPTION_NAMES[K.CFG_race_delay], 'raceDelay');
     K.CONFIG.forEach((n, i) => assert.ok(K.CONFIG_MIN[i] <= K.CONFIG_DEFAULT[i] && K.CONFIG_DEFAULT[i] <= K.CONFIG_MAX[i], n));

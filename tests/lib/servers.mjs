@@ -17,9 +17,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { SUBPROTOCOL } from '../../server/node/protocol.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SUBPROTOCOL = 'lifeline.v1';
+export { SUBPROTOCOL };
 
 const SERVERS = {
     node: { cmd: process.execPath, script: path.join(ROOT, 'demo', 'server.mjs') },

@@ -194,7 +194,7 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
             uint64_t id = 0;
             if (!is_uint || v.n > 16) return fail(s);
             for (q = v.p; q < v.p + v.n; q++) id = id * 10 + (uint64_t)(*q - '0');
-            if (id >= (uint64_t)1 << 53) return fail(s); /* JSON.parse's safe integers */
+            if (id > LL_SEND_ID_MAX) return fail(s); /* JSON.parse's safe integers */
             o->has_id = 1, o->id = id;
         }
         skip_ws(s);

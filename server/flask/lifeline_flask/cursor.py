@@ -2,19 +2,19 @@
 
 The stores give out `<epoch>-<offset>`: offsets count from 1 per stream, the epoch changes
 whenever a stream's history is lost, so a cursor from before is never taken for a new one.
+The grammar is the spec's (protocol.py).
 """
 
-import re
+from .protocol import CURSOR_PART_MAX, CURSOR_RE
 
-U64_MAX = (1 << 64) - 1
-_CURSOR_RE = re.compile(r"^([0-9]{1,20})(?:-([0-9]{1,20}))?$")
+U64_MAX = CURSOR_PART_MAX
 
 
 def parse_cursor(text):
     """``(epoch, offset)`` of a cursor string; None when it is not a valid cursor."""
     if not isinstance(text, str):
         return None
-    m = _CURSOR_RE.match(text)
+    m = CURSOR_RE.match(text)
     if not m:
         return None
     hi = int(m.group(1))

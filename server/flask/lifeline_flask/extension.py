@@ -1,9 +1,10 @@
 """The Flask extension: `Lifeline(app)` or `Lifeline()` + `init_app(app)`.
 
 Mounts wire protocol v1 (README "Wire protocol v1") at `<url_prefix>/<stream>` for any
-stream name matching `[A-Za-z0-9_.:-]{1,200}`; any other path under the prefix is a JSON
-404. Every option of server/DESIGN.md's table comes from the constructor's keyword
-arguments, else `app.config['LIFELINE_<NAME>']`, else its default. Per-app state (options,
+stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the
+prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
+keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
+defaults and ranges, protocol.py). Per-app state (options,
 store, held connections) lives in `app.extensions['lifeline']`; nothing is created at
 import time.
 
@@ -15,80 +16,55 @@ gevent-websocket's handler (also inside gunicorn's GeventWebSocketWorker) to ans
 
 import logging
 import os
-import re
 import shlex
 import sys
+from typing import Any, Dict
 
 from flask import Response, current_app, has_app_context, request
 
 from . import polling, websocket
 from .client import ClientFiles
-from .errors import error_response
+from .errors import spec_error
 from .hooks import TransportHooks
 from .held import Registry
-from .origin import ALLOW_METHODS, add_cors, add_preflight, origin_allowed
+from .origin import add_cors, add_preflight, origin_allowed, parse_origins
+from .protocol import (
+    DEFAULTS as SPEC_DEFAULTS,
+    INT_OPTIONS,
+    STREAM_NAME_RE as STREAM_RE,
+    SUBPROTOCOL,
+)
 from .stores.memory import MemoryStore
 
-STREAM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
-SUBPROTOCOL = "lifeline.v1"
 _UNSET = object()
 
-# name: default. Flask config key: LIFELINE_<NAME>.
-DEFAULTS = {
-    "url_prefix": "/live",
+# name: default. Flask config key: LIFELINE_<NAME>. The spec's options, then this
+# package's own (the store).
+DEFAULTS: Dict[str, Any] = {
+    **SPEC_DEFAULTS,
     "origins": [],
-    "heartbeat": 25000,
-    "long_poll_max": 25000,
-    "interval": None,
-    "batch": 500,
-    "retention": 1000,
-    "retention_ms": None,
-    "max_body": 65536,
     "store": None,
     "redis_url": None,
     "redis_key_prefix": "lifeline",
-    "trust_proxy": False,
 }
 
 
-def _positive_int(name, value, minimum, optional=False):
-    if value is None and optional:
+def check_int_option(name, value):
+    """`value` when it is in the spec's range for option `name`, else ValueError."""
+    minimum, maximum, nullable = INT_OPTIONS[name]
+    if value is None and nullable:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
         raise ValueError(
-            f"Lifeline option {name} must be an integer >= {minimum}"
-            + (" or None" if optional else "")
+            f"Lifeline option {name} must be an integer in [{minimum}, {maximum}]"
+            + (" or None" if nullable else "")
             + f", not {value!r}"
         )
     return value
 
 
-def _origins(value):
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [o for o in (p.strip() for p in value.split(",")) if o]
-    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
-        isinstance(o, str) for o in value
-    ):
-        raise ValueError(
-            "Lifeline option origins must be a list of origins, '*', or a "
-            f"comma-separated string, not {value!r}"
-        )
-    return [o.rstrip("/") for o in value]
-
-
-# The options an environment variable may set, by type; the others are strings (`store` is
-# an object: never from the environment).
-_ENV_INTS = (
-    "heartbeat",
-    "long_poll_max",
-    "interval",
-    "batch",
-    "retention",
-    "retention_ms",
-    "max_body",
-)
+# The options an environment variable may set: the spec's integers (INT_OPTIONS), the booleans
+# below, the others strings (`store` is an object: never from the environment).
 _ENV_BOOLS = {
     "1": True,
     "true": True,
@@ -108,7 +84,7 @@ def _from_environment(name, environ):
     text = environ.get(var, "").strip()
     if not text or name == "store":
         return _UNSET
-    if name in _ENV_INTS:
+    if name in INT_OPTIONS:
         if text.lower() == "none":
             return None
         try:
@@ -140,17 +116,9 @@ def resolve_options(options, config, environ=None):
             f"Lifeline option url_prefix must start with '/' and not end "
             f"with one, not {prefix!r}"
         )
-    out["origins"] = _origins(out["origins"])
-    for name, minimum in (
-        ("heartbeat", 0),
-        ("long_poll_max", 0),
-        ("batch", 1),
-        ("retention", 1),
-        ("max_body", 1),
-    ):
-        _positive_int(name, out[name], minimum)
-    _positive_int("interval", out["interval"], 0, optional=True)
-    _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
+    out["origins"] = parse_origins(out["origins"])
+    for name in INT_OPTIONS:
+        check_int_option(name, out[name])
     if not isinstance(out["trust_proxy"], bool):
         raise ValueError(
             f"Lifeline option trust_proxy must be True or False, " f"not {out['trust_proxy']!r}"
@@ -376,7 +344,7 @@ class Lifeline:
         StoreUnavailable when the store's backend is down.
         """
         if not isinstance(stream, str) or not STREAM_RE.match(stream):
-            raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
+            raise ValueError(f"bad stream name {stream!r}: {STREAM_RE.pattern}")
         return self.state(app).store.append(stream, data)
 
 
@@ -387,8 +355,8 @@ def _client_view(state):
             resp
             if resp is not None
             else state.finish(
-                error_response(
-                    404, "not_found", "no such client file (their names change with each version)"
+                spec_error(
+                    "not_found", "no such client file (their names change with each version)"
                 )
             )
         )
@@ -403,11 +371,7 @@ def _make_view(state):
         if stream is None or not STREAM_RE.match(stream):
             if ws is not None:  # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(
-                error_response(
-                    404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"
-                )
-            )
+            return state.finish(spec_error("not_found"), poll=request.method in ("GET", "HEAD"))
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")
@@ -417,9 +381,9 @@ def _make_view(state):
         if method == "POST":
             return polling.send(state, stream)
         if method not in ("GET", "HEAD"):
-            resp = error_response(405, "method_not_allowed", f"{method} is not allowed here")
-            resp.headers["Allow"] = ALLOW_METHODS
-            return state.finish(resp)
+            return state.finish(
+                spec_error("method_not_allowed", f"{method} is not allowed on a stream URL")
+            )
         if websocket.is_upgrade(environ):
             return websocket.upgrade(state, stream, ws)
         return polling.poll(state, stream)

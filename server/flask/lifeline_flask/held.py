@@ -59,6 +59,7 @@ class Held:
         "close_request",
         "opened",
         "last_sent",
+        "last_recv",
         "reader",
     )
 
@@ -72,6 +73,7 @@ class Held:
         self.close_request = None  # (code, reason): the session closes itself
         self.opened = monotonic_ms()
         self.last_sent = self.opened
+        self.last_recv = self.opened  # a WebSocket's last frame or pong from the peer
         self.reader = None  # a WebSocket's reader greenlet
 
     def wake(self):

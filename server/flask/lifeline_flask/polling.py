@@ -7,24 +7,24 @@ to its stream, then reads again, so an append in between is never missed; it wak
 and at least once a second to see whether the client went away (WSGI gives no signal), so a
 vanished client's waiter is released within about a second.
 
-A send is `POST {"id": n, "data": …}`: origin check, body limit, strict JSON, then
-`authorize(stream, 'send', request)`, then the app's `on_send` hook; the ack is written
-after the hook returned.
+A send is `POST {"id": n, "data": …}`, checked in the spec's order (protocol/v1.json
+"check_order" "post": origin, sends enabled, `authorize(stream, 'send', request)`, body
+limit, strict JSON, shape), then the app's `on_send` hook; the ack is written after the
+hook returned. Codes, statuses and headers of every refusal are the spec's error table.
 """
 
-import re
-from typing import Optional
+from typing import Any, Dict
 
 from flask import Response, request
 
 from . import concurrency
+from .checks import run_checks
 from .cursor import parse_cursor
-from .errors import Rejected, StoreUnavailable, error_response
+from .errors import Rejected, StoreUnavailable, error_response, spec_error
 from .held import Held, client_socket, cut, peer_gone
 from .jsontext import dumps, is_int, loads
 from .origin import origin_allowed
-
-_WAIT_RE = re.compile(r"^[0-9]{1,12}$")
+from .protocol import WAIT_RE
 
 
 def parse_if_none_match(value):
@@ -52,9 +52,7 @@ def messages_body(cursor, messages):
 
 
 def unavailable():
-    return error_response(
-        503, "unavailable", "the store is unavailable; retry shortly", {"Retry-After": "1"}
-    )
+    return spec_error("unavailable")
 
 
 def _json(obj, status=200):
@@ -71,9 +69,8 @@ def poll(state, stream):
     raw_wait = request.args.get("wait")
     long = (
         state.config["long_poll_max"] > 0
-        and raw_wait is not None
-        and bool(_WAIT_RE.match(raw_wait))
-        and int(raw_wait) > 0
+        and bool(WAIT_RE.match(raw_wait or ""))
+        and int(raw_wait or 0) > 0
     )
     hooks.count("longpoll" if long else "poll")
     shed = hooks.before_poll(stream)
@@ -85,7 +82,7 @@ def poll(state, stream):
         resp = unavailable()
     except Exception:  # a store that misbehaves: a clear 500, never an HTML page
         state.logger.exception("lifeline: a poll failed")
-        resp = error_response(500, "internal", "internal server error")
+        resp = spec_error("internal")
     if resp is None:  # dropped (a restart): the socket is cut already
         return Response(status=503)
     delay = hooks.poll_delay()
@@ -95,27 +92,46 @@ def poll(state, stream):
 
 
 def _poll_answer(state, stream, raw_wait):
+    tags = parse_if_none_match(request.headers.get("If-None-Match"))
+    found: Dict[str, Any] = {"cursor": None, "wait": 0}
+
+    def cursor_check():
+        raw = request.args.get("cursor")
+        if raw is None:
+            return None
+        if parse_cursor(raw) is None:
+            return f"bad cursor {raw!r}: <u64> or <u64>-<u64>"
+        found["cursor"] = raw
+        return None
+
+    def wait_check():
+        if raw_wait is None:
+            return None
+        if not WAIT_RE.match(raw_wait):
+            return f"bad wait {raw_wait!r}: 1 to 20 digits (ms)"
+        found["wait"] = int(raw_wait)
+        return None
+
     try:
-        refusal = state.authorize(stream, "subscribe", request)
+        refused = run_checks(
+            "poll",
+            {
+                "stream_name": True,  # the view's
+                "method": True,  # the view's
+                "authorize_subscribe": lambda: state.authorize(stream, "subscribe", request),
+                "cursor": cursor_check,
+                "wait": wait_check,
+            },
+        )
     except Exception:
         state.logger.exception("lifeline: authorize hook failed")
-        return error_response(500, "internal", "internal server error")
-    if refusal:
-        return error_response(403, "forbidden", refusal)
-
-    raw = request.args.get("cursor")
-    tags = parse_if_none_match(request.headers.get("If-None-Match"))
-    if raw is not None:
-        if parse_cursor(raw) is None:
-            return error_response(400, "bad_request", f"bad cursor {raw!r}")
-        cursor: Optional[str] = raw
-    else:
+        return spec_error("internal")
+    if refused:
+        return spec_error(refused["error"], refused["message"])
+    cursor = found["cursor"]
+    if cursor is None:
         cursor = next((t for t in tags if parse_cursor(t) is not None), None)
-    wait = 0
-    if raw_wait is not None and raw_wait != "":
-        if not _WAIT_RE.match(raw_wait):
-            return error_response(400, "bad_request", f"bad wait {raw_wait!r}")
-        wait = int(raw_wait)
+    wait = 0 if request.method == "HEAD" else found["wait"]
 
     store = state.store
     batch = state.config["batch"]
@@ -178,23 +194,33 @@ def check_send(obj):
     return None  # a missing "data" is null
 
 
-def deliver_send(state, stream, data):
-    """Authorize and hand a send to the app's hook (POST and WebSocket alike).
+def send_checks(state, stream, data):
+    """The checks of a send once its frame or body is read (spec "ws_send", the end of
+    "post"): sends enabled, authorize, the app's hook."""
 
-    Returns None (accepted) or (status, code, message). Raises StoreUnavailable, and
-    whatever the hooks raise besides Rejected (the caller turns that into `internal`).
+    def on_send():
+        try:
+            state.live._on_send(
+                stream, data(), request._get_current_object()  # type: ignore[attr-defined]
+            )
+        except Rejected as e:
+            return {"error": e.code, "message": e.message, "status": e.status}
+        return None
+
+    return {
+        "sends_enabled": lambda: state.live._on_send is None and "this stream takes no sends",
+        "authorize_send": lambda: state.authorize(stream, "send", request),
+        "on_send": on_send,
+    }
+
+
+def deliver_send(state, stream, data):
+    """A WebSocket send, in the spec's order (ws_send).
+
+    Returns None (accepted) or {"error", "message", "status"?}. Raises StoreUnavailable,
+    and whatever the hooks raise besides Rejected (the caller turns that into `internal`).
     """
-    refusal = state.authorize(stream, "send", request)
-    if refusal:
-        return (403, "forbidden", refusal)
-    hook = state.live._on_send
-    if hook is None:
-        return (405, "sends_disabled", "this server accepts no sends")
-    try:
-        hook(stream, data, request._get_current_object())  # type: ignore[attr-defined]
-    except Rejected as e:
-        return (e.status, e.code, e.message)
-    return None
+    return run_checks("ws_send", send_checks(state, stream, lambda: data))
 
 
 def send(state, stream):
@@ -203,36 +229,49 @@ def send(state, stream):
     shed = hooks.before_send(stream)
     if shed is not None:
         return state.finish(shed)
-    if not origin_allowed(request.environ, state.config["origins"], state.config["trust_proxy"]):
-        return state.finish(
-            error_response(403, "forbidden_origin", "this origin may not send here")
-        )
     limit = state.config["max_body"]
-    length = request.content_length
-    if length is not None and length > limit:
-        return state.finish(error_response(413, "too_large", f"body over {limit} bytes"))
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        return state.finish(error_response(413, "too_large", f"body over {limit} bytes"))
-    hooks.count("bytesIn", len(body))
+    got: Dict[str, Any] = {}
+
+    def size_check():
+        length = request.content_length
+        if length is not None and length > limit:
+            return f"body over {limit} bytes"
+        body = request.stream.read(limit + 1)
+        if len(body) > limit:
+            return f"body over {limit} bytes"
+        hooks.count("bytesIn", len(body))
+        got["body"] = body
+        return None
+
+    def json_check():
+        try:
+            got["obj"] = loads(got["body"].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            return f"malformed JSON: {e}"
+        return None
+
+    checks = {
+        "stream_name": True,  # the view's
+        "origin": lambda: not origin_allowed(
+            request.environ, state.config["origins"], state.config["trust_proxy"]
+        )
+        and "this origin may not send here",
+        "size": size_check,
+        "json": json_check,
+        "send_shape": lambda: check_send(got["obj"]),
+        **send_checks(state, stream, lambda: got["obj"].get("data")),
+    }
     try:
-        obj = loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        return state.finish(error_response(400, "bad_request", f"malformed JSON: {e}"))
-    problem = check_send(obj)
-    if problem:
-        return state.finish(error_response(400, "bad_request", problem))
-    try:
-        refused = deliver_send(state, stream, obj.get("data"))
+        refused = run_checks("post", checks)
     except StoreUnavailable:
         return state.finish(unavailable())
     except Exception:
         state.logger.exception("lifeline: a send hook failed")
-        return state.finish(error_response(500, "internal", "internal server error"))
+        return state.finish(spec_error("internal"))
     if refused:
-        status, code, message = refused
-        resp = error_response(status, code, message)
-        if status == 405:
-            resp.headers["Allow"] = "GET, OPTIONS"
-        return state.finish(resp)
-    return state.finish(_json({"ack": obj["id"]}))
+        if "status" in refused:  # Rejected by the app: its code and status
+            return state.finish(
+                error_response(refused["status"], refused["error"], refused["message"])
+            )
+        return state.finish(spec_error(refused["error"], refused["message"]))
+    return state.finish(_json({"ack": got["obj"]["id"]}))

@@ -12,10 +12,12 @@ greenlet answers pings and handles sends, in the request's context, so hooks see
 and `current_app`. Both share one write lock. The stream's wake-ups, a drop, and a close
 request all set the session's one event.
 
-Refusals after the handshake are error frames then a close: `forbidden` 1008 (authorize),
-`bad_request` 1008 (a bad cursor), `bad_frame` 1008/1003, `too_large` 1009, `overflow`
-1013 (the log moved past the session's cursor), `internal` 1011 (a hook raised); the store
-being unavailable closes 1012 (service restart: the client reconnects as usual).
+Refusals after the handshake are error frames then the error's close code, both from the
+spec's error table (protocol.py ERRORS), checked in the spec's order ("ws_open",
+"ws_frame", "ws_send"): `forbidden` (authorize), `bad_request` (a bad cursor),
+`bad_frame` (1003 for a binary frame), `too_large`, `overflow` (the log moved past the
+session's cursor), `internal` (a hook raised); the store being unavailable closes 1012
+without an error frame (service restart: the client reconnects as usual).
 """
 
 import struct
@@ -23,12 +25,14 @@ import struct
 from flask import Response, copy_current_request_context, request
 
 from . import polling
+from .checks import run_checks
 from .cursor import parse_cursor
-from .errors import StoreUnavailable, error_response
+from .errors import StoreUnavailable, spec_error
 from .held import Held, client_socket, cut
 from .jsontext import dumps, loads
 from .concurrency import monotonic_ms
 from .origin import origin_allowed
+from .protocol import ERRORS, LIMITS
 
 
 def is_upgrade(environ):
@@ -55,8 +59,11 @@ def close_socket(ws, code, reason=""):
         ws.closed = True
 
 
-def refuse(ws, code, message, close_code=1008):
-    """An error frame, then a close: for a socket accepted before it could be refused."""
+def refuse(ws, code, message=None, close_code=None):
+    """An error frame, then a close (the table's message and close code unless given): for
+    a socket accepted before it could be refused."""
+    message = ERRORS[code]["message"] if message is None else message
+    close_code = ERRORS[code]["close"] if close_code is None else close_code
     try:
         ws.send(dumps({"type": "error", "code": code, "message": message}))
     except Exception:
@@ -77,12 +84,32 @@ def upgrade(state, stream, ws):
         return Response(status=204)
     if not allowed:
         return state.finish(
-            error_response(403, "forbidden_origin", "this origin may not open a WebSocket here")
+            spec_error("forbidden_origin", "this origin may not open a WebSocket here")
         )
     refusal = hooks.upgrade_refusal(environ)
     if refusal is not None:
         return state.finish(refusal())
     return polling.poll(state, stream)  # no WebSocket in this server: answer as a poll
+
+
+class _Heard:
+    """A WebSocket's input stream that notes when the peer was last heard from: any frame
+    header read (a pong included, which gevent-websocket handles without returning it)."""
+
+    __slots__ = ("_stream", "_held")
+
+    def __init__(self, stream, held):
+        self._stream = stream
+        self._held = held
+
+    def read(self, n):
+        data = self._stream.read(n)
+        if data:
+            self._held.last_recv = monotonic_ms()
+        return data
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def serve(state, stream, ws):
@@ -124,13 +151,15 @@ def serve(state, stream, ws):
                         }
                     )
                 )
-            close_socket(ws, 1009, "message too large")
-            held.close(1009)
+            close_socket(ws, ERRORS["too_large"]["close"], "message too large")
+            held.close(ERRORS["too_large"]["close"])
             raise ValueError("message too large")
         return raw_read(n)
 
     ws.raw_write = locked_write
     ws.raw_read = bounded_read
+    stream_in = ws.stream
+    ws.stream = _Heard(stream_in, held)  # frame headers are read from ws.stream
 
     def send(text, force=False):
         if ws.closed or held.dropped or (held.frozen and not force):
@@ -145,10 +174,12 @@ def serve(state, stream, ws):
         hooks.count("bytesOut", len(text.encode("utf-8")))
         return True
 
-    def fail(code, message, close_code):
+    def fail(code, message=None, close_code=None):
+        """The error frame of `code`, then its close (the table's message and code unless given)."""
+        message = ERRORS[code]["message"] if message is None else message
         if not held.frozen:
             send(dumps({"type": "error", "code": code, "message": message}))
-        held.close(close_code, message)
+        held.close(ERRORS[code]["close"] if close_code is None else close_code, message)
 
     @copy_current_request_context
     def reader():
@@ -164,37 +195,60 @@ def serve(state, stream, ws):
             if held.frozen:
                 continue  # a stalled connection answers nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
-            if not isinstance(msg, str):
-                fail("bad_frame", "binary frames are not part of lifeline.v1", 1003)
+            frame = {}
+
+            def json_check():
+                try:
+                    frame["obj"] = loads(msg)
+                except ValueError as e:
+                    return f"malformed JSON: {e}"
+                return None
+
+            refused = run_checks(
+                "ws_frame",
+                {
+                    "size": True,  # bounded_read
+                    "text": lambda: not isinstance(msg, str)
+                    and "binary frames are not part of the protocol",
+                    "json": json_check,
+                    "frame_shape": lambda: (
+                        not isinstance(frame["obj"], dict)
+                        or not isinstance(frame["obj"].get("type"), str)
+                    )
+                    and "a frame is a JSON object with a string type",
+                    "send_shape": lambda: frame["obj"]["type"] == "send"
+                    and polling.check_send(frame["obj"]),
+                },
+            )
+            if refused:
+                fail(
+                    refused["error"],
+                    refused["message"],
+                    ERRORS["bad_frame"]["binary_close"] if not isinstance(msg, str) else None,
+                )
                 return
-            try:
-                obj = loads(msg)
-            except ValueError as e:
-                fail("bad_frame", f"malformed JSON: {e}", 1008)
-                return
-            if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-                fail("bad_frame", "a frame is a JSON object with a string type", 1008)
-                return
+            obj = frame["obj"]
             kind = obj["type"]
             if kind == "ping":
                 send('{"type":"pong"}')
             elif kind == "send":
-                problem = polling.check_send(obj)
-                if problem:
-                    fail("bad_frame", problem, 1008)
-                    return
                 try:
                     refused = polling.deliver_send(state, stream, obj.get("data"))
                 except StoreUnavailable:
-                    held.close(1012, "store unavailable")
+                    held.close(ERRORS["unavailable"]["close"], "store unavailable")
                     return
                 except Exception:
                     state.logger.exception("lifeline: a send hook failed")
-                    fail("internal", "internal server error", 1011)
+                    fail("internal")
                     return
                 ack = {"type": "ack", "id": obj["id"]}
                 if refused:
-                    ack["error"], ack["message"] = refused[1], refused[2]
+                    ack["error"] = refused["error"]
+                    ack["message"] = (
+                        refused["message"]
+                        if refused["message"] is not None
+                        else ERRORS.get(refused["error"], {}).get("message", "")
+                    )
                 send(dumps(ack))
             # pong and unknown types are ignored
 
@@ -204,7 +258,7 @@ def serve(state, stream, ws):
         _session(state, stream, ws, held, send, fail, reader)
     except Exception:
         state.logger.exception("lifeline: a WebSocket session failed")
-        refuse(ws, "internal", "internal server error", 1011)
+        refuse(ws, "internal")
     finally:
         unsubscribe()
         state.held.remove(held)
@@ -214,7 +268,7 @@ def serve(state, stream, ws):
         if held.reader is not None:
             held.reader.kill(block=False)
         # the handler may close the socket after us; restore its own write path
-        ws.raw_write, ws.raw_read = raw_write, raw_read
+        ws.raw_write, ws.raw_read, ws.stream = raw_write, raw_read, stream_in
 
 
 def _session(state, stream, ws, held, send, fail, reader):
@@ -224,18 +278,23 @@ def _session(state, stream, ws, held, send, fail, reader):
     hooks = state.transport_hooks
     config = state.config
     store = state.store
+    raw_cursor = request.args.get("cursor")
     try:
-        refusal = state.authorize(stream, "subscribe", request)
+        refused = run_checks(
+            "ws_open",
+            {
+                "authorize_subscribe": lambda: state.authorize(stream, "subscribe", request),
+                "cursor": lambda: raw_cursor is not None
+                and parse_cursor(raw_cursor) is None
+                and f"bad cursor {raw_cursor!r}: <u64> or <u64>-<u64>",
+            },
+        )
     except Exception:
         state.logger.exception("lifeline: authorize hook failed")
-        refuse(ws, "internal", "internal server error", 1011)
+        refuse(ws, "internal")
         return
-    if refusal:
-        refuse(ws, "forbidden", refusal, 1008)
-        return
-    raw_cursor = request.args.get("cursor")
-    if raw_cursor is not None and parse_cursor(raw_cursor) is None:
-        refuse(ws, "bad_request", f"bad cursor {raw_cursor!r}", 1008)
+    if refused:
+        refuse(ws, refused["error"], refused["message"])
         return
     hooks.socket_opened(held)
     if held.close_request:
@@ -245,17 +304,26 @@ def _session(state, stream, ws, held, send, fail, reader):
         first = store.read(stream, raw_cursor, 1) if raw_cursor is not None else None
         head = store.head(stream)
     except StoreUnavailable:
-        close_socket(ws, 1012, "store unavailable")
+        close_socket(ws, ERRORS["unavailable"]["close"], "store unavailable")
         return
     if first is not None and first.reset:
         send(dumps({"type": "reset", "cursor": first.cursor}), force=True)
         pos = first.cursor
     else:
         pos = raw_cursor if raw_cursor is not None else head
-    hello = {"type": "hello", "cursor": head, "heartbeat": config["heartbeat"]}
+    hb = config["heartbeat"]  # the socket keeps the heartbeat its hello announced
+    hello = {"type": "hello", "cursor": head, "heartbeat": hb}
     hello.update(hooks.hello_fields())
     send(dumps(hello), force=True)
     held.reader = gevent.spawn(reader)
+    next_beat = monotonic_ms() + hb
+
+    def control_ping():
+        if not (ws.closed or held.dropped or held.frozen):
+            try:
+                ws.send_frame(b"", ws.OPCODE_PING)
+            except Exception:
+                pass
 
     woken = True  # read the stream only when told of news
     while not (ws.closed or held.dropped or held.close_request):
@@ -268,12 +336,12 @@ def _session(state, stream, ws, held, send, fail, reader):
             try:
                 r = store.read(stream, pos, config["batch"])
             except StoreUnavailable:
-                held.close(1012, "store unavailable")
+                held.close(ERRORS["unavailable"]["close"], "store unavailable")
                 break
             if r.reset:
                 # the log moved past this session's cursor (retention, or history lost):
                 # a reset frame may only come first, so close; the client reconnects
-                fail("overflow", "the stream moved past this connection's cursor", 1013)
+                fail("overflow")
                 break
             for cursor, text in r.messages:
                 if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
@@ -281,15 +349,21 @@ def _session(state, stream, ws, held, send, fail, reader):
                 pos = cursor
             if r.messages:
                 continue  # a full batch may have more behind it
-        timeout = None
-        hb = config["heartbeat"]
-        if hb > 0:
-            idle = monotonic_ms() - held.last_sent
-            if idle >= hb:
-                send('{"type":"ping"}')
-                woken = False
-                continue
-            timeout = (hb - idle) / 1000.0
-        woken = held.event.wait(timeout)
+        # Heartbeat (as Node's): a control ping every heartbeat (a browser answers it by
+        # itself), a protocol ping after a heartbeat of silence out; nothing heard (no
+        # frame, no pong) for silent_peer_heartbeats of them: the peer vanished, drop it.
+        now = monotonic_ms()
+        if now - held.last_recv > LIMITS["silent_peer_heartbeats"] * hb:
+            held.dropped = True
+            break
+        if now >= next_beat:
+            control_ping()
+            next_beat = now + hb
+        idle = now - held.last_sent
+        if idle >= hb:
+            send('{"type":"ping"}')
+            woken = False
+            continue
+        woken = held.event.wait(min(hb - idle, next_beat - now) / 1000.0)
     if held.close_request and not held.dropped:
         close_socket(ws, *held.close_request)

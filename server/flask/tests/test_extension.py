@@ -180,7 +180,7 @@ def test_other_methods_get_405_with_allow(client):
     for method in ("put", "delete", "patch"):
         r = getattr(client, method)("/live/news")
         assert r.status_code == 405
-        assert r.headers["Allow"] == "GET, POST, OPTIONS"
+        assert r.headers["Allow"] == "GET, HEAD, POST, OPTIONS"
         assert body(r)["error"] == "method_not_allowed"
 
 

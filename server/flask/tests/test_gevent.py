@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from lifeline_flask import Lifeline, Rejected
+from lifeline_flask.protocol import SUBPROTOCOL
 from wsclient import HandshakeRefused, WsClient
 
 
@@ -52,7 +53,7 @@ def test_websocket_hello_catch_up_and_live_messages(gevent_server):
     srv = gevent_server(app)
     c1 = live.publish("news", 1)
     ws = WsClient(srv.port, "/live/news?cursor=0")
-    assert ws.protocol == "lifeline.v1"
+    assert ws.protocol == SUBPROTOCOL
     hello = ws.next()
     assert hello["type"] == "hello" and hello["cursor"] == c1 and hello["heartbeat"] == 25000
     assert ws.next() == {"type": "msg", "cursor": c1, "data": 1}

@@ -14,6 +14,7 @@ import pytest
 
 from redis_server import free_port
 from test_gevent import wait_until
+from lifeline_flask.protocol import SUBPROTOCOL
 from wsclient import WsClient
 
 HERE = Path(__file__).resolve().parent
@@ -78,7 +79,7 @@ def get_json(port, path):
 
 def test_stock_worker_serves_websocket_sends_and_polls(gunicorn):
     ws = WsClient(gunicorn, "/live/chat")
-    assert ws.protocol == "lifeline.v1"
+    assert ws.protocol == SUBPROTOCOL
     hello = ws.next()
     assert hello["type"] == "hello"
     ws.send({"type": "send", "id": 1, "data": "hi"})

@@ -33,6 +33,7 @@ def guarded():
 
     @live.on_send
     def on_send(stream, data, request):
+        calls.append((stream, "on_send"))
         if stream.startswith("readonly-"):
             raise Rejected("read_only", f"{stream} is read-only", 403)
         if data == "boom":
@@ -139,11 +140,12 @@ def test_rejected_checks_its_arguments():
         b"\xff\xfe",
     ],
 )
-def test_malformed_sends_are_400_and_reach_no_hook(guarded, payload):
+def test_malformed_sends_are_400_and_reach_no_on_send(guarded, payload):
     app, live, calls = guarded
     r = send(app.test_client(), "chat", payload)
     assert r.status_code == 400 and body(r)["error"] == "bad_request"
-    assert ("chat", "send") not in calls
+    # the spec's order (check_order "post"): authorize before the body is read, on_send after
+    assert calls == [("chat", "send")]
 
 
 def test_an_oversized_send_is_413():
@@ -224,3 +226,19 @@ def test_trust_proxy_takes_the_own_origin_from_forwarded_headers():
             },
         )
         assert r.status_code == expected
+
+
+def test_origins_option_is_parsed_and_normalised_as_nodes():
+    from lifeline_flask.origin import parse_origins
+
+    assert parse_origins("*") == "*"
+    assert parse_origins("https://a.example, *") == "*"
+    assert parse_origins("https://A.example:443/, http://b.example:8080") == [
+        "https://a.example",
+        "http://b.example:8080",
+    ]
+    assert parse_origins(["HTTP://[::1]:80", "null", " "]) == ["http://[::1]", "null"]
+    assert parse_origins(None) == []
+    for bad in (5, ["http://a", 5]):
+        with pytest.raises(ValueError):
+            parse_origins(bad)

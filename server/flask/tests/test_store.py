@@ -28,10 +28,10 @@ def test_read_follows_the_cursor_rules():
 def test_wait_in_a_thread():
     s = MemoryStore()
     head = s.head("a")
-    assert s.wait("a", head, 0.05) is False
+    assert s.wait("a", head, 50) is False  # ms, as Node's
     threading.Timer(0.1, s.append, ("a", 1)).start()
-    assert s.wait("a", head, 10) is True
-    assert s.wait("a", head, 10) is True  # already behind: at once
+    assert s.wait("a", head, 10000) is True
+    assert s.wait("a", head, 10000) is True  # already behind: at once
 
 
 def test_wait_in_a_greenlet_lets_other_greenlets_run():
@@ -47,7 +47,7 @@ def test_wait_in_a_greenlet_lets_other_greenlets_run():
             gevent.sleep(0.01)
         s.append("a", "done")
 
-    waiter = gevent.spawn(s.wait, "a", head, 10)
+    waiter = gevent.spawn(s.wait, "a", head, 10000)
     gevent.spawn(ticker)
     assert waiter.get(timeout=10) is True
     assert len(ticks) == 5

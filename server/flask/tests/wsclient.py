@@ -1,12 +1,15 @@
 """A minimal blocking WebSocket client for the tests (RFC 6455, client side): the
-handshake with `lifeline.v1`, text frames out (masked), frames in, close codes read back.
-Every read has a timeout, so a test that waits for a frame that never comes fails."""
+handshake with the subprotocol (lifeline_flask.protocol.SUBPROTOCOL), text frames out
+(masked), frames in, close codes read back. Every read has a timeout, so a test that waits
+for a frame that never comes fails."""
 
 import base64
 import json
 import os
 import socket
 import struct
+
+from lifeline_flask.protocol import SUBPROTOCOL
 
 
 class HandshakeRefused(Exception):
@@ -25,7 +28,7 @@ class Closed(Exception):
 
 
 class WsClient:
-    def __init__(self, port, path, headers=None, timeout=15.0, protocol="lifeline.v1"):
+    def __init__(self, port, path, headers=None, timeout=15.0, protocol=SUBPROTOCOL):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.settimeout(timeout)
         key = base64.b64encode(os.urandom(16)).decode()
@@ -100,7 +103,16 @@ class WsClient:
         self.send_frame(json.dumps(obj))
 
     def next_frame(self):
-        """(opcode, payload) of the next frame; raises Closed on a close frame or EOF."""
+        """(opcode, payload) of the next data frame; raises Closed on a close frame or EOF.
+        A control ping is answered with a pong (as browsers do), a pong skipped."""
+        while True:
+            opcode, payload = self._frame()
+            if opcode == 0x9:
+                self.send_frame(payload, opcode=0xA)
+            elif opcode != 0xA:
+                return opcode, payload
+
+    def _frame(self):
         b1, b2 = self._read_exact(2)
         opcode = b1 & 0x0F
         n = b2 & 0x7F

@@ -4,6 +4,7 @@
     read(stream, cursor, limit)    -> Read          messages after cursor, or a reset
     head(stream)                   -> cursor
     wait(stream, cursor, timeout)  -> bool          True when a message after cursor may exist
+                                                    (timeout in ms, as Node's)
     subscribe(stream, fn)          -> unsubscribe   fn() on news: a wake-up, never data
     close()
 
@@ -76,12 +77,13 @@ class Store:
         raise NotImplementedError
 
     def wait(self, stream, cursor, timeout):
+        """True when a message after `cursor` may exist, within `timeout` ms (False after)."""
         event = make_event()
         unsubscribe = self.subscribe(stream, event.set)
         try:
             if parse_cursor(self.head(stream)) != parse_cursor(cursor):
                 return True
-            return bool(event.wait(timeout))
+            return bool(event.wait(timeout / 1000.0))
         finally:
             unsubscribe()
 
