@@ -24,6 +24,25 @@ import { HttpError, Rejected, StoreUnavailable, httpError } from './errors.mjs';
 import { parseCursor, compareCursors } from './cursor.mjs';
 import { runChecks } from './checks.mjs';
 import { HEADERS, LIMITS, WAIT_RE } from './protocol.mjs';
+import { MemoryStore } from './memory-store.mjs';
+
+/**
+ * The why of a reset whose cursor a sibling process gave out: a memory-store cursor of a later
+ * epoch than this process's own comes from a process that started after this one and still
+ * serves (a restart only makes epochs older). Several processes each keep their own streams
+ * then, and messages are lost between them: logged once, and said in the answer.
+ */
+function issuedElsewhere(ctx, cursor) {
+    const pair = parseCursor(cursor);
+    if (!(ctx.store instanceof MemoryStore) || !pair || pair[0] <= ctx.store.epoch) return {};
+    const message =
+        'this cursor was given out by another process that serves these streams from its own memory: several processes need a shared store (set LIFELINE_REDIS_URL)';
+    if (!ctx.warnedElsewhere) {
+        ctx.warnedElsewhere = true;
+        console.error(`lifeline: ${message} (cursor ${cursor}, this process's epoch ${ctx.store.epoch})`);
+    }
+    return { message };
+}
 
 /** Serve one request on `<prefix>/<stream>`. Throws HttpError (or anything) for the caller to answer. */
 export async function serveHttp(ctx, req, res, stream, query) {
@@ -131,7 +150,7 @@ async function poll(ctx, req, res, stream, query) {
         else go();
     };
     const answer = (r) => {
-        if (r.reset) reply(410, { type: 'reset', cursor: r.cursor });
+        if (r.reset) reply(410, { type: 'reset', cursor: r.cursor, ...issuedElsewhere(ctx, cursor) });
         else if (r.messages.length) reply(200, pollBody(r), { ETag: `"${r.cursor}"` });
         else return false;
         return true;
@@ -211,9 +230,26 @@ function later(ctx, res, go, ms) {
     res.on('close', () => (clearTimeout(t), ctx.held.delete(hold)));
 }
 
+/** The answer when a body parser mounted before the handler read the body into something else than its text. */
+const BODY_CONSUMED =
+    "the request body was read before Lifeline's handler (a body parser such as express.json() mounted first): mount live.handle before body parsers, or let them pass Lifeline's URLs";
+
+let warnedConsumed = false; // the process warning is given once
+
 function readBody(req, limit) {
     return new Promise((resolve, reject) => {
         const tooLarge = () => httpError('too_large', `body over ${limit} bytes`, { Connection: 'close' });
+        // Express's express.text() / express.raw() before the handler: their text or bytes
+        // serve; any other reading of the stream (express.json()) left nothing to read
+        if (req.readableEnded || req._body) {
+            const body = typeof req.body === 'string' ? Buffer.from(req.body) : Buffer.isBuffer(req.body) ? req.body : null;
+            if (!body) {
+                if (!warnedConsumed) process.emitWarning(BODY_CONSUMED, { code: 'LIFELINE_BODY_CONSUMED' });
+                warnedConsumed = true;
+                return reject(httpError('internal', BODY_CONSUMED));
+            }
+            return body.length > limit ? reject(tooLarge()) : resolve(body);
+        }
         const len = Number(req.headers['content-length']);
         if (Number.isFinite(len) && len > limit) return reject(tooLarge());
         const chunks = [];

@@ -73,3 +73,48 @@ test('options come from the environment (LIFELINE_*) unless given; a bad value n
     assert.equal(redis.store.constructor.name, 'RedisStore');
     await redis.close();
 });
+
+test("a body parser mounted before the handler: its text serves the send; a parsed body is a 500 that says to mount Lifeline first, not a hang", async () => {
+    const live = createLifeline({ env: null, onSend: () => {} });
+    /** Middleware as Express's body parsers are: read the stream, set req.body and req._body. */
+    const parsers = {
+        text: (req, body) => ((req.body = body), (req._body = true)),
+        json: (req, body) => ((req.body = JSON.parse(body)), (req._body = true)),
+        drain: () => {}, // read, kept nowhere
+    };
+    const server = http.createServer((req, res) => {
+        const parser = parsers[req.headers['x-parser']];
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            parser(req, Buffer.concat(chunks).toString());
+            live.handle(req, res);
+        });
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const warnings = [];
+    const onWarning = (w) => warnings.push(w.code);
+    process.on('warning', onWarning);
+    try {
+        const send = (parser) =>
+            fetch(`http://127.0.0.1:${server.address().port}/live/news`, {
+                method: 'POST',
+                headers: { 'content-type': 'text/plain', 'x-parser': parser },
+                body: '{"id":7,"data":{"a":1}}',
+                signal: AbortSignal.timeout(5000),
+            });
+        const text = await send('text');
+        assert.deepEqual([text.status, await text.json()], [200, { ack: 7 }]);
+        for (const parser of ['json', 'drain']) {
+            const r = await send(parser);
+            assert.equal(r.status, 500);
+            assert.match((await r.json()).message, /^the request body was read before Lifeline's handler .*mount live.handle before body parsers/);
+        }
+        await new Promise((r) => setImmediate(r));
+        assert.deepEqual(warnings, ['LIFELINE_BODY_CONSUMED']); // once
+    } finally {
+        process.off('warning', onWarning);
+        server.close();
+        await live.close();
+    }
+});

@@ -185,6 +185,7 @@ class LifelineState:
         self.store = make_store(config)
         self.held = Registry()
         self.client = ClientFiles(config["url_prefix"])
+        self.warned_elsewhere = False  # polling.py: a sibling process's cursor, logged once
         self.transport_hooks = TransportHooks()
         self.logger = logging.getLogger("lifeline_flask")
 

@@ -24,6 +24,7 @@ from .errors import Rejected, StoreUnavailable, error_response, spec_error
 from .held import Held, client_socket, cut, peer_gone
 from .jsontext import dumps, is_int, loads
 from .origin import origin_allowed
+from .stores.memory import MemoryStore
 from .protocol import WAIT_RE
 
 
@@ -62,6 +63,26 @@ def _json(obj, status=200):
 def _with_etag(resp, cursor):
     resp.headers["ETag"] = f'"{cursor}"'
     return resp
+
+
+def _issued_elsewhere(state, cursor):
+    """The why of a reset whose cursor a sibling process gave out: a memory-store cursor of a
+    later epoch than this process's own comes from a process that started after this one and
+    still serves (a restart only makes epochs older). Several processes each keep their own
+    streams then, and messages are lost between them: logged once, and said in the answer."""
+    store = state.store
+    pair = parse_cursor(cursor)
+    if not isinstance(store, MemoryStore) or pair is None or pair[0] <= store.epoch:
+        return {}
+    message = (
+        "this cursor was given out by another process that serves these streams from its own "
+        "memory: several processes need a shared store (set LIFELINE_REDIS_URL)"
+    )
+    if not state.warned_elsewhere:
+        state.warned_elsewhere = True
+        state.logger.error("lifeline: %s (cursor %s, this process's epoch %s)", message, cursor,
+                           store.epoch)
+    return {"message": message}
 
 
 def poll(state, stream):
@@ -144,7 +165,7 @@ def _poll_answer(state, stream, raw_wait):
         if r is None:
             return None
     if r.reset:
-        return _json({"type": "reset", "cursor": r.cursor}, 410)
+        return _json({"type": "reset", "cursor": r.cursor, **_issued_elsewhere(state, cursor)}, 410)
     if r.messages:
         resp = Response(messages_body(r.cursor, r.messages), mimetype="application/json")
         return _with_etag(resp, r.cursor)
