@@ -85,6 +85,8 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             if (mine()) {
                 requests.delete(id);
                 feed('ll_http_response', [id, response.status, ...responseHead(header), ...args], null, msgs);
+                // a server that cannot upgrade says so (Lifeline-WebSocket: none): polls alone
+                if (!cache && !conditional && header('lifeline-websocket') == 'none') feed('ll_ws_unavailable');
             }
         } catch {
             if (mine()) {

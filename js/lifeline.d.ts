@@ -31,6 +31,7 @@ export type Reason =
     | 'poll_ok'
     | 'fallback_remembered'
     | 'upgrade'
+    | 'ws_unavailable'
     | 'http_error'
     | 'network_error'
     | 'retry_after'

@@ -285,6 +285,22 @@ void ll_fallback_remembered(ll_core *c, uint64_t now) {
     ll__publish(c);
 }
 
+void ll_ws_unavailable(ll_core *c, uint64_t now) {
+    if (!begin(c, now)) return;
+    if (c->role != ROLE_ALONE && !ll__ws_hello_said(c)) {
+        ll__ws_close(c, LL_REASON_WS_UNAVAILABLE); /* quietly: the server said why */
+        ll__disarm(c, T_RACE);
+        ll__disarm(c, T_WS_RETRY);
+        ll__set_role(c, ROLE_ALONE);
+        if (c->cfg[LL_CFG_fallback_ttl] && !c->remembered) {
+            ll__push(c, LL_ACT_REMEMBER_FALLBACK, 0, c->cfg[LL_CFG_fallback_ttl], 0, 0);
+            c->remembered = 1;
+        }
+        ll__cause(c, LL_REASON_WS_UNAVAILABLE);
+    }
+    ll__publish(c);
+}
+
 /* The app closed the connection (ll_close), or the server refused its URL again and again
  * (poll.c): the socket closed, requests cancelled, pending sends failed, no timer; final. */
 void ll__shutdown(ll_core *c, uint32_t reason) {

@@ -87,6 +87,7 @@ extern "C" {
     X(POLL_OK, "poll_ok")                         /* a poll answered: polling works */              \
     X(FALLBACK_REMEMBERED, "fallback_remembered") /* started on polling: remembered */              \
     X(UPGRADE, "upgrade")                         /* switched back up to WebSocket */               \
+    X(WS_UNAVAILABLE, "ws_unavailable")           /* the server cannot upgrade: polling alone */    \
     X(HTTP_ERROR, "http_error")                   /* unexpected status or bad body */               \
     X(NETWORK_ERROR, "network_error")             /* fetch failed or timed out */                   \
     X(RETRY_AFTER, "retry_after")                 /* 429/503: waiting as told */                    \
@@ -390,6 +391,13 @@ LL_EXPORT void ll_resume(ll_core *c, uint64_t now);
  * the socket does not wait for the storage.) The attempt in hand is closed, polls serve,
  * a probe comes later. Nothing changes once a socket said hello, or with no WebSocket. */
 LL_EXPORT void ll_fallback_remembered(ll_core *c, uint64_t now);
+
+/* A poll answer said the server cannot upgrade (Lifeline-WebSocket: none, e.g. Flask under
+ * `flask run`): polling alone for this connection. An attempt in hand is closed quietly (no
+ * error: the server said why), no probe follows, and the fallback is remembered for the next
+ * page load. Nothing changes once a socket said hello (the hint was wrong), or with no
+ * WebSocket. */
+LL_EXPORT void ll_ws_unavailable(ll_core *c, uint64_t now);
 
 /* Queue one application send of `len` bytes of JSON (the caller keeps the bytes and
  * frames them when a WS_SEND/POST action names the returned id). Returns the send id

@@ -49,7 +49,9 @@
  *
  * Role transitions: BESIDE → FALLBACK (ws.c ll__fallback; core.c ll_fallback_remembered),
  * FALLBACK → BESIDE (poll.c
- * ll__caught_up_check: a probe serves); ALONE never changes.
+ * ll__caught_up_check: a probe serves); BESIDE or FALLBACK → ALONE (core.c
+ * ll_ws_unavailable: the server says it cannot upgrade; ws_unavailable); ALONE never
+ * changes.
  * polls: → SERVING when a poll answers (poll.c polling_works; not while a socket that said
  * hello with nothing else serving replays); → FAILING on a failed poll or a Retry-After
  * (poll.c poll_error, ll__poll_response; not while a socket that said hello carries the
@@ -107,7 +109,7 @@ int ll__ws_hello_said(const ll_core *c) { return c->ws_phase >= WS_PROVING; }
 
 void ll__set_role(ll_core *c, uint32_t role) {
 #ifndef NDEBUG
-    if ((c->role == ROLE_ALONE || role == ROLE_ALONE) && role != c->role) {
+    if (c->role == ROLE_ALONE && role != ROLE_ALONE) {
         c->bad_edges++;
         return;
     }

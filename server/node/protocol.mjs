@@ -81,12 +81,13 @@ export const HEADERS = Object.freeze({
     allow: "GET, HEAD, POST, OPTIONS",
     allowNoSends: "GET, HEAD, OPTIONS",
     vary: "Origin",
-    expose: "ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll",
+    expose: "ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll, Lifeline-WebSocket",
     corsAllowMethods: "GET, POST, OPTIONS",
     corsAllowHeaders: "Content-Type, If-None-Match",
     pollCacheControl: "no-store",
     longPoll: "Lifeline-Long-Poll",
     interval: "Lifeline-Interval",
+    noWebsocket: "Lifeline-WebSocket: none",
 });
 
 /** The order of checks per request kind: check names, each with the error it answers. */

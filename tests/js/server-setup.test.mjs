@@ -74,7 +74,7 @@ test('options come from the environment (LIFELINE_*) unless given; a bad value n
     await redis.close();
 });
 
-test("a body parser mounted before the handler: its text serves the send; a parsed body is a 500 that says to mount Lifeline first, not a hang", async () => {
+test('a body parser mounted before the handler: its text serves the send; a parsed body is a 500 that says to mount Lifeline first, not a hang', async () => {
     const live = createLifeline({ env: null, onSend: () => {} });
     /** Middleware as Express's body parsers are: read the stream, set req.body and req._body. */
     const parsers = {

@@ -182,6 +182,7 @@ export function runTranscript(path, text, rt = runtime()) {
             case 'freeze':
             case 'resume':
             case 'fallback_remembered':
+            case 'ws_unavailable':
             case 'close':
                 return feed('ll_' + cmd);
             case 'send': {

@@ -326,7 +326,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             break;
         default:
-            if (next(&s) % 4 == 0) {
+            if (next(&s) % 8 == 0) {
+                ll_ws_unavailable(s.c, s.now); /* a poll answer's Lifeline-WebSocket: none */
+            } else if (next(&s) % 4 == 0) {
                 ll_fallback_remembered(s.c, s.now); /* the shim's storage, read late */
             } else {
                 ll_ws_closed(s.c, s.now, s.ws, 1000);

@@ -267,6 +267,8 @@ static void do_input(run *r, char *rest, int line) {
         ll_resume(c, now);
     } else if (!strcmp(cmd, "fallback_remembered")) {
         ll_fallback_remembered(c, now);
+    } else if (!strcmp(cmd, "ws_unavailable")) {
+        ll_ws_unavailable(c, now);
     } else if (!strcmp(cmd, "send")) {
         int32_t rc = ll_send(c, now, (size_t)atol(word(&rest)));
         drain(r);

@@ -30,6 +30,7 @@ from .held import Registry
 from .origin import add_cors, add_preflight, origin_allowed, parse_origins
 from .protocol import (
     DEFAULTS as SPEC_DEFAULTS,
+    HEADERS,
     INT_OPTIONS,
     STREAM_NAME_RE as STREAM_RE,
     SUBPROTOCOL,
@@ -124,6 +125,16 @@ def resolve_options(options, config, environ=None):
             f"Lifeline option trust_proxy must be True or False, " f"not {out['trust_proxy']!r}"
         )
     return out
+
+
+def can_upgrade(environ):
+    """Whether the server running this request can upgrade a WebSocket: not Werkzeug's
+    development server (`flask run`), which has no WebSocket at all, nor a handler that says
+    it has none (gevent_server.PlainHandler). Poll answers say so (Lifeline-WebSocket: none),
+    and the client polls alone instead of probing in vain."""
+    if "lifeline.websocket" in environ:
+        return bool(environ["lifeline.websocket"])
+    return not environ.get("SERVER_SOFTWARE", "").startswith("Werkzeug/")
 
 
 def gunicorn_workers(argv=None, environ=None):
@@ -246,6 +257,9 @@ class LifelineState:
                 resp.headers["Lifeline-Long-Poll"] = str(lpm)
             if self.config["interval"] is not None:
                 resp.headers["Lifeline-Interval"] = str(self.config["interval"])
+            if not can_upgrade(request.environ):
+                name, value = HEADERS["no_websocket"].split(": ")
+                resp.headers[name] = value
         return add_cors(resp, request.environ, self.config["origins"])
 
 

@@ -66,7 +66,13 @@ class _Tuned(_Handler):
 
 
 class PlainHandler(_Tuned, WSGIHandler):
-    """gevent's HTTP handler, tuned (no WebSocket: an upgrade gets an ordinary poll answer)."""
+    """gevent's HTTP handler, tuned (no WebSocket: an upgrade gets an ordinary poll answer,
+    and poll answers say Lifeline-WebSocket: none)."""
+
+    def get_environ(self):
+        env = super().get_environ()
+        env["lifeline.websocket"] = False
+        return env
 
 
 class WebSocketHandler(_Tuned, _StockHandler):

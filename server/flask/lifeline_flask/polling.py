@@ -80,8 +80,9 @@ def _issued_elsewhere(state, cursor):
     )
     if not state.warned_elsewhere:
         state.warned_elsewhere = True
-        state.logger.error("lifeline: %s (cursor %s, this process's epoch %s)", message, cursor,
-                           store.epoch)
+        state.logger.error(
+            "lifeline: %s (cursor %s, this process's epoch %s)", message, cursor, store.epoch
+        )
     return {"message": message}
 
 

@@ -88,12 +88,13 @@ HEADERS: Mapping[str, Any] = MappingProxyType({
     "allow": "GET, HEAD, POST, OPTIONS",
     "allow_no_sends": "GET, HEAD, OPTIONS",
     "vary": "Origin",
-    "expose": "ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll",
+    "expose": "ETag, Retry-After, Date, Lifeline-Interval, Lifeline-Long-Poll, Lifeline-WebSocket",
     "cors_allow_methods": "GET, POST, OPTIONS",
     "cors_allow_headers": "Content-Type, If-None-Match",
     "poll_cache_control": "no-store",
     "long_poll": "Lifeline-Long-Poll",
     "interval": "Lifeline-Interval",
+    "no_websocket": "Lifeline-WebSocket: none",
 })
 
 # The order of checks per request kind: (check, error) pairs.

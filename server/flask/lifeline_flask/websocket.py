@@ -30,6 +30,7 @@ from .cursor import parse_cursor
 from .errors import StoreUnavailable, spec_error
 from .held import Held, client_socket, cut
 from .jsontext import dumps, loads
+from . import concurrency
 from .concurrency import monotonic_ms
 from .origin import origin_allowed
 from .protocol import ERRORS, LIMITS
@@ -71,6 +72,10 @@ def refuse(ws, code, message=None, close_code=None):
     close_socket(ws, close_code, message)
 
 
+# How long a server without WebSockets holds an upgrade before its answer (see upgrade).
+NO_UPGRADE_PAUSE_MS = 1000
+
+
 def upgrade(state, stream, ws):
     hooks = state.transport_hooks
     hooks.count("ws")
@@ -89,7 +94,11 @@ def upgrade(state, stream, ws):
     refusal = hooks.upgrade_refusal(environ)
     if refusal is not None:
         return state.finish(refusal())
-    return polling.poll(state, stream)  # no WebSocket in this server: answer as a poll
+    # No WebSocket in this server (`flask run`): answered as a poll, after a pause, so that
+    # the poll a client races beside its socket brings Lifeline-WebSocket: none first and the
+    # client drops the attempt itself, quietly (a failed handshake is an error in the console).
+    concurrency.sleep(NO_UPGRADE_PAUSE_MS / 1000)
+    return polling.poll(state, stream)
 
 
 class _Heard:
