@@ -18,8 +18,15 @@
 //    are on every answer to a GET, errors included.
 //  - Order of checks: origin (POST), authorize, then the request's own fields; so a refused
 //    client learns nothing about the stream.
-//  - POST: send ids must be non-negative safe integers; a missing `data` is null; a body
-//    over `maxBody` is 413 and the connection is closed (the rest is not read).
+//  - POST: send ids must be non-negative safe integers (`1.0` is the integer 1: JSON has one
+//    number type); a missing `data` is null; a body nesting deeper than `maxJsonDepth` is
+//    400 bad_request (checked on the text, before JSON.parse, so no deep value is built).
+//  - A body over `maxBody` is 413 with `Connection: close`, answered once the rest of the
+//    body was read and dropped (at most DRAIN_MAX_BYTES, within `requestBodyTimeoutMs`),
+//    so the sender reads the 413 instead of a reset. A body that does not arrive within
+//    `requestBodyTimeoutMs` is 408 request_timeout, and the connection is closed.
+//  - A lone surrogate (`"\ud800"`) in a send's data is stored escaped, as JSON.stringify
+//    writes it, and served back as it came.
 //  - A long poll whose client goes away releases its subscription at once.
 
 import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
@@ -210,29 +217,64 @@ function later(ctx, res, go, ms) {
     res.on('close', () => (clearTimeout(t), ctx.held.delete(hold)));
 }
 
-function readBody(req, limit) {
+/** How much of an oversized body is read and dropped before its 413 (then the connection is cut). */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Read a request body of at most `limit` bytes within `timeoutMs`. Over the limit: 413 once
+ * the rest was drained (see the top of this file); too slow: 408. Both close the connection.
+ */
+function readBody(req, limit, timeoutMs) {
     return new Promise((resolve, reject) => {
         const tooLarge = () => new HttpError(413, 'payload_too_large', `body over ${limit} bytes`, { Connection: 'close' });
         const len = Number(req.headers['content-length']);
-        if (Number.isFinite(len) && len > limit) return reject(tooLarge());
         const chunks = [];
         let size = 0;
         let done = false;
+        let draining = false;
         const end = (fn, v) => {
             if (done) return;
             done = true;
+            clearTimeout(timer);
             fn(v);
         };
+        const timer = setTimeout(() => {
+            if (draining) return end(reject, tooLarge());
+            end(reject, new HttpError(408, 'request_timeout', `the body did not arrive within ${timeoutMs} ms`, { Connection: 'close' }));
+        }, timeoutMs);
+        const drain = () => {
+            draining = true;
+            chunks.length = 0;
+            if (size > DRAIN_MAX_BYTES || (Number.isFinite(len) && len > DRAIN_MAX_BYTES)) end(reject, tooLarge());
+        };
+        if (Number.isFinite(len) && len > limit) drain();
         req.on('data', (c) => {
             if (done) return;
             size += c.length;
-            if (size > limit) end(reject, tooLarge());
+            if (draining || size > limit) drain();
             else chunks.push(c);
         });
-        req.on('end', () => end(resolve, Buffer.concat(chunks)));
+        req.on('end', () => end(draining ? reject : resolve, draining ? tooLarge() : Buffer.concat(chunks)));
         req.on('error', (e) => end(reject, e));
         req.on('aborted', () => end(reject, new HttpError(400, 'bad_request', 'request aborted')));
     });
+}
+
+/** Whether JSON text nests deeper than `max` (`{`/`[` outside strings; the outermost is depth 1). */
+export function nestsDeeperThan(text, max) {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (inString) {
+            if (c === 0x5c) i++; // a backslash escapes the next character
+            else if (c === 0x22) inString = false;
+        } else if (c === 0x22) inString = true;
+        else if (c === 0x5b || c === 0x7b) {
+            if (++depth > max) return true;
+        } else if (c === 0x5d || c === 0x7d) depth--;
+    }
+    return false;
 }
 
 /** Validate a send `{"id", "data"}` (POST body or WebSocket frame); returns {id, json} or a message. */
@@ -263,10 +305,12 @@ async function post(ctx, req, res, stream) {
     }
     if (!ctx.onSend) throw new HttpError(405, 'sends_disabled', 'this stream takes no sends', { Allow: 'GET, HEAD, OPTIONS', Connection: 'close' });
     if (!(await authorized(ctx, stream, 'send', req))) throw new HttpError(403, 'forbidden', 'not allowed to send to this stream', { Connection: 'close' });
-    const buf = await readBody(req, ctx.config.maxBody);
+    const buf = await readBody(req, ctx.config.maxBody, ctx.config.requestBodyTimeoutMs);
+    const text = buf.toString('utf8');
+    if (nestsDeeperThan(text, ctx.config.maxJsonDepth)) throw new HttpError(400, 'bad_request', `body nests deeper than ${ctx.config.maxJsonDepth}`);
     let body;
     try {
-        body = JSON.parse(buf.toString('utf8'));
+        body = JSON.parse(text);
     } catch {
         throw new HttpError(400, 'bad_request', 'body is not valid JSON');
     }

@@ -45,6 +45,11 @@ export const DEFAULTS = Object.freeze({
     retentionMs: null,
     maxBody: 65536,
     trustProxy: false,
+    // Hostile-input limits (issue 20; names and values of the spec, camelCased):
+    maxJsonDepth: 64, // nesting of a send's whole JSON document; deeper is bad_request / bad_frame
+    maxPendingBytesPerSocket: 1048576, // bytes queued for one WebSocket beyond the kernel's; more is slow_consumer + 1013
+    requestBodyTimeoutMs: 10000, // a POST body must arrive within this; else 408 request_timeout
+    maxRequestTargetBytes: 8000, // a longer URL is 414 uri_too_long (as gevent's request-line limit)
 });
 
 const INT_OPTIONS = {
@@ -55,6 +60,10 @@ const INT_OPTIONS = {
     retention: [1, Number.MAX_SAFE_INTEGER],
     retentionMs: [1, Number.MAX_SAFE_INTEGER, true],
     maxBody: [1, 1 << 30],
+    maxJsonDepth: [1, 10000],
+    maxPendingBytesPerSocket: [1, 1 << 30],
+    requestBodyTimeoutMs: [1, 24 * 3600e3],
+    maxRequestTargetBytes: [1, 1 << 20],
 };
 
 /** Options `configure()` may change; maxBody is fixed at construction (it sizes the WebSocket server). */
@@ -80,7 +89,7 @@ export function createLifeline(options = {}) {
     if (typeof o.prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(o.prefix)) throw new TypeError("prefix must be a path like '/live' (no trailing slash)");
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
     const config = {};
-    for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
+    for (const k of Object.keys(INT_OPTIONS)) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
     const log = typeof o.log === 'function' ? o.log : o.log ? (...a) => console.error('[lifeline]', ...a) : () => {};
@@ -126,6 +135,11 @@ export function createLifeline(options = {}) {
         return { stream: isStreamName(name) ? name : null, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
     }
 
+    /** A request target over maxRequestTargetBytes (1,000 short query parameters are fine). */
+    function targetTooLong(req) {
+        return Buffer.byteLength(req.url ?? '') > config.maxRequestTargetBytes;
+    }
+
     async function serve(req, res, r) {
         res.on('error', () => {});
         req.on('error', () => {});
@@ -149,6 +163,10 @@ export function createLifeline(options = {}) {
             sendResponse(res, 503, { error: 'unavailable', message: 'shutting down' }, { 'Retry-After': '1' });
             return true;
         }
+        if (targetTooLong(req)) {
+            sendResponse(res, 414, { error: 'uri_too_long', message: `request target over ${config.maxRequestTargetBytes} bytes` }, { ...ctx.origin.corsHeaders(req), Connection: 'close' });
+            return true;
+        }
         serve(req, res, r);
         return true;
     }
@@ -159,6 +177,7 @@ export function createLifeline(options = {}) {
         socket.on('error', () => {});
         const extra = ctx.intercept.upgradeHeaders?.(req) ?? {};
         if (closed) return refuseUpgrade(socket, 503, 'unavailable', 'shutting down', { 'Retry-After': '1', ...extra }), true;
+        if (targetTooLong(req)) return refuseUpgrade(socket, 414, 'uri_too_long', `request target over ${config.maxRequestTargetBytes} bytes`, extra), true;
         if (r.stream === null) return refuseUpgrade(socket, 404, 'not_found', `not a stream URL`, extra), true;
         if (!ctx.origin.allowed(req)) return refuseUpgrade(socket, 403, 'forbidden_origin', 'this origin may not connect to this server', extra), true;
         wss.handleUpgrade(req, socket, head, (ws) => {

@@ -12,14 +12,24 @@
 //    connection subscribes before its first read, so nothing appended meanwhile is lost;
 //    every wake-up reads on from the last cursor sent, in batches of `batch`.
 //  - A read that answers reset after hello (the stream's history vanished, or the socket
-//    fell behind retention) closes with 1012: the client reconnects with its cursor and is
-//    told `reset` properly. The store down (StoreUnavailable) also closes with 1012.
+//    fell behind retention) is `overflow` + close 1013 (as Flask): the client reconnects with
+//    its cursor and is told `reset` properly. The store down (StoreUnavailable) closes 1012.
 //  - Frames in: `ping` → `pong`; `send` → the app's onSend, then `ack` (or a rejecting ack
 //    `{"type":"ack","id","error","message"}`, the socket stays open); ids must be
 //    non-negative safe integers, a missing `data` is null. A binary, non-JSON or non-object
 //    frame, or a send without a valid id, is `bad_frame` + close 1008. Unknown types and
 //    `pong` are ignored. Frames over `maxBody` are closed by ws with 1009. Frames are
 //    handled in order, after the connection started.
+//  - A frame nesting deeper than `maxJsonDepth` is `bad_frame` + close 1008 (checked on the
+//    text, before JSON.parse).
+//  - Backpressure: messages are read from the store only as fast as the socket drains. Once
+//    more than half of `maxPendingBytesPerSocket` waits in user space (ws.bufferedAmount,
+//    beyond the kernel's buffers), the rest of a batch is dropped and read again from the
+//    last cursor sent when the socket drained; so a client that stops reading costs its
+//    socket about that much, and falls behind retention like any late client. Should the
+//    small frames (acks, pongs, pings) push the queue past the whole limit anyway, the
+//    socket gets `slow_consumer` (best effort) and close 1013: the client reconnects and
+//    resumes from its cursor.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
 //    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
@@ -28,7 +38,7 @@
 import { WebSocket } from 'ws';
 import { Rejected, StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
-import { authorized, deliverSend, parseSend } from './http.mjs';
+import { authorized, deliverSend, nestsDeeperThan, parseSend } from './http.mjs';
 
 export const SUBPROTOCOL = 'lifeline.v1';
 
@@ -47,7 +57,7 @@ export function refuseUpgrade(socket, status, code, message, headers = {}) {
     setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 414: 'URI Too Long', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 /** Run one accepted connection on `stream` until it closes. */
 export async function runConnection(ctx, ws, req, stream, cursorRaw) {
@@ -63,6 +73,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let closed = false;
     let pumping = false; // one read at a time ...
     let again = false; // ... and another after it when woken meanwhile
+    let waitingForDrain = false; // a batch stopped early: the pump waits for the socket to drain
     ws.on('error', () => {});
     ws.on('close', () => {
         closed = true;
@@ -70,10 +81,20 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         for (const t of timers) clearTimeout(t);
     });
 
+    const pendingLimit = ctx.config.maxPendingBytesPerSocket;
+    let slow = false;
+    let flushed = Promise.resolve(); // settles once the latest frame reached the kernel
     const out = (text) => {
-        if (!open() || muted()) return;
-        ws.send(text);
+        if (!open() || muted() || slow) return;
+        let written;
+        flushed = new Promise((resolve) => (written = resolve));
+        ws.send(text, () => written());
         lastSent = Date.now();
+        if (ws.bufferedAmount > pendingLimit) {
+            slow = true;
+            ws.send(JSON.stringify({ type: 'error', code: 'slow_consumer', message: `over ${pendingLimit} bytes wait for this client` }));
+            ws.close(1013, 'slow_consumer');
+        }
     };
     const fail = (code, message, closeCode = 1008) => {
         out(JSON.stringify({ type: 'error', code, message }));
@@ -110,8 +131,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         if (!open()) return;
         if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
-        last = r.cursor;
-        if (!r.reset) sendMessages(r.messages);
+        last = r.reset ? r.cursor : sendBatch(r, cursorRaw ?? r.cursor);
         if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
         started();
     } catch (err) {
@@ -121,7 +141,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
     async function pump() {
         if (closed) return;
-        if (pumping || last === undefined) return void (again = true);
+        if (pumping || last === undefined || waitingForDrain) return void (again = true);
         pumping = true;
         try {
             do {
@@ -129,29 +149,50 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
                 const r = await store.read(stream, last, batch());
                 if (closed) return;
                 if (r.reset) {
-                    if (open()) ws.close(1012, 'history lost');
+                    // the log moved past this socket's cursor (retention, a slow reader, history
+                    // lost): a reset frame may only come first, so close; the client reconnects
+                    fail('overflow', "the stream moved past this connection's cursor", 1013);
                     return;
                 }
-                sendMessages(r.messages);
-                last = r.cursor;
+                last = sendBatch(r, last);
                 if (r.messages.length >= batch()) again = true;
-            } while (again && !closed);
+            } while (again && !closed && !waitingForDrain);
         } catch (err) {
             broken(err);
         } finally {
             pumping = false;
         }
     }
-    function sendMessages(messages) {
-        for (const m of messages) out(`{"type":"msg","cursor":"${m.cursor}","data":${m.json}}`);
+    // Send a read's messages until the queue passes half the pending limit; returns the
+    // cursor to read on from (`from` when none was sent). When it stopped early, the pump
+    // runs again once the socket drained.
+    function sendBatch(r, from) {
+        let cursor = from;
+        for (const m of r.messages) {
+            if (ws.bufferedAmount > pendingLimit / 2) {
+                if (!waitingForDrain) {
+                    waitingForDrain = true;
+                    flushed.then(() => {
+                        waitingForDrain = false;
+                        pump();
+                    });
+                }
+                return cursor;
+            }
+            out(`{"type":"msg","cursor":"${m.cursor}","data":${m.json}}`);
+            cursor = m.cursor;
+        }
+        return r.cursor;
     }
 
     async function onFrame(data, isBinary) {
         if (!open() || muted()) return;
         if (isBinary) return fail('bad_frame', 'binary frames are not supported');
         let f;
+        const text = data.toString('utf8');
+        if (nestsDeeperThan(text, ctx.config.maxJsonDepth)) return fail('bad_frame', `frame nests deeper than ${ctx.config.maxJsonDepth}`);
         try {
-            f = JSON.parse(data.toString('utf8'));
+            f = JSON.parse(text);
         } catch {
             return fail('bad_frame', 'frame is not valid JSON');
         }
