@@ -15,8 +15,10 @@ gevent-websocket's handler (also inside gunicorn's GeventWebSocketWorker) to ans
 
 import logging
 import re
+from urllib.parse import quote
 
 from flask import Response, current_app, has_app_context, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from . import polling, websocket
 from .errors import error_response
@@ -28,6 +30,14 @@ from .stores.memory import MemoryStore
 STREAM_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 SUBPROTOCOL = "lifeline.v1"
 _UNSET = object()
+
+# Request methods, case-sensitive (RFC 9110 §9.1): the ones Node's HTTP parser knows. On a
+# stream URL any other token (`get`, `BREW`) is 400, as Node's parser answers; a known one
+# the URL does not serve (TRACE, PROPFIND) is a JSON 405 with Allow.
+HTTP_METHODS = frozenset((
+    "ACL BIND CHECKOUT CONNECT COPY DELETE GET HEAD LINK LOCK M-SEARCH MERGE MKACTIVITY "
+    "MKCALENDAR MKCOL MOVE NOTIFY OPTIONS PATCH POST PROPFIND PROPPATCH PURGE PUT QUERY "
+    "REBIND REPORT SEARCH SOURCE SUBSCRIBE TRACE UNBIND UNLINK UNLOCK UNSUBSCRIBE").split())
 
 # name: default. Flask config key: LIFELINE_<NAME>.
 DEFAULTS = {
@@ -44,6 +54,12 @@ DEFAULTS = {
     "redis_url": None,
     "redis_key_prefix": "lifeline",
     "trust_proxy": False,
+    # hostile-input limits (issue 20; the spec's names and values):
+    "max_json_depth": 64,                   # a send nesting deeper: bad_request / bad_frame
+    "max_pending_bytes_per_socket": 1048576,  # queued for one WebSocket: slow_consumer 1013
+    "request_header_timeout_ms": 10000,     # gevent_server: the head must arrive within this
+    "request_body_timeout_ms": 10000,       # gevent_server: the body too, else 408
+    "max_request_target_bytes": 8000,       # a longer URL: 414 uri_too_long
 }
 
 
@@ -82,7 +98,10 @@ def resolve_options(options, config):
                          f"with one, not {prefix!r}")
     out["origins"] = _origins(out["origins"])
     for name, minimum in (("heartbeat", 0), ("long_poll_max", 0), ("batch", 1),
-                          ("retention", 1), ("max_body", 1)):
+                          ("retention", 1), ("max_body", 1), ("max_json_depth", 1),
+                          ("max_pending_bytes_per_socket", 1),
+                          ("request_header_timeout_ms", 1), ("request_body_timeout_ms", 1),
+                          ("max_request_target_bytes", 1)):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
@@ -148,6 +167,38 @@ class LifelineState:
             return False
         return self.transport_hooks.upgrade_refusal(environ) is None
 
+    def guard(self):
+        """Before routing's answer (a `before_request` hook): on a stream URL, a method that
+        is no method is 400, so is a body framed by both Content-Length and
+        Transfer-Encoding; a request target over `max_request_target_bytes` is 414, a method
+        the URL does not serve is a JSON 405 (Werkzeug's own is HTML). None: go on."""
+        environ = request.environ
+        if self.stream_of(environ.get("PATH_INFO", "")) is None:
+            return None
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in HTTP_METHODS:
+            return self.finish(error_response(400, "bad_request",
+                                              f"{method!r} is not an HTTP method",
+                                              {"Connection": "close"}))
+        if environ.get("HTTP_TRANSFER_ENCODING") and environ.get("CONTENT_LENGTH"):
+            # gevent_server refuses this shape before the app runs; other servers may not
+            return self.finish(error_response(400, "bad_request",
+                                              "Content-Length with Transfer-Encoding",
+                                              {"Connection": "close"}))
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or (
+            quote(environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~")
+            + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""))
+        limit = self.config["max_request_target_bytes"]
+        if len(target) > limit:
+            return self.finish(error_response(414, "uri_too_long",
+                                              f"request target over {limit} bytes",
+                                              {"Connection": "close"}))
+        if isinstance(request.routing_exception, MethodNotAllowed):
+            resp = error_response(405, "method_not_allowed", f"{method} is not allowed here")
+            resp.headers["Allow"] = ALLOW_METHODS
+            return self.finish(resp)
+        return None
+
     # ---- hooks ------------------------------------------------------------------------
 
     def authorize(self, stream, action, req):
@@ -203,6 +254,7 @@ class Lifeline:
             app.add_url_rule(rule, name + "_ws", view, methods=["GET"], websocket=True,
                              strict_slashes=True)
         app.app_protocol = state.app_protocol
+        app.before_request(state.guard)
         self._app = app
         return state
 
@@ -253,8 +305,11 @@ def _make_view(state):
         if stream is None or not STREAM_RE.match(stream):
             if ws is not None:   # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(error_response(
-                404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}"))
+            refusal = error_response(
+                404, "not_found", "a stream URL is <prefix>/<name>, name [A-Za-z0-9_.:-]{1,200}")
+            if websocket.is_upgrade(environ):
+                refusal.headers["Connection"] = "close"   # a refused upgrade: nothing follows
+            return state.finish(refusal)
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")

@@ -9,7 +9,11 @@ vanished client's waiter is released within about a second.
 
 A send is `POST {"id": n, "data": …}`: origin check, body limit, strict JSON, then
 `authorize(stream, 'send', request)`, then the app's `on_send` hook; the ack is written
-after the hook returned.
+after the hook returned. The id is an integer 0..2^53-1 (`1.0` is 1); the body nests at
+most `max_json_depth` deep. A body over `max_body` is 413 with `Connection: close`,
+answered once the rest was read and dropped (at most DRAIN_MAX_BYTES, within the server's
+body timeout), so the sender reads the 413 instead of a reset; a body that does not arrive
+within `request_body_timeout_ms` (gevent_server) is 408 `request_timeout`.
 """
 
 import re
@@ -18,12 +22,15 @@ from flask import Response, request
 
 from . import concurrency
 from .cursor import parse_cursor
-from .errors import Rejected, StoreUnavailable, error_response
+from .errors import Rejected, RequestTimeout, StoreUnavailable, error_response
 from .held import Held, client_socket, cut, peer_gone
-from .jsontext import dumps, is_int, loads
+from .jsontext import dumps, loads, send_id
 from .origin import origin_allowed
 
 _WAIT_RE = re.compile(r"^[0-9]{1,12}$")
+
+# How much of an oversized body is read and dropped before its 413 (then the connection closes).
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
 
 
 def parse_if_none_match(value):
@@ -158,11 +165,14 @@ def _hold(state, stream, cursor, hold_ms):
 
 
 def check_send(obj):
-    """None when obj is a valid send {"id": <int >= 0>, "data": <any>}, else what is wrong."""
+    """None when obj is a valid send {"id": <int 0..2^53-1>, "data": <any>}, else what is
+    wrong. A valid id is normalised to an int (`1.0` -> 1) for the ack."""
     if not isinstance(obj, dict):
         return "a send is a JSON object"
-    if not is_int(obj.get("id")) or obj["id"] < 0:
-        return '"id" must be an integer >= 0'
+    sid = send_id(obj.get("id"))
+    if sid is None:
+        return '"id" must be an integer in 0..9007199254740991'
+    obj["id"] = sid
     return None                      # a missing "data" is null
 
 
@@ -196,14 +206,19 @@ def send(state, stream):
                                            "this origin may not send here"))
     limit = state.config["max_body"]
     length = request.content_length
-    if length is not None and length > limit:
-        return state.finish(error_response(413, "too_large", f"body over {limit} bytes"))
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        return state.finish(error_response(413, "too_large", f"body over {limit} bytes"))
+    try:
+        body = b"" if length is not None and length > limit else request.stream.read(limit + 1)
+        if len(body) > limit or (length is not None and length > limit):
+            _drain(request.stream, length)
+            return state.finish(error_response(413, "too_large", f"body over {limit} bytes",
+                                               {"Connection": "close"}))
+    except RequestTimeout:
+        return state.finish(error_response(
+            408, "request_timeout", "the request body did not arrive in time",
+            {"Connection": "close"}))
     hooks.count("bytesIn", len(body))
     try:
-        obj = loads(body.decode("utf-8"))
+        obj = loads(body.decode("utf-8"), state.config["max_json_depth"])
     except (ValueError, UnicodeDecodeError) as e:
         return state.finish(error_response(400, "bad_request", f"malformed JSON: {e}"))
     problem = check_send(obj)
@@ -223,3 +238,18 @@ def send(state, stream):
             resp.headers["Allow"] = "GET, OPTIONS"
         return state.finish(resp)
     return state.finish(_json({"ack": obj["id"]}))
+
+
+def _drain(stream, length):
+    """Read and drop the rest of an oversized body, at most DRAIN_MAX_BYTES (see the top)."""
+    if length is not None and length > DRAIN_MAX_BYTES:
+        return
+    dropped = 0
+    try:
+        while dropped <= DRAIN_MAX_BYTES:
+            chunk = stream.read(65536)
+            if not chunk:
+                return
+            dropped += len(chunk)
+    except Exception:           # timed out, or the client went away: nothing more to drop
+        return

@@ -13,9 +13,22 @@ and `current_app`. Both share one write lock. The stream's wake-ups, a drop, and
 request all set the session's one event.
 
 Refusals after the handshake are error frames then a close: `forbidden` 1008 (authorize),
-`bad_request` 1008 (a bad cursor), `bad_frame` 1008/1003, `too_large` 1009, `overflow`
-1013 (the log moved past the session's cursor), `internal` 1011 (a hook raised); the store
-being unavailable closes 1012 (service restart: the client reconnects as usual).
+`bad_request` 1008 (a bad cursor), `bad_frame` 1008/1003 (also a frame nesting deeper than
+`max_json_depth`, or a send id outside 0..2^53-1), `too_large` 1009, `overflow` 1013 (the
+log moved past the session's cursor), `internal` 1011 (a hook raised); the store being
+unavailable closes 1012 (service restart: the client reconnects as usual). Frames are read
+by frames.py, strictly: a framing violation is a close frame 1002, text that is not UTF-8
+1007, as Node's `ws` answers.
+
+Hostile-input rules (issue 20):
+- A burst of sends: the reader yields after each frame, so the writer delivers the messages
+  the sends published as they come (without it, 10,000 queued sends ran before the writer
+  once, which then found its cursor out of retention: close 1013, nothing delivered).
+- Backpressure: the writer reads the store only as fast as the socket takes its frames (a
+  write blocks once the kernel's buffers are full), and the reader's acks wait for the same
+  write lock; so what waits in this process for one socket is at most the frame being
+  written, under `max_pending_bytes_per_socket`. A client that stops reading falls behind
+  retention like any late client: `overflow` + 1013 when it reads on.
 """
 
 import struct
@@ -24,6 +37,7 @@ from flask import Response, copy_current_request_context, request
 
 from . import polling
 from .cursor import parse_cursor
+from .frames import FrameError, receive
 from .errors import StoreUnavailable, error_response
 from .held import Held, client_socket, cut
 from .jsontext import dumps, loads
@@ -73,9 +87,10 @@ def upgrade(state, stream, ws):
             return Response(status=204)
         serve(state, stream, ws)
         return Response(status=204)
-    if not allowed:
+    if not allowed:   # a refused upgrade: answered, then the connection is closed
         return state.finish(error_response(403, "forbidden_origin",
-                                           "this origin may not open a WebSocket here"))
+                                           "this origin may not open a WebSocket here",
+                                           {"Connection": "close"}))
     refusal = hooks.upgrade_refusal(environ)
     if refusal is not None:
         return state.finish(refusal())
@@ -142,12 +157,17 @@ def serve(state, stream, ws):
         while not (ws.closed or held.dropped or held.close_request):
             del too_large[:]              # bytes of the message being read
             try:
-                msg = ws.receive()
+                msg = receive(ws, lambda code: close_socket(ws, code))
+            except FrameError as e:
+                close_socket(ws, e.code, e.reason)
+                held.close(e.code, e.reason)
+                return
             except Exception:
                 msg = None
             if msg is None:
                 held.close(1006)
                 return
+            gevent.sleep(0)               # let the writer deliver between frames (bursts)
             if held.frozen:
                 continue                  # a stalled connection answers nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
@@ -155,7 +175,7 @@ def serve(state, stream, ws):
                 fail("bad_frame", "binary frames are not part of lifeline.v1", 1003)
                 return
             try:
-                obj = loads(msg)
+                obj = loads(msg, config["max_json_depth"])
             except ValueError as e:
                 fail("bad_frame", f"malformed JSON: {e}", 1008)
                 return
