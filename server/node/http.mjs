@@ -218,7 +218,7 @@ function later(ctx, res, go, ms) {
 }
 
 /** How much of an oversized body is read and dropped before its 413 (then the connection is cut). */
-const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Read a request body of at most `limit` bytes within `timeoutMs`. Over the limit: 413 once

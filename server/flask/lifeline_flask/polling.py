@@ -30,7 +30,7 @@ from .origin import origin_allowed
 _WAIT_RE = re.compile(r"^[0-9]{1,12}$")
 
 # How much of an oversized body is read and dropped before its 413 (then the connection closes).
-DRAIN_MAX_BYTES = 8 * 1024 * 1024
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
 
 
 def parse_if_none_match(value):
