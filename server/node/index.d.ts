@@ -51,6 +51,14 @@ export interface LifelineOptions {
     retentionMs?: number | null;
     /** Largest POST body and WebSocket frame, bytes. Default 65536. */
     maxBody?: number;
+    /** Deepest nesting of a send's JSON (the outermost `{` is 1): deeper is 400 / `bad_frame`. Default 64. */
+    maxJsonDepth?: number;
+    /** Bytes one WebSocket may have queued beyond the kernel's buffers: more is `slow_consumer` + close 1013. Default 1048576. */
+    maxPendingBytesPerSocket?: number;
+    /** ms: a POST body must arrive within this, else 408 `request_timeout` (the head's timeout is the node:http server's `headersTimeout`). Default 10000. */
+    requestBodyTimeoutMs?: number;
+    /** Longest request target (path and query), bytes: longer is 414 `uri_too_long`. Default 8000. */
+    maxRequestTargetBytes?: number;
     /** A store; default the in-memory store. */
     store?: Store;
     /** `redis://…`: the Redis store instead of memory. */
@@ -77,7 +85,7 @@ export interface Lifeline {
     /** Close every socket and held poll; close the store if the handler made it. */
     close(): Promise<void>;
     readonly store: Store;
-    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody'>>>;
+    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'maxRequestTargetBytes'>>>;
 }
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
@@ -108,4 +116,4 @@ export class MemoryStore implements Store {
 
 export const SUBPROTOCOL: 'lifeline.v1';
 export function isStreamName(s: unknown): boolean;
-export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy'>>>;
+export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'maxRequestTargetBytes'>>>;
