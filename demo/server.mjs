@@ -102,6 +102,7 @@ export async function createServer(options = {}) {
         retention: options.retention,
         maxBody: options.maxBody,
         requestBodyTimeoutMs: options.requestBodyTimeoutMs,
+        requestHeaderTimeoutMs: options.requestHeaderTimeoutMs,
         maxPendingBytesPerSocket: options.maxPendingBytesPerSocket,
         redis: options.redis,
         store: options.store,
@@ -175,7 +176,7 @@ export async function createServer(options = {}) {
     // The request head's timeout is the node:http server's (the library never sees a request
     // before its head arrived): README "Timeouts". Node checks it every
     // connectionsCheckingInterval, so that is a fraction of it.
-    const headersTimeout = options.requestHeaderTimeoutMs ?? 10000;
+    const headersTimeout = live.config.requestHeaderTimeoutMs;
     const serverOptions = {
         headersTimeout,
         requestTimeout: headersTimeout + live.config.requestBodyTimeoutMs,

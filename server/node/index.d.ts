@@ -57,6 +57,8 @@ export interface LifelineOptions {
     maxPendingBytesPerSocket?: number;
     /** ms: a POST body must arrive within this, else 408 `request_timeout` (the head's timeout is the node:http server's `headersTimeout`). Default 10000. */
     requestBodyTimeoutMs?: number;
+    /** ms: the request head's timeout the app should give its node:http server (`headersTimeout`); the library only reports it in `config`. Default 10000. */
+    requestHeaderTimeoutMs?: number;
     /** Longest request target (path and query), bytes: longer is 414 `uri_too_long`. Default 8000. */
     maxRequestTargetBytes?: number;
     /** A store; default the in-memory store. */
@@ -85,7 +87,7 @@ export interface Lifeline {
     /** Close every socket and held poll; close the store if the handler made it. */
     close(): Promise<void>;
     readonly store: Store;
-    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'maxRequestTargetBytes'>>>;
+    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;
 }
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
@@ -116,4 +118,4 @@ export class MemoryStore implements Store {
 
 export const SUBPROTOCOL: 'lifeline.v1';
 export function isStreamName(s: unknown): boolean;
-export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'maxRequestTargetBytes'>>>;
+export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;

@@ -49,6 +49,7 @@ export const DEFAULTS = Object.freeze({
     maxJsonDepth: 64, // nesting of a send's whole JSON document; deeper is bad_request / bad_frame
     maxPendingBytesPerSocket: 1048576, // bytes queued for one WebSocket beyond the kernel's; more is slow_consumer + 1013
     requestBodyTimeoutMs: 10000, // a POST body must arrive within this; else 408 request_timeout
+    requestHeaderTimeoutMs: 10000, // not enforced here: what the app gives its node:http server's headersTimeout (README)
     maxRequestTargetBytes: 8000, // a longer URL is 414 uri_too_long (as gevent's request-line limit)
 });
 
@@ -63,6 +64,7 @@ const INT_OPTIONS = {
     maxJsonDepth: [1, 10000],
     maxPendingBytesPerSocket: [1, 1 << 30],
     requestBodyTimeoutMs: [1, 24 * 3600e3],
+    requestHeaderTimeoutMs: [1, 24 * 3600e3],
     maxRequestTargetBytes: [1, 1 << 20],
 };
 

@@ -47,12 +47,10 @@ from geventwebsocket.gunicorn.workers import GeventWebSocketWorker as _StockWork
 from geventwebsocket.handler import WebSocketHandler as _StockHandler
 
 from .errors import RequestTimeout
+from .extension import DEFAULTS
 from .polling import DRAIN_MAX_BYTES as DISCARD_MAX_BYTES
 from .websocket import is_upgrade
 
-# gevent's own timeout defaults when the app has no Lifeline (the spec's values).
-_DEFAULT_HEADER_TIMEOUT_MS = 10000
-_DEFAULT_BODY_TIMEOUT_MS = 10000
 
 _TIMEOUT_408 = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 76\r\n\r\n"
@@ -129,12 +127,13 @@ class _Tuned:
         _nodelay(self.socket)
         return super().handle()
 
-    def _limit_ms(self, name, default):
+    def _limit_ms(self, name):
+        """The app's Lifeline option `name` (its default for an app without Lifeline)."""
         state = _lifeline_of(self.server.application)
-        return state.config[name] if state is not None else default
+        return state.config[name] if state is not None else DEFAULTS[name]
 
     def read_requestline(self):
-        seconds = self._limit_ms("request_header_timeout_ms", _DEFAULT_HEADER_TIMEOUT_MS) / 1000
+        seconds = self._limit_ms("request_header_timeout_ms") / 1000
         self._head_timer = gevent.Timeout(seconds, _HeadTimeout)
         self._head_timer.start()
         self._head_started = False
@@ -179,7 +178,7 @@ class _Tuned:
         env = super().get_environ()
         env["lifeline.socket"] = self.socket
         if env.get("wsgi.input") is self.wsgi_input:      # not an upgrade: a body may follow
-            seconds = self._limit_ms("request_body_timeout_ms", _DEFAULT_BODY_TIMEOUT_MS) / 1000
+            seconds = self._limit_ms("request_body_timeout_ms") / 1000
             self.wsgi_input = _DeadlineInput(self.wsgi_input, monotonic() + seconds)
             env["wsgi.input"] = self.wsgi_input
         return env
