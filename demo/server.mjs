@@ -166,6 +166,7 @@ export async function createServer(options = {}) {
         configure,
         stats: () => ({ ...stats.snapshot(), wsOpen: faults.wsOpen, held: faults.held, redisConnections: live.store.connections ?? 0 }),
         resetStats: stats.reset,
+        disconnect: (stream, options) => live.disconnect(stream, options),
         maxBody: 65536,
     });
     const serveStatic = staticFiles({

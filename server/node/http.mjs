@@ -160,16 +160,21 @@ async function poll(ctx, req, res, stream, query) {
         if (!answer(await store.read(stream, cursor, config.batch))) await nothingNew();
         return;
     }
-    await longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew);
+    await longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew);
 }
 
 /** Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look. */
-function longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew) {
+function longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew) {
     return new Promise((resolve, reject) => {
         let finished = false;
         let checking = false;
         let again = false;
-        const hold = { destroy: () => (finish(), res.destroy()) };
+        const hold = {
+            stream,
+            req,
+            destroy: () => (finish(), res.destroy()),
+            revoke: (message) => finish() && reject(new HttpError(403, 'revoked', message)), // live.disconnect
+        };
         const finish = () => {
             if (finished) return false;
             finished = true;

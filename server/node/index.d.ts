@@ -82,6 +82,12 @@ export interface Lifeline {
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
     /** Append `data` (any JSON value) to a stream; resolves to its cursor. Rejects with StoreUnavailable when the store is down. */
     publish(stream: string, data: unknown): Promise<string>;
+    /**
+     * End the WebSockets (error frame `revoked`, close 1008) and held long polls (403 `revoked`)
+     * of `stream` (null: every stream) whose request `where` accepts (default all); returns how
+     * many were ended. For rights taken away: `authorize` runs once per socket and long poll.
+     */
+    disconnect(stream: string | null, options?: { where?: (req: IncomingMessage) => boolean; message?: string }): number;
     /** Change heartbeat, longPollMax, interval, batch, retention or retentionMs at run time (new requests and sockets see them). */
     configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs'>>): object;
     /** Close every socket and held poll; close the store if the handler made it. */

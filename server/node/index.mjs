@@ -113,7 +113,8 @@ export function createLifeline(options = {}) {
         onSend: o.onSend,
         intercept: o.intercept ?? {},
         log,
-        held: new Set(), // held and delayed polls: {destroy()}
+        held: new Set(), // held and delayed polls: {destroy(), revoke?(message), stream?, req?}
+        sessions: new Set(), // running WebSockets: {stream, req, revoke(message)}
     };
     const sockets = new Set();
     let closed = false;
@@ -201,6 +202,27 @@ export function createLifeline(options = {}) {
         return store.append(stream, json);
     }
 
+    /**
+     * Revocation: end the WebSockets and held long polls of `stream` (every stream when null)
+     * whose request `where(req)` accepts (all when omitted). A socket gets an error frame
+     * `revoked` and close 1008, a long poll `403 {"error":"revoked"}`. `authorize` runs once
+     * per socket and long poll, so this is how taking a right away reaches the connections
+     * already open (a reconnect meets `authorize` again). Returns how many were ended.
+     */
+    function disconnect(stream, { where, message = 'access to this stream was revoked' } = {}) {
+        if (stream !== null && stream !== undefined && !isStreamName(stream)) throw new TypeError(`not a stream name: ${JSON.stringify(stream)}`);
+        if (where !== undefined && typeof where !== 'function') throw new TypeError('where must be a function (req) => boolean');
+        const hit = (c) => (stream == null || c.stream === stream) && (!where || where(c.req) === true);
+        let n = 0;
+        for (const c of [...ctx.sessions, ...ctx.held]) {
+            if (c.revoke && hit(c)) {
+                c.revoke(message);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Change numeric options at run time (new requests and sockets see them). */
     function configure(changes) {
         const next = { ...config };
@@ -223,5 +245,5 @@ export function createLifeline(options = {}) {
         if (ownStore) await store.close?.();
     }
 
-    return { handle, upgrade, publish, configure, close, store, config };
+    return { handle, upgrade, publish, disconnect, configure, close, store, config };
 }

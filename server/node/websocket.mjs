@@ -30,6 +30,7 @@
 //    small frames (acks, pongs, pings) push the queue past the whole limit anyway, the
 //    socket gets `slow_consumer` (best effort) and close 1013: the client reconnects and
 //    resumes from its cursor.
+//  - Revocation (`live.disconnect`): error frame `revoked`, close 1008.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
 //    3 heartbeats is terminated, so vanished clients do not leak. A changed heartbeat applies
@@ -75,8 +76,11 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let again = false; // ... and another after it when woken meanwhile
     let waitingForDrain = false; // a batch stopped early: the pump waits for the socket to drain
     ws.on('error', () => {});
+    const session = { stream, req, revoke: (message) => fail('revoked', message) }; // live.disconnect
+    ctx.sessions.add(session);
     ws.on('close', () => {
         closed = true;
+        ctx.sessions.delete(session);
         unsub();
         for (const t of timers) clearTimeout(t);
     });

@@ -253,6 +253,44 @@ forEachServer('hostile input', (t) => {
     });
 });
 
+// finding 11: revocation. The demo's /admin/disconnect calls live.disconnect(stream,
+// {where: req => X-User is `user`}).
+forEachServer('revocation', (t) => {
+    t.check('live.disconnect ends a held long poll of the matching request with 403 revoked', async () => {
+        const cur = await t.head();
+        const held = poll(t.url, { cursor: cur, wait: '10000' }, { headers: { 'X-User': 'alice' } });
+        const other = poll(t.url, { cursor: cur, wait: '1500' }, { headers: { 'X-User': 'bob' } });
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await admin(t.url, '/admin/disconnect', { stream: 'test', user: 'alice' });
+        assert.equal(r.disconnected, 1);
+        const p = await held;
+        assertJsonError(p, 403, 'revoked');
+        assert.ok(p.ms < 5000, `answered after ${p.ms} ms`);
+        assert.equal((await other).status, 204, 'the other user waits on');
+    });
+
+    t.wsTest('live.disconnect ends the matching WebSockets with error revoked and close 1008; others stay', async () => {
+        const alice = await connectWs(t.url, { headers: { 'X-User': 'alice' } });
+        const bob = await connectWs(t.url, { headers: { 'X-User': 'bob' } });
+        try {
+            assert.equal((await alice.next()).type, 'hello');
+            assert.equal((await bob.next()).type, 'hello');
+            const r = await admin(t.url, '/admin/disconnect', { stream: 'test', user: 'alice' });
+            assert.equal(r.disconnected, 1);
+            const e = await alice.next();
+            assert.equal(e.type, 'error');
+            assert.equal(e.code, 'revoked');
+            assert.equal((await alice.closed).code, 1008);
+            bob.send({ type: 'ping' });
+            assert.equal((await bob.next()).type, 'pong');
+            assert.equal((await admin(t.url, '/admin/disconnect', { stream: 'other' })).disconnected, 0);
+        } finally {
+            await alice.close();
+            await bob.close();
+        }
+    });
+});
+
 // finding 5: WebSocket framing (RFC 6455 §5): every violation is a close frame with 1002
 // (protocol error) or 1007 (invalid UTF-8), as `ws` answers on Node.
 forEachServer('hostile WebSocket frames', (t) => {

@@ -286,6 +286,26 @@ class Lifeline:
                                "live.init_app(app) first")
         return app.extensions["lifeline"]
 
+    def disconnect(self, stream=None, where=None, message="access to this stream was revoked",
+                   app=None):
+        """End the WebSockets (error frame `revoked`, close 1008) and held long polls (403
+        `revoked`) of `stream` (None: every stream) whose request `where(request)` accepts
+        (default all); returns how many were ended. `authorize` runs once per socket and
+        long poll, so this is how taking a right away reaches connections already open."""
+        if stream is not None and (not isinstance(stream, str) or not STREAM_RE.match(stream)):
+            raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
+        if where is not None and not callable(where):
+            raise TypeError("where must be a function (request) -> bool")
+        n = 0
+        for held in self.state(app).held.all():
+            if held.revoked is not None or (stream is not None and held.stream != stream):
+                continue
+            if where is not None and (held.request is None or where(held.request) is not True):
+                continue
+            held.revoke(message)
+            n += 1
+        return n
+
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.
 

@@ -49,9 +49,9 @@ class Held:
     """A long poll or a WebSocket session in progress."""
 
     __slots__ = ("kind", "stream", "event", "sock", "dropped", "frozen", "close_request",
-                 "opened", "last_sent", "reader")
+                 "opened", "last_sent", "reader", "request", "revoked")
 
-    def __init__(self, kind, stream, sock):
+    def __init__(self, kind, stream, sock, request=None):
         self.kind = kind                 # 'longpoll' | 'websocket'
         self.stream = stream
         self.event = make_event()
@@ -62,6 +62,8 @@ class Held:
         self.opened = monotonic_ms()
         self.last_sent = self.opened
         self.reader = None               # a WebSocket's reader greenlet
+        self.request = request           # the request that opened it (live.disconnect's `where`)
+        self.revoked = None              # live.disconnect's message: end with `revoked`
 
     def wake(self):
         self.event.set()
@@ -74,6 +76,14 @@ class Held:
 
     def freeze(self):
         self.frozen = True
+        self.event.set()
+
+    def revoke(self, message):
+        """End it with `revoked` (live.disconnect): a socket's error frame + 1008, a long
+        poll's 403; done by its own loop."""
+        self.revoked = message
+        if self.kind == "websocket":
+            self.close_request = (1008, "revoked")
         self.event.set()
 
     def close(self, code, reason=""):

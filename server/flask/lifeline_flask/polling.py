@@ -122,8 +122,8 @@ def _poll_answer(state, stream, raw_wait):
     hold_ms = min(wait, state.config["long_poll_max"])
     if not r.reset and not r.messages and hold_ms > 0:
         r = _hold(state, stream, cursor, hold_ms)
-        if r is None:
-            return None
+        if r is None or isinstance(r, Response):     # dropped / revoked
+            return r
     if r.reset:
         return _json({"type": "reset", "cursor": r.cursor}, 410)
     if r.messages:
@@ -136,8 +136,10 @@ def _poll_answer(state, stream, raw_wait):
 
 def _hold(state, stream, cursor, hold_ms):
     """A long poll: wait for news on `stream` after `cursor`, at most hold_ms.
-    Returns the last read, or None when the connection was dropped."""
-    held = Held("longpoll", stream, client_socket(request.environ))
+    Returns the last read, None when the connection was dropped, or the 403 `revoked`
+    answer when live.disconnect ended it."""
+    held = Held("longpoll", stream, client_socket(request.environ),
+                request._get_current_object())
     state.held.add(held)
     unsubscribe = state.store.subscribe(stream, held.wake)
     deadline = concurrency.monotonic_ms() + hold_ms
@@ -154,6 +156,8 @@ def _hold(state, stream, cursor, hold_ms):
             if remaining <= 0:
                 return r
             woken = held.event.wait(min(remaining, 1000) / 1000.0)
+            if held.revoked is not None:   # live.disconnect
+                return error_response(403, "revoked", held.revoked)
             if held.dropped:
                 cut(held.sock)
                 return None

@@ -13,7 +13,7 @@ and `current_app`. Both share one write lock. The stream's wake-ups, a drop, and
 request all set the session's one event.
 
 Refusals after the handshake are error frames then a close: `forbidden` 1008 (authorize),
-`bad_request` 1008 (a bad cursor), `bad_frame` 1008/1003 (also a frame nesting deeper than
+`bad_request` 1008 (a bad cursor), `revoked` 1008 (live.disconnect), `bad_frame` 1008/1003 (also a frame nesting deeper than
 `max_json_depth`, or a send id outside 0..2^53-1), `too_large` 1009, `overflow` 1013 (the
 log moved past the session's cursor), `internal` 1011 (a hook raised); the store being
 unavailable closes 1012 (service restart: the client reconnects as usual). Frames are read
@@ -106,7 +106,7 @@ def serve(state, stream, ws):
     config = state.config
     store = state.store
     held = Held("websocket", stream, getattr(getattr(ws, "handler", None), "socket", None)
-                or client_socket(request.environ))
+                or client_socket(request.environ), request._get_current_object())
     hooks.count("101")
     limit = config["max_body"]
     write_lock = gevent.lock.Semaphore()
@@ -299,5 +299,7 @@ def _session(state, stream, ws, held, send, fail, reader):
                 continue
             timeout = (hb - idle) / 1000.0
         woken = held.event.wait(timeout)
+    if held.revoked is not None and not held.dropped:      # live.disconnect
+        send(dumps({"type": "error", "code": "revoked", "message": held.revoked}), force=True)
     if held.close_request and not held.dropped:
         close_socket(ws, *held.close_request)
