@@ -95,8 +95,9 @@ describe('Redis store', { skip }, () => {
             await redis.cli(['FLUSHALL']);
             const c3 = await publish(s.url, 3);
             assert.notEqual(c3.split('-')[0], c1.split('-')[0], 'a new epoch');
-            // The open socket (at c2) reads on, finds its history gone: closed 1012 to be told properly.
-            assert.equal((await ws.waitClose(5000)).code, 1012);
+            // The open socket (at c2) reads on, finds its history gone: `overflow` + close 1013
+            // (as Flask; issue 20), to reconnect and be told properly.
+            assert.equal((await ws.waitClose(5000)).code, 1013);
             for (const c of [c1, c2]) {
                 const r = await poll(s.url, c);
                 assert.equal(r.status, 410);
