@@ -84,7 +84,15 @@ class _DeadlineInput(Input):
         self.deadline = deadline
         self.timed_out = False
 
+    def _exhausted(self):
+        """No body (a GET), or all of it read: reads answer b"" at once, past any deadline."""
+        if self.chunked_input:
+            return self.chunk_length == 0
+        return self.position >= (self.content_length or 0)
+
     def _within_deadline(self, read, *args):
+        if self._exhausted():
+            return b""
         remaining = self.deadline - monotonic()
         if self.timed_out or remaining <= 0:
             self.timed_out = True
@@ -103,8 +111,8 @@ class _DeadlineInput(Input):
         return self._within_deadline(super().readline, size)
 
     def _discard(self):
-        if self.timed_out or self._chunked_input_error:
-            return
+        if self.timed_out or self._chunked_input_error or self._exhausted():
+            return   # (a long poll that outlived the deadline keeps its connection)
         dropped = 0
         try:
             while dropped <= DISCARD_MAX_BYTES:
