@@ -8,6 +8,9 @@
 //   GET|POST /admin/config {…}                         -> the config (heartbeat, longPollMax,
 //                                                         interval, batch, retention, shed, sends)
 //   GET /admin/stats, POST /admin/stats/reset          -> flat counters (stats.mjs)
+//   POST /admin/disconnect {"stream"?: "test", "user"?} -> {"disconnected": n}: live.disconnect
+//                                                         of the stream, only the requests whose
+//                                                         X-User header is `user` when given
 
 export const DEFAULT_STREAM = 'test';
 
@@ -33,6 +36,7 @@ const ROUTES = {
     '/admin/config': 'GET, POST',
     '/admin/stats': 'GET',
     '/admin/stats/reset': 'POST',
+    '/admin/disconnect': 'POST',
 };
 
 function readJson(req, limit) {
@@ -60,7 +64,7 @@ function readJson(req, limit) {
 }
 
 /**
- * @param {{publish, fault, restart, config, configure, stats, resetStats, maxBody}} app
+ * @param {{publish, fault, restart, config, configure, stats, resetStats, disconnect, maxBody}} app
  * @returns {(req, res, pathname) => Promise<void>}
  */
 export function adminApi(app) {
@@ -104,6 +108,11 @@ export function adminApi(app) {
                     return send(200, method === 'POST' ? app.configure(body) : app.config());
                 case '/admin/stats':
                     return send(200, app.stats());
+                case '/admin/disconnect': {
+                    if (body.user !== undefined && typeof body.user !== 'string') throw new AdminError(400, 'bad_request', 'user must be a string');
+                    const where = body.user === undefined ? undefined : (r) => r.headers['x-user'] === body.user;
+                    return send(200, { disconnected: app.disconnect(body.stream ?? DEFAULT_STREAM, { where }) });
+                }
                 case '/admin/stats/reset':
                     app.resetStats();
                     return send(200, app.stats());

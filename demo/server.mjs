@@ -7,6 +7,7 @@
 //   node demo/server.mjs --host 127.0.0.1 --port 0 [--origins a,b|*] [--heartbeat ms]
 //        [--retention n] [--long-poll-max ms] [--interval ms] [--batch n] [--tick ms]
 //        [--redis URL] [--name NAME] [--auth-test] [--no-sends] [--log]
+//        [--request-header-timeout ms] [--request-body-timeout ms] [--max-pending-bytes-per-socket n]
 //   prints exactly one line `LISTENING http://127.0.0.1:<port>` once it accepts connections.
 //
 //   import { createServer } from './demo/server.mjs';   // the same, in-process
@@ -74,7 +75,8 @@ function parseShed(v) {
  * Create and start a server; resolves once it listens.
  * @param {object} [options] host, port, origins ('*' | string[] | 'a,b'), heartbeat, retention,
  *   longPollMax, interval, batch, maxBody, redis, name, authTest, sends (false: no onSend),
- *   tick (ms, 0 = off), publicDir, distDir, log
+ *   tick (ms, 0 = off), publicDir, distDir, log, requestHeaderTimeoutMs, requestBodyTimeoutMs,
+ *   maxPendingBytesPerSocket
  */
 export async function createServer(options = {}) {
     const name = options.name ?? `node-${process.pid}`;
@@ -116,6 +118,9 @@ export async function createServer(options = {}) {
         batch: options.batch,
         retention: options.retention,
         maxBody: options.maxBody,
+        requestBodyTimeoutMs: options.requestBodyTimeoutMs,
+        requestHeaderTimeoutMs: options.requestHeaderTimeoutMs,
+        maxPendingBytesPerSocket: options.maxPendingBytesPerSocket,
         redis: options.redis,
         store: options.store,
         log: options.log,
@@ -184,6 +189,7 @@ export async function createServer(options = {}) {
         configure,
         stats: () => ({ ...stats.snapshot(), wsOpen: faults.wsOpen, held: faults.held, redisConnections: live.store.connections ?? 0 }),
         resetStats: stats.reset,
+        disconnect: (stream, options) => live.disconnect(stream, options),
         maxBody: 65536,
     });
     const serveStatic = staticFiles({
@@ -191,7 +197,16 @@ export async function createServer(options = {}) {
         distDir: options.distDir ?? path.join(HERE, '..', 'dist'),
     });
 
-    const server = http.createServer((req, res) => {
+    // The request head's timeout is the node:http server's (the library never sees a request
+    // before its head arrived): README "Timeouts". Node checks it every
+    // connectionsCheckingInterval, so that is a fraction of it.
+    const headersTimeout = live.config.requestHeaderTimeoutMs;
+    const serverOptions = {
+        headersTimeout,
+        requestTimeout: headersTimeout + live.config.requestBodyTimeoutMs,
+        connectionsCheckingInterval: Math.min(30000, Math.max(50, Math.floor(headersTimeout / 4))),
+    };
+    const server = http.createServer(serverOptions, (req, res) => {
         res.setHeader('Lifeline-Served-By', name);
         const raw = req.url || '/';
         const pathname = raw.split('?')[0];
@@ -277,6 +292,9 @@ const FLAGS = {
     '--auth-test': ['authTest', true],
     '--no-sends': ['sends', false],
     '--log': ['log', true],
+    '--request-header-timeout': ['requestHeaderTimeoutMs', 'int'],
+    '--request-body-timeout': ['requestBodyTimeoutMs', 'int'],
+    '--max-pending-bytes-per-socket': ['maxPendingBytesPerSocket', 'int'],
 };
 
 function parseArgs(argv) {

@@ -5,6 +5,9 @@
   POST /admin/restart                                 -> drop every connection (memory: new epoch)
   GET|POST /admin/config {…}                          -> the live options
   GET  /admin/stats, POST /admin/stats/reset
+  POST /admin/disconnect {"stream"?: "test", "user"?} -> {"disconnected": n}: live.disconnect
+                                                        of the stream, only the requests whose
+                                                        X-User header is `user` when given
 
 Refused (403) from anything but loopback, and for any foreign `Origin`.
 """
@@ -114,6 +117,22 @@ def make_admin(live, demo):
         except (ValueError, TypeError, UnicodeDecodeError) as e:
             return bad(e)
         return _json({"cursor": cursor})
+
+    @bp.post("/disconnect")
+    def disconnect():
+        try:
+            obj = _body()
+        except (ValueError, UnicodeDecodeError) as e:
+            return bad(e)
+        user = obj.get("user")
+        if user is not None and not isinstance(user, str):
+            return bad("user must be a string")
+        where = None if user is None else (lambda req: req.headers.get("X-User") == user)
+        try:
+            n = live.disconnect(obj.get("stream", "test"), where=where)
+        except ValueError as e:
+            return bad(e)
+        return _json({"disconnected": n})
 
     @bp.post("/fault")
     def fault():

@@ -64,6 +64,24 @@ def parse_args(argv):
     p.add_argument("--auth-test", action="store_true", help="the test rule for authorize")
     p.add_argument("--no-sends", action="store_true", help="no on_send hook: sends refused")
     p.add_argument("--verbose", "--log", action="store_true", help="log every request to stderr")
+    p.add_argument(
+        "--request-header-timeout",
+        type=int,
+        default=None,
+        help="the request head must arrive within this, ms (gevent, gunicorn)",
+    )
+    p.add_argument(
+        "--request-body-timeout",
+        type=int,
+        default=None,
+        help="a POST body must arrive within this, ms (gevent, gunicorn)",
+    )
+    p.add_argument(
+        "--max-pending-bytes-per-socket",
+        type=int,
+        default=None,
+        help="bytes one WebSocket may have waiting in this process",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--no-websocket", action="store_true", help="gevent, polling only")
     mode.add_argument(
@@ -110,6 +128,13 @@ def create_app(args):
         LIFELINE_BATCH=args.batch,
         LIFELINE_REDIS_URL=args.redis,
     )
+    for key, value in (
+        ("REQUEST_HEADER_TIMEOUT_MS", args.request_header_timeout),
+        ("REQUEST_BODY_TIMEOUT_MS", args.request_body_timeout),
+        ("MAX_PENDING_BYTES_PER_SOCKET", args.max_pending_bytes_per_socket),
+    ):
+        if value is not None:  # else the library's default
+            app.config["LIFELINE_" + key] = value
     live = Lifeline(app)
     demo = Demo()
     demo.hooks = app.extensions["lifeline"].transport_hooks = DemoHooks(

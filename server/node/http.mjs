@@ -16,8 +16,15 @@
 //    If-None-Match that is not a cursor is ignored. 200/204/304 all carry `ETag: "<c>"`.
 //  - Poll headers (Cache-Control: no-store, Lifeline-Long-Poll, Lifeline-Interval when set)
 //    are on every answer to a GET, errors included.
-//  - POST: a missing `data` is null; a body over `maxBody` is 413 and the connection is
-//    closed (the rest is not read).
+//  - POST: send ids must be non-negative safe integers (`1.0` is the integer 1: JSON has one
+//    number type); a missing `data` is null; a body nesting deeper than `maxJsonDepth` is
+//    400 bad_request (checked on the text, before JSON.parse, so no deep value is built).
+//  - A body over `maxBody` is 413 with `Connection: close`, answered once the rest of the
+//    body was read and dropped (at most DRAIN_MAX_BYTES, within `requestBodyTimeoutMs`),
+//    so the sender reads the 413 instead of a reset. A body that does not arrive within
+//    `requestBodyTimeoutMs` is 408 request_timeout, and the connection is closed.
+//  - A lone surrogate (`"\ud800"`) in a send's data is stored escaped, as JSON.stringify
+//    writes it, and served back as it came.
 //  - A long poll whose client goes away releases its subscription at once.
 
 import { HttpError, Rejected, StoreUnavailable, httpError } from './errors.mjs';
@@ -122,6 +129,7 @@ async function poll(ctx, req, res, stream, query) {
     let cursor;
     let waitMs = 0;
     const refused = await runChecks('poll', {
+        request_target: true, // the handler's
         stream_name: true, // the router's
         method: true, // serveHttp's
         authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
@@ -170,19 +178,24 @@ async function poll(ctx, req, res, stream, query) {
         if (!answer(await store.read(stream, cursor, config.batch))) await nothingNew();
         return;
     }
-    await longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew);
+    await longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew);
 }
 
 /**
  * Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look.
  * @returns {Promise<void>}
  */
-function longPoll(ctx, res, stream, cursor, waitMs, answer, nothingNew) {
+function longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew) {
     return new Promise((resolve, reject) => {
         let finished = false;
         let checking = false;
         let again = false;
-        const hold = { destroy: () => (finish(), res.destroy()) };
+        const hold = {
+            stream,
+            req,
+            destroy: () => (finish(), res.destroy()),
+            revoke: (message) => finish() && reject(httpError('revoked', message)), // live.disconnect
+        };
         const finish = () => {
             if (finished) return false;
             finished = true;
@@ -236,7 +249,14 @@ const BODY_CONSUMED =
 
 let warnedConsumed = false; // the process warning is given once
 
-function readBody(req, limit) {
+/** How much of an oversized body is read and dropped before its 413 (then the connection is cut). */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Read a request body of at most `limit` bytes within `timeoutMs`. Over the limit: 413 once
+ * the rest was drained (see the top of this file); too slow: 408. Both close the connection.
+ */
+function readBody(req, limit, timeoutMs) {
     return new Promise((resolve, reject) => {
         const tooLarge = () => httpError('too_large', `body over ${limit} bytes`, { Connection: 'close' });
         // Express's express.text() / express.raw() before the handler: their text or bytes
@@ -251,25 +271,54 @@ function readBody(req, limit) {
             return body.length > limit ? reject(tooLarge()) : resolve(body);
         }
         const len = Number(req.headers['content-length']);
-        if (Number.isFinite(len) && len > limit) return reject(tooLarge());
         const chunks = [];
         let size = 0;
         let done = false;
+        let draining = false;
         const end = (fn, v) => {
             if (done) return;
             done = true;
+            clearTimeout(timer);
             fn(v);
         };
+        const timer = setTimeout(() => {
+            if (draining) return end(reject, tooLarge());
+            end(reject, httpError('request_timeout', `the body did not arrive within ${timeoutMs} ms`, { Connection: 'close' }));
+        }, timeoutMs);
+        const drain = () => {
+            draining = true;
+            chunks.length = 0;
+            if (size > DRAIN_MAX_BYTES || (Number.isFinite(len) && len > DRAIN_MAX_BYTES)) end(reject, tooLarge());
+        };
+        if (Number.isFinite(len) && len > limit) drain();
         req.on('data', (c) => {
             if (done) return;
             size += c.length;
-            if (size > limit) end(reject, tooLarge());
+            if (draining || size > limit) drain();
             else chunks.push(c);
         });
-        req.on('end', () => end(resolve, Buffer.concat(chunks)));
+        req.on('end', () => end(draining ? reject : resolve, draining ? tooLarge() : Buffer.concat(chunks)));
         req.on('error', (e) => end(reject, e));
         req.on('aborted', () => end(reject, httpError('bad_request', 'request aborted')));
     });
+}
+
+/** Whether JSON text nests deeper than `max` (`{`/`[` outside strings; the outermost is depth 1). */
+export function nestsDeeperThan(text, max) {
+    let depth = 0;
+    let inString = false;
+    for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (inString) {
+            if (c === 0x5c)
+                i++; // a backslash escapes the next character
+            else if (c === 0x22) inString = false;
+        } else if (c === 0x22) inString = true;
+        else if (c === 0x5b || c === 0x7b) {
+            if (++depth > max) return true;
+        } else if (c === 0x5d || c === 0x7d) depth--;
+    }
+    return false;
 }
 
 /** Validate a send `{"id", "data"}` (POST body or WebSocket frame); returns {id, json} or a message. */
@@ -309,12 +358,14 @@ async function post(ctx, req, res, stream) {
     res.lifelineErrorHeaders = cors;
     let buf, body, send;
     const refused = await runChecks('post', {
+        request_target: true, // the handler's
         stream_name: true, // the router's
         origin: () => !ctx.origin.allowed(req) && 'this origin may not send to this server',
         ...sendChecks(ctx, stream, req, () => send.data),
         size: async () => {
-            buf = await readBody(req, ctx.config.maxBody);
+            buf = await readBody(req, ctx.config.maxBody, ctx.config.requestBodyTimeoutMs);
         },
+        depth: () => nestsDeeperThan(buf.toString('utf8'), ctx.config.maxJsonDepth) && `body nests deeper than ${ctx.config.maxJsonDepth}`,
         json: () => {
             try {
                 body = JSON.parse(buf.toString('utf8'));

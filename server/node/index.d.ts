@@ -58,6 +58,16 @@ export interface LifelineOptions {
     retentionMs?: number | null;
     /** largest POST body and WebSocket message. Default 65536 bytes, range [1, 1073741824]. */
     maxBody?: number;
+    /** deepest nesting of a send's JSON (the outermost `{` or `[` is 1), checked on the text before it is parsed: deeper is 400 `bad_request` / error frame `bad_frame` + 1008. Default 64, range [1, 10000]. */
+    maxJsonDepth?: number;
+    /** bytes one WebSocket may have waiting in the process beyond the kernel's buffers: more is `slow_consumer` + close 1013 (Flask's writer blocks on the socket, so its bound holds by construction). Default 1048576 bytes, range [1, 1073741824]. */
+    maxPendingBytesPerSocket?: number;
+    /** a request's head must arrive within this, else 408 and the connection closed (Flask: `gevent_server`'s handler; Node: what the app gives its node:http server's `headersTimeout`). Default 10000 ms, range [1, 86400000]. */
+    requestHeaderTimeoutMs?: number;
+    /** a POST body must arrive within this after the head, else 408 `request_timeout` and the connection closed. Default 10000 ms, range [1, 86400000]. */
+    requestBodyTimeoutMs?: number;
+    /** the longest request target (path and query) on a stream URL: longer is 414 `uri_too_long`. Default 8000 bytes, range [1, 1048576]. */
+    maxRequestTargetBytes?: number;
     /** take the own origin from `X-Forwarded-Proto` / `X-Forwarded-Host`. Default false. */
     trustProxy?: boolean;
     // ---- end of generated options ----
@@ -90,6 +100,12 @@ export interface Lifeline {
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
     /** Append `data` (any JSON value) to a stream; resolves to its cursor. Rejects with StoreUnavailable when the store is down. */
     publish(stream: string, data: unknown): Promise<string>;
+    /**
+     * End the WebSockets (error frame `revoked`, close 1008) and held long polls (403 `revoked`)
+     * of `stream` (null: every stream) whose request `where` accepts (default all); returns how
+     * many were ended. For rights taken away: `authorize` runs once per socket and long poll.
+     */
+    disconnect(stream: string | null, options?: { where?: (req: IncomingMessage) => boolean; message?: string }): number;
     /** Change heartbeat, longPollMax, interval, batch, retention or retentionMs at run time (new requests and sockets see them). */
     configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs'>>): object;
     /** Close every socket and held poll; close the store if the handler made it. */
@@ -103,7 +119,7 @@ export interface Lifeline {
     /** `<script src="…/lifeline.<hash>.js"></script>` (build 'csp': the strict-CSP build), for a page's HTML. */
     scriptTag(build?: 'script' | 'csp'): string;
     readonly store: Store;
-    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody'>>>;
+    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;
 }
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
@@ -136,4 +152,4 @@ export class MemoryStore implements Store {
 export const SUBPROTOCOL: 'lifeline.v1';
 // ---- end of generated subprotocol ----
 export function isStreamName(s: unknown): boolean;
-export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy'>>>;
+export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;

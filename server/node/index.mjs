@@ -89,7 +89,8 @@ export function createLifeline(options = {}) {
         onSend: o.onSend,
         intercept: o.intercept ?? {},
         log,
-        held: new Set(), // held and delayed polls: {destroy()}
+        held: new Set(), // held and delayed polls: {destroy(), revoke?(message), stream?, req?}
+        sessions: new Set(), // running WebSockets: {stream, req, revoke(message)}
     };
     const sockets = new Set();
     let closed = false;
@@ -112,6 +113,11 @@ export function createLifeline(options = {}) {
         if (pathname !== o.prefix && !pathname.startsWith(o.prefix + '/')) return undefined;
         const name = pathname.slice(o.prefix.length + 1);
         return { pathname, stream: isStreamName(name) ? name : null, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+    }
+
+    /** A request target over maxRequestTargetBytes (1,000 short query parameters are fine). */
+    function targetTooLong(req) {
+        return Buffer.byteLength(req.url ?? '') > config.maxRequestTargetBytes;
     }
 
     async function serve(req, res, r) {
@@ -145,6 +151,11 @@ export function createLifeline(options = {}) {
             sendResponse(res, e.status, { error: e.code, message: e.message }, e.headers);
             return true;
         }
+        if (targetTooLong(req)) {
+            const e = httpError('uri_too_long', `request target over ${config.maxRequestTargetBytes} bytes`);
+            sendResponse(res, e.status, { error: e.code, message: e.message }, { ...ctx.origin.corsHeaders(req), ...e.headers, Connection: 'close' });
+            return true;
+        }
         serve(req, res, r);
         return true;
     }
@@ -162,6 +173,7 @@ export function createLifeline(options = {}) {
     async function upgradeChecked(req, socket, head, r, extra) {
         const refused = await runChecks('upgrade', {
             shutting_down: () => closed && 'shutting down',
+            request_target: () => targetTooLong(req) && `request target over ${config.maxRequestTargetBytes} bytes`,
             stream_name: () => r.stream === null,
             origin: () => !ctx.origin.allowed(req) && 'this origin may not connect to this server',
         });
@@ -187,6 +199,29 @@ export function createLifeline(options = {}) {
         return store.append(stream, json);
     }
 
+    /**
+     * Revocation: end the WebSockets and held long polls of `stream` (every stream when null)
+     * whose request `where(req)` accepts (all when omitted). A socket gets an error frame
+     * `revoked` and close 1008, a long poll `403 {"error":"revoked"}`. `authorize` runs once
+     * per socket and long poll, so this is how taking a right away reaches the connections
+     * already open (a reconnect meets `authorize` again). Returns how many were ended.
+     * @param {string | null} stream
+     * @param {{ where?: (req: import('node:http').IncomingMessage) => boolean, message?: string }} [options]
+     */
+    function disconnect(stream, { where, message = 'access to this stream was revoked' } = {}) {
+        if (stream !== null && stream !== undefined && !isStreamName(stream)) throw new TypeError(`not a stream name: ${JSON.stringify(stream)}`);
+        if (where !== undefined && typeof where !== 'function') throw new TypeError('where must be a function (req) => boolean');
+        const hit = (c) => (stream == null || c.stream === stream) && (!where || where(c.req) === true);
+        let n = 0;
+        for (const c of [...ctx.sessions, ...ctx.held]) {
+            if (c.revoke && hit(c)) {
+                c.revoke(message);
+                n++;
+            }
+        }
+        return n;
+    }
+
     /** Change numeric options at run time (new requests and sockets see them). */
     function configure(changes) {
         const next = { ...config };
@@ -209,5 +244,5 @@ export function createLifeline(options = {}) {
         if (ownStore) await store.close?.();
     }
 
-    return { handle, upgrade, publish, configure, close, store, config, clientUrl: client.url, scriptTag: client.scriptTag };
+    return { handle, upgrade, publish, disconnect, configure, close, store, config, clientUrl: client.url, scriptTag: client.scriptTag };
 }

@@ -14,6 +14,8 @@ export const LIMITS = Object.freeze({
     maxPendingBytesPerSocket: 1048576, // bytes: bytes queued for one WebSocket and not yet written
     requestHeaderTimeoutMs: 10000, // ms: a request's head must arrive within this
     requestBodyTimeoutMs: 10000, // ms: a POST body must arrive within this after the head
+    maxRequestTargetBytes: 8000, // bytes: the longest request target (path and query) on a stream URL
+    drainMaxBytes: 16777216, // bytes: how much of an oversized POST body is read and dropped before its 413 (so that the sender reads the 413, not a reset)
     silentPeerHeartbeats: 3, // count: a WebSocket from which nothing (no frame, no pong) came for this many heartbeats is closed without a close frame (a vanished peer)
     retryAfterUnavailable: 1, // s: Retry-After of a 503 unavailable (store down, shutting down)
     preflightMaxAge: 600, // s: Access-Control-Max-Age of a preflight answer
@@ -30,6 +32,11 @@ export const DEFAULTS = Object.freeze({
     retention: 1000,
     retentionMs: null,
     maxBody: 65536,
+    maxJsonDepth: 64,
+    maxPendingBytesPerSocket: 1048576,
+    requestHeaderTimeoutMs: 10000,
+    requestBodyTimeoutMs: 10000,
+    maxRequestTargetBytes: 8000,
     trustProxy: false,
 });
 
@@ -42,6 +49,11 @@ export const INT_OPTIONS = Object.freeze({
     retention: Object.freeze([1, 9007199254740991, false]),
     retentionMs: Object.freeze([1, 9007199254740991, true]),
     maxBody: Object.freeze([1, 1073741824, false]),
+    maxJsonDepth: Object.freeze([1, 10000, false]),
+    maxPendingBytesPerSocket: Object.freeze([1, 1073741824, false]),
+    requestHeaderTimeoutMs: Object.freeze([1, 86400000, false]),
+    requestBodyTimeoutMs: Object.freeze([1, 86400000, false]),
+    maxRequestTargetBytes: Object.freeze([1, 1048576, false]),
 });
 export const RUNTIME_OPTIONS = Object.freeze(["heartbeat","longPollMax","interval","batch","retention","retentionMs"]);
 
@@ -50,9 +62,11 @@ export const ERRORS = Object.freeze({
     bad_request: Object.freeze({"status":400,"close":1008,"message":"bad request"}),
     not_found: Object.freeze({"status":404,"close":1008,"message":"not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
     method_not_allowed: Object.freeze({"status":405,"close":null,"message":"method not allowed on a stream URL","allow":"GET, HEAD, POST, OPTIONS"}),
+    uri_too_long: Object.freeze({"status":414,"close":null,"message":"request target too long"}),
     forbidden_origin: Object.freeze({"status":403,"close":1008,"message":"this origin may not connect to this server"}),
     sends_disabled: Object.freeze({"status":405,"close":null,"message":"this stream takes no sends","allow":"GET, HEAD, OPTIONS"}),
     forbidden: Object.freeze({"status":403,"close":1008,"message":"not allowed"}),
+    revoked: Object.freeze({"status":403,"close":1008,"message":"access to this stream was revoked"}),
     too_large: Object.freeze({"status":413,"close":1009,"message":"body over max_body bytes"}),
     request_timeout: Object.freeze({"status":408,"close":null,"message":"request not received in time"}),
     bad_frame: Object.freeze({"status":null,"close":1008,"message":"a frame must be a JSON text object with a string type","binaryClose":1003}),
@@ -92,11 +106,11 @@ export const HEADERS = Object.freeze({
 
 /** The order of checks per request kind: check names, each with the error it answers. */
 export const CHECK_ORDER = Object.freeze({
-    upgrade: Object.freeze([["shutting_down","unavailable"],["stream_name","not_found"],["origin","forbidden_origin"]]),
+    upgrade: Object.freeze([["shutting_down","unavailable"],["request_target","uri_too_long"],["stream_name","not_found"],["origin","forbidden_origin"]]),
     wsOpen: Object.freeze([["authorize_subscribe","forbidden"],["cursor","bad_request"]]),
-    poll: Object.freeze([["stream_name","not_found"],["method","method_not_allowed"],["authorize_subscribe","forbidden"],["cursor","bad_request"],["wait","bad_request"]]),
-    post: Object.freeze([["stream_name","not_found"],["origin","forbidden_origin"],["sends_enabled","sends_disabled"],["authorize_send","forbidden"],["size","too_large"],["json","bad_request"],["send_shape","bad_request"],["on_send","rejected"]]),
-    wsFrame: Object.freeze([["size","too_large"],["text","bad_frame"],["json","bad_frame"],["frame_shape","bad_frame"],["send_shape","bad_frame"]]),
+    poll: Object.freeze([["request_target","uri_too_long"],["stream_name","not_found"],["method","method_not_allowed"],["authorize_subscribe","forbidden"],["cursor","bad_request"],["wait","bad_request"]]),
+    post: Object.freeze([["request_target","uri_too_long"],["stream_name","not_found"],["origin","forbidden_origin"],["sends_enabled","sends_disabled"],["authorize_send","forbidden"],["size","too_large"],["depth","bad_request"],["json","bad_request"],["send_shape","bad_request"],["on_send","rejected"]]),
+    wsFrame: Object.freeze([["size","too_large"],["text","bad_frame"],["depth","bad_frame"],["json","bad_frame"],["frame_shape","bad_frame"],["send_shape","bad_frame"]]),
     wsSend: Object.freeze([["sends_enabled","sends_disabled"],["authorize_send","forbidden"],["on_send","rejected"]]),
 });
 

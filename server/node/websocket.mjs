@@ -22,6 +22,15 @@
 //    the error frame goes first), a binary frame `bad_frame` + 1003, a non-JSON or
 //    non-object frame or a send without a valid id `bad_frame` + 1008. Unknown types and
 //    `pong` are ignored. Frames are handled in order, after the connection started.
+//  - Backpressure: messages are read from the store only as fast as the socket drains. Once
+//    more than half of `maxPendingBytesPerSocket` waits in user space (ws.bufferedAmount,
+//    beyond the kernel's buffers), the rest of a batch is dropped and read again from the
+//    last cursor sent when the socket drained; so a client that stops reading costs its
+//    socket about that much, and falls behind retention like any late client. Should the
+//    small frames (acks, pongs, pings) push the queue past the whole limit anyway, the
+//    socket gets `slow_consumer` (best effort) and close 1013: the client reconnects and
+//    resumes from its cursor.
+//  - Revocation (`live.disconnect`): error frame `revoked`, close 1008.
 //  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
 //    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
 //    `silentPeerHeartbeats` heartbeats is terminated, so vanished clients do not leak. A
@@ -30,7 +39,7 @@
 
 import { StoreUnavailable } from './errors.mjs';
 import { parseCursor } from './cursor.mjs';
-import { authorized, deliverSend, parseSend } from './http.mjs';
+import { authorized, deliverSend, nestsDeeperThan, parseSend } from './http.mjs';
 import { runChecks } from './checks.mjs';
 import { ERRORS, LIMITS } from './protocol.mjs';
 
@@ -49,7 +58,7 @@ export function refuseUpgrade(socket, status, code, message, headers = {}) {
     setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 414: 'URI Too Long', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 /** Run one accepted connection on `stream` until it closes. */
 export async function runConnection(ctx, ws, req, stream, cursorRaw) {
@@ -65,17 +74,31 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let closed = false;
     let pumping = false; // one read at a time ...
     let again = false; // ... and another after it when woken meanwhile
+    let waitingForDrain = false; // a batch stopped early: the pump waits for the socket to drain
     ws.on('error', () => {});
+    const session = { stream, req, revoke: (message) => fail('revoked', message) }; // live.disconnect
+    ctx.sessions.add(session);
     ws.on('close', () => {
         closed = true;
+        ctx.sessions.delete(session);
         unsub();
         for (const t of timers) clearTimeout(t);
     });
 
+    const pendingLimit = ctx.config.maxPendingBytesPerSocket;
+    let slow = false;
+    let flushed = Promise.resolve(); // settles once the latest frame reached the kernel
     const out = (text) => {
-        if (!open() || muted()) return;
-        ws.send(text);
+        if (!open() || muted() || slow) return;
+        let written;
+        flushed = new Promise((resolve) => (written = resolve));
+        ws.send(text, () => written());
         lastSent = Date.now();
+        if (ws.bufferedAmount > pendingLimit) {
+            slow = true;
+            ws.send(JSON.stringify({ type: 'error', code: 'slow_consumer', message: `over ${pendingLimit} bytes wait for this client` }));
+            ws.close(ERRORS.slow_consumer.close, 'slow_consumer');
+        }
     };
     /** The error frame of `code` (the table's message unless given), then its close code. */
     const fail = (code, message, closeCode = ERRORS[code].close) => {
@@ -124,8 +147,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         if (!open()) return;
         if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
-        last = r.cursor;
-        if (!r.reset) sendMessages(r.messages);
+        last = r.reset ? r.cursor : sendBatch(r, cursorRaw ?? r.cursor);
         if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
         started();
     } catch (err) {
@@ -135,26 +157,43 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
     async function pump() {
         if (closed) return;
-        if (pumping || last === undefined) return void (again = true);
+        if (pumping || last === undefined || waitingForDrain) return void (again = true);
         pumping = true;
         try {
             do {
                 again = false;
                 const r = await store.read(stream, last, batch());
                 if (closed) return;
-                if (r.reset) return fail('overflow');
-                sendMessages(r.messages);
-                last = r.cursor;
+                if (r.reset) return fail('overflow'); // the log moved past this socket's cursor: the client reconnects
+                last = sendBatch(r, last);
                 if (r.messages.length >= batch()) again = true;
-            } while (again && !closed);
+            } while (again && !closed && !waitingForDrain);
         } catch (err) {
             broken(err);
         } finally {
             pumping = false;
         }
     }
-    function sendMessages(messages) {
-        for (const m of messages) out(`{"type":"msg","cursor":"${m.cursor}","data":${m.json}}`);
+    // Send a read's messages until the queue passes half the pending limit; returns the
+    // cursor to read on from (`from` when none was sent). When it stopped early, the pump
+    // runs again once the socket drained.
+    function sendBatch(r, from) {
+        let cursor = from;
+        for (const m of r.messages) {
+            if (ws.bufferedAmount > pendingLimit / 2) {
+                if (!waitingForDrain) {
+                    waitingForDrain = true;
+                    flushed.then(() => {
+                        waitingForDrain = false;
+                        pump();
+                    });
+                }
+                return cursor;
+            }
+            out(`{"type":"msg","cursor":"${m.cursor}","data":${m.json}}`);
+            cursor = m.cursor;
+        }
+        return r.cursor;
     }
 
     async function onFrame(data, isBinary) {
@@ -163,6 +202,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         const refused = await runChecks('wsFrame', {
             size: true, // ws: maxPayload
             text: () => isBinary && 'binary frames are not part of the protocol',
+            depth: () => nestsDeeperThan(data.toString('utf8'), ctx.config.maxJsonDepth) && `frame nests deeper than ${ctx.config.maxJsonDepth}`,
             json: () => {
                 try {
                     f = JSON.parse(data.toString('utf8'));

@@ -290,6 +290,8 @@ const ELSEWHERE = {
         'needs the store down or the handler closed: node-library.test.mjs (close()), tests/integration/redis.test.mjs, server/flask/tests/test_redis.py',
     request_timeout: 'a limit of the hostile-input work (10 s timeouts), tested with it',
     slow_consumer: 'a limit of the hostile-input work (a socket that never reads), tested with it',
+    uri_too_long: 'hostile.test.mjs, finding 10 (a request target over max_request_target_bytes)',
+    revoked: 'hostile.test.mjs, revocation (live.disconnect)',
 };
 
 // ------------------------------------------------------------------ check order

@@ -45,6 +45,11 @@ class StoreUnavailable(Exception):
     """The store's backend (Redis) cannot be reached; try again later."""
 
 
+class RequestTimeout(Exception):
+    """The request's body did not arrive within `request_body_timeout_ms` (raised by the
+    body reads of gevent_server's handler): 408, and the connection is closed."""
+
+
 def error_response(status, code, message, headers=None):
     """``status`` with the body ``{"error": code, "message": message}``."""
     resp = Response(

@@ -19,8 +19,10 @@ import os
 import shlex
 import sys
 from typing import Any, Dict
+from urllib.parse import quote
 
 from flask import Response, current_app, has_app_context, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from . import polling, websocket
 from .client import ClientFiles
@@ -38,6 +40,17 @@ from .protocol import (
 from .stores.memory import MemoryStore
 
 _UNSET = object()
+
+# Request methods, case-sensitive (RFC 9110 §9.1): the ones Node's HTTP parser knows. On a
+# stream URL any other token (`get`, `BREW`) is 400, as Node's parser answers; a known one
+# the URL does not serve (TRACE, PROPFIND) is a JSON 405 with Allow.
+HTTP_METHODS = frozenset(
+    (
+        "ACL BIND CHECKOUT CONNECT COPY DELETE GET HEAD LINK LOCK M-SEARCH MERGE MKACTIVITY "
+        "MKCALENDAR MKCOL MOVE NOTIFY OPTIONS PATCH POST PROPFIND PROPPATCH PURGE PUT QUERY "
+        "REBIND REPORT SEARCH SOURCE SUBSCRIBE TRACE UNBIND UNLINK UNLOCK UNSUBSCRIBE"
+    ).split()
+)
 
 # name: default. Flask config key: LIFELINE_<NAME>. The spec's options, then this
 # package's own (the store).
@@ -229,6 +242,47 @@ class LifelineState:
             return False
         return self.transport_hooks.upgrade_refusal(environ) is None
 
+    def guard(self):
+        """Before routing's answer (a `before_request` hook): on a stream URL, a method that
+        is no method is 400, so is a body framed by both Content-Length and
+        Transfer-Encoding; a request target over `max_request_target_bytes` is 414, a method
+        the URL does not serve is a JSON 405 (Werkzeug's own is HTML). None: go on."""
+        environ = request.environ
+        if self.stream_of(environ.get("PATH_INFO", "")) is None:
+            return None
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in HTTP_METHODS:
+            return self.finish(
+                spec_error(
+                    "bad_request", f"{method!r} is not an HTTP method", {"Connection": "close"}
+                )
+            )
+        if environ.get("HTTP_TRANSFER_ENCODING") and environ.get("CONTENT_LENGTH"):
+            # gevent_server refuses this shape before the app runs; other servers may not
+            return self.finish(
+                spec_error(
+                    "bad_request", "Content-Length with Transfer-Encoding", {"Connection": "close"}
+                )
+            )
+        target = (
+            environ.get("RAW_URI")
+            or environ.get("REQUEST_URI")
+            or (
+                quote(environ.get("PATH_INFO", ""), safe="/:@!$&'()*+,;=-._~")
+                + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+            )
+        )
+        limit = self.config["max_request_target_bytes"]
+        if len(target) > limit:
+            return self.finish(
+                spec_error(
+                    "uri_too_long", f"request target over {limit} bytes", {"Connection": "close"}
+                )
+            )
+        if isinstance(request.routing_exception, MethodNotAllowed):
+            return self.finish(spec_error("method_not_allowed", f"{method} is not allowed here"))
+        return None
+
     # ---- hooks ------------------------------------------------------------------------
 
     def authorize(self, stream, action, req):
@@ -305,6 +359,7 @@ class Lifeline:
         # templates: {{ lifeline.script_tag() }}, {{ lifeline.client_url("lifeline.mjs") }}
         app.context_processor(lambda: {"lifeline": self})
         app.app_protocol = state.app_protocol
+        app.before_request(state.guard)
         self._app = app
         return state
 
@@ -351,6 +406,27 @@ class Lifeline:
             )
         return app.extensions["lifeline"]
 
+    def disconnect(
+        self, stream=None, where=None, message="access to this stream was revoked", app=None
+    ):
+        """End the WebSockets (error frame `revoked`, close 1008) and held long polls (403
+        `revoked`) of `stream` (None: every stream) whose request `where(request)` accepts
+        (default all); returns how many were ended. `authorize` runs once per socket and
+        long poll, so this is how taking a right away reaches connections already open."""
+        if stream is not None and (not isinstance(stream, str) or not STREAM_RE.match(stream)):
+            raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
+        if where is not None and not callable(where):
+            raise TypeError("where must be a function (request) -> bool")
+        n = 0
+        for held in self.state(app).held.all():
+            if held.revoked is not None or (stream is not None and held.stream != stream):
+                continue
+            if where is not None and (held.request is None or where(held.request) is not True):
+                continue
+            held.revoke(message)
+            n += 1
+        return n
+
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.
 
@@ -386,7 +462,10 @@ def _make_view(state):
         if stream is None or not STREAM_RE.match(stream):
             if ws is not None:  # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")
-            return state.finish(spec_error("not_found"), poll=request.method in ("GET", "HEAD"))
+            refusal = spec_error("not_found")
+            if websocket.is_upgrade(environ):
+                refusal.headers["Connection"] = "close"  # a refused upgrade: nothing follows
+            return state.finish(refusal, poll=request.method in ("GET", "HEAD"))
         method = request.method
         if method == "OPTIONS":
             state.transport_hooks.count("options")

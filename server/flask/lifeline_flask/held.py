@@ -61,9 +61,11 @@ class Held:
         "last_sent",
         "last_recv",
         "reader",
+        "request",
+        "revoked",
     )
 
-    def __init__(self, kind, stream, sock):
+    def __init__(self, kind, stream, sock, request=None):
         self.kind = kind  # 'longpoll' | 'websocket'
         self.stream = stream
         self.event = make_event()
@@ -75,6 +77,8 @@ class Held:
         self.last_sent = self.opened
         self.last_recv = self.opened  # a WebSocket's last frame or pong from the peer
         self.reader = None  # a WebSocket's reader greenlet
+        self.request = request  # the request that opened it (live.disconnect's `where`)
+        self.revoked = None  # live.disconnect's message: end with `revoked`
 
     def wake(self):
         self.event.set()
@@ -87,6 +91,14 @@ class Held:
 
     def freeze(self):
         self.frozen = True
+        self.event.set()
+
+    def revoke(self, message):
+        """End it with `revoked` (live.disconnect): a socket's error frame + 1008, a long
+        poll's 403; done by its own loop."""
+        self.revoked = message
+        if self.kind == "websocket":
+            self.close_request = (1008, "revoked")
         self.event.set()
 
     def close(self, code, reason=""):

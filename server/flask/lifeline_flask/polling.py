@@ -11,6 +11,11 @@ A send is `POST {"id": n, "data": …}`, checked in the spec's order (protocol/v
 "check_order" "post": origin, sends enabled, `authorize(stream, 'send', request)`, body
 limit, strict JSON, shape), then the app's `on_send` hook; the ack is written after the
 hook returned. Codes, statuses and headers of every refusal are the spec's error table.
+The id is an integer 0..2^53-1 (`1.0` is 1); the body nests at most `max_json_depth`
+deep. A body over `max_body` is 413 with `Connection: close`, answered once the rest was read
+and dropped (at most DRAIN_MAX_BYTES, within the server's body timeout), so the sender reads
+the 413 instead of a reset; a body that does not arrive within `request_body_timeout_ms`
+(gevent_server) is 408 `request_timeout`.
 """
 
 from typing import Any, Dict
@@ -20,12 +25,19 @@ from flask import Response, request
 from . import concurrency
 from .checks import run_checks
 from .cursor import parse_cursor
-from .errors import Rejected, StoreUnavailable, error_response, spec_error
+from .errors import Rejected, RequestTimeout, StoreUnavailable, error_response, spec_error
 from .held import Held, client_socket, cut, peer_gone
-from .jsontext import dumps, is_int, loads
+from .jsontext import dumps, loads, nests_deeper_than, send_id
 from .origin import origin_allowed
 from .stores.memory import MemoryStore
 from .protocol import WAIT_RE
+
+# A refused POST whose body was not read (or not all of it) closes its connection: the
+# rest of the body cannot be told from a next request.
+CLOSING = ("forbidden_origin", "too_large", "request_timeout")
+
+# How much of an oversized body is read and dropped before its 413 (then the connection closes).
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
 
 
 def parse_if_none_match(value):
@@ -138,6 +150,7 @@ def _poll_answer(state, stream, raw_wait):
         refused = run_checks(
             "poll",
             {
+                "request_target": True,  # the guard's (extension.py)
                 "stream_name": True,  # the view's
                 "method": True,  # the view's
                 "authorize_subscribe": lambda: state.authorize(stream, "subscribe", request),
@@ -163,8 +176,8 @@ def _poll_answer(state, stream, raw_wait):
     hold_ms = min(wait, state.config["long_poll_max"])
     if not r.reset and not r.messages and hold_ms > 0:
         r = _hold(state, stream, cursor, hold_ms)
-        if r is None:
-            return None
+        if r is None or isinstance(r, Response):  # dropped / revoked
+            return r
     if r.reset:
         return _json({"type": "reset", "cursor": r.cursor, **_issued_elsewhere(state, cursor)}, 410)
     if r.messages:
@@ -177,8 +190,10 @@ def _poll_answer(state, stream, raw_wait):
 
 def _hold(state, stream, cursor, hold_ms):
     """A long poll: wait for news on `stream` after `cursor`, at most hold_ms.
-    Returns the last read, or None when the connection was dropped."""
-    held = Held("longpoll", stream, client_socket(request.environ))
+    Returns the last read, None when the connection was dropped, or the 403 `revoked`
+    answer when live.disconnect ended it."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    held = Held("longpoll", stream, client_socket(request.environ), req)
     state.held.add(held)
     unsubscribe = state.store.subscribe(stream, held.wake)
     deadline = concurrency.monotonic_ms() + hold_ms
@@ -197,6 +212,8 @@ def _hold(state, stream, cursor, hold_ms):
             if remaining <= 0:
                 return r
             woken = held.event.wait(min(remaining, 1000) / 1000.0)
+            if held.revoked is not None:  # live.disconnect
+                return error_response(403, "revoked", held.revoked)
             if held.dropped:
                 cut(held.sock)
                 return None
@@ -208,11 +225,14 @@ def _hold(state, stream, cursor, hold_ms):
 
 
 def check_send(obj):
-    """None when obj is a valid send {"id": <int >= 0>, "data": <any>}, else what is wrong."""
+    """None when obj is a valid send {"id": <int 0..2^53-1>, "data": <any>}, else what is
+    wrong. A valid id is normalised to an int (`1.0` -> 1) for the ack."""
     if not isinstance(obj, dict):
         return "a send is a JSON object"
-    if not is_int(obj.get("id")) or obj["id"] < 0:
-        return '"id" must be an integer >= 0'
+    sid = send_id(obj.get("id"))
+    if sid is None:
+        return '"id" must be an integer in 0..9007199254740991'
+    obj["id"] = sid
     return None  # a missing "data" is null
 
 
@@ -256,14 +276,24 @@ def send(state, stream):
 
     def size_check():
         length = request.content_length
-        if length is not None and length > limit:
-            return f"body over {limit} bytes"
-        body = request.stream.read(limit + 1)
-        if len(body) > limit:
-            return f"body over {limit} bytes"
+        try:
+            body = b"" if length is not None and length > limit else request.stream.read(limit + 1)
+            if len(body) > limit or (length is not None and length > limit):
+                _drain(request.stream, length)  # so that the sender reads the 413
+                return f"body over {limit} bytes"
+        except RequestTimeout:
+            return {
+                "error": "request_timeout",
+                "message": "the request body did not arrive in time",
+            }
         hooks.count("bytesIn", len(body))
         got["body"] = body
         return None
+
+    def depth_check():
+        depth = state.config["max_json_depth"]
+        text = got["body"].decode("utf-8", "replace")
+        return nests_deeper_than(text, depth) and f"body nests deeper than {depth}"
 
     def json_check():
         try:
@@ -273,12 +303,14 @@ def send(state, stream):
         return None
 
     checks = {
+        "request_target": True,  # the view's
         "stream_name": True,  # the view's
         "origin": lambda: not origin_allowed(
             request.environ, state.config["origins"], state.config["trust_proxy"]
         )
         and "this origin may not send here",
         "size": size_check,
+        "depth": depth_check,
         "json": json_check,
         "send_shape": lambda: check_send(got["obj"]),
         **send_checks(state, stream, lambda: got["obj"].get("data")),
@@ -295,5 +327,22 @@ def send(state, stream):
             return state.finish(
                 error_response(refused["status"], refused["error"], refused["message"])
             )
-        return state.finish(spec_error(refused["error"], refused["message"]))
+        # the body not read (or not all of it): nothing more can follow on this connection
+        close = {"Connection": "close"} if refused["error"] in CLOSING else None
+        return state.finish(spec_error(refused["error"], refused["message"], close))
     return state.finish(_json({"ack": got["obj"]["id"]}))
+
+
+def _drain(stream, length):
+    """Read and drop the rest of an oversized body, at most DRAIN_MAX_BYTES (see the top)."""
+    if length is not None and length > DRAIN_MAX_BYTES:
+        return
+    dropped = 0
+    try:
+        while dropped <= DRAIN_MAX_BYTES:
+            chunk = stream.read(65536)
+            if not chunk:
+                return
+            dropped += len(chunk)
+    except Exception:  # timed out, or the client went away: nothing more to drop
+        return

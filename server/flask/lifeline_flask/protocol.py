@@ -20,6 +20,8 @@ LIMITS: Mapping[str, Any] = MappingProxyType({
     "max_pending_bytes_per_socket": 1048576,  # bytes
     "request_header_timeout_ms": 10000,  # ms
     "request_body_timeout_ms": 10000,  # ms
+    "max_request_target_bytes": 8000,  # bytes
+    "drain_max_bytes": 16777216,  # bytes
     "silent_peer_heartbeats": 3,  # count
     "retry_after_unavailable": 1,  # s
     "preflight_max_age": 600,  # s
@@ -36,6 +38,11 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "retention": 1000,
     "retention_ms": None,
     "max_body": 65536,
+    "max_json_depth": 64,
+    "max_pending_bytes_per_socket": 1048576,
+    "request_header_timeout_ms": 10000,
+    "request_body_timeout_ms": 10000,
+    "max_request_target_bytes": 8000,
     "trust_proxy": False,
 })
 
@@ -48,6 +55,11 @@ INT_OPTIONS: Mapping[str, Any] = MappingProxyType({
     "retention": (1, 9007199254740991, False),
     "retention_ms": (1, 9007199254740991, True),
     "max_body": (1, 1073741824, False),
+    "max_json_depth": (1, 10000, False),
+    "max_pending_bytes_per_socket": (1, 1073741824, False),
+    "request_header_timeout_ms": (1, 86400000, False),
+    "request_body_timeout_ms": (1, 86400000, False),
+    "max_request_target_bytes": (1, 1048576, False),
 })
 RUNTIME_OPTIONS = ("heartbeat", "long_poll_max", "interval", "batch", "retention", "retention_ms")
 
@@ -57,9 +69,11 @@ ERRORS: Mapping[str, Any] = MappingProxyType({
     "bad_request": MappingProxyType({"status": 400, "close": 1008, "message": "bad request"}),
     "not_found": MappingProxyType({"status": 404, "close": 1008, "message": "not a stream URL: <prefix>/<stream>, a name of [A-Za-z0-9_.:-]{1,200}"}),
     "method_not_allowed": MappingProxyType({"status": 405, "close": None, "message": "method not allowed on a stream URL", "allow": "GET, HEAD, POST, OPTIONS"}),
+    "uri_too_long": MappingProxyType({"status": 414, "close": None, "message": "request target too long"}),
     "forbidden_origin": MappingProxyType({"status": 403, "close": 1008, "message": "this origin may not connect to this server"}),
     "sends_disabled": MappingProxyType({"status": 405, "close": None, "message": "this stream takes no sends", "allow": "GET, HEAD, OPTIONS"}),
     "forbidden": MappingProxyType({"status": 403, "close": 1008, "message": "not allowed"}),
+    "revoked": MappingProxyType({"status": 403, "close": 1008, "message": "access to this stream was revoked"}),
     "too_large": MappingProxyType({"status": 413, "close": 1009, "message": "body over max_body bytes"}),
     "request_timeout": MappingProxyType({"status": 408, "close": None, "message": "request not received in time"}),
     "bad_frame": MappingProxyType({"status": None, "close": 1008, "message": "a frame must be a JSON text object with a string type", "binary_close": 1003}),
@@ -99,11 +113,11 @@ HEADERS: Mapping[str, Any] = MappingProxyType({
 
 # The order of checks per request kind: (check, error) pairs.
 CHECK_ORDER: Mapping[str, Any] = MappingProxyType({
-    "upgrade": (("shutting_down", "unavailable"), ("stream_name", "not_found"), ("origin", "forbidden_origin"),),
+    "upgrade": (("shutting_down", "unavailable"), ("request_target", "uri_too_long"), ("stream_name", "not_found"), ("origin", "forbidden_origin"),),
     "ws_open": (("authorize_subscribe", "forbidden"), ("cursor", "bad_request"),),
-    "poll": (("stream_name", "not_found"), ("method", "method_not_allowed"), ("authorize_subscribe", "forbidden"), ("cursor", "bad_request"), ("wait", "bad_request"),),
-    "post": (("stream_name", "not_found"), ("origin", "forbidden_origin"), ("sends_enabled", "sends_disabled"), ("authorize_send", "forbidden"), ("size", "too_large"), ("json", "bad_request"), ("send_shape", "bad_request"), ("on_send", "rejected"),),
-    "ws_frame": (("size", "too_large"), ("text", "bad_frame"), ("json", "bad_frame"), ("frame_shape", "bad_frame"), ("send_shape", "bad_frame"),),
+    "poll": (("request_target", "uri_too_long"), ("stream_name", "not_found"), ("method", "method_not_allowed"), ("authorize_subscribe", "forbidden"), ("cursor", "bad_request"), ("wait", "bad_request"),),
+    "post": (("request_target", "uri_too_long"), ("stream_name", "not_found"), ("origin", "forbidden_origin"), ("sends_enabled", "sends_disabled"), ("authorize_send", "forbidden"), ("size", "too_large"), ("depth", "bad_request"), ("json", "bad_request"), ("send_shape", "bad_request"), ("on_send", "rejected"),),
+    "ws_frame": (("size", "too_large"), ("text", "bad_frame"), ("depth", "bad_frame"), ("json", "bad_frame"), ("frame_shape", "bad_frame"), ("send_shape", "bad_frame"),),
     "ws_send": (("sends_enabled", "sends_disabled"), ("authorize_send", "forbidden"), ("on_send", "rejected"),),
 })
 

@@ -17,7 +17,19 @@ spec's error table (protocol.py ERRORS), checked in the spec's order ("ws_open",
 "ws_frame", "ws_send"): `forbidden` (authorize), `bad_request` (a bad cursor),
 `bad_frame` (1003 for a binary frame), `too_large`, `overflow` (the log moved past the
 session's cursor), `internal` (a hook raised); the store being unavailable closes 1012
-without an error frame (service restart: the client reconnects as usual).
+without an error frame (service restart: the client reconnects as usual). A refusal with
+`revoked` 1008 follows live.disconnect. Frames are read by frames.py, strictly: a framing
+violation is a close frame 1002, text that is not UTF-8 1007, as Node's `ws` answers.
+
+Hostile-input rules (issue 20):
+- A burst of sends: the reader yields after each frame, so the writer delivers the messages
+  the sends published as they come (without it, 10,000 queued sends ran before the writer
+  once, which then found its cursor out of retention: close 1013, nothing delivered).
+- Backpressure: the writer reads the store only as fast as the socket takes its frames (a
+  write blocks once the kernel's buffers are full), and the reader's acks wait for the same
+  write lock; so what waits in this process for one socket is at most the frame being
+  written, under `max_pending_bytes_per_socket`. A client that stops reading falls behind
+  retention like any late client: `overflow` + 1013 when it reads on.
 """
 
 import struct
@@ -27,9 +39,10 @@ from flask import Response, copy_current_request_context, request
 from . import polling
 from .checks import run_checks
 from .cursor import parse_cursor
+from .frames import FrameError, receive
 from .errors import StoreUnavailable, spec_error
 from .held import Held, client_socket, cut
-from .jsontext import dumps, loads
+from .jsontext import dumps, loads, nests_deeper_than
 from . import concurrency
 from .concurrency import monotonic_ms
 from .origin import origin_allowed
@@ -87,9 +100,13 @@ def upgrade(state, stream, ws):
             return Response(status=204)
         serve(state, stream, ws)
         return Response(status=204)
-    if not allowed:
+    if not allowed:  # a refused upgrade: answered, then the connection is closed
         return state.finish(
-            spec_error("forbidden_origin", "this origin may not open a WebSocket here")
+            spec_error(
+                "forbidden_origin",
+                "this origin may not open a WebSocket here",
+                {"Connection": "close"},
+            )
         )
     refusal = hooks.upgrade_refusal(environ)
     if refusal is not None:
@@ -133,6 +150,7 @@ def serve(state, stream, ws):
         "websocket",
         stream,
         getattr(getattr(ws, "handler", None), "socket", None) or client_socket(request.environ),
+        request._get_current_object(),  # type: ignore[attr-defined]
     )
     hooks.count("101")
     limit = config["max_body"]
@@ -195,12 +213,17 @@ def serve(state, stream, ws):
         while not (ws.closed or held.dropped or held.close_request):
             del too_large[:]  # bytes of the message being read
             try:
-                msg = ws.receive()
+                msg = receive(ws, lambda code: close_socket(ws, code))
+            except FrameError as e:
+                close_socket(ws, e.code, e.reason)
+                held.close(e.code, e.reason)
+                return
             except Exception:
                 msg = None
             if msg is None:
                 held.close(1006)
                 return
+            gevent.sleep(0)  # let the writer deliver between frames (bursts)
             if held.frozen:
                 continue  # a stalled connection answers nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
@@ -219,6 +242,9 @@ def serve(state, stream, ws):
                     "size": True,  # bounded_read
                     "text": lambda: not isinstance(msg, str)
                     and "binary frames are not part of the protocol",
+                    "depth": lambda: isinstance(msg, str)
+                    and nests_deeper_than(msg, config["max_json_depth"])
+                    and f"frame nests deeper than {config['max_json_depth']}",
                     "json": json_check,
                     "frame_shape": lambda: (
                         not isinstance(frame["obj"], dict)
@@ -374,5 +400,7 @@ def _session(state, stream, ws, held, send, fail, reader):
             woken = False
             continue
         woken = held.event.wait(min(hb - idle, next_beat - now) / 1000.0)
+    if held.revoked is not None and not held.dropped:  # live.disconnect
+        send(dumps({"type": "error", "code": "revoked", "message": held.revoked}), force=True)
     if held.close_request and not held.dropped:
         close_socket(ws, *held.close_request)
