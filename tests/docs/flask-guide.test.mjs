@@ -6,6 +6,7 @@
 // its packages are installed. Then Chromium opens the page served by gunicorn's four
 // workers and receives every message; and without LIFELINE_REDIS_URL gunicorn refuses to
 // start, naming it.
+/* global live -- the guide's page declares it (a top-level const: no window property) */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -101,7 +102,7 @@ test(
         await page.goto(base + '/');
         await within(
             (async () => {
-                while ((await page.evaluate(() => `${window.live.state}/${window.live.transport}`)) != 'open/websocket') await sleep(50);
+                while ((await page.evaluate(() => `${live.state}/${live.transport}`)) != 'open/websocket') await sleep(50);
             })(),
             15000,
             'the page open over a WebSocket',
@@ -109,7 +110,7 @@ test(
         await page.evaluate(() => {
             const events = (window.__events = []);
             for (const t of ['statechange', 'reset', 'error', 'message'])
-                window.live.addEventListener(t, (e) =>
+                live.addEventListener(t, (e) =>
                     events.push([t, e.state, e.transport, e.reason, e.from, e.to, e.cursor, e.message].filter(Boolean).join(' ')),
                 );
         });
