@@ -198,7 +198,7 @@ export async function createServer(options = {}) {
     });
 
     // The request head's timeout is the node:http server's (the library never sees a request
-    // before its head arrived): README "Timeouts". Node checks it every
+    // before its head arrived): docs/node.md "Timeouts". Node checks it every
     // connectionsCheckingInterval, so that is a fraction of it.
     const headersTimeout = live.config.requestHeaderTimeoutMs;
     const serverOptions = {

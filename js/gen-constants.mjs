@@ -5,7 +5,7 @@
 //                        wasm/protocol.h, itself generated from protocol/v1.json);
 //   js/lifeline.d.ts     the unions (State, Transport, Reason, ErrorCode) and CoreOptions
 //                        with each option's doc, default and range (between the markers);
-//   README.md            the option table's rows for the core's fields (between the markers).
+//   docs/client.md       the option table's rows for the core's fields (between the markers).
 // `node js/gen-constants.mjs` rewrites all three; outputs(files) returns what they should
 // be (tests/js/constants.test.mjs checks they are current). The Makefile reads the wasm
 // export list straight from the header's LL_EXPORT declarations.
@@ -13,7 +13,13 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const at = (p) => new URL('../' + p, import.meta.url);
-export const FILES = { header: 'wasm/lifeline.h', protocol: 'wasm/protocol.h', constants: 'js/constants.js', types: 'js/lifeline.d.ts', readme: 'README.md' };
+export const FILES = {
+    header: 'wasm/lifeline.h',
+    protocol: 'wasm/protocol.h',
+    constants: 'js/constants.js',
+    types: 'js/lifeline.d.ts',
+    clientDoc: 'docs/client.md',
+};
 
 // table macro -> [C enum prefix, JS list name]
 const TABLES = {
@@ -142,14 +148,15 @@ function types({ tables, config }, dts) {
     );
 }
 
-function readme({ config }, md) {
+/** The option table of docs/client.md. */
+function clientDoc({ config }, md) {
     const body = [
         '| option | default | range | what it does |',
         '| --- | --- | --- | --- |',
         ...config.map((c) => `| \`${c.option}\` | ${num(c.def, c.unit)} | ${range(c)} | ${c.doc} |`),
         '',
     ].join('\n');
-    return splice(md, '<!-- options: generated from wasm/lifeline.h by js/gen-constants.mjs -->', '<!-- options: end -->', body, 'README.md');
+    return splice(md, '<!-- options: generated from wasm/lifeline.h by js/gen-constants.mjs -->', '<!-- options: end -->', body, FILES.clientDoc);
 }
 
 /** What the generated files should contain, given the current files. */
@@ -158,7 +165,7 @@ export function outputs(read = (f) => fs.readFileSync(at(f), 'utf8')) {
     return {
         [FILES.constants]: constants(t),
         [FILES.types]: types(t, read(FILES.types)),
-        [FILES.readme]: readme(t, read(FILES.readme)),
+        [FILES.clientDoc]: clientDoc(t, read(FILES.clientDoc)),
     };
 }
 

@@ -4,7 +4,7 @@
 //   server/flask/lifeline_flask/protocol.py  the Flask package's (the same, snake_case);
 //   wasm/protocol.h                          the client core's wire constants (js/constants.js
 //                                            takes the subprotocol from there, js/gen-constants.mjs);
-//   README.md, server/DESIGN.md              the protocol tables, between marker comments;
+//   docs/protocol.md, docs/flask.md, docs/node.md, server/DESIGN.md  the protocol tables, between marker comments;
 //   server/node/index.d.ts                   the shared options' types and docs, SUBPROTOCOL.
 //
 //   node tools/gen-protocol.mjs           rewrite them all (`make protocol`)
@@ -21,7 +21,9 @@ export const FILES = {
     node: 'server/node/protocol.mjs',
     flask: 'server/flask/lifeline_flask/protocol.py',
     header: 'wasm/protocol.h',
-    readme: 'README.md',
+    protocolDoc: 'docs/protocol.md',
+    flaskDoc: 'docs/flask.md',
+    nodeDoc: 'docs/node.md',
     design: 'server/DESIGN.md',
     types: 'server/node/index.d.ts',
 };
@@ -285,7 +287,7 @@ function optionTable({ options }) {
     ].join('\n');
 }
 
-/** A language's option table for the README: Flask (snake_case, Python literals) or Node. */
+/** A language's option table for its guide: Flask (snake_case, Python literals) or Node. */
 function languageOptionTable({ options }, lang) {
     const flask = lang === 'flask';
     const lit = (v) =>
@@ -329,17 +331,17 @@ function headerList({ spec }) {
     ].join('\n');
 }
 
-function readme(t, md) {
-    let out = md;
+/** The error and limit tables of docs/protocol.md. */
+function protocolDoc(t, md) {
     const [eb, ee] = marker('errors');
-    out = splice(out, eb, ee, errorTable(t), FILES.readme);
     const [lb, le] = marker('limits');
-    out = splice(out, lb, le, limitTable(t), FILES.readme);
-    for (const lang of ['flask', 'node']) {
-        const [b, e] = marker(`${lang} options`);
-        out = splice(out, b, e, languageOptionTable(t, lang), FILES.readme);
-    }
-    return out;
+    return splice(splice(md, eb, ee, errorTable(t), FILES.protocolDoc), lb, le, limitTable(t), FILES.protocolDoc);
+}
+
+/** A language's option table in its guide (docs/flask.md, docs/node.md). */
+function optionsDoc(t, md, lang, file) {
+    const [b, e] = marker(`${lang} options`);
+    return splice(md, b, e, languageOptionTable(t, lang), file);
 }
 
 function design(t, md) {
@@ -405,7 +407,9 @@ export function outputs(read = (f) => fs.readFileSync(at(f), 'utf8')) {
         [FILES.node]: nodeModule(t),
         [FILES.flask]: flaskModule(t),
         [FILES.header]: header(t),
-        [FILES.readme]: readme(t, read(FILES.readme)),
+        [FILES.protocolDoc]: protocolDoc(t, read(FILES.protocolDoc)),
+        [FILES.flaskDoc]: optionsDoc(t, read(FILES.flaskDoc), 'flask', FILES.flaskDoc),
+        [FILES.nodeDoc]: optionsDoc(t, read(FILES.nodeDoc), 'node', FILES.nodeDoc),
         [FILES.design]: design(t, read(FILES.design)),
         [FILES.types]: types(t, read(FILES.types)),
     };

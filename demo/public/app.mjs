@@ -180,7 +180,7 @@ function showState(state, transport, reason, sentence) {
 
 // ------------------------------------------------------------------ stats and timeline
 
-/** Who runs the connection: tabs of this origin on the same stream share one (README "Several tabs"). */
+/** Who runs the connection: tabs of this origin on the same stream share one (docs/client.md "Several tabs"). */
 function showSharing() {
     const live = window.lifeline;
     if (!live) return;

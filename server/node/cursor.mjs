@@ -1,6 +1,6 @@
 // cursor.mjs — cursors and stream names, the two strings every request carries.
 //
-// A cursor is `<u64>` or `<u64>-<u64>` (README "Cursors"), compared numerically as a pair
+// A cursor is `<u64>` or `<u64>-<u64>` (docs/protocol.md "Cursors"), compared numerically as a pair
 // (`7` is `7-0`). The stores write `<epoch>-<offset>`: the offset counts a stream's messages
 // from 1, the epoch changes whenever the stream's history is lost, so a cursor from before
 // the loss is never taken for one after it. The grammars are the spec's (protocol.mjs).

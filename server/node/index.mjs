@@ -1,4 +1,4 @@
-// lifeline-live/server — serve Lifeline's wire protocol v1 (README "Wire protocol v1") for any
+// lifeline-live/server — serve Lifeline's wire protocol v1 (docs/protocol.md) for any
 // number of named streams from a Node app.
 //
 //   import http from 'node:http';

@@ -15,7 +15,7 @@
 //
 // Cursors are `<epoch>-<offset>`: the epoch is this store's start time in ms (shared by all
 // its streams; `reset()` — a simulated restart — takes a new, larger one), the offset counts
-// a stream's messages from 1. read() follows README "Cursors":
+// a stream's messages from 1. read() follows docs/protocol.md "Cursors":
 //   undefined / null                      -> from now: no messages, cursor = head
 //   0 / 0-0                               -> everything retained
 //   [oldest retained − 1, head], same epoch -> the messages after it (at most `limit`)

@@ -3,7 +3,7 @@
 // `lifeline-live` is first a browser client: a plain `npm install lifeline-live` brings no
 // server-only package. The Node server needs `ws` (it upgrades WebSockets) and, with
 // `redis: url`, the `redis` client; both are optional peer dependencies the app installs
-// beside lifeline-live (README "Node server"). A missing one is named in the error, with the
+// beside lifeline-live (docs/node.md). A missing one is named in the error, with the
 // command that installs it, instead of a bare ERR_MODULE_NOT_FOUND.
 
 import { createRequire } from 'node:module';

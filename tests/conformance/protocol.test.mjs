@@ -1,4 +1,4 @@
-// Wire protocol v1 conformance (README "Wire protocol v1"), one suite run against every
+// Wire protocol v1 conformance (docs/protocol.md), one suite run against every
 // server kind and run mode of matrix.mjs. Each server is started once per suite; every test
 // begins from a restarted log, default config and no fault, and every wait is bounded.
 // Requests go to the admin API's default stream, /live/test.

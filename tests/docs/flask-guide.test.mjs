@@ -110,9 +110,7 @@ test(
         await page.evaluate(() => {
             const events = (window.__events = []);
             for (const t of ['statechange', 'reset', 'error', 'message'])
-                live.addEventListener(t, (e) =>
-                    events.push([t, e.state, e.transport, e.reason, e.from, e.to, e.cursor, e.message].filter(Boolean).join(' ')),
-                );
+                live.addEventListener(t, (e) => events.push([t, e.state, e.transport, e.reason, e.from, e.to, e.cursor, e.message].filter(Boolean).join(' ')));
         });
         // the guide's curl, then eleven more through the workers
         execFileSync('bash', ['-euc', swap(publish, '', port)], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });

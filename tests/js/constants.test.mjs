@@ -11,7 +11,7 @@ import * as K from '../../js/constants.js';
 
 const root = new URL('../../', import.meta.url);
 
-test('js/constants.js, js/lifeline.d.ts and the README option table are current (run: node js/gen-constants.mjs)', () => {
+test('js/constants.js, js/lifeline.d.ts and the option table of docs/client.md are current (run: node js/gen-constants.mjs)', () => {
     for (const [file, text] of Object.entries(outputs())) assert.equal(fs.readFileSync(new URL(file, root), 'utf8'), text, file);
 });
 

@@ -4,7 +4,7 @@
     live = Lifeline(app)                      # streams at /live/<name>
     live.publish("news", {"title": "…"})      # -> cursor
 
-See the README, "Add Lifeline to a Flask app", and server/DESIGN.md for the contract.
+See docs/flask.md (the guide and the reference) and server/DESIGN.md for the contract.
 """
 
 from .errors import Rejected, StoreUnavailable

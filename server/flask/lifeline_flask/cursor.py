@@ -1,4 +1,4 @@
-"""Cursors (README "Cursors"): `<u64>` or `<u64>-<u64>`, ordered as pairs, `7` is `7-0`.
+"""Cursors (docs/protocol.md "Cursors"): `<u64>` or `<u64>-<u64>`, ordered as pairs, `7` is `7-0`.
 
 The stores give out `<epoch>-<offset>`: offsets count from 1 per stream, the epoch changes
 whenever a stream's history is lost, so a cursor from before is never taken for a new one.

@@ -1,6 +1,6 @@
 """The Flask extension: `Lifeline(app)` or `Lifeline()` + `init_app(app)`.
 
-Mounts wire protocol v1 (README "Wire protocol v1") at `<url_prefix>/<stream>` for any
+Mounts wire protocol v1 (docs/protocol.md) at `<url_prefix>/<stream>` for any
 stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the
 prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
 keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
@@ -318,7 +318,7 @@ class LifelineState:
 
 
 class Lifeline:
-    """Live streams for a Flask app. See the README, "Add Lifeline to a Flask app"."""
+    """Live streams for a Flask app. See docs/flask.md."""
 
     def __init__(self, app=None, **options):
         unknown = set(options) - set(DEFAULTS)

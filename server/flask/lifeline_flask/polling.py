@@ -1,4 +1,4 @@
-"""Polls, long polls and sends over plain HTTP (README "Polling").
+"""Polls, long polls and sends over plain HTTP (docs/protocol.md "Polling").
 
 A poll reads its stream after the query cursor (or the first valid `If-None-Match` tag):
 200 with the messages, 204 (304 for a matching `If-None-Match`) when there are none, 410 a

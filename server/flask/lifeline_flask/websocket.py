@@ -1,4 +1,4 @@
-"""The WebSocket transport (README "WebSocket"), on gevent-websocket.
+"""The WebSocket transport (docs/protocol.md "WebSocket"), on gevent-websocket.
 
 An upgrade reaches the view in one of three ways:
 - with `wsgi.websocket` set (gevent-websocket's handler accepted it): a session;
