@@ -17,11 +17,12 @@ import { ROOT, startRedis, freePort, spawnGroup, redisAvailable } from '../lib/s
 import { launchBrowser, skip as noBrowser, within, sleep } from '../browser/helpers.mjs';
 
 const GUIDE = fs.readFileSync(path.join(ROOT, 'docs/flask.md'), 'utf8');
+const firstHour = GUIDE.slice(0, GUIDE.indexOf('## Reference'));
 const WHEEL = path.join(ROOT, 'build/wheel/lifeline_flask-0.1.0-py3-none-any.whl');
 const skip = noBrowser || (!redisAvailable() && 'no redis-server') || (!fs.existsSync(WHEEL) && `no ${WHEEL}: make wheel`);
 
 /** The guide's fenced blocks, in order: {lang, file, text}. */
-const blocks = [...GUIDE.matchAll(/^```(\w+)(?: file=(\S+))?\n([\s\S]*?)^```$/gm)].map(([, lang, file, text]) => ({ lang, file, text }));
+const blocks = [...firstHour.matchAll(/^```(\w+)(?: file=(\S+))?\n([\s\S]*?)^```$/gm)].map(([, lang, file, text]) => ({ lang, file, text }));
 const shell = blocks.filter((b) => b.lang == 'sh').map((b) => b.text.trim());
 const [install, run, publish] = shell;
 const refusal = blocks.find((b) => b.lang == 'text').text.trim();
