@@ -56,7 +56,8 @@ export function sendResponse(res, status, body, headers = {}) {
 export function errorAnswer(err) {
     if (err instanceof HttpError) return err;
     if (err instanceof StoreUnavailable) {
-        return new HttpError(503, 'unavailable', 'the message store is unavailable; retry later', { 'Retry-After': '1' });
+        const why = err.code === 'too_many_streams' ? err.message : 'the message store is unavailable; retry later';
+        return new HttpError(503, err.code ?? 'unavailable', why, { 'Retry-After': '1' });
     }
     return new HttpError(500, 'internal', 'internal server error');
 }

@@ -23,7 +23,7 @@
 //   intercept.hello                              extra fields for every hello frame
 //   intercept.upgradeHeaders(req) -> object      extra headers on the 101 and refused upgrades
 
-import { HttpError, Rejected, StoreUnavailable } from './errors.mjs';
+import { HttpError, Rejected, StoreUnavailable, TooManyStreams } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
 import { MemoryStore } from './memory-store.mjs';
@@ -32,7 +32,7 @@ import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
 import { SUBPROTOCOL, refuseUpgrade, runConnection } from './websocket.mjs';
 import { peer } from './peers.mjs';
 
-export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
+export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
 /** Option defaults (server/DESIGN.md "Options"). */
 export const DEFAULTS = Object.freeze({
@@ -44,6 +44,8 @@ export const DEFAULTS = Object.freeze({
     retention: 1000,
     retentionMs: null,
     maxBody: 65536,
+    streamTtl: 24 * 3600e3,
+    maxStreams: 100_000,
     trustProxy: false,
 });
 
@@ -55,6 +57,8 @@ const INT_OPTIONS = {
     retention: [1, Number.MAX_SAFE_INTEGER],
     retentionMs: [1, Number.MAX_SAFE_INTEGER, true],
     maxBody: [1, 1 << 30],
+    streamTtl: [1, Number.MAX_SAFE_INTEGER, true],
+    maxStreams: [1, Number.MAX_SAFE_INTEGER],
 };
 
 /** Options `configure()` may change; maxBody is fixed at construction (it sizes the WebSocket server). */
@@ -80,18 +84,20 @@ export function createLifeline(options = {}) {
     if (typeof o.prefix !== 'string' || !/^\/[^?#]*[^/?#]$/.test(o.prefix)) throw new TypeError("prefix must be a path like '/live' (no trailing slash)");
     for (const f of ['authorize', 'onSend']) if (o[f] !== undefined && typeof o[f] !== 'function') throw new TypeError(`${f} must be a function`);
     const config = {};
-    for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody']) config[k] = checkInt(k, o[k]);
+    for (const k of ['heartbeat', 'longPollMax', 'interval', 'batch', 'retention', 'retentionMs', 'maxBody', 'streamTtl', 'maxStreams']) config[k] = checkInt(k, o[k]);
     if (o.store && o.redis) throw new TypeError('give store or redis, not both');
 
     const log = typeof o.log === 'function' ? o.log : o.log ? (...a) => console.error('[lifeline]', ...a) : () => {};
     let store = o.store;
     let ownStore = false;
     if (!store && o.redis) {
-        if (typeof o.redis !== 'string' || !/^rediss?:\/\//.test(o.redis)) throw new TypeError("redis must be a URL like 'redis://127.0.0.1:6379'");
-        store = new RedisStore({ url: o.redis, retention: config.retention, retentionMs: config.retentionMs, keyPrefix: o.redisKeyPrefix, log });
+        if (typeof o.redis !== 'string' || !/^redis(s|-sentinel|-cluster)?:\/\//.test(o.redis)) {
+            throw new TypeError("redis must be a URL like 'redis://127.0.0.1:6379', 'redis-sentinel://h:p,h:p/name' or 'redis-cluster://h:p,h:p'");
+        }
+        store = new RedisStore({ url: o.redis, retention: config.retention, retentionMs: config.retentionMs, streamTtl: config.streamTtl, keyPrefix: o.redisKeyPrefix, log });
         ownStore = true;
     } else if (!store) {
-        store = new MemoryStore({ retention: config.retention, retentionMs: config.retentionMs });
+        store = new MemoryStore({ retention: config.retention, retentionMs: config.retentionMs, streamTtl: config.streamTtl, maxStreams: config.maxStreams });
         ownStore = true;
     }
     const ctx = {
@@ -203,5 +209,10 @@ export function createLifeline(options = {}) {
         if (ownStore) await store.close?.();
     }
 
-    return { handle, upgrade, publish, configure, close, store, config };
+    /** The store's state (server/DESIGN.md "Health"): {ok, store, …}; a store without a health hook is ok. */
+    async function health() {
+        return (await store.health?.()) ?? { ok: true, store: 'custom' };
+    }
+
+    return { handle, upgrade, publish, configure, close, health, store, config };
 }

@@ -7,12 +7,13 @@
 See the README, "Add Lifeline to a Flask app", and server/DESIGN.md for the contract.
 """
 
-from .errors import Rejected, StoreUnavailable
+from .errors import Rejected, StoreUnavailable, TooManyStreams
 from .extension import Lifeline, LifelineState
 from .hooks import TransportHooks
 from .stores import MemoryStore, Read, Store
 
-__all__ = ["Lifeline", "LifelineState", "Rejected", "StoreUnavailable", "MemoryStore",
+__all__ = ["Lifeline", "LifelineState", "Rejected", "StoreUnavailable", "TooManyStreams",
+           "MemoryStore",
            "RedisStore", "Read", "Store", "TransportHooks"]
 
 

@@ -40,6 +40,8 @@ DEFAULTS = {
     "retention": 1000,
     "retention_ms": None,
     "max_body": 65536,
+    "stream_ttl": 24 * 3600 * 1000,
+    "max_streams": 100_000,
     "store": None,
     "redis_url": None,
     "redis_key_prefix": "lifeline",
@@ -86,6 +88,8 @@ def resolve_options(options, config):
         _positive_int(name, out[name], minimum)
     _positive_int("interval", out["interval"], 0, optional=True)
     _positive_int("retention_ms", out["retention_ms"], 1, optional=True)
+    _positive_int("stream_ttl", out["stream_ttl"], 1, optional=True)
+    _positive_int("max_streams", out["max_streams"], 1)
     if not isinstance(out["trust_proxy"], bool):
         raise ValueError(f"Lifeline option trust_proxy must be True or False, "
                          f"not {out['trust_proxy']!r}")
@@ -98,8 +102,10 @@ def make_store(options):
     if options["redis_url"]:
         from .stores.redis import RedisStore
         return RedisStore(options["redis_url"], key_prefix=options["redis_key_prefix"],
-                          retention=options["retention"], retention_ms=options["retention_ms"])
-    return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"])
+                          retention=options["retention"], retention_ms=options["retention_ms"],
+                          stream_ttl=options["stream_ttl"])
+    return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"],
+                       stream_ttl=options["stream_ttl"], max_streams=options["max_streams"])
 
 
 class LifelineState:

@@ -46,9 +46,11 @@ def messages_body(cursor, messages):
             + "]}")
 
 
-def unavailable():
-    return error_response(503, "unavailable", "the store is unavailable; retry shortly",
-                          {"Retry-After": "1"})
+def unavailable(error=None):
+    code = getattr(error, "code", "unavailable")
+    message = str(error) if code == "too_many_streams" else \
+        "the store is unavailable; retry shortly"
+    return error_response(503, code, message, {"Retry-After": "1"})
 
 
 def _json(obj, status=200):
@@ -211,8 +213,8 @@ def send(state, stream):
         return state.finish(error_response(400, "bad_request", problem))
     try:
         refused = deliver_send(state, stream, obj.get("data"))
-    except StoreUnavailable:
-        return state.finish(unavailable())
+    except StoreUnavailable as e:
+        return state.finish(unavailable(e))
     except Exception:
         state.logger.exception("lifeline: a send hook failed")
         return state.finish(error_response(500, "internal", "internal server error"))

@@ -7,8 +7,14 @@
 -- ARGV[1]  the message's JSON text
 -- ARGV[2]  retention: entries kept (XADD MAXLEN =, exact)
 -- ARGV[3]  retention_ms: also drop entries older than this (0: no age limit)
--- ARGV[4]  the notification channel, <prefix>:notify
+-- ARGV[4]  the notification channel: <prefix>:notify, or <prefix>:{<stream>}:notify on a
+--          Redis Cluster (ARGV[7])
 -- ARGV[5]  the stream's name (the notification's message)
+-- ARGV[6]  stream_ttl: ms without an append after which the log expires; the meta expires
+--          twice as late, so a reader's old cursor still meets the epoch and offset and gets
+--          an exact reset (0: never expire)
+-- ARGV[7]  '1': notify with SPUBLISH (sharded Pub/Sub, Redis Cluster: the channel carries the
+--          stream's hash tag, so it lives on the stream's shard), else PUBLISH
 -- Returns the new message's cursor "<epoch>-<offset>".
 
 local meta, log = KEYS[1], KEYS[2]
@@ -53,5 +59,20 @@ if max_age > 0 then
     end
 end
 
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+-- Bounded state: every key of the stream goes after it was idle long enough (each append
+-- pushes the expiry back). The meta outlives the log: see ARGV[6].
+local ttl = tonumber(ARGV[6] or '0')
+if ttl > 0 then
+    redis.call('PEXPIRE', log, ttl)
+    redis.call('PEXPIRE', meta, 2 * ttl)
+else
+    redis.call('PERSIST', log)
+    redis.call('PERSIST', meta)
+end
+
+if ARGV[7] == '1' then
+    redis.call('SPUBLISH', ARGV[4], ARGV[5])
+else
+    redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
 return id
