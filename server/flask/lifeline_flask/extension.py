@@ -209,6 +209,9 @@ class Lifeline:
             app.add_url_rule(rule, name + "_ws", view, methods=["GET"], websocket=True,
                              strict_slashes=True)
         app.app_protocol = state.app_protocol
+        from .cli import lifeline_cli
+        if "lifeline" not in app.cli.commands:
+            app.cli.add_command(lifeline_cli)
         self._app = app
         return state
 
@@ -239,6 +242,13 @@ class Lifeline:
             raise RuntimeError("Lifeline is not initialised: call Lifeline(app) or "
                                "live.init_app(app) first")
         return app.extensions["lifeline"]
+
+    def health(self, app=None):
+        """The store's state: a dict with ``ok`` (Redis: connected, ping, subscription
+        probe; server/DESIGN.md "Health"). Also ``flask lifeline health``."""
+        store = self.state(app).store
+        check = getattr(store, "health", None)
+        return check() if check is not None else {"ok": True, "store": type(store).__name__}
 
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.

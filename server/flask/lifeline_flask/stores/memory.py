@@ -117,7 +117,8 @@ class MemoryStore(Store):
         s = self._streams.get(stream)
         if s is not None:
             return s.epoch, s.offset
-        return self._tombstones.get(stream) or (self._epoch, 0)
+        tomb = self._tombstones.get(stream)
+        return tomb[:2] if tomb else (self._epoch, 0)
 
     def read(self, stream, cursor, limit):
         with self._lock:

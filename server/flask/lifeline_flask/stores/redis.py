@@ -407,7 +407,7 @@ class RedisStore(Store):
     def _listen(self):
         backoff = 0.05
         while not self._closed:
-            pubsub = self._sub_redis.pubsub()
+            pubsub = self._pubsub = self._sub_redis.pubsub()
             kicked = []
             self._kick = lambda: kicked.append(True)
             try:
