@@ -298,7 +298,8 @@ export class RedisStore {
 
     async append(stream, json) {
         const args = [json, this._retention, this._retentionMs ?? 0, this._notifyChannel(stream), stream, this._streamTtl ?? 0, this.mode === 'cluster' ? 1 : 0];
-        return String(await this._run('append', this._keys(stream), args));
+        const cursor = String(await this._run('append', this._keys(stream), args));
+        return cursor;
     }
 
     read(stream, cursor, limit = 1000) {

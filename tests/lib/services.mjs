@@ -513,3 +513,88 @@ export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = 
         throw e;
     }
 }
+
+// ------------------------------------------------------------------ Redis Cluster, Sentinel
+
+/**
+ * A Redis Cluster of `primaries` primaries with `replicasPer` replicas each (default 3 + 3),
+ * `redis-server --cluster-enabled yes` on free loopback ports, each in its own temp dir, made
+ * one cluster by `redis-cli --cluster create … --cluster-replicas N --cluster-yes`; resolves
+ * once every slot is served (`cluster_state:ok`). No persistence. Returns {url
+ * ('redis-cluster://…'), nodes: [{port, pid, kill(), start(), cli(args)}], primaryOf(key),
+ * stop()}. Everything is stopped whatever happens (the exit hooks above).
+ */
+export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000 } = {}) {
+    const nodes = [];
+    const stopAll = async () => Promise.allSettled(nodes.map((n) => n.stop()));
+    try {
+        for (let i = 0; i < primaries * (1 + replicasPer); i++) {
+            const dir = tempDir('redis-cluster');
+            const port = await freePort();
+            const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '',
+                '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)];
+            let group = null;
+            const node = {
+                port,
+                dir,
+                get pid() {
+                    return group?.pid;
+                },
+                alive: () => !!group?.alive(),
+                async start() {
+                    group = spawnGroup(REDIS_SERVER, args, { cwd: dir });
+                    if (!(await waitPort(port, { while: group.alive }))) throw new Error(`redis-server (cluster) did not listen on ${port}\n${group.output()}`);
+                },
+                kill: () => group?.kill(),
+                cli: (a) => redisCli(port, a),
+                async stop() {
+                    await group?.stop();
+                    removeDir(dir);
+                },
+            };
+            await node.start();
+            nodes.push(node);
+        }
+        await new Promise((resolve, reject) =>
+            execFile(REDIS_CLI, ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicasPer), '--cluster-yes'], { timeout: 30000 }, (err, out, errOut) =>
+                err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${out}${errOut}`)) : resolve(),
+            ),
+        );
+        const end = Date.now() + 20000;
+        for (;;) {
+            const states = await Promise.all(nodes.map((n) => n.cli(['cluster', 'info']).catch(() => '')));
+            const repl = await Promise.all(nodes.map((n) => n.cli(['info', 'replication']).catch(() => '')));
+            const linked = repl.every((r) => /role:master/.test(r) ? new RegExp(`connected_slaves:${replicasPer}`).test(r) : /master_link_status:up/.test(r));
+            if (states.every((s) => /cluster_state:ok/.test(s)) && linked) break;
+            if (Date.now() > end) throw new Error(`the cluster did not become ok:\n${states.join('\n')}`);
+            await sleep(100);
+        }
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+    const cluster = {
+        url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+        nodes,
+        /** The node that is primary for `key`'s slot now (asked of a live node). */
+        async primaryOf(key) {
+            for (const n of nodes) {
+                if (!n.alive()) continue;
+                const slot = Number((await n.cli(['cluster', 'keyslot', key]).catch(() => '')).trim());
+                if (!Number.isInteger(slot)) continue;
+                const shards = await n.cli(['cluster', 'slots']).catch(() => '');
+                // redis-cli prints CLUSTER SLOTS flat: start, end, ip, port, id, … per range
+                const lines = shards.split('\n').map((l) => l.trim());
+                for (let i = 0; i + 3 < lines.length; i++) {
+                    if (/^\d+$/.test(lines[i]) && /^\d+$/.test(lines[i + 1]) && lines[i + 2] === '127.0.0.1') {
+                        const [lo, hi, , port] = [Number(lines[i]), Number(lines[i + 1]), lines[i + 2], Number(lines[i + 3])];
+                        if (slot >= lo && slot <= hi) return nodes.find((x) => x.port === port);
+                    }
+                }
+            }
+            return null;
+        },
+        stop: stopAll,
+    };
+    return cluster;
+}
