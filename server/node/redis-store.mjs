@@ -57,6 +57,8 @@ const SCRIPTS = { append: script('append'), read: script('read') };
 
 /** How long any Redis command may take before it fails with StoreUnavailable (both libraries). */
 export const COMMAND_TIMEOUT_MS = 2000;
+/** With replicas, an append is acknowledged once one of them has it (WAIT 1 REPLICA_WAIT_MS). */
+export const REPLICA_WAIT_MS = 1000;
 /** An idle subscription is probed this often; the probe must come back within PROBE_WAIT_MS. */
 export const PROBE_EVERY_MS = 5000;
 export const PROBE_WAIT_MS = 2000;
@@ -298,7 +300,15 @@ export class RedisStore {
 
     async append(stream, json) {
         const args = [json, this._retention, this._retentionMs ?? 0, this._notifyChannel(stream), stream, this._streamTtl ?? 0, this.mode === 'cluster' ? 1 : 0];
-        const cursor = String(await this._run('append', this._keys(stream), args));
+        const [id, replicas] = await this._run('append', this._keys(stream), args);
+        const cursor = String(id);
+        if (Number(replicas) > 0) {
+            // Acknowledged means on a replica too, when there is one: a failover promotes a
+            // replica, and asynchronous replication could otherwise lose an append its caller
+            // was told had succeeded. WAIT runs on the connection that appended (one per primary).
+            const acked = Number(await this._send(this._keys(stream), ['WAIT', '1', String(REPLICA_WAIT_MS)]));
+            if (acked < 1) throw new StoreUnavailable(`Redis: the append ${cursor} reached no replica within ${REPLICA_WAIT_MS} ms (it may still appear)`);
+        }
         return cursor;
     }
 

@@ -598,3 +598,97 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
     };
     return cluster;
 }
+
+/**
+ * A Sentinel-managed Redis: a primary, `replicas` replicas (`replicaof` the primary) and
+ * `sentinels` sentinels (`redis-server <conf> --sentinel`, quorum 2, down-after
+ * `downAfterMs`, failover-timeout 3 s), each on a free loopback port in its own temp dir.
+ * Returns {url ('redis-sentinel://…/<name>'), name, primary, replicas: [...], sentinels:
+ * [...], master() → {port} as the sentinels see it now, stop()}; every node has {port, kill(),
+ * start(), cli(args), alive()}.
+ */
+export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = 'lifeline', downAfterMs = 1000 } = {}) {
+    const all = [];
+    const stopAll = async () => Promise.allSettled(all.map((n) => n.stop()));
+    const launch = async (kind, argsFor) => {
+        const dir = tempDir(`redis-${kind}`);
+        const port = await freePort();
+        let group = null;
+        const node = {
+            kind,
+            port,
+            dir,
+            alive: () => !!group?.alive(),
+            async start() {
+                const [cmdArgs, conf] = argsFor(port, dir);
+                if (conf) fs.writeFileSync(path.join(dir, 'sentinel.conf'), conf);
+                group = spawnGroup(REDIS_SERVER, cmdArgs, { cwd: dir });
+                if (!(await waitPort(port, { while: group.alive }))) throw new Error(`redis ${kind} did not listen on ${port}\n${group.output()}`);
+            },
+            kill: () => group?.kill(),
+            pause: () => group && process.kill(group.pid, 'SIGSTOP'),
+            resume: () => group && process.kill(group.pid, 'SIGCONT'),
+            cli: (a) => redisCli(port, a),
+            output: () => group?.output() ?? '',
+            async stop() {
+                try {
+                    node.resume();
+                } catch {}
+                await group?.stop();
+                removeDir(dir);
+            },
+        };
+        all.push(node);
+        await node.start();
+        return node;
+    };
+    try {
+        const server = (extra) => (port, dir) => [['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', ...extra(port)]];
+        const primary = await launch('primary', server(() => []));
+        const reps = [];
+        for (let i = 0; i < replicas; i++) reps.push(await launch('replica', server(() => ['--replicaof', '127.0.0.1', String(primary.port)])));
+        const sents = [];
+        for (let i = 0; i < sentinels; i++) {
+            sents.push(
+                await launch('sentinel', (port, dir) => [
+                    [path.join(dir, 'sentinel.conf'), '--sentinel', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', ''],
+                    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${name} ${downAfterMs}\nsentinel failover-timeout ${name} 3000\nsentinel parallel-syncs ${name} 1\nsentinel resolve-hostnames no\n`,
+                ]),
+            );
+        }
+        // ready: the replicas are linked and every sentinel knows the replicas and the other sentinels
+        const end = Date.now() + 20000;
+        for (;;) {
+            const linked = (await Promise.all(reps.map((r) => r.cli(['info', 'replication']).catch(() => '')))).every((t) => /master_link_status:up/.test(t));
+            const known = (await Promise.all(sents.map((s) => s.cli(['sentinel', 'master', name]).catch(() => '')))).every((t) => {
+                const lines = t.split('\n');
+                const get = (k) => Number(lines[lines.indexOf(k) + 1]);
+                return get('num-slaves') >= replicas && get('num-other-sentinels') >= sentinels - 1;
+            });
+            if (linked && known) break;
+            if (Date.now() > end) throw new Error('the sentinels did not learn the replicas and each other');
+            await sleep(100);
+        }
+        return {
+            url: `redis-sentinel://${sents.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
+            name,
+            primary,
+            replicas: reps,
+            sentinels: sents,
+            nodes: [primary, ...reps],
+            /** The primary as the sentinels name it now: the node with that port. */
+            async master() {
+                for (const s of sents) {
+                    const out = await s.cli(['sentinel', 'get-master-addr-by-name', name]).catch(() => '');
+                    const port = Number(out.split('\n')[1]);
+                    if (port) return [primary, ...reps].find((n) => n.port === port) ?? null;
+                }
+                return null;
+            },
+            stop: stopAll,
+        };
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+}

@@ -54,6 +54,7 @@ from .subscribers import Subscribers
 
 COMMAND_CONNECTIONS = 1       # commands take turns on this many; + 1 subscriber = 2 per process
 COMMAND_TIMEOUT = 2.0         # s: longest wait for any Redis command (Node: COMMAND_TIMEOUT_MS)
+REPLICA_WAIT_MS = 1000        # with replicas, an append is acknowledged once one has it
 PROBE_EVERY = 5.0             # s without news before the subscription is probed
 PROBE_WAIT = 2.0              # s the probe has to come back
 _PROBE_PREFIX = "?probe "     # never a stream name ([A-Za-z0-9_.:-])
@@ -195,17 +196,17 @@ class RedisStore(Store):
     def _notify_channel(self, stream):
         return f"{self._prefix}:{{{stream}}}:notify" if self.mode == "cluster" else self._channel
 
-    def _command(self, *args):
+    def _command(self, *args, **options):
         """One command; every failure of Redis is StoreUnavailable."""
         if self._closed:
             raise StoreUnavailable("the Redis store is closed")
         try:
             if self.mode == "single":
-                return self._redis.execute_command(*args)
+                return self._redis.execute_command(*args, **options)
             if not self._turns.acquire(timeout=COMMAND_TIMEOUT):
                 raise StoreUnavailable("Redis: no command connection free in time")
             try:
-                return self._redis.execute_command(*args)
+                return self._redis.execute_command(*args, **options)
             finally:
                 self._turns.release()
         except _DOWN + _CLUSTER_DOWN as e:
@@ -231,10 +232,23 @@ class RedisStore(Store):
 
     def append(self, stream, data):
         text = dumps(data)
-        cursor = self._run("append", self._keys(stream), [
+        keys = self._keys(stream)
+        cursor, replicas = self._run("append", keys, [
             text, self._retention, self._retention_ms or 0, self._notify_channel(stream),
             stream, self.stream_ttl or 0, 1 if self.mode == "cluster" else 0])
-        return _text(cursor)
+        cursor = _text(cursor)
+        if int(replicas) > 0:
+            # acknowledged means on a replica too (a failover promotes one): WAIT on the
+            # connection that appended (commands take turns on one per primary)
+            if self.mode == "cluster":
+                node = self._redis.get_node_from_key(keys[0])
+                acked = self._command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+            else:
+                acked = self._command("WAIT", 1, REPLICA_WAIT_MS)
+            if int(acked) < 1:
+                raise StoreUnavailable(f"Redis: the append {cursor} reached no replica within "
+                                       f"{REPLICA_WAIT_MS} ms (it may still appear)")
+        return cursor
 
     def head(self, stream):
         return self.read(stream, None, 0).cursor
