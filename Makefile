@@ -23,7 +23,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
-            python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
+            python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server redis-sentinel \
             nginx-light
 CORE_SRC := $(wildcard wasm/*.c)
 CORE_HDR := $(wildcard wasm/*.h)

@@ -57,7 +57,7 @@ const SCRIPTS = { append: script('append'), read: script('read') };
 
 /** How long any Redis command may take before it fails with StoreUnavailable (both libraries). */
 export const COMMAND_TIMEOUT_MS = 2000;
-/** With replicas, an append is acknowledged once one of them has it (WAIT 1 REPLICA_WAIT_MS). */
+/** With replicas, an append is acknowledged once every connected replica has it (WAIT n REPLICA_WAIT_MS). */
 export const REPLICA_WAIT_MS = 1000;
 /** An idle subscription is probed this often; the probe must come back within PROBE_WAIT_MS. */
 export const PROBE_EVERY_MS = 5000;
@@ -188,6 +188,9 @@ export class RedisStore {
                 nodeClientOptions: this._clientOptions(),
                 sentinelClientOptions: { socket: { connectTimeout: COMMAND_TIMEOUT_MS } },
                 masterPoolSize: 1,
+                // re-ask the sentinels every second: a master client that reconnected to its old
+                // address (a killed primary back on its port, not yet demoted) is replaced soon
+                scanInterval: 1000,
             });
             this._sentinel = sentinel;
             this._cmd = sentinel;
@@ -303,11 +306,12 @@ export class RedisStore {
         const [id, replicas] = await this._run('append', this._keys(stream), args);
         const cursor = String(id);
         if (Number(replicas) > 0) {
-            // Acknowledged means on a replica too, when there is one: a failover promotes a
+            // Acknowledged means on the replicas too, when there are some: a failover promotes a
             // replica, and asynchronous replication could otherwise lose an append its caller
             // was told had succeeded. WAIT runs on the connection that appended (one per primary).
-            const acked = Number(await this._send(this._keys(stream), ['WAIT', '1', String(REPLICA_WAIT_MS)]));
-            if (acked < 1) throw new StoreUnavailable(`Redis: the append ${cursor} reached no replica within ${REPLICA_WAIT_MS} ms (it may still appear)`);
+            // Every connected replica: whichever a failover promotes then has it.
+            const acked = Number(await this._send(this._keys(stream), ['WAIT', String(replicas), String(REPLICA_WAIT_MS)]));
+            if (acked < Number(replicas)) throw new StoreUnavailable(`Redis: the append ${cursor} reached ${acked} of ${replicas} replicas within ${REPLICA_WAIT_MS} ms (it may still appear)`);
         }
         return cursor;
     }

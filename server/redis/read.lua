@@ -1,3 +1,4 @@
+#!lua
 -- read.lua — read a Lifeline stream after a cursor (server/DESIGN.md "Store interface",
 -- "Redis layout"), seeing the epoch, the head and the retained range of one instant.
 --
@@ -10,6 +11,10 @@
 -- Returns {'reset', <head>} — the cursor is too old, of another epoch, or ahead of the head —
 -- or {'ok', <cursor>, id1, json1, id2, json2, …}: the messages after the cursor, in order, and
 -- the cursor to read on from. A stream with no history has the head '0-0'.
+--
+-- `#!lua` (no `no-writes` flag): Redis runs it on a primary only; a replica (a failover's old
+-- primary, still reachable and perhaps behind or resyncing) answers READONLY, which the stores
+-- take as StoreUnavailable — a reader never sees an older state than the one it read before.
 --
 -- "Too old" is exact: the messages after cursor c are offsets c+1 … head, so unless the first
 -- retained entry after c is exactly c+1 (and young enough), something is gone: reset. (After

@@ -602,12 +602,14 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
 /**
  * A Sentinel-managed Redis: a primary, `replicas` replicas (`replicaof` the primary) and
  * `sentinels` sentinels (`redis-server <conf> --sentinel`, quorum 2, down-after
- * `downAfterMs`, failover-timeout 3 s), each on a free loopback port in its own temp dir.
+ * `downAfterMs`, failover-timeout 3 s), each on a free loopback port in its own temp dir, no
+ * persistence; `minReplicasToWrite` > 0 sets `min-replicas-to-write` on every node (a primary
+ * cut off from its replicas refuses writes: NOREPLICAS).
  * Returns {url ('redis-sentinel://…/<name>'), name, primary, replicas: [...], sentinels:
  * [...], master() → {port} as the sentinels see it now, stop()}; every node has {port, kill(),
  * start(), cli(args), alive()}.
  */
-export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = 'lifeline', downAfterMs = 1000 } = {}) {
+export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = 'lifeline', downAfterMs = 1000, minReplicasToWrite = 0 } = {}) {
     const all = [];
     const stopAll = async () => Promise.allSettled(all.map((n) => n.stop()));
     const launch = async (kind, argsFor) => {
@@ -643,7 +645,8 @@ export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = '
         return node;
     };
     try {
-        const server = (extra) => (port, dir) => [['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', ...extra(port)]];
+        const safety = minReplicasToWrite ? ['--min-replicas-to-write', String(minReplicasToWrite), '--min-replicas-max-lag', '10'] : [];
+        const server = (extra) => (port, dir) => [['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--repl-diskless-sync-delay', '0', ...safety, ...extra(port)]];
         const primary = await launch('primary', server(() => []));
         const reps = [];
         for (let i = 0; i < replicas; i++) reps.push(await launch('replica', server(() => ['--replicaof', '127.0.0.1', String(primary.port)])));

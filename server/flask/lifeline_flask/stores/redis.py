@@ -54,7 +54,7 @@ from .subscribers import Subscribers
 
 COMMAND_CONNECTIONS = 1       # commands take turns on this many; + 1 subscriber = 2 per process
 COMMAND_TIMEOUT = 2.0         # s: longest wait for any Redis command (Node: COMMAND_TIMEOUT_MS)
-REPLICA_WAIT_MS = 1000        # with replicas, an append is acknowledged once one has it
+REPLICA_WAIT_MS = 1000        # with replicas, an append is acknowledged once all connected have it
 PROBE_EVERY = 5.0             # s without news before the subscription is probed
 PROBE_WAIT = 2.0              # s the probe has to come back
 _PROBE_PREFIX = "?probe "     # never a stream name ([A-Za-z0-9_.:-])
@@ -238,16 +238,18 @@ class RedisStore(Store):
             stream, self.stream_ttl or 0, 1 if self.mode == "cluster" else 0])
         cursor = _text(cursor)
         if int(replicas) > 0:
-            # acknowledged means on a replica too (a failover promotes one): WAIT on the
+            # acknowledged means on the replicas too (a failover promotes one): WAIT on the
             # connection that appended (commands take turns on one per primary)
+            # every connected replica: whichever a failover promotes then has it
+            n = int(replicas)
             if self.mode == "cluster":
                 node = self._redis.get_node_from_key(keys[0])
-                acked = self._command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+                acked = self._command("WAIT", n, REPLICA_WAIT_MS, target_nodes=node)
             else:
-                acked = self._command("WAIT", 1, REPLICA_WAIT_MS)
-            if int(acked) < 1:
-                raise StoreUnavailable(f"Redis: the append {cursor} reached no replica within "
-                                       f"{REPLICA_WAIT_MS} ms (it may still appear)")
+                acked = self._command("WAIT", n, REPLICA_WAIT_MS)
+            if int(acked) < n:
+                raise StoreUnavailable(f"Redis: the append {cursor} reached {acked} of {n} "
+                                       f"replicas within {REPLICA_WAIT_MS} ms (it may still appear)")
         return cursor
 
     def head(self, stream):

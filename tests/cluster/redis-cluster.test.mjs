@@ -7,7 +7,7 @@
 // server/DESIGN.md "Failover") — measured: the time from the kill until
 // appends succeed again and until the reader has the first message after it.
 //
-//   node --test tests/redis/cluster.test.mjs
+//   node --test tests/cluster/redis-cluster.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../server/node/redis-store.mjs';

@@ -3,7 +3,7 @@
 // paused Redis as StoreUnavailable within COMMAND_TIMEOUT_MS, and the probe that finds a
 // subscription that no longer delivers. One real redis-server (tests/lib/services.mjs).
 //
-//   node --test tests/redis/store-production.test.mjs
+//   node --test tests/cluster/redis-production.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../../server/node/memory-store.mjs';

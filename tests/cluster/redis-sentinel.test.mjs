@@ -7,7 +7,7 @@
 // within 10 s of the promotion. Measured: kill → promotion, promotion → first append,
 // promotion → reader has it.
 //
-//   node --test tests/redis/sentinel.test.mjs
+//   node --test tests/cluster/redis-sentinel.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../server/node/redis-store.mjs';
