@@ -51,9 +51,13 @@ export interface LifelineOptions {
     retentionMs?: number | null;
     /** Largest POST body and WebSocket frame, bytes. Default 65536. */
     maxBody?: number;
+    /** ms without an append after which a stream's log expires (its epoch and offset twice as late); null: never. Default 86400000 (24 h). */
+    streamTtl?: number | null;
+    /** The memory store's most streams (live + expired-log tombstones); a new one beyond: 503 `too_many_streams`. Default 100000. */
+    maxStreams?: number;
     /** A store; default the in-memory store. */
     store?: Store;
-    /** `redis://…`: the Redis store instead of memory. */
+    /** The Redis store instead of memory: `redis://h:p`, `redis-sentinel://h:p,h:p/<master name>` or `redis-cluster://h:p,h:p`. */
     redis?: string;
     /** Key prefix of the Redis store. Default `lifeline`. */
     redisKeyPrefix?: string;
@@ -76,6 +80,8 @@ export interface Lifeline {
     configure(changes: Partial<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs'>>): object;
     /** Close every socket and held poll; close the store if the handler made it. */
     close(): Promise<void>;
+    /** The store's state: `{ok, store, …}` (Redis: mode, connected, pingMs, connections, probe). */
+    health(): Promise<{ ok: boolean; store: string; [k: string]: unknown }>;
     readonly store: Store;
     readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody'>>>;
 }
@@ -90,10 +96,16 @@ export class Rejected extends Error {
 }
 
 /** The store's backend is down: polls 503, sockets close 1012, publish rejects with it. */
-export class StoreUnavailable extends Error {}
+export class StoreUnavailable extends Error {
+    /** The `error` code of the 503 answer: `unavailable`, or `too_many_streams`. */
+    code: string;
+}
+
+/** The memory store holds maxStreams streams, none idle long enough to go (503 `too_many_streams`). */
+export class TooManyStreams extends StoreUnavailable {}
 
 export class MemoryStore implements Store {
-    constructor(options?: { retention?: number; retentionMs?: number | null; now?: () => number });
+    constructor(options?: { retention?: number; retentionMs?: number | null; streamTtl?: number | null; maxStreams?: number; now?: () => number });
     append(stream: string, json: string): string;
     read(stream: string, cursor: string | undefined, limit?: number): ReadResult;
     head(stream: string): string;
@@ -102,8 +114,12 @@ export class MemoryStore implements Store {
     /** Forget every stream and start a new epoch (a simulated restart). */
     reset(): void;
     close(): void;
+    health(): { ok: true; store: 'memory'; streams: number; tombstones: number; maxStreams: number };
+    readonly streamCount: number;
     retention: number;
     retentionMs: number | null;
+    streamTtl: number | null;
+    maxStreams: number;
 }
 
 export const SUBPROTOCOL: 'lifeline.v1';
