@@ -516,6 +516,21 @@ export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = 
 
 // ------------------------------------------------------------------ Redis Cluster, Sentinel
 
+/** A free port whose cluster bus port (+10000) is a port too, and free. */
+async function freeClusterPort() {
+    for (let i = 0; i < 100; i++) {
+        const port = await freePort();
+        if (port + 10000 > 65535) continue;
+        const busFree = await new Promise((resolve) => {
+            const s = net.createServer();
+            s.once('error', () => resolve(false));
+            s.listen(port + 10000, '127.0.0.1', () => s.close(() => resolve(true)));
+        });
+        if (busFree) return port;
+    }
+    throw new Error('no free port pair for a cluster node');
+}
+
 /**
  * A Redis Cluster of `primaries` primaries with `replicasPer` replicas each (default 3 + 3),
  * `redis-server --cluster-enabled yes` on free loopback ports, each in its own temp dir, made
@@ -530,7 +545,7 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
     try {
         for (let i = 0; i < primaries * (1 + replicasPer); i++) {
             const dir = tempDir('redis-cluster');
-            const port = await freePort();
+            const port = await freeClusterPort();
             const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '',
                 '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeoutMs)];
             let group = null;

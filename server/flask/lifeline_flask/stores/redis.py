@@ -167,10 +167,15 @@ class RedisStore(Store):
             from redis.cluster import ClusterNode, RedisCluster
             self._redis = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes],
                                        cluster_error_retry_attempts=1, **timeouts)
+            # redis-py 4.3.4 deep-copies its connection options when it reads the topology
+            # again (after a failover), and its own on-connect hook, a bound method of the
+            # client, holds locks that cannot be copied: the same hook as a plain function
+            self._redis.nodes_manager.connection_kwargs["redis_connect_func"] = _cluster_on_connect
             self._shards = _ShardSubscriber(self, self._redis)
         self._scripts = {n: ((_LUA / f"{n}.lua").read_text(),
                              self._redis_sha((_LUA / f"{n}.lua").read_text()))
                          for n in ("append", "read")}
+        self._scripts_loaded = False
         self._lock = threading.Lock()
         self._subs = Subscribers()
         self._local = {}              # Cluster: stream -> local waiters (subscribed while > 0)
@@ -219,14 +224,22 @@ class RedisStore(Store):
     def _run(self, name, keys, args):
         text, sha = self._scripts[name]
         rest = [len(keys), *keys, *args]
+        if self.mode == "cluster" and not self._scripts_loaded:
+            self._load_scripts()
         try:
             return self._command("EVALSHA", sha, *rest)
-        except redis.exceptions.NoScriptError:
-            return self._command("EVAL", text, *rest)
         except redis.ResponseError as e:
-            if not str(e).startswith("NOSCRIPT"):
+            if not isinstance(e, redis.exceptions.NoScriptError) \
+                    and not str(e).startswith("NOSCRIPT"):
                 raise
+            # (a primary new since a failover: EVAL caches the script there too)
             return self._command("EVAL", text, *rest)
+
+    def _load_scripts(self):
+        """Cluster: SCRIPT LOAD on every primary (redis-py logs every NOSCRIPT it meets)."""
+        for text, _ in self._scripts.values():
+            self._command("SCRIPT", "LOAD", text)
+        self._scripts_loaded = True
 
     # ---- the interface ------------------------------------------------------------
 
@@ -487,7 +500,11 @@ class RedisStore(Store):
         self._probe["pending"] = (text, event)
         try:
             try:
-                self._command("SPUBLISH" if self.mode == "cluster" else "PUBLISH", channel, text)
+                if self.mode == "cluster":         # redis-py 4.3.4 cannot route SPUBLISH itself
+                    node = self._redis.get_node_from_key(channel)
+                    self._command("SPUBLISH", channel, text, target_nodes=node)
+                else:
+                    self._command("PUBLISH", channel, text)
             except StoreUnavailable:
                 self._probe["last_news"] = time.monotonic()
                 return None
@@ -639,6 +656,13 @@ class _ShardSubscriber:
                 with self._lock:              # subscribe everything again
                     self._changes = [(ch, True) for ch in self._wanted]
         self._drop_all()
+
+
+def _cluster_on_connect(connection):
+    """What RedisCluster.on_connect does (without replica reads)."""
+    from redis.cluster import ClusterParser
+    connection.set_parser(ClusterParser)
+    connection.on_connect()
 
 
 def _stream_of(channel):
