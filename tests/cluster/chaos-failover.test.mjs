@@ -9,6 +9,8 @@
 //   node --test tests/cluster/chaos-failover.test.mjs                    a random seed (printed)
 //   CHAOS_SEED=1234 node --test tests/cluster/chaos-failover.test.mjs    replay its schedule
 //   CHAOS_MESSAGES=3000 …                                                more (default 2,000 acknowledged)
+//   CHAOS_REDIS=cluster …                                                the same on a Redis Cluster
+//                                          (3 primaries + 3 replicas; the stream's primary is killed)
 //
 // The oracle (as tests/cluster/chaos.test.mjs): a publish that answered returned its cursor —
 // *known*, every client must receive it exactly once, unless the client was told `reset` across
@@ -16,7 +18,7 @@
 // not). And known messages must all be in Redis at the end: 0 acknowledged-then-lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, startRedisSentinel, clusterMissing } from '../lib/services.mjs';
+import { startCluster, startRedisSentinel, startRedisCluster, clusterMissing } from '../lib/services.mjs';
 import { client, FAST, waitFor, orderViolation, sleep, WebSocket } from '../integration/helpers.mjs';
 import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
 import { RedisStore } from '../../server/node/redis-store.mjs';
@@ -25,6 +27,7 @@ import { prng } from '../lib/prng.mjs';
 const SEED = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const MESSAGES = Math.max(100, Number(process.env.CHAOS_MESSAGES ?? 2000));
 const STREAM = 'chaos-failover';
+const ON_CLUSTER = process.env.CHAOS_REDIS === 'cluster';
 const CLIENTS = 4; // half WebSocket, half polling only
 const skip = clusterMissing();
 // A forced `SENTINEL FAILOVER` or a pause longer than Sentinel's down-after is a split brain:
@@ -56,7 +59,7 @@ const inside = (c, reset) => {
     return compareCursors(x, parseCursor(reset.from)) > 0 && compareCursors(x, parseCursor(reset.to)) <= 0;
 };
 
-test(`chaos with failovers: ${MESSAGES}+ messages from both languages on a Sentinel-managed Redis, primaries killed and paused — 0 acknowledged-then-lost, 0 repeated, every gap an explicit reset (seed ${SEED})`, { skip, timeout: 400_000 }, async (t) => {
+test(`chaos with failovers: ${MESSAGES}+ messages from both languages on a ${ON_CLUSTER ? 'Redis Cluster' : 'Sentinel-managed Redis'}, primaries killed and paused — 0 acknowledged-then-lost, 0 repeated, every gap an explicit reset (seed ${SEED})`, { skip, timeout: 400_000 }, async (t) => {
     t.diagnostic(`CHAOS_SEED=${SEED}`);
     const r = prng(SEED ^ 0xfa11);
     const plan = schedule(SEED, 6);
@@ -64,7 +67,9 @@ test(`chaos with failovers: ${MESSAGES}+ messages from both languages on a Senti
     // two replicas (one is promoted, the other follows it: appends go on with a replica) and
     // min-replicas-to-write 1: a killed primary back on its port, empty, before Sentinel demotes
     // it refuses writes instead of acknowledging them; the stores WAIT for every connected replica
-    const sentinel = await startRedisSentinel({ replicas: 2, minReplicasToWrite: 1 });
+    const sentinel = ON_CLUSTER ? await startRedisCluster() : await startRedisSentinel({ replicas: 2, minReplicasToWrite: 1 });
+    // the primary that serves the stream now (a Cluster: the primary of its slot)
+    sentinel.master ??= () => sentinel.primaryOf(`lifeline:{${STREAM}}:meta`);
     const cluster = await startCluster({
         flaskWorkers: 2,
         nodeProcesses: 2,
@@ -127,7 +132,7 @@ test(`chaos with failovers: ${MESSAGES}+ messages from both languages on a Senti
                     for (const end = Date.now() + 15_000; Date.now() < end && !resumed; await sleep(50)) if (known.size > before + 3) resumed = Date.now();
                     failovers.push({ kind: e.kind, promotedMs: promoted - at, resumedMs: resumed ? resumed - promoted : null });
                     await sleep(e.downMs);
-                    await old.start(); // empty; Sentinel makes it a replica of the new primary
+                    await old.start(); // empty; Sentinel (a Cluster: the node itself) makes it a replica of the new primary
                     // the next event waits for the replica to be in sync again (no persistence here:
                     // promoting a replica that is still loading its first copy would lose everything)
                     for (const end = Date.now() + 30_000; Date.now() < end; await sleep(100)) {
@@ -135,7 +140,7 @@ test(`chaos with failovers: ${MESSAGES}+ messages from both languages on a Senti
                         const info = m ? await m.cli(['info', 'replication']).catch(() => '') : '';
                         const offset = /master_repl_offset:(\d+)/.exec(info);
                         const online = [...info.matchAll(/slave\d+:.*state=online,offset=(\d+)/g)].filter((x) => offset && Number(offset[1]) - Number(x[1]) < 100_000);
-                        if (online.length === 2) break;
+                        if (online.length === (ON_CLUSTER ? 1 : 2)) break;
                     }
                 } else if (e.kind === 'pause-primary') {
                     await old.cli(['client', 'pause', String(e.downMs), 'all']);
