@@ -400,7 +400,7 @@ export class RedisStore {
      * subscription); with no waiter there is nothing to stall.
      */
     async probe() {
-        if (this._probe.pending) return this._probe.pending.promise;
+        while (this._probe.pending) await this._probe.pending.finished; // then a probe of its own
         let channel = this.channel;
         if (this.mode === 'cluster') {
             const stream = this._local.keys().next().value;
@@ -409,8 +409,10 @@ export class RedisStore {
         }
         const text = `${PROBE_PREFIX}${this._id} ${++this._probe.seq}`;
         let resolve;
+        let finish;
         const promise = new Promise((r) => (resolve = r));
-        const pending = (this._probe.pending = { text, resolve, promise });
+        const finished = new Promise((r) => (finish = r));
+        this._probe.pending = { text, resolve, finished };
         const timer = setTimeout(() => resolve(false), PROBE_WAIT_MS);
         try {
             await this._send([channel], [this.mode === 'cluster' ? 'SPUBLISH' : 'PUBLISH', channel, text]);
@@ -429,6 +431,7 @@ export class RedisStore {
         }
         this._probe.lastNews = Date.now(); // down (null): try again after PROBE_EVERY_MS
         this._probe.pending = null;
+        finish();
         return !!ok;
     }
 
