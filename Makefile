@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 APT_PKGS := clang lld emscripten wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
             binaryen wabt valgrind chromium python3 python3-flask python3-gevent \
-            python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server \
+            python3-gevent-websocket python3-redis python3-pytest gunicorn redis-server redis-sentinel \
             nginx-light python3-pip python3-setuptools python3-wheel python3-venv \
             clang-format clang-tidy black flake8 mypy shellcheck
 CORE_SRC := $(wildcard wasm/*.c)

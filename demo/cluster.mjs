@@ -8,10 +8,12 @@
 //   nginx                     127.0.0.1:<port> → the three ports, the gunicorn one weighted 2
 //
 //   node demo/cluster.mjs [--port 8080] [--tick 2000]
+//   REDIS=cluster make demo-cluster      the same on a Redis Cluster (3 primaries + 3 replicas,
+//                                        tests/lib/services.mjs startRedisCluster)
 //
 // Prints one URL; Ctrl-C (or SIGTERM) stops everything (tests/lib/services.mjs kills every
 // process group it started and removes the temp dirs on any exit).
-import { startCluster, clusterMissing } from '../tests/lib/services.mjs';
+import { startCluster, startRedisCluster, clusterMissing } from '../tests/lib/services.mjs';
 
 const arg = (k, d) => {
     const i = process.argv.indexOf('--' + k);
@@ -28,7 +30,8 @@ if (missing) {
 console.error('demo-cluster: starting redis-server, gunicorn (2 Flask workers), 2 Node processes, nginx…');
 let cluster;
 try {
-    cluster = await startCluster({ flaskWorkers: 2, nodeProcesses: 2, tick, port });
+    const redis = process.env.REDIS === 'cluster' ? await startRedisCluster() : undefined;
+    cluster = await startCluster({ flaskWorkers: 2, nodeProcesses: 2, tick, port, redis });
 } catch (e) {
     console.error(`demo-cluster: could not start: ${e.message}`);
     process.exit(1);

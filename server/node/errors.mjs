@@ -33,6 +33,18 @@ export class StoreUnavailable extends Error {
     constructor(message = 'the message store is unavailable', options) {
         super(message, options);
         this.name = 'StoreUnavailable';
+        /** The `error` code of the 503 answer. */
+        this.code = 'unavailable';
+    }
+}
+
+/** The memory store holds `maxStreams` streams, none idle long enough to go: a new stream's
+ *  append is refused with 503 `too_many_streams` + Retry-After (idle streams expire). */
+export class TooManyStreams extends StoreUnavailable {
+    constructor(message = 'the store holds as many streams as it may', options) {
+        super(message, options);
+        this.name = 'TooManyStreams';
+        this.code = 'too_many_streams';
     }
 }
 

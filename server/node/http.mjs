@@ -79,7 +79,8 @@ export function sendResponse(res, status, body, headers = {}) {
 /** The answer for an error thrown while serving: HttpError as is, StoreUnavailable 503, else 500. */
 export function errorAnswer(err) {
     if (err instanceof HttpError) return err;
-    if (err instanceof StoreUnavailable) return httpError('unavailable');
+    if (err instanceof StoreUnavailable)
+        return httpError(err.code === 'too_many_streams' ? 'too_many_streams' : 'unavailable', err.code === 'too_many_streams' ? err.message : undefined);
     return httpError('internal');
 }
 

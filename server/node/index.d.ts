@@ -24,6 +24,8 @@ export interface Store {
     close?(): void | Promise<void>;
     retention?: number;
     retentionMs?: number | null;
+    /** The store's state (optional): `{ok, store, …}`. */
+    health?(): { ok: boolean; store: string; [k: string]: unknown } | Promise<{ ok: boolean; store: string; [k: string]: unknown }>;
 }
 
 export type Action = 'subscribe' | 'send';
@@ -35,7 +37,7 @@ export interface LifelineOptions {
     onSend?: (stream: string, data: unknown, req: IncomingMessage) => unknown | Promise<unknown>;
     /** A store; default the in-memory store. */
     store?: Store;
-    /** `redis://…`: the Redis store instead of memory. */
+    /** The Redis store instead of memory: `redis://h:p`, `redis-sentinel://h:p,h:p/<master name>` or `redis-cluster://h:p,h:p`. */
     redis?: string;
     /** Key prefix of the Redis store. Default `lifeline`. */
     redisKeyPrefix?: string;
@@ -56,6 +58,10 @@ export interface LifelineOptions {
     retention?: number;
     /** also drop messages older than this. Default none, range [1, 9007199254740991]. */
     retentionMs?: number | null;
+    /** a stream without an append this long loses its log, its meta (epoch and offset) twice as late, so an old cursor still gets an exact reset (Redis: key expiry; memory: a tombstone); `null`: never. Default 86400000 ms, range [1, 9007199254740991]. */
+    streamTtl?: number | null;
+    /** the memory store's most streams (live and tombstones); a new stream beyond: 503 `too_many_streams`. Default 100000, range [1, 9007199254740991]. */
+    maxStreams?: number;
     /** largest POST body and WebSocket message. Default 65536 bytes, range [1, 1073741824]. */
     maxBody?: number;
     /** deepest nesting of a send's JSON (the outermost `{` or `[` is 1), checked on the text before it is parsed: deeper is 400 `bad_request` / error frame `bad_frame` + 1008. Default 64, range [1, 10000]. */
@@ -119,7 +125,9 @@ export interface Lifeline {
     /** `<script src="…/lifeline.<hash>.js"></script>` (build 'csp': the strict-CSP build), for a page's HTML. */
     scriptTag(build?: 'script' | 'csp'): string;
     readonly store: Store;
-    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;
+    /** The store's state: `{ok, store, …}` (Redis: mode, connected, pingMs, connections, probe); a store without a health hook is ok. */
+    health(): Promise<{ ok: boolean; store: string; [k: string]: unknown }>;
+    readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes' | 'streamTtl' | 'maxStreams'>>>;
 }
 
 export function createLifeline(options?: LifelineOptions): Lifeline;
@@ -132,10 +140,16 @@ export class Rejected extends Error {
 }
 
 /** The store's backend is down: polls 503, sockets close 1012, publish rejects with it. */
-export class StoreUnavailable extends Error {}
+export class StoreUnavailable extends Error {
+    /** The `error` code of the 503 answer: `unavailable`, or `too_many_streams`. */
+    code: string;
+}
+
+/** The memory store holds maxStreams streams, none idle long enough to go (503 `too_many_streams`). */
+export class TooManyStreams extends StoreUnavailable {}
 
 export class MemoryStore implements Store {
-    constructor(options?: { retention?: number; retentionMs?: number | null; now?: () => number });
+    constructor(options?: { retention?: number; retentionMs?: number | null; streamTtl?: number | null; maxStreams?: number; now?: () => number });
     append(stream: string, json: string): string;
     read(stream: string, cursor: string | undefined, limit?: number): ReadResult;
     head(stream: string): string;
@@ -144,12 +158,16 @@ export class MemoryStore implements Store {
     /** Forget every stream and start a new epoch (a simulated restart). */
     reset(): void;
     close(): void;
+    health(): { ok: true; store: 'memory'; streams: number; tombstones: number; maxStreams: number };
+    readonly streamCount: number;
     retention: number;
     retentionMs: number | null;
+    streamTtl: number | null;
+    maxStreams: number;
 }
 
 // ---- the subprotocol: generated from protocol/v1.json by tools/gen-protocol.mjs ----
 export const SUBPROTOCOL: 'lifeline.v1';
 // ---- end of generated subprotocol ----
 export function isStreamName(s: unknown): boolean;
-export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes'>>>;
+export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes' | 'streamTtl' | 'maxStreams'>>>;

@@ -23,7 +23,7 @@
 //   intercept.hello                              extra fields for every hello frame
 //   intercept.upgradeHeaders(req) -> object      extra headers on the 101 and refused upgrades
 
-import { Rejected, StoreUnavailable, httpError } from './errors.mjs';
+import { Rejected, StoreUnavailable, TooManyStreams, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
 import { MemoryStore } from './memory-store.mjs';
@@ -36,7 +36,7 @@ import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
 
-export { Rejected, StoreUnavailable, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
+export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
 
 /** Option defaults and ranges: the spec's (protocol.mjs; server/DESIGN.md "Options"). */
 export { DEFAULTS };
@@ -74,11 +74,20 @@ export function createLifeline(options = {}) {
     let store = o.store;
     let ownStore = false;
     if (!store && o.redis) {
-        if (typeof o.redis !== 'string' || !/^rediss?:\/\//.test(o.redis)) throw new TypeError("redis must be a URL like 'redis://127.0.0.1:6379'");
-        store = new RedisStore({ url: o.redis, retention: config.retention, retentionMs: config.retentionMs, keyPrefix: o.redisKeyPrefix, log });
+        if (typeof o.redis !== 'string' || !/^redis(s|-sentinel|-cluster)?:\/\//.test(o.redis)) {
+            throw new TypeError("redis must be a URL like 'redis://127.0.0.1:6379', 'redis-sentinel://h:p,h:p/name' or 'redis-cluster://h:p,h:p'");
+        }
+        store = new RedisStore({
+            url: o.redis,
+            retention: config.retention,
+            retentionMs: config.retentionMs,
+            streamTtl: config.streamTtl,
+            keyPrefix: o.redisKeyPrefix,
+            log,
+        });
         ownStore = true;
     } else if (!store) {
-        store = new MemoryStore({ retention: config.retention, retentionMs: config.retentionMs });
+        store = new MemoryStore({ retention: config.retention, retentionMs: config.retentionMs, streamTtl: config.streamTtl, maxStreams: config.maxStreams });
         ownStore = true;
     }
     const ctx = {
@@ -244,5 +253,10 @@ export function createLifeline(options = {}) {
         if (ownStore) await store.close?.();
     }
 
-    return { handle, upgrade, publish, disconnect, configure, close, store, config, clientUrl: client.url, scriptTag: client.scriptTag };
+    /** The store's state (server/DESIGN.md "Health"): {ok, store, …}; a store without a health hook is ok. */
+    async function health() {
+        return (await store.health?.()) ?? { ok: true, store: 'custom' };
+    }
+
+    return { handle, upgrade, publish, disconnect, configure, close, health, store, config, clientUrl: client.url, scriptTag: client.scriptTag };
 }

@@ -13,30 +13,54 @@
 // Messages are kept as JSON text: what was published cannot change afterwards, and frames
 // and poll bodies are built around it without a second stringify.
 //
-// Cursors are `<epoch>-<offset>`: the epoch is this store's start time in ms (shared by all
-// its streams; `reset()` — a simulated restart — takes a new, larger one), the offset counts
-// a stream's messages from 1. read() follows docs/protocol.md "Cursors":
+// Cursors are `<epoch>-<offset>`: the offset counts a stream's messages from 1; the epoch is
+// the stream's, given when its history began: the store's current epoch (its start time in
+// ms; `reset()` — a simulated restart — takes a new, larger one). A stream not in the store
+// has the head `<store epoch>-0`. read() follows docs/protocol.md "Cursors":
 //   undefined / null                      -> from now: no messages, cursor = head
 //   0 / 0-0                               -> everything retained
 //   [oldest retained − 1, head], same epoch -> the messages after it (at most `limit`)
 //   anything else (fell out of retention, ahead of head, another epoch) -> {reset, cursor: head}
 // Retention: at most `retention` messages per stream, and with `retentionMs` none older
 // than that (checked on every append and read, so "too old" is exact when asked).
+//
+// Bounded state (server/DESIGN.md "Bounded state"): a stream idle (no append) for `streamTtl`
+// ms loses its log but keeps its epoch and offset (a tombstone: a caught-up reader stays
+// caught up, an older cursor resets exactly); after 2 × `streamTtl` idle the tombstone goes
+// too. Forgetting a tombstone moves the store's epoch on (so a stream begun again can never
+// take an old cursor for a new one); tombstones are forgotten in batches, at most once per
+// `streamTtl`, so the store's epoch moves at most that often. Streams are kept in the order
+// of their last append, so a sweep visits only what expires. At most `maxStreams` streams
+// (live + tombstones): a new stream beyond that first pushes out the oldest tombstones, and
+// when every slot is a live stream its append throws TooManyStreams (503 `too_many_streams`).
 
 import { parseCursor, compareCursors, formatCursor, isZero } from './cursor.mjs';
 import { Subscribers } from './subscribers.mjs';
+import { TooManyStreams } from './errors.mjs';
+
+/** Default idle time after which a stream's keys / memory go (24 h), and the stream cap. */
+export const DEFAULT_STREAM_TTL = 24 * 3600e3;
+export const DEFAULT_MAX_STREAMS = 100_000;
+const SWEEP_EVERY_MS = 1000; // the lazy sweep runs at most this often (and on a timer when idle)
 
 export class MemoryStore {
     /**
-     * @param {{retention?: number, retentionMs?: number|null, now?: () => number}} [options]
+     * @param {{retention?: number, retentionMs?: number|null, streamTtl?: number|null, maxStreams?: number, now?: () => number}} [options]
      */
     constructor(options = {}) {
         this._now = options.now ?? Date.now;
         this.retention = options.retention ?? 1000;
         this.retentionMs = options.retentionMs ?? null;
+        this.streamTtl = options.streamTtl === undefined ? DEFAULT_STREAM_TTL : options.streamTtl;
+        this.maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
         this._epoch = 0n;
         this._subs = new Subscribers();
         this.reset();
+        if (!options.now) {
+            // an idle process frees expired streams too (the lazy sweep needs a call)
+            this._timer = setInterval(() => this._sweep(true), Math.min(60_000, Math.max(SWEEP_EVERY_MS, this._streamTtl ?? 60_000)));
+            this._timer.unref?.();
+        }
     }
 
     get retention() {
@@ -58,12 +82,31 @@ export class MemoryStore {
         this._retentionMs = ms;
     }
 
+    get streamTtl() {
+        return this._streamTtl;
+    }
+
+    set streamTtl(ms) {
+        if (ms !== null && (!Number.isSafeInteger(ms) || ms < 1)) throw new RangeError('streamTtl must be null or an integer >= 1');
+        this._streamTtl = ms;
+    }
+
+    get maxStreams() {
+        return this._maxStreams;
+    }
+
+    set maxStreams(n) {
+        if (!Number.isSafeInteger(n) || n < 1) throw new RangeError('maxStreams must be an integer >= 1');
+        this._maxStreams = n;
+    }
+
     /** Forget every stream and start a new epoch (what a process restart does). */
     reset() {
-        let epoch = BigInt(Math.floor(this._now()));
-        if (epoch <= this._epoch) epoch = this._epoch + 1n; // a reset within one ms still moves on
-        this._epoch = epoch;
-        this._streams = new Map(); // stream -> {offset, floor, log: [{offset, cursor, json, t}]}
+        this._newEpoch();
+        this._streams = new Map(); // live: stream -> {epoch, offset, floor, last, log: [{offset, cursor, json, t}]}, oldest append first
+        this._tombstones = new Map(); // idle: stream -> {epoch, offset, last}, oldest first
+        this._lastSweep = this._now();
+        this._lastForget = this._now();
         this._subs.wakeAll();
     }
 
@@ -71,16 +114,35 @@ export class MemoryStore {
         return this._epoch;
     }
 
+    /** Streams held now: live ones (with a log) and tombstones (epoch and offset only). */
+    get streamCount() {
+        this._sweep();
+        return this._streams.size + this._tombstones.size;
+    }
+
     head(stream) {
-        return formatCursor(this._epoch, this._streams.get(stream)?.offset ?? 0n);
+        this._sweep();
+        const s = this._streams.get(stream) ?? this._tombstones.get(stream);
+        return s ? formatCursor(s.epoch, s.offset) : formatCursor(this._epoch, 0n);
     }
 
     append(stream, json) {
+        this._sweep();
+        const now = this._now();
         let s = this._streams.get(stream);
-        if (!s) this._streams.set(stream, (s = { offset: 0n, floor: 0n, log: [] }));
+        if (s)
+            this._streams.delete(stream); // re-inserted last: the map stays in append order
+        else {
+            const t = this._tombstones.get(stream);
+            if (t) this._tombstones.delete(stream);
+            else this._makeRoom();
+            s = t ? { epoch: t.epoch, offset: t.offset, floor: t.offset, log: [] } : { epoch: this._epoch, offset: 0n, floor: 0n, log: [] };
+        }
+        s.last = now;
+        this._streams.set(stream, s);
         s.offset += 1n;
-        const cursor = formatCursor(this._epoch, s.offset);
-        s.log.push({ offset: s.offset, cursor, json, t: this._now() });
+        const cursor = formatCursor(s.epoch, s.offset);
+        s.log.push({ offset: s.offset, cursor, json, t: now });
         this._trim(s);
         this._subs.wake(stream);
         return cursor;
@@ -88,21 +150,24 @@ export class MemoryStore {
 
     /** @returns {import('./index.d.ts').ReadResult} */
     read(stream, cursor, limit = Infinity) {
-        const s = this._streams.get(stream) ?? { offset: 0n, floor: 0n, log: [] };
-        this._trim(s);
-        const head = formatCursor(this._epoch, s.offset);
+        this._sweep();
+        const s = this._streams.get(stream) ?? this._tombstones.get(stream) ?? { epoch: this._epoch, offset: 0n, floor: 0n, log: [] };
+        if (s.log) this._trim(s);
+        const floor = s.log ? s.floor : s.offset;
+        const head = formatCursor(s.epoch, s.offset);
         if (cursor === undefined || cursor === null) return { messages: [], cursor: head };
         const c = typeof cursor === 'string' ? parseCursor(cursor) : cursor;
         if (!c) throw new TypeError(`invalid cursor ${JSON.stringify(cursor)}`);
         let after;
-        if (isZero(c)) after = s.floor;
-        else if (compareCursors(c, [this._epoch, s.floor]) < 0 || compareCursors(c, [this._epoch, s.offset]) > 0) {
+        if (isZero(c)) after = floor;
+        else if (compareCursors(c, [s.epoch, floor]) < 0 || compareCursors(c, [s.epoch, s.offset]) > 0) {
             return { reset: true, cursor: head };
         } else after = c[1];
-        const start = Number(after - s.floor);
-        const n = Math.max(0, Math.min(s.log.length - start, limit));
-        const messages = s.log.slice(start, start + n).map(({ cursor, json }) => ({ cursor, json }));
-        return { messages, cursor: n ? messages[n - 1].cursor : formatCursor(this._epoch, after) };
+        const log = s.log ?? [];
+        const start = Number(after - floor);
+        const n = Math.max(0, Math.min(log.length - start, limit));
+        const messages = log.slice(start, start + n).map(({ cursor, json }) => ({ cursor, json }));
+        return { messages, cursor: n ? messages[n - 1].cursor : formatCursor(s.epoch, after) };
     }
 
     subscribe(stream, fn) {
@@ -113,8 +178,61 @@ export class MemoryStore {
         return waitWith(this, stream, cursor, timeout);
     }
 
+    /** What the store holds (the health hook of the memory store). */
+    health() {
+        return { ok: true, store: 'memory', streams: this._streams.size, tombstones: this._tombstones.size, maxStreams: this._maxStreams };
+    }
+
     close() {
+        clearInterval(this._timer);
         this._subs.clear();
+    }
+
+    _newEpoch() {
+        let epoch = BigInt(Math.floor(this._now()));
+        if (epoch <= this._epoch) epoch = this._epoch + 1n; // a new epoch within one ms still moves on
+        this._epoch = epoch;
+    }
+
+    /** Expire idle streams: logs after streamTtl, tombstones after 2 × streamTtl (in batches). */
+    _sweep(force = false) {
+        const now = this._now();
+        if (this._streamTtl === null || (!force && now - this._lastSweep < SWEEP_EVERY_MS)) return;
+        this._lastSweep = now;
+        const ttl = this._streamTtl;
+        for (const [name, s] of this._streams) {
+            if (s.last > now - ttl) break;
+            this._streams.delete(name);
+            this._tombstones.set(name, { epoch: s.epoch, offset: s.offset, last: s.last });
+        }
+        if (now - this._lastForget >= ttl) {
+            this._lastForget = now;
+            let forgot = false;
+            for (const [name, t] of this._tombstones) {
+                if (t.last > now - 2 * ttl) break;
+                this._tombstones.delete(name);
+                forgot = true;
+            }
+            if (forgot) this._newEpoch();
+        }
+    }
+
+    /** A new stream needs a slot: forget the oldest tombstones if full, else TooManyStreams. */
+    _makeRoom() {
+        if (this.streamCount < this._maxStreams) return;
+        this._sweep(true);
+        let forgot = false;
+        for (const name of this._tombstones.keys()) {
+            if (this.streamCount < this._maxStreams) break;
+            this._tombstones.delete(name);
+            forgot = true;
+        }
+        if (forgot) this._newEpoch();
+        if (this.streamCount >= this._maxStreams) {
+            throw new TooManyStreams(
+                `the store holds ${this._maxStreams} streams (maxStreams); a stream goes after ${this._streamTtl ?? '∞'} ms without a message`,
+            );
+        }
     }
 
     _trim(s) {

@@ -1,3 +1,4 @@
+#!lua
 -- read.lua — read a Lifeline stream after a cursor (server/DESIGN.md "Store interface",
 -- "Redis layout"), seeing the epoch, the head and the retained range of one instant.
 --
@@ -11,8 +12,13 @@
 -- or {'ok', <cursor>, id1, json1, id2, json2, …}: the messages after the cursor, in order, and
 -- the cursor to read on from. A stream with no history has the head '0-0'.
 --
+-- `#!lua` (no `no-writes` flag): Redis runs it on a primary only; a replica (a failover's old
+-- primary, still reachable and perhaps behind or resyncing) answers READONLY, which the stores
+-- take as StoreUnavailable — a reader never sees an older state than the one it read before.
+--
 -- "Too old" is exact: the messages after cursor c are offsets c+1 … head, so unless the first
--- retained entry after c is exactly c+1 (and young enough), something is gone: reset.
+-- retained entry after c is exactly c+1 (and young enough), something is gone: reset. (After
+-- a failover's gap, meta `gap` = g: the entry after g is g + 1 + OFFSET_GAP; see append.lua.)
 
 local meta, log = KEYS[1], KEYS[2]
 local hi, lo, max_age = ARGV[1], ARGV[2], tonumber(ARGV[4])
@@ -25,8 +31,8 @@ local function less(a, b)
     return a < b
 end
 
-local state = redis.call('HMGET', meta, 'epoch', 'offset')
-local epoch, offset = state[1], state[2]
+local state = redis.call('HMGET', meta, 'epoch', 'offset', 'gap')
+local epoch, offset, gap = state[1], state[2], state[3]
 if not epoch then
     -- No history (never written, or lost with Redis's data).
     if hi == '' or (hi == '0' and lo == '0') then return {'ok', '0-0'} end
@@ -78,6 +84,9 @@ end
 if hi ~= epoch or less(offset, lo) then return {'reset', head} end
 if lo == offset then return {'ok', head} end
 local entries = redis.call('XRANGE', log, '(' .. hi .. '-' .. lo, '+', 'COUNT', limit)
-local want = epoch .. '-' .. string.format('%d', tonumber(lo) + 1)
+-- after a failover's gap (append.lua): the message after the gap's start is OFFSET_GAP + 1 on
+local next_offset = tonumber(lo) + 1
+if gap and lo == gap then next_offset = next_offset + 1000000000 end
+local want = epoch .. '-' .. string.format('%d', next_offset)
 if #entries == 0 or entries[1][1] ~= want or not young(entries[1]) then return {'reset', head} end
 return answer(entries, head)

@@ -292,6 +292,8 @@ const ELSEWHERE = {
     slow_consumer: 'a limit of the hostile-input work (a socket that never reads), tested with it',
     uri_too_long: 'hostile.test.mjs, finding 10 (a request target over max_request_target_bytes)',
     revoked: 'hostile.test.mjs, revocation (live.disconnect)',
+    too_many_streams:
+        'needs max_streams streams: tests/cluster/redis-production.test.mjs and server/flask/tests/test_redis_production.py (a small max_streams)',
 };
 
 // ------------------------------------------------------------------ check order

@@ -511,3 +511,266 @@ export async function startCluster({ flaskWorkers = 2, nodeProcesses = 2, aof = 
         throw e;
     }
 }
+
+// ------------------------------------------------------------------ Redis Cluster, Sentinel
+
+/** A free port whose cluster bus port (+10000) is a port too, and free. */
+async function freeClusterPort() {
+    for (let i = 0; i < 100; i++) {
+        const port = await freePort();
+        if (port + 10000 > 65535) continue;
+        const busFree = await new Promise((resolve) => {
+            const s = net.createServer();
+            s.once('error', () => resolve(false));
+            s.listen(port + 10000, '127.0.0.1', () => s.close(() => resolve(true)));
+        });
+        if (busFree) return port;
+    }
+    throw new Error('no free port pair for a cluster node');
+}
+
+/**
+ * A Redis Cluster of `primaries` primaries with `replicasPer` replicas each (default 3 + 3),
+ * `redis-server --cluster-enabled yes` on free loopback ports, each in its own temp dir, made
+ * one cluster by `redis-cli --cluster create … --cluster-replicas N --cluster-yes`; resolves
+ * once every slot is served (`cluster_state:ok`). No persistence. Returns {url
+ * ('redis-cluster://…'), nodes: [{port, pid, kill(), start(), cli(args)}], primaryOf(key),
+ * stop()}. Everything is stopped whatever happens (the exit hooks above).
+ */
+export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTimeoutMs = 1000 } = {}) {
+    const nodes = [];
+    const stopAll = async () => Promise.allSettled(nodes.map((n) => n.stop()));
+    try {
+        for (let i = 0; i < primaries * (1 + replicasPer); i++) {
+            const dir = tempDir('redis-cluster');
+            const port = await freeClusterPort();
+            const args = [
+                '--port',
+                String(port),
+                '--bind',
+                '127.0.0.1',
+                '--dir',
+                dir,
+                '--save',
+                '',
+                '--appendonly',
+                'no',
+                '--daemonize',
+                'no',
+                '--logfile',
+                '',
+                '--cluster-enabled',
+                'yes',
+                '--cluster-config-file',
+                'nodes.conf',
+                '--cluster-node-timeout',
+                String(nodeTimeoutMs),
+            ];
+            let group = null;
+            const node = {
+                port,
+                dir,
+                get pid() {
+                    return group?.pid;
+                },
+                alive: () => !!group?.alive(),
+                async start() {
+                    group = spawnGroup(REDIS_SERVER, args, { cwd: dir });
+                    if (!(await waitPort(port, { while: group.alive }))) throw new Error(`redis-server (cluster) did not listen on ${port}\n${group.output()}`);
+                },
+                kill: () => group?.kill(),
+                cli: (a) => redisCli(port, a),
+                async stop() {
+                    await group?.stop();
+                    removeDir(dir);
+                },
+            };
+            await node.start();
+            nodes.push(node);
+        }
+        await new Promise((resolve, reject) =>
+            execFile(
+                REDIS_CLI,
+                ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicasPer), '--cluster-yes'],
+                { timeout: 30000 },
+                (err, out, errOut) => (err ? reject(new Error(`redis-cli --cluster create: ${err.message}\n${out}${errOut}`)) : resolve()),
+            ),
+        );
+        const end = Date.now() + 20000;
+        for (;;) {
+            const states = await Promise.all(nodes.map((n) => n.cli(['cluster', 'info']).catch(() => '')));
+            const repl = await Promise.all(nodes.map((n) => n.cli(['info', 'replication']).catch(() => '')));
+            const linked = repl.every((r) => (/role:master/.test(r) ? new RegExp(`connected_slaves:${replicasPer}`).test(r) : /master_link_status:up/.test(r)));
+            if (states.every((s) => /cluster_state:ok/.test(s)) && linked) break;
+            if (Date.now() > end) throw new Error(`the cluster did not become ok:\n${states.join('\n')}`);
+            await sleep(100);
+        }
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+    const cluster = {
+        url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,
+        nodes,
+        /** The node that is primary for `key`'s slot now (asked of a live node). */
+        async primaryOf(key) {
+            for (const n of nodes) {
+                if (!n.alive()) continue;
+                const slot = Number((await n.cli(['cluster', 'keyslot', key]).catch(() => '')).trim());
+                if (!Number.isInteger(slot)) continue;
+                const shards = await n.cli(['cluster', 'slots']).catch(() => '');
+                // redis-cli prints CLUSTER SLOTS flat: start, end, ip, port, id, … per range
+                const lines = shards.split('\n').map((l) => l.trim());
+                for (let i = 0; i + 3 < lines.length; i++) {
+                    if (/^\d+$/.test(lines[i]) && /^\d+$/.test(lines[i + 1]) && lines[i + 2] === '127.0.0.1') {
+                        const [lo, hi, , port] = [Number(lines[i]), Number(lines[i + 1]), lines[i + 2], Number(lines[i + 3])];
+                        if (slot >= lo && slot <= hi) return nodes.find((x) => x.port === port);
+                    }
+                }
+            }
+            return null;
+        },
+        stop: stopAll,
+    };
+    return cluster;
+}
+
+/**
+ * A Sentinel-managed Redis: a primary, `replicas` replicas (`replicaof` the primary) and
+ * `sentinels` sentinels (`redis-server <conf> --sentinel`, quorum 2, down-after
+ * `downAfterMs`, failover-timeout 3 s), each on a free loopback port in its own temp dir, no
+ * persistence; `minReplicasToWrite` > 0 sets `min-replicas-to-write` on every node (a primary
+ * cut off from its replicas refuses writes: NOREPLICAS).
+ * Returns {url ('redis-sentinel://…/<name>'), name, primary, replicas: [...], sentinels:
+ * [...], master() → {port} as the sentinels see it now, stop()}; every node has {port, kill(),
+ * start(), cli(args), alive()}.
+ */
+export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = 'lifeline', downAfterMs = 1000, minReplicasToWrite = 0 } = {}) {
+    const all = [];
+    const stopAll = async () => Promise.allSettled(all.map((n) => n.stop()));
+    const launch = async (kind, argsFor) => {
+        const dir = tempDir(`redis-${kind}`);
+        const port = await freePort();
+        let group = null;
+        const node = {
+            kind,
+            port,
+            dir,
+            alive: () => !!group?.alive(),
+            async start() {
+                const [cmdArgs, conf] = argsFor(port, dir);
+                if (conf) fs.writeFileSync(path.join(dir, 'sentinel.conf'), conf);
+                group = spawnGroup(REDIS_SERVER, cmdArgs, { cwd: dir });
+                if (!(await waitPort(port, { while: group.alive }))) throw new Error(`redis ${kind} did not listen on ${port}\n${group.output()}`);
+            },
+            kill: () => group?.kill(),
+            pause: () => group && process.kill(group.pid, 'SIGSTOP'),
+            resume: () => group && process.kill(group.pid, 'SIGCONT'),
+            cli: (a) => redisCli(port, a),
+            output: () => group?.output() ?? '',
+            async stop() {
+                try {
+                    node.resume();
+                } catch {}
+                await group?.stop();
+                removeDir(dir);
+            },
+        };
+        all.push(node);
+        await node.start();
+        return node;
+    };
+    try {
+        const safety = minReplicasToWrite ? ['--min-replicas-to-write', String(minReplicasToWrite), '--min-replicas-max-lag', '10'] : [];
+        const server = (extra) => (port, dir) => [
+            [
+                '--port',
+                String(port),
+                '--bind',
+                '127.0.0.1',
+                '--dir',
+                dir,
+                '--save',
+                '',
+                '--appendonly',
+                'no',
+                '--daemonize',
+                'no',
+                '--logfile',
+                '',
+                '--repl-diskless-sync-delay',
+                '0',
+                ...safety,
+                ...extra(port),
+            ],
+        ];
+        const primary = await launch(
+            'primary',
+            server(() => []),
+        );
+        const reps = [];
+        for (let i = 0; i < replicas; i++)
+            reps.push(
+                await launch(
+                    'replica',
+                    server(() => ['--replicaof', '127.0.0.1', String(primary.port)]),
+                ),
+            );
+        const sents = [];
+        for (let i = 0; i < sentinels; i++) {
+            sents.push(
+                await launch('sentinel', (port, dir) => [
+                    [
+                        path.join(dir, 'sentinel.conf'),
+                        '--sentinel',
+                        '--port',
+                        String(port),
+                        '--bind',
+                        '127.0.0.1',
+                        '--dir',
+                        dir,
+                        '--daemonize',
+                        'no',
+                        '--logfile',
+                        '',
+                    ],
+                    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${name} ${downAfterMs}\nsentinel failover-timeout ${name} 3000\nsentinel parallel-syncs ${name} 1\nsentinel resolve-hostnames no\n`,
+                ]),
+            );
+        }
+        // ready: the replicas are linked and every sentinel knows the replicas and the other sentinels
+        const end = Date.now() + 20000;
+        for (;;) {
+            const linked = (await Promise.all(reps.map((r) => r.cli(['info', 'replication']).catch(() => '')))).every((t) => /master_link_status:up/.test(t));
+            const known = (await Promise.all(sents.map((s) => s.cli(['sentinel', 'master', name]).catch(() => '')))).every((t) => {
+                const lines = t.split('\n');
+                const get = (k) => Number(lines[lines.indexOf(k) + 1]);
+                return get('num-slaves') >= replicas && get('num-other-sentinels') >= sentinels - 1;
+            });
+            if (linked && known) break;
+            if (Date.now() > end) throw new Error('the sentinels did not learn the replicas and each other');
+            await sleep(100);
+        }
+        return {
+            url: `redis-sentinel://${sents.map((s) => `127.0.0.1:${s.port}`).join(',')}/${name}`,
+            name,
+            primary,
+            replicas: reps,
+            sentinels: sents,
+            nodes: [primary, ...reps],
+            /** The primary as the sentinels name it now: the node with that port. */
+            async master() {
+                for (const s of sents) {
+                    const out = await s.cli(['sentinel', 'get-master-addr-by-name', name]).catch(() => '');
+                    const port = Number(out.split('\n')[1]);
+                    if (port) return [primary, ...reps].find((n) => n.port === port) ?? null;
+                }
+                return null;
+            },
+            stop: stopAll,
+        };
+    } catch (e) {
+        await stopAll();
+        throw e;
+    }
+}

@@ -7,7 +7,7 @@
 See docs/flask.md (the guide and the reference) and server/DESIGN.md for the contract.
 """
 
-from .errors import Rejected, StoreUnavailable
+from .errors import Rejected, StoreUnavailable, TooManyStreams
 from .extension import Lifeline, LifelineState
 from .hooks import TransportHooks
 from .stores import MemoryStore, Read, Store
@@ -17,6 +17,7 @@ __all__ = [
     "LifelineState",
     "Rejected",
     "StoreUnavailable",
+    "TooManyStreams",
     "MemoryStore",
     "RedisStore",
     "Read",

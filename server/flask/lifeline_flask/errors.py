@@ -44,6 +44,15 @@ class Rejected(Exception):
 class StoreUnavailable(Exception):
     """The store's backend (Redis) cannot be reached; try again later."""
 
+    code = "unavailable"  # the `error` code of the 503 answer
+
+
+class TooManyStreams(StoreUnavailable):
+    """The memory store holds `max_streams` streams, none idle long enough to go: a new
+    stream's append is refused (503 `too_many_streams` + Retry-After; idle streams expire)."""
+
+    code = "too_many_streams"
+
 
 class RequestTimeout(Exception):
     """The request's body did not arrive within `request_body_timeout_ms` (raised by the

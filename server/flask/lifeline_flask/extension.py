@@ -181,6 +181,7 @@ def make_store(options):
             key_prefix=options["redis_key_prefix"],
             retention=options["retention"],
             retention_ms=options["retention_ms"],
+            stream_ttl=options["stream_ttl"],
         )
     workers = gunicorn_workers()
     if workers > 1:
@@ -191,7 +192,12 @@ def make_store(options):
             "store, which one process alone can serve. Set LIFELINE_REDIS_URL (in the "
             "environment or app.config) to keep them in Redis, or run one worker (-w 1)."
         )
-    return MemoryStore(retention=options["retention"], retention_ms=options["retention_ms"])
+    return MemoryStore(
+        retention=options["retention"],
+        retention_ms=options["retention_ms"],
+        stream_ttl=options["stream_ttl"],
+        max_streams=options["max_streams"],
+    )
 
 
 class LifelineState:
@@ -360,6 +366,10 @@ class Lifeline:
         app.context_processor(lambda: {"lifeline": self})
         app.app_protocol = state.app_protocol
         app.before_request(state.guard)
+        from .cli import lifeline_cli
+
+        if "lifeline" not in app.cli.commands:
+            app.cli.add_command(lifeline_cli)
         self._app = app
         return state
 
@@ -426,6 +436,13 @@ class Lifeline:
             held.revoke(message)
             n += 1
         return n
+
+    def health(self, app=None):
+        """The store's state: a dict with ``ok`` (Redis: connected, ping, subscription
+        probe; server/DESIGN.md "Health"). Also ``flask lifeline health``."""
+        store = self.state(app).store
+        check = getattr(store, "health", None)
+        return check() if check is not None else {"ok": True, "store": type(store).__name__}
 
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.

@@ -64,7 +64,11 @@ def messages_body(cursor, messages):
     )
 
 
-def unavailable():
+def unavailable(error=None):
+    """503 for a store that cannot serve: `too_many_streams` (the memory store is full) says
+    so, anything else is `unavailable`."""
+    if getattr(error, "code", None) == "too_many_streams":
+        return spec_error("too_many_streams", str(error))
     return spec_error("unavailable")
 
 
@@ -317,8 +321,8 @@ def send(state, stream):
     }
     try:
         refused = run_checks("post", checks)
-    except StoreUnavailable:
-        return state.finish(unavailable())
+    except StoreUnavailable as e:
+        return state.finish(unavailable(e))
     except Exception:
         state.logger.exception("lifeline: a send hook failed")
         return state.finish(spec_error("internal"))

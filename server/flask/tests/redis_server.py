@@ -16,11 +16,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_cluster_port():
+    """A free port whose cluster bus port (+10000) is a port too, and free."""
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class RedisServer:
     def __init__(self):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="lifeline-redis-")
         self.proc = None
+        self.extra_args = []
 
     @property
     def url(self):
@@ -41,6 +57,7 @@ class RedisServer:
             "always",
             "--dir",
             self.dir,
+            *self.extra_args,
         ]
         self.proc = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -82,3 +99,85 @@ class RedisServer:
     def remove(self):
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisClusterServers:
+    """A throwaway Redis Cluster: `primaries` primaries with one replica each, every node a
+    RedisServer started with --cluster-enabled on a free loopback port in its temp dir, made
+    one cluster by `redis-cli --cluster create`; ready once every node says cluster_state:ok
+    and the replicas are linked. remove() stops every node."""
+
+    def __init__(self, primaries=3):
+        self.nodes = []
+        self.primaries = primaries
+
+    @property
+    def url(self):
+        return "redis-cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self):
+        try:
+            for _ in range(self.primaries * 2):
+                n = RedisServer()  # its port chosen free now, not all up front
+                n.port = free_cluster_port()  # and its bus port (+10000) free too
+                self.nodes.append(n)
+                n.extra_args = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                ]
+                n.start()
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                    "--cluster-replicas",
+                    "1",
+                    "--cluster-yes",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=30,
+            )
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                infos = [n.cli("cluster", "info") for n in self.nodes]
+                repl = [n.cli("info", "replication") for n in self.nodes]
+                if all("cluster_state:ok" in i for i in infos) and all(
+                    "connected_slaves:1" in r
+                    if "role:master" in r
+                    else "master_link_status:up" in r
+                    for r in repl
+                ):
+                    return self
+                time.sleep(0.1)
+            raise RuntimeError("the cluster did not become ok")
+        except BaseException:
+            self.remove()
+            raise
+
+    def primary_of(self, key):
+        """The RedisServer that serves `key`'s slot now."""
+        for n in self.nodes:
+            if n.proc is None:
+                continue
+            slot = n.cli("cluster", "keyslot", key)
+            for line in n.cli("cluster", "nodes").splitlines():
+                f = line.split()
+                if "master" not in f[2] or "fail" in f[2]:
+                    continue
+                for r in f[8:]:
+                    lo, _, hi = r.partition("-")
+                    if lo.isdigit() and int(lo) <= int(slot) <= int(hi or lo):
+                        port = int(f[1].split("@")[0].rsplit(":", 1)[1])
+                        return next(x for x in self.nodes if x.port == port)
+        return None
+
+    def remove(self):
+        for n in self.nodes:
+            n.remove()
