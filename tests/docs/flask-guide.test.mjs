@@ -14,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ROOT, startRedis, freePort, spawnGroup, redisAvailable } from '../lib/services.mjs';
-import { launchBrowser, skip as noBrowser, within, sleep } from '../browser/helpers.mjs';
+import { launchBrowser, skip as noBrowser, within } from '../browser/helpers.mjs';
+import { until, serving, openNewsPage, shownNews, publishNews } from './guide.mjs';
 
 const GUIDE = fs.readFileSync(path.join(ROOT, 'docs/flask.md'), 'utf8');
 const firstHour = GUIDE.slice(0, GUIDE.indexOf('## Reference'));
@@ -61,21 +62,7 @@ test(
         const server = spawnGroup('bash', ['-c', swap(run, redis.url + '/0', port)], { cwd: dir, env: ENV });
         cleanups.push(() => server.stop());
         const base = `http://127.0.0.1:${port}`;
-        await within(
-            (async () => {
-                for (;;) {
-                    if (!server.alive()) throw new Error('gunicorn exited:\n' + server.output());
-                    const ok = await fetch(base + '/').then(
-                        (r) => r.ok,
-                        () => false,
-                    );
-                    if (ok) return;
-                    await sleep(100);
-                }
-            })(),
-            30000,
-            'gunicorn serving /',
-        );
+        await serving(base + '/', server, 30000, 'gunicorn serving /');
         // gunicorn's processes in the group: the master (whose parent is not one of them) and its workers
         const gunicornWorkers = () => {
             const rows = execFileSync('ps', ['-o', 'pid=,ppid=,args=', '-g', String(server.pid)], { encoding: 'utf8' })
@@ -85,29 +72,12 @@ test(
             const pids = new Set(rows.map(([pid]) => pid));
             return rows.filter(([, ppid]) => pids.has(ppid)).length;
         };
-        await within(
-            (async () => {
-                while (gunicornWorkers() < 4) await sleep(100);
-            })(),
-            20000,
-            'four workers booted',
-        );
+        await until(() => gunicornWorkers() >= 4, 20000, 'four workers booted');
         assert.equal(gunicornWorkers(), 4, 'gunicorn runs four workers beside its master');
 
         const browser = await launchBrowser();
         cleanups.push(() => browser.close());
-        const page = await (await browser.browser.newContext()).newPage();
-        const problems = [];
-        page.on('pageerror', (e) => problems.push(String(e)));
-        page.on('console', (m) => m.type() == 'warning' && problems.push(m.text()));
-        await page.goto(base + '/');
-        await within(
-            (async () => {
-                while ((await page.evaluate(() => `${live.state}/${live.transport}`)) != 'open/websocket') await sleep(50);
-            })(),
-            15000,
-            'the page open over a WebSocket',
-        );
+        const { page, problems } = await openNewsPage(browser, base + '/');
         await page.evaluate(() => {
             const events = (window.__events = []);
             for (const t of ['statechange', 'reset', 'error', 'message'])
@@ -115,27 +85,13 @@ test(
         });
         // the guide's curl, then eleven more through the workers
         execFileSync('bash', ['-euc', swap(publish, '', port)], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
-        const titles = ['hello'];
-        for (let i = 1; i < 12; i++) {
-            titles.push(`news ${i}`);
-            const r = await fetch(base + '/news', {
-                method: 'POST',
-                headers: { 'content-type': 'application/json' },
-                body: JSON.stringify({ title: `news ${i}` }),
-            });
-            assert.equal(r.status, 200);
-        }
-        const shown = () => page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent));
-        await within(
-            (async () => {
-                while ((await shown()).length < titles.length) await sleep(50);
-            })(),
-            15000,
-            'every message on the page',
-        ).catch(async (e) => {
-            throw new Error(`${e.message}: ${JSON.stringify(await shown())}\n${(await page.evaluate(() => window.__events)).join('\n')}\n${server.output()}`);
+        const titles = await publishNews(base, 12);
+        await until(async () => (await shownNews(page)).length >= titles.length, 15000, 'every message on the page').catch(async (e) => {
+            throw new Error(
+                `${e.message}: ${JSON.stringify(await shownNews(page))}\n${(await page.evaluate(() => window.__events)).join('\n')}\n${server.output()}`,
+            );
         });
-        assert.deepEqual(await page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent)), titles);
+        assert.deepEqual(await shownNews(page), titles);
         assert.deepEqual(problems, []);
         await server.stop();
 

@@ -3,7 +3,6 @@
 // reader's is swapped in, and only that: `npm install lifeline-live ws` installs the package
 // npm pack makes of this checkout (not on the registry) and this checkout's ws, and the port
 // is a free one. Then Chromium opens the page and receives every message.
-/* global live -- the guide's page declares it (a top-level const: no window property) */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ROOT, freePort, spawnGroup } from '../lib/services.mjs';
-import { launchBrowser, skip, within, sleep } from '../browser/helpers.mjs';
+import { launchBrowser, skip } from '../browser/helpers.mjs';
+import { until, serving, openNewsPage, shownNews, publishNews } from './guide.mjs';
 
 const GUIDE = fs.readFileSync(path.join(ROOT, 'docs/node.md'), 'utf8');
 const firstHour = GUIDE.slice(GUIDE.indexOf('## The first hour'), GUIDE.indexOf('## Reference'));
@@ -39,51 +39,13 @@ test('docs/node.md as written: npm install, the app with live.scriptTag(), node 
     const server = spawnGroup('bash', ['-c', run], { cwd: dir, env: { PORT: String(port) } });
     cleanups.push(() => server.stop());
     const base = `http://127.0.0.1:${port}`;
-    await within(
-        (async () => {
-            for (;;) {
-                if (!server.alive()) throw new Error('node app.mjs exited:\n' + server.output());
-                if (
-                    await fetch(base + '/').then(
-                        (r) => r.ok,
-                        () => false,
-                    )
-                )
-                    return;
-                await sleep(100);
-            }
-        })(),
-        20000,
-        'the app serving /',
-    );
+    await serving(base + '/', server, 20000, 'node app.mjs');
     const browser = await launchBrowser();
     cleanups.push(() => browser.close());
-    const page = await (await browser.browser.newContext()).newPage();
-    const problems = [];
-    page.on('pageerror', (e) => problems.push(String(e)));
-    page.on('console', (m) => ['warning', 'error'].includes(m.type()) && problems.push(m.text()));
-    await page.goto(base + '/');
-    await within(
-        (async () => {
-            while ((await page.evaluate(() => `${live.state}/${live.transport}`)) != 'open/websocket') await sleep(50);
-        })(),
-        15000,
-        'the page open over a WebSocket',
-    );
+    const { page, problems } = await openNewsPage(browser, base + '/');
     execFileSync('bash', ['-euc', publish.replace('127.0.0.1:8000', `127.0.0.1:${port}`)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10000 });
-    const titles = ['hello'];
-    for (let i = 1; i < 12; i++) {
-        titles.push(`news ${i}`);
-        assert.equal((await fetch(base + '/news', { method: 'POST', body: JSON.stringify({ title: `news ${i}` }) })).status, 200);
-    }
-    const shown = () => page.evaluate(() => [...document.querySelectorAll('#news li')].map((li) => li.textContent));
-    await within(
-        (async () => {
-            while ((await shown()).length < titles.length) await sleep(50);
-        })(),
-        15000,
-        'every message on the page',
-    );
-    assert.deepEqual(await shown(), titles);
+    const titles = await publishNews(base, 12);
+    await until(async () => (await shownNews(page)).length >= titles.length, 15000, 'every message on the page');
+    assert.deepEqual(await shownNews(page), titles);
     assert.deepEqual(problems, []);
 });

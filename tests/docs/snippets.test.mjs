@@ -24,7 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { ROOT, freePort, spawnGroup } from '../lib/services.mjs';
-import { launchBrowser, skip, within, sleep } from '../browser/helpers.mjs';
+import { launchBrowser, skip, sleep } from '../browser/helpers.mjs';
+import { until, serving } from './guide.mjs';
 import { createLifeline } from '../../server/node/index.mjs';
 
 const PAGES = fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md'));
@@ -135,20 +136,8 @@ test('```js node blocks run with node: a server answers a poll, a client connect
             const before = env.seen.length;
             const run = spawnGroup(process.execPath, ['--import', './stubs.mjs', file], { cwd: dir });
             try {
-                await within(
-                    (async () => {
-                        for (;;) {
-                            if (!run.alive()) throw new Error(`exited: ${label(b)}\n${run.output()}`);
-                            if (serves) {
-                                const r = await fetch(`http://127.0.0.1:${port}/live/test`).catch(() => null);
-                                if (r?.status == 200) return;
-                            } else if (env.seen.slice(before).some((u) => u.startsWith('ws /live/news'))) return;
-                            await sleep(100);
-                        }
-                    })(),
-                    20000,
-                    label(b),
-                );
+                if (serves) await serving(`http://127.0.0.1:${port}/live/test`, run, 20000, label(b));
+                else await until(() => env.seen.slice(before).some((u) => u.startsWith('ws /live/news')), 20000, label(b));
             } finally {
                 await run.stop();
             }
@@ -172,18 +161,7 @@ test('```sh serve blocks: each command serves the streams (a poll of /live/test 
                 const port = await freePort();
                 const run = spawnGroup('bash', ['-c', line.replaceAll('8000', String(port))], { cwd, env: { PYTHONPATH: path.join(ROOT, 'server/flask') } });
                 try {
-                    await within(
-                        (async () => {
-                            for (;;) {
-                                if (!run.alive()) throw new Error(`exited: ${line}\n${run.output()}`);
-                                const r = await fetch(`http://127.0.0.1:${port}/live/test`).catch(() => null);
-                                if (r?.status == 200) return;
-                                await sleep(200);
-                            }
-                        })(),
-                        60000,
-                        line,
-                    );
+                    await serving(`http://127.0.0.1:${port}/live/test`, run, 60000, line);
                 } finally {
                     await run.stop();
                 }

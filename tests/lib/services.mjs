@@ -259,10 +259,14 @@ export async function redisClients(port) {
  * aof: false → `--save '' --appendonly no`: a restart starts empty.
  * Returns {url, port, dir, aof, restart({crash}), stop(), cli(args), clients()}.
  */
+/** The arguments every throwaway redis-server (or sentinel) of the tests starts with: a
+ *  loopback port, its own directory, in the foreground, logging to stdout. */
+const redisBase = (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', ''];
+
 export async function startRedis({ aof = false } = {}) {
     const dir = tempDir('redis');
     const port = await freePort();
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
+    const args = [...redisBase(port, dir), '--save', ''];
     args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
     let group = null;
     const start = async () => {
@@ -545,20 +549,11 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
             const dir = tempDir('redis-cluster');
             const port = await freeClusterPort();
             const args = [
-                '--port',
-                String(port),
-                '--bind',
-                '127.0.0.1',
-                '--dir',
-                dir,
+                ...redisBase(port, dir),
                 '--save',
                 '',
                 '--appendonly',
                 'no',
-                '--daemonize',
-                'no',
-                '--logfile',
-                '',
                 '--cluster-enabled',
                 'yes',
                 '--cluster-config-file',
@@ -683,26 +678,7 @@ export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = '
     try {
         const safety = minReplicasToWrite ? ['--min-replicas-to-write', String(minReplicasToWrite), '--min-replicas-max-lag', '10'] : [];
         const server = (extra) => (port, dir) => [
-            [
-                '--port',
-                String(port),
-                '--bind',
-                '127.0.0.1',
-                '--dir',
-                dir,
-                '--save',
-                '',
-                '--appendonly',
-                'no',
-                '--daemonize',
-                'no',
-                '--logfile',
-                '',
-                '--repl-diskless-sync-delay',
-                '0',
-                ...safety,
-                ...extra(port),
-            ],
+            [...redisBase(port, dir), '--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', ...safety, ...extra(port)],
         ];
         const primary = await launch(
             'primary',
@@ -720,20 +696,7 @@ export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = '
         for (let i = 0; i < sentinels; i++) {
             sents.push(
                 await launch('sentinel', (port, dir) => [
-                    [
-                        path.join(dir, 'sentinel.conf'),
-                        '--sentinel',
-                        '--port',
-                        String(port),
-                        '--bind',
-                        '127.0.0.1',
-                        '--dir',
-                        dir,
-                        '--daemonize',
-                        'no',
-                        '--logfile',
-                        '',
-                    ],
+                    [path.join(dir, 'sentinel.conf'), '--sentinel', ...redisBase(port, dir)],
                     `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${name} ${downAfterMs}\nsentinel failover-timeout ${name} 3000\nsentinel parallel-syncs ${name} 1\nsentinel resolve-hostnames no\n`,
                 ]),
             );
