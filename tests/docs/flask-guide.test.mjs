@@ -25,7 +25,7 @@ const skip = noBrowser || (!redisAvailable() && 'no redis-server') || (!fs.exist
 /** The guide's fenced blocks, in order: {lang, file, text}. */
 const blocks = [...firstHour.matchAll(/^```(\w+)(?: file=(\S+))?\n([\s\S]*?)^```$/gm)].map(([, lang, file, text]) => ({ lang, file, text }));
 const shell = blocks.filter((b) => b.lang == 'sh').map((b) => b.text.trim());
-const [install, run, publish] = shell;
+const [install, run, publish, system] = shell;
 const refusal = blocks.find((b) => b.lang == 'text').text.trim();
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-flask-guide-'));
@@ -44,7 +44,7 @@ test(
     'docs/flask.md as written: venv, wheel, one template tag, gunicorn -w 4 with LIFELINE_REDIS_URL → Chromium gets every message; without it gunicorn refuses to start, naming LIFELINE_REDIS_URL',
     { skip, timeout: 120000 },
     async () => {
-        assert.equal(shell.length, 3, 'the guide has three shell blocks: install, run, publish');
+        assert.equal(shell.length, 4, 'the guide has four shell blocks: install, run, publish, and the route without a venv');
         // 1. install: the packages of the apt-get line are there; the rest runs
         const [aptLine, ...commands] = install.split('\n');
         assert.match(aptLine, /^sudo apt-get install /);
@@ -101,5 +101,20 @@ test(
         const exit = await within(bare.exited, 30000, 'gunicorn giving up without Redis');
         assert.notEqual(exit.code, 0);
         assert.ok(bare.output().includes(refusal), bare.output());
+
+        // without a venv: the package in a directory on PYTHONPATH, Debian's gunicorn serves it
+        const [vendor, serve] = system.split('\n');
+        execFileSync('bash', ['-euc', swap(vendor, '', 0)], { cwd: dir, env: ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000 });
+        const debian = spawnGroup('bash', ['-c', swap(serve, redis.url + '/0', port)], { cwd: dir, env: ENV });
+        cleanups.push(() => debian.stop());
+        await serving(base + '/', debian, 30000, "Debian's gunicorn serving /");
+        assert.match(await (await fetch(base + '/')).text(), /<script src="\/live\/client\/lifeline\.[0-9a-f]{12}\.js"><\/script>/);
+        const poll = await fetch(base + '/live/news?cursor=0');
+        assert.deepEqual(
+            (await poll.json()).messages.map((m) => m.data.title),
+            titles,
+            'the messages, from Redis',
+        );
+        await debian.stop();
     },
 );
