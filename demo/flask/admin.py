@@ -12,13 +12,19 @@
 Refused (403) from anything but loopback, and for any foreign `Origin`.
 """
 
+import json
+
 from flask import Blueprint, Response, request
 
 from faults import FAULT_MODES
-from lifeline_flask.errors import StoreUnavailable, error_response
-from lifeline_flask.jsontext import dumps, is_int, loads
-from lifeline_flask.origin import own_origin
+from lifeline_flask import StoreUnavailable, error_response
+from lifeline_flask.hooks import own_origin
 from lifeline_flask.protocol import INT_OPTIONS
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
 
 # admin name -> Lifeline option
 CONFIG_KEYS = {
@@ -31,7 +37,7 @@ CONFIG_KEYS = {
 
 
 def _json(obj, status=200):
-    return Response(dumps(obj), status=status, mimetype="application/json")
+    return Response(json.dumps(obj), status=status, mimetype="application/json")
 
 
 def _is_loopback(addr):
@@ -46,7 +52,7 @@ def _body():
         raise ValueError("body too large")
     if not raw.strip():
         return {}
-    obj = loads(raw.decode("utf-8"))
+    obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("body must be a JSON object")
     return obj
@@ -58,7 +64,7 @@ def validate_config(obj):
         if key in obj:  # the spec's ranges (lifeline_flask.protocol.INT_OPTIONS)
             lo, hi, nullable = INT_OPTIONS[CONFIG_KEYS[key]]
             v = obj[key]
-            if not (v is None and nullable) and (not is_int(v) or not lo <= v <= hi):
+            if not (v is None and nullable) and (not _is_int(v) or not lo <= v <= hi):
                 raise ValueError(
                     f"{key} must be an integer in [{lo}, {hi}]" + (" or null" if nullable else "")
                 )
@@ -69,7 +75,7 @@ def validate_config(obj):
             if not isinstance(v, dict) or v.get("status") not in (429, 503):
                 raise ValueError('shed must be null or {"status": 429|503, "retryAfter": "…"}')
             ra = v.get("retryAfter", "1")
-            ra = str(ra) if is_int(ra) else ra
+            ra = str(ra) if _is_int(ra) else ra
             if not isinstance(ra, str) or not ra or "\n" in ra or "\r" in ra:
                 raise ValueError("shed.retryAfter must be seconds or an HTTP date")
             v = {"status": v["status"], "retryAfter": ra}
@@ -144,7 +150,7 @@ def make_admin(live, demo):
         if mode not in FAULT_MODES:
             return bad(f"mode must be one of {', '.join(FAULT_MODES)}")
         ms = obj.get("ms", 500 if mode == "flap" else demo.hooks.fault["ms"])
-        if not is_int(ms) or ms < 0:
+        if not _is_int(ms) or ms < 0:
             return bad("ms must be an integer >= 0")
         demo.hooks.set_fault(mode, ms)
         return _json(demo.hooks.fault)

@@ -14,9 +14,8 @@ import threading
 
 from flask import Response
 
-from lifeline_flask import TransportHooks
-from lifeline_flask.errors import error_response
-from lifeline_flask.held import Held, cut
+from lifeline_flask import TransportHooks, error_response
+from lifeline_flask.hooks import Held, cut
 
 FAULT_MODES = ("none", "refuse", "blackhole", "stall", "flap", "slow", "close")
 
@@ -127,7 +126,7 @@ class DemoHooks(TransportHooks):
 
     def _hold_blackhole(self, environ):
         """Never answer the upgrade; end when the client gives up, or on a restart."""
-        from lifeline_flask.held import client_socket
+        from lifeline_flask.hooks import client_socket
 
         held = Held("blackhole", None, client_socket(environ))
         self.state.held.add(held)

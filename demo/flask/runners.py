@@ -11,7 +11,7 @@ import random
 import sys
 import time
 
-from lifeline_flask import concurrency
+from lifeline_flask import hooks
 from lifeline_flask.gevent_server import GeventWebSocketWorker, PlainHandler, WebSocketHandler
 
 
@@ -40,7 +40,7 @@ def ticker(live, every_ms):
     """The demo's live value on the `ticker` stream: {"kind":"tick","t","value"}."""
     value = 50.0
     while True:
-        concurrency.sleep(every_ms / 1000.0)
+        hooks.sleep(every_ms / 1000.0)
         value = min(100.0, max(0.0, value + random.uniform(-5, 5)))
         try:
             live.publish(
@@ -81,7 +81,7 @@ def run_flask(app, live, args):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(args.host, args.port, app, threaded=True)
     if args.tick > 0:
-        concurrency.spawn(ticker, live, args.tick)
+        hooks.spawn(ticker, live, args.tick)
     listening(args.host, server.server_port)
     try:
         server.serve_forever()

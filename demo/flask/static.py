@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Blueprint, send_from_directory
 
-from lifeline_flask.errors import error_response
+from lifeline_flask import error_response
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_DIR = ROOT / "demo" / "public"

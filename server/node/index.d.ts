@@ -170,4 +170,6 @@ export class MemoryStore implements Store {
 export const SUBPROTOCOL: 'lifeline.v1';
 // ---- end of generated subprotocol ----
 export function isStreamName(s: unknown): boolean;
+/** Test seam (with `intercept`): write a refusal (`status` with `{"error": code, "message"}`) on a raw upgrade socket, as the handler does. */
+export function refuseUpgrade(socket: Duplex, status: number, code: string, message: string, headers?: Record<string, string>): void;
 export const DEFAULTS: Readonly<Required<Pick<LifelineOptions, 'prefix' | 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'trustProxy' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes' | 'streamTtl' | 'maxStreams'>>>;

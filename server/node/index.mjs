@@ -22,6 +22,8 @@
 //   intercept.delay(req, res) -> ms              hold a poll's answer this long
 //   intercept.hello                              extra fields for every hello frame
 //   intercept.upgradeHeaders(req) -> object      extra headers on the 101 and refused upgrades
+// and `refuseUpgrade(socket, status, code, message, headers)` (exported) writes a refusal on a
+// raw upgrade socket, as the handler does, for the layer's own refusals.
 
 import { Rejected, StoreUnavailable, TooManyStreams, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
@@ -36,7 +38,7 @@ import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
 
-export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName };
+export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
 
 /** Option defaults and ranges: the spec's (protocol.mjs; server/DESIGN.md "Options"). */
 export { DEFAULTS };

@@ -7,7 +7,7 @@
 See docs/flask.md (the guide and the reference) and server/DESIGN.md for the contract.
 """
 
-from .errors import Rejected, StoreUnavailable, TooManyStreams
+from .errors import Rejected, StoreUnavailable, TooManyStreams, error_response
 from .extension import Lifeline, LifelineState
 from .hooks import TransportHooks
 from .stores import MemoryStore, Read, Store
@@ -23,6 +23,7 @@ __all__ = [
     "Read",
     "Store",
     "TransportHooks",
+    "error_response",
 ]
 
 

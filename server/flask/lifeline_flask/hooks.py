@@ -19,7 +19,19 @@ the library calls them at these points:
                                held.py); the hook may close it, freeze it after hello, or
                                schedule a close.
 - ``hello_fields()``           extra fields for the `hello` frame (clients ignore them).
+
+What such a layer needs besides, it takes from here (the seam), not from the modules behind:
+``Held``, ``cut`` and ``client_socket`` (held connections: held.py), ``own_origin`` (the
+request's own origin: origin.py), ``sleep`` and ``spawn`` (a greenlet or a thread, whichever
+the server runs: concurrency.py). The public API is ``lifeline_flask``'s, with
+``lifeline_flask.protocol`` (the wire spec's constants) and ``lifeline_flask.gevent_server``.
 """
+
+from .concurrency import sleep, spawn
+from .held import Held, client_socket, cut
+from .origin import own_origin
+
+__all__ = ["TransportHooks", "Held", "client_socket", "cut", "own_origin", "sleep", "spawn"]
 
 
 class TransportHooks:
