@@ -27,8 +27,9 @@ const history = (page) => page.evaluate(() => [...document.querySelectorAll('#hi
 const mainLines = (lines) => lines.filter((l) => !/^(counter|chat): /.test(l));
 const reason = (page) => page.textContent('#reason');
 const main = (page, pred, arg, timeout = 30000) => page.waitForFunction(pred, arg, { timeout });
-const onPolling = () => window.lifeline.state === 'open' && ['longpoll', 'poll'].includes(window.lifeline.transport);
-const onWebSocket = () => window.lifeline.state === 'open' && window.lifeline.transport === 'websocket';
+// (right after a reload the page's module may not have made window.lifeline yet: a predicate that threw would fail the wait)
+const onPolling = () => window.lifeline?.state === 'open' && ['longpoll', 'poll'].includes(window.lifeline.transport);
+const onWebSocket = () => window.lifeline?.state === 'open' && window.lifeline.transport === 'websocket';
 const said = (page, re) =>
     page.waitForFunction((src) => [...document.querySelectorAll('#history li span')].some((s) => new RegExp(src).test(s.textContent)), re.source, {
         timeout: 30000,
