@@ -79,7 +79,7 @@ function perProcess(cluster) {
 }
 
 test(
-    `Redis connections per process stay constant (two) from 10 to ${MANY} clients through nginx (Flask ×2 workers, Node ×2)`,
+    `never more than two Redis connections per process, from 10 to ${MANY} clients through nginx (Flask ×2 workers, Node ×2)`,
     { skip, timeout: 300_000 },
     async (t) => {
         const cluster = await startCluster({ flaskWorkers: 2, nodeProcesses: 2, serverArgs: ['--long-poll-max', '20000'] });
@@ -138,9 +138,11 @@ test(
 
             const few = await measure(10);
             const many = await measure(MANY);
+            // (a process connects when it first serves; a gunicorn worker that 10 clients never
+            // reached may have none yet)
             for (const [pid, n] of Object.entries(many.procs)) {
-                assert.equal(few.procs[pid], PER_PROCESS, `${pid}: ${PER_PROCESS} Redis connections at 10 clients`);
-                assert.equal(n, PER_PROCESS, `${pid}: still ${PER_PROCESS} Redis connections at ${MANY} clients`);
+                assert.ok((few.procs[pid] ?? 0) <= PER_PROCESS, `${pid}: at most ${PER_PROCESS} Redis connections at 10 clients`);
+                assert.equal(n, PER_PROCESS, `${pid}: ${PER_PROCESS} Redis connections at ${MANY} clients`);
             }
             for (const r of [few, many]) {
                 const total = Object.values(r.procs).reduce((a, b) => a + b, 0);
