@@ -4,21 +4,22 @@
 // configures a Node and a Flask process alike. An option given to createLifeline() wins
 // over its variable; a variable that does not parse is an error naming it.
 
-/** Node option -> [variable, kind]. */
-const VARIABLES = {
-    prefix: ['LIFELINE_URL_PREFIX', 'string'],
-    origins: ['LIFELINE_ORIGINS', 'list'], // comma-separated origins, or '*'
-    heartbeat: ['LIFELINE_HEARTBEAT', 'integer'],
-    longPollMax: ['LIFELINE_LONG_POLL_MAX', 'integer'],
-    interval: ['LIFELINE_INTERVAL', 'integer'],
-    batch: ['LIFELINE_BATCH', 'integer'],
-    retention: ['LIFELINE_RETENTION', 'integer'],
-    retentionMs: ['LIFELINE_RETENTION_MS', 'integer'],
-    maxBody: ['LIFELINE_MAX_BODY', 'integer'],
-    redis: ['LIFELINE_REDIS_URL', 'string'],
-    redisKeyPrefix: ['LIFELINE_REDIS_KEY_PREFIX', 'string'],
-    trustProxy: ['LIFELINE_TRUST_PROXY', 'boolean'],
-};
+import { DEFAULTS, INT_OPTIONS } from './protocol.mjs';
+
+/** The variable of a Node option: LIFELINE_ and the option's snake_case name, as Flask names it. */
+const variableOf = (option) => 'LIFELINE_' + (option === 'prefix' ? 'url_prefix' : option.replace(/[A-Z]/g, (c) => '_' + c)).toUpperCase();
+
+/** Node option -> [variable, kind]: every option of the spec (protocol.mjs), then the Node
+ *  package's own (the Redis store). */
+const VARIABLES = Object.fromEntries(
+    [...Object.keys(DEFAULTS), 'redis', 'redisKeyPrefix'].map((option) => [
+        option,
+        [
+            option === 'redis' ? 'LIFELINE_REDIS_URL' : variableOf(option),
+            option in INT_OPTIONS ? 'integer' : option === 'origins' ? 'list' : typeof DEFAULTS[option] === 'boolean' ? 'boolean' : 'string',
+        ],
+    ]),
+);
 const BOOLEANS = { 1: true, true: true, yes: true, on: true, 0: false, false: false, no: false, off: false };
 
 /** The options `env` (process.env) sets, as createLifeline takes them. */

@@ -28,6 +28,7 @@ import { startCluster, clusterMissing, groupPids } from '../lib/services.mjs';
 import { client, FAST, waitFor, orderViolation, sleep, WebSocket } from '../integration/helpers.mjs';
 import { servedBy } from '../../demo/public/served-by.mjs';
 import { prng } from '../lib/prng.mjs';
+import { postJson } from '../lib/servers.mjs';
 
 const SEED = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const MESSAGES = Math.max(100, Number(process.env.CHAOS_MESSAGES ?? 1200)); // acknowledged publishes
@@ -55,17 +56,8 @@ function schedule(seed, n) {
     return out;
 }
 
-async function post(url, body, ms = 5000) {
-    const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(ms),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text);
-}
+/** The publishes of the chaos go through nginx and are given 5 s. */
+const post = (url, body) => postJson(url, body, 5000);
 
 test(
     `multi-process chaos: ${MESSAGES}+ messages from both languages through nginx, processes and Redis killed — 0 lost, 0 repeated, in order; one reset per client when Redis loses its data (seed ${SEED})`,

@@ -63,8 +63,11 @@ test('options come from the environment (LIFELINE_*) unless given; a bad value n
         const r = await fetch(base + '/stream/news', { headers: { origin: 'https://b.example' } });
         assert.equal(r.headers.get('access-control-allow-origin'), 'https://b.example');
     });
-    const fromEnv = createLifeline({ env });
+    const fromEnv = createLifeline({ env: { ...env, LIFELINE_STREAM_TTL: '60000', LIFELINE_MAX_JSON_DEPTH: '8' } });
     assert.equal(fromEnv.config.heartbeat, 5000);
+    // every option of the spec has its variable, as in Flask
+    assert.equal(fromEnv.config.streamTtl, 60000);
+    assert.equal(fromEnv.config.maxJsonDepth, 8);
     await fromEnv.close();
     assert.throws(() => createLifeline({ env: { LIFELINE_BATCH: 'ten' } }), /^TypeError: LIFELINE_BATCH must be a whole number, not "ten"$/);
     assert.throws(() => createLifeline({ env: { LIFELINE_TRUST_PROXY: 'maybe' } }), /LIFELINE_TRUST_PROXY must be true or false/);

@@ -169,6 +169,14 @@ export async function admin(url, apiPath, body, { method } = {}) {
     return text ? JSON.parse(text) : null;
 }
 
+/** POST `body` as JSON to `url`; resolves to the JSON answer, throws on a non-2xx or after `timeoutMs`. */
+export async function postJson(url, body, timeoutMs = 10000) {
+    const res = await fetchT(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }, timeoutMs);
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text);
+}
+
 /** Publish one message through the admin API (to `stream`, default `test`); resolves to its cursor. */
 export async function publish(url, data, stream) {
     return (await admin(url, '/admin/publish', stream === undefined ? { data } : { stream, data })).cursor;
