@@ -35,6 +35,7 @@ import { performance, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { createProxy } from '../tests/proxy.mjs';
+import { CHROMIUM, FLAGS as CHROMIUM_FLAGS } from '../tests/lib/chromium.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 import { median, percentile as pct } from './stats.mjs';
 
@@ -74,17 +75,6 @@ const C = QUICK
           watchdog: 30 * 60000,
           pool: 8,
       };
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
 const MODES = ['pass', 'refuse', 'blackhole', 'stall', 'flap'];
 const LIBS = [
     { id: 'lifeline', name: 'Lifeline' },

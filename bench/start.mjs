@@ -28,6 +28,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createProxy } from '../tests/proxy.mjs';
+import { CHROMIUM, FLAGS as CHROMIUM_FLAGS } from '../tests/lib/chromium.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 import { median, percentile as pct } from './stats.mjs';
 
@@ -40,17 +41,6 @@ const REPS = Math.max(1, Number(argOf('--reps', 30)));
 const BLACKHOLE = Math.max(0, Number(argOf('--blackhole', 0)));
 const DIRECT = process.argv.includes('--direct');
 const CAP = 15000; // a trial that has no message by then counts as none (a hang guard)
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
 const BEFORE = argOf('--before');
 const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];

@@ -35,11 +35,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM as DEBIAN_CHROMIUM, FLAGS } from '../tests/lib/chromium.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []));
 const OUT = path.resolve(args.out ?? path.join(os.tmpdir(), 'lifeline-shots'));
-const CHROMIUM = args.chromium ?? process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = args.chromium ?? process.env.CHROMIUM ?? DEBIAN_CHROMIUM;
 const ONLY = args.only ? new Set(args.only.split(',')) : null;
 const DESKTOP = { width: 1280, height: 800 };
 const MOBILE = { width: 390, height: 844 };
@@ -126,15 +127,7 @@ async function main() {
     console.log(`server ${base}, screenshots in ${OUT}`);
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-        ],
+        args: FLAGS,
         timeout: 30_000,
     });
     try {

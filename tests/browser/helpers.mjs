@@ -32,18 +32,8 @@ import { chromium } from 'playwright-core';
 import { ROOT, startServer, publish as publishTo, admin } from '../lib/servers.mjs';
 import { createProxy } from '../proxy.mjs';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const skip = fs.existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
-export const FLAGS = [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-];
+export { CHROMIUM, FLAGS, skip } from '../lib/chromium.mjs';
+import { CHROMIUM, FLAGS, skip } from '../lib/chromium.mjs';
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

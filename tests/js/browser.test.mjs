@@ -8,24 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ROOT, startServer, publish } from '../lib/servers.mjs';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !fs.existsSync(CHROMIUM) && 'no Chromium here';
+import { CHROMIUM, FLAGS, skip } from '../lib/chromium.mjs';
 
 test('dist/lifeline.js and dist/lifeline.mjs run in Chromium', { skip, timeout: 45000 }, async () => {
     const server = await startServer('node');
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
-        args: [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-        ],
+        args: FLAGS,
     });
     try {
         const page = await browser.newPage();
