@@ -3,6 +3,7 @@
 // so that esbuild inlines the values and drops what is unused.
 
 export const SUBPROTOCOL = "lifeline.v1";
+export const BEAT_QUERY = "beat=1";
 
 export const STATES = ["idle","connecting","open","reconnecting","paused","offline","closed"];
 export const STATE_IDLE = 0;
@@ -70,20 +71,22 @@ export const ERR_BAD_CONFIG = 15;
 export const ERR_BAD_STATE = 16;
 export const ERR_BAD_CURSOR = 17;
 
-export const FRAMES = ["msg","hello","ping","ack","reset","error","other","bad"];
+export const FRAMES = ["msg","hello","ping","ack","reset","error","beat","other","bad"];
 export const FRAME_MSG = 0;
 export const FRAME_HELLO = 1;
 export const FRAME_PING = 2;
 export const FRAME_ACK = 3;
 export const FRAME_RESET = 4;
 export const FRAME_ERROR = 5;
-export const FRAME_OTHER = 6;
-export const FRAME_BAD = 7;
+export const FRAME_BEAT = 6;
+export const FRAME_OTHER = 7;
+export const FRAME_BAD = 8;
 
-export const OUT_FRAMES = ["send","ping","pong"];
+export const OUT_FRAMES = ["send","ping","pong","beat"];
 export const OUT_SEND = 0;
 export const OUT_PING = 1;
 export const OUT_PONG = 2;
+export const OUT_BEAT = 3;
 
 export const FAILS = ["network","timeout"];
 export const FAIL_NETWORK = 0;

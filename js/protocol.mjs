@@ -2,7 +2,7 @@
 // (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
 // names which message of the input to hand over. tests/native/decode.c applies the same
 // rules for the native tests.
-import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_MSG, FRAME_OTHER, OUT_FRAMES, OUT_SEND } from './constants.js';
+import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_BEAT, FRAME_HELLO, FRAME_MSG, FRAME_OTHER, OUT_BEAT, OUT_FRAMES, OUT_SEND } from './constants.js';
 import { bytes } from './loader.mjs';
 
 const decoder = new TextDecoder();
@@ -50,15 +50,17 @@ function depth(value, outer = 0) {
 const cursorLine = (cursor) => (typeof cursor == 'string' && !cursor.includes('\n') ? cursor : '');
 
 /** The URL of a WebSocket upgrade or a poll (WS_OPEN, POLL): `url` with the cursor to
- *  resume from and the wait of a long poll in its query, each only when set. */
-export function withQuery(url, cursor, wait) {
-    const query = [cursor && 'cursor=' + cursor, wait && 'wait=' + wait].filter(Boolean).join('&');
+ *  resume from and the wait of a long poll in its query, each only when set, and `extra`
+ *  (a WebSocket's BEAT_QUERY). */
+export function withQuery(url, cursor, wait, extra) {
+    const query = [cursor && 'cursor=' + cursor, wait && 'wait=' + wait, extra].filter(Boolean).join('&');
     return query ? url + (url.includes('?') ? '&' : '?') + query : url;
 }
 
 /** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
- *  app's JSON text); the others are {"type":"ping"} / {"type":"pong"}. */
-export const clientFrame = (frame, send, data) => (frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : `{"type":"${OUT_FRAMES[frame]}"}`);
+ *  app's JSON text); a beat is an empty frame; the others are {"type":"ping"} / {"type":"pong"}. */
+export const clientFrame = (frame, send, data) =>
+    frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : frame == OUT_BEAT ? '' : `{"type":"${OUT_FRAMES[frame]}"}`;
 
 /** The body of a POST (a send by HTTP). */
 export const postBody = (send, data) => `{"id":${send},"data":${data}}`;
@@ -68,13 +70,15 @@ export function frame(data) {
     const value = typeof data == 'string' ? parse(data) : undefined,
         frame = protocolObject(value);
     let type = FRAMES.indexOf(frame?.type);
-    if (type < 0 || type >= FRAME_OTHER) type = typeof frame?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
+    if (type < 0 || type >= FRAME_BEAT) type = data === '' ? FRAME_BEAT : typeof frame?.type == 'string' ? FRAME_OTHER : FRAME_BAD;
     if (type == FRAME_MSG && !('data' in frame)) type = FRAME_BAD;
     // an ack's "error" (a rejection; "" counts as "rejected"), an error frame's "code"
     let code = frame?.code;
     if (type == FRAME_ACK) code = frame.error === '' ? 'rejected' : frame.error;
     const size = typeof data == 'string' ? bytes(data) : data.byteLength; // binary frames are malformed
-    const id = frame?.id < 2 ** 32 ? frame.id : 0; // above: no send has it
+    // an ack's id (above 2^32: no send has it); a hello's beat
+    const n = type == FRAME_HELLO ? frame.beat : frame?.id;
+    const id = Number.isInteger(n) && n >= 0 && n < 2 ** 32 ? n : 0;
     return [[type, size, depth(value), frame?.cursor ?? '', id, frame?.message ?? '', code ?? ''], [frame]];
 }
 

@@ -1,7 +1,7 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core. An error event needs no input: browsers follow it with a close.
-import { SUBPROTOCOL } from './constants.js';
+import { BEAT_QUERY, SUBPROTOCOL } from './constants.js';
 import { frame, withQuery } from './protocol.mjs';
 
 export function websocket(WS, url, feed, stats) {
@@ -9,7 +9,7 @@ export function websocket(WS, url, feed, stats) {
     return {
         /** Open socket `id`, resuming after `cursor` (empty: from now). */
         open(id, cursor) {
-            const ws = new WS(withQuery(url, cursor, 0), SUBPROTOCOL);
+            const ws = new WS(withQuery(url, cursor, 0, BEAT_QUERY), SUBPROTOCOL);
             const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
             socks.set(id, ws);
             stats.wsOpened++;

@@ -228,6 +228,10 @@ function header({ spec }) {
         `#define LL_SUBPROTOCOL ${JSON.stringify(spec.subprotocol)}`,
         '/* The largest send id a server acks (ids are JavaScript safe integers). */',
         `#define LL_SEND_ID_MAX ${spec.limits.send_id_max.value}ULL`,
+        '/* Server beats (grammar "beat"): the query a WebSocket URL asks for them with, and',
+        ' * the first gap of the schedule (after a frame that was not a beat). */',
+        `#define LL_BEAT_QUERY ${JSON.stringify('beat=' + spec.grammar.beat.value)}`,
+        `#define LL_BEAT_FIRST_MS ${spec.limits.beat_first_ms.value}`,
         '',
         '#endif',
         '',
@@ -331,11 +335,34 @@ function headerList({ spec }) {
     ].join('\n');
 }
 
-/** The error and limit tables of docs/protocol.md. */
+/** A side's WebSocket frames ('server' or 'client'), as they look on the wire. */
+function frameTable({ spec }, side) {
+    const value = { cursor: '"<c>"', ms: '<ms>', json: '<any JSON>', send_id: '<n>', code: '"<code>"', text: '"<text>"' };
+    const wire = (f) =>
+        f.empty
+            ? 'an empty text frame'
+            : '`' +
+              JSON.stringify({ type: f.type }).slice(0, -1) +
+              Object.entries(f.fields)
+                  .map(([k, v]) => `,"${k}":${value[v]}`)
+                  .join('') +
+              '}`';
+    return ['| frame | meaning |', '| --- | --- |', ...spec.frames[side].map((f) => `| ${wire(f)} | ${cell(f.doc)} |`), ''].join('\n');
+}
+
+/** The error, limit and frame tables of docs/protocol.md. */
 function protocolDoc(t, md) {
-    const [eb, ee] = marker('errors');
-    const [lb, le] = marker('limits');
-    return splice(splice(md, eb, ee, errorTable(t), FILES.protocolDoc), lb, le, limitTable(t), FILES.protocolDoc);
+    let out = md;
+    for (const [name, fn] of [
+        ['errors', errorTable],
+        ['limits', limitTable],
+        ['server frames', (x) => frameTable(x, 'server')],
+        ['client frames', (x) => frameTable(x, 'client')],
+    ]) {
+        const [b, e] = marker(name);
+        out = splice(out, b, e, fn(t), FILES.protocolDoc);
+    }
+    return out;
 }
 
 /** A language's option table in its guide (docs/flask.md, docs/node.md). */

@@ -18,7 +18,8 @@ typedef struct ll__cursor {
 enum ll__timer {
     T_RACE,     /* when to start a poll beside a WebSocket that is not working yet */
     T_WS,       /* when a WebSocket attempt without hello is given up (black hole / no hello) */
-    T_PING,     /* when to ping a quiet WebSocket, or declare an unanswered ping dead */
+    T_PING,     /* when to ping a quiet WebSocket, or declare an unanswered ping dead; with a
+                   server that beats: when its next frame is overdue, or our own beat is due */
     T_WS_RETRY, /* when to try the WebSocket again (reconnect after a loss, or a probe) */
     T_POLL,     /* when to send the next poll */
     T_POLL_REQ, /* when the poll in flight times out */
@@ -121,7 +122,9 @@ struct ll_core {
     ll__cursor start_cur; /* ll_set_cursor() */
 
     /* WebSocket */
-    uint64_t ws_started_at, ws_hello_at, ws_last_rx, ping_sent_at;
+    uint64_t ws_started_at, ws_hello_at, ws_last_rx, ws_last_tx, ping_sent_at;
+    uint32_t beat;                 /* hello's "beat": the server beats at most this far apart (0: it pings) */
+    uint32_t beat_gap;             /* the gap after which the server's next frame is due */
     ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
     ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
     uint32_t fallback_reason;

@@ -168,25 +168,27 @@ extern "C" {
 #define LL_OUT_FRAMES(X) \
     X(SEND, "send")      \
     X(PING, "ping")      \
-    X(PONG, "pong")
+    X(PONG, "pong")      \
+    X(BEAT, "beat") /* an empty text frame, after a hello with "beat" only */
 
 /* The wire constants (the subprotocol LL_SUBPROTOCOL, the send id range): generated from
  * protocol/v1.json by tools/gen-protocol.mjs. */
 #include "protocol.h"
 
 /* ---- Frame types (ll_ws_frame): the caller decodes each frame (the shim with
- * JSON.parse) and names its "type". OTHER: a type this version does not know (ignored,
- * for forward compatibility). BAD: not a JSON object, no "type", a known field of the
+ * JSON.parse) and names its "type". BEAT: an empty text frame (no JSON). OTHER: a type
+ * this version does not know (ignored, for forward compatibility). BAD: not a JSON object, no "type", a known field of the
  * wrong JSON type (type/cursor/message not strings, id not an integer in [0, 2^53),
  * messages not an array), or a msg without data. ---- */
-#define LL_FRAMES(X)  \
-    X(MSG, "msg")     \
-    X(HELLO, "hello") \
-    X(PING, "ping")   \
-    X(ACK, "ack")     \
-    X(RESET, "reset") \
-    X(ERROR, "error") \
-    X(OTHER, "other") \
+#define LL_FRAMES(X)                                             \
+    X(MSG, "msg")                                                \
+    X(HELLO, "hello")                                            \
+    X(PING, "ping")                                              \
+    X(ACK, "ack")                                                \
+    X(RESET, "reset")                                            \
+    X(ERROR, "error")                                            \
+    X(BEAT, "beat") /* an empty text frame: the server's beat */ \
+    X(OTHER, "other")                                            \
     X(BAD, "bad")
 
 /* ---- Config fields: X(name, default, min, max, unit, doc). All uint32. ll_set() checks
@@ -339,7 +341,8 @@ LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
  *   depth    its nesting depth, the frame object counting 1 (checked against max_depth;
  *            the caller may stop counting past 255)
  *   cursor   the "cursor" string (empty when absent)
- *   id       the "id" of an ack (0 when absent or above 2^32 - 1: no send has it)
+ *   id       the "id" of an ack (0 when absent or above 2^32 - 1: no send has it); of a
+ *            hello, its "beat" (0 when absent: the server pings, the client must too)
  *   message  the "message" string of an error frame or of a rejecting ack
  *   code     the "code" string of an error frame; of an ack, its "error" string: an ack
  *            with one rejects that send (an empty "error" is passed as "rejected") */

@@ -7,5 +7,9 @@
 #define LL_SUBPROTOCOL "lifeline.v1"
 /* The largest send id a server acks (ids are JavaScript safe integers). */
 #define LL_SEND_ID_MAX 9007199254740991ULL
+/* Server beats (grammar "beat"): the query a WebSocket URL asks for them with, and
+ * the first gap of the schedule (after a frame that was not a beat). */
+#define LL_BEAT_QUERY "beat=1"
+#define LL_BEAT_FIRST_MS 2500
 
 #endif

@@ -37,6 +37,7 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
     ll__send *s;
     if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
+    c->ws_last_tx = c->now;
     ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, 0);
     return 1;
 }

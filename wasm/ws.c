@@ -5,7 +5,18 @@
  *   CONNECTING  closed: refused; T_WS: black hole          → attempt failed
  *   WAIT_HELLO  closed, or T_WS: no hello                   → attempt failed
  *   hello'd     closed, ping unanswered (stall), bad frame,
- *               error frame                                 → lost
+ *               error frame, a beating server overdue       → lost
+ *
+ * Liveness. A server that does not beat (its hello has no "beat"; servers before beats):
+ * a socket quiet for ping_idle is pinged, and no frame within the pong timeout is a stall.
+ * A server that beats (the socket asked with LL_BEAT_QUERY, and hello says "beat": B)
+ * sends an empty frame whenever it has been silent for the schedule — LL_BEAT_FIRST_MS
+ * after any other frame, then twice the previous gap, up to B — so the client knows when
+ * the next frame is due at the latest, and nothing by then plus the pong timeout is a
+ * stall: noticed within a few seconds after a message, at a few bytes a minute when idle.
+ * The client's own beat (an empty frame when it has sent nothing for B) lets the server
+ * drop a vanished client. A timer that fires far too late (a throttled tab) judges
+ * nothing: it pings, as a check on return does.
  *
  * An attempt that failed falls back to polling (or, while polling already, schedules the
  * next probe). A lost socket reconnects after a jittered delay; flap_limit short lives in
@@ -28,6 +39,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ws_id = ll__new_id(c);
     c->ws_started_at = c->now;
     c->ping_out = 0;
+    c->beat = 0;
     c->ws_last.set = 0;
     c->hello_cur.set = 0;
     c->ws_open_cur = c->cur;
@@ -160,13 +172,28 @@ static void fail(ll_core *c, uint32_t reason, int we_close) {
     else attempt_failed(c, reason, we_close);
 }
 
+/* A control frame out (ping, pong, beat); sends go out through sends.c. */
+static void ws_send(ll_core *c, uint32_t frame) {
+    ll__push(c, LL_ACT_WS_SEND, c->ws_id, frame, 0, 0);
+    c->ws_last_tx = c->now;
+}
+
 /* Ask an open socket for a sign of life now; no frame within the pong timeout = dead. */
 void ll__ws_ping(ll_core *c) {
     if (!ll__ws_hello_said(c) || c->ping_out) return;
-    ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PING, 0, 0);
+    ws_send(c, LL_OUT_PING);
     c->ping_out = 1;
     c->ping_sent_at = c->now;
     ll__arm(c, T_PING, ll__pong_timeout(c));
+}
+
+/* When the quiet socket needs the core next (the file's theory, "Liveness"). */
+static uint64_t frame_due(const ll_core *c) { return c->ws_last_rx + c->beat_gap + ll__pong_timeout(c); }
+static void arm_quiet(ll_core *c) {
+    uint64_t mine = c->ws_last_tx + c->beat, due = frame_due(c);
+    if (!c->beat) due = c->ws_last_rx + c->cfg[LL_CFG_ping_idle];
+    else if (mine < due) due = mine;
+    c->timers[T_PING] = due;
 }
 
 void ll__ws_timer(ll_core *c, int t) {
@@ -183,10 +210,16 @@ void ll__ws_timer(ll_core *c, int t) {
             uint64_t dead_at = c->ping_sent_at + ll__pong_timeout(c);
             if (c->now >= dead_at) fail(c, LL_REASON_WS_STALLED, 1);
             else ll__arm(c, T_PING, dead_at - c->now);
-        } else if (c->now >= c->ws_last_rx + c->cfg[LL_CFG_ping_idle]) {
-            ll__ws_ping(c);
+        } else if (!c->beat) {
+            if (c->now >= c->ws_last_rx + c->cfg[LL_CFG_ping_idle]) ll__ws_ping(c);
+            else arm_quiet(c);
+        } else if (c->now >= frame_due(c)) {
+            /* overdue: a stall, unless this timer itself is far too late to tell */
+            if (c->now >= frame_due(c) + ll__pong_timeout(c)) ll__ws_ping(c);
+            else fail(c, LL_REASON_WS_STALLED, 1);
         } else {
-            ll__arm(c, T_PING, c->ws_last_rx + c->cfg[LL_CFG_ping_idle] - c->now);
+            if (c->now >= c->ws_last_tx + c->beat) ws_send(c, LL_OUT_BEAT);
+            arm_quiet(c);
         }
         break;
     case T_WS_RETRY:
@@ -209,7 +242,7 @@ static void bad_frame(ll_core *c, uint32_t err) {
     fail(c, LL_REASON_WS_BAD_FRAME, 1);
 }
 
-static void hello(ll_core *c, ll__span cursor) {
+static void hello(ll_core *c, ll__span cursor, uint32_t beat) {
     ll__cursor k;
     if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
@@ -221,9 +254,13 @@ static void hello(ll_core *c, ll__span cursor) {
     c->ws_hello_at = c->now;
     c->ws_losses = 0;
     ll__disarm(c, T_WS);
-    ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
     /* The upgrade took a TCP and an HTTP round trip. */
     ll__rtt_sample(c, (c->now - c->ws_started_at) / 2);
+    /* beats at most once a second, whatever a server asks */
+    c->beat = beat && beat < 1000 ? 1000 : beat;
+    c->beat_gap = c->beat < LL_BEAT_FIRST_MS ? c->beat : LL_BEAT_FIRST_MS;
+    c->ws_last_tx = c->now;
+    arm_quiet(c);
     /* "From now" adopts the head; a head behind the cursor is the race (a poll delivered
      * past the moment this socket connected), and the socket is caught up. */
     if (!c->cur.set) c->cur = k;
@@ -267,7 +304,12 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
             ll__caught_up_check(c);
         }
     }
-    if (ll__ws_hello_said(c)) ll__arm(c, T_PING, c->cfg[LL_CFG_ping_idle]);
+    /* the next frame of a beating server is due after the first gap, or after a beat the
+     * gap doubles (hello's own arming waits for hello to be taken) */
+    c->beat_gap = type == LL_FRAME_BEAT && c->beat_gap * 2 < c->beat    ? c->beat_gap * 2
+                  : type == LL_FRAME_BEAT || c->beat < LL_BEAT_FIRST_MS ? c->beat
+                                                                        : LL_BEAT_FIRST_MS;
+    if (ll__ws_hello_said(c)) arm_quiet(c);
     err = size > c->cfg[LL_CFG_max_message_bytes] ? LL_ERR_TOO_LARGE
           : depth > c->cfg[LL_CFG_max_depth]      ? LL_ERR_TOO_DEEP
           : type >= LL_FRAME_BAD                  ? LL_ERR_BAD_FRAME
@@ -279,9 +321,9 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
     switch (type) {
     case LL_FRAME_MSG: msg(c, cursor); break;
     case LL_FRAME_HELLO:
-        if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor);
+        if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor, id);
         break;
-    case LL_FRAME_PING: ll__push(c, LL_ACT_WS_SEND, c->ws_id, LL_OUT_PONG, 0, 0); break;
+    case LL_FRAME_PING: ws_send(c, LL_OUT_PONG); break;
     case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
         if (id && code.n) ll__sends_reject(c, id, 0, message, code);
         else if (id) ll__sends_ack(c, id);

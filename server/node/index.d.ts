@@ -46,7 +46,7 @@ export interface LifelineOptions {
     prefix?: string;
     /** other origins allowed to open the WebSocket, send, and read polls: a list of origins, `'*'` (all), or a comma-separated string; each is normalised to `scheme://host[:port]` (lower case, default port and trailing slash dropped). Default `[]` (same origin only). */
     origins?: string[] | string | '*';
-    /** the server pings a WebSocket idle this long (announced in `hello`); a socket silent for `silent_peer_heartbeats` of them is closed. Default 25000 ms, range [1, 86400000]. */
+    /** the server pings a WebSocket idle this long (announced in `hello`); a socket that asked for beats gets beats instead, at most this far apart, and sends one when it sent nothing this long; a socket silent for `silent_peer_heartbeats` of them is closed. Default 25000 ms, range [1, 86400000]. */
     heartbeat?: number;
     /** longest hold of a long poll (`0`: no long polling, no `Lifeline-Long-Poll` header). Default 25000 ms, range [0, 86400000]. */
     longPollMax?: number;

@@ -16,6 +16,8 @@ export const LIMITS = Object.freeze({
     requestBodyTimeoutMs: 10000, // ms: a POST body must arrive within this after the head
     maxRequestTargetBytes: 8000, // bytes: the longest request target (path and query) on a stream URL
     drainMaxBytes: 16777216, // bytes: how much of an oversized POST body is read and dropped before its 413 (so that the sender reads the 413, not a reset)
+    beatFirstMs: 2500, // ms: on a socket that asked for beats (beat=1), the server sends an empty text frame when it has sent nothing for this long after a frame that was not a beat, then again after twice the previous gap, up to the `heartbeat` option apart, until anything else is sent
+    beatSweepMs: 250, // ms: one timer per server process looks this often for beat sockets that are due (never a timer per socket): a beat is at most this late
     silentPeerHeartbeats: 3, // count: a WebSocket from which nothing (no frame, no pong) came for this many heartbeats is closed without a close frame (a vanished peer)
     retryAfterUnavailable: 1, // s: Retry-After of a 503 unavailable (store down, shutting down)
     preflightMaxAge: 600, // s: Access-Control-Max-Age of a preflight answer

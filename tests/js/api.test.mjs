@@ -52,7 +52,7 @@ const hello = (cursor = '5') => ({ type: 'hello', cursor, heartbeat: 25000 });
 
 test('WebSocket: hello opens, messages arrive as events with data and cursor', () => {
     const { l, events, ws } = make({ cursor: '5' });
-    assert.equal(ws().url, 'ws://example.test/live?cursor=5');
+    assert.equal(ws().url, 'ws://example.test/live?cursor=5&beat=1'); // beats asked for (docs/protocol.md)
     assert.equal(ws().protocol, SUBPROTOCOL); // the spec's, as the servers answer it
     assert.equal(l.state, 'connecting');
     ws().open();
@@ -75,9 +75,39 @@ test('WebSocket: hello opens, messages arrive as events with data and cursor', (
     l.close();
 });
 
+test('beats: a server that announces them sends empty frames the client takes as life, and gets empty frames back; one that does not gets pings', () => {
+    const { l, events, ws, clock } = make({ cursor: '5' });
+    ws().open();
+    ws().frame({ ...hello('5'), beat: 25000 });
+    ws().frame({ type: 'msg', cursor: '6', data: 6 });
+    for (const at of [2500, 5000, 10000]) {
+        clock.advance(at); // a beat on the schedule after the last frame (2,500, 5,000, 10,000 ms apart)
+        ws().frame('');
+    }
+    assert.equal(l.state, 'open');
+    assert.deepEqual(
+        events.filter((e) => e.type == 'error'),
+        [],
+        'an empty frame is no malformed frame',
+    );
+    clock.advance(25000 - 17500); // 25 s after hello the client has sent nothing: its own beat
+    assert.deepEqual(ws().sent, ['']);
+    clock.advance(20000 + 2000 - 7500); // the next beat (20 s after the last) is overdue by the pong timeout: a stall
+    assert.equal(ws().closed, 1000);
+    assert.equal(events.findLast((e) => e.type == 'statechange').reason, 'ws_stalled');
+    l.close();
+
+    const old = make({ cursor: '5' });
+    old.ws().open();
+    old.ws().frame(hello('5')); // no "beat": a server before beats
+    old.clock.advance(5000);
+    assert.deepEqual(old.ws().sent, ['{"type":"ping"}']);
+    old.l.close();
+});
+
 test('the URL: ws/wss and http/https map both ways, query kept', () => {
     const { l, ws } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
-    assert.equal(ws().url, 'wss://example.test/live?room=1');
+    assert.equal(ws().url, 'wss://example.test/live?room=1&beat=1');
     l.close();
     const b = make({ websocket: false, cursor: '3' }, 'https://example.test/live?room=1');
     assert.equal(b.fetch.requests[0].url, 'https://example.test/live?room=1&cursor=3'); // the first poll is a short one

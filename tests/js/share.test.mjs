@@ -145,7 +145,7 @@ test('with Web Locks (faked) and BroadcastChannel: one leader, followers get eve
         a.close();
         await until(() => b.role == 'leader' || c.role == 'leader', 'a new leader');
         await until(() => WS.all.length == 2, 'its WebSocket');
-        assert.match(WS.all[1].url, /cursor=7$/);
+        assert.match(WS.all[1].url, /cursor=7&beat=1$/);
         assert.equal(ws.closed, 1000, "a's socket closed");
     } finally {
         for (const l of all) l.close();

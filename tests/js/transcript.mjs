@@ -44,7 +44,7 @@ export function render(a, msgs) {
         case ACT_WS_OPEN:
             return `ws_open ${a.socket} ${quoted(query(a.cursor, 0))}`;
         case ACT_WS_SEND:
-            return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame)}`;
+            return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame) || '""'}`; // a beat: empty
         case ACT_WS_CLOSE:
             return `ws_close ${a.socket} ${a.code} ${REASONS[a.reason]}`;
         case ACT_POLL:

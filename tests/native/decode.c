@@ -147,6 +147,7 @@ typedef struct obj {
     dec_span type, cursor, message, data, messages, code, error;
     int has_id;
     uint64_t id;
+    uint64_t beat; /* hello's "beat" when a whole number below 2^32, else 0 */
 } obj;
 
 static int span_is(dec_span s, const char *lit) { return s.p && s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
@@ -169,7 +170,7 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
         if (s->p >= s->end || *s->p++ != ':') return fail(s);
         skip_ws(s);
         v.p = s->p;
-        if (span_is(key, "id") && s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        if ((span_is(key, "id") || span_is(key, "beat")) && s->p < s->end && *s->p >= '0' && *s->p <= '9') {
             if (!scan_number(s, &is_uint)) return 0;
         } else if (!scan_value(s, depth + 1)) {
             return 0;
@@ -189,6 +190,11 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
         } else if (span_is(key, "messages")) {
             if (*v.p != '[') return fail(s);
             o->messages = v;
+        } else if (span_is(key, "beat")) {
+            const char *q;
+            uint64_t beat = 0;
+            for (q = v.p; is_uint && v.n <= 10 && q < v.p + v.n; q++) beat = beat * 10 + (uint64_t)(*q - '0');
+            o->beat = is_uint && v.n <= 10 && beat <= UINT32_MAX ? beat : 0;
         } else if (span_is(key, "id")) {
             const char *q;
             uint64_t id = 0;
@@ -227,6 +233,10 @@ void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
     int ok = scan_obj(&s, 1, &o);
     uint32_t i;
     memset(f, 0, sizeof *f);
+    if (!n) { /* an empty text frame: a server's beat */
+        f->type = LL_FRAME_BEAT;
+        return;
+    }
     skip_ws(&s);
     ok = ok && !s.bad && s.p == s.end;
     f->depth = depth(text, n, &s, ok);
@@ -237,7 +247,7 @@ void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
     for (i = 0; i < 6 && !span_is(o.type, types[i]); i++) {}
     f->type = i < 6 ? i : LL_FRAME_OTHER;
     if (f->type == LL_FRAME_MSG && !o.data.p) f->type = LL_FRAME_BAD;
-    f->id = o.has_id && o.id <= UINT32_MAX ? (uint32_t)o.id : 0;
+    f->id = f->type == LL_FRAME_HELLO ? (uint32_t)o.beat : o.has_id && o.id <= UINT32_MAX ? (uint32_t)o.id : 0;
     f->cursor = o.cursor, f->message = o.message, f->data = o.data;
     f->code = f->type == LL_FRAME_ACK ? o.error : o.code;
     if (f->type == LL_FRAME_ACK && o.error.p && !o.error.n) f->code = (dec_span){"rejected", 8};

@@ -139,10 +139,14 @@ static size_t raw(sim *s, char *buf, size_t cap) {
 
 static size_t frame(sim *s, char *buf, size_t cap) {
     char k[LL_CURSOR_TEXT];
-    switch (next(s) % 9) {
-    case 0:
-        return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}",
-                                cursor_text(s, k));
+    switch (next(s) % 10) {
+    case 0: /* from a server that pings, or one that beats (at most 0 to 30 s apart) */
+        if (next(s) % 2)
+            return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}",
+                                    cursor_text(s, k));
+        return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"beat\":%u}", cursor_text(s, k),
+                                (unsigned)(next(s) % 31) * 1000);
+    case 8: return 0; /* a beat: an empty text frame */
     case 1:
         s->server_seq++;
         return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"cursor\":\"%s\",\"data\":{\"n\":%u}}", cursor_text(s, k),

@@ -67,6 +67,7 @@ static void render(const ll_action *a, const dec_span *data, size_t n_data, char
     case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u \"%s\"", a->id, q); break;
     case LL_ACT_WS_SEND: /* spelled as js/protocol.mjs spells the client's frames */
         if (a->a == LL_OUT_SEND) snprintf(out, cap, "ws_send %u send=%u", a->id, a->b);
+        else if (a->a == LL_OUT_BEAT) snprintf(out, cap, "ws_send %u \"\"", a->id); /* an empty frame */
         else snprintf(out, cap, "ws_send %u {\"type\":\"%s\"}", a->id, a->a == LL_OUT_PING ? "ping" : "pong");
         break;
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;

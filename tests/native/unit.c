@@ -118,8 +118,10 @@ static void test_decode_frames(void) {
         {"{\"data\":\"\\\"quoted\\\"\",\"type\":\"msg\",\"cursor\":\"1\"}", LL_FRAME_MSG},
         {"{\"type\":\"x\",\"unknown\":{\"deep\":[[[]]]}}", LL_FRAME_OTHER},
         {"{\"type\":\"msg\",\"cursor\":\"1\",\"data\":\"\xc3\xa9\"}", LL_FRAME_MSG},
+        /* an empty text frame: a beat (only servers that announced beats send one) */
+        {"", LL_FRAME_BEAT},
         /* not JSON, not an object, or a known field of the wrong type: bad */
-        {"", LL_FRAME_BAD},
+        {" ", LL_FRAME_BAD},
         {"[]", LL_FRAME_BAD},
         {"\"x\"", LL_FRAME_BAD},
         {"{", LL_FRAME_BAD},
@@ -149,8 +151,9 @@ static void test_decode_frames(void) {
         const char *t = cases[i].text;
         size_t n = strlen(t);
         CHECK(frame_type(t) == cases[i].type, "frame %s", t);
-        /* a proper prefix of a frame is never a frame (trailing blanks aside) */
-        for (cut = 0; cut < n && cases[i].type != LL_FRAME_BAD; cut++) {
+        /* a proper prefix of a frame is never a frame (trailing blanks aside; the empty
+         * prefix is a beat) */
+        for (cut = 1; cut < n && cases[i].type != LL_FRAME_BAD; cut++) {
             dec_frame f;
             size_t k;
             int trailing = 1;

@@ -22,6 +22,8 @@ LIMITS: Mapping[str, Any] = MappingProxyType({
     "request_body_timeout_ms": 10000,  # ms
     "max_request_target_bytes": 8000,  # bytes
     "drain_max_bytes": 16777216,  # bytes
+    "beat_first_ms": 2500,  # ms
+    "beat_sweep_ms": 250,  # ms
     "silent_peer_heartbeats": 3,  # count
     "retry_after_unavailable": 1,  # s
     "preflight_max_age": 600,  # s
