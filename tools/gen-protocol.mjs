@@ -125,6 +125,8 @@ function nodeModule({ spec, options, errors, checkOrder, streamRe, cursorRe, wai
         `export const CURSOR_RE = /${cursorRe}/;`,
         `export const CURSOR_PART_MAX = ${spec.grammar.cursor.part_max}n;`,
         `export const WAIT_RE = /${waitRe}/;`,
+        '/** A WebSocket URL asks for beats with `beat=<BEAT_QUERY_VALUE>` (grammar "beat"). */',
+        `export const BEAT_QUERY_VALUE = ${js(spec.grammar.beat.value)};`,
         '',
     ];
     return lines.join('\n');
@@ -210,6 +212,8 @@ function flaskModule({ spec, options, errors, checkOrder, streamRe, cursorRe, wa
         `CURSOR_RE = re.compile(r"${cursorRe.replace(/\$$/, '\\Z')}")`,
         `CURSOR_PART_MAX = ${spec.grammar.cursor.part_max}`,
         `WAIT_RE = re.compile(r"${waitRe.replace(/\$$/, '\\Z')}")`,
+        '# A WebSocket URL asks for beats with `beat=<BEAT_QUERY_VALUE>` (grammar "beat").',
+        `BEAT_QUERY_VALUE = ${py(spec.grammar.beat.value)}`,
         '',
     ];
     return lines.join('\n');

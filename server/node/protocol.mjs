@@ -125,3 +125,5 @@ export const STREAM_NAME_RE = /^[A-Za-z0-9_.:-]{1,200}$/;
 export const CURSOR_RE = /^([0-9]{1,20})(?:-([0-9]{1,20}))?$/;
 export const CURSOR_PART_MAX = 18446744073709551615n;
 export const WAIT_RE = /^[0-9]{1,20}$/;
+/** A WebSocket URL asks for beats with `beat=<BEAT_QUERY_VALUE>` (grammar "beat"). */
+export const BEAT_QUERY_VALUE = "1";

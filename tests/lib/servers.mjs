@@ -211,10 +211,12 @@ export function wsUrl(url, params = {}) {
 
 /**
  * A minimal WebSocket test client over `ws`. Frames are queued; next() takes the next one
- * with a bounded wait. Does NOT answer pings by itself unless autoPong is set.
+ * with a bounded wait. Does NOT answer pings by itself unless autoPong is set. An empty text
+ * frame (a server's beat) is the frame `{beat: true}`; `arrivals[i]` is when `frames[i]`
+ * came (Date.now()), `pings` counts the control pings received.
  *
  * @param {string} url server base URL (stream `test`) or a stream's URL
- * @param {{cursor?: string, protocols?: string[]|string, timeoutMs?: number, autoPong?: boolean, headers?: object}} [opts]
+ * @param {{cursor?: string, query?: object, protocols?: string[]|string, timeoutMs?: number, autoPong?: boolean, headers?: object}} [opts]
  * @returns {Promise<{ws, protocol, frames, next, nextOfType, send, sendRaw, close, closed}>}
  *   Rejects when the upgrade fails: err.status carries the HTTP status when there is one.
  */
@@ -222,7 +224,7 @@ export function connectWs(url, opts = {}) {
     const timeoutMs = opts.timeoutMs ?? 5000;
     const protocols = opts.protocols ?? [SUBPROTOCOL];
     return new Promise((resolve, reject) => {
-        const ws = new WebSocket(wsUrl(url, { cursor: opts.cursor }), protocols, {
+        const ws = new WebSocket(wsUrl(url, { cursor: opts.cursor, ...opts.query }), protocols, {
             handshakeTimeout: timeoutMs,
             headers: opts.headers,
             perMessageDeflate: false,
@@ -240,11 +242,12 @@ export function connectWs(url, opts = {}) {
         ws.on('message', (data, isBinary) => {
             let f;
             try {
-                f = isBinary ? { binary: data } : JSON.parse(data.toString('utf8'));
+                f = isBinary ? { binary: data } : data.length === 0 ? { beat: true } : JSON.parse(data.toString('utf8'));
             } catch {
                 f = { unparsable: data.toString('utf8') };
             }
             client.frames.push(f);
+            client.arrivals.push(Date.now());
             if (opts.autoPong && f && f.type === 'ping') ws.send('{"type":"pong"}');
             pushFrame(f);
         });
@@ -254,6 +257,7 @@ export function connectWs(url, opts = {}) {
             for (const w of waiters.splice(0)) w.reject(Object.assign(new Error(`socket closed ${code}`), closeInfo));
         });
         ws.on('error', () => {});
+        ws.on('ping', () => client.pings++);
         ws.once('unexpected-response', (req, res) => {
             const e = new Error(`upgrade refused: ${res.statusCode}`);
             e.status = res.statusCode;
@@ -271,6 +275,8 @@ export function connectWs(url, opts = {}) {
                 return ws.protocol;
             },
             frames: [],
+            arrivals: [],
+            pings: 0,
             get closeInfo() {
                 return closeInfo;
             },

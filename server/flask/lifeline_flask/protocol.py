@@ -132,3 +132,5 @@ STREAM_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}\Z")
 CURSOR_RE = re.compile(r"^([0-9]{1,20})(?:-([0-9]{1,20}))?\Z")
 CURSOR_PART_MAX = 18446744073709551615
 WAIT_RE = re.compile(r"^[0-9]{1,20}\Z")
+# A WebSocket URL asks for beats with `beat=<BEAT_QUERY_VALUE>` (grammar "beat").
+BEAT_QUERY_VALUE = "1"
