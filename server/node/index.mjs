@@ -28,10 +28,10 @@
 import { Rejected, StoreUnavailable, TooManyStreams, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
-import { MemoryStore } from './memory-store.mjs';
-import { RedisStore } from './redis-store.mjs';
-import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
-import { refuseUpgrade, runConnection } from './websocket.mjs';
+import { MemoryStore } from './stores/memory.mjs';
+import { RedisStore } from './stores/redis.mjs';
+import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './transports/http.mjs';
+import { refuseUpgrade, runConnection } from './transports/websocket.mjs';
 import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS } from './protocol.mjs';
 import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';

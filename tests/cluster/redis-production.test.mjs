@@ -6,8 +6,8 @@
 //   node --test tests/cluster/redis-production.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../server/node/memory-store.mjs';
-import { RedisStore, COMMAND_TIMEOUT_MS, parseRedisUrl } from '../../server/node/redis-store.mjs';
+import { MemoryStore } from '../../server/node/stores/memory.mjs';
+import { RedisStore, COMMAND_TIMEOUT_MS, parseRedisUrl } from '../../server/node/stores/redis.mjs';
 import { StoreUnavailable, TooManyStreams } from '../../server/node/errors.mjs';
 import { startRedis, redisAvailable } from '../lib/services.mjs';
 

@@ -1,9 +1,9 @@
-// http.mjs — the HTTP side of one stream URL: polls, long polls, POST sends, preflights.
+// transports/http.mjs — the HTTP side of one stream URL: polls, long polls, POST sends, preflights.
 //
 // The error table, the headers, the grammars and the order of checks come from the spec
 // (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them); tests/conformance/
 // checks every one a client can observe. What the spec leaves to prose:
-//  - Cursor validity (memory-store.mjs): a cursor in [oldest retained − 1, head] of the
+//  - Cursor validity (stores/memory.mjs): a cursor in [oldest retained − 1, head] of the
 //    current epoch is served; `0`/`0-0` is everything retained and never resets; anything
 //    else is `410 {"type":"reset","cursor":<head>}`. A repeated query parameter: the first
 //    one counts.
@@ -27,11 +27,11 @@
 //    writes it, and served back as it came.
 //  - A long poll whose client goes away releases its subscription at once.
 
-import { HttpError, Rejected, StoreUnavailable, httpError } from './errors.mjs';
-import { parseCursor, compareCursors } from './cursor.mjs';
-import { runChecks } from './checks.mjs';
-import { HEADERS, LIMITS, WAIT_RE } from './protocol.mjs';
-import { MemoryStore } from './memory-store.mjs';
+import { HttpError, Rejected, StoreUnavailable, httpError } from '../errors.mjs';
+import { parseCursor, compareCursors } from '../cursor.mjs';
+import { runChecks } from '../checks.mjs';
+import { HEADERS, LIMITS, WAIT_RE } from '../protocol.mjs';
+import { MemoryStore } from '../stores/memory.mjs';
 
 /**
  * The why of a reset whose cursor a sibling process gave out: a memory-store cursor of a later

@@ -1,4 +1,4 @@
-// redis-store.mjs — the Redis store: streams that outlive the process and are shared by every
+// stores/redis.mjs — the Redis store: streams that outlive the process and are shared by every
 // process on one Redis, a Sentinel-managed Redis, or a Redis Cluster (server/DESIGN.md "Redis
 // layout", "Redis in production"; the Lua scripts in server/redis/ are the one source, the
 // Flask package uses the same files).
@@ -43,14 +43,14 @@
 
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { StoreUnavailable } from './errors.mjs';
-import { parseCursor } from './cursor.mjs';
-import { waitWith, DEFAULT_STREAM_TTL } from './memory-store.mjs';
+import { StoreUnavailable } from '../errors.mjs';
+import { parseCursor } from '../cursor.mjs';
+import { waitWith, DEFAULT_STREAM_TTL } from './memory.mjs';
 import { Subscribers } from './subscribers.mjs';
-import { peer } from './peers.mjs';
+import { peer } from '../peers.mjs';
 
 const script = (name) => {
-    const text = fs.readFileSync(new URL(`../redis/${name}.lua`, import.meta.url), 'utf8');
+    const text = fs.readFileSync(new URL(`../../redis/${name}.lua`, import.meta.url), 'utf8');
     return { text, sha: crypto.createHash('sha1').update(text).digest('hex') };
 };
 const SCRIPTS = { append: script('append'), read: script('read') };

@@ -1,4 +1,4 @@
-// memory-store.mjs — the default store: one in-memory log per stream, lost with the process.
+// stores/memory.mjs — the default store: one in-memory log per stream, lost with the process.
 //
 // Store interface (server/DESIGN.md "Store interface"; every method may return a Promise,
 // the handler awaits each):
@@ -34,9 +34,9 @@
 // (live + tombstones): a new stream beyond that first pushes out the oldest tombstones, and
 // when every slot is a live stream its append throws TooManyStreams (503 `too_many_streams`).
 
-import { parseCursor, compareCursors, formatCursor, isZero } from './cursor.mjs';
+import { parseCursor, compareCursors, formatCursor, isZero } from '../cursor.mjs';
 import { Subscribers } from './subscribers.mjs';
-import { TooManyStreams } from './errors.mjs';
+import { TooManyStreams } from '../errors.mjs';
 
 /** Default idle time after which a stream's keys / memory go (24 h), and the stream cap. */
 export const DEFAULT_STREAM_TTL = 24 * 3600e3;
@@ -148,7 +148,7 @@ export class MemoryStore {
         return cursor;
     }
 
-    /** @returns {import('./index.d.ts').ReadResult} */
+    /** @returns {import('../index.d.ts').ReadResult} */
     read(stream, cursor, limit = Infinity) {
         this._sweep();
         const s = this._streams.get(stream) ?? this._tombstones.get(stream) ?? { epoch: this._epoch, offset: 0n, floor: 0n, log: [] };

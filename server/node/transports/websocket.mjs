@@ -1,4 +1,4 @@
-// websocket.mjs — the WebSocket side of one stream URL.
+// transports/websocket.mjs — the WebSocket side of one stream URL.
 //
 // The error table (codes, close codes, messages), the order of checks and the limits come
 // from the spec (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them).
@@ -37,11 +37,11 @@
 //    changed heartbeat applies to sockets opened after the change (hello announced the old
 //    one to the others).
 
-import { StoreUnavailable } from './errors.mjs';
-import { parseCursor } from './cursor.mjs';
+import { StoreUnavailable } from '../errors.mjs';
+import { parseCursor } from '../cursor.mjs';
 import { authorized, deliverSend, nestsDeeperThan, parseSend } from './http.mjs';
-import { runChecks } from './checks.mjs';
-import { ERRORS, LIMITS } from './protocol.mjs';
+import { runChecks } from '../checks.mjs';
+import { ERRORS, LIMITS } from '../protocol.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
 export function refuseUpgrade(socket, status, code, message, headers = {}) {
