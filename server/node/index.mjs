@@ -28,6 +28,7 @@
 import { Rejected, StoreUnavailable, TooManyStreams, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
+import { Store } from './stores/base.mjs';
 import { MemoryStore } from './stores/memory.mjs';
 import { RedisStore } from './stores/redis.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './transports/http.mjs';
@@ -38,7 +39,7 @@ import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
 
-export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
+export { Rejected, StoreUnavailable, TooManyStreams, Store, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
 
 /** Option defaults and ranges: the spec's (protocol.mjs; server/DESIGN.md "Options"). */
 export { DEFAULTS };

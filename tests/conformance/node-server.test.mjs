@@ -56,7 +56,7 @@ describe('MemoryStore', () => {
     it('read: from now, 0, resume, limit', () => {
         const s = new MemoryStore({ now });
         for (const d of ['a', 'b', 'c']) add(s, 'x', d);
-        assert.deepEqual(s.read('x', undefined), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(s.read('x', undefined), { messages: [], cursor: '1000-3', reset: false });
         assert.deepEqual(datas(s.read('x', '0')), ['a', 'b', 'c']);
         assert.equal(s.read('x', '0-0').messages.length, 3);
         assert.deepEqual(s.read('x', '1000-1'), {
@@ -65,8 +65,9 @@ describe('MemoryStore', () => {
                 { cursor: '1000-3', json: '"c"' },
             ],
             cursor: '1000-3',
+            reset: false,
         });
-        assert.deepEqual(s.read('x', '1000-3'), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(s.read('x', '1000-3'), { messages: [], cursor: '1000-3', reset: false });
         assert.deepEqual(s.read('x', '0', 2).cursor, '1000-2');
         assert.deepEqual(datas(s.read('x', '0', 2)), ['a', 'b']);
         assert.deepEqual(s.read('x', '1000'), s.read('x', '0')); // 1000 is 1000-0
@@ -75,12 +76,12 @@ describe('MemoryStore', () => {
     it('retention: older than oldest−1 resets to head; oldest−1 resumes; 0 gets the rest', () => {
         const s = new MemoryStore({ now, retention: 3 });
         for (let i = 1; i <= 6; i++) add(s, 'x', i);
-        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-6', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-3')), [4, 5, 6]);
         assert.deepEqual(datas(s.read('x', '0')), [4, 5, 6]);
-        assert.deepEqual(s.read('x', '5'), { reset: true, cursor: '1000-6' }); // 5-0: another epoch
+        assert.deepEqual(s.read('x', '5'), { messages: [], cursor: '1000-6', reset: true }); // 5-0: another epoch
         s.retention = 1;
-        assert.deepEqual(s.read('x', '1000-4'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(s.read('x', '1000-4'), { messages: [], cursor: '1000-6', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-5')), [6]);
     });
 
@@ -91,25 +92,25 @@ describe('MemoryStore', () => {
         add(s, 'x', 2);
         t = 1120; // message 1 is 120 ms old
         assert.deepEqual(datas(s.read('x', '0')), [2]);
-        assert.deepEqual(s.read('x', '1000-0'), { reset: true, cursor: '1000-2' });
+        assert.deepEqual(s.read('x', '1000-0'), { messages: [], cursor: '1000-2', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-1')), [2]);
         t = 1200;
-        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1000-2' });
-        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-2' });
+        assert.deepEqual(s.read('x', '1000-1'), { messages: [], cursor: '1000-2', reset: true });
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-2', reset: false });
     });
 
-    it('ahead of head and other epochs reset; reset() gets a newer epoch even in the same ms', () => {
+    it('ahead of head and other epochs reset; clear() gets a newer epoch even in the same ms', () => {
         const s = new MemoryStore({ now });
         add(s, 'x', 'x');
-        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.read('x', '999-5'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.read('x', '1001-0'), { reset: true, cursor: '1000-1' });
-        s.reset(); // same clock value
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-1', reset: true });
+        assert.deepEqual(s.read('x', '999-5'), { messages: [], cursor: '1000-1', reset: true });
+        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1000-1', reset: true });
+        s.clear(); // same clock value
         assert.equal(s.head('x'), '1001-0');
-        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1001-0' });
-        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1001-0' });
+        assert.deepEqual(s.read('x', '1000-1'), { messages: [], cursor: '1001-0', reset: true });
+        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1001-0', reset: false });
         t = 5000;
-        s.reset();
+        s.clear();
         assert.equal(s.head('x'), '5000-0');
     });
 
@@ -424,8 +425,8 @@ class AsyncStore {
     subscribe(stream, fn) {
         return this.inner.subscribe(stream, fn);
     }
-    reset() {
-        return this.inner.reset();
+    clear() {
+        return this.inner.clear();
     }
 }
 
