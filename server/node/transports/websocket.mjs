@@ -39,8 +39,8 @@
 
 import { StoreUnavailable } from '../errors.mjs';
 import { parseCursor } from '../cursor.mjs';
-import { authorized, deliverSend, nestsDeeperThan, parseSend } from './http.mjs';
-import { runChecks } from '../checks.mjs';
+import { deliverSend, jsonChecks, parseSend } from '../sends.mjs';
+import { runChecks, subscribeCheck } from '../checks.mjs';
 import { ERRORS, LIMITS } from '../protocol.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
@@ -136,7 +136,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let last;
     try {
         const refused = await runChecks('wsOpen', {
-            authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
+            authorize_subscribe: subscribeCheck(ctx, stream, req),
             cursor: () => cursorRaw !== null && !parseCursor(cursorRaw) && 'cursor must be <u64> or <u64>-<u64>',
         });
         if (refused) return fail(refused.error, refused.message);
@@ -202,14 +202,12 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         const refused = await runChecks('wsFrame', {
             size: true, // ws: maxPayload
             text: () => isBinary && 'binary frames are not part of the protocol',
-            depth: () => nestsDeeperThan(data.toString('utf8'), ctx.config.maxJsonDepth) && `frame nests deeper than ${ctx.config.maxJsonDepth}`,
-            json: () => {
-                try {
-                    f = JSON.parse(data.toString('utf8'));
-                } catch {
-                    return 'frame is not valid JSON';
-                }
-            },
+            ...jsonChecks(
+                ctx,
+                'frame',
+                () => data.toString('utf8'),
+                (v) => (f = v),
+            ),
             frame_shape: () =>
                 (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.type !== 'string') && 'frame must be a JSON object with a string "type"',
             send_shape: () => {
@@ -221,14 +219,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         if (refused) return fail(refused.error, refused.message, isBinary ? ERRORS.bad_frame.binaryClose : undefined);
         if (f.type === 'ping') return out('{"type":"pong"}');
         if (f.type !== 'send') return; // pong and unknown types are ignored
-        const rejected = await deliverSend(ctx, stream, send.data, req);
-        out(
-            JSON.stringify(
-                rejected
-                    ? { type: 'ack', id: send.id, error: rejected.error, message: rejected.message ?? ERRORS[rejected.error]?.message ?? '' }
-                    : { type: 'ack', id: send.id },
-            ),
-        );
+        out(await deliverSend(ctx, stream, send, req));
     }
 
     // Heartbeat.
