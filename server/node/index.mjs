@@ -38,6 +38,7 @@ import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
+import { Sessions } from './session.mjs';
 
 export { Rejected, StoreUnavailable, TooManyStreams, Store, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
 
@@ -101,8 +102,8 @@ export function createLifeline(options = {}) {
         onSend: o.onSend,
         intercept: o.intercept ?? {},
         log,
-        held: new Set(), // held and delayed polls: {destroy(), revoke?(message), stream?, req?}
-        sessions: new Set(), // running WebSockets: {stream, req, revoke(message)}
+        sessions: new Sessions(), // the open WebSockets and held long polls (session.mjs)
+        delayed: new Set(), // poll answers the test seam delays (intercept.delay): each a function that drops one
     };
     const sockets = new Set();
     let closed = false;
@@ -223,15 +224,7 @@ export function createLifeline(options = {}) {
     function disconnect(stream, { where, message = 'access to this stream was revoked' } = {}) {
         if (stream !== null && stream !== undefined && !isStreamName(stream)) throw new TypeError(`not a stream name: ${JSON.stringify(stream)}`);
         if (where !== undefined && typeof where !== 'function') throw new TypeError('where must be a function (req) => boolean');
-        const hit = (c) => (stream == null || c.stream === stream) && (!where || where(c.req) === true);
-        let n = 0;
-        for (const c of [...ctx.sessions, ...ctx.held]) {
-            if (c.revoke && hit(c)) {
-                c.revoke(message);
-                n++;
-            }
-        }
-        return n;
+        return ctx.sessions.disconnect(stream, where, message);
     }
 
     /** Change numeric options at run time (new requests and sockets see them). */
@@ -251,7 +244,8 @@ export function createLifeline(options = {}) {
         if (closed) return;
         closed = true;
         for (const ws of sockets) ws.terminate();
-        for (const h of [...ctx.held]) h.destroy();
+        ctx.sessions.close();
+        for (const drop of [...ctx.delayed]) drop();
         wss.close();
         if (ownStore) await store.close?.();
     }

@@ -177,65 +177,55 @@ async function poll(ctx, req, res, stream, query) {
 }
 
 /**
- * Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look.
+ * Hold until a message after `cursor` exists (or `waitMs`): a session of kind `long_poll`,
+ * subscribed before its first read, ended by the answer, the timeout, the client going away,
+ * `live.disconnect` (403 revoked) or the handler closing.
  * @returns {Promise<void>}
  */
 function longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew) {
     return new Promise((resolve, reject) => {
-        let finished = false;
-        let checking = false;
-        let again = false;
-        const hold = {
+        /** @type {NodeJS.Timeout | undefined} */
+        let timer;
+        const session = ctx.sessions.open({
+            store: ctx.store,
             stream,
             req,
-            destroy: () => (finish(), res.destroy()),
+            kind: 'long_poll',
+            cursor,
             revoke: (message) => finish() && reject(httpError('revoked', message)), // live.disconnect
-        };
+            close: () => (finish(), res.destroy()),
+        });
         const finish = () => {
-            if (finished) return false;
-            finished = true;
-            unsub();
+            if (!session.end()) return false;
             clearTimeout(timer);
-            ctx.held.delete(hold);
             return true;
         };
-        const check = async () => {
-            if (finished) return;
-            if (checking) return void (again = true);
-            checking = true;
-            try {
-                do {
-                    again = false;
-                    const r = await ctx.store.read(stream, cursor, ctx.config.batch);
-                    if (finished) return;
-                    if (r.reset || r.messages.length) {
-                        finish();
-                        answer(r);
-                        return resolve();
-                    }
-                } while (again);
-            } catch (err) {
-                if (finish()) reject(err);
-            } finally {
-                checking = false;
-            }
-        };
-        const unsub = ctx.store.subscribe(stream, check);
-        const timer = setTimeout(() => {
+        const reader = session.follow(
+            async () => {
+                const r = await session.read(ctx.config.batch);
+                if (session.ended) return false;
+                if (r.reset || r.messages.length) {
+                    finish();
+                    answer(r);
+                    resolve();
+                }
+            },
+            { failed: (err) => finish() && reject(err) },
+        );
+        timer = setTimeout(() => {
             if (finish()) nothingNew().then(resolve, reject);
         }, waitMs);
-        ctx.held.add(hold);
         res.on('close', () => finish() && resolve()); // the client gave up: release everything
-        check();
+        reader.wake();
     });
 }
 
-/** Run `go` after `ms` unless the response closes or the handler closes first. */
+/** Run `go` after `ms` unless the response closes or the handler closes first (the test seam's delay). */
 function later(ctx, res, go, ms) {
-    const hold = { destroy: () => (clearTimeout(t), ctx.held.delete(hold), res.destroy()) };
-    const t = setTimeout(() => (ctx.held.delete(hold), go()), ms);
-    ctx.held.add(hold);
-    res.on('close', () => (clearTimeout(t), ctx.held.delete(hold)));
+    const drop = () => (clearTimeout(t), ctx.delayed.delete(drop), res.destroy());
+    const t = setTimeout(() => (ctx.delayed.delete(drop), go()), ms);
+    ctx.delayed.add(drop);
+    res.on('close', () => (clearTimeout(t), ctx.delayed.delete(drop)));
 }
 
 /** The answer when a body parser mounted before the handler read the body into something else than its text. */

@@ -62,7 +62,7 @@ const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 41
 
 /** Run one accepted connection on `stream` until it closes. */
 export async function runConnection(ctx, ws, req, stream, cursorRaw) {
-    const { store, intercept, log } = ctx;
+    const { intercept, log } = ctx;
     const heartbeat = ctx.config.heartbeat;
     const batch = () => ctx.config.batch;
     const muted = () => intercept.muted?.(ws) === true;
@@ -70,18 +70,22 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let lastSent = Date.now();
     let lastRecv = Date.now();
     const timers = new Set();
-    let unsub = () => {};
     let closed = false;
-    let pumping = false; // one read at a time ...
-    let again = false; // ... and another after it when woken meanwhile
-    let waitingForDrain = false; // a batch stopped early: the pump waits for the socket to drain
+    let reading = false; // the first read was written: the reader may read on
+    let waitingForDrain = false; // a batch stopped early: the reader waits for the socket to drain
     ws.on('error', () => {});
-    const session = { stream, req, revoke: (message) => fail('revoked', message) }; // live.disconnect
-    ctx.sessions.add(session);
+    const session = ctx.sessions.open({
+        store: ctx.store,
+        stream,
+        req,
+        kind: 'websocket',
+        cursor: cursorRaw ?? undefined,
+        revoke: (message) => fail('revoked', message), // live.disconnect
+        close: () => ws.terminate(),
+    });
     ws.on('close', () => {
         closed = true;
-        ctx.sessions.delete(session);
-        unsub();
+        session.end();
         for (const t of timers) clearTimeout(t);
     });
 
@@ -133,7 +137,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     ws.on('pong', () => (lastRecv = Date.now()));
 
     // Start: checks, subscribe, first read, reset/hello, backlog.
-    let last;
+    let reader;
     try {
         const refused = await runChecks('wsOpen', {
             authorize_subscribe: subscribeCheck(ctx, stream, req),
@@ -141,41 +145,33 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         });
         if (refused) return fail(refused.error, refused.message);
         if (closed) return;
-        unsub = store.subscribe(stream, () => pump());
-        const r = await store.read(stream, cursorRaw ?? undefined, batch());
-        const head = await store.head(stream);
+        reader = session.follow(readOn, { failed: broken, paused: () => !reading || waitingForDrain });
+        const from = session.cursor;
+        const r = await session.read(batch());
+        const head = await session.head();
         if (!open()) return;
         if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
-        last = r.reset ? r.cursor : sendBatch(r, cursorRaw ?? r.cursor);
-        if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
+        if (!r.reset) session.cursor = sendBatch(r, from ?? r.cursor);
+        reading = true;
+        if (r.reset || r.messages.length >= batch() || reader.pending) reader.wake(); // pending: woken during the first read
         started();
     } catch (err) {
         return broken(err);
     }
 
-    // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
-    async function pump() {
-        if (closed) return;
-        if (pumping || last === undefined || waitingForDrain) return void (again = true);
-        pumping = true;
-        try {
-            do {
-                again = false;
-                const r = await store.read(stream, last, batch());
-                if (closed) return;
-                if (r.reset) return fail('overflow'); // the log moved past this socket's cursor: the client reconnects
-                last = sendBatch(r, last);
-                if (r.messages.length >= batch()) again = true;
-            } while (again && !closed && !waitingForDrain);
-        } catch (err) {
-            broken(err);
-        } finally {
-            pumping = false;
-        }
+    // Read on from the session's cursor whenever news may exist (the session runs one read
+    // at a time, again if woken meanwhile); a full batch reads on at once.
+    async function readOn() {
+        const from = session.cursor;
+        const r = await session.read(batch());
+        if (closed) return false;
+        if (r.reset) return (fail('overflow'), false); // the log moved past this socket's cursor: the client reconnects
+        session.cursor = sendBatch(r, from);
+        return r.messages.length >= batch();
     }
     // Send a read's messages until the queue passes half the pending limit; returns the
-    // cursor to read on from (`from` when none was sent). When it stopped early, the pump
+    // cursor to read on from (`from` when none was sent). When it stopped early, the reader
     // runs again once the socket drained.
     function sendBatch(r, from) {
         let cursor = from;
@@ -185,7 +181,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
                     waitingForDrain = true;
                     flushed.then(() => {
                         waitingForDrain = false;
-                        pump();
+                        reader.wake();
                     });
                 }
                 return cursor;
