@@ -12,7 +12,12 @@
 // alone and return false (so Express/Connect mount it as
 // `app.use((req, res, next) => live.handle(req, res) || next())`). The contract — URLs,
 // hooks, origins, options, the store interface — is server/DESIGN.md; the protocol decisions
-// are listed at the top of http.mjs and websocket.mjs.
+// are listed at the top of transports/http.mjs and transports/websocket.mjs.
+//
+// The files mirror the Flask package's (server/DESIGN.md "One design, files mirrored"): this
+// one reads the options, makes the store (stores/), routes a request or an upgrade to its
+// transport (transports/), and holds the registry of open sessions (session.mjs), which
+// `disconnect` ends; a send's pipeline is sends.mjs, the spec's check order checks.mjs.
 //
 // Test seam (not for applications): `intercept` lets the demo/test layer (demo/faults.mjs)
 // break things on purpose without fault code in here:

@@ -1,6 +1,6 @@
 // The Node library's and demo server's own parts, beyond the shared protocol suite: the
-// memory store and its cursor rules, static files, origin checks, decisions the README leaves
-// open (listed at the top of server/node/http.mjs and websocket.mjs), the in-process API and
+// memory store and its cursor rules, the Store base class, sessions, static files, origin checks, decisions the README leaves
+// open (listed at the top of server/node/transports/http.mjs and websocket.mjs), the in-process API and
 // the CLI contract.
 //
 //   node --test tests/conformance/
@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { MemoryStore } from '../../server/node/index.mjs';
+import { MemoryStore, Store } from '../../server/node/index.mjs';
+import { Sessions } from '../../server/node/session.mjs';
 import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
 import { createServer } from '../../demo/server.mjs';
 import { isLoopback } from '../../demo/admin.mjs';
@@ -137,6 +138,117 @@ describe('MemoryStore', () => {
     it('rejects bad input', () => {
         assert.throws(() => new MemoryStore({ retention: 0 }));
         assert.throws(() => new MemoryStore().read('x', 'nope'));
+    });
+});
+
+describe('Store (the base every store extends)', () => {
+    it('a store that gives append, read, head and subscribe inherits wait (true on news, false at the timeout), health, clear', async () => {
+        class Wrapped extends Store {
+            inner = new MemoryStore();
+            append = (stream, json) => this.inner.append(stream, json);
+            read = (stream, c, l) => this.inner.read(stream, c, l);
+            head = (stream) => this.inner.head(stream);
+            subscribe = (stream, fn) => this.inner.subscribe(stream, fn);
+        }
+        const s = new Wrapped();
+        const w = s.wait('x', s.head('x'), 5000);
+        s.append('x', '1');
+        assert.equal(await w, true);
+        assert.equal(await s.wait('x', s.head('x'), 20), false);
+        assert.equal(await s.wait('x', '0', 5000), true, 'a message after the cursor exists already');
+        assert.deepEqual(s.health(), { ok: true, store: 'custom' });
+        assert.equal(s.clear(), undefined);
+        assert.throws(() => new Store().append('x', '1'), /no append/);
+        assert.throws(() => new Store({ retention: 0 }), RangeError);
+        assert.ok(new MemoryStore() instanceof Store);
+    });
+});
+
+describe('Session and Sessions', () => {
+    const req = (user) => ({ headers: { 'x-user': user } });
+    function open(sessions, store, kind, stream, user, cursor) {
+        const log = [];
+        const session = sessions.open({
+            store,
+            stream,
+            req: req(user),
+            kind,
+            cursor,
+            revoke: (message) => (log.push(['revoke', message]), session.end()),
+            close: () => (log.push(['close']), session.end()),
+        });
+        return { session, log };
+    }
+
+    it('reads after its cursor: messages and resets move it, nothing new does not, none takes the head', async () => {
+        const store = new MemoryStore({ retention: 2 });
+        const sessions = new Sessions();
+        const a = open(sessions, store, 'long_poll', 'x', 'a', '0').session;
+        assert.deepEqual(await a.read(10), { messages: [], cursor: `${store.epoch}-0`, reset: false });
+        assert.equal(a.cursor, '0', 'nothing new: 0 stays everything retained');
+        const c1 = store.append('x', '1');
+        assert.deepEqual(await a.read(10), { messages: [{ cursor: c1, json: '1' }], cursor: c1, reset: false });
+        assert.equal(a.cursor, c1);
+        const now = open(sessions, store, 'websocket', 'x', 'a').session;
+        await now.read(10);
+        assert.equal(now.cursor, c1, 'from now: the head');
+        for (const d of ['2', '3', '4']) store.append('x', d);
+        const r = await a.read(10);
+        assert.equal(r.reset, true);
+        assert.equal(a.cursor, store.head('x'), 'a reset moves to the head');
+    });
+
+    it('follow: subscribed first, one step at a time, once more when woken meanwhile; end releases it', async () => {
+        const store = new MemoryStore();
+        const sessions = new Sessions();
+        const { session } = open(sessions, store, 'websocket', 'x', 'a', '0');
+        let steps = 0;
+        let release;
+        const gate = new Promise((r) => (release = r));
+        const reader = session.follow(
+            async () => {
+                steps++;
+                await gate;
+            },
+            { failed: (err) => assert.fail(err) },
+        );
+        store.append('x', '1');
+        store.append('x', '2'); // while the first step runs
+        store.append('x', '3');
+        assert.equal(steps, 1);
+        release();
+        await until(() => steps === 2);
+        await new Promise((r) => setTimeout(r, 10));
+        assert.equal(steps, 2, 'three wake-ups during one step: one more step');
+        session.end();
+        store.append('x', '4');
+        await reader.wake();
+        assert.equal(steps, 2, 'ended: no step');
+    });
+
+    it('the registry counts by kind; disconnect revokes by stream and request; close drops every one', () => {
+        const store = new MemoryStore();
+        const sessions = new Sessions();
+        const ws1 = open(sessions, store, 'websocket', 'x', 'a');
+        const ws2 = open(sessions, store, 'websocket', 'y', 'b');
+        const lp = open(sessions, store, 'long_poll', 'x', 'b');
+        assert.equal(sessions.count(), 3);
+        assert.equal(sessions.count('websocket'), 2);
+        assert.equal(sessions.count('long_poll'), 1);
+        assert.equal(
+            sessions.disconnect('x', (r) => r.headers['x-user'] === 'b', 'gone'),
+            1,
+        );
+        assert.deepEqual(lp.log, [['revoke', 'gone']]);
+        assert.equal(sessions.count('long_poll'), 0);
+        assert.equal(sessions.disconnect('z', undefined, 'gone'), 0);
+        assert.equal(sessions.disconnect(null, undefined, 'all'), 2);
+        assert.deepEqual(ws1.log, [['revoke', 'all']]);
+        const again = open(sessions, store, 'websocket', 'x', 'a');
+        sessions.close();
+        assert.deepEqual(again.log, [['close']]);
+        assert.equal(sessions.count(), 0);
+        assert.equal(ws2.session.ended, true);
     });
 });
 
