@@ -24,7 +24,9 @@
 //    `requestBodyTimeoutMs` is 408 request_timeout, and the connection is closed.
 //  - A lone surrogate (`"\ud800"`) in a send's data is stored escaped, as JSON.stringify
 //    writes it, and served back as it came.
-//  - A long poll whose client goes away releases its subscription at once.
+//  - A held long poll is a session (session.mjs, kind `long_poll`): it reads after its
+//    cursor on every wake-up and answers the first messages or reset it reads; a long poll
+//    whose client goes away releases its subscription at once.
 
 import { HttpError, StoreUnavailable, httpError } from '../errors.mjs';
 import { parseCursor, compareCursors } from '../cursor.mjs';

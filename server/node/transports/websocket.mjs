@@ -9,9 +9,11 @@
 //    read the status of a refused upgrade; it can read an error frame). A hook that throws:
 //    error `internal`, close 1011. Every close the spec gives a code is preceded by its error
 //    frame, except the store being down (1012, no frame: nothing the client should show).
+//  - The socket is a session (session.mjs, kind `websocket`): the session reads the stream
+//    after its cursor and follows its news; this file moves what it read into frames.
 //  - Frames out: `reset` (only when the cursor is too old) and `hello` first, then the
 //    retained messages after the cursor, then live ones, each exactly once in order. The
-//    connection subscribes before its first read, so nothing appended meanwhile is lost;
+//    session subscribes before its first read, so nothing appended meanwhile is lost;
 //    every wake-up reads on from the last cursor sent, in batches of `batch`.
 //  - A read that answers reset after hello (the stream's history vanished, or the socket
 //    fell behind retention) is error `overflow` + close 1013: the client reconnects with its
