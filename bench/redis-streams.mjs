@@ -4,8 +4,8 @@
 // both memory stores. A short stream TTL stands in for "an hour later".
 //
 //   node bench/redis-streams.mjs [--streams 100000] [--ttl-ms 3000]
-import { RedisStore } from '../server/node/redis-store.mjs';
-import { MemoryStore } from '../server/node/memory-store.mjs';
+import { RedisStore } from '../server/node/stores/redis.mjs';
+import { MemoryStore } from '../server/node/stores/memory.mjs';
 import { startRedis, PYTHON, ROOT } from '../tests/lib/services.mjs';
 import { execFileSync } from 'node:child_process';
 

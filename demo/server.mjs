@@ -155,7 +155,7 @@ export async function createServer(options = {}) {
         faults.dropAll();
         // The memory store starts a new epoch; the Redis store deletes its keys (as if Redis
         // lost its data), so a restart looks the same to clients on either store.
-        if (typeof live.store.reset === 'function') await live.store.reset();
+        if (typeof live.store.clear === 'function') await live.store.clear();
         return live.store.head(DEFAULT_STREAM);
     }
     function publicConfig() {

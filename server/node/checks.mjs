@@ -24,3 +24,14 @@ export async function runChecks(kind, checks) {
     }
     return null;
 }
+
+/** The app's `authorize(stream, action, req)` (may be async; none: allowed): false refuses. */
+export async function authorized(ctx, stream, action, req) {
+    if (!ctx.authorize) return true;
+    return (await ctx.authorize(stream, action, req)) !== false;
+}
+
+/** The spec's `authorize_subscribe` check of a poll or a socket's opening. */
+export function subscribeCheck(ctx, stream, req) {
+    return async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream';
+}

@@ -8,25 +8,44 @@ export interface StoredMessage {
     json: string;
 }
 
-export type ReadResult = { messages: StoredMessage[]; cursor: string; reset?: undefined } | { reset: true; cursor: string };
+/** What `read` answers: the messages after the cursor (at most `limit`) and the cursor to read on from; `reset` true (no messages, `cursor` the head) when the cursor could not be served. */
+export interface ReadResult {
+    messages: StoredMessage[];
+    cursor: string;
+    reset: boolean;
+}
 
-/** The store interface (server/DESIGN.md "Store interface"); every method may return a Promise. */
-export interface Store {
+/** What `health()` answers: `{ok, store, …}`. */
+export type Health = { ok: boolean; store: string; [k: string]: unknown };
+
+/**
+ * The store interface (server/DESIGN.md "Store interface"); every method may return a
+ * Promise. A custom store extends it and gives append, read, head and subscribe; `wait` is
+ * built on those two. A plain object with append, read, head and subscribe serves too.
+ */
+export class Store {
+    constructor(options?: { retention?: number; retentionMs?: number | null; streamTtl?: number | null });
     /** Append one message (its JSON text); resolves to its cursor. Atomic, totally ordered per stream. */
     append(stream: string, json: string): string | Promise<string>;
     /** No cursor: from now; `0`: everything retained; else the messages after it, or a reset. */
-    read(stream: string, cursor: string | undefined, limit: number): ReadResult | Promise<ReadResult>;
+    read(stream: string, cursor: string | undefined, limit?: number): ReadResult | Promise<ReadResult>;
     head(stream: string): string | Promise<string>;
-    /** Resolves (true) when a message after `cursor` may exist, or false after `timeout` ms. */
-    wait?(stream: string, cursor: string, timeout: number): Promise<boolean>;
+    /** Resolves true when a message after `cursor` may exist, false after `timeout` ms. */
+    wait(stream: string, cursor: string, timeout: number): Promise<boolean>;
     /** `fn()` on news for the stream: a wake-up, not data. */
     subscribe(stream: string, fn: () => void): () => void;
-    close?(): void | Promise<void>;
-    retention?: number;
-    retentionMs?: number | null;
-    /** The store's state (optional): `{ok, store, …}`. */
-    health?(): { ok: boolean; store: string; [k: string]: unknown } | Promise<{ ok: boolean; store: string; [k: string]: unknown }>;
+    /** The store's state: `{ok, store, …}`. */
+    health(): Health | Promise<Health>;
+    /** Forget every stream (what a restart without persistence does). */
+    clear(): void | Promise<void>;
+    close(): void | Promise<void>;
+    retention: number;
+    retentionMs: number | null;
+    streamTtl: number | null;
 }
+
+/** What `store` takes: a Store, or any object with its four essential calls. */
+export type StoreLike = Pick<Store, 'append' | 'read' | 'head' | 'subscribe'> & Partial<Omit<Store, 'append' | 'read' | 'head' | 'subscribe'>>;
 
 export type Action = 'subscribe' | 'send';
 
@@ -36,7 +55,7 @@ export interface LifelineOptions {
     /** A client's send. Return to ack it, throw `Rejected` to refuse it. Without it every send is refused (`sends_disabled`). */
     onSend?: (stream: string, data: unknown, req: IncomingMessage) => unknown | Promise<unknown>;
     /** A store; default the in-memory store. */
-    store?: Store;
+    store?: StoreLike;
     /** The Redis store instead of memory: `redis://h:p`, `redis-sentinel://h:p,h:p/<master name>` or `redis-cluster://h:p,h:p`. */
     redis?: string;
     /** Key prefix of the Redis store. Default `lifeline`. */
@@ -124,9 +143,9 @@ export interface Lifeline {
     clientUrl(file: 'lifeline.js' | 'lifeline.mjs' | 'lifeline.csp.js' | 'lifeline.csp.mjs' | 'lifeline.wasm'): string;
     /** `<script src="…/lifeline.<hash>.js"></script>` (build 'csp': the strict-CSP build), for a page's HTML. */
     scriptTag(build?: 'script' | 'csp'): string;
-    readonly store: Store;
+    readonly store: StoreLike;
     /** The store's state: `{ok, store, …}` (Redis: mode, connected, pingMs, connections, probe); a store without a health hook is ok. */
-    health(): Promise<{ ok: boolean; store: string; [k: string]: unknown }>;
+    health(): Promise<Health>;
     readonly config: Readonly<Required<Pick<LifelineOptions, 'heartbeat' | 'longPollMax' | 'interval' | 'batch' | 'retention' | 'retentionMs' | 'maxBody' | 'maxJsonDepth' | 'maxPendingBytesPerSocket' | 'requestBodyTimeoutMs' | 'requestHeaderTimeoutMs' | 'maxRequestTargetBytes' | 'streamTtl' | 'maxStreams'>>>;
 }
 
@@ -148,22 +167,36 @@ export class StoreUnavailable extends Error {
 /** The memory store holds maxStreams streams, none idle long enough to go (503 `too_many_streams`). */
 export class TooManyStreams extends StoreUnavailable {}
 
-export class MemoryStore implements Store {
+export class MemoryStore extends Store {
     constructor(options?: { retention?: number; retentionMs?: number | null; streamTtl?: number | null; maxStreams?: number; now?: () => number });
     append(stream: string, json: string): string;
     read(stream: string, cursor: string | undefined, limit?: number): ReadResult;
     head(stream: string): string;
-    wait(stream: string, cursor: string, timeout: number): Promise<boolean>;
     subscribe(stream: string, fn: () => void): () => void;
     /** Forget every stream and start a new epoch (a simulated restart). */
-    reset(): void;
+    clear(): void;
     close(): void;
     health(): { ok: true; store: 'memory'; streams: number; tombstones: number; maxStreams: number };
     readonly streamCount: number;
-    retention: number;
-    retentionMs: number | null;
-    streamTtl: number | null;
+    readonly epoch: bigint;
     maxStreams: number;
+}
+
+/** The Redis store: `redis://h:p`, `redis-sentinel://h:p,h:p/<master name>` or `redis-cluster://h:p,h:p`. */
+export class RedisStore extends Store {
+    constructor(options: { url: string; keyPrefix?: string; retention?: number; retentionMs?: number | null; streamTtl?: number | null; log?: (...args: unknown[]) => void });
+    append(stream: string, json: string): Promise<string>;
+    read(stream: string, cursor: string | undefined, limit?: number): Promise<ReadResult>;
+    head(stream: string): Promise<string>;
+    /** Delete every key of this store's prefix, as if Redis lost its data (a simulated restart). */
+    clear(): Promise<void>;
+    close(): Promise<void>;
+    health(): Promise<Health>;
+    /** Resolves once connected the first time, or after at most 3 s. */
+    readonly ready: Promise<void>;
+    /** Redis connections this store holds open now. */
+    readonly connections: number;
+    readonly mode: 'single' | 'sentinel' | 'cluster';
 }
 
 // ---- the subprotocol: generated from protocol/v1.json by tools/gen-protocol.mjs ----

@@ -12,7 +12,12 @@
 // alone and return false (so Express/Connect mount it as
 // `app.use((req, res, next) => live.handle(req, res) || next())`). The contract — URLs,
 // hooks, origins, options, the store interface — is server/DESIGN.md; the protocol decisions
-// are listed at the top of http.mjs and websocket.mjs.
+// are listed at the top of transports/http.mjs and transports/websocket.mjs.
+//
+// The files mirror the Flask package's (server/DESIGN.md "One design, files mirrored"): this
+// one reads the options, makes the store (stores/), routes a request or an upgrade to its
+// transport (transports/), and holds the registry of open sessions (session.mjs), which
+// `disconnect` ends; a send's pipeline is sends.mjs, the spec's check order checks.mjs.
 //
 // Test seam (not for applications): `intercept` lets the demo/test layer (demo/faults.mjs)
 // break things on purpose without fault code in here:
@@ -28,17 +33,19 @@
 import { Rejected, StoreUnavailable, TooManyStreams, httpError } from './errors.mjs';
 import { isStreamName } from './cursor.mjs';
 import { originPolicy, parseOrigins } from './origin.mjs';
-import { MemoryStore } from './memory-store.mjs';
-import { RedisStore } from './redis-store.mjs';
-import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './http.mjs';
-import { refuseUpgrade, runConnection } from './websocket.mjs';
+import { Store } from './stores/base.mjs';
+import { MemoryStore } from './stores/memory.mjs';
+import { RedisStore } from './stores/redis.mjs';
+import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './transports/http.mjs';
+import { refuseUpgrade, runConnection } from './transports/websocket.mjs';
 import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS } from './protocol.mjs';
 import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
 import { optionsFromEnvironment } from './environment.mjs';
+import { Sessions } from './session.mjs';
 
-export { Rejected, StoreUnavailable, TooManyStreams, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
+export { Rejected, StoreUnavailable, TooManyStreams, Store, MemoryStore, RedisStore, SUBPROTOCOL, isStreamName, refuseUpgrade };
 
 /** Option defaults and ranges: the spec's (protocol.mjs; server/DESIGN.md "Options"). */
 export { DEFAULTS };
@@ -100,8 +107,8 @@ export function createLifeline(options = {}) {
         onSend: o.onSend,
         intercept: o.intercept ?? {},
         log,
-        held: new Set(), // held and delayed polls: {destroy(), revoke?(message), stream?, req?}
-        sessions: new Set(), // running WebSockets: {stream, req, revoke(message)}
+        sessions: new Sessions(), // the open WebSockets and held long polls (session.mjs)
+        delayed: new Set(), // poll answers the test seam delays (intercept.delay): each a function that drops one
     };
     const sockets = new Set();
     let closed = false;
@@ -222,15 +229,7 @@ export function createLifeline(options = {}) {
     function disconnect(stream, { where, message = 'access to this stream was revoked' } = {}) {
         if (stream !== null && stream !== undefined && !isStreamName(stream)) throw new TypeError(`not a stream name: ${JSON.stringify(stream)}`);
         if (where !== undefined && typeof where !== 'function') throw new TypeError('where must be a function (req) => boolean');
-        const hit = (c) => (stream == null || c.stream === stream) && (!where || where(c.req) === true);
-        let n = 0;
-        for (const c of [...ctx.sessions, ...ctx.held]) {
-            if (c.revoke && hit(c)) {
-                c.revoke(message);
-                n++;
-            }
-        }
-        return n;
+        return ctx.sessions.disconnect(stream, where, message);
     }
 
     /** Change numeric options at run time (new requests and sockets see them). */
@@ -250,7 +249,8 @@ export function createLifeline(options = {}) {
         if (closed) return;
         closed = true;
         for (const ws of sockets) ws.terminate();
-        for (const h of [...ctx.held]) h.destroy();
+        ctx.sessions.close();
+        for (const drop of [...ctx.delayed]) drop();
         wss.close();
         if (ownStore) await store.close?.();
     }

@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import { startCluster, startRedisSentinel, startRedisCluster, clusterMissing } from '../lib/services.mjs';
 import { client, FAST, waitFor, orderViolation, sleep, WebSocket } from '../integration/helpers.mjs';
 import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
-import { RedisStore } from '../../server/node/redis-store.mjs';
+import { RedisStore } from '../../server/node/stores/redis.mjs';
 import { prng } from '../lib/prng.mjs';
 import { postJson } from '../lib/servers.mjs';
 

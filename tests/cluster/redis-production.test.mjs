@@ -6,8 +6,8 @@
 //   node --test tests/cluster/redis-production.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStore } from '../../server/node/memory-store.mjs';
-import { RedisStore, COMMAND_TIMEOUT_MS, parseRedisUrl } from '../../server/node/redis-store.mjs';
+import { MemoryStore } from '../../server/node/stores/memory.mjs';
+import { RedisStore, COMMAND_TIMEOUT_MS, parseRedisUrl } from '../../server/node/stores/redis.mjs';
 import { StoreUnavailable, TooManyStreams } from '../../server/node/errors.mjs';
 import { startRedis, redisAvailable } from '../lib/services.mjs';
 
@@ -20,8 +20,8 @@ test('memory store: an idle stream keeps its epoch and offset as a tombstone aft
     const c1 = s.append('a', '1');
     const c2 = s.append('a', '2');
     t += 10_001; // idle longer than streamTtl: the log goes, epoch and offset stay
-    assert.deepEqual(s.read('a', c2), { messages: [], cursor: c2 }, 'a caught-up reader stays caught up');
-    assert.deepEqual(s.read('a', c1), { reset: true, cursor: c2 }, 'an older cursor is an exact reset');
+    assert.deepEqual(s.read('a', c2), { messages: [], cursor: c2, reset: false }, 'a caught-up reader stays caught up');
+    assert.deepEqual(s.read('a', c1), { messages: [], cursor: c2, reset: true }, 'an older cursor is an exact reset');
     assert.equal(s.health().tombstones, 1);
     assert.equal(s.health().streams, 0);
     const c3 = s.append('a', '3'); // the stream goes on in its epoch
@@ -90,8 +90,8 @@ test(
             assert.ok(metaTtl > 400 && metaTtl <= 800, `meta PTTL ${metaTtl}`);
             await sleep(500); // the log is gone, the meta is not
             assert.equal((await redis.cli(['exists', 'lifeline:{s}:log'])).trim(), '0');
-            assert.deepEqual(await store.read('s', c2), { messages: [], cursor: c2 }, 'a caught-up reader stays caught up');
-            assert.deepEqual(await store.read('s', c1), { reset: true, cursor: c2 });
+            assert.deepEqual(await store.read('s', c2), { messages: [], cursor: c2, reset: false }, 'a caught-up reader stays caught up');
+            assert.deepEqual(await store.read('s', c1), { messages: [], cursor: c2, reset: true });
             await sleep(400); // the meta is gone too
             assert.equal((await redis.cli(['dbsize'])).trim(), '0');
             assert.equal((await store.read('s', c2)).reset, true, 'a cursor of the expired history resets');
@@ -199,7 +199,7 @@ test(
             );
             assert.deepEqual(
                 await onReplica.read('s', lost),
-                { reset: true, cursor: c3 },
+                { messages: [], cursor: c3, reset: true },
                 'saw the lost message: an exact reset, not the new message taken for it',
             );
         } finally {

@@ -10,7 +10,7 @@
 //   node --test tests/cluster/redis-sentinel.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisStore } from '../../server/node/redis-store.mjs';
+import { RedisStore } from '../../server/node/stores/redis.mjs';
 import { startRedisSentinel, startMember, redisAvailable } from '../lib/services.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 // The Node library's and demo server's own parts, beyond the shared protocol suite: the
-// memory store and its cursor rules, static files, origin checks, decisions the README leaves
-// open (listed at the top of server/node/http.mjs and websocket.mjs), the in-process API and
+// memory store and its cursor rules, the Store base class, sessions, static files, origin checks, decisions the README leaves
+// open (listed at the top of server/node/transports/http.mjs and websocket.mjs), the in-process API and
 // the CLI contract.
 //
 //   node --test tests/conformance/
@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { MemoryStore } from '../../server/node/index.mjs';
+import { MemoryStore, Store } from '../../server/node/index.mjs';
+import { Sessions } from '../../server/node/session.mjs';
 import { parseCursor, compareCursors } from '../../server/node/cursor.mjs';
 import { createServer } from '../../demo/server.mjs';
 import { isLoopback } from '../../demo/admin.mjs';
@@ -56,7 +57,7 @@ describe('MemoryStore', () => {
     it('read: from now, 0, resume, limit', () => {
         const s = new MemoryStore({ now });
         for (const d of ['a', 'b', 'c']) add(s, 'x', d);
-        assert.deepEqual(s.read('x', undefined), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(s.read('x', undefined), { messages: [], cursor: '1000-3', reset: false });
         assert.deepEqual(datas(s.read('x', '0')), ['a', 'b', 'c']);
         assert.equal(s.read('x', '0-0').messages.length, 3);
         assert.deepEqual(s.read('x', '1000-1'), {
@@ -65,8 +66,9 @@ describe('MemoryStore', () => {
                 { cursor: '1000-3', json: '"c"' },
             ],
             cursor: '1000-3',
+            reset: false,
         });
-        assert.deepEqual(s.read('x', '1000-3'), { messages: [], cursor: '1000-3' });
+        assert.deepEqual(s.read('x', '1000-3'), { messages: [], cursor: '1000-3', reset: false });
         assert.deepEqual(s.read('x', '0', 2).cursor, '1000-2');
         assert.deepEqual(datas(s.read('x', '0', 2)), ['a', 'b']);
         assert.deepEqual(s.read('x', '1000'), s.read('x', '0')); // 1000 is 1000-0
@@ -75,12 +77,12 @@ describe('MemoryStore', () => {
     it('retention: older than oldest−1 resets to head; oldest−1 resumes; 0 gets the rest', () => {
         const s = new MemoryStore({ now, retention: 3 });
         for (let i = 1; i <= 6; i++) add(s, 'x', i);
-        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-6', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-3')), [4, 5, 6]);
         assert.deepEqual(datas(s.read('x', '0')), [4, 5, 6]);
-        assert.deepEqual(s.read('x', '5'), { reset: true, cursor: '1000-6' }); // 5-0: another epoch
+        assert.deepEqual(s.read('x', '5'), { messages: [], cursor: '1000-6', reset: true }); // 5-0: another epoch
         s.retention = 1;
-        assert.deepEqual(s.read('x', '1000-4'), { reset: true, cursor: '1000-6' });
+        assert.deepEqual(s.read('x', '1000-4'), { messages: [], cursor: '1000-6', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-5')), [6]);
     });
 
@@ -91,25 +93,25 @@ describe('MemoryStore', () => {
         add(s, 'x', 2);
         t = 1120; // message 1 is 120 ms old
         assert.deepEqual(datas(s.read('x', '0')), [2]);
-        assert.deepEqual(s.read('x', '1000-0'), { reset: true, cursor: '1000-2' });
+        assert.deepEqual(s.read('x', '1000-0'), { messages: [], cursor: '1000-2', reset: true });
         assert.deepEqual(datas(s.read('x', '1000-1')), [2]);
         t = 1200;
-        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1000-2' });
-        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-2' });
+        assert.deepEqual(s.read('x', '1000-1'), { messages: [], cursor: '1000-2', reset: true });
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-2', reset: false });
     });
 
-    it('ahead of head and other epochs reset; reset() gets a newer epoch even in the same ms', () => {
+    it('ahead of head and other epochs reset; clear() gets a newer epoch even in the same ms', () => {
         const s = new MemoryStore({ now });
         add(s, 'x', 'x');
-        assert.deepEqual(s.read('x', '1000-2'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.read('x', '999-5'), { reset: true, cursor: '1000-1' });
-        assert.deepEqual(s.read('x', '1001-0'), { reset: true, cursor: '1000-1' });
-        s.reset(); // same clock value
+        assert.deepEqual(s.read('x', '1000-2'), { messages: [], cursor: '1000-1', reset: true });
+        assert.deepEqual(s.read('x', '999-5'), { messages: [], cursor: '1000-1', reset: true });
+        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1000-1', reset: true });
+        s.clear(); // same clock value
         assert.equal(s.head('x'), '1001-0');
-        assert.deepEqual(s.read('x', '1000-1'), { reset: true, cursor: '1001-0' });
-        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1001-0' });
+        assert.deepEqual(s.read('x', '1000-1'), { messages: [], cursor: '1001-0', reset: true });
+        assert.deepEqual(s.read('x', '1001-0'), { messages: [], cursor: '1001-0', reset: false });
         t = 5000;
-        s.reset();
+        s.clear();
         assert.equal(s.head('x'), '5000-0');
     });
 
@@ -136,6 +138,117 @@ describe('MemoryStore', () => {
     it('rejects bad input', () => {
         assert.throws(() => new MemoryStore({ retention: 0 }));
         assert.throws(() => new MemoryStore().read('x', 'nope'));
+    });
+});
+
+describe('Store (the base every store extends)', () => {
+    it('a store that gives append, read, head and subscribe inherits wait (true on news, false at the timeout), health, clear', async () => {
+        class Wrapped extends Store {
+            inner = new MemoryStore();
+            append = (stream, json) => this.inner.append(stream, json);
+            read = (stream, c, l) => this.inner.read(stream, c, l);
+            head = (stream) => this.inner.head(stream);
+            subscribe = (stream, fn) => this.inner.subscribe(stream, fn);
+        }
+        const s = new Wrapped();
+        const w = s.wait('x', s.head('x'), 5000);
+        s.append('x', '1');
+        assert.equal(await w, true);
+        assert.equal(await s.wait('x', s.head('x'), 20), false);
+        assert.equal(await s.wait('x', '0', 5000), true, 'a message after the cursor exists already');
+        assert.deepEqual(s.health(), { ok: true, store: 'custom' });
+        assert.equal(s.clear(), undefined);
+        assert.throws(() => new Store().append('x', '1'), /no append/);
+        assert.throws(() => new Store({ retention: 0 }), RangeError);
+        assert.ok(new MemoryStore() instanceof Store);
+    });
+});
+
+describe('Session and Sessions', () => {
+    const req = (user) => ({ headers: { 'x-user': user } });
+    function open(sessions, store, kind, stream, user, cursor) {
+        const log = [];
+        const session = sessions.open({
+            store,
+            stream,
+            req: req(user),
+            kind,
+            cursor,
+            revoke: (message) => (log.push(['revoke', message]), session.end()),
+            close: () => (log.push(['close']), session.end()),
+        });
+        return { session, log };
+    }
+
+    it('reads after its cursor: messages and resets move it, nothing new does not, none takes the head', async () => {
+        const store = new MemoryStore({ retention: 2 });
+        const sessions = new Sessions();
+        const a = open(sessions, store, 'long_poll', 'x', 'a', '0').session;
+        assert.deepEqual(await a.read(10), { messages: [], cursor: `${store.epoch}-0`, reset: false });
+        assert.equal(a.cursor, '0', 'nothing new: 0 stays everything retained');
+        const c1 = store.append('x', '1');
+        assert.deepEqual(await a.read(10), { messages: [{ cursor: c1, json: '1' }], cursor: c1, reset: false });
+        assert.equal(a.cursor, c1);
+        const now = open(sessions, store, 'websocket', 'x', 'a').session;
+        await now.read(10);
+        assert.equal(now.cursor, c1, 'from now: the head');
+        for (const d of ['2', '3', '4']) store.append('x', d);
+        const r = await a.read(10);
+        assert.equal(r.reset, true);
+        assert.equal(a.cursor, store.head('x'), 'a reset moves to the head');
+    });
+
+    it('follow: subscribed first, one step at a time, once more when woken meanwhile; end releases it', async () => {
+        const store = new MemoryStore();
+        const sessions = new Sessions();
+        const { session } = open(sessions, store, 'websocket', 'x', 'a', '0');
+        let steps = 0;
+        let release;
+        const gate = new Promise((r) => (release = r));
+        const reader = session.follow(
+            async () => {
+                steps++;
+                await gate;
+            },
+            { failed: (err) => assert.fail(err) },
+        );
+        store.append('x', '1');
+        store.append('x', '2'); // while the first step runs
+        store.append('x', '3');
+        assert.equal(steps, 1);
+        release();
+        await until(() => steps === 2);
+        await new Promise((r) => setTimeout(r, 10));
+        assert.equal(steps, 2, 'three wake-ups during one step: one more step');
+        session.end();
+        store.append('x', '4');
+        await reader.wake();
+        assert.equal(steps, 2, 'ended: no step');
+    });
+
+    it('the registry counts by kind; disconnect revokes by stream and request; close drops every one', () => {
+        const store = new MemoryStore();
+        const sessions = new Sessions();
+        const ws1 = open(sessions, store, 'websocket', 'x', 'a');
+        const ws2 = open(sessions, store, 'websocket', 'y', 'b');
+        const lp = open(sessions, store, 'long_poll', 'x', 'b');
+        assert.equal(sessions.count(), 3);
+        assert.equal(sessions.count('websocket'), 2);
+        assert.equal(sessions.count('long_poll'), 1);
+        assert.equal(
+            sessions.disconnect('x', (r) => r.headers['x-user'] === 'b', 'gone'),
+            1,
+        );
+        assert.deepEqual(lp.log, [['revoke', 'gone']]);
+        assert.equal(sessions.count('long_poll'), 0);
+        assert.equal(sessions.disconnect('z', undefined, 'gone'), 0);
+        assert.equal(sessions.disconnect(null, undefined, 'all'), 2);
+        assert.deepEqual(ws1.log, [['revoke', 'all']]);
+        const again = open(sessions, store, 'websocket', 'x', 'a');
+        sessions.close();
+        assert.deepEqual(again.log, [['close']]);
+        assert.equal(sessions.count(), 0);
+        assert.equal(ws2.session.ended, true);
     });
 });
 
@@ -424,8 +537,8 @@ class AsyncStore {
     subscribe(stream, fn) {
         return this.inner.subscribe(stream, fn);
     }
-    reset() {
-        return this.inner.reset();
+    clear() {
+        return this.inner.clear();
     }
 }
 

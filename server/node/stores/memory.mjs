@@ -1,26 +1,19 @@
-// memory-store.mjs — the default store: one in-memory log per stream, lost with the process.
+// stores/memory.mjs — the default store: one in-memory log per stream, lost with the process.
 //
-// Store interface (server/DESIGN.md "Store interface"; every method may return a Promise,
-// the handler awaits each):
-//
-//   append(stream, json)          -> cursor                 json: the message's JSON text
-//   read(stream, cursor, limit)   -> {messages: [{cursor, json}], cursor} | {reset: true, cursor}
-//   head(stream)                  -> cursor
-//   wait(stream, cursor, timeout) -> resolves when a message after cursor may exist (or timeout)
-//   subscribe(stream, fn)         -> unsubscribe            fn() on news: a wake-up, not data
-//   close()
+// The store interface is stores/base.mjs (server/DESIGN.md "Store interface"); this store
+// answers synchronously.
 //
 // Messages are kept as JSON text: what was published cannot change afterwards, and frames
 // and poll bodies are built around it without a second stringify.
 //
 // Cursors are `<epoch>-<offset>`: the offset counts a stream's messages from 1; the epoch is
 // the stream's, given when its history began: the store's current epoch (its start time in
-// ms; `reset()` — a simulated restart — takes a new, larger one). A stream not in the store
+// ms; `clear()` — a simulated restart — takes a new, larger one). A stream not in the store
 // has the head `<store epoch>-0`. read() follows docs/protocol.md "Cursors":
 //   undefined / null                      -> from now: no messages, cursor = head
 //   0 / 0-0                               -> everything retained
 //   [oldest retained − 1, head], same epoch -> the messages after it (at most `limit`)
-//   anything else (fell out of retention, ahead of head, another epoch) -> {reset, cursor: head}
+//   anything else (fell out of retention, ahead of head, another epoch) -> reset to the head
 // Retention: at most `retention` messages per stream, and with `retentionMs` none older
 // than that (checked on every append and read, so "too old" is exact when asked).
 //
@@ -34,28 +27,26 @@
 // (live + tombstones): a new stream beyond that first pushes out the oldest tombstones, and
 // when every slot is a live stream its append throws TooManyStreams (503 `too_many_streams`).
 
-import { parseCursor, compareCursors, formatCursor, isZero } from './cursor.mjs';
+import { parseCursor, compareCursors, formatCursor, isZero } from '../cursor.mjs';
 import { Subscribers } from './subscribers.mjs';
-import { TooManyStreams } from './errors.mjs';
+import { Store } from './base.mjs';
+import { TooManyStreams } from '../errors.mjs';
 
-/** Default idle time after which a stream's keys / memory go (24 h), and the stream cap. */
-export const DEFAULT_STREAM_TTL = 24 * 3600e3;
+/** The stream cap. */
 export const DEFAULT_MAX_STREAMS = 100_000;
 const SWEEP_EVERY_MS = 1000; // the lazy sweep runs at most this often (and on a timer when idle)
 
-export class MemoryStore {
+export class MemoryStore extends Store {
     /**
      * @param {{retention?: number, retentionMs?: number|null, streamTtl?: number|null, maxStreams?: number, now?: () => number}} [options]
      */
     constructor(options = {}) {
+        super(options);
         this._now = options.now ?? Date.now;
-        this.retention = options.retention ?? 1000;
-        this.retentionMs = options.retentionMs ?? null;
-        this.streamTtl = options.streamTtl === undefined ? DEFAULT_STREAM_TTL : options.streamTtl;
         this.maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
         this._epoch = 0n;
         this._subs = new Subscribers();
-        this.reset();
+        this.clear();
         if (!options.now) {
             // an idle process frees expired streams too (the lazy sweep needs a call)
             this._timer = setInterval(() => this._sweep(true), Math.min(60_000, Math.max(SWEEP_EVERY_MS, this._streamTtl ?? 60_000)));
@@ -64,31 +55,13 @@ export class MemoryStore {
     }
 
     get retention() {
-        return this._retention;
+        return super.retention;
     }
 
+    /** A smaller retention trims every stream at once. */
     set retention(n) {
-        if (!Number.isSafeInteger(n) || n < 1) throw new RangeError('retention must be an integer >= 1');
-        this._retention = n;
+        super.retention = n;
         for (const s of this._streams?.values() ?? []) this._trim(s);
-    }
-
-    get retentionMs() {
-        return this._retentionMs;
-    }
-
-    set retentionMs(ms) {
-        if (ms !== null && (!Number.isSafeInteger(ms) || ms < 1)) throw new RangeError('retentionMs must be null or an integer >= 1');
-        this._retentionMs = ms;
-    }
-
-    get streamTtl() {
-        return this._streamTtl;
-    }
-
-    set streamTtl(ms) {
-        if (ms !== null && (!Number.isSafeInteger(ms) || ms < 1)) throw new RangeError('streamTtl must be null or an integer >= 1');
-        this._streamTtl = ms;
     }
 
     get maxStreams() {
@@ -101,7 +74,7 @@ export class MemoryStore {
     }
 
     /** Forget every stream and start a new epoch (what a process restart does). */
-    reset() {
+    clear() {
         this._newEpoch();
         this._streams = new Map(); // live: stream -> {epoch, offset, floor, last, log: [{offset, cursor, json, t}]}, oldest append first
         this._tombstones = new Map(); // idle: stream -> {epoch, offset, last}, oldest first
@@ -148,34 +121,30 @@ export class MemoryStore {
         return cursor;
     }
 
-    /** @returns {import('./index.d.ts').ReadResult} */
+    /** @returns {import('../index.d.ts').ReadResult} */
     read(stream, cursor, limit = Infinity) {
         this._sweep();
         const s = this._streams.get(stream) ?? this._tombstones.get(stream) ?? { epoch: this._epoch, offset: 0n, floor: 0n, log: [] };
         if (s.log) this._trim(s);
         const floor = s.log ? s.floor : s.offset;
         const head = formatCursor(s.epoch, s.offset);
-        if (cursor === undefined || cursor === null) return { messages: [], cursor: head };
+        if (cursor === undefined || cursor === null) return { messages: [], cursor: head, reset: false };
         const c = typeof cursor === 'string' ? parseCursor(cursor) : cursor;
         if (!c) throw new TypeError(`invalid cursor ${JSON.stringify(cursor)}`);
         let after;
         if (isZero(c)) after = floor;
         else if (compareCursors(c, [s.epoch, floor]) < 0 || compareCursors(c, [s.epoch, s.offset]) > 0) {
-            return { reset: true, cursor: head };
+            return { messages: [], cursor: head, reset: true };
         } else after = c[1];
         const log = s.log ?? [];
         const start = Number(after - floor);
         const n = Math.max(0, Math.min(log.length - start, limit));
         const messages = log.slice(start, start + n).map(({ cursor, json }) => ({ cursor, json }));
-        return { messages, cursor: n ? messages[n - 1].cursor : formatCursor(s.epoch, after) };
+        return { messages, cursor: n ? messages[n - 1].cursor : formatCursor(s.epoch, after), reset: false };
     }
 
     subscribe(stream, fn) {
         return this._subs.add(stream, fn);
-    }
-
-    wait(stream, cursor, timeout) {
-        return waitWith(this, stream, cursor, timeout);
     }
 
     /** What the store holds (the health hook of the memory store). */
@@ -245,23 +214,5 @@ export class MemoryStore {
             s.log.splice(0, drop);
             s.floor += BigInt(drop);
         }
-    }
-}
-
-/** wait() for any store from subscribe() and read(): resolves true when news may exist, false on timeout. */
-export async function waitWith(store, stream, cursor, timeout) {
-    let unsub = () => {};
-    let timer;
-    try {
-        const woken = new Promise((resolve) => {
-            unsub = store.subscribe(stream, () => resolve(true));
-            timer = setTimeout(() => resolve(false), timeout);
-        });
-        const r = await store.read(stream, cursor, 1);
-        if (r.reset || r.messages.length) return true;
-        return await woken;
-    } finally {
-        unsub();
-        clearTimeout(timer);
     }
 }

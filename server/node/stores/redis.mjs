@@ -1,4 +1,4 @@
-// redis-store.mjs — the Redis store: streams that outlive the process and are shared by every
+// stores/redis.mjs — the Redis store: streams that outlive the process and are shared by every
 // process on one Redis, a Sentinel-managed Redis, or a Redis Cluster (server/DESIGN.md "Redis
 // layout", "Redis in production"; the Lua scripts in server/redis/ are the one source, the
 // Flask package uses the same files).
@@ -7,6 +7,8 @@
 //   createLifeline({ redis: 'redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster' })
 //   createLifeline({ redis: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7000' })  seed nodes
 //   // or: store: new RedisStore({url, streamTtl, …})
+//
+// The store interface is stores/base.mjs (server/DESIGN.md "Store interface").
 //
 // Theory:
 //  - Appends and reads are the scripts append.lua and read.lua (EVALSHA, loaded on NOSCRIPT):
@@ -43,14 +45,14 @@
 
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { StoreUnavailable } from './errors.mjs';
-import { parseCursor } from './cursor.mjs';
-import { waitWith, DEFAULT_STREAM_TTL } from './memory-store.mjs';
+import { StoreUnavailable } from '../errors.mjs';
+import { parseCursor } from '../cursor.mjs';
+import { Store } from './base.mjs';
 import { Subscribers } from './subscribers.mjs';
-import { peer } from './peers.mjs';
+import { peer } from '../peers.mjs';
 
 const script = (name) => {
-    const text = fs.readFileSync(new URL(`../redis/${name}.lua`, import.meta.url), 'utf8');
+    const text = fs.readFileSync(new URL(`../../redis/${name}.lua`, import.meta.url), 'utf8');
     return { text, sha: crypto.createHash('sha1').update(text).digest('hex') };
 };
 const SCRIPTS = { append: script('append'), read: script('read') };
@@ -87,20 +89,18 @@ export function parseRedisUrl(url) {
     return m[1] === 'cluster' ? { mode: 'cluster', nodes } : { mode: 'sentinel', nodes, name: decodeURIComponent(m[3]) };
 }
 
-export class RedisStore {
+export class RedisStore extends Store {
     /**
      * @param {{url: string, keyPrefix?: string, retention?: number, retentionMs?: number|null, streamTtl?: number|null, log?: Function}} options
      */
     constructor(options) {
         if (typeof options?.url !== 'string') throw new TypeError('RedisStore needs {url}');
+        super(options);
         this._target = parseRedisUrl(options.url);
         this._redis = peer('redis', 'the Redis store');
         this.prefix = options.keyPrefix ?? 'lifeline';
         this.mode = this._target.mode;
         this.channel = `${this.prefix}:notify`;
-        this.retention = options.retention ?? 1000;
-        this.retentionMs = options.retentionMs ?? null;
-        this.streamTtl = options.streamTtl === undefined ? DEFAULT_STREAM_TTL : options.streamTtl;
         this._log = typeof options.log === 'function' ? options.log : () => {};
         this._subs = new Subscribers();
         this._local = new Map(); // cluster: stream -> local subscriber count (SSUBSCRIBEd while > 0)
@@ -118,28 +118,6 @@ export class RedisStore {
         );
         this._probeTimer = setInterval(() => this._probeIfIdle(), Math.min(PROBE_EVERY_MS, 1000));
         this._probeTimer.unref();
-    }
-
-    get retention() {
-        return this._retention;
-    }
-    set retention(n) {
-        if (!Number.isSafeInteger(n) || n < 1) throw new RangeError('retention must be an integer >= 1');
-        this._retention = n;
-    }
-    get retentionMs() {
-        return this._retentionMs;
-    }
-    set retentionMs(ms) {
-        if (ms !== null && (!Number.isSafeInteger(ms) || ms < 1)) throw new RangeError('retentionMs must be null or an integer >= 1');
-        this._retentionMs = ms;
-    }
-    get streamTtl() {
-        return this._streamTtl;
-    }
-    set streamTtl(ms) {
-        if (ms !== null && (!Number.isSafeInteger(ms) || ms < 1)) throw new RangeError('streamTtl must be null or an integer >= 1');
-        this._streamTtl = ms;
     }
 
     /** Redis connections this store holds open now (one Redis / Sentinel: 2 when connected). */
@@ -391,10 +369,6 @@ export class RedisStore {
         this._subs.wake(stream);
     }
 
-    wait(stream, cursor, timeout) {
-        return waitWith(this, stream, cursor, timeout);
-    }
-
     // ---- no silent stall -----------------------------------------------------------------
 
     /** Probe the subscription end to end when no news came for PROBE_EVERY_MS. */
@@ -490,10 +464,8 @@ export class RedisStore {
         };
     }
 
-    // ---- beyond the interface ------------------------------------------------------------
-
-    /** Test seam (the demo layer's restart): delete every key of this prefix, as if Redis lost its data. */
-    async reset() {
+    /** Forget every stream: delete every key of this prefix, as if Redis lost its data (the demo layer's restart). */
+    async clear() {
         await this.ready;
         const clients = this.mode === 'cluster' ? this._cluster.masters.map((m) => m.client).filter(Boolean) : [this.mode === 'sentinel' ? null : this._cmd];
         for (const c of clients) {
@@ -546,8 +518,8 @@ function unavailable(err) {
 
 function decodeRead(reply) {
     const [kind, cursor, ...rest] = reply;
-    if (kind === 'reset') return { reset: true, cursor: String(cursor) };
+    if (kind === 'reset') return { messages: [], cursor: String(cursor), reset: true };
     const messages = [];
     for (let i = 0; i < rest.length; i += 2) messages.push({ cursor: String(rest[i]), json: String(rest[i + 1]) });
-    return { messages, cursor: String(cursor) };
+    return { messages, cursor: String(cursor), reset: false };
 }

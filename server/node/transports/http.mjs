@@ -1,9 +1,9 @@
-// http.mjs — the HTTP side of one stream URL: polls, long polls, POST sends, preflights.
+// transports/http.mjs — the HTTP side of one stream URL: polls, long polls, POST sends, preflights.
 //
 // The error table, the headers, the grammars and the order of checks come from the spec
 // (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them); tests/conformance/
 // checks every one a client can observe. What the spec leaves to prose:
-//  - Cursor validity (memory-store.mjs): a cursor in [oldest retained − 1, head] of the
+//  - Cursor validity (stores/memory.mjs): a cursor in [oldest retained − 1, head] of the
 //    current epoch is served; `0`/`0-0` is everything retained and never resets; anything
 //    else is `410 {"type":"reset","cursor":<head>}`. A repeated query parameter: the first
 //    one counts.
@@ -16,22 +16,24 @@
 //    If-None-Match that is not a cursor is ignored. 200/204/304 all carry `ETag: "<c>"`.
 //  - Poll headers (Cache-Control: no-store, Lifeline-Long-Poll, Lifeline-Interval when set)
 //    are on every answer to a GET, errors included.
-//  - POST: send ids must be non-negative safe integers (`1.0` is the integer 1: JSON has one
-//    number type); a missing `data` is null; a body nesting deeper than `maxJsonDepth` is
-//    400 bad_request (checked on the text, before JSON.parse, so no deep value is built).
+//  - POST: the body is a send, checked and answered by sends.mjs (the pipeline a WebSocket
+//    `send` frame shares); this file reads the body and writes `{"ack": id}` or the error.
 //  - A body over `maxBody` is 413 with `Connection: close`, answered once the rest of the
 //    body was read and dropped (at most DRAIN_MAX_BYTES, within `requestBodyTimeoutMs`),
 //    so the sender reads the 413 instead of a reset. A body that does not arrive within
 //    `requestBodyTimeoutMs` is 408 request_timeout, and the connection is closed.
 //  - A lone surrogate (`"\ud800"`) in a send's data is stored escaped, as JSON.stringify
 //    writes it, and served back as it came.
-//  - A long poll whose client goes away releases its subscription at once.
+//  - A held long poll is a session (session.mjs, kind `long_poll`): it reads after its
+//    cursor on every wake-up and answers the first messages or reset it reads; a long poll
+//    whose client goes away releases its subscription at once.
 
-import { HttpError, Rejected, StoreUnavailable, httpError } from './errors.mjs';
-import { parseCursor, compareCursors } from './cursor.mjs';
-import { runChecks } from './checks.mjs';
-import { HEADERS, LIMITS, WAIT_RE } from './protocol.mjs';
-import { MemoryStore } from './memory-store.mjs';
+import { HttpError, StoreUnavailable, httpError } from '../errors.mjs';
+import { parseCursor, compareCursors } from '../cursor.mjs';
+import { runChecks, subscribeCheck } from '../checks.mjs';
+import { jsonChecks, parseSend, sendChecks } from '../sends.mjs';
+import { HEADERS, LIMITS, WAIT_RE } from '../protocol.mjs';
+import { MemoryStore } from '../stores/memory.mjs';
 
 /**
  * The why of a reset whose cursor a sibling process gave out: a memory-store cursor of a later
@@ -102,12 +104,6 @@ function preflight(ctx, req, res) {
     sendResponse(res, 204, null, h);
 }
 
-/** Call `authorize(stream, action, req)`; false → 403 forbidden. */
-export async function authorized(ctx, stream, action, req) {
-    if (!ctx.authorize) return true;
-    return (await ctx.authorize(stream, action, req)) !== false;
-}
-
 /** Entity tags of an If-None-Match header, unquoted, weak prefix dropped. */
 function parseIfNoneMatch(h) {
     if (typeof h !== 'string' || !h.trim()) return [];
@@ -133,7 +129,7 @@ async function poll(ctx, req, res, stream, query) {
         request_target: true, // the handler's
         stream_name: true, // the router's
         method: true, // serveHttp's
-        authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
+        authorize_subscribe: subscribeCheck(ctx, stream, req),
         cursor: () => {
             const raw = query.get('cursor');
             if (raw === null) return;
@@ -183,65 +179,55 @@ async function poll(ctx, req, res, stream, query) {
 }
 
 /**
- * Hold until a message after `cursor` exists (or `waitMs`); subscribe before the first look.
+ * Hold until a message after `cursor` exists (or `waitMs`): a session of kind `long_poll`,
+ * subscribed before its first read, ended by the answer, the timeout, the client going away,
+ * `live.disconnect` (403 revoked) or the handler closing.
  * @returns {Promise<void>}
  */
 function longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew) {
     return new Promise((resolve, reject) => {
-        let finished = false;
-        let checking = false;
-        let again = false;
-        const hold = {
+        /** @type {NodeJS.Timeout | undefined} */
+        let timer;
+        const session = ctx.sessions.open({
+            store: ctx.store,
             stream,
             req,
-            destroy: () => (finish(), res.destroy()),
+            kind: 'long_poll',
+            cursor,
             revoke: (message) => finish() && reject(httpError('revoked', message)), // live.disconnect
-        };
+            close: () => (finish(), res.destroy()),
+        });
         const finish = () => {
-            if (finished) return false;
-            finished = true;
-            unsub();
+            if (!session.end()) return false;
             clearTimeout(timer);
-            ctx.held.delete(hold);
             return true;
         };
-        const check = async () => {
-            if (finished) return;
-            if (checking) return void (again = true);
-            checking = true;
-            try {
-                do {
-                    again = false;
-                    const r = await ctx.store.read(stream, cursor, ctx.config.batch);
-                    if (finished) return;
-                    if (r.reset || r.messages.length) {
-                        finish();
-                        answer(r);
-                        return resolve();
-                    }
-                } while (again);
-            } catch (err) {
-                if (finish()) reject(err);
-            } finally {
-                checking = false;
-            }
-        };
-        const unsub = ctx.store.subscribe(stream, check);
-        const timer = setTimeout(() => {
+        const reader = session.follow(
+            async () => {
+                const r = await session.read(ctx.config.batch);
+                if (session.ended) return false;
+                if (r.reset || r.messages.length) {
+                    finish();
+                    answer(r);
+                    resolve();
+                }
+            },
+            { failed: (err) => finish() && reject(err) },
+        );
+        timer = setTimeout(() => {
             if (finish()) nothingNew().then(resolve, reject);
         }, waitMs);
-        ctx.held.add(hold);
         res.on('close', () => finish() && resolve()); // the client gave up: release everything
-        check();
+        reader.wake();
     });
 }
 
-/** Run `go` after `ms` unless the response closes or the handler closes first. */
+/** Run `go` after `ms` unless the response closes or the handler closes first (the test seam's delay). */
 function later(ctx, res, go, ms) {
-    const hold = { destroy: () => (clearTimeout(t), ctx.held.delete(hold), res.destroy()) };
-    const t = setTimeout(() => (ctx.held.delete(hold), go()), ms);
-    ctx.held.add(hold);
-    res.on('close', () => (clearTimeout(t), ctx.held.delete(hold)));
+    const drop = () => (clearTimeout(t), ctx.delayed.delete(drop), res.destroy());
+    const t = setTimeout(() => (ctx.delayed.delete(drop), go()), ms);
+    ctx.delayed.add(drop);
+    res.on('close', () => (clearTimeout(t), ctx.delayed.delete(drop)));
 }
 
 /** The answer when a body parser mounted before the handler read the body into something else than its text. */
@@ -304,56 +290,6 @@ function readBody(req, limit, timeoutMs) {
     });
 }
 
-/** Whether JSON text nests deeper than `max` (`{`/`[` outside strings; the outermost is depth 1). */
-export function nestsDeeperThan(text, max) {
-    let depth = 0;
-    let inString = false;
-    for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (inString) {
-            if (c === 0x5c)
-                i++; // a backslash escapes the next character
-            else if (c === 0x22) inString = false;
-        } else if (c === 0x22) inString = true;
-        else if (c === 0x5b || c === 0x7b) {
-            if (++depth > max) return true;
-        } else if (c === 0x5d || c === 0x7d) depth--;
-    }
-    return false;
-}
-
-/** Validate a send `{"id", "data"}` (POST body or WebSocket frame); returns {id, json} or a message. */
-export function parseSend(f) {
-    if (!f || typeof f !== 'object' || Array.isArray(f)) return 'a send must be a JSON object {"id":n,"data":…}';
-    if (!Number.isInteger(f.id) || f.id < LIMITS.sendIdMin || f.id > LIMITS.sendIdMax)
-        return `a send needs an integer id in [${LIMITS.sendIdMin}, ${LIMITS.sendIdMax}]`;
-    return { id: f.id, data: f.data === undefined ? null : f.data };
-}
-
-/** The checks of a send once its frame or body is read: sends enabled, authorize, the hook. */
-function sendChecks(ctx, stream, req, data) {
-    return {
-        sends_enabled: () => !ctx.onSend && 'this stream takes no sends',
-        authorize_send: async () => !(await authorized(ctx, stream, 'send', req)) && 'not allowed to send to this stream',
-        on_send: async () => {
-            try {
-                await ctx.onSend(stream, data(), req);
-            } catch (err) {
-                if (err instanceof Rejected) return { error: err.code, message: err.reason, status: err.status };
-                throw err;
-            }
-        },
-    };
-}
-
-/** A WebSocket send, in the spec's order (ws_send); resolves to null (acked) or {error, message}. Other errors propagate. */
-export function deliverSend(ctx, stream, data, req) {
-    return runChecks(
-        'wsSend',
-        sendChecks(ctx, stream, req, () => data),
-    );
-}
-
 async function post(ctx, req, res, stream) {
     const cors = ctx.origin.corsHeaders(req);
     res.lifelineErrorHeaders = cors;
@@ -366,14 +302,12 @@ async function post(ctx, req, res, stream) {
         size: async () => {
             buf = await readBody(req, ctx.config.maxBody, ctx.config.requestBodyTimeoutMs);
         },
-        depth: () => nestsDeeperThan(buf.toString('utf8'), ctx.config.maxJsonDepth) && `body nests deeper than ${ctx.config.maxJsonDepth}`,
-        json: () => {
-            try {
-                body = JSON.parse(buf.toString('utf8'));
-            } catch {
-                return 'body is not valid JSON';
-            }
-        },
+        ...jsonChecks(
+            ctx,
+            'body',
+            () => buf.toString('utf8'),
+            (v) => (body = v),
+        ),
         send_shape: () => {
             send = parseSend(body);
             if (typeof send === 'string') return send;

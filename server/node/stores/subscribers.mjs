@@ -1,4 +1,4 @@
-// subscribers.mjs — who in this process waits for news of which stream; both stores use it.
+// stores/subscribers.mjs — who in this process waits for news of which stream; both stores use it.
 // A subscriber is a plain function called with no argument: news is a wake-up, never data
 // (the subscriber reads the store itself), so a missed or repeated call costs a read, never
 // a message. A failing subscriber breaks neither the caller nor the other subscribers.

@@ -1,4 +1,4 @@
-// websocket.mjs — the WebSocket side of one stream URL.
+// transports/websocket.mjs — the WebSocket side of one stream URL.
 //
 // The error table (codes, close codes, messages), the order of checks and the limits come
 // from the spec (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them).
@@ -9,9 +9,11 @@
 //    read the status of a refused upgrade; it can read an error frame). A hook that throws:
 //    error `internal`, close 1011. Every close the spec gives a code is preceded by its error
 //    frame, except the store being down (1012, no frame: nothing the client should show).
+//  - The socket is a session (session.mjs, kind `websocket`): the session reads the stream
+//    after its cursor and follows its news; this file moves what it read into frames.
 //  - Frames out: `reset` (only when the cursor is too old) and `hello` first, then the
 //    retained messages after the cursor, then live ones, each exactly once in order. The
-//    connection subscribes before its first read, so nothing appended meanwhile is lost;
+//    session subscribes before its first read, so nothing appended meanwhile is lost;
 //    every wake-up reads on from the last cursor sent, in batches of `batch`.
 //  - A read that answers reset after hello (the stream's history vanished, or the socket
 //    fell behind retention) is error `overflow` + close 1013: the client reconnects with its
@@ -37,11 +39,11 @@
 //    changed heartbeat applies to sockets opened after the change (hello announced the old
 //    one to the others).
 
-import { StoreUnavailable } from './errors.mjs';
-import { parseCursor } from './cursor.mjs';
-import { authorized, deliverSend, nestsDeeperThan, parseSend } from './http.mjs';
-import { runChecks } from './checks.mjs';
-import { ERRORS, LIMITS } from './protocol.mjs';
+import { StoreUnavailable } from '../errors.mjs';
+import { parseCursor } from '../cursor.mjs';
+import { deliverSend, jsonChecks, parseSend } from '../sends.mjs';
+import { runChecks, subscribeCheck } from '../checks.mjs';
+import { ERRORS, LIMITS } from '../protocol.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
 export function refuseUpgrade(socket, status, code, message, headers = {}) {
@@ -62,7 +64,7 @@ const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 41
 
 /** Run one accepted connection on `stream` until it closes. */
 export async function runConnection(ctx, ws, req, stream, cursorRaw) {
-    const { store, intercept, log } = ctx;
+    const { intercept, log } = ctx;
     const heartbeat = ctx.config.heartbeat;
     const batch = () => ctx.config.batch;
     const muted = () => intercept.muted?.(ws) === true;
@@ -70,18 +72,22 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let lastSent = Date.now();
     let lastRecv = Date.now();
     const timers = new Set();
-    let unsub = () => {};
     let closed = false;
-    let pumping = false; // one read at a time ...
-    let again = false; // ... and another after it when woken meanwhile
-    let waitingForDrain = false; // a batch stopped early: the pump waits for the socket to drain
+    let reading = false; // the first read was written: the reader may read on
+    let waitingForDrain = false; // a batch stopped early: the reader waits for the socket to drain
     ws.on('error', () => {});
-    const session = { stream, req, revoke: (message) => fail('revoked', message) }; // live.disconnect
-    ctx.sessions.add(session);
+    const session = ctx.sessions.open({
+        store: ctx.store,
+        stream,
+        req,
+        kind: 'websocket',
+        cursor: cursorRaw ?? undefined,
+        revoke: (message) => fail('revoked', message), // live.disconnect
+        close: () => ws.terminate(),
+    });
     ws.on('close', () => {
         closed = true;
-        ctx.sessions.delete(session);
-        unsub();
+        session.end();
         for (const t of timers) clearTimeout(t);
     });
 
@@ -133,49 +139,41 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     ws.on('pong', () => (lastRecv = Date.now()));
 
     // Start: checks, subscribe, first read, reset/hello, backlog.
-    let last;
+    let reader;
     try {
         const refused = await runChecks('wsOpen', {
-            authorize_subscribe: async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream',
+            authorize_subscribe: subscribeCheck(ctx, stream, req),
             cursor: () => cursorRaw !== null && !parseCursor(cursorRaw) && 'cursor must be <u64> or <u64>-<u64>',
         });
         if (refused) return fail(refused.error, refused.message);
         if (closed) return;
-        unsub = store.subscribe(stream, () => pump());
-        const r = await store.read(stream, cursorRaw ?? undefined, batch());
-        const head = await store.head(stream);
+        reader = session.follow(readOn, { failed: broken, paused: () => !reading || waitingForDrain });
+        const from = session.cursor;
+        const r = await session.read(batch());
+        const head = await session.head();
         if (!open()) return;
         if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
         out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
-        last = r.reset ? r.cursor : sendBatch(r, cursorRaw ?? r.cursor);
-        if (r.reset || r.messages.length >= batch() || again) pump(); // `again`: woken during the first read
+        if (!r.reset) session.cursor = sendBatch(r, from ?? r.cursor);
+        reading = true;
+        if (r.reset || r.messages.length >= batch() || reader.pending) reader.wake(); // pending: woken during the first read
         started();
     } catch (err) {
         return broken(err);
     }
 
-    // Read on from `last` whenever news may exist; one read at a time, again if woken meanwhile.
-    async function pump() {
-        if (closed) return;
-        if (pumping || last === undefined || waitingForDrain) return void (again = true);
-        pumping = true;
-        try {
-            do {
-                again = false;
-                const r = await store.read(stream, last, batch());
-                if (closed) return;
-                if (r.reset) return fail('overflow'); // the log moved past this socket's cursor: the client reconnects
-                last = sendBatch(r, last);
-                if (r.messages.length >= batch()) again = true;
-            } while (again && !closed && !waitingForDrain);
-        } catch (err) {
-            broken(err);
-        } finally {
-            pumping = false;
-        }
+    // Read on from the session's cursor whenever news may exist (the session runs one read
+    // at a time, again if woken meanwhile); a full batch reads on at once.
+    async function readOn() {
+        const from = session.cursor;
+        const r = await session.read(batch());
+        if (closed) return false;
+        if (r.reset) return (fail('overflow'), false); // the log moved past this socket's cursor: the client reconnects
+        session.cursor = sendBatch(r, from);
+        return r.messages.length >= batch();
     }
     // Send a read's messages until the queue passes half the pending limit; returns the
-    // cursor to read on from (`from` when none was sent). When it stopped early, the pump
+    // cursor to read on from (`from` when none was sent). When it stopped early, the reader
     // runs again once the socket drained.
     function sendBatch(r, from) {
         let cursor = from;
@@ -185,7 +183,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
                     waitingForDrain = true;
                     flushed.then(() => {
                         waitingForDrain = false;
-                        pump();
+                        reader.wake();
                     });
                 }
                 return cursor;
@@ -202,14 +200,12 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         const refused = await runChecks('wsFrame', {
             size: true, // ws: maxPayload
             text: () => isBinary && 'binary frames are not part of the protocol',
-            depth: () => nestsDeeperThan(data.toString('utf8'), ctx.config.maxJsonDepth) && `frame nests deeper than ${ctx.config.maxJsonDepth}`,
-            json: () => {
-                try {
-                    f = JSON.parse(data.toString('utf8'));
-                } catch {
-                    return 'frame is not valid JSON';
-                }
-            },
+            ...jsonChecks(
+                ctx,
+                'frame',
+                () => data.toString('utf8'),
+                (v) => (f = v),
+            ),
             frame_shape: () =>
                 (!f || typeof f !== 'object' || Array.isArray(f) || typeof f.type !== 'string') && 'frame must be a JSON object with a string "type"',
             send_shape: () => {
@@ -221,14 +217,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         if (refused) return fail(refused.error, refused.message, isBinary ? ERRORS.bad_frame.binaryClose : undefined);
         if (f.type === 'ping') return out('{"type":"pong"}');
         if (f.type !== 'send') return; // pong and unknown types are ignored
-        const rejected = await deliverSend(ctx, stream, send.data, req);
-        out(
-            JSON.stringify(
-                rejected
-                    ? { type: 'ack', id: send.id, error: rejected.error, message: rejected.message ?? ERRORS[rejected.error]?.message ?? '' }
-                    : { type: 'ack', id: send.id },
-            ),
-        );
+        out(await deliverSend(ctx, stream, send, req));
     }
 
     // Heartbeat.
