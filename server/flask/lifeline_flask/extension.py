@@ -24,7 +24,7 @@ from urllib.parse import quote
 from flask import Response, current_app, has_app_context, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from . import polling, websocket
+from .transports import http, websocket
 from .client import ClientFiles
 from .errors import spec_error
 from .hooks import TransportHooks
@@ -215,7 +215,7 @@ class LifelineState:
         self.store = make_store(config)
         self.held = Registry()
         self.client = ClientFiles(config["url_prefix"])
-        self.warned_elsewhere = False  # polling.py: a sibling process's cursor, logged once
+        self.warned_elsewhere = False  # transports/http.py: a sibling process's cursor, logged once
         self.transport_hooks = TransportHooks()
         self.logger = logging.getLogger("lifeline_flask")
 
@@ -490,13 +490,13 @@ def _make_view(state):
                 add_preflight(Response(status=204), environ, state.config["origins"])
             )
         if method == "POST":
-            return polling.send(state, stream)
+            return http.send(state, stream)
         if method not in ("GET", "HEAD"):
             return state.finish(
                 spec_error("method_not_allowed", f"{method} is not allowed on a stream URL")
             )
         if websocket.is_upgrade(environ):
             return websocket.upgrade(state, stream, ws)
-        return polling.poll(state, stream)
+        return http.poll(state, stream)
 
     return view

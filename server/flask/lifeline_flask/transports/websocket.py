@@ -36,17 +36,17 @@ import struct
 
 from flask import Response, copy_current_request_context, request
 
-from . import polling
-from .checks import run_checks
-from .cursor import parse_cursor
-from .frames import FrameError, receive
-from .errors import StoreUnavailable, spec_error
-from .held import Held, client_socket, cut
-from .jsontext import dumps, loads, nests_deeper_than
-from . import concurrency
-from .concurrency import monotonic_ms
-from .origin import origin_allowed
-from .protocol import ERRORS, LIMITS
+from . import http
+from ..checks import run_checks
+from ..cursor import parse_cursor
+from ..frames import FrameError, receive
+from ..errors import StoreUnavailable, spec_error
+from ..held import Held, client_socket, cut
+from ..jsontext import dumps, loads, nests_deeper_than
+from .. import concurrency
+from ..concurrency import monotonic_ms
+from ..origin import origin_allowed
+from ..protocol import ERRORS, LIMITS
 
 
 def is_upgrade(environ):
@@ -115,7 +115,7 @@ def upgrade(state, stream, ws):
     # the poll a client races beside its socket brings Lifeline-WebSocket: none first and the
     # client drops the attempt itself, quietly (a failed handshake is an error in the console).
     concurrency.sleep(NO_UPGRADE_PAUSE_MS / 1000)
-    return polling.poll(state, stream)
+    return http.poll(state, stream)
 
 
 class _Heard:
@@ -252,7 +252,7 @@ def serve(state, stream, ws):
                     )
                     and "a frame is a JSON object with a string type",
                     "send_shape": lambda: frame["obj"]["type"] == "send"
-                    and polling.check_send(frame["obj"]),
+                    and http.check_send(frame["obj"]),
                 },
             )
             if refused:
@@ -268,7 +268,7 @@ def serve(state, stream, ws):
                 send('{"type":"pong"}')
             elif kind == "send":
                 try:
-                    refused = polling.deliver_send(state, stream, obj.get("data"))
+                    refused = http.deliver_send(state, stream, obj.get("data"))
                 except StoreUnavailable:
                     held.close(ERRORS["unavailable"]["close"], "store unavailable")
                     return

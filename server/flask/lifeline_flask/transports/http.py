@@ -22,15 +22,15 @@ from typing import Any, Dict
 
 from flask import Response, request
 
-from . import concurrency
-from .checks import run_checks
-from .cursor import parse_cursor
-from .errors import Rejected, RequestTimeout, StoreUnavailable, error_response, spec_error
-from .held import Held, client_socket, cut, peer_gone
-from .jsontext import dumps, loads, nests_deeper_than, send_id
-from .origin import origin_allowed
-from .stores.memory import MemoryStore
-from .protocol import WAIT_RE
+from .. import concurrency
+from ..checks import run_checks
+from ..cursor import parse_cursor
+from ..errors import Rejected, RequestTimeout, StoreUnavailable, error_response, spec_error
+from ..held import Held, client_socket, cut, peer_gone
+from ..jsontext import dumps, loads, nests_deeper_than, send_id
+from ..origin import origin_allowed
+from ..stores.memory import MemoryStore
+from ..protocol import WAIT_RE
 
 # A refused POST whose body was not read (or not all of it) closes its connection: the
 # rest of the body cannot be told from a next request.
