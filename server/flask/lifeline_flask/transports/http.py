@@ -1,19 +1,24 @@
-"""Polls, long polls and sends over plain HTTP (docs/protocol.md "Polling").
+"""The HTTP transport: polls, long polls, POST sends and preflights (docs/protocol.md
+"Polling"; server/DESIGN.md "One design, files mirrored"; Node: transports/http.mjs).
+
+An adapter: it parses its wire (query, headers, body), runs the spec's checks in the spec's
+order (checks.py), and writes what the store or a session read; it keeps no state.
 
 A poll reads its stream after the query cursor (or the first valid `If-None-Match` tag):
 200 with the messages, 204 (304 for a matching `If-None-Match`) when there are none, 410 a
-reset. `wait=<ms>` holds the request up to min(wait, long_poll_max): the request subscribes
-to its stream, then reads again, so an append in between is never missed; it wakes on news
-and at least once a second to see whether the client went away (WSGI gives no signal), so a
-vanished client's waiter is released within about a second.
+reset. `wait=<ms>` holds the request up to min(wait, long_poll_max) as a `long_poll`
+session (session.py): it subscribes to its stream, then reads again, so an append in
+between is never missed; it wakes on news and at least once a second to see whether the
+client went away (WSGI gives no signal), so a vanished client's waiter is released within
+about a second. `live.disconnect` ends a held one with 403 `revoked`.
 
-A send is `POST {"id": n, "data": …}`, checked in the spec's order (protocol/v1.json
-"check_order" "post": origin, sends enabled, `authorize(stream, 'send', request)`, body
-limit, strict JSON, shape), then the app's `on_send` hook; the ack is written after the
-hook returned. Codes, statuses and headers of every refusal are the spec's error table.
-The id is an integer 0..2^53-1 (`1.0` is 1); the body nests at most `max_json_depth`
-deep. A body over `max_body` is 413 with `Connection: close`, answered once the rest was read
-and dropped (at most DRAIN_MAX_BYTES, within the server's body timeout), so the sender reads
+A send is `POST {"id": n, "data": …}`: this module makes the checks of its wire in the
+spec's order (protocol/v1.json "check_order" "post": origin, then, after the send
+pipeline's sends enabled and authorize, body limit, depth, strict JSON), the rest is the
+send pipeline's (sends.py: shape, `on_send`); the ack `{"ack": id}` is written after the
+hook returned. Codes, statuses and headers of every refusal are the spec's error table. A
+body over `max_body` is 413 with `Connection: close`, answered once the rest was read and
+dropped (at most DRAIN_MAX_BYTES, within the server's body timeout), so the sender reads
 the 413 instead of a reset; a body that does not arrive within `request_body_timeout_ms`
 (gevent_server) is 408 `request_timeout`.
 """
@@ -25,10 +30,11 @@ from flask import Response, request
 from .. import concurrency
 from ..checks import run_checks
 from ..cursor import parse_cursor
-from ..errors import Rejected, RequestTimeout, StoreUnavailable, error_response, spec_error
+from ..errors import RequestTimeout, StoreUnavailable, error_response, spec_error
 from ..held import Held, client_socket, cut, peer_gone
-from ..jsontext import dumps, loads, nests_deeper_than, send_id
+from ..jsontext import dumps, loads, nests_deeper_than
 from ..origin import origin_allowed
+from ..sends import check_send, send_checks
 from ..stores.memory import MemoryStore
 from ..protocol import WAIT_RE
 
@@ -226,47 +232,6 @@ def _hold(state, stream, cursor, hold_ms):
     finally:
         unsubscribe()
         state.held.remove(held)
-
-
-def check_send(obj):
-    """None when obj is a valid send {"id": <int 0..2^53-1>, "data": <any>}, else what is
-    wrong. A valid id is normalised to an int (`1.0` -> 1) for the ack."""
-    if not isinstance(obj, dict):
-        return "a send is a JSON object"
-    sid = send_id(obj.get("id"))
-    if sid is None:
-        return '"id" must be an integer in 0..9007199254740991'
-    obj["id"] = sid
-    return None  # a missing "data" is null
-
-
-def send_checks(state, stream, data):
-    """The checks of a send once its frame or body is read (spec "ws_send", the end of
-    "post"): sends enabled, authorize, the app's hook."""
-
-    def on_send():
-        try:
-            state.live._on_send(
-                stream, data(), request._get_current_object()  # type: ignore[attr-defined]
-            )
-        except Rejected as e:
-            return {"error": e.code, "message": e.message, "status": e.status}
-        return None
-
-    return {
-        "sends_enabled": lambda: state.live._on_send is None and "this stream takes no sends",
-        "authorize_send": lambda: state.authorize(stream, "send", request),
-        "on_send": on_send,
-    }
-
-
-def deliver_send(state, stream, data):
-    """A WebSocket send, in the spec's order (ws_send).
-
-    Returns None (accepted) or {"error", "message", "status"?}. Raises StoreUnavailable,
-    and whatever the hooks raise besides Rejected (the caller turns that into `internal`).
-    """
-    return run_checks("ws_send", send_checks(state, stream, lambda: data))
 
 
 def send(state, stream):

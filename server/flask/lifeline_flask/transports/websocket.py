@@ -47,6 +47,7 @@ from .. import concurrency
 from ..concurrency import monotonic_ms
 from ..origin import origin_allowed
 from ..protocol import ERRORS, LIMITS
+from ..sends import ack_frame, check_send, deliver_send
 
 
 def is_upgrade(environ):
@@ -252,7 +253,7 @@ def serve(state, stream, ws):
                     )
                     and "a frame is a JSON object with a string type",
                     "send_shape": lambda: frame["obj"]["type"] == "send"
-                    and http.check_send(frame["obj"]),
+                    and check_send(frame["obj"]),
                 },
             )
             if refused:
@@ -268,7 +269,7 @@ def serve(state, stream, ws):
                 send('{"type":"pong"}')
             elif kind == "send":
                 try:
-                    refused = http.deliver_send(state, stream, obj.get("data"))
+                    refused = deliver_send(state, stream, obj.get("data"))
                 except StoreUnavailable:
                     held.close(ERRORS["unavailable"]["close"], "store unavailable")
                     return
@@ -276,15 +277,7 @@ def serve(state, stream, ws):
                     state.logger.exception("lifeline: a send hook failed")
                     fail("internal")
                     return
-                ack = {"type": "ack", "id": obj["id"]}
-                if refused:
-                    ack["error"] = refused["error"]
-                    ack["message"] = (
-                        refused["message"]
-                        if refused["message"] is not None
-                        else ERRORS.get(refused["error"], {}).get("message", "")
-                    )
-                send(dumps(ack))
+                send(ack_frame(obj["id"], refused))
             # pong and unknown types are ignored
 
     state.held.add(held)
