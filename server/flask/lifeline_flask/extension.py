@@ -5,7 +5,7 @@ stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path u
 prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
 keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
 defaults and ranges, protocol.py). Per-app state (options,
-store, held connections) lives in `app.extensions['lifeline']`; nothing is created at
+store, open sessions) lives in `app.extensions['lifeline']`; nothing is created at
 import time.
 
 One URL serves every transport, so it is registered twice: Werkzeug ≥ 2.2 routes a request
@@ -28,7 +28,7 @@ from .transports import http, websocket
 from .client import ClientFiles
 from .errors import spec_error
 from .hooks import TransportHooks
-from .held import Registry
+from .session import Sessions
 from .origin import add_cors, add_preflight, origin_allowed, parse_origins
 from .protocol import (
     DEFAULTS as SPEC_DEFAULTS,
@@ -204,7 +204,7 @@ class LifelineState:
     """One app's Lifeline: `app.extensions['lifeline']`.
 
     `config` holds the resolved options (read on every request, so a change applies at
-    once), `store` the streams, `held` the long polls and WebSockets in progress,
+    once), `store` the streams, `sessions` the WebSockets and held long polls open,
     `transport_hooks` the seam for a test/demo layer (hooks.py).
     """
 
@@ -213,7 +213,7 @@ class LifelineState:
         self.app = app
         self.config = config
         self.store = make_store(config)
-        self.held = Registry()
+        self.sessions = Sessions()
         self.client = ClientFiles(config["url_prefix"])
         self.warned_elsewhere = False  # transports/http.py: a sibling process's cursor, logged once
         self.transport_hooks = TransportHooks()
@@ -427,15 +427,7 @@ class Lifeline:
             raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
         if where is not None and not callable(where):
             raise TypeError("where must be a function (request) -> bool")
-        n = 0
-        for held in self.state(app).held.all():
-            if held.revoked is not None or (stream is not None and held.stream != stream):
-                continue
-            if where is not None and (held.request is None or where(held.request) is not True):
-                continue
-            held.revoke(message)
-            n += 1
-        return n
+        return self.state(app).sessions.disconnect(stream, where, message)
 
     def health(self, app=None):
         """The store's state: a dict with ``ok`` (Redis: connected, ping, subscription

@@ -137,7 +137,7 @@ def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(
         target=lambda: held.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000"))
     )
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
 
     redis_server.kill()
     frames, code = ws.expect_close()
@@ -184,7 +184,7 @@ def test_connections_stay_constant_however_many_wait(redis_server, gevent_server
     ]
     for t in polls:
         t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 20)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 20)
     clients = int(redis_server.cli("INFO", "clients").split("connected_clients:")[1].split()[0])
     assert clients <= COMMAND_CONNECTIONS + 1 + 1  # + the redis-cli asking
     assert store.connection_count() <= COMMAND_CONNECTIONS + 1
@@ -325,7 +325,7 @@ def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server,
     out = []
     t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
     c1 = other.append("s", "elsewhere")
     t.join(15)
     assert out[0][0] == 200 and out[0][2]["messages"] == [{"cursor": c1, "data": "elsewhere"}]

@@ -31,10 +31,10 @@ from .. import concurrency
 from ..checks import run_checks
 from ..cursor import parse_cursor
 from ..errors import RequestTimeout, StoreUnavailable, error_response, spec_error
-from ..held import Held, client_socket, cut, peer_gone
 from ..jsontext import dumps, loads, nests_deeper_than
 from ..origin import origin_allowed
 from ..sends import check_send, send_checks
+from ..session import LONG_POLL, Session, client_socket, cut, peer_gone
 from ..stores.memory import MemoryStore
 from ..protocol import WAIT_RE
 
@@ -199,39 +199,40 @@ def _poll_answer(state, stream, raw_wait):
 
 
 def _hold(state, stream, cursor, hold_ms):
-    """A long poll: wait for news on `stream` after `cursor`, at most hold_ms.
-    Returns the last read, None when the connection was dropped, or the 403 `revoked`
-    answer when live.disconnect ended it."""
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    held = Held("longpoll", stream, client_socket(request.environ), req)
-    state.held.add(held)
-    unsubscribe = state.store.subscribe(stream, held.wake)
+    """A long poll: a `long_poll` session that waits for news on `stream` after `cursor`, at
+    most hold_ms. Returns its last read, None when the connection was dropped, or the 403
+    `revoked` answer when live.disconnect ended it."""
+    session = Session(
+        LONG_POLL,
+        stream,
+        client_socket(request.environ),
+        request._get_current_object(),  # type: ignore[attr-defined]
+        cursor,
+        state.store,
+    )
     deadline = concurrency.monotonic_ms() + hold_ms
-    try:
+    with state.sessions.opened(session):
         woken = True
         while True:
             if woken:  # read only on news, not on the one-second checks
-                held.event.clear()
-                r = state.store.read(stream, cursor, state.config["batch"])
+                r = session.read(state.config["batch"])
                 if r.reset or r.messages:
                     return r
+            # long_poll_max is read again: a change applies to the held ones too
             remaining = (
-                min(deadline, held.opened + state.config["long_poll_max"])
+                min(deadline, session.opened + state.config["long_poll_max"])
                 - concurrency.monotonic_ms()
             )
             if remaining <= 0:
                 return r
-            woken = held.event.wait(min(remaining, 1000) / 1000.0)
-            if held.revoked is not None:  # live.disconnect
-                return error_response(403, "revoked", held.revoked)
-            if held.dropped:
-                cut(held.sock)
+            woken = session.wait(min(remaining, 1000))
+            if session.revoked is not None:  # live.disconnect
+                return error_response(403, "revoked", session.revoked)
+            if session.dropped:
+                cut(session.sock)
                 return None
-            if peer_gone(held.sock):
+            if peer_gone(session.sock):
                 return r
-    finally:
-        unsubscribe()
-        state.held.remove(held)
 
 
 def send(state, stream):
