@@ -1,12 +1,16 @@
-"""The Flask extension: `Lifeline(app)` or `Lifeline()` + `init_app(app)`.
+"""The Flask extension, the public entry: `Lifeline(app)` or `Lifeline()` + `init_app(app)`:
+options, mounting, `publish`, `disconnect`, `health` (server/DESIGN.md "One design, files
+mirrored"; Node: index.mjs).
 
-Mounts wire protocol v1 (docs/protocol.md) at `<url_prefix>/<stream>` for any
-stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the
-prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
-keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
-defaults and ranges, protocol.py). Per-app state (options,
-store, open sessions) lives in `app.extensions['lifeline']`; nothing is created at
-import time.
+Mounts wire protocol v1 (docs/protocol.md) at `<url_prefix>/<stream>` for any stream name
+of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the prefix is a
+JSON 404; a stream URL's request goes to its transport (transports/). Every option of
+server/DESIGN.md's table comes from the constructor's keyword arguments, else
+`app.config['LIFELINE_<NAME>']`, else the environment's `LIFELINE_<NAME>`
+(environment.py), else its default (the spec's defaults and ranges, protocol.py).
+Per-app state (options, store, open sessions) lives in `app.extensions['lifeline']`;
+nothing is created at import time. `publish` encodes a message once, as JSON text
+(jsontext.py), and the store keeps, reads and serves that text as it is.
 
 One URL serves every transport, so it is registered twice: Werkzeug ≥ 2.2 routes a request
 with `Upgrade: websocket` only to rules made with `websocket=True`. `app.app_protocol` tells
@@ -26,6 +30,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from .transports import http, websocket
 from .client import ClientFiles
+from .environment import options_from_environment, variable_of
 from .errors import spec_error
 from .hooks import TransportHooks
 from .session import Sessions
@@ -77,53 +82,19 @@ def check_int_option(name, value):
     return value
 
 
-# The options an environment variable may set: the spec's integers (INT_OPTIONS), the booleans
-# below, the others strings (`store` is an object: never from the environment).
-_ENV_BOOLS = {
-    "1": True,
-    "true": True,
-    "yes": True,
-    "on": True,
-    "0": False,
-    "false": False,
-    "no": False,
-    "off": False,
-}
-
-
-def _from_environment(name, environ):
-    """Option `name` from the environment variable LIFELINE_<NAME>, or _UNSET when it is
-    absent or empty. A value that does not parse is an error naming the variable."""
-    var = "LIFELINE_" + name.upper()
-    text = environ.get(var, "").strip()
-    if not text or name == "store":
-        return _UNSET
-    if name in INT_OPTIONS:
-        if text.lower() == "none":
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{var} must be a whole number, not {text!r}") from None
-    if name == "trust_proxy":
-        if text.lower() not in _ENV_BOOLS:
-            raise ValueError(f"{var} must be true or false (1/0, yes/no, on/off), not {text!r}")
-        return _ENV_BOOLS[text.lower()]
-    return text
-
-
 def resolve_options(options, config, environ=None):
     """The options of one app: explicit arguments, then app.config, then the environment
-    (LIFELINE_<NAME>, as a 12-factor deployment sets them), then the defaults."""
-    environ = os.environ if environ is None else environ
+    (LIFELINE_<NAME>, as a 12-factor deployment sets them: environment.py), then the
+    defaults."""
+    from_environment = options_from_environment(DEFAULTS, environ)
     out = {}
     for name, default in DEFAULTS.items():
         value = options.get(name, _UNSET)
         if value is _UNSET:
-            value = config.get("LIFELINE_" + name.upper(), _UNSET)
+            value = config.get(variable_of(name), _UNSET)
         if value is _UNSET:
-            value = _from_environment(name, environ)
-        out[name] = default if value is _UNSET else value
+            value = from_environment.get(name, default)
+        out[name] = value
     prefix = out["url_prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError(
