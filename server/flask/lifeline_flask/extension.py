@@ -33,6 +33,7 @@ from .client import ClientFiles
 from .environment import options_from_environment, variable_of
 from .errors import spec_error
 from .hooks import TransportHooks
+from .jsontext import dumps
 from .session import Sessions
 from .origin import add_cors, add_preflight, origin_allowed, parse_origins
 from .protocol import (
@@ -403,20 +404,19 @@ class Lifeline:
     def health(self, app=None):
         """The store's state: a dict with ``ok`` (Redis: connected, ping, subscription
         probe; server/DESIGN.md "Health"). Also ``flask lifeline health``."""
-        store = self.state(app).store
-        check = getattr(store, "health", None)
-        return check() if check is not None else {"ok": True, "store": type(store).__name__}
+        return self.state(app).store.health()
 
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.
 
-        Callable from a view, a CLI command, a thread or a greenlet. TypeError for data
-        JSON cannot hold, ValueError for NaN/Infinity or a bad stream name,
-        StoreUnavailable when the store's backend is down.
+        Callable from a view, a CLI command, a thread or a greenlet. The data is encoded
+        here, once (as the browser writes JSON: jsontext.py); the store keeps that text and
+        every client gets it as it is. TypeError for data JSON cannot hold, ValueError for
+        NaN/Infinity or a bad stream name, StoreUnavailable when the store's backend is down.
         """
         if not isinstance(stream, str) or not STREAM_RE.match(stream):
             raise ValueError(f"bad stream name {stream!r}: {STREAM_RE.pattern}")
-        return self.state(app).store.append(stream, data)
+        return self.state(app).store.append(stream, dumps(data))
 
 
 def _client_view(state):

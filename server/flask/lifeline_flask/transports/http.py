@@ -65,7 +65,7 @@ def messages_body(cursor, messages):
         '{"cursor":'
         + dumps(cursor)
         + ',"messages":['
-        + ",".join('{"cursor":' + dumps(c) + ',"data":' + text + "}" for c, text in messages)
+        + ",".join('{"cursor":' + dumps(m.cursor) + ',"data":' + m.json + "}" for m in messages)
         + "]}"
     )
 

@@ -368,10 +368,12 @@ def _run(state, stream, ws, session, send, fail, reader):
                 # a reset frame may only come first, so close; the client reconnects
                 fail("overflow")
                 break
-            for cursor, text in r.messages:
-                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
+            for m in r.messages:  # the message's JSON text as stored: never parsed again
+                if not send(
+                    '{"type":"msg","cursor":' + dumps(m.cursor) + ',"data":' + m.json + "}"
+                ):
                     break
-                session.cursor = cursor  # what was written: a frozen socket reads on from here
+                session.cursor = m.cursor  # what was written: a frozen socket reads on from here
             if r.messages:
                 continue  # a full batch may have more behind it
         # Heartbeat (as Node's): a control ping every heartbeat (a browser answers it by
