@@ -193,8 +193,8 @@ def make_admin(live, demo):
                 demo.hooks.shed = new["shed"]
             if "sends" in new:
                 demo.sends = new["sends"]
-            for held in st.held.all():  # heartbeat / longPollMax apply to held ones too
-                held.wake()
+            for session in st.sessions.all():  # heartbeat / longPollMax apply to open ones too
+                session.wake()
         return _json(public_config())
 
     @bp.get("/stats")

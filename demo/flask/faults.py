@@ -15,7 +15,7 @@ import threading
 from flask import Response
 
 from lifeline_flask import TransportHooks, error_response
-from lifeline_flask.hooks import Held, cut
+from lifeline_flask.hooks import Session, client_socket, cut
 
 FAULT_MODES = ("none", "refuse", "blackhole", "stall", "flap", "slow", "close")
 
@@ -54,8 +54,8 @@ class DemoHooks(TransportHooks):
     def snapshot(self):
         with self._lock:
             out = dict(self.stats)
-        out["wsOpen"] = self.state.held.count("websocket")
-        out["held"] = self.state.held.count("longpoll")
+        out["wsOpen"] = self.state.sessions.count("websocket")
+        out["held"] = self.state.sessions.count("long_poll")
         connections = getattr(self.state.store, "connection_count", None)
         if connections is not None:
             out["redisConnections"] = connections()
@@ -65,22 +65,22 @@ class DemoHooks(TransportHooks):
 
     def set_fault(self, mode, ms):
         self.fault = {"mode": mode, "ms": ms}
-        for held in self.state.held.all():
-            if mode == "stall" and held.kind == "websocket":
-                held.freeze()
-            held.wake()
+        for session in self.state.sessions.all():
+            if mode == "stall" and session.kind == "websocket":
+                session.freeze()
+            session.wake()
 
     def restart(self):
-        """What a process restart looks like to clients: every held connection cut; a
+        """What a process restart looks like to clients: every session's connection cut; a
         memory store forgets everything (a new epoch)."""
-        held = self.state.held.all()
-        for h in held:
-            h.dropped = True
+        sessions = self.state.sessions.all()
+        for s in sessions:
+            s.dropped = True
         clear = getattr(self.state.store, "clear", None)
         if clear is not None:
             clear()
-        for h in held:
-            h.drop()
+        for s in sessions:
+            s.drop()
 
     def _shed_response(self):
         return error_response(
@@ -110,31 +110,29 @@ class DemoHooks(TransportHooks):
     def poll_delay(self):
         return self.fault["ms"] / 1000.0 if self.fault["mode"] == "slow" else 0
 
-    def socket_opened(self, held):
+    def socket_opened(self, session):
         mode = self.fault["mode"]
         if mode == "close":
-            held.close(1011, "fault: close")
+            session.close(1011, "fault: close")
         elif mode == "stall":
-            held.freeze()
+            session.freeze()
         elif mode == "flap":
             import gevent
 
-            gevent.spawn_later(self.fault["ms"] / 1000.0, held.close, 1001, "fault: flap")
+            gevent.spawn_later(self.fault["ms"] / 1000.0, session.close, 1001, "fault: flap")
 
     def hello_fields(self):
         return {"server": self.name}
 
     def _hold_blackhole(self, environ):
         """Never answer the upgrade; end when the client gives up, or on a restart."""
-        from lifeline_flask.hooks import client_socket
-
-        held = Held("blackhole", None, client_socket(environ))
-        self.state.held.add(held)
+        session = Session("blackhole", None, client_socket(environ))
+        self.state.sessions.add(session)  # a restart drops it too (not subscribed: no stream)
         try:
-            sock = held.sock
-            while not held.dropped:
+            sock = session.sock
+            while not session.dropped:
                 if sock is None:
-                    held.event.wait(1.0)
+                    session.wait(1000)
                     continue
                 try:
                     if not sock.recv(4096):
@@ -143,5 +141,5 @@ class DemoHooks(TransportHooks):
                     break
             cut(sock)
         finally:
-            self.state.held.remove(held)
+            self.state.sessions.remove(session)
         return Response(status=503)

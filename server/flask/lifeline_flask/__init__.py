@@ -10,7 +10,7 @@ See docs/flask.md (the guide and the reference) and server/DESIGN.md for the con
 from .errors import Rejected, StoreUnavailable, TooManyStreams, error_response
 from .extension import Lifeline, LifelineState
 from .hooks import TransportHooks
-from .stores import MemoryStore, Read, Store
+from .stores import MemoryStore, Message, Read, Store
 
 __all__ = [
     "Lifeline",
@@ -21,6 +21,7 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "Read",
+    "Message",
     "Store",
     "TransportHooks",
     "error_response",

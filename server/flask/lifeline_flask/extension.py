@@ -1,12 +1,16 @@
-"""The Flask extension: `Lifeline(app)` or `Lifeline()` + `init_app(app)`.
+"""The Flask extension, the public entry: `Lifeline(app)` or `Lifeline()` + `init_app(app)`:
+options, mounting, `publish`, `disconnect`, `health` (server/DESIGN.md "One design, files
+mirrored"; Node: index.mjs).
 
-Mounts wire protocol v1 (docs/protocol.md) at `<url_prefix>/<stream>` for any
-stream name of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the
-prefix is a JSON 404. Every option of server/DESIGN.md's table comes from the constructor's
-keyword arguments, else `app.config['LIFELINE_<NAME>']`, else its default (the spec's
-defaults and ranges, protocol.py). Per-app state (options,
-store, held connections) lives in `app.extensions['lifeline']`; nothing is created at
-import time.
+Mounts wire protocol v1 (docs/protocol.md) at `<url_prefix>/<stream>` for any stream name
+of the spec's grammar (protocol.py STREAM_NAME_RE); any other path under the prefix is a
+JSON 404; a stream URL's request goes to its transport (transports/). Every option of
+server/DESIGN.md's table comes from the constructor's keyword arguments, else
+`app.config['LIFELINE_<NAME>']`, else the environment's `LIFELINE_<NAME>`
+(environment.py), else its default (the spec's defaults and ranges, protocol.py).
+Per-app state (options, store, open sessions) lives in `app.extensions['lifeline']`;
+nothing is created at import time. `publish` encodes a message once, as JSON text
+(jsontext.py), and the store keeps, reads and serves that text as it is.
 
 One URL serves every transport, so it is registered twice: Werkzeug ≥ 2.2 routes a request
 with `Upgrade: websocket` only to rules made with `websocket=True`. `app.app_protocol` tells
@@ -24,11 +28,13 @@ from urllib.parse import quote
 from flask import Response, current_app, has_app_context, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from . import polling, websocket
+from .transports import http, websocket
 from .client import ClientFiles
+from .environment import options_from_environment, variable_of
 from .errors import spec_error
 from .hooks import TransportHooks
-from .held import Registry
+from .jsontext import dumps
+from .session import Sessions
 from .origin import add_cors, add_preflight, origin_allowed, parse_origins
 from .protocol import (
     DEFAULTS as SPEC_DEFAULTS,
@@ -77,53 +83,19 @@ def check_int_option(name, value):
     return value
 
 
-# The options an environment variable may set: the spec's integers (INT_OPTIONS), the booleans
-# below, the others strings (`store` is an object: never from the environment).
-_ENV_BOOLS = {
-    "1": True,
-    "true": True,
-    "yes": True,
-    "on": True,
-    "0": False,
-    "false": False,
-    "no": False,
-    "off": False,
-}
-
-
-def _from_environment(name, environ):
-    """Option `name` from the environment variable LIFELINE_<NAME>, or _UNSET when it is
-    absent or empty. A value that does not parse is an error naming the variable."""
-    var = "LIFELINE_" + name.upper()
-    text = environ.get(var, "").strip()
-    if not text or name == "store":
-        return _UNSET
-    if name in INT_OPTIONS:
-        if text.lower() == "none":
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{var} must be a whole number, not {text!r}") from None
-    if name == "trust_proxy":
-        if text.lower() not in _ENV_BOOLS:
-            raise ValueError(f"{var} must be true or false (1/0, yes/no, on/off), not {text!r}")
-        return _ENV_BOOLS[text.lower()]
-    return text
-
-
 def resolve_options(options, config, environ=None):
     """The options of one app: explicit arguments, then app.config, then the environment
-    (LIFELINE_<NAME>, as a 12-factor deployment sets them), then the defaults."""
-    environ = os.environ if environ is None else environ
+    (LIFELINE_<NAME>, as a 12-factor deployment sets them: environment.py), then the
+    defaults."""
+    from_environment = options_from_environment(DEFAULTS, environ)
     out = {}
     for name, default in DEFAULTS.items():
         value = options.get(name, _UNSET)
         if value is _UNSET:
-            value = config.get("LIFELINE_" + name.upper(), _UNSET)
+            value = config.get(variable_of(name), _UNSET)
         if value is _UNSET:
-            value = _from_environment(name, environ)
-        out[name] = default if value is _UNSET else value
+            value = from_environment.get(name, default)
+        out[name] = value
     prefix = out["url_prefix"]
     if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
         raise ValueError(
@@ -204,7 +176,7 @@ class LifelineState:
     """One app's Lifeline: `app.extensions['lifeline']`.
 
     `config` holds the resolved options (read on every request, so a change applies at
-    once), `store` the streams, `held` the long polls and WebSockets in progress,
+    once), `store` the streams, `sessions` the WebSockets and held long polls open,
     `transport_hooks` the seam for a test/demo layer (hooks.py).
     """
 
@@ -213,9 +185,9 @@ class LifelineState:
         self.app = app
         self.config = config
         self.store = make_store(config)
-        self.held = Registry()
+        self.sessions = Sessions()
         self.client = ClientFiles(config["url_prefix"])
-        self.warned_elsewhere = False  # polling.py: a sibling process's cursor, logged once
+        self.warned_elsewhere = False  # transports/http.py: a sibling process's cursor, logged once
         self.transport_hooks = TransportHooks()
         self.logger = logging.getLogger("lifeline_flask")
 
@@ -427,33 +399,24 @@ class Lifeline:
             raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
         if where is not None and not callable(where):
             raise TypeError("where must be a function (request) -> bool")
-        n = 0
-        for held in self.state(app).held.all():
-            if held.revoked is not None or (stream is not None and held.stream != stream):
-                continue
-            if where is not None and (held.request is None or where(held.request) is not True):
-                continue
-            held.revoke(message)
-            n += 1
-        return n
+        return self.state(app).sessions.disconnect(stream, where, message)
 
     def health(self, app=None):
         """The store's state: a dict with ``ok`` (Redis: connected, ping, subscription
         probe; server/DESIGN.md "Health"). Also ``flask lifeline health``."""
-        store = self.state(app).store
-        check = getattr(store, "health", None)
-        return check() if check is not None else {"ok": True, "store": type(store).__name__}
+        return self.state(app).store.health()
 
     def publish(self, stream, data, app=None):
         """Append `data` (JSON-serialisable) to `stream`; returns its cursor.
 
-        Callable from a view, a CLI command, a thread or a greenlet. TypeError for data
-        JSON cannot hold, ValueError for NaN/Infinity or a bad stream name,
-        StoreUnavailable when the store's backend is down.
+        Callable from a view, a CLI command, a thread or a greenlet. The data is encoded
+        here, once (as the browser writes JSON: jsontext.py); the store keeps that text and
+        every client gets it as it is. TypeError for data JSON cannot hold, ValueError for
+        NaN/Infinity or a bad stream name, StoreUnavailable when the store's backend is down.
         """
         if not isinstance(stream, str) or not STREAM_RE.match(stream):
             raise ValueError(f"bad stream name {stream!r}: {STREAM_RE.pattern}")
-        return self.state(app).store.append(stream, data)
+        return self.state(app).store.append(stream, dumps(data))
 
 
 def _client_view(state):
@@ -490,13 +453,13 @@ def _make_view(state):
                 add_preflight(Response(status=204), environ, state.config["origins"])
             )
         if method == "POST":
-            return polling.send(state, stream)
+            return http.send(state, stream)
         if method not in ("GET", "HEAD"):
             return state.finish(
                 spec_error("method_not_allowed", f"{method} is not allowed on a stream URL")
             )
         if websocket.is_upgrade(environ):
             return websocket.upgrade(state, stream, ws)
-        return polling.poll(state, stream)
+        return http.poll(state, stream)
 
     return view

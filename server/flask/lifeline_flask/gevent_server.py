@@ -49,8 +49,8 @@ from geventwebsocket.handler import WebSocketHandler as _StockHandler
 
 from .errors import RequestTimeout
 from .extension import DEFAULTS
-from .polling import DRAIN_MAX_BYTES as DISCARD_MAX_BYTES
-from .websocket import is_upgrade
+from .transports.http import DRAIN_MAX_BYTES as DISCARD_MAX_BYTES
+from .transports.websocket import is_upgrade
 
 # For the type checker the mixin below is a handler (it calls the handler's methods); at
 # run time it is a plain mixin, put before either handler.

@@ -15,23 +15,37 @@ the library calls them at these points:
                                that the view calls (inside the request) for the Response
                                to answer instead; it may block (a black hole).
 - ``poll_delay()``             seconds to wait before sending a poll answer.
-- ``socket_opened(held)``      a WebSocket was accepted (`held` is its `Held`: see
-                               held.py); the hook may close it, freeze it after hello, or
-                               schedule a close.
+- ``socket_opened(session)``   a WebSocket was accepted (`session` is its `Session`:
+                               see session.py); the hook may close it, freeze it after
+                               hello, or schedule a close.
 - ``hello_fields()``           extra fields for the `hello` frame (clients ignore them).
 
 What such a layer needs besides, it takes from here (the seam), not from the modules behind:
-``Held``, ``cut`` and ``client_socket`` (held connections: held.py), ``own_origin`` (the
-request's own origin: origin.py), ``sleep`` and ``spawn`` (a greenlet or a thread, whichever
-the server runs: concurrency.py). The public API is ``lifeline_flask``'s, with
-``lifeline_flask.protocol`` (the wire spec's constants) and ``lifeline_flask.gevent_server``.
+``Session`` (and ``Held``, its former name), ``cut`` and ``client_socket`` (connected
+clients and their sockets: session.py; ``state.sessions`` is the app's registry of them, a
+``Sessions``), ``own_origin`` (the request's own origin: origin.py), ``sleep`` and
+``spawn`` (a greenlet or a thread, whichever the server runs: concurrency.py). The public
+API is ``lifeline_flask``'s, with ``lifeline_flask.protocol`` (the wire spec's constants)
+and ``lifeline_flask.gevent_server``.
 """
 
 from .concurrency import sleep, spawn
-from .held import Held, client_socket, cut
 from .origin import own_origin
+from .session import Session, client_socket, cut
 
-__all__ = ["TransportHooks", "Held", "client_socket", "cut", "own_origin", "sleep", "spawn"]
+# a Session's name before it was one: what a demo layer written against it still imports
+Held = Session
+
+__all__ = [
+    "TransportHooks",
+    "Session",
+    "Held",
+    "client_socket",
+    "cut",
+    "own_origin",
+    "sleep",
+    "spawn",
+]
 
 
 class TransportHooks:
@@ -50,7 +64,7 @@ class TransportHooks:
     def poll_delay(self):
         return 0
 
-    def socket_opened(self, held):
+    def socket_opened(self, session):
         pass
 
     def hello_fields(self):

@@ -11,4 +11,4 @@ live.on_send(lambda stream, data, request: live.publish(stream, data))
 
 @app.get("/held")
 def held():
-    return {"longpoll": app.extensions["lifeline"].held.count("longpoll")}
+    return {"longpoll": app.extensions["lifeline"].sessions.count("long_poll")}

@@ -29,7 +29,7 @@ def test_example_over_long_polling_under_flask_run(threaded_server):
         target=lambda: out.append(srv.get_json(f"/live/news?cursor={cursor}&wait=20000"))
     )
     t.start()
-    wait_until(lambda: example.app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: example.app.extensions["lifeline"].sessions.count("long_poll") == 1)
     status, _, body = srv.request(
         "POST", "/news", json.dumps({"title": "hi"}), headers={"Content-Type": "application/json"}
     )

@@ -31,7 +31,8 @@ def test_long_polls_wait_without_blocking_other_requests(threaded_server):
     for t in polls:
         t.start()
     wait_until(
-        lambda: app.extensions["lifeline"].held.count("longpoll") == 3, what="three held long polls"
+        lambda: app.extensions["lifeline"].sessions.count("long_poll") == 3,
+        what="three held long polls",
     )
     status, _, b = srv.get_json("/live/other")  # answered while they wait
     assert status == 200
@@ -53,7 +54,7 @@ def test_a_send_wakes_a_long_poll(threaded_server):
         target=lambda: out.append(srv.get_json(f"/live/chat?cursor={c0}&wait=20000"))
     )
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
     status, _, body = srv.request("POST", "/live/chat", body=json.dumps({"id": 1, "data": "yo"}))
     assert status == 200 and json.loads(body) == {"ack": 1}
     t.join(15)
@@ -87,10 +88,10 @@ def test_a_vanished_long_poll_client_releases_its_thread_waiter(threaded_server)
     c0 = live.publish("news", 0)
     sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     sock.sendall(f"GET /live/news?cursor={c0}&wait=25000 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    held = app.extensions["lifeline"].held
-    wait_until(lambda: held.count("longpoll") == 1)
+    sessions = app.extensions["lifeline"].sessions
+    wait_until(lambda: sessions.count("long_poll") == 1)
     sock.close()
-    wait_until(lambda: held.count("longpoll") == 0, what="the waiter released")
+    wait_until(lambda: sessions.count("long_poll") == 0, what="the waiter released")
     assert srv.get_json(f"/live/news?cursor={c0}")[0] == 204
 
 

@@ -220,7 +220,8 @@ def test_publish_from_a_thread_and_a_greenlet_reaches_waiting_long_polls_and_soc
     for t in polls:
         t.start()
     wait_until(
-        lambda: app.extensions["lifeline"].held.count("longpoll") == 3, what="three held long polls"
+        lambda: app.extensions["lifeline"].sessions.count("long_poll") == 3,
+        what="three held long polls",
     )
     # another request is served while they wait (cooperative waits)
     status, _, _ = srv.get_json("/live/other")
@@ -246,10 +247,10 @@ def test_a_long_poll_client_that_vanishes_releases_its_waiter(gevent_server):
     c0 = live.publish("news", 0)
     sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     sock.sendall(f"GET /live/news?cursor={c0}&wait=25000 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    wait_until(lambda: state.held.count("longpoll") == 1, what="the long poll held")
+    wait_until(lambda: state.sessions.count("long_poll") == 1, what="the long poll held")
     sock.close()
     wait_until(
-        lambda: state.held.count("longpoll") == 0,
+        lambda: state.sessions.count("long_poll") == 0,
         timeout=15,
         what="the vanished client's waiter released",
     )
@@ -266,7 +267,7 @@ def test_long_polls_wait_per_stream(gevent_server):
     out = []
     t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/a?cursor={ca}&wait=1500")))
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
     live.publish("b", "elsewhere")  # another stream: no answer for `a`
     t.join(10)
     assert out[0][0] == 204
@@ -340,11 +341,11 @@ def test_a_session_that_falls_behind_retention_closes_1013(gevent_server):
     ws.next_of("hello")
     # the socket's reader is not reading: a burst larger than retention overruns it
     state = app.extensions["lifeline"]
-    held = [h for h in state.held.all() if h.kind == "websocket"][0]
-    held.frozen = True
+    session = [h for h in state.sessions.all() if h.kind == "websocket"][0]
+    session.frozen = True
     for i in range(5):
         live.publish("news", i)
-    held.frozen = False
-    held.wake()
+    session.frozen = False
+    session.wake()
     frames, code = ws.expect_close()
     assert frames[-1]["code"] == "overflow" and code == 1013

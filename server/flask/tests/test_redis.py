@@ -137,7 +137,7 @@ def test_redis_down_is_503_1012_and_store_unavailable_then_everything_resumes(
         target=lambda: held.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000"))
     )
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
 
     redis_server.kill()
     frames, code = ws.expect_close()
@@ -184,7 +184,7 @@ def test_connections_stay_constant_however_many_wait(redis_server, gevent_server
     ]
     for t in polls:
         t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 20)
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 20)
     clients = int(redis_server.cli("INFO", "clients").split("connected_clients:")[1].split()[0])
     assert clients <= COMMAND_CONNECTIONS + 1 + 1  # + the redis-cli asking
     assert store.connection_count() <= COMMAND_CONNECTIONS + 1
@@ -231,8 +231,8 @@ def test_two_gunicorn_workers_share_streams_through_redis(redis_server):
 
 def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
     store = RedisStore(redis_server.url)
-    cursor = store.append("s", 1)
-    store.append("s", 2)
+    cursor = store.append("s", "1")
+    store.append("s", "2")
     calls = []
     gate = threading.Event()
     real = store._read_now
@@ -259,7 +259,7 @@ def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
         t.join(10)
     assert len(calls) == 1
     assert len(results) == 10 and all(r == results[0] for r in results)
-    assert [m[1] for m in results[0].messages] == ["2"]
+    assert [m.json for m in results[0].messages] == ["2"]
     store.read("s", cursor, 10)  # a later read asks Redis again
     assert len(calls) == 2
     store.close()
@@ -321,12 +321,12 @@ def test_under_flask_run_another_process_publish_wakes_a_long_poll(redis_server,
     app, live = redis_app(redis_server.url)
     srv = threaded_server(app)
     other = RedisStore(redis_server.url)  # stands in for another process
-    c0 = other.append("s", 0)
+    c0 = other.append("s", "0")
     out = []
     t = threading.Thread(target=lambda: out.append(srv.get_json(f"/live/s?cursor={c0}&wait=20000")))
     t.start()
-    wait_until(lambda: app.extensions["lifeline"].held.count("longpoll") == 1)
-    c1 = other.append("s", "elsewhere")
+    wait_until(lambda: app.extensions["lifeline"].sessions.count("long_poll") == 1)
+    c1 = other.append("s", '"elsewhere"')
     t.join(15)
     assert out[0][0] == 200 and out[0][2]["messages"] == [{"cursor": c1, "data": "elsewhere"}]
     other.close()
@@ -360,7 +360,7 @@ def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
 
     def append_many(store, who):
         for i in range(50):
-            c = store.append("race", {"who": who, "i": i})
+            c = store.append("race", json.dumps({"who": who, "i": i}))
             with lock:
                 cursors.append(c)
 
@@ -372,9 +372,9 @@ def test_appends_from_many_clients_are_atomic_and_totally_ordered(redis_server):
     assert len({c.split("-")[0] for c in cursors}) == 1  # one epoch
     assert sorted(int(c.split("-")[1]) for c in cursors) == list(range(1, 201))
     log = stores[0].read("race", "0", 500)
-    assert [m[0] for m in log.messages] == sorted(cursors, key=lambda c: int(c.split("-")[1]))
+    assert [m.cursor for m in log.messages] == sorted(cursors, key=lambda c: int(c.split("-")[1]))
     for who in range(4):  # each writer in order
-        mine = [json.loads(t)["i"] for _, t in log.messages if json.loads(t)["who"] == who]
+        mine = [json.loads(m.json)["i"] for m in log.messages if json.loads(m.json)["who"] == who]
         assert mine == list(range(50))
     for s in stores:
         s.close()

@@ -37,7 +37,7 @@ def test_streams_on_every_shard_wake_waiters_through_sharded_pubsub(cluster):
         waiters = {s: wait_in_thread(b, s, heads[s], 10) for s in streams}
         time.sleep(0.5)  # subscribed (SSUBSCRIBE confirmed)
         t0 = time.monotonic()
-        cursors = {s: a.append(s, s) for s in streams}
+        cursors = {s: a.append(s, f'"{s}"') for s in streams}
         for s, (t, out) in waiters.items():
             t.join(10)
             assert out == [True], s
@@ -62,7 +62,7 @@ def test_a_killed_primary_is_failed_over_and_waiters_get_news_from_the_new_one(c
     a, b = RedisStore(cluster.url), RedisStore(cluster.url)
     try:
         stream = "failover"
-        c1 = a.append(stream, 1)
+        c1 = a.append(stream, "1")
         primary = cluster.primary_of(f"lifeline:{{{stream}}}:meta")
         head = b.head(stream)
         t, out = wait_in_thread(b, stream, head, 30)  # subscribed on the old primary
@@ -72,7 +72,7 @@ def test_a_killed_primary_is_failed_over_and_waiters_get_news_from_the_new_one(c
         resumed = None
         while time.monotonic() - t0 < 20:
             try:
-                c2 = a.append(stream, 2)
+                c2 = a.append(stream, "2")
                 resumed = time.monotonic() - t0
                 break
             except Exception:
@@ -91,14 +91,14 @@ def test_a_killed_primary_is_failed_over_and_waiters_get_news_from_the_new_one(c
                         raise
                     time.sleep(0.1)
 
-        assert [m[1] for m in read_after(c1).messages] == ["2"]
+        assert [m.json for m in read_after(c1).messages] == ["2"]
         assert c2.split("-")[0] == c1.split("-")[0]  # the same history, nothing lost
         # the sharded subscription now lives on the new primary: news arrives again
         head = read_after(None).cursor
         t, out = wait_in_thread(b, stream, head, 10)
         time.sleep(0.5)
         t1 = time.monotonic()
-        a.append(stream, 3)
+        a.append(stream, "3")
         t.join(10)
         assert out == [True] and time.monotonic() - t1 < 5
         print(f"cluster failover (flask): appends again {resumed:.2f} s after the kill")

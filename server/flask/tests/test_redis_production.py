@@ -18,13 +18,13 @@ from lifeline_flask.stores.redis import COMMAND_TIMEOUT, RedisStore, parse_redis
 def test_memory_store_keeps_a_tombstone_after_stream_ttl_and_forgets_it_after_twice_that():
     t = [1000]
     s = MemoryStore(clock_ms=lambda: t[0], stream_ttl=10_000)
-    c1 = s.append("a", 1)
-    c2 = s.append("a", 2)
+    c1 = s.append("a", "1")
+    c2 = s.append("a", "2")
     t[0] += 10_001
     assert s.read("a", c2, 10) == ([], c2, False)  # caught up stays caught up
     assert s.read("a", c1, 10) == ([], c2, True)  # an older cursor: exact reset
     assert s.health()["tombstones"] == 1 and s.health()["streams"] == 0
-    c3 = s.append("a", 3)  # goes on in its epoch
+    c3 = s.append("a", "3")  # goes on in its epoch
     assert c3.split("-")[0] == c2.split("-")[0] and c3.endswith("-3")
     assert s.read("a", c2, 10).messages == [(c3, "3")]
     t[0] += 20_002
@@ -37,12 +37,12 @@ def test_memory_store_caps_streams_with_too_many_streams_and_tombstones_make_roo
     t = [1000]
     s = MemoryStore(clock_ms=lambda: t[0], stream_ttl=10_000, max_streams=3)
     for n in "abc":
-        s.append(n, 1)
+        s.append(n, "1")
     with pytest.raises(TooManyStreams) as e:
-        s.append("d", 1)
+        s.append("d", "1")
     assert isinstance(e.value, StoreUnavailable) and e.value.code == "too_many_streams"
     t[0] += 10_001
-    s.append("d", 1)
+    s.append("d", "1")
     assert s.stream_count() == 3
 
 
@@ -69,8 +69,8 @@ def test_parse_redis_url():
 def test_redis_keys_expire_meta_twice_as_late_and_an_old_cursor_resets(redis_server):
     store = RedisStore(redis_server.url, stream_ttl=400)
     try:
-        c1 = store.append("s", "a")
-        c2 = store.append("s", "b")
+        c1 = store.append("s", '"a"')
+        c2 = store.append("s", '"b"')
         assert 0 < int(redis_server.cli("PTTL", "lifeline:{s}:log")) <= 400
         assert 400 < int(redis_server.cli("PTTL", "lifeline:{s}:meta")) <= 800
         time.sleep(0.5)
@@ -80,7 +80,7 @@ def test_redis_keys_expire_meta_twice_as_late_and_an_old_cursor_resets(redis_ser
         time.sleep(0.4)
         assert redis_server.cli("DBSIZE") == "0"
         assert store.read("s", c2, 10).reset
-        assert store.append("s", "c").split("-")[0] != c1.split("-")[0]
+        assert store.append("s", '"c"').split("-")[0] != c1.split("-")[0]
     finally:
         store.close()
 
@@ -108,15 +108,15 @@ def test_readonly_replica_is_store_unavailable_and_503_with_retry_after(redis_se
 def test_a_paused_redis_fails_a_command_after_command_timeout(redis_server):
     store = RedisStore(redis_server.url)
     try:
-        store.append("s", 1)
+        store.append("s", "1")
         redis_server.cli("CLIENT", "PAUSE", "5000", "ALL")
         t0 = time.monotonic()
         with pytest.raises(StoreUnavailable):
-            store.append("s", 2)
+            store.append("s", "2")
         waited = time.monotonic() - t0
         assert COMMAND_TIMEOUT - 0.1 <= waited < COMMAND_TIMEOUT + 1.5, waited
         redis_server.cli("CLIENT", "UNPAUSE")
-        assert store.append("s", 3).split("-")[1] in ("2", "3")  # the timed-out one may be in
+        assert store.append("s", "3").split("-")[1] in ("2", "3")  # the timed-out one may be in
     finally:
         store.close()
 
@@ -138,7 +138,7 @@ def test_the_probe_finds_a_subscription_that_no_longer_delivers_and_subscribes_a
         waiter.start()
         time.sleep(0.2)  # waiting now
         t0 = time.monotonic()
-        other.append("s", "news")  # its notification is lost
+        other.append("s", '"news"')  # its notification is lost
         waiter.join(15)
         assert woken == [True]
         took = time.monotonic() - t0

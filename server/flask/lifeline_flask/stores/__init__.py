@@ -1,6 +1,6 @@
 """Stores: where a stream's messages live. See server/DESIGN.md "Store interface"."""
 
-from .base import Read, Store
+from .base import Message, Read, Store
 from .memory import MemoryStore
 
-__all__ = ["Read", "Store", "MemoryStore"]
+__all__ = ["Message", "Read", "Store", "MemoryStore"]

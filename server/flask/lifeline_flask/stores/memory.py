@@ -26,9 +26,8 @@ from collections import OrderedDict, deque
 from typing import Deque, Tuple
 
 from ..cursor import format_cursor, is_everything, parse_cursor
-from ..jsontext import dumps
 from ..errors import TooManyStreams
-from .base import Read, Store
+from .base import Message, Read, Store, json_text
 from .subscribers import Subscribers
 
 
@@ -92,8 +91,8 @@ class MemoryStore(Store):
 
     # ---- the interface ------------------------------------------------------------
 
-    def append(self, stream, data):
-        text = dumps(data)
+    def append(self, stream, json):
+        text = json_text(json)
         with self._lock:
             self._sweep()
             now = self._clock_ms()
@@ -153,8 +152,8 @@ class MemoryStore(Store):
             start = after - floor
             log = s.log
             end = min(len(log), start + limit)
-            messages = [(log[i][1], log[i][2]) for i in range(start, end)]
-            return Read(messages, messages[-1][0], False)
+            messages = [Message(log[i][1], log[i][2]) for i in range(start, end)]
+            return Read(messages, messages[-1].cursor, False)
 
     def subscribe(self, stream, fn):
         return self._subs.add(stream, fn)

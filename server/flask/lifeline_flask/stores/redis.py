@@ -48,8 +48,7 @@ from redis.crc import key_slot
 from ..concurrency import make_event
 from ..cursor import parse_cursor
 from ..errors import StoreUnavailable
-from ..jsontext import dumps
-from .base import Read, Store
+from .base import Message, Read, Store, json_text
 from .memory import DEFAULT_STREAM_TTL
 from .subscribers import Subscribers
 
@@ -287,8 +286,8 @@ class RedisStore(Store):
 
     # ---- the interface ------------------------------------------------------------
 
-    def append(self, stream, data):
-        text = dumps(data)
+    def append(self, stream, json):
+        text = json_text(json)
         keys = self._keys(stream)
         cursor, replicas = self._run(
             "append",
@@ -376,7 +375,7 @@ class RedisStore(Store):
         if out[0] == "reset":
             return Read([], out[1], True)
         flat = out[2:]
-        return Read([(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)], out[1], False)
+        return Read([Message(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)], out[1], False)
 
     def subscribe(self, stream, fn):
         unsubscribe = self._subs.add(stream, fn)

@@ -1,4 +1,9 @@
-"""The WebSocket transport (docs/protocol.md "WebSocket"), on gevent-websocket.
+"""The WebSocket transport (docs/protocol.md "WebSocket"; server/DESIGN.md "One design, files
+mirrored"; Node: transports/websocket.mjs), on gevent-websocket.
+
+An adapter: it parses the socket's frames (frames.py), runs the spec's checks in the spec's
+order (checks.py), opens a `websocket` session (session.py) and writes what the session
+reads; sends go through the send pipeline (sends.py).
 
 An upgrade reaches the view in one of three ways:
 - with `wsgi.websocket` set (gevent-websocket's handler accepted it): a session;
@@ -7,10 +12,10 @@ An upgrade reaches the view in one of three ways:
   an ordinary poll answer, which a client counts as a failed WebSocket and falls back.
 
 A session: optional `reset`, then `hello`, then every retained message after the cursor,
-then live ones. One greenlet (the request's) writes messages and heartbeat pings; a reader
-greenlet answers pings and handles sends, in the request's context, so hooks see `request`
-and `current_app`. Both share one write lock. The stream's wake-ups, a drop, and a close
-request all set the session's one event.
+then live ones. One greenlet (the request's) writes messages and heartbeat pings, moving the
+session's cursor on as it writes; a reader greenlet answers pings and handles sends, in the
+request's context, so hooks see `request` and `current_app`. Both share one write lock. The
+stream's wake-ups, a drop, and a close request all set the session's one event.
 
 Refusals after the handshake are error frames then the error's close code, both from the
 spec's error table (protocol.py ERRORS), checked in the spec's order ("ws_open",
@@ -36,17 +41,18 @@ import struct
 
 from flask import Response, copy_current_request_context, request
 
-from . import polling
-from .checks import run_checks
-from .cursor import parse_cursor
-from .frames import FrameError, receive
-from .errors import StoreUnavailable, spec_error
-from .held import Held, client_socket, cut
-from .jsontext import dumps, loads, nests_deeper_than
-from . import concurrency
-from .concurrency import monotonic_ms
-from .origin import origin_allowed
-from .protocol import ERRORS, LIMITS
+from . import http
+from ..checks import run_checks
+from ..cursor import parse_cursor
+from ..frames import FrameError, receive
+from ..errors import StoreUnavailable, spec_error
+from ..jsontext import dumps, loads, nests_deeper_than
+from .. import concurrency
+from ..concurrency import monotonic_ms
+from ..origin import origin_allowed
+from ..protocol import ERRORS, LIMITS
+from ..sends import ack_frame, check_send, deliver_send
+from ..session import WEBSOCKET, Session, client_socket, cut
 
 
 def is_upgrade(environ):
@@ -115,23 +121,23 @@ def upgrade(state, stream, ws):
     # the poll a client races beside its socket brings Lifeline-WebSocket: none first and the
     # client drops the attempt itself, quietly (a failed handshake is an error in the console).
     concurrency.sleep(NO_UPGRADE_PAUSE_MS / 1000)
-    return polling.poll(state, stream)
+    return http.poll(state, stream)
 
 
 class _Heard:
     """A WebSocket's input stream that notes when the peer was last heard from: any frame
     header read (a pong included, which gevent-websocket handles without returning it)."""
 
-    __slots__ = ("_stream", "_held")
+    __slots__ = ("_stream", "_session")
 
-    def __init__(self, stream, held):
+    def __init__(self, stream, session):
         self._stream = stream
-        self._held = held
+        self._session = session
 
     def read(self, n):
         data = self._stream.read(n)
         if data:
-            self._held.last_recv = monotonic_ms()
+            self._session.last_recv = monotonic_ms()
         return data
 
     def __getattr__(self, name):
@@ -145,12 +151,12 @@ def serve(state, stream, ws):
 
     hooks = state.transport_hooks
     config = state.config
-    store = state.store
-    held = Held(
-        "websocket",
+    session = Session(
+        WEBSOCKET,
         stream,
         getattr(getattr(ws, "handler", None), "socket", None) or client_socket(request.environ),
         request._get_current_object(),  # type: ignore[attr-defined]
+        store=state.store,
     )
     hooks.count("101")
     limit = config["max_body"]
@@ -168,7 +174,7 @@ def serve(state, stream, ws):
         # into a close without a code.
         too_large.append(n)
         if sum(too_large) > limit:
-            if not held.frozen:
+            if not session.frozen:
                 send(
                     dumps(
                         {
@@ -179,52 +185,52 @@ def serve(state, stream, ws):
                     )
                 )
             close_socket(ws, ERRORS["too_large"]["close"], "message too large")
-            held.close(ERRORS["too_large"]["close"])
+            session.close(ERRORS["too_large"]["close"])
             raise ValueError("message too large")
         return raw_read(n)
 
     ws.raw_write = locked_write
     ws.raw_read = bounded_read
     stream_in = ws.stream
-    ws.stream = _Heard(stream_in, held)  # frame headers are read from ws.stream
+    ws.stream = _Heard(stream_in, session)  # frame headers are read from ws.stream
 
     def send(text, force=False):
-        if ws.closed or held.dropped or (held.frozen and not force):
+        if ws.closed or session.dropped or (session.frozen and not force):
             return False
         try:
             ws.send(text)
         except Exception:
-            held.close_request = held.close_request or (1006, "")
-            held.wake()
+            session.close_request = session.close_request or (1006, "")
+            session.wake()
             return False
-        held.last_sent = monotonic_ms()
+        session.last_sent = monotonic_ms()
         hooks.count("bytesOut", len(text.encode("utf-8")))
         return True
 
     def fail(code, message=None, close_code=None):
         """The error frame of `code`, then its close (the table's message and code unless given)."""
         message = ERRORS[code]["message"] if message is None else message
-        if not held.frozen:
+        if not session.frozen:
             send(dumps({"type": "error", "code": code, "message": message}))
-        held.close(ERRORS[code]["close"] if close_code is None else close_code, message)
+        session.close(ERRORS[code]["close"] if close_code is None else close_code, message)
 
     @copy_current_request_context
     def reader():
-        while not (ws.closed or held.dropped or held.close_request):
+        while not (ws.closed or session.dropped or session.close_request):
             del too_large[:]  # bytes of the message being read
             try:
                 msg = receive(ws, lambda code: close_socket(ws, code))
             except FrameError as e:
                 close_socket(ws, e.code, e.reason)
-                held.close(e.code, e.reason)
+                session.close(e.code, e.reason)
                 return
             except Exception:
                 msg = None
             if msg is None:
-                held.close(1006)
+                session.close(1006)
                 return
             gevent.sleep(0)  # let the writer deliver between frames (bursts)
-            if held.frozen:
+            if session.frozen:
                 continue  # a stalled connection answers nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
             frame = {}
@@ -252,7 +258,7 @@ def serve(state, stream, ws):
                     )
                     and "a frame is a JSON object with a string type",
                     "send_shape": lambda: frame["obj"]["type"] == "send"
-                    and polling.check_send(frame["obj"]),
+                    and check_send(frame["obj"]),
                 },
             )
             if refused:
@@ -268,51 +274,39 @@ def serve(state, stream, ws):
                 send('{"type":"pong"}')
             elif kind == "send":
                 try:
-                    refused = polling.deliver_send(state, stream, obj.get("data"))
+                    refused = deliver_send(state, stream, obj.get("data"))
                 except StoreUnavailable:
-                    held.close(ERRORS["unavailable"]["close"], "store unavailable")
+                    session.close(ERRORS["unavailable"]["close"], "store unavailable")
                     return
                 except Exception:
                     state.logger.exception("lifeline: a send hook failed")
                     fail("internal")
                     return
-                ack = {"type": "ack", "id": obj["id"]}
-                if refused:
-                    ack["error"] = refused["error"]
-                    ack["message"] = (
-                        refused["message"]
-                        if refused["message"] is not None
-                        else ERRORS.get(refused["error"], {}).get("message", "")
-                    )
-                send(dumps(ack))
+                send(ack_frame(obj["id"], refused))
             # pong and unknown types are ignored
 
-    state.held.add(held)
-    unsubscribe = store.subscribe(stream, held.wake)
     try:
-        _session(state, stream, ws, held, send, fail, reader)
+        with state.sessions.opened(session):
+            _run(state, stream, ws, session, send, fail, reader)
     except Exception:
         state.logger.exception("lifeline: a WebSocket session failed")
         refuse(ws, "internal")
     finally:
-        unsubscribe()
-        state.held.remove(held)
-        if held.dropped:
-            cut(held.sock)
+        if session.dropped:
+            cut(session.sock)
             ws.closed = True
-        if held.reader is not None:
-            held.reader.kill(block=False)
+        if session.reader is not None:
+            session.reader.kill(block=False)
         # the handler may close the socket after us; restore its own write path
         ws.raw_write, ws.raw_read, ws.stream = raw_write, raw_read, stream_in
 
 
-def _session(state, stream, ws, held, send, fail, reader):
+def _run(state, stream, ws, session, send, fail, reader):
     """The session proper: checks, reset/hello, then the delivery loop."""
     import gevent
 
     hooks = state.transport_hooks
     config = state.config
-    store = state.store
     raw_cursor = request.args.get("cursor")
     try:
         refused = run_checks(
@@ -331,76 +325,74 @@ def _session(state, stream, ws, held, send, fail, reader):
     if refused:
         refuse(ws, refused["error"], refused["message"])
         return
-    hooks.socket_opened(held)
-    if held.close_request:
-        close_socket(ws, *held.close_request)
+    hooks.socket_opened(session)
+    if session.close_request:
+        close_socket(ws, *session.close_request)
         return
+    session.cursor = raw_cursor
     try:
-        first = store.read(stream, raw_cursor, 1) if raw_cursor is not None else None
-        head = store.head(stream)
+        reset, head = session.start()
     except StoreUnavailable:
         close_socket(ws, ERRORS["unavailable"]["close"], "store unavailable")
         return
-    if first is not None and first.reset:
-        send(dumps({"type": "reset", "cursor": first.cursor}), force=True)
-        pos = first.cursor
-    else:
-        pos = raw_cursor if raw_cursor is not None else head
+    if reset is not None:
+        send(dumps({"type": "reset", "cursor": reset}), force=True)
     hb = config["heartbeat"]  # the socket keeps the heartbeat its hello announced
     hello = {"type": "hello", "cursor": head, "heartbeat": hb}
     hello.update(hooks.hello_fields())
     send(dumps(hello), force=True)
-    held.reader = gevent.spawn(reader)
+    session.reader = gevent.spawn(reader)
     next_beat = monotonic_ms() + hb
 
     def control_ping():
-        if not (ws.closed or held.dropped or held.frozen):
+        if not (ws.closed or session.dropped or session.frozen):
             try:
                 ws.send_frame(b"", ws.OPCODE_PING)
             except Exception:
                 pass
 
     woken = True  # read the stream only when told of news
-    while not (ws.closed or held.dropped or held.close_request):
-        if held.frozen:
-            held.event.clear()
-            held.event.wait(None)  # woken only by a close, a drop or a fault change
+    while not (ws.closed or session.dropped or session.close_request):
+        if session.frozen:
+            session.event.clear()
+            session.wait()  # woken only by a close, a drop or a fault change
             continue
         if woken:
-            held.event.clear()
             try:
-                r = store.read(stream, pos, config["batch"])
+                r = session.read(config["batch"])
             except StoreUnavailable:
-                held.close(ERRORS["unavailable"]["close"], "store unavailable")
+                session.close(ERRORS["unavailable"]["close"], "store unavailable")
                 break
             if r.reset:
                 # the log moved past this session's cursor (retention, or history lost):
                 # a reset frame may only come first, so close; the client reconnects
                 fail("overflow")
                 break
-            for cursor, text in r.messages:
-                if not send('{"type":"msg","cursor":' + dumps(cursor) + ',"data":' + text + "}"):
+            for m in r.messages:  # the message's JSON text as stored: never parsed again
+                if not send(
+                    '{"type":"msg","cursor":' + dumps(m.cursor) + ',"data":' + m.json + "}"
+                ):
                     break
-                pos = cursor
+                session.cursor = m.cursor  # what was written: a frozen socket reads on from here
             if r.messages:
                 continue  # a full batch may have more behind it
         # Heartbeat (as Node's): a control ping every heartbeat (a browser answers it by
         # itself), a protocol ping after a heartbeat of silence out; nothing heard (no
         # frame, no pong) for silent_peer_heartbeats of them: the peer vanished, drop it.
         now = monotonic_ms()
-        if now - held.last_recv > LIMITS["silent_peer_heartbeats"] * hb:
-            held.dropped = True
+        if now - session.last_recv > LIMITS["silent_peer_heartbeats"] * hb:
+            session.dropped = True
             break
         if now >= next_beat:
             control_ping()
             next_beat = now + hb
-        idle = now - held.last_sent
+        idle = now - session.last_sent
         if idle >= hb:
             send('{"type":"ping"}')
             woken = False
             continue
-        woken = held.event.wait(min(hb - idle, next_beat - now) / 1000.0)
-    if held.revoked is not None and not held.dropped:  # live.disconnect
-        send(dumps({"type": "error", "code": "revoked", "message": held.revoked}), force=True)
-    if held.close_request and not held.dropped:
-        close_socket(ws, *held.close_request)
+        woken = session.wait(min(hb - idle, next_beat - now))
+    if session.revoked is not None and not session.dropped:  # live.disconnect
+        send(dumps({"type": "error", "code": "revoked", "message": session.revoked}), force=True)
+    if session.close_request and not session.dropped:
+        close_socket(ws, *session.close_request)

@@ -1,19 +1,24 @@
-"""Polls, long polls and sends over plain HTTP (docs/protocol.md "Polling").
+"""The HTTP transport: polls, long polls, POST sends and preflights (docs/protocol.md
+"Polling"; server/DESIGN.md "One design, files mirrored"; Node: transports/http.mjs).
+
+An adapter: it parses its wire (query, headers, body), runs the spec's checks in the spec's
+order (checks.py), and writes what the store or a session read; it keeps no state.
 
 A poll reads its stream after the query cursor (or the first valid `If-None-Match` tag):
 200 with the messages, 204 (304 for a matching `If-None-Match`) when there are none, 410 a
-reset. `wait=<ms>` holds the request up to min(wait, long_poll_max): the request subscribes
-to its stream, then reads again, so an append in between is never missed; it wakes on news
-and at least once a second to see whether the client went away (WSGI gives no signal), so a
-vanished client's waiter is released within about a second.
+reset. `wait=<ms>` holds the request up to min(wait, long_poll_max) as a `long_poll`
+session (session.py): it subscribes to its stream, then reads again, so an append in
+between is never missed; it wakes on news and at least once a second to see whether the
+client went away (WSGI gives no signal), so a vanished client's waiter is released within
+about a second. `live.disconnect` ends a held one with 403 `revoked`.
 
-A send is `POST {"id": n, "data": …}`, checked in the spec's order (protocol/v1.json
-"check_order" "post": origin, sends enabled, `authorize(stream, 'send', request)`, body
-limit, strict JSON, shape), then the app's `on_send` hook; the ack is written after the
-hook returned. Codes, statuses and headers of every refusal are the spec's error table.
-The id is an integer 0..2^53-1 (`1.0` is 1); the body nests at most `max_json_depth`
-deep. A body over `max_body` is 413 with `Connection: close`, answered once the rest was read
-and dropped (at most DRAIN_MAX_BYTES, within the server's body timeout), so the sender reads
+A send is `POST {"id": n, "data": …}`: this module makes the checks of its wire in the
+spec's order (protocol/v1.json "check_order" "post": origin, then, after the send
+pipeline's sends enabled and authorize, body limit, depth, strict JSON), the rest is the
+send pipeline's (sends.py: shape, `on_send`); the ack `{"ack": id}` is written after the
+hook returned. Codes, statuses and headers of every refusal are the spec's error table. A
+body over `max_body` is 413 with `Connection: close`, answered once the rest was read and
+dropped (at most DRAIN_MAX_BYTES, within the server's body timeout), so the sender reads
 the 413 instead of a reset; a body that does not arrive within `request_body_timeout_ms`
 (gevent_server) is 408 `request_timeout`.
 """
@@ -22,15 +27,16 @@ from typing import Any, Dict
 
 from flask import Response, request
 
-from . import concurrency
-from .checks import run_checks
-from .cursor import parse_cursor
-from .errors import Rejected, RequestTimeout, StoreUnavailable, error_response, spec_error
-from .held import Held, client_socket, cut, peer_gone
-from .jsontext import dumps, loads, nests_deeper_than, send_id
-from .origin import origin_allowed
-from .stores.memory import MemoryStore
-from .protocol import WAIT_RE
+from .. import concurrency
+from ..checks import run_checks
+from ..cursor import parse_cursor
+from ..errors import RequestTimeout, StoreUnavailable, error_response, spec_error
+from ..jsontext import dumps, loads, nests_deeper_than
+from ..origin import origin_allowed
+from ..sends import check_send, send_checks
+from ..session import LONG_POLL, Session, client_socket, cut, peer_gone
+from ..stores.memory import MemoryStore
+from ..protocol import WAIT_RE
 
 # A refused POST whose body was not read (or not all of it) closes its connection: the
 # rest of the body cannot be told from a next request.
@@ -59,7 +65,7 @@ def messages_body(cursor, messages):
         '{"cursor":'
         + dumps(cursor)
         + ',"messages":['
-        + ",".join('{"cursor":' + dumps(c) + ',"data":' + text + "}" for c, text in messages)
+        + ",".join('{"cursor":' + dumps(m.cursor) + ',"data":' + m.json + "}" for m in messages)
         + "]}"
     )
 
@@ -193,80 +199,40 @@ def _poll_answer(state, stream, raw_wait):
 
 
 def _hold(state, stream, cursor, hold_ms):
-    """A long poll: wait for news on `stream` after `cursor`, at most hold_ms.
-    Returns the last read, None when the connection was dropped, or the 403 `revoked`
-    answer when live.disconnect ended it."""
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    held = Held("longpoll", stream, client_socket(request.environ), req)
-    state.held.add(held)
-    unsubscribe = state.store.subscribe(stream, held.wake)
+    """A long poll: a `long_poll` session that waits for news on `stream` after `cursor`, at
+    most hold_ms. Returns its last read, None when the connection was dropped, or the 403
+    `revoked` answer when live.disconnect ended it."""
+    session = Session(
+        LONG_POLL,
+        stream,
+        client_socket(request.environ),
+        request._get_current_object(),  # type: ignore[attr-defined]
+        cursor,
+        state.store,
+    )
     deadline = concurrency.monotonic_ms() + hold_ms
-    try:
+    with state.sessions.opened(session):
         woken = True
         while True:
             if woken:  # read only on news, not on the one-second checks
-                held.event.clear()
-                r = state.store.read(stream, cursor, state.config["batch"])
+                r = session.read(state.config["batch"])
                 if r.reset or r.messages:
                     return r
+            # long_poll_max is read again: a change applies to the held ones too
             remaining = (
-                min(deadline, held.opened + state.config["long_poll_max"])
+                min(deadline, session.opened + state.config["long_poll_max"])
                 - concurrency.monotonic_ms()
             )
             if remaining <= 0:
                 return r
-            woken = held.event.wait(min(remaining, 1000) / 1000.0)
-            if held.revoked is not None:  # live.disconnect
-                return error_response(403, "revoked", held.revoked)
-            if held.dropped:
-                cut(held.sock)
+            woken = session.wait(min(remaining, 1000))
+            if session.revoked is not None:  # live.disconnect
+                return error_response(403, "revoked", session.revoked)
+            if session.dropped:
+                cut(session.sock)
                 return None
-            if peer_gone(held.sock):
+            if peer_gone(session.sock):
                 return r
-    finally:
-        unsubscribe()
-        state.held.remove(held)
-
-
-def check_send(obj):
-    """None when obj is a valid send {"id": <int 0..2^53-1>, "data": <any>}, else what is
-    wrong. A valid id is normalised to an int (`1.0` -> 1) for the ack."""
-    if not isinstance(obj, dict):
-        return "a send is a JSON object"
-    sid = send_id(obj.get("id"))
-    if sid is None:
-        return '"id" must be an integer in 0..9007199254740991'
-    obj["id"] = sid
-    return None  # a missing "data" is null
-
-
-def send_checks(state, stream, data):
-    """The checks of a send once its frame or body is read (spec "ws_send", the end of
-    "post"): sends enabled, authorize, the app's hook."""
-
-    def on_send():
-        try:
-            state.live._on_send(
-                stream, data(), request._get_current_object()  # type: ignore[attr-defined]
-            )
-        except Rejected as e:
-            return {"error": e.code, "message": e.message, "status": e.status}
-        return None
-
-    return {
-        "sends_enabled": lambda: state.live._on_send is None and "this stream takes no sends",
-        "authorize_send": lambda: state.authorize(stream, "send", request),
-        "on_send": on_send,
-    }
-
-
-def deliver_send(state, stream, data):
-    """A WebSocket send, in the spec's order (ws_send).
-
-    Returns None (accepted) or {"error", "message", "status"?}. Raises StoreUnavailable,
-    and whatever the hooks raise besides Rejected (the caller turns that into `internal`).
-    """
-    return run_checks("ws_send", send_checks(state, stream, lambda: data))
 
 
 def send(state, stream):
