@@ -99,6 +99,7 @@ test(
             let killedAt = 0;
             let firstAckAfter = 0;
             let stop = false;
+            let published = false; // the publisher's last append answered (it may be acknowledged after `stop`)
             const publisher = (async () => {
                 for (let n = 0; !stop; n++) {
                     try {
@@ -110,6 +111,7 @@ test(
                     }
                     await sleep(10);
                 }
+                published = true;
             })();
             // the reader, on the other store: cursor-following reads, woken by notifications
             const seen = [];
@@ -117,12 +119,16 @@ test(
             let resets = 0;
             let firstSeenAfter = 0;
             let cursor = '0-0'; // the stream is new: from its first message
+            const trace = []; // what each read answered: {from, to, n: [numbers], reset}
             const reader = (async () => {
-                // until it has every acknowledged message (counting is not enough: an append told
-                // "failed" may still have been applied, and the reader reads it too)
-                while (!stop || acked.some((x) => !seenSet.has(x.n))) {
+                // until the publisher is done and the reader has every acknowledged message
+                // (counting is not enough: an append told "failed" may still have been applied,
+                // and the reader reads it too; and the append in flight at `stop` may be
+                // acknowledged after it)
+                while (!published || acked.some((x) => !seenSet.has(x.n))) {
                     try {
                         const res = await b.read(stream, cursor, 500);
+                        trace.push({ from: cursor, to: res.cursor, reset: res.reset, n: res.messages.map((m) => [m.cursor, JSON.parse(m.json)]) });
                         if (res.reset) {
                             resets++;
                             cursor = res.cursor;
@@ -166,6 +172,13 @@ test(
             assert.ok(recovered !== null && recovered < 10_000, `appends resumed after ${recovered} ms`);
             assert.equal(repeated, 0, 'no message read twice');
             assert.deepEqual(gone, [], 'no acknowledged message lost (an append is acknowledged once a replica has it)');
+            if (resets === 0 && lost.length) {
+                const at = (n) => acked.find((x) => x.n === n)?.c;
+                t.diagnostic(`missed ${JSON.stringify(lost.map((n) => [n, at(n)]))}; reads: ${JSON.stringify(trace.slice(-30))}`);
+                t.diagnostic(
+                    `in Redis now: ${JSON.stringify((await retryUnavailable(() => b.read(stream, '0', 1e6))).messages.slice(-20).map((m) => [m.cursor, m.json]))}`,
+                );
+            }
             if (resets === 0) assert.deepEqual(lost, [], 'the reader missed nothing acknowledged without a reset');
             const h = await retryUnavailable(() => a.health());
             assert.equal(h.mode, 'cluster');
