@@ -555,10 +555,16 @@ async function ttfmChromium(targets, staticUrl) {
 
 // ---------------------------------------------------------------- idle cost
 
+/** IPv4 + TCP headers with timestamps: a segment's cost on the wire beyond its payload. */
+const TCP_IP_HEADER = 52;
+
 function idleRow(name, where, st, seconds) {
     const req = st.http_total + st.ws_upgrades;
     const bytes = st.bytes.http.up + st.bytes.http.down + st.bytes.ws.up + st.bytes.ws.down;
+    const reads = st.reads ? st.reads.http.up + st.reads.http.down + st.reads.ws.up + st.reads.ws.down : 0;
     return {
+        // on the wire, estimated: every read a segment with its headers, and a bare ACK back
+        wirePerMin: ((bytes + reads * 2 * TCP_IP_HEADER) * 60) / seconds,
         name,
         where,
         seconds,
@@ -691,17 +697,20 @@ async function stallPhase(onReady = () => {}) {
     const pL = await proxyTo(L.url);
     const pS = await proxyTo(S.url);
     const libs = {
-        lifeline: { got: new Map(), dup: 0, published: new Map() },
-        sio: { got: new Map(), dup: 0, published: new Map() },
+        lifeline: { got: new Map(), dup: 0, published: new Map(), gone: [] },
+        sio: { got: new Map(), dup: 0, published: new Map(), gone: [] },
     };
     const l = new LifelineNode(pL.url + '/live/test', { WebSocket });
     l.addEventListener('error', () => {});
+    // when each library said its socket was gone (Lifeline: stalled; socket.io: disconnect)
+    l.addEventListener('statechange', (e) => e.reason === 'ws_stalled' && libs.lifeline.gone.push(performance.now()));
     l.addEventListener('message', (e) => {
         const i = e.data?.i;
         const g = libs.lifeline.got;
         g.has(i) ? libs.lifeline.dup++ : g.set(i, performance.now());
     });
     const s = ioNode(pS.url, { forceNew: true });
+    s.on('disconnect', () => libs.sio.gone.push(performance.now()));
     s.on('msg', (m) => {
         const i = m?.data?.i;
         if (i == null) return;
@@ -742,7 +751,11 @@ async function stallPhase(onReady = () => {}) {
         let lost = 0;
         for (let k = firstGot; k <= lastPublished; k++) if (!st.got.has(k)) lost++;
         const resumed = [...st.got].filter(([k, t]) => t > tStall && st.published.get(k) >= tStall).map(([, t]) => t);
+        // the stall began right after the last message that arrived before it: detection counts from there
+        const lastBefore = Math.max(...[...st.got.values()].filter((t) => t <= tStall));
+        const noticed = st.gone.find((t) => t > tStall);
         out[lib] = {
+            detectedMs: noticed === undefined ? null : noticed - lastBefore,
             recoveryMs: resumed.length ? Math.min(...resumed) - tStall : null,
             cap: C.stallCap,
             published: lastPublished - firstGot + 1,
@@ -918,11 +931,18 @@ function renderMarkdown() {
         const base = rows.find((x) => x.name.startsWith('socket.io default'));
         out.push(
             table(
-                ['client', 'where', 'requests/min', 'bytes/min', 'bytes vs socket.io default'],
+                ['client', 'where', 'requests/min', 'bytes/min', 'bytes vs socket.io default', 'on the wire, TCP/IPv4 (est.), bytes/min'],
                 [
-                    ...rows.map((x) => [x.name, x.where, num(x.requestsPerMin), kb(x.bytesPerMin), ratio(x.bytesPerMin, base?.bytesPerMin)]),
+                    ...rows.map((x) => [
+                        x.name,
+                        x.where,
+                        num(x.requestsPerMin),
+                        kb(x.bytesPerMin),
+                        ratio(x.bytesPerMin, base?.bytesPerMin),
+                        x.wirePerMin == null ? '—' : kb(x.wirePerMin),
+                    ]),
                     ...(r.idle.hidden ?? []).flatMap((x) => [
-                        [x.name + ` (whole window, ${ms(x.seconds * 1000)}, ${x.visibility})`, x.where, num(x.requestsPerMin), kb(x.bytesPerMin), '—'],
+                        [x.name + ` (whole window, ${ms(x.seconds * 1000)}, ${x.visibility})`, x.where, num(x.requestsPerMin), kb(x.bytesPerMin), '—', '—'],
                         ...(x.afterGrace
                             ? [
                                   [
@@ -930,6 +950,7 @@ function renderMarkdown() {
                                       x.where,
                                       num(x.afterGrace.requestsPerMin),
                                       kb(x.afterGrace.bytesPerMin),
+                                      '—',
                                       '—',
                                   ],
                               ]
@@ -953,6 +974,7 @@ function renderMarkdown() {
         out.push('', '## Stall recovery (WebSocket frozen mid-stream by the proxy, which keeps stalling new WebSockets; 10 messages/s)', '');
         const row = (name, x) => [
             name,
+            x.detectedMs == null ? `not within ${ms(x.cap)}` : ms(x.detectedMs),
             x.recoveryMs == null ? `not within ${ms(x.cap)}` : ms(x.recoveryMs),
             String(x.lost),
             String(x.duplicated),
@@ -961,7 +983,7 @@ function renderMarkdown() {
         ];
         out.push(
             table(
-                ['client', 'delivery resumed after', 'lost', 'duplicated', 'published', 'transport after'],
+                ['client', 'stall noticed, after the last message before it', 'delivery resumed after', 'lost', 'duplicated', 'published', 'transport after'],
                 [row('Lifeline', r.stall.lifeline), row('socket.io default (no cursor: lost = never delivered)', r.stall.sio)],
             ),
         );

@@ -38,9 +38,12 @@
 //                so `Content-Length` and chunking still match.
 //
 // stats(): { connections, ws_upgrades, ws_open, http_requests: {GET: n, …}, http_total,
-//   bytes: { http: {up, down}, ws: {up, down} }, refused, blackholed, reset, dropped,
-//   flapped, stalled, corrupted } — up is client→proxy, down is server→proxy, counted as
-//   received (so a stalled connection still shows what arrived).
+//   bytes: { http: {up, down}, ws: {up, down} }, reads: {same shape}, refused, blackholed,
+//   reset, dropped, flapped, stalled, corrupted } — up is client→proxy, down is
+//   server→proxy, counted as received (so a stalled connection still shows what arrived).
+//   `reads` counts the chunks read after the head: for small, sparse writes (an idle
+//   connection's pings or beats) one read is one TCP segment, which estimates the TCP/IP
+//   bytes on the wire.
 
 import net from 'node:net';
 
@@ -56,6 +59,7 @@ function emptyStats() {
         http_requests: {},
         http_total: 0,
         bytes: { http: { up: 0, down: 0 }, ws: { up: 0, down: 0 } },
+        reads: { http: { up: 0, down: 0 }, ws: { up: 0, down: 0 } },
         refused: 0,
         blackholed: 0,
         reset: 0,
@@ -315,6 +319,7 @@ export async function createProxy({ target, listenPort = 0, host = '127.0.0.1' }
         send(conn, upstream, firstUp);
         client.on('data', (c) => {
             stats.bytes[kind].up += c.length;
+            stats.reads[kind].up += 1;
             send(conn, upstream, c);
         });
         client.on('end', () => {
@@ -332,6 +337,7 @@ export async function createProxy({ target, listenPort = 0, host = '127.0.0.1' }
         let afterHead = null; // transforms body bytes once the head is through
         upstream.on('data', (c) => {
             stats.bytes[kind].down += c.length;
+            stats.reads[kind].down += 1;
             if (afterHead) {
                 const out = afterHead(c);
                 if (out) send(conn, client, out);
