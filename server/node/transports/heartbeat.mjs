@@ -21,9 +21,11 @@
 // unref'd, runs while at least one socket is kept (a process with no sockets has no timer).
 // Each socket waits in the slot of its next due time (slots of beatSweepMs, a Map from slot
 // number to a Set, so no due time is too far for the wheel); a tick visits only the slots
-// that came due. `sent` and `heard` only move a due time later, so they merely note the time
-// (no re-queue: O(1) per frame, one Date.now()); a socket found in its slot not due yet
-// (it wrote since) is re-queued then, lazily. So a socket costs one visit per gap it has
+// that came due. `heard`, and `sent` once the gap is back to its first, only move a due time
+// later, so they merely note the time (no re-queue: O(1) per frame, one Date.now()); a
+// socket found in its slot not due yet (it wrote since) is re-queued then, lazily. Only the
+// first frame after a beat (the gap shrinks back) moves the socket to a sooner slot at once.
+// So a socket costs one visit per gap it has
 // been quiet, or per gap while it is busy: at most 1 / min(beatFirstMs, heartbeat) visits a
 // second (0.4 by default), an idle one 1 / heartbeat (0.04); a tick costs the slots it passes
 // (one or two) plus the sockets due. A beat is at most one sweep late, never early (the
@@ -72,9 +74,13 @@ export class Heartbeat {
         const clock = this.clock;
         return {
             /** A frame that was not a beat went out: the gap starts again. */
-            sent() {
+            sent: () => {
                 e.sentAt = clock.now();
-                e.gap = e.first;
+                if (e.gap === e.first) return; // the due time only moved later
+                e.gap = e.first; // the first frame after a beat: the due time may be sooner
+                if (e.slot === null) return; // being visited: re-queued after
+                this.unqueue(e);
+                this.queue(e);
             },
             /** A frame or a pong came: the peer is alive. */
             heard() {
