@@ -51,6 +51,14 @@ function run(clock, ms, step, each) {
     }
 }
 
+/** One socket kept by a heartbeat on a fake clock. */
+function oneSocket(heartbeat, beats, start) {
+    const { clock, hb } = setup(start);
+    const conn = fakeConn(clock);
+    const at = clock.now();
+    return { clock, hb, conn, start: at, h: hb.add(conn, { heartbeat, beats }) };
+}
+
 const gaps = (times, from) => times.map((t, i) => t - (i ? times[i - 1] : from));
 
 /** Each gap is the expected one, or up to a sweep later (never earlier). */
@@ -62,29 +70,20 @@ function assertGaps(actual, expected) {
 }
 
 test('a beat socket: gaps of beatFirstMs, doubling, up to the heartbeat; no pings', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    const start = clock.now();
-    const h = hb.add(conn, { heartbeat: 25000, beats: true });
+    const { clock, conn, h, start } = oneSocket(25000, true);
     run(clock, 88000, 1000, () => h.heard()); // the peer beats: never silent
     assertGaps(gaps(conn.beats, start), [2500, 5000, 10000, 20000, 25000, 25000]);
     assert.deepEqual([conn.pings, conn.jsonPings, conn.terminated], [[], [], null]);
 });
 
 test('a heartbeat under beatFirstMs is every gap', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    const start = clock.now();
-    const h = hb.add(conn, { heartbeat: 1000, beats: true });
+    const { clock, conn, h, start } = oneSocket(1000, true);
     run(clock, 3500, 100, () => h.heard());
     assertGaps(gaps(conn.beats, start), [1000, 1000, 1000]);
 });
 
 test('a frame that is not a beat starts the schedule again; none comes while frames flow', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    const start = clock.now();
-    const h = hb.add(conn, { heartbeat: 25000, beats: true });
+    const { clock, conn, h, start } = oneSocket(25000, true);
     run(clock, 9000, 500, () => h.heard());
     assertGaps(gaps(conn.beats, start), [2500, 5000]); // the next would be 10,000 after the second
     h.sent();
@@ -99,9 +98,7 @@ test('a frame that is not a beat starts the schedule again; none comes while fra
 });
 
 test('a socket that did not ask: a control ping every heartbeat, a JSON ping after a heartbeat idle; no beats', () => {
-    const { clock, hb } = setup(0);
-    const conn = fakeConn(clock);
-    const h = hb.add(conn, { heartbeat: 3000, beats: false });
+    const { clock, conn, h } = oneSocket(3000, false, 0);
     clock.advance(1000);
     h.sent(); // a message at 1,000: the JSON ping waits for 3,000 idle after it
     run(clock, 8000, 500, () => h.heard());
@@ -118,10 +115,7 @@ test('a socket that did not ask: a control ping every heartbeat, a JSON ping aft
 });
 
 test('a silent peer is terminated after silentPeerHeartbeats heartbeats (not before), and forgotten', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    const start = clock.now();
-    const h = hb.add(conn, { heartbeat: 1000, beats: true });
+    const { clock, hb, conn, h, start } = oneSocket(1000, true);
     run(clock, 2000, 100);
     h.heard(); // heard at 2,000 after the start: silence counts from there
     const heard = clock.now();
@@ -136,9 +130,7 @@ test('a silent peer is terminated after silentPeerHeartbeats heartbeats (not bef
 });
 
 test('a muted socket gets nothing and is not judged', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    hb.add(conn, { heartbeat: 1000, beats: false });
+    const { clock, conn } = oneSocket(1000, false);
     conn.isMuted = true;
     run(clock, 10000, 500);
     assert.deepEqual([conn.beats, conn.jsonPings, conn.pings, conn.terminated], [[], [], [], null]);
@@ -164,9 +156,7 @@ test('one timer for every socket, only while a socket is kept; a closed socket i
 });
 
 test('a closed socket (not open) is forgotten at its next look', () => {
-    const { clock, hb } = setup();
-    const conn = fakeConn(clock);
-    hb.add(conn, { heartbeat: 25000, beats: true });
+    const { clock, hb, conn } = oneSocket(25000, true);
     conn.terminated = -1; // closed under the heartbeat, its close event not yet run
     run(clock, 3000, 250);
     assert.deepEqual([conn.beats, hb.size, clock.armed()], [[], 0, 0]);
