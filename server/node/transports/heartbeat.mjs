@@ -1,5 +1,5 @@
 // transports/heartbeat.mjs — the heartbeat: one timer per process for every socket
-// (server/DESIGN.md "Heartbeats"; Flask's transports/heartbeat.py).
+// (server/DESIGN.md "The heartbeat"; Flask's transports/heartbeat.py).
 //
 // Theory: every open WebSocket needs something done when it has been quiet for a while, and
 // that must not cost a timer per socket (a server holds tens of thousands):
@@ -15,7 +15,7 @@
 //    `silentPeerHeartbeats` heartbeats is terminated without a close frame.
 // A socket keeps the heartbeat its hello announced. The transport says when it wrote a
 // frame (`sent`: the gap starts again) and when it heard one (`heard`); a muted socket (the
-// test seam) is skipped, its schedule kept.
+// test seam) gets nothing and is not judged while muted.
 //
 // Cost: a timing wheel, not a sweep over every socket. One `setInterval(beatSweepMs)`,
 // unref'd, runs while at least one socket is kept (a process with no sockets has no timer).
@@ -25,8 +25,7 @@
 // later, so they merely note the time (no re-queue: O(1) per frame, one Date.now()); a
 // socket found in its slot not due yet (it wrote since) is re-queued then, lazily. Only the
 // first frame after a beat (the gap shrinks back) moves the socket to a sooner slot at once.
-// So a socket costs one visit per gap it has
-// been quiet, or per gap while it is busy: at most 1 / min(beatFirstMs, heartbeat) visits a
+// So a socket costs one visit per gap it has been quiet, or per gap while it is busy: at most 1 / min(beatFirstMs, heartbeat) visits a
 // second (0.4 by default), an idle one 1 / heartbeat (0.04); a tick costs the slots it passes
 // (one or two) plus the sockets due. A beat is at most one sweep late, never early (the
 // client's watchdog expects the schedule). Frames are pre-encoded: a beat is one shared
