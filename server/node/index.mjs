@@ -38,7 +38,7 @@ import { MemoryStore } from './stores/memory.mjs';
 import { RedisStore } from './stores/redis.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './transports/http.mjs';
 import { refuseUpgrade, runConnection } from './transports/websocket.mjs';
-import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS } from './protocol.mjs';
+import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS, BEAT_QUERY_VALUE } from './protocol.mjs';
 import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
@@ -203,7 +203,7 @@ export function createLifeline(options = {}) {
             sockets.add(ws);
             ws.on('close', () => sockets.delete(ws));
             if (ctx.intercept.socket?.(ws, req, r.stream) === true) return;
-            runConnection(ctx, ws, req, r.stream, r.query.get('cursor')).catch((err) => {
+            runConnection(ctx, ws, req, r.stream, r.query.get('cursor'), r.query.get('beat') === BEAT_QUERY_VALUE).catch((err) => {
                 log('websocket error', err);
                 ws.terminate();
             });

@@ -1,7 +1,7 @@
 // fakes.mjs — fake I/O for the API tests: a clock with timers, WebSocket, fetch, document,
 // window. Everything a Lifeline touches is injected; nothing real happens.
 
-/** A simulated clock: now(), setTimeout/clearTimeout, advance(ms) fires due timers. */
+/** A simulated clock: now(), setTimeout/clearTimeout, setInterval/clearInterval, advance(ms) fires due timers. */
 export function fakeClock() {
     let now = 0,
         next = 1;
@@ -10,6 +10,8 @@ export function fakeClock() {
         now: () => now,
         setTimeout: (f, ms) => (timers.set(next, { f, at: now + ms }), next++),
         clearTimeout: (id) => timers.delete(id),
+        setInterval: (f, ms) => (timers.set(next, { f, at: now + ms, every: ms }), next++),
+        clearInterval: (id) => timers.delete(id),
         armed: () => timers.size,
         /** Advance time, firing timers in order (each may arm new ones). */
         advance(ms) {
@@ -18,8 +20,9 @@ export function fakeClock() {
                 let first;
                 for (const [id, t] of timers) if (t.at <= end && (!first || t.at < first[1].at)) first = [id, t];
                 if (!first) break;
-                timers.delete(first[0]);
                 now = Math.max(now, first[1].at);
+                if (first[1].every) first[1].at += first[1].every;
+                else timers.delete(first[0]);
                 first[1].f();
             }
             now = end;

@@ -23,7 +23,9 @@
 //    the socket stays open). A message over `maxBody` is `too_large` + 1009 (ws closes it;
 //    the error frame goes first), a binary frame `bad_frame` + 1003, a non-JSON or
 //    non-object frame or a send without a valid id `bad_frame` + 1008. Unknown types and
-//    `pong` are ignored. Frames are handled in order, after the connection started.
+//    `pong` are ignored. An empty text frame (a beat, from any socket) passes size and text
+//    and is a sign of life, nothing more: it is not parsed. Frames are handled in order,
+//    after the connection started.
 //  - Backpressure: messages are read from the store only as fast as the socket drains. Once
 //    more than half of `maxPendingBytesPerSocket` waits in user space (ws.bufferedAmount,
 //    beyond the kernel's buffers), the rest of a batch is dropped and read again from the
@@ -33,17 +35,22 @@
 //    socket gets `slow_consumer` (best effort) and close 1013: the client reconnects and
 //    resumes from its cursor.
 //  - Revocation (`live.disconnect`): error frame `revoked`, close 1008.
-//  - Heartbeat: a protocol `ping` after `heartbeat` ms of silence out (announced in hello),
-//    plus WebSocket control pings; a socket from which nothing (no pong, no frame) came for
-//    `silentPeerHeartbeats` heartbeats is terminated, so vanished clients do not leak. A
-//    changed heartbeat applies to sockets opened after the change (hello announced the old
-//    one to the others).
+//  - Heartbeat (transports/heartbeat.mjs: one timer per process for every socket): a socket
+//    whose URL asked with beat=<BEAT_QUERY_VALUE> is told `"beat": <heartbeat>` in hello and
+//    gets an empty text frame whenever this file wrote it nothing for the beat schedule
+//    (beatFirstMs after any other frame, doubling up to the heartbeat), and no pings; any
+//    other socket gets a protocol `ping` after `heartbeat` ms of silence out (announced in
+//    hello), plus WebSocket control pings. A socket from which nothing (no pong, no frame)
+//    came for `silentPeerHeartbeats` heartbeats is terminated, so vanished clients do not
+//    leak. This file tells the heartbeat each frame it writes and hears. A changed heartbeat
+//    applies to sockets opened after the change (hello announced the old one to the others).
 
 import { StoreUnavailable } from '../errors.mjs';
 import { parseCursor } from '../cursor.mjs';
 import { deliverSend, jsonChecks, parseSend } from '../sends.mjs';
 import { runChecks, subscribeCheck } from '../checks.mjs';
-import { ERRORS, LIMITS } from '../protocol.mjs';
+import { ERRORS } from '../protocol.mjs';
+import { heartbeat as processHeartbeat } from './heartbeat.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
 export function refuseUpgrade(socket, status, code, message, headers = {}) {
@@ -60,18 +67,19 @@ export function refuseUpgrade(socket, status, code, message, headers = {}) {
     setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** ws.send's options for every frame: text (a pre-encoded Buffer too). */
+const TEXT = { binary: false };
+
 const STATUS_TEXT = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 414: 'URI Too Long', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 /** Run one accepted connection on `stream` until it closes. */
-export async function runConnection(ctx, ws, req, stream, cursorRaw) {
+export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
     const { intercept, log } = ctx;
     const heartbeat = ctx.config.heartbeat;
     const batch = () => ctx.config.batch;
     const muted = () => intercept.muted?.(ws) === true;
     const open = () => ws.readyState === ws.OPEN;
-    let lastSent = Date.now();
-    let lastRecv = Date.now();
-    const timers = new Set();
+    let alive = null; // this socket's handle in the process's heartbeat, from hello on
     let closed = false;
     let reading = false; // the first read was written: the reader may read on
     let waitingForDrain = false; // a batch stopped early: the reader waits for the socket to drain
@@ -88,23 +96,28 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     ws.on('close', () => {
         closed = true;
         session.end();
-        for (const t of timers) clearTimeout(t);
+        alive?.stop();
     });
 
     const pendingLimit = ctx.config.maxPendingBytesPerSocket;
     let slow = false;
     let flushed = Promise.resolve(); // settles once the latest frame reached the kernel
-    const out = (text) => {
-        if (!open() || muted() || slow) return;
+    /** Write a text frame (a string, or a pre-encoded Buffer); false when none went out. */
+    const write = (data) => {
+        if (!open() || muted() || slow) return false;
         let written;
         flushed = new Promise((resolve) => (written = resolve));
-        ws.send(text, () => written());
-        lastSent = Date.now();
+        ws.send(data, TEXT, () => written());
         if (ws.bufferedAmount > pendingLimit) {
             slow = true;
             ws.send(JSON.stringify({ type: 'error', code: 'slow_consumer', message: `over ${pendingLimit} bytes wait for this client` }));
             ws.close(ERRORS.slow_consumer.close, 'slow_consumer');
         }
+        return true;
+    };
+    /** Write a frame that is not a beat: the beat schedule starts again. */
+    const out = (text) => {
+        if (write(text)) alive?.sent();
     };
     /** The error frame of `code` (the table's message unless given), then its close code. */
     const fail = (code, message, closeCode = ERRORS[code].close) => {
@@ -133,10 +146,10 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
     let chain = new Promise((resolve) => (started = resolve));
     ws.on('message', (data, isBinary) => {
         if (muted()) return;
-        lastRecv = Date.now();
+        alive?.heard();
         chain = chain.then(() => onFrame(data, isBinary)).catch(broken);
     });
-    ws.on('pong', () => (lastRecv = Date.now()));
+    ws.on('pong', () => alive?.heard());
 
     // Start: checks, subscribe, first read, reset/hello, backlog.
     let reader;
@@ -153,7 +166,8 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         const head = await session.head();
         if (!open()) return;
         if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
-        out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat }));
+        alive = processHeartbeat.add({ open, muted, write, ping: () => ws.ping(), terminate: () => ws.terminate() }, { heartbeat, beats });
+        out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat, ...(beats && { beat: heartbeat }) }));
         if (!r.reset) session.cursor = sendBatch(r, from ?? r.cursor);
         reading = true;
         if (r.reset || r.messages.length >= batch() || reader.pending) reader.wake(); // pending: woken during the first read
@@ -196,6 +210,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
 
     async function onFrame(data, isBinary) {
         if (!open() || muted()) return;
+        if (!isBinary && data.length === 0) return; // a beat: a sign of life (heard on arrival)
         let f, send;
         const refused = await runChecks('wsFrame', {
             size: true, // ws: maxPayload
@@ -219,20 +234,4 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw) {
         if (f.type !== 'send') return; // pong and unknown types are ignored
         out(await deliverSend(ctx, stream, send, req));
     }
-
-    // Heartbeat.
-    const beat = () => {
-        if (!open() || muted()) return;
-        const now = Date.now();
-        if (now - lastRecv > LIMITS.silentPeerHeartbeats * heartbeat) return ws.terminate();
-        ws.ping();
-        const idle = now - lastSent;
-        if (idle >= heartbeat) out('{"type":"ping"}');
-        schedule(idle >= heartbeat ? heartbeat : heartbeat - idle);
-    };
-    const schedule = (ms) => {
-        const t = setTimeout(() => (timers.delete(t), beat()), Math.max(1, ms));
-        timers.add(t);
-    };
-    schedule(heartbeat);
 }
