@@ -48,6 +48,19 @@ def wheel(clock):
     return Heartbeat(clock=clock, spawn=lambda fn: None)
 
 
+def beating(heartbeat, start=0):
+    """A beat socket on a fake clock at `start`, its peer heard from for the whole test:
+    (clock, wheel, session, pulse)."""
+    clock = Clock()
+    clock.now = start
+    hb = wheel(clock)
+    session = FakeSession(start)
+    session.last_recv = 10**9
+    pulse = Pulse(session, heartbeat, beats=True)
+    hb.add(pulse)
+    return clock, hb, session, pulse
+
+
 def run(hb, pulse, clock, until, on_nudge=None):
     """Sweep every SWEEP ms up to `until`, doing what each nudge owes as a socket loop
     would; returns the times of the beats written."""
@@ -73,37 +86,21 @@ def test_the_frames_are_encoded_once():
 
 
 def test_beats_come_after_the_first_gap_then_twice_the_last_up_to_the_heartbeat():
-    clock = Clock()
-    hb = wheel(clock)
-    session = FakeSession()
-    pulse = Pulse(session, 25000, beats=True)
-    hb.add(pulse)
-    session.last_recv = 10**9  # a peer heard from (not silent) for the whole test
+    clock, hb, session, pulse = beating(25000)
     beats = run(hb, pulse, clock, 90000)
     gaps = [b - a for a, b in zip([0] + beats, beats)]
     assert gaps == [2500, 5000, 10000, 20000, 25000, 25000]
 
 
 def test_a_beat_is_never_early_and_at_most_one_sweep_late():
-    clock = Clock()
-    clock.now = 100  # off the slot boundaries
-    hb = wheel(clock)
-    session = FakeSession(clock.now)
-    session.last_recv = 10**9
-    pulse = Pulse(session, 3000, beats=True)
-    hb.add(pulse)
+    clock, hb, session, pulse = beating(3000, start=100)  # off the slot boundaries
     beats = run(hb, pulse, clock, 6000)
     assert FIRST + 100 <= beats[0] < FIRST + 100 + SWEEP
     assert 3000 <= beats[1] - beats[0] < 3000 + SWEEP  # the heartbeat caps 2 x 2,500
 
 
 def test_a_data_frame_resets_the_gap():
-    clock = Clock()
-    hb = wheel(clock)
-    session = FakeSession()
-    session.last_recv = 10**9
-    pulse = Pulse(session, 25000, beats=True)
-    hb.add(pulse)
+    clock, hb, session, pulse = beating(25000)
     beats = run(hb, pulse, clock, 7500)
     assert beats == [2500, 7500]  # the gap is 10,000 now
     clock.now = 8000
@@ -113,12 +110,7 @@ def test_a_data_frame_resets_the_gap():
 
 
 def test_no_beat_while_data_flows():
-    clock = Clock()
-    hb = wheel(clock)
-    session = FakeSession()
-    session.last_recv = 10**9
-    pulse = Pulse(session, 25000, beats=True)
-    hb.add(pulse)
+    clock, hb, session, pulse = beating(25000)
 
     def data(now):
         if now % 750 == 0:  # a message every 750 ms

@@ -69,6 +69,14 @@ BEAT_FRAME = text_frame(b"")  # a beat: an empty text frame
 PING_FRAME = text_frame(PING_TEXT)
 CONTROL_PING_FRAME = bytes((0x89, 0))  # a control ping without payload
 
+# What is owed, as the transport writes it: (the encoded frame, its payload's size; None for
+# a control frame, which does not count as a frame written).
+FRAMES = {
+    BEAT: (BEAT_FRAME, 0),
+    PING: (PING_FRAME, len(PING_TEXT)),
+    CONTROL_PING: (CONTROL_PING_FRAME, None),
+}
+
 
 class Pulse:
     """One socket's schedule (see the module's docstring). `session` gives `last_sent`,

@@ -12,10 +12,21 @@ An upgrade reaches the view in one of three ways:
   an ordinary poll answer, which a client counts as a failed WebSocket and falls back.
 
 A session: optional `reset`, then `hello`, then every retained message after the cursor,
-then live ones. One greenlet (the request's) writes messages and heartbeat pings, moving the
-session's cursor on as it writes; a reader greenlet answers pings and handles sends, in the
-request's context, so hooks see `request` and `current_app`. Both share one write lock. The
-stream's wake-ups, a drop, and a close request all set the session's one event.
+then live ones. One greenlet (the request's) writes messages and what the heartbeat owes,
+moving the session's cursor on as it writes; a reader greenlet answers pings and handles
+sends, in the request's context, so hooks see `request` and `current_app`. Both share one
+write lock. The stream's wake-ups, a drop, a close request and the heartbeat timer all set
+the session's one event; the writer waits on it without a timeout.
+
+Heartbeat (transports/heartbeat.py, docs/protocol.md "WebSocket"): the socket keeps the
+heartbeat its `hello` announced. One with `beat=<BEAT_QUERY_VALUE>` in its URL is told so
+(hello's `beat`) and gets an empty text frame whenever it was written nothing for its gap
+(beat_first_ms after any other frame, doubling up to the heartbeat), and no pings; any other
+gets a control ping every heartbeat, and a JSON ping when those go unanswered. An empty text
+frame from any socket is a sign of life, answered by nothing. A socket from which nothing
+(a frame or a pong, `_Heard`) came for silent_peer_heartbeats heartbeats is cut without a
+close frame. The process's one timer (`state.heartbeat`) only wakes the socket that owes a
+frame; its own greenlet writes it, so a stalled (frozen) socket writes no beat either.
 
 Refusals after the handshake are error frames then the error's close code, both from the
 spec's error table (protocol.py ERRORS), checked in the spec's order ("ws_open",
@@ -42,18 +53,7 @@ import struct
 from flask import Response, copy_current_request_context, request
 
 from . import http
-from .heartbeat import (
-    BEAT,
-    BEAT_FRAME,
-    CONTROL_PING,
-    CONTROL_PING_FRAME,
-    END,
-    PING,
-    PING_FRAME,
-    PING_TEXT,
-    Pulse,
-    text_frame,
-)
+from . import heartbeat
 from ..checks import run_checks
 from ..cursor import parse_cursor
 from ..frames import FrameError, receive
@@ -172,7 +172,9 @@ def serve(state, stream, ws):
     )
     hooks.count("101")
     # the socket keeps the heartbeat its hello announces
-    pulse = Pulse(session, config["heartbeat"], request.args.get("beat") == BEAT_QUERY_VALUE)
+    pulse = heartbeat.Pulse(
+        session, config["heartbeat"], request.args.get("beat") == BEAT_QUERY_VALUE
+    )
     limit = config["max_body"]
     write_lock = gevent.lock.Semaphore()
     raw_write, raw_read = ws.raw_write, ws.raw_read
@@ -227,7 +229,7 @@ def serve(state, stream, ws):
 
     def send(text, force=False):
         data = text.encode("utf-8")
-        return write(text_frame(data), len(data), force=force)
+        return write(heartbeat.text_frame(data), len(data), force=force)
 
     def fail(code, message=None, close_code=None):
         """The error frame of `code`, then its close (the table's message and code unless given)."""
@@ -410,15 +412,12 @@ def _deliver(ws, session, pulse, write, send, fail, batch):
             continue
         owed = pulse.take(monotonic_ms())
         for frame in owed:
-            if frame == END:  # nothing heard for silent_peer_heartbeats: the peer vanished
+            if (
+                frame == heartbeat.END
+            ):  # nothing heard for silent_peer_heartbeats: the peer vanished
                 session.dropped = True
                 return
-            if frame == BEAT:
-                write(BEAT_FRAME, 0, beat=True)
-            elif frame == PING:
-                write(PING_FRAME, len(PING_TEXT))
-            elif frame == CONTROL_PING:  # a browser answers it by itself
-                write(CONTROL_PING_FRAME, None)
+            write(*heartbeat.FRAMES[frame], beat=frame == heartbeat.BEAT)
         if not owed:
             session.wait()
 
