@@ -120,7 +120,7 @@ def test_no_beat_while_data_flows():
     assert run(hb, pulse, clock, 20000, data) == []
 
 
-def test_a_socket_that_did_not_ask_gets_control_pings_and_a_json_ping_only_when_unanswered():
+def test_a_socket_that_did_not_ask_gets_control_pings_and_a_json_ping_when_unanswered():
     session = FakeSession()
     pulse = Pulse(session, 1000, beats=False)
     assert pulse.take(999) == ()
@@ -132,6 +132,17 @@ def test_a_socket_that_did_not_ask_gets_control_pings_and_a_json_ping_only_when_
     session.last_sent = 3010
     assert pulse.take(3500) == ()
     assert pulse.take(SILENT * 1000 + 1010) == (END,)  # nothing heard for SILENT heartbeats
+
+
+def test_an_idle_socket_that_did_not_ask_and_answers_control_pings_gets_a_json_ping_rarely():
+    session = FakeSession()
+    pulse = Pulse(session, 1000, beats=False)
+    for now in range(1000, SILENT * 1000, 1000):
+        assert pulse.take(now) == (CONTROL_PING,)
+        session.last_recv = now + 10  # its pong
+    assert pulse.take(SILENT * 1000) == (CONTROL_PING, PING)
+    session.last_sent = SILENT * 1000  # the JSON ping written
+    assert pulse.due() == SILENT * 1000 + 1000  # the next control ping
 
 
 def test_a_silent_peer_is_ended_after_silent_peer_heartbeats_and_a_beating_one_is_not():

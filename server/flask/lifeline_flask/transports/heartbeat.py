@@ -10,8 +10,9 @@ A socket's `Pulse` is its schedule: what it owes at a given time, from when it l
   10,000, 20,000, 25,000, 25,000…); no pings of either kind;
 - any other socket (a client before beats): a control ping every heartbeat, as the spec's
   grammar "beat" says; and a JSON ping once it has written nothing for a heartbeat and
-  heard nothing for two, so that a client which answers no control ping (a browser's socket
-  always does, by itself) is asked in the protocol before it counts as silent;
+  heard nothing for two (a client that answers no control ping is asked in the protocol
+  before it counts as silent; a browser's socket answers them by itself), or written nothing
+  for `silent_peer_heartbeats` (the protocol's ping, answered, still comes to an idle one);
 - either: the end, without a close frame, once nothing (a frame or a pong) came from the
   peer for `silent_peer_heartbeats` heartbeats.
 
@@ -28,15 +29,18 @@ Choice: a timing wheel, not a sweep of every socket. Slots are `beat_sweep_ms` w
 by the absolute slot number of each socket's next due time (a dict of sets, so a due time
 24 h away costs nothing more and a closing socket leaves its slot at once). A tick pops only
 the slots that came due; each pulse there is due (nudged, and queued again one slot later
-in case its loop has not acted by then) or is not due any more, because it wrote or heard
-something since it was queued: it is queued again at its new due time (lazily: a write or a
-read never touches the wheel, only two timestamps). Cost per socket: one visit per due time
-reached — at most one per beat gap for a busy socket (about 0.4 per second), and one per
-heartbeat once an idle one's gaps reach the cap — plus one per tick while an owed frame
-waits on a blocked write; a tick with no due slot is a few dict look-ups, whatever the
-number of sockets. A plain sweep would visit every socket 4 times a second.
+in case its loop has not acted by then) or is not due yet: its due time lies later in the
+slot, or it wrote or heard something since it was queued; it is queued again at its due
+time (lazily: a write or a read never touches the wheel, only two timestamps). So a frame
+is owed at most one tick late, never early (the client's watchdog expects the schedule).
+Cost per socket: one visit per due time reached (two when it lies inside a slot) — at most
+about one per beat gap for a busy socket (0.4 to 0.8 a second), one or two per heartbeat
+once an idle one's gaps reach the cap — plus one per tick while an owed frame waits on a
+blocked write; a tick with no due slot is a few dict look-ups, whatever the number of
+sockets. A plain sweep would visit every socket 4 times a second.
 """
 
+import logging
 import threading
 from typing import Dict, Iterable, List, Set
 
@@ -104,8 +108,10 @@ class Pulse:
         at = session.last_recv + SILENT_PEER_HEARTBEATS * self.heartbeat
         if self.beats:
             return min(at, session.last_sent + self.gap)
-        unanswered = max(session.last_sent + self.heartbeat, session.last_recv + 2 * self.heartbeat)
-        return min(at, unanswered, self.next_control)
+        hb = self.heartbeat
+        unanswered = max(session.last_sent + hb, session.last_recv + 2 * hb)
+        idle = session.last_sent + SILENT_PEER_HEARTBEATS * hb
+        return min(at, unanswered, idle, self.next_control)
 
     def take(self, now):
         """What it owes at `now`, in the order to do it (empty: nothing yet)."""
@@ -119,8 +125,11 @@ class Pulse:
         if now >= self.next_control:
             owed.append(CONTROL_PING)
             self.next_control = now + self.heartbeat
-        if idle >= self.heartbeat and now - session.last_recv >= 2 * self.heartbeat:
-            owed.append(PING)  # its control ping went unanswered for a heartbeat
+        if idle >= self.heartbeat and (
+            now - session.last_recv >= 2 * self.heartbeat  # its control ping unanswered
+            or idle >= SILENT_PEER_HEARTBEATS * self.heartbeat
+        ):
+            owed.append(PING)
         return tuple(owed)
 
 
@@ -161,9 +170,11 @@ class Heartbeat:
         with self._lock:
             if pulse.slot is None:
                 return
-            self._slots[pulse.slot].discard(pulse)
-            if not self._slots[pulse.slot]:
-                del self._slots[pulse.slot]
+            queued = self._slots.get(pulse.slot)
+            if queued is not None:
+                queued.discard(pulse)
+                if not queued:
+                    del self._slots[pulse.slot]
             pulse.slot = None
             self._count -= 1
 
@@ -214,4 +225,7 @@ class Heartbeat:
                     self._slots.clear()
                     self._swept = -1
                     return
-            self.sweep()
+            try:
+                self.sweep()
+            except Exception:  # never let one bad tick stop every socket's heartbeat
+                logging.getLogger("lifeline_flask").exception("lifeline: a heartbeat tick failed")
