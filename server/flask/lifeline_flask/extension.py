@@ -29,6 +29,7 @@ from flask import Response, current_app, has_app_context, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from .transports import http, websocket
+from .transports.heartbeat import Heartbeat
 from .client import ClientFiles
 from .environment import options_from_environment, variable_of
 from .errors import spec_error
@@ -177,6 +178,7 @@ class LifelineState:
 
     `config` holds the resolved options (read on every request, so a change applies at
     once), `store` the streams, `sessions` the WebSockets and held long polls open,
+    `heartbeat` the WebSockets' one heartbeat timer (transports/heartbeat.py),
     `transport_hooks` the seam for a test/demo layer (hooks.py).
     """
 
@@ -186,6 +188,7 @@ class LifelineState:
         self.config = config
         self.store = make_store(config)
         self.sessions = Sessions()
+        self.heartbeat = Heartbeat()
         self.client = ClientFiles(config["url_prefix"])
         self.warned_elsewhere = False  # transports/http.py: a sibling process's cursor, logged once
         self.transport_hooks = TransportHooks()

@@ -9,11 +9,12 @@ news (`wait`); the transports (transports/) only move what it read, and move its
 as they write.
 
 Theory: each session has one event, set by the store's wake-up for its stream (a hint, never
-data: the stream is the truth, so a missed wake-up costs a re-read), by a drop, a freeze and
-a close or revoke request. Its loop sleeps on exactly that one thing and, woken, reads again;
-`read` clears the event before it reads, so news that comes during a read wakes the next
-wait. Ending a session is a request its own loop carries out (an error frame and a close, a
-403): nothing else writes to its connection.
+data: the stream is the truth, so a missed wake-up costs a re-read), by a drop, a freeze, a
+close or revoke request, and by the heartbeat timer when a socket owes a frame
+(transports/heartbeat.py: `nudge`). Its loop sleeps on exactly that one thing and, woken,
+reads again when there was news (`news`, set by `wake`); `read` clears both before it reads,
+so news that comes during a read wakes the next wait. Ending a session is a request its own
+loop carries out (an error frame and a close, a 403): nothing else writes to its connection.
 
 `Sessions` is the registry of the open ones: `opened(session)` registers it and subscribes
 it to its stream for as long as its request lasts (never longer), `count(kind)` counts
@@ -81,6 +82,7 @@ class Session:
         "kind",
         "stream",
         "event",
+        "news",
         "sock",
         "dropped",
         "frozen",
@@ -99,6 +101,7 @@ class Session:
         self.kind = kind  # WEBSOCKET | LONG_POLL (a demo layer may add its own)
         self.stream = stream
         self.event = make_event()
+        self.news = True  # woken by its stream (or told to look) since it last read
         self.sock = sock
         self.dropped = False  # cut, answer nothing more
         self.frozen = False  # send nothing, answer nothing (a stalled socket)
@@ -133,6 +136,7 @@ class Session:
         """The stream after the session's cursor (a stores `Read`: at most `limit` messages,
         or a reset). The event is cleared first, so news during the read wakes the next
         `wait`. Raises StoreUnavailable."""
+        self.news = False
         self.event.clear()
         return self.store.read(self.stream, self.cursor, limit)
 
@@ -144,6 +148,12 @@ class Session:
     # ---- ending and faults --------------------------------------------------------
 
     def wake(self):
+        """News: its loop reads its stream again."""
+        self.news = True
+        self.event.set()
+
+    def nudge(self):
+        """Wake its loop without news (the heartbeat timer: the socket owes a frame)."""
         self.event.set()
 
     def drop(self):

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from lifeline_flask import Lifeline, Rejected
-from lifeline_flask.protocol import SUBPROTOCOL
+from lifeline_flask.protocol import BEAT_QUERY_VALUE, LIMITS, SUBPROTOCOL
 from wsclient import HandshakeRefused, WsClient
 
 
@@ -75,11 +75,36 @@ def test_websocket_stale_cursor_gets_reset_then_hello(gevent_server):
 
 
 def test_websocket_heartbeat_pings_an_idle_socket(gevent_server):
-    app, live, _ = make_app(heartbeat=200)
+    app, live, _ = make_app(heartbeat=1000)
     srv = gevent_server(app)
     ws = WsClient(srv.port, "/live/news")
-    assert ws.next()["heartbeat"] == 200
+    hello = ws.next()
+    assert hello["heartbeat"] == 1000 and "beat" not in hello
+    ws.sock.settimeout(2.0)
+    opcode, payload = ws._frame()  # read without answering: a control ping, unanswered
+    assert (opcode, payload) == (0x9, b"")
+    # and, written nothing for a heartbeat, the protocol's ping
     assert ws.next() == {"type": "ping"}
+    ws.send({"type": "pong"})
+    ws.close()
+
+
+def test_websocket_that_asks_for_beats_gets_them_and_its_empty_frames_are_signs_of_life(
+    gevent_server,
+):
+    app, live, _ = make_app(heartbeat=2600)
+    srv = gevent_server(app)
+    ws = WsClient(srv.port, "/live/news?beat=" + BEAT_QUERY_VALUE)
+    hello = ws.next()
+    assert (hello["heartbeat"], hello["beat"]) == (2600, 2600)
+    ws.send_frame("")  # a beat from the client: answered by nothing, not a bad frame
+    start = time.monotonic()
+    assert ws.next_frame() == (0x1, b"")  # the first gap, beat_first_ms
+    assert time.monotonic() - start >= (LIMITS["beat_first_ms"] - 100) / 1000
+    live.publish("news", 1)
+    assert ws.next()["type"] == "msg"
+    ws.send({"type": "ping"})
+    assert ws.next() == {"type": "pong"}
     ws.close()
 
 

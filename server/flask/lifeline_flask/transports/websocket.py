@@ -12,10 +12,21 @@ An upgrade reaches the view in one of three ways:
   an ordinary poll answer, which a client counts as a failed WebSocket and falls back.
 
 A session: optional `reset`, then `hello`, then every retained message after the cursor,
-then live ones. One greenlet (the request's) writes messages and heartbeat pings, moving the
-session's cursor on as it writes; a reader greenlet answers pings and handles sends, in the
-request's context, so hooks see `request` and `current_app`. Both share one write lock. The
-stream's wake-ups, a drop, and a close request all set the session's one event.
+then live ones. One greenlet (the request's) writes messages and what the heartbeat owes,
+moving the session's cursor on as it writes; a reader greenlet answers pings and handles
+sends, in the request's context, so hooks see `request` and `current_app`. Both share one
+write lock. The stream's wake-ups, a drop, a close request and the heartbeat timer all set
+the session's one event; the writer waits on it without a timeout.
+
+Heartbeat (transports/heartbeat.py, docs/protocol.md "WebSocket"): the socket keeps the
+heartbeat its `hello` announced. One with `beat=<BEAT_QUERY_VALUE>` in its URL is told so
+(hello's `beat`) and gets an empty text frame whenever it was written nothing for its gap
+(beat_first_ms after any other frame, doubling up to the heartbeat), and no pings; any other
+gets a control ping every heartbeat, and a JSON ping when those go unanswered. An empty text
+frame from any socket is a sign of life, answered by nothing. A socket from which nothing
+(a frame or a pong, `_Heard`) came for silent_peer_heartbeats heartbeats is cut without a
+close frame. The process's one timer (`state.heartbeat`) only wakes the socket that owes a
+frame; its own greenlet writes it, so a stalled (frozen) socket writes no beat either.
 
 Refusals after the handshake are error frames then the error's close code, both from the
 spec's error table (protocol.py ERRORS), checked in the spec's order ("ws_open",
@@ -42,6 +53,7 @@ import struct
 from flask import Response, copy_current_request_context, request
 
 from . import http
+from . import heartbeat
 from ..checks import run_checks
 from ..cursor import parse_cursor
 from ..frames import FrameError, receive
@@ -50,7 +62,7 @@ from ..jsontext import dumps, loads, nests_deeper_than
 from .. import concurrency
 from ..concurrency import monotonic_ms
 from ..origin import origin_allowed
-from ..protocol import ERRORS, LIMITS
+from ..protocol import BEAT_QUERY_VALUE, ERRORS
 from ..sends import ack_frame, check_send, deliver_send
 from ..session import WEBSOCKET, Session, client_socket, cut
 
@@ -159,6 +171,10 @@ def serve(state, stream, ws):
         store=state.store,
     )
     hooks.count("101")
+    # the socket keeps the heartbeat its hello announces
+    pulse = heartbeat.Pulse(
+        session, config["heartbeat"], request.args.get("beat") == BEAT_QUERY_VALUE
+    )
     limit = config["max_body"]
     write_lock = gevent.lock.Semaphore()
     raw_write, raw_read = ws.raw_write, ws.raw_read
@@ -194,18 +210,26 @@ def serve(state, stream, ws):
     stream_in = ws.stream
     ws.stream = _Heard(stream_in, session)  # frame headers are read from ws.stream
 
-    def send(text, force=False):
+    def write(frame, size, beat=False, force=False):
+        """Write an encoded frame (`size`: its payload's bytes; None: a control frame, which
+        the heartbeat does not count as one written); False when it was not."""
         if ws.closed or session.dropped or (session.frozen and not force):
             return False
         try:
-            ws.send(text)
+            locked_write(frame)
         except Exception:
             session.close_request = session.close_request or (1006, "")
             session.wake()
             return False
-        session.last_sent = monotonic_ms()
-        hooks.count("bytesOut", len(text.encode("utf-8")))
+        if size is not None:
+            session.last_sent = monotonic_ms()
+            pulse.sent(beat)
+            hooks.count("bytesOut", size)
         return True
+
+    def send(text, force=False):
+        data = text.encode("utf-8")
+        return write(heartbeat.text_frame(data), len(data), force=force)
 
     def fail(code, message=None, close_code=None):
         """The error frame of `code`, then its close (the table's message and code unless given)."""
@@ -232,6 +256,8 @@ def serve(state, stream, ws):
             gevent.sleep(0)  # let the writer deliver between frames (bursts)
             if session.frozen:
                 continue  # a stalled connection answers nothing
+            if msg == "":
+                continue  # a beat: a sign of life (noted by _Heard), answered by nothing
             hooks.count("bytesIn", len(msg.encode("utf-8")) if isinstance(msg, str) else len(msg))
             frame = {}
 
@@ -287,7 +313,7 @@ def serve(state, stream, ws):
 
     try:
         with state.sessions.opened(session):
-            _run(state, stream, ws, session, send, fail, reader)
+            _run(state, stream, ws, session, pulse, write, send, fail, reader)
     except Exception:
         state.logger.exception("lifeline: a WebSocket session failed")
         refuse(ws, "internal")
@@ -301,7 +327,7 @@ def serve(state, stream, ws):
         ws.raw_write, ws.raw_read, ws.stream = raw_write, raw_read, stream_in
 
 
-def _run(state, stream, ws, session, send, fail, reader):
+def _run(state, stream, ws, session, pulse, write, send, fail, reader):
     """The session proper: checks, reset/hello, then the delivery loop."""
     import gevent
 
@@ -337,37 +363,40 @@ def _run(state, stream, ws, session, send, fail, reader):
         return
     if reset is not None:
         send(dumps({"type": "reset", "cursor": reset}), force=True)
-    hb = config["heartbeat"]  # the socket keeps the heartbeat its hello announced
-    hello = {"type": "hello", "cursor": head, "heartbeat": hb}
+    hello = {"type": "hello", "cursor": head, "heartbeat": pulse.heartbeat}
+    if pulse.beats:
+        hello["beat"] = pulse.heartbeat
     hello.update(hooks.hello_fields())
     send(dumps(hello), force=True)
     session.reader = gevent.spawn(reader)
-    next_beat = monotonic_ms() + hb
+    state.heartbeat.add(pulse)
+    try:
+        _deliver(ws, session, pulse, write, send, fail, config["batch"])
+    finally:
+        state.heartbeat.remove(pulse)
+    _end(ws, session, send)
 
-    def control_ping():
-        if not (ws.closed or session.dropped or session.frozen):
-            try:
-                ws.send_frame(b"", ws.OPCODE_PING)
-            except Exception:
-                pass
 
-    woken = True  # read the stream only when told of news
+def _deliver(ws, session, pulse, write, send, fail, batch):
+    """The delivery loop: the stream's messages as they come, and what the heartbeat timer
+    says the socket owes (transports/heartbeat.py); it waits without a timeout."""
     while not (ws.closed or session.dropped or session.close_request):
         if session.frozen:
             session.event.clear()
-            session.wait()  # woken only by a close, a drop or a fault change
+            if not (session.dropped or session.close_request):
+                session.wait()  # woken only by a close, a drop or a fault change
             continue
-        if woken:
+        if session.news:
             try:
-                r = session.read(config["batch"])
+                r = session.read(batch)  # clears news and the event
             except StoreUnavailable:
                 session.close(ERRORS["unavailable"]["close"], "store unavailable")
-                break
+                return
             if r.reset:
                 # the log moved past this session's cursor (retention, or history lost):
                 # a reset frame may only come first, so close; the client reconnects
                 fail("overflow")
-                break
+                return
             for m in r.messages:  # the message's JSON text as stored: never parsed again
                 if not send(
                     '{"type":"msg","cursor":' + dumps(m.cursor) + ',"data":' + m.json + "}"
@@ -375,23 +404,25 @@ def _run(state, stream, ws, session, send, fail, reader):
                     break
                 session.cursor = m.cursor  # what was written: a frozen socket reads on from here
             if r.messages:
-                continue  # a full batch may have more behind it
-        # Heartbeat (as Node's): a control ping every heartbeat (a browser answers it by
-        # itself), a protocol ping after a heartbeat of silence out; nothing heard (no
-        # frame, no pong) for silent_peer_heartbeats of them: the peer vanished, drop it.
-        now = monotonic_ms()
-        if now - session.last_recv > LIMITS["silent_peer_heartbeats"] * hb:
-            session.dropped = True
-            break
-        if now >= next_beat:
-            control_ping()
-            next_beat = now + hb
-        idle = now - session.last_sent
-        if idle >= hb:
-            send('{"type":"ping"}')
-            woken = False
+                session.news = True  # a full batch may have more behind it
+                continue
+        else:
+            session.event.clear()  # a nudge: what sets it from here on wakes the wait
+        if session.news or session.frozen or session.close_request or session.dropped:
             continue
-        woken = session.wait(min(hb - idle, next_beat - now))
+        owed = pulse.take(monotonic_ms())
+        for frame in owed:
+            if (
+                frame == heartbeat.END
+            ):  # nothing heard for silent_peer_heartbeats: the peer vanished
+                session.dropped = True
+                return
+            write(*heartbeat.FRAMES[frame], beat=frame == heartbeat.BEAT)
+        if not owed:
+            session.wait()
+
+
+def _end(ws, session, send):
     if session.revoked is not None and not session.dropped:  # live.disconnect
         send(dumps({"type": "error", "code": "revoked", "message": session.revoked}), force=True)
     if session.close_request and not session.dropped:
