@@ -120,7 +120,7 @@ def test_no_beat_while_data_flows():
     assert run(hb, pulse, clock, 20000, data) == []
 
 
-def test_a_socket_that_did_not_ask_gets_a_control_ping_and_a_json_ping_after_a_heartbeat_written_nothing():
+def test_a_socket_that_did_not_ask_gets_control_and_json_pings_as_before_beats():
     """As before beats, and as Node (transports/heartbeat.mjs): at the heartbeat a control
     ping, and the JSON ping too when nothing was written for a heartbeat; the next look is a
     heartbeat later, or when the socket will have been written nothing for one."""
