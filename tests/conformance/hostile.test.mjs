@@ -9,7 +9,7 @@
 
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
+import { admin, publish, connectWs, fetchT, liveUrlOf, SUBPROTOCOL } from '../lib/servers.mjs';
 import { forEachServer, poll, post, bodyOf, assertJsonError } from './matrix.mjs';
 import { rawConnect, rawWebSocket, frame } from './raw.mjs';
 
@@ -203,7 +203,7 @@ forEachServer('hostile input', (t) => {
     describe('finding 10: refused upgrades, methods, query strings', () => {
         const upgradeTo = (path, extra = '') =>
             `GET ${path} HTTP/1.1\r\nHost: ${hostOf(t.url)}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n${extra}\r\n`;
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\n${extra}\r\n`;
 
         check('a refused upgrade (403 origin, 404 path) is answered, then the connection is closed at once', async () => {
             for (const [path, extra, status] of [

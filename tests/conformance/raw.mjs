@@ -13,7 +13,7 @@
 
 import net from 'node:net';
 import crypto from 'node:crypto';
-import { liveUrlOf } from '../lib/servers.mjs';
+import { liveUrlOf, SUBPROTOCOL } from '../lib/servers.mjs';
 
 /** A raw TCP connection to the server of `url`, collecting everything it answers. */
 export function rawConnect(url) {
@@ -141,7 +141,7 @@ export async function rawWebSocket(url, { stream, query = '' } = {}) {
     const key = crypto.randomBytes(16).toString('base64');
     c.write(
         `GET ${u.pathname}${query} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: lifeline.v1\r\n\r\n`,
+            `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ${SUBPROTOCOL}\r\n\r\n`,
     );
     const head = await c.response(5000);
     if (!head || head.status !== 101) throw new Error(`raw upgrade: ${head ? head.status : 'no answer'}`);
