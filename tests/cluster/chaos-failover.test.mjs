@@ -72,8 +72,14 @@ test(
         t.diagnostic(`schedule: ${plan.map((e) => `${e.kind}/${e.downMs}ms`).join(', ')}`);
         // two replicas (one is promoted, the other follows it: appends go on with a replica) and
         // min-replicas-to-write 1: a killed primary back on its port, empty, before Sentinel demotes
-        // it refuses writes instead of acknowledging them; the stores WAIT for every connected replica
-        const sentinel = ON_CLUSTER ? await startRedisCluster() : await startRedisSentinel({ replicas: 2, minReplicasToWrite: 1 });
+        // it refuses writes instead of acknowledging them; the stores WAIT for every connected
+        // replica. Sentinel's down-after is 2 s (its pings must go unanswered that long: a pause
+        // of the schedule, at most 0.9 s, never looks like a dead primary, nor does a loaded
+        // machine's late answer) and its failover timeout 10 s (a failover is not given up and
+        // started again on a slow machine): a failover Sentinel makes by itself, beside the
+        // schedule's kills, is a split brain (above), and the test prints every change of primary
+        // and, on a failure, the sentinels' own account of each failover.
+        const sentinel = ON_CLUSTER ? await startRedisCluster() : await startRedisSentinel({ replicas: 2, minReplicasToWrite: 1, downAfterMs: 2000 });
         // the primary that serves the stream now (a Cluster: the primary of its slot)
         sentinel.master ??= () => sentinel.primaryOf(`lifeline:{${STREAM}}:meta`);
         const cluster = await startCluster({
@@ -103,6 +109,17 @@ test(
             const publishers = [...cluster.members.map((m) => ({ src: m.label, url: () => m.url })), { src: 'nginx', url: () => cluster.url }];
             let stop = false;
             const t0 = Date.now();
+            // every change of primary, scheduled or not (an unscheduled one is Sentinel's own call)
+            const switches = [];
+            const watcher = (async () => {
+                let last = await sentinel.master();
+                while (!stop) {
+                    await sleep(100);
+                    const now = await sentinel.master().catch(() => last);
+                    if (now && now !== last) switches.push(`${((Date.now() - t0) / 1000).toFixed(1)} (:${now.port})`);
+                    if (now) last = now;
+                }
+            })();
             const deadline = Date.now() + 300_000;
             const loops = publishers.map(async (p) => {
                 for (let n = 0; !stop && known.size < MESSAGES; n++) {
@@ -135,11 +152,11 @@ test(
                             if ((await sentinel.master()) !== old) promoted = Date.now();
                         assert.ok(promoted, `${e.kind}: Sentinel promoted a replica`);
                         const before = known.size;
+                        await sleep(e.downMs);
+                        await old.start(); // empty; Sentinel (a Cluster: the node itself) makes it a replica of the new primary
                         let resumed = 0;
                         for (const end = Date.now() + 15_000; Date.now() < end && !resumed; await sleep(50)) if (known.size > before + 3) resumed = Date.now();
                         failovers.push({ kind: e.kind, promotedMs: promoted - at, resumedMs: resumed ? resumed - promoted : null });
-                        await sleep(e.downMs);
-                        await old.start(); // empty; Sentinel (a Cluster: the node itself) makes it a replica of the new primary
                         // the next event waits for the replica to be in sync again (no persistence here:
                         // promoting a replica that is still loading its first copy would lose everything)
                         for (const end = Date.now() + 30_000; Date.now() < end; await sleep(100)) {
@@ -165,6 +182,7 @@ test(
             await Promise.all(loops);
             stop = true;
             await chaos;
+            await watcher;
             const knownCursors = [...known.keys()];
             const explained = (c, cur) => c.rec.resets.some((x) => inside(cur, x));
             const missing = (c) => knownCursors.filter((cur) => !c.cursors.has(cur) && !explained(c, cur));
@@ -214,7 +232,7 @@ test(
                 assert.equal(phantom, 0, `client #${i}: a message nobody published`);
                 assert.equal(mismatched, 0, `client #${i}: a cursor carrying another message`);
             }
-            t.diagnostic(`failovers: ${JSON.stringify(failovers)}`);
+            t.diagnostic(`failovers: ${JSON.stringify(failovers)}; primary changes seen at ${switches.join(', ')} s`);
             if (gone.length)
                 t.diagnostic(
                     `acknowledged-then-lost: ${gone
@@ -231,6 +249,13 @@ test(
                 assert.ok(f.resumedMs !== null && f.resumedMs < 10_000, `publishing resumed within 10 s of the promotion: ${JSON.stringify(f)}`);
         } catch (e) {
             for (const [i, c] of clients.entries()) t.diagnostic(`client #${i} log (tail):\n${c.rec.dump().split('\n').slice(-15).join('\n')}`);
+            for (const [i, s] of (sentinel.sentinels ?? []).entries()) {
+                const events = s
+                    .output()
+                    .split('\n')
+                    .filter((l) => /switch-master|failover|[+-][so]down|convert-to-slave|promoted|tilt|elected/.test(l));
+                t.diagnostic(`sentinel #${i}:\n${events.slice(-40).join('\n')}`);
+            }
             throw e;
         } finally {
             for (const c of clients) c.l.close();

@@ -640,7 +640,14 @@ export async function startRedisCluster({ primaries = 3, replicasPer = 1, nodeTi
  * [...], master() → {port} as the sentinels see it now, stop()}; every node has {port, kill(),
  * start(), cli(args), alive()}.
  */
-export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = 'lifeline', downAfterMs = 1000, minReplicasToWrite = 0 } = {}) {
+export async function startRedisSentinel({
+    replicas = 1,
+    sentinels = 3,
+    name = 'lifeline',
+    downAfterMs = 1000,
+    failoverTimeoutMs = 10000,
+    minReplicasToWrite = 0,
+} = {}) {
     const all = [];
     const stopAll = async () => Promise.allSettled(all.map((n) => n.stop()));
     const launch = async (kind, argsFor) => {
@@ -697,7 +704,7 @@ export async function startRedisSentinel({ replicas = 1, sentinels = 3, name = '
             sents.push(
                 await launch('sentinel', (port, dir) => [
                     [path.join(dir, 'sentinel.conf'), '--sentinel', ...redisBase(port, dir)],
-                    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${name} ${downAfterMs}\nsentinel failover-timeout ${name} 3000\nsentinel parallel-syncs ${name} 1\nsentinel resolve-hostnames no\n`,
+                    `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2\nsentinel down-after-milliseconds ${name} ${downAfterMs}\nsentinel failover-timeout ${name} ${failoverTimeoutMs}\nsentinel parallel-syncs ${name} 1\nsentinel resolve-hostnames no\n`,
                 ]),
             );
         }
