@@ -78,7 +78,7 @@ export interface CoreOptions {
     raceDelay?: number;
     /** hello must arrive within this after opening, or the attempt is given up (black hole). Default 5,000 ms (100 to 120,000 ms). */
     wsTimeout?: number;
-    /** ping a WebSocket that has been quiet this long. Default 5,000 ms (100 to 600,000 ms). */
+    /** ping a WebSocket that has been quiet this long (a server that beats says when its next frame is due instead: docs/protocol.md). Default 5,000 ms (100 to 600,000 ms). */
     pingIdle?: number;
     /** a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this. Default 2,000 ms (50 to 600,000 ms). */
     pongTimeoutMin?: number;

@@ -204,7 +204,7 @@ extern "C" {
     X(start_race_delay, 10, 0, 60000, MS, "start a poll beside the first WebSocket (at the start, or back visible or online) not working by then: a black-holed socket costs this much more than one round trip, a healthy one opens without a poll competing with it") \
     X(race_delay, 250, 0, 60000, MS, "start a poll beside a WebSocket not working by then, when reconnecting after a stall or a garbled frame (a reconnect after the server closed the socket races none)") \
     X(ws_timeout, 5000, 100, 120000, MS, "`hello` must arrive within this after opening, or the attempt is given up (black hole)") \
-    X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long") \
+    X(ping_idle, 5000, 100, 600000, MS, "ping a WebSocket that has been quiet this long (a server that beats says when its next frame is due instead: docs/protocol.md)") \
     X(pong_timeout_min, 2000, 50, 600000, MS, "a pinged WebSocket is dead when no frame answers within 4 x rtt, but no sooner than this") \
     X(pong_timeout_max, 10000, 50, 600000, MS, "... and no later than this") \
     X(flap_window, 30000, 0, 3600000, MS, "a working WebSocket lost sooner is a flap") \
