@@ -3,7 +3,7 @@
 // kind, default options on both sides (heartbeat 25 s, the client's pong timeout 2 s).
 //  - A socket that stalls right after a message is noticed when the next beat is overdue
 //    (beat_first_ms + the pong timeout = 4.5 s after the message; asserted: not before
-//    beat_first_ms, and within 6 s), then every message published meanwhile and after
+//    beat_first_ms, and within 7 s), then every message published meanwhile and after
 //    arrives exactly once, in order.
 //  - An idle socket's frames, counted at the proxy over the 9 s after a message: two empty
 //    beats from the server (2 B each, at 2.5 s and 7.5 s), nothing from the client (its
@@ -59,7 +59,7 @@ for (const kind of ['node', 'flask']) {
             return c.rec.messages.find((m) => m.cursor === cursor).t;
         }
 
-        it('a socket that stalls right after a message is noticed within 6 s (4.5 s by the schedule), then 0 lost, 0 duplicated', async (t) => {
+        it('a socket that stalls right after a message is noticed within 7 s (4.5 s by the schedule; the bound is for a loaded machine), then 0 lost, 0 duplicated', async (t) => {
             const c = await connected('beats-stall');
             try {
                 await sleep(500);
@@ -75,7 +75,7 @@ for (const kind of ['node', 'flask']) {
                 const noticed = stalled.t - at;
                 t.diagnostic(`${kind}: the stall noticed ${noticed} ms after the last message`);
                 assert.ok(noticed >= FIRST, `noticed ${noticed} ms after the message: not before the first beat was due (${FIRST} ms)`);
-                assert.ok(noticed < 6000, `noticed ${noticed} ms after the message`);
+                assert.ok(noticed < 7000, `noticed ${noticed} ms after the message`);
                 c.proxy.setMode('pass');
                 for (let n = 6; n <= 8; n++) during.push({ n, cursor: await publish(server.url, { n }, c.stream) });
                 await waitFor(
