@@ -167,6 +167,36 @@ describe('mounting', () => {
         assert.equal((await ws.waitClose(3000)).code, 1013);
     });
 
+    it('news during a socket read is read too: a message appended while the read before it was answered arrives', async () => {
+        // A store whose reads answer what was there when asked, but only when a gate opens: the
+        // second append lands while the socket's read of the first is on its way.
+        let gate = null;
+        class SlowStore extends MemoryStore {
+            async read(...a) {
+                const r = super.read(...a);
+                await gate;
+                return r;
+            }
+        }
+        const live = createLifeline({ store: new SlowStore() });
+        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+        const s = await listen(server);
+        cleanup.push(
+            () => s.close(),
+            () => live.close(),
+        );
+        const ws = await connectWs(`${s.url}/live/a`);
+        assert.equal((await ws.next()).type, 'hello');
+        let open;
+        gate = new Promise((r) => (open = r));
+        await live.publish('a', 1); // the socket's read of it starts, and waits at the gate
+        await new Promise((r) => setTimeout(r, 50));
+        await live.publish('a', 2); // news while that read is on its way
+        open();
+        assert.deepEqual([(await ws.next(3000)).data, (await ws.next(3000)).data], [1, 2]);
+    });
+
     it('close() ends sockets and held long polls', async () => {
         const live = createLifeline();
         const server = http.createServer((req, res) => live.handle(req, res) || res.end());

@@ -184,7 +184,9 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
         if (closed) return false;
         if (r.reset) return (fail('overflow'), false); // the log moved past this socket's cursor: the client reconnects
         session.cursor = sendBatch(r, from);
-        return r.messages.length >= batch();
+        // a full batch reads on at once; else again only when woken meanwhile (never `false`
+        // here: that would drop news that came during this read)
+        return r.messages.length >= batch() || undefined;
     }
     // Send a read's messages until the queue passes half the pending limit; returns the
     // cursor to read on from (`from` when none was sent). When it stopped early, the reader
