@@ -20,6 +20,19 @@ async function listen(server) {
     };
 }
 
+/** A node:http server with `live` mounted (requests and upgrades), listening on a free port;
+ *  `cleanup` gets its closing and live's. */
+async function serve(live, cleanup) {
+    const server = http.createServer((req, res) => live.handle(req, res) || res.end());
+    server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
+    const s = await listen(server);
+    cleanup.push(
+        () => s.close(),
+        () => live.close(),
+    );
+    return s;
+}
+
 /** Connect's dispatch, reduced: each layer is (req, res, next); an unanswered request is 404. */
 function connectApp(...layers) {
     return (req, res) => {
@@ -99,13 +112,7 @@ describe('mounting', () => {
                 order.push('stored');
             },
         });
-        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
-        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
-        const s = await listen(server);
-        cleanup.push(
-            () => s.close(),
-            () => live.close(),
-        );
+        const s = await serve(live, cleanup);
         assert.equal((await fetchT(`${s.url}/live/closed`)).status, 403);
         const ok = await fetchT(`${s.url}/live/open`, { method: 'POST', body: '{"id":1,"data":"good"}' });
         order.push('acked');
@@ -148,13 +155,7 @@ describe('mounting', () => {
             }
         }
         const live = createLifeline({ store: new GatedStore({ retention: 2 }) });
-        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
-        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
-        const s = await listen(server);
-        cleanup.push(
-            () => s.close(),
-            () => live.close(),
-        );
+        const s = await serve(live, cleanup);
         const c0 = await live.publish('a', 0);
         const ws = await connectWs(`${s.url}/live/a`, { cursor: c0 });
         assert.equal((await ws.next()).type, 'hello');
@@ -179,13 +180,7 @@ describe('mounting', () => {
             }
         }
         const live = createLifeline({ store: new SlowStore() });
-        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
-        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
-        const s = await listen(server);
-        cleanup.push(
-            () => s.close(),
-            () => live.close(),
-        );
+        const s = await serve(live, cleanup);
         const ws = await connectWs(`${s.url}/live/a`);
         assert.equal((await ws.next()).type, 'hello');
         let open;
@@ -199,10 +194,7 @@ describe('mounting', () => {
 
     it('close() ends sockets and held long polls', async () => {
         const live = createLifeline();
-        const server = http.createServer((req, res) => live.handle(req, res) || res.end());
-        server.on('upgrade', (req, socket, head) => live.upgrade(req, socket, head) || socket.destroy());
-        const s = await listen(server);
-        cleanup.push(() => s.close());
+        const s = await serve(live, cleanup); // (closing it twice is fine)
         const ws = await connectWs(`${s.url}/live/a`);
         await ws.next();
         const held = fetchT(`${s.url}/live/a?cursor=${live.store.head('a')}&wait=20000`).then(
