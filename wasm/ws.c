@@ -187,6 +187,13 @@ void ll__ws_ping(ll_core *c) {
     ll__arm(c, T_PING, ll__pong_timeout(c));
 }
 
+/* The gap after which a beating server's next frame is due: the first one after anything
+ * but a beat, twice the last one after a beat, never more than the announced beat. */
+static uint32_t next_gap(const ll_core *c, int after_beat) {
+    uint64_t gap = after_beat ? 2 * (uint64_t)c->beat_gap : LL_BEAT_FIRST_MS;
+    return gap < c->beat ? (uint32_t)gap : c->beat;
+}
+
 /* When the quiet socket needs the core next (the file's theory, "Liveness"). */
 static uint64_t frame_due(const ll_core *c) { return c->ws_last_rx + c->beat_gap + ll__pong_timeout(c); }
 static void arm_quiet(ll_core *c) {
@@ -258,7 +265,7 @@ static void hello(ll_core *c, ll__span cursor, uint32_t beat) {
     ll__rtt_sample(c, (c->now - c->ws_started_at) / 2);
     /* beats at most once a second, whatever a server asks */
     c->beat = beat && beat < 1000 ? 1000 : beat;
-    c->beat_gap = c->beat < LL_BEAT_FIRST_MS ? c->beat : LL_BEAT_FIRST_MS;
+    c->beat_gap = next_gap(c, 0);
     c->ws_last_tx = c->now;
     arm_quiet(c);
     /* "From now" adopts the head; a head behind the cursor is the race (a poll delivered
@@ -304,11 +311,9 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
             ll__caught_up_check(c);
         }
     }
-    /* the next frame of a beating server is due after the first gap, or after a beat the
-     * gap doubles (hello's own arming waits for hello to be taken) */
-    c->beat_gap = type == LL_FRAME_BEAT && c->beat_gap * 2 < c->beat    ? c->beat_gap * 2
-                  : type == LL_FRAME_BEAT || c->beat < LL_BEAT_FIRST_MS ? c->beat
-                                                                        : LL_BEAT_FIRST_MS;
+    /* a beating server's next frame is due after the next gap (hello's own arming waits
+     * for hello to be taken) */
+    c->beat_gap = next_gap(c, type == LL_FRAME_BEAT);
     if (ll__ws_hello_said(c)) arm_quiet(c);
     err = size > c->cfg[LL_CFG_max_message_bytes] ? LL_ERR_TOO_LARGE
           : depth > c->cfg[LL_CFG_max_depth]      ? LL_ERR_TOO_DEEP

@@ -11,6 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../server/node/stores/redis.mjs';
+import { StoreUnavailable } from '../../server/node/errors.mjs';
 import { startRedisCluster, startMember, redisAvailable } from '../lib/services.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -21,7 +22,7 @@ async function retryUnavailable(call) {
         try {
             return await call();
         } catch (err) {
-            if (err?.code !== 'unavailable' || Date.now() > end) throw err;
+            if (!(err instanceof StoreUnavailable) || Date.now() > end) throw err;
             await sleep(200);
         }
     }

@@ -162,7 +162,7 @@ test('a closed socket (not open) is forgotten at its next look', () => {
     assert.deepEqual([conn.beats, hb.size, clock.armed()], [[], 0, 0]);
 });
 
-test('a tick visits only the sockets that are due (a wheel, not a sweep over every socket)', () => {
+test('a tick visits only the sockets that are due (a wheel, not a sweep over every socket)', (t) => {
     const { clock, hb } = setup();
     const conns = [];
     const handles = [];
@@ -183,6 +183,7 @@ test('a tick visits only the sockets that are due (a wheel, not a sweep over eve
     });
     const visits = conns.reduce((n, c) => n + c.visits, 0);
     // A sweep over every socket would make 1,000 × 220 ticks = 220,000 visits.
+    t.diagnostic(`1,000 sockets for 55 s: ${visits} visits (a sweep: 220,000)`);
     assert.ok(visits < 12000, `${visits} visits`);
     const beats = conns.filter((c, i) => i % 4 === 2).map((c) => since(c.beats));
     assert.ok(
