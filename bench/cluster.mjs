@@ -22,7 +22,10 @@
 // Measured, per configuration:
 //   - connect: time until every client is open;
 //   - idle CPU: the server processes' (and redis-server's) utime+stime from
-//     /proc/<pid>/stat over IDLE ms with nothing published;
+//     /proc/<pid>/stat over IDLE ms with nothing published, from SETTLE ms after all are
+//     open (a beat socket's first beats come 2.5, 7.5 s… after its hello: a transient);
+//     and steady (not --quick): over one heartbeat, from SETTLED_MS after all are open,
+//     when every beat gap has grown to the heartbeat;
 //   - active: ROUNDS rounds of MESSAGES messages published RATE per second, alternating
 //     between the processes' admin APIs (so half the messages cross Redis to reach the
 //     other process's clients); per round publish→deliver latency p50/p99 over every
@@ -37,6 +40,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startRedis, startMember, tcpConnectionsTo, freePort, spawnGroup, waitPort } from '../tests/lib/services.mjs';
+import { DEFAULTS, LIMITS } from '../server/node/protocol.mjs';
 import { median, percentile as pct } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,8 +51,15 @@ const argOf = (k) => {
 };
 const CLIENTS = Math.max(10, Number(argOf('--clients') ?? (QUICK ? 200 : 5000)));
 const C = QUICK
-    ? { idle: 2000, rounds: 1, messages: 5, rate: 2, settle: 1000, connectCap: 60000, watchdog: 8 * 60000 }
-    : { idle: 10000, rounds: 3, messages: 20, rate: 2, settle: 3000, connectCap: 180000, watchdog: 40 * 60000 };
+    ? { idle: 2000, steady: false, rounds: 1, messages: 5, rate: 2, settle: 1000, connectCap: 60000, watchdog: 8 * 60000 }
+    : { idle: 10000, steady: true, rounds: 3, messages: 20, rate: 2, settle: 3000, connectCap: 180000, watchdog: 40 * 60000 };
+/** How long after its last frame a socket's beat gap reaches the heartbeat (beatFirstMs,
+ *  doubling: 2.5 + 5 + 10 + 20 s), plus a sweep and a margin: from then on, idle is steady. */
+const SETTLED_MS = (() => {
+    let t = 0;
+    for (let gap = LIMITS.beatFirstMs; gap < DEFAULTS.heartbeat; gap *= 2) t += gap;
+    return t + LIMITS.beatSweepMs + 2000;
+})();
 const DELIVERY_CAP = 30000; // a round's deliveries are counted up to this long after its last publish
 const TICK_HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 const T0 = performance.now();
@@ -229,6 +240,18 @@ async function runConfig(cfg) {
             tb = performance.now();
         result.idleCpuPer1k = cpuRate(a, b, tb - ta, CLIENTS);
         result.idleRedisCpuPer1k = redis ? cpuRate(ar, br, tb - ta, CLIENTS) : null;
+        if (C.steady) {
+            // steady idle: once every socket's beat gap has grown to the heartbeat, one
+            // heartbeat long, so each periodic event (a beat or ping, a long poll's expiry)
+            // falls in the window once per client
+            await sleep(Math.max(0, SETTLED_MS - (performance.now() - t0 - result.connectMs)));
+            [a, ar, ta] = [cpuOf(serverPids), cpuOf(redisPids), performance.now()];
+            await sleep(DEFAULTS.heartbeat);
+            [b, br, tb] = [cpuOf(serverPids), cpuOf(redisPids), performance.now()];
+            result.steadyIdleCpuPer1k = cpuRate(a, b, tb - ta, CLIENTS);
+            result.steadyIdleRedisCpuPer1k = redis ? cpuRate(ar, br, tb - ta, CLIENTS) : null;
+            log(`${cfg.id}: steady idle CPU ${result.steadyIdleCpuPer1k.toFixed(2)} ms/s per 1k`);
+        }
 
         for (let r = 0; r < C.rounds; r++) {
             for (const f of fleets) f.send('measure');
@@ -334,6 +357,7 @@ function markdown(res) {
         c.deliveredShare == null ? '—' : `${(c.deliveredShare * 100).toFixed(2)} %`,
         c.redisConnections ? c.redisConnections.join(', ') : '—',
         fmt(c.idleCpuPer1k),
+        fmt(c.steadyIdleCpuPer1k),
         fmt(c.activeCpuPer1k),
         c.activeRedisCpuPer1k == null ? '—' : fmt(c.activeRedisCpuPer1k),
         fmt(c.fleetCpuPer1k),
@@ -349,7 +373,8 @@ function markdown(res) {
         'polling clients p50 / p99',
         'delivered',
         'Redis connections per process',
-        'server CPU idle, ms/s per 1k clients',
+        'server CPU idle, 3–13 s after opening, ms/s per 1k clients',
+        'server CPU idle, steady (a heartbeat long, 40 s after opening), ms/s per 1k',
         'server CPU active, ms/s per 1k',
         'redis-server CPU active, per 1k',
         'client fleet CPU active, per 1k',
@@ -372,7 +397,7 @@ function markdown(res) {
         `- latency p50, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.p50, L?.p50)}; p99: ${ratio(S?.p99, L?.p99)}; WebSocket clients p50: ${ratio(S?.wsP50, L?.wsP50)}; polling clients p50: ${ratio(S?.pollP50, L?.pollP50)}`,
         `- client fleet CPU, socket.io-client ÷ Lifeline: ${ratio(S?.fleetCpuPer1k, L?.fleetCpuPer1k)}; clients without a library ÷ Lifeline: ${ratio(R?.fleetCpuPer1k, L?.fleetCpuPer1k)}`,
         `- latency p50, Lifeline clients ÷ clients without a library on the same servers: ${ratio(L?.p50, R?.p50)} (what the client library adds under this load); WebSocket ${ratio(L?.wsP50, R?.wsP50)}, polling ${ratio(L?.pollP50, R?.pollP50)}`,
-        `- active server CPU, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.activeCpuPer1k, L?.activeCpuPer1k)}; idle: ${ratio(S?.idleCpuPer1k, L?.idleCpuPer1k)}`,
+        `- active server CPU, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.activeCpuPer1k, L?.activeCpuPer1k)}; idle: ${ratio(S?.idleCpuPer1k, L?.idleCpuPer1k)}, steady idle: ${ratio(S?.steadyIdleCpuPer1k, L?.steadyIdleCpuPer1k)}`,
         `- Lifeline on Redis (2 processes) ÷ memory store (1 process): latency p50 ${ratio(L?.p50, M?.p50)}, p99 ${ratio(L?.p99, M?.p99)}, active CPU ${ratio(L?.activeCpuPer1k, M?.activeCpuPer1k)}`,
         '',
     ];

@@ -29,8 +29,24 @@ export function later(f) {
 export function driver(rt, core, now, setTimer, clearTimer, act) {
     const x = rt.x;
     let timer,
-        armedFor = -1,
+        armedFor = -1, // when the armed timer fires (-1: none armed)
+        wanted = -1, // the core's next deadline (-1: none)
         stopped = false;
+    // A deadline that moves later (every frame moves a socket's liveness deadline) keeps
+    // the armed timer: when it fires early it arms again for the rest, so a busy socket
+    // costs no clearTimeout/setTimeout pair per input.
+    const arm = (time) => {
+        armedFor = wanted;
+        timer = setTimer(
+            () => {
+                armedFor = -1;
+                const t = Math.floor(now());
+                if (wanted >= 0 && t < wanted) arm(t);
+                else feed('ll_timer');
+            },
+            Math.max(0, wanted - time),
+        );
+    };
     const feed = (name, args = [], k, msgs) =>
         later(() => {
             if (stopped) return k?.(-ERR_CLOSED);
@@ -40,18 +56,11 @@ export function driver(rt, core, now, setTimer, clearTimer, act) {
             for (let action; !stopped && (action = x.ll_next_action(core));) act(rt.action(action), msgs);
             if (stopped) return;
             // LL_NEVER reads as -1n: no timer
-            const deadline = Number(x.ll_next_deadline(core));
-            if (deadline == armedFor) return;
+            wanted = Number(x.ll_next_deadline(core));
+            if (armedFor >= 0 && wanted >= armedFor) return;
             clearTimer(timer);
-            armedFor = deadline;
-            if (deadline >= 0)
-                timer = setTimer(
-                    () => {
-                        armedFor = -1;
-                        feed('ll_timer');
-                    },
-                    Math.max(0, deadline - time),
-                );
+            armedFor = -1;
+            if (wanted >= 0) arm(time);
         });
     feed.stop = () => {
         stopped = true;

@@ -105,6 +105,27 @@ test('beats: a server that announces them sends empty frames the client takes as
     old.l.close();
 });
 
+test('a busy socket keeps its armed timer (each message moves the liveness deadline later), and a stall after the last message is still noticed on time', () => {
+    const clock = fakeClock();
+    let armed = 0;
+    const setTimeout = (/** @type {() => void} */ f, /** @type {number} */ ms) => (armed++, clock.setTimeout(f, ms));
+    const { l, ws, events } = make({ cursor: '5', now: clock.now, setTimeout, clearTimeout: clock.clearTimeout });
+    ws().open();
+    ws().frame({ ...hello('5'), beat: 25000 });
+    const before = armed;
+    for (let i = 6; i < 106; i++) {
+        clock.advance(100);
+        ws().frame({ type: 'msg', cursor: String(i), data: i });
+    }
+    assert.ok(armed - before <= 10, `100 messages armed ${armed - before} timers`);
+    clock.advance(2500 + 2000 - 1); // the beat due 2,500 ms after the last message, overdue by the pong timeout
+    assert.equal(ws().closed, null);
+    clock.advance(1);
+    assert.equal(ws().closed, 1000);
+    assert.equal(events.findLast((e) => e.type == 'statechange').reason, 'ws_stalled');
+    l.close();
+});
+
 test('the URL: ws/wss and http/https map both ways, query kept', () => {
     const { l, ws } = make({ startRaceDelay: 0 }, 'wss://example.test/live?room=1#x');
     assert.equal(ws().url, 'wss://example.test/live?room=1&beat=1');
