@@ -33,6 +33,9 @@
 // stdout: {"type":"open","open":n,"clients":N} every 500 ms until all are open, then once
 //         more; on stdin `measure` the latency samples start afresh; on `report`
 //         {"type":"report","latencies":[ms,…],"byKind":{"websocket":[…],"polling":[…]},
+//         "timeline":[[sent, read, delivered],…] (lifeline and raw polling clients: when the
+//         request that carried a message was sent, when its response had been read, when it
+//         was delivered, each in ms after the publish),
 //         "received":n,"open":n,"byTransport":{<transport in use now>: clients}};
 //         on `exit` (or stdin closed) every client is closed and the process exits.
 // Latency: each message carries t = the publisher's performance.timeOrigin + now() (one
@@ -64,12 +67,23 @@ let latencies = [];
 let byKind = { websocket: [], polling: [] }; // the same samples by the client's kind
 let received = 0;
 const clients = [];
-const deliver = (data, kind) => {
+let timeline = []; // polling deliveries: [request sent, response read, delivered], ms after the publish
+const deliver = (data, kind, poll) => {
     if (!data || typeof data.t !== 'number') return; // sio's welcome message
     received++;
-    const ms = Math.round((clock() - data.t) * 10) / 10;
+    const now = clock();
+    const ms = Math.round((now - data.t) * 10) / 10;
     latencies.push(ms);
     byKind[kind].push(ms);
+    if (poll?.answered) timeline.push([poll.sent - data.t, poll.answered - data.t, now - data.t]);
+};
+
+/** A client's own keepAliveFetch that notes when its latest request was sent and when its
+ *  response had been read (`poll`, for the timeline of a delivery). */
+const timedFetch = (poll) => (url, init) => {
+    poll.sent = clock();
+    poll.answered = 0;
+    return keepAliveFetch(url, init).then((r) => ((poll.answered = clock()), r));
 };
 
 async function lifelineMaker() {
@@ -81,9 +95,10 @@ async function lifelineMaker() {
     };
     return (i) => {
         const websocket = onWebSocket(i);
+        const poll = { sent: 0, answered: 0 };
         const l = new Lifeline(`${urls[i % urls.length]}/live/bench`, {
             WebSocket,
-            fetch: keepAliveFetch,
+            fetch: timedFetch(poll),
             websocket,
             storage: storage(),
             seed: SEED * 100003 + i,
@@ -98,7 +113,7 @@ async function lifelineMaker() {
             },
             close: () => l.close(),
         };
-        l.addEventListener('message', (e) => deliver(e.data, websocket ? 'websocket' : 'polling'));
+        l.addEventListener('message', (e) => (websocket ? deliver(e.data, 'websocket') : deliver(e.data, 'polling', poll)));
         l.addEventListener('error', () => {});
         return c;
     };
@@ -125,8 +140,8 @@ async function sioMaker() {
 }
 
 function rawMaker() {
-    const get = async (url) => {
-        const r = await keepAliveFetch(url);
+    const get = async (url, poll) => {
+        const r = await timedFetch(poll)(url);
         return { status: r.status, body: await r.text() };
     };
     return (i) => {
@@ -152,15 +167,15 @@ function rawMaker() {
             c.close = () => ((c.closed = true), c.ws.terminate());
             return c;
         }
-        const c = { transport: 'longpoll', open: false, now: 'longpoll', closed: false };
+        const c = { transport: 'longpoll', open: false, now: 'longpoll', closed: false, poll: { sent: 0, answered: 0 } };
         (async () => {
             let cursor = null;
             while (!c.closed) {
                 try {
-                    const r = await get(cursor ? `${base}?cursor=${cursor}&wait=25000` : base);
+                    const r = await get(cursor ? `${base}?cursor=${cursor}&wait=25000` : base, c.poll);
                     if (r.status === 200) {
                         const b = JSON.parse(r.body);
-                        for (const m of b.messages ?? []) deliver(m.data, 'polling');
+                        for (const m of b.messages ?? []) deliver(m.data, 'polling', c.poll);
                         cursor = b.cursor;
                         c.open = true;
                     } else if (r.status !== 204 && r.status !== 304) await sleep(1000);
@@ -200,11 +215,12 @@ async function main() {
         if (cmd === 'measure') {
             latencies = [];
             byKind = { websocket: [], polling: [] };
+            timeline = [];
             received = 0;
         } else if (cmd === 'report') {
             const byTransport = {};
             for (const c of clients) byTransport[c.now] = (byTransport[c.now] ?? 0) + 1;
-            out({ type: 'report', latencies, byKind, received, open: openCount(), byTransport });
+            out({ type: 'report', latencies, byKind, timeline, received, open: openCount(), byTransport });
         } else if (cmd === 'exit') finish();
     });
     rl.on('close', finish);

@@ -284,6 +284,11 @@ async function runConfig(cfg) {
             const kind = (k) => reports.flatMap((x) => x.byKind[k]).sort((x, y) => x - y);
             const ws = kind('websocket'),
                 polling = kind('polling');
+            const stage = (k) =>
+                pct(
+                    reports.flatMap((x) => (x.timeline ?? []).map((t) => t[k])),
+                    50,
+                );
             const round = {
                 published: ok,
                 delivered: lat.length,
@@ -295,6 +300,7 @@ async function runConfig(cfg) {
                 wsP99: pct(ws, 99),
                 pollP50: pct(polling, 50),
                 pollP99: pct(polling, 99),
+                timeline: [0, 1, 2].map(stage),
                 cpuPer1k: cpuRate(a, b, tb - ta, CLIENTS),
                 fleetCpuPer1k: cpuRate(af, bf, tb - ta, CLIENTS),
                 redisCpuPer1k: redis ? cpuRate(ar, br, tb - ta, CLIENTS) : null,
@@ -316,6 +322,7 @@ async function runConfig(cfg) {
         result.activeCpuPer1k = median(result.rounds.map((x) => x.cpuPer1k));
         result.fleetCpuPer1k = median(result.rounds.map((x) => x.fleetCpuPer1k));
         for (const k of ['wsP50', 'wsP99', 'pollP50', 'pollP99']) result[k] = median(result.rounds.map((x) => x[k]));
+        result.timeline = [0, 1, 2].map((k) => median(result.rounds.map((x) => x.timeline[k])));
         result.activeRedisCpuPer1k = redis ? median(result.rounds.map((x) => x.redisCpuPer1k)) : null;
         result.deliveredShare =
             result.rounds.reduce((n, x) => n + x.delivered, 0) /
@@ -398,6 +405,10 @@ function markdown(res) {
         `- client fleet CPU, socket.io-client ÷ Lifeline: ${ratio(S?.fleetCpuPer1k, L?.fleetCpuPer1k)}; clients without a library ÷ Lifeline: ${ratio(R?.fleetCpuPer1k, L?.fleetCpuPer1k)}`,
         `- latency p50, Lifeline clients ÷ clients without a library on the same servers: ${ratio(L?.p50, R?.p50)} (what the client library adds under this load); WebSocket ${ratio(L?.wsP50, R?.wsP50)}, polling ${ratio(L?.pollP50, R?.pollP50)}`,
         `- active server CPU, socket.io + adapter ÷ Lifeline on Redis: ${ratio(S?.activeCpuPer1k, L?.activeCpuPer1k)}; idle: ${ratio(S?.idleCpuPer1k, L?.idleCpuPer1k)}, steady idle: ${ratio(S?.steadyIdleCpuPer1k, L?.steadyIdleCpuPer1k)}`,
+        `- a polling client, one message (p50 ms after its publish: the request that carried it sent, its response read, the message delivered): ${[L, R, M]
+            .filter((c) => c?.timeline?.[2] != null)
+            .map((c) => `${c.name}: ${c.timeline.map((v) => fmt(v)).join(' / ')}`)
+            .join('; ')}`,
         `- Lifeline on Redis (2 processes) ÷ memory store (1 process): latency p50 ${ratio(L?.p50, M?.p50)}, p99 ${ratio(L?.p99, M?.p99)}, active CPU ${ratio(L?.activeCpuPer1k, M?.activeCpuPer1k)}`,
         '',
     ];
