@@ -30,6 +30,7 @@ const main = (page, pred, arg, timeout = 30000) => page.waitForFunction(pred, ar
 // (right after a reload the page's module may not have made window.lifeline yet: a predicate that threw would fail the wait)
 const onPolling = () => window.lifeline?.state === 'open' && ['longpoll', 'poll'].includes(window.lifeline.transport);
 const onWebSocket = () => window.lifeline?.state === 'open' && window.lifeline.transport === 'websocket';
+const allOnWebSocket = () => Object.values(window.lifelines ?? {}).filter((l) => l.state === 'open' && l.transport === 'websocket').length === 3;
 const said = (page, re) =>
     page.waitForFunction((src) => [...document.querySelectorAll('#history li span')].some((s) => new RegExp(src).test(s.textContent)), re.source, {
         timeout: 30000,
@@ -127,13 +128,14 @@ test('refuse then black hole (reconnecting the page each time): the words say th
 test('stall: "Reconnecting: the WebSocket went silent", then polling; nothing claims a switch back up', { skip, timeout: 90000 }, async (t) => {
     const { ctx, page } = await fresh();
     try {
-        await main(page, onWebSocket);
-        const before = (await history(page)).length;
+        await main(page, allOnWebSocket); // every stream's hello said before the fault
         await fault(page, 'stall');
         await said(page, /^Reconnecting: the WebSocket went silent and missed a ping \(stalled\)/);
         await main(page, onPolling);
         await sleep(1000);
-        const lines = (await history(page)).slice(before);
+        const all = await history(page);
+        const lines = all.slice(all.findIndex((l) => /^Fault switched.*: stall/.test(l)));
+        assert.match(lines[0] ?? '', /^Fault switched/, all.join(' | '));
         t.diagnostic(lines.join(' | '));
         assert.ok(!lines.some((l) => /Switched back up|Connected over WebSocket/.test(l)), 'no WebSocket claimed while stalled');
         assert.match(await reason(page), /long polling/);
