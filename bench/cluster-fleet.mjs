@@ -44,7 +44,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { agent, keepAliveFetch } from './keepalive-fetch.mjs';
+import { agent, keepAliveFetch, memoryStorage } from './node-io.mjs';
 import { SUBPROTOCOL } from '../server/node/protocol.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,11 +88,6 @@ const timedFetch = (poll) => (url, init) => {
 
 async function lifelineMaker() {
     const { Lifeline } = await import(path.join(ROOT, 'dist', 'lifeline.mjs'));
-    // no localStorage in Node: a per-client memory store, so no client inherits a fallback
-    const storage = () => {
-        const m = new Map();
-        return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, String(v)), removeItem: (k) => void m.delete(k) };
-    };
     return (i) => {
         const websocket = onWebSocket(i);
         const poll = { sent: 0, answered: 0 };
@@ -100,7 +95,7 @@ async function lifelineMaker() {
             WebSocket,
             fetch: timedFetch(poll),
             websocket,
-            storage: storage(),
+            storage: memoryStorage(),
             seed: SEED * 100003 + i,
         });
         const c = {

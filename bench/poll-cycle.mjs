@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { keepAliveFetch } from './keepalive-fetch.mjs';
+import { keepAliveFetch, memoryStorage } from './node-io.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [kind = 'lifeline', N = '200', S = '8'] = process.argv.slice(2);
@@ -25,14 +25,13 @@ http.createServer((req, res) => {
 const srv = spawn(process.execPath, ['-e', stub], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise((r) => srv.stdout.once('data', (d) => r(Number(String(d)))));
 const url = `http://127.0.0.1:${port}/live/bench`;
-let delivered = 0,
-    stop = false;
+let delivered = 0;
 const F = process.env.FETCH === 'undici' ? fetch : keepAliveFetch;
 if (kind === 'raw') {
     for (let i = 0; i < Number(N); i++)
         (async () => {
             let cursor = '0';
-            while (!stop) {
+            for (;;) {
                 const r = await F(`${url}?cursor=${cursor}&wait=25000`);
                 const b = JSON.parse(await r.text());
                 for (const m of b.messages) if (m.data) delivered++;
@@ -41,10 +40,8 @@ if (kind === 'raw') {
         })();
 } else {
     const { Lifeline } = await import(path.join(ROOT, 'dist', 'lifeline.mjs'));
-    const m = new Map();
-    const storage = { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, v), removeItem: (k) => void m.delete(k) };
     for (let i = 0; i < Number(N); i++) {
-        const l = new Lifeline(url, { fetch: F, websocket: false, storage, cursor: '0' });
+        const l = new Lifeline(url, { fetch: F, websocket: false, storage: memoryStorage(), cursor: '0' });
         l.addEventListener('message', () => delivered++);
         l.addEventListener('error', (e) => console.error('error', e.code ?? e.detail?.code));
     }

@@ -6,53 +6,38 @@
 //
 //   node bench/ws-delivery.mjs lifeline|sio [clients=500] [messages=100]
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startServer, admin } from '../tests/lib/servers.mjs';
+import { startServer, spawnListening, admin, until } from '../tests/lib/servers.mjs';
+import { memoryStorage } from './node-io.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const [lib = 'lifeline', N = '500', K = '100'] = process.argv.slice(2);
-let srv, url;
-if (lib === 'sio') {
-    const p = spawn(process.execPath, [path.join(ROOT, 'bench', 'sio-server.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    url = await new Promise((r) =>
-        p.stdout.on('data', (d) => {
-            const m = /LISTENING (\S+)/.exec(String(d));
-            if (m) r(m[1]);
-        }),
-    );
-    srv = { url, stop: () => p.kill() };
-} else {
-    srv = await startServer('node', ['--name', 'n1']);
-    url = srv.url;
-}
-let delivered = 0,
-    open = 0;
+const srv =
+    lib === 'sio'
+        ? await spawnListening(process.execPath, [path.join(ROOT, 'bench', 'sio-server.mjs'), '--port', '0'])
+        : await startServer('node', ['--name', 'n1']);
+const url = srv.url;
+let delivered = 0;
+const opened = []; // per client: whether it is open
 if (lib === 'sio') {
     const { io } = await import('socket.io-client');
     for (let i = 0; i < Number(N); i++) {
         const s = io(url, { forceNew: true, transports: ['websocket'] });
-        s.on('connect', () => open++);
         s.on('msg', (m) => {
             if (m?.data) delivered++;
         });
+        opened.push(() => s.connected);
     }
 } else {
     const { Lifeline } = await import(path.join(ROOT, 'dist', 'lifeline.mjs'));
-    const m = new Map();
-    const storage = { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, v), removeItem: (k) => void m.delete(k) };
     for (let i = 0; i < Number(N); i++) {
-        const l = new Lifeline(`${url}/live/bench`, { WebSocket, storage });
-        (globalThis.ls ??= []).push(l);
+        const l = new Lifeline(`${url}/live/bench`, { WebSocket, storage: memoryStorage() });
         l.addEventListener('message', () => delivered++);
+        opened.push(() => l.state === 'open');
     }
 }
-if (globalThis.ls) {
-    while (globalThis.ls.some((l) => l.state !== 'open')) await new Promise((r) => setTimeout(r, 100));
-    open = Number(N);
-}
-while (open < Number(N)) await new Promise((r) => setTimeout(r, 100));
+await until(() => opened.every((open) => open()), { timeoutMs: 60000, what: `${N} ${lib} clients open` });
 await new Promise((r) => setTimeout(r, 1000));
 const c0 = process.cpuUsage(),
     d0 = delivered;
@@ -60,8 +45,8 @@ for (let k = 0; k < Number(K); k++) {
     await admin(url, '/admin/publish', lib === 'sio' ? { data: { k } } : { stream: 'bench', data: { k } });
     await new Promise((r) => setTimeout(r, 50));
 }
-const t = performance.now();
-while (delivered - d0 < Number(N) * Number(K) && performance.now() - t < 10000) await new Promise((r) => setTimeout(r, 20));
+// every delivery, or what came within 10 s (the line printed says how many)
+await until(() => delivered - d0 >= Number(N) * Number(K), { timeoutMs: 10000 }).catch(() => {});
 const c = process.cpuUsage(c0),
     d = delivered - d0;
 console.log(lib, 'clients', N, 'delivered', d, 'client CPU µs per delivery', Math.round(((c.user + c.system) / d) * 10) / 10);

@@ -30,7 +30,10 @@ const main = (page, pred, arg, timeout = 30000) => page.waitForFunction(pred, ar
 // (right after a reload the page's module may not have made window.lifeline yet: a predicate that threw would fail the wait)
 const onPolling = () => window.lifeline?.state === 'open' && ['longpoll', 'poll'].includes(window.lifeline.transport);
 const onWebSocket = () => window.lifeline?.state === 'open' && window.lifeline.transport === 'websocket';
-const allOnWebSocket = () => Object.values(window.lifelines ?? {}).filter((l) => l.state === 'open' && l.transport === 'websocket').length === 3;
+const allOnWebSocket = () => {
+    const all = Object.values(window.lifelines ?? {}); // every stream's, set at once
+    return all.length > 0 && all.every((l) => l.state === 'open' && l.transport === 'websocket');
+};
 const said = (page, re) =>
     page.waitForFunction((src) => [...document.querySelectorAll('#history li span')].some((s) => new RegExp(src).test(s.textContent)), re.source, {
         timeout: 30000,

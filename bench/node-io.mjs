@@ -1,7 +1,10 @@
-// keepalive-fetch.mjs — fetch over node:http on one keep-alive agent, for the client fleets
-// (bench/cluster-fleet.mjs, bench/poll-cycle.mjs): the library and the hand-written clients
-// use the same one. Not Node's own fetch (undici), whose one pool per origin, shared by
-// thousands of clients in one process, churns connections (docs/benchmarks.md).
+// node-io.mjs — what a page gives a client and the benches' Node processes give it instead
+// (bench/cluster-fleet.mjs, bench/poll-cycle.mjs, bench/ws-delivery.mjs):
+//  - keepAliveFetch: fetch over node:http on one keep-alive agent, the same for the library
+//    and the hand-written clients. Not Node's own fetch (undici), whose one pool per origin,
+//    shared by thousands of clients in one process, churns connections (docs/benchmarks.md);
+//  - memoryStorage: a client's own storage (Node has no localStorage), so that no client
+//    inherits another's remembered fallback.
 import http from 'node:http';
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
@@ -26,4 +29,10 @@ export function keepAliveFetch(url, init = {}) {
         init.signal?.addEventListener('abort', () => req.destroy(new DOMException('aborted', 'AbortError')), { once: true });
         req.end(init.body);
     });
+}
+
+/** A storage of its own, in memory, for one client (getItem, setItem, removeItem). */
+export function memoryStorage() {
+    const m = new Map();
+    return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => void m.set(k, String(v)), removeItem: (k) => void m.delete(k) };
 }
