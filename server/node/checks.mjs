@@ -11,6 +11,7 @@
 // stream name, the method).
 
 import { CHECK_ORDER } from './protocol.mjs';
+import { isStreamName, parseCursor } from './cursor.mjs';
 
 export async function runChecks(kind, checks) {
     const order = CHECK_ORDER[kind];
@@ -34,4 +35,17 @@ export async function authorized(ctx, stream, action, req) {
 /** The spec's `authorize_subscribe` check of a poll or a socket's opening. */
 export function subscribeCheck(ctx, stream, req) {
     return async () => !(await authorized(ctx, stream, 'subscribe', req)) && 'not allowed to read this stream';
+}
+
+/**
+ * A v2 subscription's checks of one stream it names (the `stream_name`,
+ * `authorize_subscribe` and `cursor` of ws_sub and poll_stream); `cursor` null or undefined
+ * is "from now". `req`: the socket's upgrade, or the poll.
+ */
+export function streamChecks(ctx, req, stream, cursor) {
+    return {
+        stream_name: () => !isStreamName(stream) && `not a stream name: ${JSON.stringify(stream)}`,
+        authorize_subscribe: subscribeCheck(ctx, stream, req),
+        cursor: () => cursor != null && !parseCursor(cursor) && 'cursor must be <u64> or <u64>-<u64>',
+    };
 }

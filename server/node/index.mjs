@@ -38,7 +38,8 @@ import { MemoryStore } from './stores/memory.mjs';
 import { RedisStore } from './stores/redis.mjs';
 import { serveHttp, sendResponse, errorAnswer, pollHeaders } from './transports/http.mjs';
 import { refuseUpgrade, runConnection } from './transports/websocket.mjs';
-import { SUBPROTOCOL, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS, BEAT_QUERY_VALUE } from './protocol.mjs';
+import { serveStreamsPoll } from './transports/multipoll.mjs';
+import { SUBPROTOCOL, SUBPROTOCOL_V2, DEFAULTS, INT_OPTIONS, RUNTIME_OPTIONS, BEAT_QUERY_VALUE } from './protocol.mjs';
 import { runChecks } from './checks.mjs';
 import { peer } from './peers.mjs';
 import { clientFiles } from './client.mjs';
@@ -117,7 +118,8 @@ export function createLifeline(options = {}) {
         noServer: true,
         maxPayload: config.maxBody,
         perMessageDeflate: false,
-        handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+        // v2 when offered (protocol/v2.json), else v1; a client offering neither is refused
+        handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL_V2) ? SUBPROTOCOL_V2 : protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     wss.on('headers', (headers, req) => {
         for (const [k, v] of Object.entries(ctx.intercept.upgradeHeaders?.(req) ?? {})) headers.push(`${k}: ${v}`);
@@ -130,7 +132,13 @@ export function createLifeline(options = {}) {
         const pathname = q < 0 ? raw : raw.slice(0, q);
         if (pathname !== o.prefix && !pathname.startsWith(o.prefix + '/')) return undefined;
         const name = pathname.slice(o.prefix.length + 1);
-        return { pathname, stream: isStreamName(name) ? name : null, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+        // `<prefix>/` itself: the v2 poll of many streams (multipoll.mjs)
+        return {
+            pathname,
+            stream: isStreamName(name) ? name : null,
+            streams: pathname === o.prefix + '/',
+            query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)),
+        };
     }
 
     /** A request target over maxRequestTargetBytes (1,000 short query parameters are fine). */
@@ -142,8 +150,9 @@ export function createLifeline(options = {}) {
         res.on('error', () => {});
         req.on('error', () => {});
         try {
-            if (r.stream === null) throw httpError('not_found');
-            await serveHttp(ctx, req, res, r.stream, r.query);
+            if (r.streams) await serveStreamsPoll(ctx, req, res, r.query);
+            else if (r.stream === null) throw httpError('not_found');
+            else await serveHttp(ctx, req, res, r.stream, r.query);
         } catch (e) {
             const err = errorAnswer(e);
             if (err.status === 500) log('internal error', e);

@@ -85,16 +85,23 @@ export function sendChecks(ctx, stream, req, data) {
 
 /**
  * A WebSocket send, in the spec's order (ws_send): resolves to its ack frame, acking or
- * rejecting. Other errors propagate (the socket's `internal`).
+ * rejecting (on a v2 socket `s`, the send's subscription, is part of the ack). Other errors
+ * propagate (the socket's `internal`).
  */
-export async function deliverSend(ctx, stream, send, req) {
+export async function deliverSend(ctx, stream, send, req, s) {
     const rejected = await runChecks(
         'wsSend',
         sendChecks(ctx, stream, req, () => send.data),
     );
-    return JSON.stringify(
-        rejected
-            ? { type: 'ack', id: send.id, error: rejected.error, message: rejected.message ?? ERRORS[rejected.error]?.message ?? '' }
-            : { type: 'ack', id: send.id },
-    );
+    return ackFrame(send.id, rejected, s);
+}
+
+/** A WebSocket ack: `{"type":"ack"[,"s"],"id"}`, or rejecting with `refused` {error, message}. */
+export function ackFrame(id, refused, s) {
+    return JSON.stringify({
+        type: 'ack',
+        ...(s !== undefined && { s }),
+        id,
+        ...(refused && { error: refused.error, message: refused.message ?? ERRORS[refused.error]?.message ?? '' }),
+    });
 }

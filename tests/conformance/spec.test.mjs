@@ -21,7 +21,8 @@ import { admin, connectWs, fetchT, liveUrlOf, wsUrl, SUBPROTOCOL } from '../lib/
 import { forEachServer, bodyOf, rawUpgrade } from './matrix.mjs';
 
 const SPEC = JSON.parse(fs.readFileSync(new URL('../../protocol/v1.json', import.meta.url), 'utf8'));
-const ERRORS = Object.fromEntries(SPEC.errors.map((e) => [e.code, e]));
+const SPEC_V2 = JSON.parse(fs.readFileSync(new URL('../../protocol/v2.json', import.meta.url), 'utf8'));
+const ERRORS = Object.fromEntries([...SPEC.errors, ...SPEC_V2.errors].map((e) => [e.code, e]));
 const H = SPEC.headers;
 const MAX_BODY = SPEC.limits.max_body.value;
 const LISTED = 'https://listed.example';
@@ -294,6 +295,8 @@ const ELSEWHERE = {
     revoked: 'hostile.test.mjs, revocation (live.disconnect)',
     too_many_streams:
         'needs max_streams streams: tests/cluster/redis-production.test.mjs and server/flask/tests/test_redis_production.py (a small max_streams)',
+    too_many_subscriptions: 'v2: v2.test.mjs (one subscription over max_subscriptions; a poll of too many streams)',
+    not_subscribed: 'v2: v2.test.mjs (a send naming a subscription the socket does not hold)',
 };
 
 // ------------------------------------------------------------------ check order
@@ -438,8 +441,8 @@ function position(kind, check) {
 // ------------------------------------------------------------------ the tests
 
 describe('spec: every error and check-order case has a test', () => {
-    it('every error code of protocol/v1.json is triggered here or named with where it is tested', () => {
-        for (const e of SPEC.errors) assert.ok(TRIGGERS[e.code] || ELSEWHERE[e.code], `no test for error ${e.code}`);
+    it('every error code of protocol/v1.json and v2.json is triggered here or named with where it is tested', () => {
+        for (const e of Object.values(ERRORS)) assert.ok(TRIGGERS[e.code] || ELSEWHERE[e.code], `no test for error ${e.code}`);
         for (const code of [...Object.keys(TRIGGERS), ...Object.keys(ELSEWHERE)]) assert.ok(ERRORS[code], `${code} is not in the spec`);
     });
     it("every check-order case names two checks in the spec's order", () => {

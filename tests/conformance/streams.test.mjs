@@ -26,7 +26,12 @@ forEachServer(
 
         // ------------------------------------------------------------ stream names
 
-        for (const path of ['/live', '/live/', '/live/a/b', '/live/bad%20name', '/live/bad name', `/live/${'x'.repeat(201)}`, '/live/a?b']) {
+        check('"/live/" is v2\'s poll of many streams (a GET naming none: 400 bad_request), not a stream: an upgrade there is 404 not_found', async () => {
+            assertJsonError(await jsonOf(await fetchT(t.url + '/live/')), 400, 'bad_request');
+            if (row.ws) assert.equal((await rawUpgrade(t.url, '/live/')).status, 404);
+        });
+
+        for (const path of ['/live', '/live/a/b', '/live/bad%20name', '/live/bad name', `/live/${'x'.repeat(201)}`, '/live/a?b']) {
             check(`${JSON.stringify(path.length > 40 ? path.slice(0, 12) + '…(201)' : path)} is not a stream: 404 not_found, for an upgrade too`, async () => {
                 const target = path === '/live/bad name' ? '/live/bad%20name' : path === '/live/a?b' ? '/live/a/?b' : path;
                 const r = await jsonOf(await fetchT(t.url + target));

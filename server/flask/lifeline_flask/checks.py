@@ -12,7 +12,10 @@ that check>, "message": ..., "status"?: ...}. A check given as True was done bef
 handler ran (the router's stream name, the method).
 """
 
-from .protocol import CHECK_ORDER
+from flask import request
+
+from .cursor import parse_cursor
+from .protocol import CHECK_ORDER, STREAM_NAME_RE
 
 
 def run_checks(kind, checks):
@@ -29,3 +32,17 @@ def run_checks(kind, checks):
             return {"error": error, **failed}
         return {"error": error, "message": failed if isinstance(failed, str) else None}
     return None
+
+
+def stream_checks(state, stream, cursor):
+    """A v2 subscription's checks of one stream it names (the `stream_name`,
+    `authorize_subscribe` and `cursor` of "ws_sub" and "poll_stream"): `cursor` None is
+    "from now". `authorize` sees the request in hand (the socket's upgrade, the poll)."""
+    return {
+        "stream_name": lambda: not STREAM_NAME_RE.match(stream)
+        and f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}",
+        "authorize_subscribe": lambda: state.authorize(stream, "subscribe", request),
+        "cursor": lambda: cursor is not None
+        and parse_cursor(cursor) is None
+        and f"bad cursor {cursor!r}: <u64> or <u64>-<u64>",
+    }

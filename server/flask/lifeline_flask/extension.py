@@ -15,7 +15,9 @@ nothing is created at import time. `publish` encodes a message once, as JSON tex
 One URL serves every transport, so it is registered twice: Werkzeug ≥ 2.2 routes a request
 with `Upgrade: websocket` only to rules made with `websocket=True`. `app.app_protocol` tells
 gevent-websocket's handler (also inside gunicorn's GeventWebSocketWorker) to answer the
-`lifeline.v1` subprotocol on those URLs.
+`lifeline.v1` subprotocol on those URLs; that handler never sees the client's offer, so
+`lifeline_flask.gevent_server`'s handler asks `LifelineState.subprotocol(path, offer)`
+instead, which picks `lifeline.v2` when it is offered (docs/protocol.md "WebSocket v2").
 """
 
 import logging
@@ -28,7 +30,7 @@ from urllib.parse import quote
 from flask import Response, current_app, has_app_context, request
 from werkzeug.exceptions import MethodNotAllowed
 
-from .transports import http, websocket
+from .transports import http, multipoll, websocket
 from .transports.heartbeat import Heartbeat
 from .client import ClientFiles
 from .environment import options_from_environment, variable_of
@@ -43,6 +45,7 @@ from .protocol import (
     INT_OPTIONS,
     STREAM_NAME_RE as STREAM_RE,
     SUBPROTOCOL,
+    SUBPROTOCOL_V2,
 )
 from .stores.memory import MemoryStore
 
@@ -210,6 +213,16 @@ class LifelineState:
     def app_protocol(self, path):
         """Asked by gevent-websocket's handler: the subprotocol to answer on `path`."""
         return SUBPROTOCOL if self.stream_of(path) else None
+
+    def subprotocol(self, path, offered):
+        """The subprotocol to answer on `path` for the client's offer (its
+        Sec-WebSocket-Protocol header): lifeline.v2 when it is one of the offered tokens,
+        else what `app_protocol` answers (gevent-websocket then checks it against the offer
+        itself, as it always did)."""
+        chosen = self.app_protocol(path)
+        if chosen and SUBPROTOCOL_V2 in (token.strip() for token in (offered or "").split(",")):
+            return SUBPROTOCOL_V2
+        return chosen
 
     def accepts_upgrade(self, environ):
         """Whether a WebSocket handshake may go ahead (else the view answers the refusal):
@@ -396,8 +409,10 @@ class Lifeline:
     ):
         """End the WebSockets (error frame `revoked`, close 1008) and held long polls (403
         `revoked`) of `stream` (None: every stream) whose request `where(request)` accepts
-        (default all); returns how many were ended. `authorize` runs once per socket and
-        long poll, so this is how taking a right away reaches connections already open."""
+        (default all), and the matching subscriptions of v2 sockets (refused `revoked`, the
+        socket carrying on); returns how many were ended. `authorize` runs once per socket,
+        subscription and long poll, so this is how taking a right away reaches connections
+        already open."""
         if stream is not None and (not isinstance(stream, str) or not STREAM_RE.match(stream)):
             raise ValueError(f"bad stream name {stream!r}: [A-Za-z0-9_.:-]{{1,200}}")
         if where is not None and not callable(where):
@@ -438,10 +453,33 @@ def _client_view(state):
     return client
 
 
+def _streams_view(state):
+    method = request.method
+    if method == "OPTIONS":
+        state.transport_hooks.count("options")
+        return state.finish(
+            add_preflight(Response(status=204), request.environ, state.config["origins"])
+        )
+    if method not in ("GET", "HEAD"):
+        return state.finish(
+            spec_error(
+                "method_not_allowed", f"{method} is not allowed here: GET polls many streams"
+            )
+        )
+    return multipoll.poll(state)
+
+
 def _make_view(state):
     def view(stream=None):
         environ = request.environ
         ws = environ.get("wsgi.websocket")
+        if (
+            stream is None
+            and request.path == state.config["url_prefix"] + "/"
+            and ws is None
+            and not websocket.is_upgrade(environ)
+        ):  # `<prefix>/` itself: the v2 poll of many streams (transports/multipoll.py)
+            return _streams_view(state)
         if stream is None or not STREAM_RE.match(stream):
             if ws is not None:  # a handler that upgraded before asking us
                 websocket.refuse(ws, "not_found", "no such stream URL")

@@ -3,7 +3,11 @@
 gevent-websocket's handler performs the handshake before the app runs, so by itself it
 cannot refuse an upgrade with a status (a cross-site origin: 403, no 101). `WebSocketHandler`
 asks the app's Lifeline first (`accepts_upgrade`) and, when it says no, runs the request as
-plain HTTP so the view answers the refusal. It also turns off Nagle (small frames must not
+plain HTTP so the view answers the refusal. It negotiates the subprotocol from the client's
+offer (`LifelineState.subprotocol`: `lifeline.v2` when offered, docs/protocol.md "WebSocket
+v2"), which gevent-websocket's own handler cannot (it asks `app.app_protocol(path)` without
+the offer), and records the choice as `environ["lifeline.subprotocol"]`, which the WebSocket
+transport serves. It also turns off Nagle (small frames must not
 wait ~40 ms for a delayed ACK) and puts the client socket in the environ, so a held long
 poll sees its client leave.
 
@@ -19,7 +23,8 @@ Redis call holds the whole process for its round trip.
 gunicorn's stock `geventwebsocket.gunicorn.workers.GeventWebSocketWorker` works too (the
 app sets `app.app_protocol`); there a refused origin gets an error frame `forbidden_origin`
 and close 1008 after the handshake instead of a 403 — what a browser can observe is the
-same (it never sees the status of a refused upgrade).
+same (it never sees the status of a refused upgrade) — and every socket is `lifeline.v1`
+(a v2 client keeps one socket per stream there).
 
 Hostile input (issue 20), in this module's handlers (so also under gunicorn with
 `-k lifeline_flask.gevent_server.GeventWebSocketWorker`; the stock worker has none of it):
@@ -226,8 +231,40 @@ class PlainHandler(_Tuned, WSGIHandler):
         return env
 
 
+class _Offered:
+    """The app as gevent-websocket's upgrade asks it (`app_protocol`, its one use there): the
+    subprotocol Lifeline chose from the client's offer."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+
+    def app_protocol(self, path):
+        return self.protocol
+
+
 class WebSocketHandler(_Tuned, _StockHandler):
-    """gevent-websocket's handler, tuned, that lets Lifeline refuse an upgrade before the 101."""
+    """gevent-websocket's handler, tuned, that lets Lifeline refuse an upgrade before the 101
+    and negotiates the subprotocol from the client's offer."""
+
+    application: Any  # the app (gevent's handler sets it per request); _Offered meanwhile
+
+    def upgrade_connection(self):
+        state = _lifeline_of(self.application)
+        if state is None:
+            return super().upgrade_connection()
+        environ = self.environ
+        offered = environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "")
+        chosen = state.subprotocol(environ.get("PATH_INFO", ""), offered)
+        # the stock upgrade answers app_protocol's choice when it is in the offer (as text)
+        environ["lifeline.subprotocol"] = chosen if chosen and chosen in offered else None
+        application = self.application
+        self.application = _Offered(chosen)
+        try:
+            return super().upgrade_connection()
+        finally:
+            self.application = application
 
     def run_application(self):
         if is_upgrade(self.environ):

@@ -62,10 +62,12 @@ def deliver_send(state, stream, data):
     return run_checks("ws_send", send_checks(state, stream, lambda: data))
 
 
-def ack_frame(sid, refused):
-    """The WebSocket answer to a send: `{"type":"ack","id":n}`, with the refusal's `error`
-    and `message` (the spec's message of the code when it gave none) when refused."""
-    ack = {"type": "ack", "id": sid}
+def ack_frame(sid, refused, s=None):
+    """The WebSocket answer to a send: `{"type":"ack","id":n}` (v2: `{"type":"ack","s":s,
+    "id":n}`, `s` its subscription), with the refusal's `error` and `message` (the spec's
+    message of the code when it gave none) when refused."""
+    ack = {"type": "ack"} if s is None else {"type": "ack", "s": s}
+    ack["id"] = sid
     if refused:
         ack["error"] = refused["error"]
         ack["message"] = (

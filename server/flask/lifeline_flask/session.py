@@ -1,12 +1,13 @@
 """Sessions: what a connected client is, whatever carries it (server/DESIGN.md "One design,
 files mirrored"; Node: session.mjs).
 
-A `Session` is a WebSocket (kind `websocket`) or a held long poll (kind `long_poll`): its
-stream, the request that authorised it (what `live.disconnect(stream, where)` tests), its
-cursor, and how to end it (`revoke(message)`, `close(code)`, or `drop()` as a dying server
-would). It reads its stream after its cursor (`read`: messages, or a reset) and waits for
-news (`wait`); the transports (transports/) only move what it read, and move its cursor on
-as they write.
+A `Session` is a WebSocket (kind `websocket`), a held long poll (kind `long_poll`) or a
+subscription of a v2 WebSocket (kind `subscription`; the socket itself is a `websocket`
+session of no stream, whose subscriptions share its event): its stream, the request that
+authorised it (what `live.disconnect(stream, where)` tests), its cursor, and how to end it
+(`revoke(message)`, `close(code)`, or `drop()` as a dying server would). It reads its
+stream after its cursor (`read`: messages, or a reset) and waits for news (`wait`); the
+transports (transports/) only move what it read, and move its cursor on as they write.
 
 Theory: each session has one event, set by the store's wake-up for its stream (a hint, never
 data: the stream is the truth, so a missed wake-up costs a re-read), by a drop, a freeze, a
@@ -17,9 +18,12 @@ so news that comes during a read wakes the next wait. Ending a session is a requ
 loop carries out (an error frame and a close, a 403): nothing else writes to its connection.
 
 `Sessions` is the registry of the open ones: `opened(session)` registers it and subscribes
-it to its stream for as long as its request lasts (never longer), `count(kind)` counts
-them (stats), `all()` lets the process end them at once (a restart), and `disconnect` ends
-those of a stream whose request a test accepts.
+it to its stream for as long as its request lasts (never longer; `enter(session)` does the
+same until the function it returns is called: a v2 subscription, which ends before its
+socket), `count(kind)` counts them (stats: `websocket` counts sockets, whatever they
+carry), `all()` lets the process end them at once (a restart), and `disconnect` ends those
+of a stream whose request a test accepts (a v2 socket's subscriptions one by one, the
+socket carrying on).
 
 The socket helpers (`client_socket`, `peer_gone`, `cut`) reach the connection under a WSGI
 request: to tell a client that went away from a long poll that waits, and to cut one.
@@ -33,6 +37,7 @@ from .concurrency import make_event, monotonic_ms
 
 WEBSOCKET = "websocket"
 LONG_POLL = "long_poll"
+SUBSCRIPTION = "subscription"  # one stream of a v2 WebSocket (transports/websocket.py)
 
 
 def client_socket(environ):
@@ -73,9 +78,10 @@ def cut(sock):
 class Session:
     """A connected client: a WebSocket or a held long poll (see the module's docstring).
 
-    ``Session(kind, stream, sock, request=None, cursor=None, store=None)``: `sock` is its
-    client socket (what `drop` cuts), `request` the request that opened it, `cursor` where
-    it reads from (None: from now), `store` the store it reads.
+    ``Session(kind, stream, sock, request=None, cursor=None, store=None, event=None)``:
+    `sock` is its client socket (what `drop` cuts), `request` the request that opened it,
+    `cursor` where it reads from (None: from now), `store` the store it reads, `event` the
+    event it sets (None: its own; a v2 subscription shares its socket's).
     """
 
     __slots__ = (
@@ -97,10 +103,10 @@ class Session:
         "store",
     )
 
-    def __init__(self, kind, stream, sock, request=None, cursor=None, store=None):
-        self.kind = kind  # WEBSOCKET | LONG_POLL (a demo layer may add its own)
-        self.stream = stream
-        self.event = make_event()
+    def __init__(self, kind, stream, sock, request=None, cursor=None, store=None, event=None):
+        self.kind = kind  # WEBSOCKET | LONG_POLL | SUBSCRIPTION (a demo layer may add its own)
+        self.stream = stream  # None: a v2 socket (its subscriptions have theirs)
+        self.event = make_event() if event is None else event
         self.news = True  # woken by its stream (or told to look) since it last read
         self.sock = sock
         self.dropped = False  # cut, answer nothing more
@@ -203,25 +209,43 @@ class Sessions:
         with self._lock:
             return sum(1 for s in self._open if s.kind == kind)
 
+    def enter(self, session):
+        """Register `session` and wake it with its stream's news (a session of no stream: no
+        news) until the function returned is called."""
+        self.add(session)
+        unsubscribe = (
+            session.store.subscribe(session.stream, session.wake)
+            if session.stream is not None
+            else None
+        )
+
+        def leave():
+            if unsubscribe is not None:
+                unsubscribe()
+            self.remove(session)
+
+        return leave
+
     @contextmanager
     def opened(self, session):
         """Registered and woken by its stream's news while the block runs (the request's
         life), then forgotten."""
-        self.add(session)
-        unsubscribe = session.store.subscribe(session.stream, session.wake)
+        leave = self.enter(session)
         try:
             yield session
         finally:
-            unsubscribe()
-            self.remove(session)
+            leave()
 
     def disconnect(self, stream=None, where=None, message="access to this stream was revoked"):
         """End the sessions of `stream` (None: every stream) whose opening request
         `where(request)` accepts (None: all), with `revoked` and `message`; returns how many
-        it ended (one already revoked is not counted again)."""
+        it ended (one already revoked is not counted again). A session of no stream (a v2
+        socket) is left alone: its subscriptions are sessions of their own."""
         n = 0
         for session in self.all():
-            if session.revoked is not None or (stream is not None and session.stream != stream):
+            if session.stream is None or session.revoked is not None:
+                continue
+            if stream is not None and session.stream != stream:
                 continue
             if where is not None and (
                 session.request is None or where(session.request) is not True

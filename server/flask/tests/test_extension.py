@@ -156,7 +156,6 @@ def test_streams_are_independent(client, live):
     "path",
     [
         "/live",
-        "/live/",
         "/live/a/b",
         "/live/bad%20name",
         "/live/" + "x" * 201,
@@ -169,6 +168,14 @@ def test_invalid_stream_urls_are_json_404(client, path):
     assert r.status_code == 404
     assert body(r)["error"] == "not_found"
     assert client.post(path, data='{"id":1}').status_code == 404
+
+
+def test_the_prefix_itself_is_the_poll_of_many_streams_not_a_stream(client):
+    # v2 (docs/protocol.md "Polling many streams"): a GET naming no stream is 400, a POST 405
+    r = client.get("/live/")
+    assert r.status_code == 400 and body(r)["error"] == "bad_request"
+    r = client.post("/live/", data='{"id":1}')
+    assert r.status_code == 405 and body(r)["error"] == "method_not_allowed"
 
 
 def test_every_valid_name_is_a_stream(client):

@@ -41,7 +41,7 @@ import { MemoryStore } from '../stores/memory.mjs';
  * serves (a restart only makes epochs older). Several processes each keep their own streams
  * then, and messages are lost between them: logged once, and said in the answer.
  */
-function issuedElsewhere(ctx, cursor) {
+export function issuedElsewhere(ctx, cursor) {
     const pair = parseCursor(cursor);
     if (!(ctx.store instanceof MemoryStore) || !pair || pair[0] <= ctx.store.epoch) return {};
     const message =
@@ -93,7 +93,7 @@ export function pollHeaders(config) {
     return h;
 }
 
-function preflight(ctx, req, res) {
+export function preflight(ctx, req, res) {
     const h = ctx.origin.corsHeaders(req);
     if (h['Access-Control-Allow-Origin']) {
         h['Access-Control-Allow-Methods'] = HEADERS.corsAllowMethods;
@@ -114,8 +114,8 @@ function parseIfNoneMatch(h) {
         .filter(Boolean);
 }
 
-/** A poll body around the messages' JSON text (no second stringify). */
-function pollBody(r) {
+/** A poll body around the messages' JSON text (no second stringify); a v2 poll's stream entry too. */
+export function pollBody(r) {
     return `{"cursor":"${r.cursor}","messages":[${r.messages.map((m) => `{"cursor":"${m.cursor}","data":${m.json}}`).join(',')}]}`;
 }
 
@@ -223,7 +223,7 @@ function longPoll(ctx, req, res, stream, cursor, waitMs, answer, nothingNew) {
 }
 
 /** Run `go` after `ms` unless the response closes or the handler closes first (the test seam's delay). */
-function later(ctx, res, go, ms) {
+export function later(ctx, res, go, ms) {
     const drop = () => (clearTimeout(t), ctx.delayed.delete(drop), res.destroy());
     const t = setTimeout(() => (ctx.delayed.delete(drop), go()), ms);
     ctx.delayed.add(drop);

@@ -1,4 +1,13 @@
-// transports/websocket.mjs — the WebSocket side of one stream URL.
+// transports/websocket.mjs — the WebSocket side of one stream URL: v1 (one stream per
+// socket), or v2 when the client offers it (many streams over one socket: protocol/v2.json,
+// docs/protocol.md "WebSocket v2"; below, what v1 does holds for v2 unless said).
+//
+// v2: `hello` (no cursor) first, then the URL's stream is subscription 1, and `sub` frames
+// add more; each subscription is a `Subscription` (the same one v1's socket has, with its id
+// in every frame it writes): reset?, subd, backlog, live messages; a later reset where v1
+// closes with `overflow`. Per-subscription refusals (check_order "ws_sub") are a `refused`
+// frame and leave the socket open; `live.disconnect` refuses the matching subscriptions with
+// `revoked`. Sends name their subscription (`s`) and are acked with it.
 //
 // The error table (codes, close codes, messages), the order of checks and the limits come
 // from the spec (protocol/v1.json via protocol.mjs; server/DESIGN.md lists them).
@@ -47,9 +56,9 @@
 
 import { StoreUnavailable } from '../errors.mjs';
 import { parseCursor } from '../cursor.mjs';
-import { deliverSend, jsonChecks, parseSend } from '../sends.mjs';
-import { runChecks, subscribeCheck } from '../checks.mjs';
-import { ERRORS } from '../protocol.mjs';
+import { ackFrame, deliverSend, jsonChecks, parseSend } from '../sends.mjs';
+import { runChecks, streamChecks, subscribeCheck } from '../checks.mjs';
+import { ERRORS, FIRST_SUBSCRIPTION, LIMITS, SUBPROTOCOL_V2, VERSION_V2 } from '../protocol.mjs';
 import { heartbeat as processHeartbeat } from './heartbeat.mjs';
 
 /** Write a refusal on a raw upgrade socket. */
@@ -79,25 +88,18 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
     const batch = () => ctx.config.batch;
     const muted = () => intercept.muted?.(ws) === true;
     const open = () => ws.readyState === ws.OPEN;
+    const v2 = ws.protocol === SUBPROTOCOL_V2;
     let alive = null; // this socket's handle in the process's heartbeat, from hello on
     let closed = false;
-    let reading = false; // the first read was written: the reader may read on
-    let waitingForDrain = false; // a batch stopped early: the reader waits for the socket to drain
     ws.on('error', () => {});
-    const session = ctx.sessions.open({
-        store: ctx.store,
-        stream,
-        req,
-        kind: 'websocket',
-        cursor: cursorRaw ?? undefined,
-        revoke: (message) => fail('revoked', message), // live.disconnect
-        close: () => ws.terminate(),
-    });
     ws.on('close', () => {
         closed = true;
-        session.end();
+        for (const sub of all()) sub.end();
         alive?.stop();
     });
+    /** Every subscription of the socket (v1: the one, once it opened). */
+    const all = () => (v2 ? [...subscriptions.values()] : v1Subscription ? [v1Subscription] : []);
+    let v1Subscription = null;
 
     const pendingLimit = ctx.config.maxPendingBytesPerSocket;
     let slow = false;
@@ -151,63 +153,142 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
     });
     ws.on('pong', () => alive?.heard());
 
-    // Start: checks, subscribe, first read, reset/hello, backlog.
-    let reader;
-    try {
-        const refused = await runChecks('wsOpen', {
-            authorize_subscribe: subscribeCheck(ctx, stream, req),
-            cursor: () => cursorRaw !== null && !parseCursor(cursorRaw) && 'cursor must be <u64> or <u64>-<u64>',
-        });
-        if (refused) return fail(refused.error, refused.message);
-        if (closed) return;
-        reader = session.follow(readOn, { failed: broken, paused: () => !reading || waitingForDrain });
-        const from = session.cursor;
-        const r = await session.read(batch());
-        const head = await session.head();
-        if (!open()) return;
-        if (r.reset) out(JSON.stringify({ type: 'reset', cursor: r.cursor }));
+    const startHeartbeat = () => {
         alive = processHeartbeat.add({ open, muted, write, ping: () => ws.ping(), terminate: () => ws.terminate() }, { heartbeat, beats });
-        out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat, ...(beats && { beat: heartbeat }) }));
-        if (!r.reset) session.cursor = sendBatch(r, from ?? r.cursor);
-        reading = true;
-        if (r.reset || r.messages.length >= batch() || reader.pending) reader.wake(); // pending: woken during the first read
+    };
+    /** @type {Map<number, Subscription>} a v2 socket's live subscriptions by id */
+    const subscriptions = new Map();
+
+    /**
+     * One stream the socket delivers: a session (session.mjs) that reads it after its cursor
+     * and follows its news, its frames written here. `s`: its v2 id (undefined on a v1 socket,
+     * whose frames carry none).
+     */
+    class Subscription {
+        constructor(s, name, cursor, kind, revoke) {
+            this.s = s;
+            this.tag = s === undefined ? '' : `"s":${s},`;
+            this.reading = false; // the first read was written: the reader may read on
+            this.waitingForDrain = false; // a batch stopped early: the reader waits for the socket to drain
+            this.session = ctx.sessions.open({ store: ctx.store, stream: name, req, kind, cursor: cursor ?? undefined, revoke, close: () => ws.terminate() });
+            this.reader = null;
+        }
+        get live() {
+            return !closed && !this.session.ended;
+        }
+        /** Follow the stream, then the first read: reset?, `opened(head)`, the backlog. */
+        async start(opened) {
+            const session = this.session;
+            this.reader = session.follow(() => this.readOn(), { failed: broken, paused: () => !this.reading || this.waitingForDrain });
+            const from = session.cursor;
+            const r = await session.read(batch());
+            const head = await session.head();
+            if (!open() || !this.live) return;
+            if (r.reset) out(`{"type":"reset",${this.tag}"cursor":"${r.cursor}"}`);
+            opened(head);
+            if (!r.reset) session.cursor = this.sendBatch(r, from ?? r.cursor);
+            this.reading = true;
+            if (r.reset || r.messages.length >= batch() || this.reader.pending) this.reader.wake(); // pending: woken during the first read
+        }
+        // Read on from the session's cursor whenever news may exist (the session runs one
+        // read at a time, again if woken meanwhile); a full batch reads on at once.
+        async readOn() {
+            const session = this.session;
+            const from = session.cursor;
+            const r = await session.read(batch());
+            if (!this.live) return false;
+            if (r.reset) {
+                // the log moved past this cursor: v1 closes (the client reconnects and is told
+                // reset properly); a v2 subscription is told so and reads on from the head
+                if (this.s === undefined) return (fail('overflow'), false);
+                out(`{"type":"reset",${this.tag}"cursor":"${r.cursor}"}`);
+                return true;
+            }
+            session.cursor = this.sendBatch(r, from);
+            // a full batch reads on at once; else again only when woken meanwhile (never
+            // `false` here: that would drop news that came during this read)
+            return r.messages.length >= batch() || undefined;
+        }
+        // Send a read's messages until the queue passes half the pending limit; returns the
+        // cursor to read on from (`from` when none was sent). When it stopped early, the
+        // reader runs again once the socket drained.
+        sendBatch(r, from) {
+            let cursor = from;
+            for (const m of r.messages) {
+                if (ws.bufferedAmount > pendingLimit / 2) {
+                    if (!this.waitingForDrain) {
+                        this.waitingForDrain = true;
+                        flushed.then(() => {
+                            this.waitingForDrain = false;
+                            this.reader.wake();
+                        });
+                    }
+                    return cursor;
+                }
+                out(`{"type":"msg",${this.tag}"cursor":"${m.cursor}","data":${m.json}}`);
+                cursor = m.cursor;
+            }
+            return r.cursor;
+        }
+        end() {
+            this.session.end();
+            if (this.s !== undefined) subscriptions.delete(this.s);
+        }
+    }
+
+    // Start. v1: checks, then the URL's stream is the socket's one subscription (reset?,
+    // hello, backlog). v2: hello, then the URL's stream is subscription FIRST_SUBSCRIPTION.
+    try {
+        if (v2) {
+            startHeartbeat();
+            out(JSON.stringify({ ...intercept.hello, type: 'hello', v: VERSION_V2, heartbeat, ...(beats && { beat: heartbeat }) }));
+            await subscribe(FIRST_SUBSCRIPTION, stream, cursorRaw);
+        } else {
+            v1Subscription = new Subscription(undefined, stream, cursorRaw, 'websocket', (message) => fail('revoked', message));
+            const refused = await runChecks('wsOpen', {
+                authorize_subscribe: subscribeCheck(ctx, stream, req),
+                cursor: () => cursorRaw !== null && !parseCursor(cursorRaw) && 'cursor must be <u64> or <u64>-<u64>',
+            });
+            if (refused) return fail(refused.error, refused.message);
+            if (closed) return;
+            await v1Subscription.start((head) => {
+                startHeartbeat();
+                out(JSON.stringify({ ...intercept.hello, type: 'hello', cursor: head, heartbeat, ...(beats && { beat: heartbeat }) }));
+            });
+        }
         started();
     } catch (err) {
         return broken(err);
     }
 
-    // Read on from the session's cursor whenever news may exist (the session runs one read
-    // at a time, again if woken meanwhile); a full batch reads on at once.
-    async function readOn() {
-        const from = session.cursor;
-        const r = await session.read(batch());
-        if (closed) return false;
-        if (r.reset) return (fail('overflow'), false); // the log moved past this socket's cursor: the client reconnects
-        session.cursor = sendBatch(r, from);
-        // a full batch reads on at once; else again only when woken meanwhile (never `false`
-        // here: that would drop news that came during this read)
-        return r.messages.length >= batch() || undefined;
-    }
-    // Send a read's messages until the queue passes half the pending limit; returns the
-    // cursor to read on from (`from` when none was sent). When it stopped early, the reader
-    // runs again once the socket drained.
-    function sendBatch(r, from) {
-        let cursor = from;
-        for (const m of r.messages) {
-            if (ws.bufferedAmount > pendingLimit / 2) {
-                if (!waitingForDrain) {
-                    waitingForDrain = true;
-                    flushed.then(() => {
-                        waitingForDrain = false;
-                        reader.wake();
-                    });
-                }
-                return cursor;
-            }
-            out(`{"type":"msg","cursor":"${m.cursor}","data":${m.json}}`);
-            cursor = m.cursor;
+    /**
+     * A v2 subscription `s` to `name` from `cursor` (null: from now), checked in the spec's
+     * order (ws_sub, after the frame's shape and the id's check): refused, or started.
+     */
+    async function subscribe(s, name, cursor) {
+        let refused;
+        try {
+            refused = await runChecks('wsSub', {
+                sub_shape: true,
+                id_free: true,
+                subscriptions: () => subscriptions.size >= LIMITS.maxSubscriptions && `over ${LIMITS.maxSubscriptions} subscriptions on one connection`,
+                ...streamChecks(ctx, req, name, cursor),
+            });
+        } catch (err) {
+            log('authorize error', err);
+            refused = { error: 'internal' };
         }
-        return r.cursor;
+        if (closed) return;
+        if (refused) return refuse(s, refused.error, refused.message);
+        const sub = new Subscription(s, name, cursor, 'subscription', (message) => {
+            sub.end();
+            refuse(s, 'revoked', message);
+        });
+        subscriptions.set(s, sub);
+        await sub.start((head) => out(`{"type":"subd","s":${s},"cursor":"${head}"}`));
+    }
+    function refuse(s, code, message) {
+        out(JSON.stringify({ type: 'refused', s, code, message: message ?? ERRORS[code].message }));
     }
 
     async function onFrame(data, isBinary) {
@@ -229,11 +310,41 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
                 if (f.type !== 'send') return;
                 send = parseSend(f);
                 if (typeof send === 'string') return send;
+                if (v2 && !isSubscriptionId(f.s)) return SUBSCRIPTION_ID_MESSAGE;
             },
         });
         if (refused) return fail(refused.error, refused.message, isBinary ? ERRORS.bad_frame.binaryClose : undefined);
         if (f.type === 'ping') return out('{"type":"pong"}');
+        if (v2) return onV2Frame(f, send);
         if (f.type !== 'send') return; // pong and unknown types are ignored
         out(await deliverSend(ctx, stream, send, req));
     }
+
+    /** A v2 socket's own frames: sub, unsub, and a send naming its subscription. */
+    async function onV2Frame(f, send) {
+        if (f.type === 'send') {
+            const sub = subscriptions.get(f.s);
+            if (!sub) return out(ackFrame(send.id, { error: 'not_subscribed' }, f.s));
+            return out(await deliverSend(ctx, sub.session.stream, send, req, f.s));
+        }
+        if (f.type === 'unsub') return subscriptions.get(f.s)?.end();
+        if (f.type !== 'sub') return; // pong and unknown types are ignored
+        if (!Array.isArray(f.subs)) return fail('bad_frame', 'a sub frame needs a list "subs" of [id, stream, cursor]');
+        for (const entry of f.subs) {
+            const bad = subShape(entry) ?? (subscriptions.has(entry[0]) && `subscription ${entry[0]} is live on this connection`);
+            if (bad) return fail('bad_frame', bad);
+            await subscribe(...entry);
+            if (closed) return;
+        }
+    }
+}
+
+const SUBSCRIPTION_ID_MESSAGE = `a subscription id is an integer in [${LIMITS.subscriptionIdMin}, ${LIMITS.subscriptionIdMax}]`;
+const isSubscriptionId = (s) => Number.isInteger(s) && s >= LIMITS.subscriptionIdMin && s <= LIMITS.subscriptionIdMax;
+
+/** The spec's sub_shape check of a sub entry `[id, stream, cursor|null]`: a message when it fails. */
+function subShape(entry) {
+    if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[1] !== 'string' || (entry[2] !== null && typeof entry[2] !== 'string'))
+        return 'a sub entry is [id, stream, cursor or null]';
+    if (!isSubscriptionId(entry[0])) return SUBSCRIPTION_ID_MESSAGE;
 }

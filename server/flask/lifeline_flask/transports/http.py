@@ -120,16 +120,23 @@ def poll(state, stream):
     shed = hooks.before_poll(stream)
     if shed is not None:
         return state.finish(shed, poll=True)
+    return finish_poll(state, lambda: _poll_answer(state, stream, raw_wait), "a poll")
+
+
+def finish_poll(state, answer, what):
+    """A poll's answer (`answer()`: a Response, or None when a restart dropped it) as every
+    poll gives it: a store that cannot serve is 503, one that misbehaves a clear 500 (never
+    an HTML page), then the transport hooks' delay and the poll headers."""
     try:
-        resp = _poll_answer(state, stream, raw_wait)
-    except StoreUnavailable:
-        resp = unavailable()
-    except Exception:  # a store that misbehaves: a clear 500, never an HTML page
-        state.logger.exception("lifeline: a poll failed")
+        resp = answer()
+    except StoreUnavailable as e:
+        resp = unavailable(e)
+    except Exception:
+        state.logger.exception("lifeline: %s failed", what)
         resp = spec_error("internal")
     if resp is None:  # dropped (a restart): the socket is cut already
         return Response(status=503)
-    delay = hooks.poll_delay()
+    delay = state.transport_hooks.poll_delay()
     if delay > 0:
         concurrency.sleep(delay)
     return state.finish(resp, poll=True)
