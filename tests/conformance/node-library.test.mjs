@@ -10,6 +10,7 @@ import http from 'node:http';
 import { createLifeline, Rejected, MemoryStore } from '../../server/node/index.mjs';
 import { parseOrigins } from '../../server/node/origin.mjs';
 import { connectWs, fetchT } from '../lib/servers.mjs';
+import { SUBPROTOCOL, SUBPROTOCOL_V2 } from '../../server/node/protocol.mjs';
 
 /** Listen on a free loopback port; returns {url, close}. */
 async function listen(server) {
@@ -166,6 +167,34 @@ describe('mounting', () => {
         const f = await ws.next(3000);
         assert.deepEqual([f.type, f.code], ['error', 'overflow']);
         assert.equal((await ws.waitClose(3000)).code, 1013);
+    });
+
+    it('v2: a subscription whose cursor falls out of retention after its subd is told reset (with its id) and reads on; the socket and the others stay', async () => {
+        let gate = null;
+        class GatedStore extends MemoryStore {
+            async read(stream, ...a) {
+                if (stream === 'a') await gate;
+                return super.read(stream, ...a);
+            }
+        }
+        const live = createLifeline({ store: new GatedStore({ retention: 2 }) });
+        const s = await serve(live, cleanup);
+        const c0 = await live.publish('a', 0);
+        const ws = await connectWs(`${s.url}/live/a`, { cursor: c0, protocols: [SUBPROTOCOL_V2, SUBPROTOCOL] });
+        assert.equal((await ws.next()).type, 'hello');
+        assert.equal((await ws.next()).type, 'subd');
+        ws.send({ type: 'sub', subs: [[2, 'b', null]] });
+        assert.equal((await ws.next()).type, 'subd');
+        let open;
+        gate = new Promise((r) => (open = r));
+        for (let i = 1; i <= 5; i++) await live.publish('a', i);
+        const b = await live.publish('b', 'b1');
+        assert.deepEqual(await ws.next(3000), { type: 'msg', s: 2, cursor: b, data: 'b1' }, 'b is delivered while a waits');
+        open();
+        const head = await live.store.head('a');
+        assert.deepEqual(await ws.next(3000), { type: 'reset', s: 1, cursor: head });
+        const c6 = await live.publish('a', 6);
+        assert.deepEqual(await ws.next(3000), { type: 'msg', s: 1, cursor: c6, data: 6 });
     });
 
     it('news during a socket read is read too: a message appended while the read before it was answered arrives', async () => {
