@@ -146,7 +146,7 @@ int ll_start(ll_core *c, uint64_t now, int visible, int online) {
     c->life = LIFE_RUNNING;
     c->visible = visible != 0;
     c->online = online != 0;
-    c->cur = c->start_cur;
+    c->sub[0].cur = c->start_cur;
     if (c->cfg[LL_CFG_resource_mode]) c->cfg[LL_CFG_websocket] = 0;
     c->role = c->cfg[LL_CFG_websocket] ? ROLE_BESIDE : ROLE_ALONE;
     if (c->cfg[LL_CFG_start_on_polling] && c->role == ROLE_BESIDE) {
@@ -428,7 +428,7 @@ uint32_t ll_interval(const ll_core *c) {
 uint32_t ll_rtt(const ll_core *c) { return c->srtt; }
 
 const char *ll_cursor(ll_core *c, uint32_t *len) {
-    *len = (uint32_t)ll__cursor_format(&c->cur, c->cursor_text);
+    *len = (uint32_t)ll__cursor_format(&c->sub[0].cur, c->cursor_text);
     return c->cursor_text;
 }
 

@@ -76,6 +76,19 @@ enum ll__life { LIFE_IDLE, LIFE_RUNNING, LIFE_CLOSED };
 
 enum { SEND_QUEUED = 0, SEND_ON_WS = 1, SEND_ON_POST = 2 };
 
+/* A subscription: one stream the connection carries (entry 0: the URL's; protocol v2 adds
+ * more over one transport, server/DESIGN.md "Protocol v2"), with the cursors the core keeps
+ * for it. */
+typedef struct ll__sub {
+    ll__cursor cur;         /* last delivered or adopted */
+    ll__cursor hello_cur;   /* the server's head for it when the socket said hello */
+    ll__cursor ws_last;     /* the last msg cursor of it on this socket */
+    ll__cursor ws_open_cur; /* the cursor the socket asked to resume it from */
+    ll__cursor poll_cur;    /* the cursor the poll in flight asked with */
+} ll__sub;
+
+#define LL_SUBS_CAP 1 /* subscriptions per connection */
+
 typedef struct ll__send {
     uint32_t id;
     uint32_t len;
@@ -110,8 +123,8 @@ struct ll_core {
     uint8_t polled_ok;            /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
-    ll__cursor cur;       /* last delivered or adopted */
-    uint64_t quiet_until; /* Retry-After: no request before this */
+    ll__sub sub[LL_SUBS_CAP]; /* entry 0: the URL's stream */
+    uint64_t quiet_until;     /* Retry-After: no request before this */
     uint32_t cfg[LL_CFG_COUNT];
     uint64_t timers[T_COUNT];
     uint64_t rng;
@@ -125,14 +138,11 @@ struct ll_core {
     uint64_t ws_started_at, ws_hello_at, ws_last_rx, ws_last_tx, ping_sent_at;
     uint32_t beat;                 /* hello's "beat": the server beats at most this far apart (0: it pings) */
     uint32_t beat_gap;             /* the gap after which the server's next frame is due */
-    ll__cursor hello_cur, ws_last; /* server head at hello; last msg cursor on this socket */
-    ll__cursor ws_open_cur;        /* the cursor this socket asked to resume from */
     uint32_t fallback_reason;
     uint32_t probe_n; /* probes since falling back */
     uint32_t srtt;
 
     /* Polling */
-    ll__cursor poll_cur; /* the cursor the poll in flight asked with */
     uint64_t poll_sent_at;
     uint32_t server_long_max; /* Lifeline-Long-Poll (0 = not offered) */
     uint32_t hint_interval;   /* Lifeline-Interval (0 = none) */

@@ -17,10 +17,10 @@
  * lies between. Returns 1 when the reset was applied or is moot. */
 int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked) {
     size_t n;
-    if (ll__cursor_cmp(asked, &c->cur) != 0) return ll__cursor_cmp(to, &c->cur) <= 0;
-    n = ll__cursor_format(&c->cur, c->old_cursor_text);
+    if (ll__cursor_cmp(asked, &c->sub[0].cur) != 0) return ll__cursor_cmp(to, &c->sub[0].cur) <= 0;
+    n = ll__cursor_format(&c->sub[0].cur, c->old_cursor_text);
     ll__spans(ll__push(c, LL_ACT_RESET, 0, 0, 0, 0), c->old_cursor_text, n, cursor_text.p, cursor_text.n);
-    c->cur = *to;
+    c->sub[0].cur = *to;
     return 1;
 }
 
@@ -35,7 +35,7 @@ uint32_t ll__polling_transport(const ll_core *c) {
  * nothing published meanwhile can fall between them. */
 void ll__caught_up_check(ll_core *c) {
     uint32_t reason;
-    if ((c->ws_phase != WS_REPLAYING && c->ws_phase != WS_CATCHING_UP) || ll__cursor_cmp(&c->cur, &c->hello_cur) < 0)
+    if ((c->ws_phase != WS_REPLAYING && c->ws_phase != WS_CATCHING_UP) || ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0)
         return;
     /* From polling (a fallback, or polls that served the page) it is an upgrade. */
     reason = c->role == ROLE_FALLBACK || c->polls == POLLS_SERVING ? LL_REASON_UPGRADE : LL_REASON_WS_HELLO;
@@ -63,17 +63,17 @@ static void send_poll(ll_core *c, int may_wait) {
          * (so "open" and the round trip are known at once, not after a held poll on a
          * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
          * and never while hidden (a hidden page holds no connection). */
-        if (may_wait && c->visible && c->cur.set && c->polled_ok && c->server_long_max)
+        if (may_wait && c->visible && c->sub[0].cur.set && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
     }
     c->poll_long = wait != 0;
     c->poll_after_hello = c->ws_phase == WS_CATCHING_UP;
-    c->poll_cur = c->cur;
+    c->sub[0].poll_cur = c->sub[0].cur;
     c->poll_sent_at = c->now;
     timeout += wait;
     x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, 0);
-    if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->cur);
+    if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->sub[0].cur);
     ll__arm(c, T_POLL_REQ, timeout);
 }
 
@@ -204,7 +204,7 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
     int err = body_head(c, h, &pos, end, &line, &head);
     if (err != LL_ERR_OK) return bad_body(c, err);
     first = pos;
-    last = c->cur;
+    last = c->sub[0].cur;
     while (ll__line(&pos, end, &line)) {
         if (!ll__cursor_parse(line.p, line.n, &k)) return bad_body(c, LL_ERR_BAD_RESPONSE);
         total++;
@@ -219,15 +219,15 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
     if (fresh) {
         polling_works(c); /* "open" before the messages it carries */
         ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), first, (size_t)(end - first), 0, 0);
-        c->batch_floor = c->cur;
-        c->cur = last;
+        c->batch_floor = c->sub[0].cur;
+        c->sub[0].cur = last;
         return 1;
     }
     if (!total) {
         /* No messages: the server's current cursor. Adopt it when it is ahead (nothing
          * exists between), complain when it is behind. */
-        int cmp = ll__cursor_cmp(&head, &c->cur);
-        if (cmp > 0) c->cur = head;
+        int cmp = ll__cursor_cmp(&head, &c->sub[0].cur);
+        if (cmp > 0) c->sub[0].cur = head;
         else if (cmp < 0) ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     }
     return 0;
@@ -298,7 +298,7 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
             bad_body(c, err);
             return;
         }
-        ll__reset(c, text, &k, &c->poll_cur); /* stale or not: poll again at once */
+        ll__reset(c, text, &k, &c->sub[0].poll_cur); /* stale or not: poll again at once */
         changed = 2;
     } else if (status != 204 && status != 304) {
         /* 401, 403, 404 in a row: the URL is wrong or the right to it is gone; retrying
@@ -316,8 +316,8 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     c->poll_empty = !changed;
     polling_works(c);
     /* asked after hello, and nothing after the cursor: nothing between it and the head */
-    if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP && ll__cursor_cmp(&c->cur, &c->hello_cur) < 0 && !changed)
-        c->hello_cur = c->cur;
+    if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP && ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0 && !changed)
+        c->sub[0].hello_cur = c->sub[0].cur;
     ll__caught_up_check(c);
     schedule_next(c, changed);
 }

@@ -40,10 +40,10 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ws_started_at = c->now;
     c->ping_out = 0;
     c->beat = 0;
-    c->ws_last.set = 0;
-    c->hello_cur.set = 0;
-    c->ws_open_cur = c->cur;
-    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), &c->cur);
+    c->sub[0].ws_last.set = 0;
+    c->sub[0].hello_cur.set = 0;
+    c->sub[0].ws_open_cur = c->sub[0].cur;
+    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), &c->sub[0].cur);
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
@@ -270,12 +270,12 @@ static void hello(ll_core *c, ll__span cursor, uint32_t beat) {
     arm_quiet(c);
     /* "From now" adopts the head; a head behind the cursor is the race (a poll delivered
      * past the moment this socket connected), and the socket is caught up. */
-    if (!c->cur.set) c->cur = k;
-    c->hello_cur = k;
+    if (!c->sub[0].cur.set) c->sub[0].cur = k;
+    c->sub[0].hello_cur = k;
     if (c->ws_phase == WS_PROVING) ll__ws_ping(c);
     if (c->ws_phase == WS_REPLAYING) ll__cause(c, LL_REASON_WS_HELLO);
     ll__caught_up_check(c);
-    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && ll__cursor_cmp(&c->cur, &c->hello_cur) < 0) ll__poll_check(c);
+    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0) ll__poll_check(c);
 }
 
 static void msg(ll_core *c, ll__span cursor) {
@@ -284,14 +284,14 @@ static void msg(ll_core *c, ll__span cursor) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
-    if (c->ws_last.set && ll__cursor_cmp(&k, &c->ws_last) <= 0) {
+    if (c->sub[0].ws_last.set && ll__cursor_cmp(&k, &c->sub[0].ws_last) <= 0) {
         ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_BAD_FRAME, 0);
         return;
     }
-    c->ws_last = k;
-    if (ll__cursor_cmp(&k, &c->cur) > 0) { /* a=0: the frame's own data */
+    c->sub[0].ws_last = k;
+    if (ll__cursor_cmp(&k, &c->sub[0].cur) > 0) { /* a=0: the frame's own data */
         ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), 0, 0, cursor.p, cursor.n);
-        c->cur = k;
+        c->sub[0].cur = k;
     }
     ll__caught_up_check(c);
 }
@@ -339,8 +339,8 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
             bad_frame(c, LL_ERR_BAD_FRAME);
             return;
         }
-        c->ws_last.set = 0;
-        if (!ll__reset(c, cursor, &k, &c->ws_open_cur)) { /* stale, and ahead: ask again */
+        c->sub[0].ws_last.set = 0;
+        if (!ll__reset(c, cursor, &k, &c->sub[0].ws_open_cur)) { /* stale, and ahead: ask again */
             if (ll__ws_shown(c)) {
                 c->progress = PROGRESS_RECONNECTING;
                 ll__cause(c, LL_REASON_WS_CLOSED);

@@ -114,7 +114,7 @@ static void drain(sim *s, int after_timer) {
         if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
     }
     if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
-    s->had_cursor = s->c->cur.set;
+    s->had_cursor = s->c->sub[0].cur.set;
 }
 
 static char *cursor_text(sim *s, char *buf) {
