@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "ws")) {
         ll_ws_opened(c, now += 5, 1);
         drain(c);
-        ll_ws_frame(c, now += 5, 1, LL_FRAME_HELLO, 47, 1, "1", 1, 0, "", 0, "", 0);
+        ll_ws_frame(c, now += 5, 1, LL_FRAME_HELLO, 47, 1, "1", 1, 0, "", 0, "", 0, 0);
         drain(c);
     }
     for (i = 0; i < n; i++) {
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
         int bn = snprintf(body, sizeof body, "%ld\n%ld", i + 2, i + 2), size = 60;
         if (!strcmp(mode, "ws")) { /* {"type":"msg","cursor":"<i+2>","data":{"n":<i>}}: depth 2 */
             int cn = snprintf(cursor, sizeof cursor, "%ld", i + 2);
-            ll_ws_frame(c, now += 100, 1, LL_FRAME_MSG, 40, 2, cursor, (size_t)cn, 0, "", 0, "", 0);
+            ll_ws_frame(c, now += 100, 1, LL_FRAME_MSG, 40, 2, cursor, (size_t)cn, 0, "", 0, "", 0, 0);
         } else if (!strcmp(mode, "poll")) {
             unsigned long long d = ll_next_deadline(c);
             now = d == LL_NEVER ? now + 1000 : d;

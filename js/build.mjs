@@ -115,14 +115,23 @@ export const SIZE_BUDGET = 13250;
 // the one Huffman table gzip builds for both serves both.
 const ESC = { 10: '\\n', 13: '\\r', 39: "\\'", 92: '\\\\' };
 const char = (v) => ESC[v] || String.fromCharCode(v);
-/** The literal of `module` for `key`, or null when every char below 128 is taken (no escape char). */
+/**
+ * The literal of `module` for `key`, or null when no escape char can be had. The escape
+ * char E is the rarest char below 128 whose byte E + 128 never occurs (after the XOR): a
+ * byte of 128 to 255 is E and the byte minus 128, a byte E itself is E twice.
+ */
 const encode = (module, key) => {
     const bytes = module.map((b) => b ^ key),
-        taken = new Set(bytes);
-    const escape = [...Array(128).keys()].find((v) => !taken.has(v) && !ESC[v]);
+        count = new Array(256).fill(0);
+    for (const b of bytes) count[b]++;
+    let escape = null;
+    for (let v = 0; v < 128; v++) if (!ESC[v] && !count[v + 128] && (escape == null || count[v] < count[escape])) escape = v;
     if (escape == null) return null;
-    let s = "'" + char(key) + char(escape);
-    for (const b of bytes) s += b < 128 ? char(b) : char(escape) + char(b - 128);
+    // the escape char, then the key and the bytes, each as above (so any key of 0 to 255
+    // stays plain ASCII)
+    const byte = (b) => (b < 128 && b != escape ? char(b) : char(escape) + char(b == escape ? escape : b - 128));
+    let s = "'" + char(escape) + byte(key);
+    for (const b of bytes) s += byte(b);
     return s + "'";
 };
 // build/wasm-inline.mjs is what js/loader.mjs imports when run from the sources (tests):
@@ -221,7 +230,7 @@ for (let key = 0; key < 256; key++) {
         n = l && gz(file(esm, l, 'esm'));
     if (l && n < best) ((best = n), (literal = l));
 }
-if (!literal) throw new Error('build: no key leaves an escape char free (every char below 128 is taken)');
+if (!literal) throw new Error('build: no key leaves an escape char (see encode)');
 inline([...Array(256).keys()].map((key) => encode(longNamed, key)).find(Boolean)); // any key serves the sources
 for (const [out, text, format] of [
     ['dist/lifeline.mjs', esm, 'esm'],

@@ -147,6 +147,7 @@ int ll_start(ll_core *c, uint64_t now, int visible, int online) {
     c->visible = visible != 0;
     c->online = online != 0;
     c->sub[0].cur = c->start_cur;
+    c->sub[0].used = 1;
     if (c->cfg[LL_CFG_resource_mode]) c->cfg[LL_CFG_websocket] = 0;
     c->role = c->cfg[LL_CFG_websocket] ? ROLE_BESIDE : ROLE_ALONE;
     if (c->cfg[LL_CFG_start_on_polling] && c->role == ROLE_BESIDE) {
@@ -359,10 +360,10 @@ void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
 
 void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
                  const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len,
-                 const char *code, size_t code_len) {
+                 const char *code, size_t code_len, uint32_t sub) {
     ll__span k = {cursor, (uint32_t)cursor_len}, m = {message, (uint32_t)message_len}, e = {code, (uint32_t)code_len};
     if (!begin(c, now) || ws != c->ws_id || c->ws_phase < WS_WAIT_HELLO) return;
-    ll__ws_frame(c, type, size, depth, k, id, m, e);
+    ll__ws_frame(c, type, size, depth, k, id, m, e, sub);
     ll__publish(c);
 }
 
@@ -396,7 +397,7 @@ void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {
     ll__publish(c);
 }
 
-int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
+int32_t ll_send(ll_core *c, uint64_t now, uint32_t sub, size_t len) {
     ll__begin_input(c, now);
     if (c->life == LIFE_CLOSED) return -LL_ERR_CLOSED;
     if (c->cfg[LL_CFG_resource_mode]) return -LL_ERR_BAD_STATE;
@@ -406,9 +407,80 @@ int32_t ll_send(ll_core *c, uint64_t now, size_t len) {
     c->sends[c->n_sends].id = c->next_send_id;
     c->sends[c->n_sends].len = (uint32_t)len;
     c->sends[c->n_sends].where = SEND_QUEUED;
+    c->sends[c->n_sends].sub = sub < LL_SUBS_MAX ? sub : 0;
     c->n_sends++;
     ll__sends_pump(c); /* a POST at most: nothing the public state is derived from moves */
     return (int32_t)c->next_send_id;
+}
+
+/* ---- the table of subscriptions ---- */
+
+uint32_t ll__first_sub(const ll_core *c) {
+    uint32_t i;
+    for (i = 0; i < LL_SUBS_MAX; i++)
+        if (c->sub[i].used) return i;
+    return 0;
+}
+
+uint32_t ll__subs_used(const ll_core *c) {
+    uint32_t i, n = 0;
+    for (i = 0; i < LL_SUBS_MAX; i++) n += c->sub[i].used;
+    return n;
+}
+
+void ll__split(ll_core *c, uint32_t mask) {
+    uint32_t i, out = 0;
+    c->split = 1;
+    for (i = 0; i < LL_SUBS_MAX; i++) {
+        if (!(mask >> i & 1) || !c->sub[i].used) continue;
+        c->sub[i].used = 0;
+        c->sub[i].on_ws = SUB_OFF;
+        out |= 1u << i;
+    }
+    if (out) ll__push(c, LL_ACT_SPLIT, 0, out, 0, 0);
+}
+
+/* A change to the table while polling: the poll in hand asked for the old one; a long poll
+ * held for it is cancelled and the table polled at once. */
+static void table_changed(ll_core *c) {
+    if (c->poll_req) ll__poll_check(c);
+}
+
+int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, size_t len) {
+    ll__sub *s;
+    ll__cursor k = {0, 0, 0, 0};
+    if (!begin(c, now) || sub >= LL_SUBS_MAX || c->sub[sub].used || c->cfg[LL_CFG_resource_mode]) return LL_ERR_BAD_STATE;
+    if (len && !ll__cursor_parse(cursor, len, &k)) return LL_ERR_BAD_CURSOR;
+    if (c->split) {
+        ll__push(c, LL_ACT_SPLIT, 0, 1u << sub, 0, 0);
+    } else {
+        s = &c->sub[sub];
+        memset(s, 0, sizeof *s);
+        s->used = 1;
+        s->cur = k;
+        s->ws_open_cur = k;
+        /* a v2 socket that said hello serves it at once; one not yet open asks for it
+         * after its hello (ws.c) */
+        if (c->v2 && ll__ws_hello_said(c)) {
+            s->on_ws = SUB_ASKED;
+            ll__push(c, LL_ACT_WS_SUB, c->ws_id, 1u << sub, 0, 0);
+        }
+        table_changed(c);
+    }
+    ll__publish(c);
+    return LL_ERR_OK;
+}
+
+void ll_unsubscribe(ll_core *c, uint64_t now, uint32_t sub) {
+    ll__sub *s;
+    if (!begin(c, now) || sub >= LL_SUBS_MAX || !c->sub[sub].used) return;
+    s = &c->sub[sub];
+    if (c->v2 && s->on_ws != SUB_OFF && c->ws_phase != WS_NONE) ll__push(c, LL_ACT_WS_UNSUB, c->ws_id, sub, 0, 0);
+    s->used = 0;
+    s->on_ws = SUB_OFF;
+    table_changed(c);
+    ll__caught_up_check(c);
+    ll__publish(c);
 }
 
 /* ---- views ---- */
@@ -427,8 +499,10 @@ uint32_t ll_interval(const ll_core *c) {
 }
 uint32_t ll_rtt(const ll_core *c) { return c->srtt; }
 
-const char *ll_cursor(ll_core *c, uint32_t *len) {
-    *len = (uint32_t)ll__cursor_format(&c->sub[0].cur, c->cursor_text);
+const char *ll_cursor(ll_core *c, uint32_t *len) { return ll_sub_cursor(c, 0, len); }
+
+const char *ll_sub_cursor(ll_core *c, uint32_t sub, uint32_t *len) {
+    *len = sub < LL_SUBS_MAX && c->sub[sub].used ? (uint32_t)ll__cursor_format(&c->sub[sub].cur, c->cursor_text) : 0;
     return c->cursor_text;
 }
 

@@ -85,14 +85,18 @@ typedef struct ll__sub {
     ll__cursor ws_last;     /* the last msg cursor of it on this socket */
     ll__cursor ws_open_cur; /* the cursor the socket asked to resume it from */
     ll__cursor poll_cur;    /* the cursor the poll in flight asked with */
+    uint8_t used;           /* in the table */
+    uint8_t quiet;          /* the last poll answer brought it nothing new */
+    uint8_t on_ws;          /* on the socket in hand: SUB_OFF, SUB_ASKED (URL or sub sent), SUB_SERVED (subd, or a v1 hello) */
 } ll__sub;
 
-#define LL_SUBS_CAP 1 /* subscriptions per connection */
+enum { SUB_OFF, SUB_ASKED, SUB_SERVED };
 
 typedef struct ll__send {
     uint32_t id;
     uint32_t len;
     uint32_t where; /* SEND_QUEUED / SEND_ON_WS / SEND_ON_POST */
+    uint32_t sub;   /* the subscription whose stream it goes to */
 } ll__send;
 
 /* The fields most code touches come first: a field within the first 128 bytes costs one
@@ -116,6 +120,7 @@ struct ll_core {
     uint32_t interval;            /* current adaptive interval */
     uint8_t ping_out, remembered; /* remembered: a REMEMBER_FALLBACK is in force */
     uint8_t poll_long;            /* the poll in flight asked wait= */
+    uint8_t poll_many;            /* ... and polls every subscription at once (v2) */
     uint8_t poll_after_hello;     /* ... and was sent after the catching-up socket's
                                           hello: an empty answer means nothing lies between
                                           the cursor and the hello's head */
@@ -123,8 +128,9 @@ struct ll_core {
     uint8_t polled_ok;            /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
-    ll__sub sub[LL_SUBS_CAP]; /* entry 0: the URL's stream */
-    uint64_t quiet_until;     /* Retry-After: no request before this */
+    uint8_t v2;    /* the socket in hand said hello v2: it carries every subscription */
+    uint8_t split; /* the server speaks v1: one subscription per connection (SPLIT) */
+    uint64_t quiet_until; /* Retry-After: no request before this */
     uint32_t cfg[LL_CFG_COUNT];
     uint64_t timers[T_COUNT];
     uint64_t rng;
@@ -157,7 +163,7 @@ struct ll_core {
 
     /* Actions: the batch being expanded (its cursor lines, the next element's index) */
     const char *batch_p, *batch_end;
-    uint32_t batch_i;
+    uint32_t batch_i, batch_sub;
     ll__cursor batch_floor;
     uint32_t overflow; /* actions dropped for want of room: a bug if ever > 0 */
     char cursor_text[LL_CURSOR_TEXT];
@@ -166,6 +172,7 @@ struct ll_core {
     ll_action sink; /* where an action goes when the queue is full (never, if bug-free) */
     ll_action queue[LL_QUEUE_CAP];
     ll__send sends[LL_SENDS_CAP];
+    ll__sub sub[LL_SUBS_MAX]; /* the table (entry 0: the URL's stream); last: reached by index */
 };
 
 /* ---- queue.c ---- */
@@ -233,7 +240,7 @@ void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
 void ll__ws_ping(ll_core *c);
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message, ll__span code);
+                  ll__span message, ll__span code, uint32_t sub);
 void ll__ws_closed(ll_core *c, uint32_t code);
 void ll__fallback(ll_core *c, uint32_t reason);
 
@@ -245,8 +252,14 @@ void ll__poll_timer(ll_core *c, int t);
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn);
 void ll__poll_failed(ll_core *c, uint32_t kind);
 uint32_t ll__polling_transport(const ll_core *c);
-int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
+int ll__reset(ll_core *c, uint32_t i, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked);
+int ll__caught_up(const ll_core *c); /* every subscription served and delivered up to its head */
 void ll__caught_up_check(ll_core *c);
+
+/* ---- the table of subscriptions (core.c) ---- */
+uint32_t ll__first_sub(const ll_core *c); /* the one a stream URL names (WS_OPEN, a v1 poll) */
+uint32_t ll__subs_used(const ll_core *c); /* how many are in the table */
+void ll__split(ll_core *c, uint32_t mask); /* a v1 server: these go to connections of their own */
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 
 /* ---- sends.c ---- */

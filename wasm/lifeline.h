@@ -131,38 +131,53 @@ extern "C" {
  * object with these names). The core says what to send; js/protocol.mjs spells it. ---- */
 #define LL_ACTIONS(X, F)                                                                                          \
     X(NONE, "none", )                                                                                             \
-    /* Open a WebSocket to the URL with the query cursor=<cursor> (none when empty: "from \
-     * now") and the subprotocol LL_SUBPROTOCOL. */                       \
-    X(WS_OPEN, "ws_open", F(id, socket) F(t, cursor))                                                             \
+    /* Open a WebSocket to the URL of subscription `sub` with the query cursor=<cursor>   \
+     * (none when empty: "from now"), offering the subprotocols LL_SUBPROTOCOL_V2 and      \
+     * LL_SUBPROTOCOL. */                                                                  \
+    X(WS_OPEN, "ws_open", F(id, socket) F(a, sub) F(t, cursor))                                                   \
     /* Send one frame: frame = LL_OUT_* (ping, pong, or send — the app's data of send id  \
-     * `send` as {"type":"send","id":<send>,"data":<data>}). */                     \
-    X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send))                                                   \
+     * `send` as {"type":"send","id":<send>,"data":<data>}, on a v2 socket with "s":<sub>  \
+     * after the type when sub > 0). */                                                    \
+    X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send) F(c, sub))                                         \
     X(WS_CLOSE, "ws_close", F(id, socket) F(a, code) F(c, reason))                                                \
-    /* GET the URL with the query cursor=<cursor>&wait=<wait> (each part only when set:   \
-     * wait > 0 asks for a long poll), giving up after timeout ms (the core cancels it).   \
-     * Resource mode: no query; revalidate (HTTP cache 'no-cache', or If-None-Match /      \
-     * If-Modified-Since from the last 200 where fetch has no cache). The request is over  \
-     * when an http input names it or FETCH_CANCEL does. */                       \
-    X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(t, cursor))                                         \
-    /* POST send id `send` to the URL: body {"id":<send>,"data":<data>}. */                                       \
-    X(POST, "post", F(id, request) F(a, timeout) F(b, send))                                                      \
+    /* GET subscription `sub`'s URL with the query cursor=<cursor>&wait=<wait> (each part \
+     * only when set: wait > 0 asks for a long poll), giving up after timeout ms (the core \
+     * cancels it). sub LL_SUBS_MAX: every subscription at once (v2: <prefix>/?s=<name>~  \
+     * <cursor>... and wait, each cursor from ll_sub_cursor; the answer decoded into      \
+     * sections, ll_http_response). Resource mode: no query; revalidate (HTTP cache        \
+     * 'no-cache', or If-None-Match / If-Modified-Since from the last 200 where fetch has  \
+     * no cache). The request is over when an http input names it or FETCH_CANCEL does. */ \
+    X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(c, sub) F(t, cursor))                               \
+    /* POST send id `send` to subscription `sub`'s URL: body {"id":<send>,"data":<data>}. */                     \
+    X(POST, "post", F(id, request) F(a, timeout) F(b, send) F(c, sub))                                            \
     X(FETCH_CANCEL, "fetch_cancel", F(id, request)) /* abort it; send no input for it */                          \
     /* Deliver a message. index: which message of the input being drained (0 for a frame, \
      * i for the i-th of a poll body's messages: the caller decoded them and delivers that \
      * one's data). Resource mode: body = the body, cursor = its validator. */                       \
-    X(DELIVER, "deliver", F(a, index) F(s, body) F(t, cursor))                                                    \
+    X(DELIVER, "deliver", F(a, index) F(b, sub) F(s, body) F(t, cursor))                                         \
     X(STATE, "state", F(a, state) F(b, transport) F(c, reason))                                                   \
     /* status: HTTP status (0: none); message/serverCode: the server's own words (error    \
      * frames, rejecting acks), else empty. */                      \
     X(ERROR, "error", F(a, code) F(b, status) F(c, reason) F(s, message) F(t, serverCode))                        \
     /* The server no longer has what follows our cursor; delivery continues after `to`. */                        \
-    X(RESET, "reset", F(s, from) F(t, to))                                                                        \
+    X(RESET, "reset", F(a, sub) F(s, from) F(t, to))                                                              \
     X(ACK, "ack", F(id, send)) /* the server confirmed send id `send` */                                          \
     /* Sends first..last (inclusive, ids wrap) are dropped with error `code`; a refusal    \
      * also has the HTTP status (a POST), or the server's message and code (an ack). */                      \
     X(SEND_FAILED, "send_failed", F(id, first) F(a, last) F(b, code) F(c, status) F(s, message) F(t, serverCode)) \
     X(REMEMBER_FALLBACK, "remember_fallback", F(a, ttl)) /* start the next page on polling */                     \
-    X(FORGET_FALLBACK, "forget_fallback", )
+    X(FORGET_FALLBACK, "forget_fallback", )                                                                       \
+    /* v2: subscribe the subscriptions of the bit mask `subs` (bit i: subscription i) on  \
+     * the socket, in one frame {"type":"sub","subs":[[i+1,"<name>","<cursor>"|null],...]} \
+     * (each cursor from ll_sub_cursor, when the drain reaches it). */                   \
+    X(WS_SUB, "ws_sub", F(id, socket) F(a, subs))                                                                 \
+    X(WS_UNSUB, "ws_unsub", F(id, socket) F(a, sub)) /* {"type":"unsub","s":sub+1} */                             \
+    /* The server refused subscription `sub` (or no longer serves it): it is out of the   \
+     * table; message and serverCode are the server's words. */                          \
+    X(REFUSED, "refused", F(a, sub) F(b, status) F(s, message) F(t, serverCode))                                  \
+    /* The server speaks v1 (one stream per connection): the subscriptions of the mask    \
+     * `subs` are out of the table and need connections of their own. */                 \
+    X(SPLIT, "split", F(a, subs))
 
 /* ---- Frames the client sends (WS_SEND frame). ---- */
 #define LL_OUT_FRAMES(X) \
@@ -187,6 +202,8 @@ extern "C" {
     X(ACK, "ack")                                                \
     X(RESET, "reset")                                            \
     X(ERROR, "error")                                            \
+    X(SUBD, "subd")       /* v2: a subscription is served */     \
+    X(REFUSED, "refused") /* v2: a subscription is refused */    \
     X(BEAT, "beat") /* an empty text frame: the server's beat */ \
     X(OTHER, "other")                                            \
     X(BAD, "bad")
@@ -287,6 +304,9 @@ enum ll_fail {
         LL_FAIL_COUNT
 };
 
+/* Subscriptions one connection carries at most (ll_subscribe). */
+#define LL_SUBS_MAX 32
+
 /* Room for the longest cursor text, "18446744073709551615-18446744073709551615", and a NUL. */
 #define LL_CURSOR_TEXT 48
 
@@ -344,11 +364,15 @@ LL_EXPORT void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws);
  *   id       the "id" of an ack (0 when absent or above 2^32 - 1: no send has it); of a
  *            hello, its "beat" (0 when absent: the server pings, the client must too)
  *   message  the "message" string of an error frame or of a rejecting ack
- *   code     the "code" string of an error frame; of an ack, its "error" string: an ack
- *            with one rejects that send (an empty "error" is passed as "rejected") */
+ *   code     the "code" string of an error frame or of a refused; of an ack, its "error"
+ *            string: an ack with one rejects that send (an empty "error" is passed as
+ *            "rejected")
+ *   sub      v2: the "s" of a msg, reset, subd, refused or ack (1 to LL_SUBS_MAX: the
+ *            subscription sub - 1; 0 when absent or out of range); of a hello, its "v"
+ *            (2 on a v2 socket, 0 when absent) */
 LL_EXPORT void ll_ws_frame(ll_core *c, uint64_t now, uint32_t ws, uint32_t type, uint32_t size, uint32_t depth,
                            const char *cursor, size_t cursor_len, uint32_t id, const char *message, size_t message_len,
-                           const char *code, size_t code_len);
+                           const char *code, size_t code_len, uint32_t sub);
 /* The socket is gone: close event (code; 1006 = abnormal). A WebSocket error event needs
  * no input: browsers always follow it with a close, which carries the decision. */
 LL_EXPORT void ll_ws_closed(ll_core *c, uint64_t now, uint32_t ws, uint32_t code);
@@ -406,10 +430,19 @@ LL_EXPORT void ll_ws_unavailable(ll_core *c, uint64_t now);
  * frames them when a WS_SEND/POST action names the returned id). Returns the send id
  * (> 0), or the negated error: -LL_ERR_SEND_OVERFLOW, -LL_ERR_SEND_TOO_LARGE,
  * -LL_ERR_CLOSED, -LL_ERR_BAD_STATE (not protocol mode). */
-LL_EXPORT int32_t ll_send(ll_core *c, uint64_t now, size_t len);
+LL_EXPORT int32_t ll_send(ll_core *c, uint64_t now, uint32_t sub, size_t len);
 
 /* Close for good: closes the socket, cancels requests, fails pending sends. */
 LL_EXPORT void ll_close(ll_core *c, uint64_t now);
+
+/* Subscriptions (protocol v2: many streams over one connection; server/DESIGN.md "Protocol
+ * v2"). Subscription 0 is the one ll_start begins with (its cursor: ll_set_cursor); the
+ * caller adds more (index 1 to LL_SUBS_MAX - 1, its own choice) and removes any, each with
+ * its stream known to the caller only. A server that speaks v1 keeps one (SPLIT). Returns
+ * LL_ERR_OK, LL_ERR_BAD_STATE (index in use or out of range, not running) or
+ * LL_ERR_BAD_CURSOR. */
+LL_EXPORT int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, size_t len);
+LL_EXPORT void ll_unsubscribe(ll_core *c, uint64_t now, uint32_t sub);
 
 /* ---- Outputs. ---- */
 /* The next action, or NULL when none is left. The pointer (and the spans in it) stay
@@ -424,6 +457,8 @@ LL_EXPORT uint32_t ll_transport(const ll_core *c);
 /* The last delivered (or adopted) cursor as text; len 0 = none yet. Valid until the next
  * input call. */
 LL_EXPORT const char *ll_cursor(ll_core *c, uint32_t *len);
+/* The same for subscription `sub` (len 0 also when it is not in the table). */
+LL_EXPORT const char *ll_sub_cursor(ll_core *c, uint32_t sub, uint32_t *len);
 /* The current poll interval in ms (0 when not polling on an interval). */
 LL_EXPORT uint32_t ll_interval(const ll_core *c);
 /* Smoothed round-trip time in ms (0 = not measured yet). */

@@ -15,12 +15,17 @@
  * the answer is stale: ignored when `to` is not ahead of the cursor, and otherwise the
  * transport must ask again from the cursor (returns 0) — adopting `to` would skip what
  * lies between. Returns 1 when the reset was applied or is moot. */
-int ll__reset(ll_core *c, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked) {
-    size_t n;
-    if (ll__cursor_cmp(asked, &c->sub[0].cur) != 0) return ll__cursor_cmp(to, &c->sub[0].cur) <= 0;
-    n = ll__cursor_format(&c->sub[0].cur, c->old_cursor_text);
-    ll__spans(ll__push(c, LL_ACT_RESET, 0, 0, 0, 0), c->old_cursor_text, n, cursor_text.p, cursor_text.n);
-    c->sub[0].cur = *to;
+int ll__reset(ll_core *c, uint32_t i, ll__span cursor_text, const ll__cursor *to, const ll__cursor *asked) {
+    ll__sub *s = &c->sub[i];
+    ll_action *x;
+    if (ll__cursor_cmp(asked, &s->cur) != 0) return ll__cursor_cmp(to, &s->cur) <= 0;
+    x = ll__push(c, LL_ACT_RESET, 0, i, 0, 0);
+    /* the old cursor's text lives in the action itself (several resets may be queued) */
+    ll__carry_cursor(x, &s->cur);
+    ll__spans(x, x->t, x->t_len, 0, 0);
+    x->t = cursor_text.p;
+    x->t_len = cursor_text.n;
+    s->cur = *to;
     return 1;
 }
 
@@ -33,10 +38,18 @@ uint32_t ll__polling_transport(const ll_core *c) {
 /* The WebSocket becomes the transport once it delivered up to the server's head at hello
  * (and, on probation after a stall, answered a ping): only then is polling stopped, so
  * nothing published meanwhile can fall between them. */
+int ll__caught_up(const ll_core *c) {
+    uint32_t i;
+    for (i = 0; i < LL_SUBS_MAX; i++) {
+        const ll__sub *s = &c->sub[i];
+        if (s->used && (s->on_ws != SUB_SERVED || ll__cursor_cmp(&s->cur, &s->hello_cur) < 0)) return 0;
+    }
+    return 1;
+}
+
 void ll__caught_up_check(ll_core *c) {
     uint32_t reason;
-    if ((c->ws_phase != WS_REPLAYING && c->ws_phase != WS_CATCHING_UP) || ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0)
-        return;
+    if ((c->ws_phase != WS_REPLAYING && c->ws_phase != WS_CATCHING_UP) || !ll__caught_up(c)) return;
     /* From polling (a fallback, or polls that served the page) it is an upgrade. */
     reason = c->role == ROLE_FALLBACK || c->polls == POLLS_SERVING ? LL_REASON_UPGRADE : LL_REASON_WS_HELLO;
     ll__ws_enter(c, WS_SERVING);
@@ -53,8 +66,16 @@ void ll__caught_up_check(ll_core *c) {
     ll__cause(c, reason);
 }
 
+/* Whether every subscription has a cursor (a long poll needs one to wait after). */
+static int all_have_cursors(const ll_core *c) {
+    uint32_t i;
+    for (i = 0; i < LL_SUBS_MAX; i++)
+        if (c->sub[i].used && !c->sub[i].cur.set) return 0;
+    return 1;
+}
+
 static void send_poll(ll_core *c, int may_wait) {
-    uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout];
+    uint32_t wait = 0, timeout = c->cfg[LL_CFG_request_timeout], i, first = ll__first_sub(c);
     ll_action *x;
     ll__disarm(c, T_POLL);
     c->poll_req = ll__new_id(c);
@@ -63,17 +84,18 @@ static void send_poll(ll_core *c, int may_wait) {
          * (so "open" and the round trip are known at once, not after a held poll on a
          * quiet stream), only when the server offers long polls (Lifeline-Long-Poll),
          * and never while hidden (a hidden page holds no connection). */
-        if (may_wait && c->visible && c->sub[0].cur.set && c->polled_ok && c->server_long_max)
+        if (may_wait && c->visible && all_have_cursors(c) && c->polled_ok && c->server_long_max)
             wait = c->cfg[LL_CFG_long_poll_wait];
         if (c->server_long_max && wait > c->server_long_max) wait = c->server_long_max;
     }
     c->poll_long = wait != 0;
     c->poll_after_hello = c->ws_phase == WS_CATCHING_UP;
-    c->sub[0].poll_cur = c->sub[0].cur;
+    for (i = 0; i < LL_SUBS_MAX; i++) c->sub[i].poll_cur = c->sub[i].cur;
+    c->poll_many = !c->split && ll__subs_used(c) > 1;
     c->poll_sent_at = c->now;
     timeout += wait;
-    x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, 0);
-    if (!c->cfg[LL_CFG_resource_mode]) ll__carry_cursor(x, &c->sub[0].cur);
+    x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, c->poll_many ? LL_SUBS_MAX : first);
+    if (!c->cfg[LL_CFG_resource_mode] && !c->poll_many) ll__carry_cursor(x, &c->sub[first].cur);
     ll__arm(c, T_POLL_REQ, timeout);
 }
 
@@ -194,19 +216,21 @@ static int body_head(ll_core *c, const ll__head *h, const char **pos, const char
     return ll__line(pos, end, text) && ll__cursor_parse(text->p, text->n, k) ? LL_ERR_OK : LL_ERR_BAD_RESPONSE;
 }
 
-/* A 200 poll body (its cursor lines): check all of it, then queue one BATCH that delivers
- * what is new. Returns 1 changed, 0 unchanged, -1 error (already reported, backoff armed). */
-static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
+/* One subscription's lines of a 200 poll body (its cursor, then its messages' cursors;
+ * the messages numbered from *index on): check them, then queue one BATCH that delivers
+ * what is new. Returns 1 changed, 0 unchanged, -1 bad (not reported yet). */
+static int section(ll_core *c, uint32_t i, const char *b, const char *end, uint32_t *index) {
+    ll__sub *s = &c->sub[i];
     ll__cursor head, k, last;
-    const char *pos = b, *first, *end = b + bn;
+    const char *pos = b, *first;
     ll__span line;
     uint32_t total = 0, fresh = 0, backwards = 0;
-    int err = body_head(c, h, &pos, end, &line, &head);
-    if (err != LL_ERR_OK) return bad_body(c, err);
+    ll_action *x;
+    if (!ll__line(&pos, end, &line) || !ll__cursor_parse(line.p, line.n, &head)) return -1;
     first = pos;
-    last = c->sub[0].cur;
+    last = s->cur;
     while (ll__line(&pos, end, &line)) {
-        if (!ll__cursor_parse(line.p, line.n, &k)) return bad_body(c, LL_ERR_BAD_RESPONSE);
+        if (!ll__cursor_parse(line.p, line.n, &k)) return -1;
         total++;
         if (ll__cursor_cmp(&k, &last) > 0) {
             last = k;
@@ -216,21 +240,77 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
         }
     }
     if (backwards) ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
+    s->quiet = !fresh;
     if (fresh) {
         polling_works(c); /* "open" before the messages it carries */
-        ll__spans(ll__push(c, LL__ACT_BATCH, 0, 0, 0, 0), first, (size_t)(end - first), 0, 0);
-        c->batch_floor = c->sub[0].cur;
-        c->sub[0].cur = last;
-        return 1;
-    }
-    if (!total) {
+        /* the floor (what is delivered already) travels in the action: batches of several
+         * subscriptions may be queued */
+        x = ll__push(c, LL__ACT_BATCH, 0, *index, i, 0);
+        ll__carry_cursor(x, &s->cur);
+        ll__spans(x, first, (size_t)(end - first), 0, 0);
+        s->cur = last;
+    } else if (!total) {
         /* No messages: the server's current cursor. Adopt it when it is ahead (nothing
          * exists between), complain when it is behind. */
-        int cmp = ll__cursor_cmp(&head, &c->sub[0].cur);
-        if (cmp > 0) c->sub[0].cur = head;
+        int cmp = ll__cursor_cmp(&head, &s->cur);
+        if (cmp > 0) s->cur = head;
         else if (cmp < 0) ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_HTTP_ERROR, 0);
     }
-    return 0;
+    *index += total;
+    return fresh != 0;
+}
+
+/* A 200 poll body: one stream's lines, or (a poll of many) sections: a line "#<i>" starts
+ * subscription i's, then its lines, or one line "~<cursor>" (a reset: it continues after
+ * that), or "!<code> <message>" (refused). Streams the answer leaves out had nothing new.
+ * Returns 1 changed, 2 a reset (poll again at once), 0 unchanged, -1 error (reported,
+ * backoff armed). */
+static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
+    const char *pos = b, *end = b + bn, *start;
+    ll__span line;
+    uint32_t index = 0, i;
+    int changed = 0, r;
+    if (h->size > c->cfg[LL_CFG_max_message_bytes]) return bad_body(c, LL_ERR_TOO_LARGE);
+    if (h->depth > c->cfg[LL_CFG_max_depth]) return bad_body(c, LL_ERR_TOO_DEEP);
+    if (!c->poll_many) {
+        r = section(c, ll__first_sub(c), b, end, &index);
+        return r < 0 ? bad_body(c, LL_ERR_BAD_RESPONSE) : r;
+    }
+    while (pos && pos < end) {
+        uint64_t n;
+        const char *p;
+        if (!ll__line(&pos, end, &line) || line.n < 2 || line.p[0] != '#') return bad_body(c, LL_ERR_BAD_RESPONSE);
+        p = line.p + 1;
+        if (!ll__parse_u64(&p, line.p + line.n, &n) || p != line.p + line.n || n >= LL_SUBS_MAX || !c->sub[n].used)
+            return bad_body(c, LL_ERR_BAD_RESPONSE);
+        i = (uint32_t)n;
+        start = pos; /* the section runs to the next "#" line */
+        while (pos && pos < end && *pos != '#') ll__line(&pos, end, &line);
+        if (start && start < end && (*start == '~' || *start == '!')) {
+            ll__span t;
+            const char *q = start;
+            ll__line(&q, end, &t);
+            if (*start == '!') { /* refused: out of the table */
+                uint32_t cn = 1; /* "!<code> <message>": the code runs to the first space */
+                while (cn < t.n && t.p[cn] != ' ') cn++;
+                ll__spans(ll__push(c, LL_ACT_REFUSED, 0, i, 0, 0), t.p + cn + 1, cn < t.n ? t.n - cn - 1 : 0, t.p + 1, cn - 1);
+                c->sub[i].used = 0;
+                c->sub[i].on_ws = SUB_OFF;
+            } else {
+                ll__cursor k;
+                ll__span text = {t.p + 1, t.n - 1};
+                if (!ll__cursor_parse(text.p, text.n, &k)) return bad_body(c, LL_ERR_BAD_RESPONSE);
+                ll__reset(c, i, text, &k, &c->sub[i].poll_cur);
+                c->sub[i].quiet = 0;
+                changed = 2;
+            }
+            continue;
+        }
+        r = section(c, i, start, pos ? pos - 1 : end, &index);
+        if (r < 0) return bad_body(c, LL_ERR_BAD_RESPONSE);
+        if (r && !changed) changed = 1;
+    }
+    return changed;
 }
 
 static void resource(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
@@ -262,7 +342,8 @@ static void resource(ll_core *c, uint32_t status, const ll__head *h, const char 
 
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
     int changed = 0;
-    uint32_t refusals = c->refusals;
+    uint32_t refusals = c->refusals, i;
+    for (i = 0; i < LL_SUBS_MAX; i++) c->sub[i].quiet = 1; /* until its answer says otherwise */
     c->refusals = 0;
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
@@ -286,10 +367,17 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
         resource(c, status, h, b, bn);
         return;
     }
+    if (status == 404 && c->poll_many) {
+        /* a server of v1: no poll of many streams; one stream per connection from here */
+        uint32_t first = ll__first_sub(c);
+        ll__split(c, ~(1u << first));
+        schedule_next(c, 2);
+        return;
+    }
     if (status == 200) {
         changed = batch(c, h, b, bn);
         if (changed < 0) return;
-    } else if (status == 410 && !c->cfg[LL_CFG_resource_mode]) {
+    } else if (status == 410 && !c->cfg[LL_CFG_resource_mode] && !c->poll_many) {
         const char *pos = b;
         ll__span text;
         ll__cursor k;
@@ -298,7 +386,9 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
             bad_body(c, err);
             return;
         }
-        ll__reset(c, text, &k, &c->sub[0].poll_cur); /* stale or not: poll again at once */
+        i = ll__first_sub(c);
+        ll__reset(c, i, text, &k, &c->sub[i].poll_cur); /* stale or not: poll again at once */
+        c->sub[i].quiet = 0;
         changed = 2;
     } else if (status != 204 && status != 304) {
         /* 401, 403, 404 in a row: the URL is wrong or the right to it is gone; retrying
@@ -315,9 +405,15 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     }
     c->poll_empty = !changed;
     polling_works(c);
-    /* asked after hello, and nothing after the cursor: nothing between it and the head */
-    if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP && ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0 && !changed)
-        c->sub[0].hello_cur = c->sub[0].cur;
+    /* asked after hello, and nothing after a subscription's cursor: nothing between it and
+     * its head (a stream with news moved its cursor past the one asked) */
+    if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP) {
+        for (i = 0; i < LL_SUBS_MAX; i++) {
+            ll__sub *s = &c->sub[i];
+            if (s->used && s->on_ws == SUB_SERVED && s->quiet && ll__cursor_cmp(&s->cur, &s->hello_cur) < 0)
+                s->hello_cur = s->cur;
+        }
+    }
     ll__caught_up_check(c);
     schedule_next(c, changed);
 }

@@ -64,7 +64,7 @@ static int batch_next(ll_core *c, ll_action *out) {
         uint32_t i = c->batch_i++;
         if (!ll__cursor_parse(line.p, line.n, &k) || ll__cursor_cmp(&k, &c->batch_floor) <= 0) continue;
         c->batch_floor = k;
-        ll__fill(out, LL_ACT_DELIVER, 0, i, 0, 0);
+        ll__fill(out, LL_ACT_DELIVER, 0, i, c->batch_sub, 0);
         out->t = line.p;
         out->t_len = line.n;
         return 1;
@@ -83,10 +83,13 @@ const ll_action *ll_next_action(ll_core *c) {
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
             if (x->type == LL_ACT_NONE) continue; /* a withdrawn STATE (state.c) */
-            if (x->type == LL__ACT_BATCH) {
+            if (x->type == LL__ACT_BATCH) { /* a: its first message's index, b: its subscription, t: its floor */
                 c->batch_p = x->s;
                 c->batch_end = x->s + x->s_len;
-                c->batch_i = 0;
+                c->batch_i = x->a;
+                c->batch_sub = x->b;
+                c->batch_floor.set = 0;
+                ll__cursor_parse(x->t, x->t_len, &c->batch_floor);
                 c->batch_active = 1;
                 continue;
             }

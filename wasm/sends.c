@@ -29,7 +29,7 @@ void ll__sends_pump(ll_core *c) {
     c->post_req = ll__new_id(c);
     c->post_send = s->id;
     s->where = SEND_ON_POST;
-    ll__push(c, LL_ACT_POST, c->post_req, c->cfg[LL_CFG_request_timeout], s->id, 0);
+    ll__push(c, LL_ACT_POST, c->post_req, c->cfg[LL_CFG_request_timeout], s->id, s->sub);
     ll__arm(c, T_SEND_REQ, c->cfg[LL_CFG_request_timeout]);
 }
 
@@ -38,7 +38,7 @@ int ll__sends_next_ws(ll_core *c, ll_action *out) {
     if (!ll__ws_hello_said(c) || !(s = first_queued(c))) return 0;
     s->where = SEND_ON_WS;
     c->ws_last_tx = c->now;
-    ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, 0);
+    ll__fill(out, LL_ACT_WS_SEND, c->ws_id, LL_OUT_SEND, s->id, c->v2 ? s->sub + 1 : 0);
     return 1;
 }
 

@@ -30,6 +30,7 @@
 /* Start an attempt now, or when Retry-After allows; a poll starts beside it after `race`
  * ms unless it works by then (NO_RACE: none). */
 void ll__ws_try(ll_core *c, uint32_t race) {
+    uint32_t i;
     if (c->now < c->quiet_until) {
         ll__arm_request(c, T_WS_RETRY, 0);
         return;
@@ -40,10 +41,18 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ws_started_at = c->now;
     c->ping_out = 0;
     c->beat = 0;
-    c->sub[0].ws_last.set = 0;
-    c->sub[0].hello_cur.set = 0;
-    c->sub[0].ws_open_cur = c->sub[0].cur;
-    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, 0, 0, 0), &c->sub[0].cur);
+    c->v2 = 0;
+    for (i = 0; i < LL_SUBS_MAX; i++) {
+        ll__sub *s = &c->sub[i];
+        s->ws_last.set = 0;
+        s->hello_cur.set = 0;
+        s->ws_open_cur = s->cur;
+        s->on_ws = SUB_OFF;
+    }
+    /* the URL names the first subscription; a v2 server serves the others after hello */
+    i = ll__first_sub(c);
+    c->sub[i].on_ws = SUB_ASKED;
+    ll__carry_cursor(ll__push(c, LL_ACT_WS_OPEN, c->ws_id, i, 0, 0), &c->sub[i].cur);
     ll__arm(c, T_WS, c->cfg[LL_CFG_ws_timeout]);
     /* Race: a poll beside a WebSocket that is not working soon. A probe while polling
      * needs none: the polls go on anyway. */
@@ -249,9 +258,28 @@ static void bad_frame(ll_core *c, uint32_t err) {
     fail(c, LL_REASON_WS_BAD_FRAME, 1);
 }
 
-static void hello(ll_core *c, ll__span cursor, uint32_t beat) {
+/* The subscriptions of the table not yet on the socket, as a bit mask, now asked. */
+static uint32_t ask_rest(ll_core *c) {
+    uint32_t i, mask = 0;
+    for (i = 0; i < LL_SUBS_MAX; i++) {
+        if (!c->sub[i].used || c->sub[i].on_ws != SUB_OFF) continue;
+        c->sub[i].on_ws = SUB_ASKED;
+        mask |= 1u << i;
+    }
+    return mask;
+}
+
+/* A subscription is served on this socket from the head k: "from now" adopts it. */
+static void served(ll__sub *s, const ll__cursor *k) {
+    if (!s->cur.set) s->cur = *k;
+    s->hello_cur = *k;
+    s->on_ws = SUB_SERVED;
+}
+
+static void hello(ll_core *c, ll__span cursor, uint32_t beat, uint32_t version) {
     ll__cursor k;
-    if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
+    uint32_t rest;
+    if (version < 2 && !ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
@@ -268,39 +296,70 @@ static void hello(ll_core *c, ll__span cursor, uint32_t beat) {
     c->beat_gap = next_gap(c, 0);
     c->ws_last_tx = c->now;
     arm_quiet(c);
-    /* "From now" adopts the head; a head behind the cursor is the race (a poll delivered
-     * past the moment this socket connected), and the socket is caught up. */
-    if (!c->sub[0].cur.set) c->sub[0].cur = k;
-    c->sub[0].hello_cur = k;
+    /* v2: every other subscription in one frame; each is served from its subd. v1: the
+     * URL's subscription is served from the hello's head ("from now" adopts it; a head
+     * behind the cursor is the race: a poll delivered past the moment this socket
+     * connected, and it is caught up), and the others need connections of their own. */
+    c->v2 = version >= 2;
+    rest = ask_rest(c);
+    if (c->v2) {
+        if (rest) ll__push(c, LL_ACT_WS_SUB, c->ws_id, rest, 0, 0);
+    } else {
+        served(&c->sub[ll__first_sub(c)], &k);
+        if (rest) ll__split(c, rest);
+    }
     if (c->ws_phase == WS_PROVING) ll__ws_ping(c);
     if (c->ws_phase == WS_REPLAYING) ll__cause(c, LL_REASON_WS_HELLO);
     ll__caught_up_check(c);
-    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && ll__cursor_cmp(&c->sub[0].cur, &c->sub[0].hello_cur) < 0) ll__poll_check(c);
+    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && !ll__caught_up(c)) ll__poll_check(c);
 }
 
-static void msg(ll_core *c, ll__span cursor) {
+/* v2: subscription i is served on this socket (its hello). */
+static void subd(ll_core *c, ll__sub *s, ll__span cursor) {
+    ll__cursor k;
+    if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
+        bad_frame(c, LL_ERR_BAD_FRAME);
+        return;
+    }
+    served(s, &k);
+    ll__caught_up_check(c);
+    if (c->ws_phase == WS_CATCHING_UP && c->poll_empty && !ll__caught_up(c)) ll__poll_check(c);
+}
+
+static void msg(ll_core *c, uint32_t i, ll__span cursor) {
+    ll__sub *s = &c->sub[i];
     ll__cursor k;
     if (!ll__ws_hello_said(c) || !ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
     }
-    if (c->sub[0].ws_last.set && ll__cursor_cmp(&k, &c->sub[0].ws_last) <= 0) {
+    if (s->ws_last.set && ll__cursor_cmp(&k, &s->ws_last) <= 0) {
         ll__error(c, LL_ERR_CURSOR_BACKWARDS, LL_REASON_WS_BAD_FRAME, 0);
         return;
     }
-    c->sub[0].ws_last = k;
-    if (ll__cursor_cmp(&k, &c->sub[0].cur) > 0) { /* a=0: the frame's own data */
-        ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, 0, 0), 0, 0, cursor.p, cursor.n);
-        c->sub[0].cur = k;
+    s->ws_last = k;
+    if (ll__cursor_cmp(&k, &s->cur) > 0) { /* a=0: the frame's own data */
+        ll__spans(ll__push(c, LL_ACT_DELIVER, 0, 0, i, 0), 0, 0, cursor.p, cursor.n);
+        s->cur = k;
     }
     ll__caught_up_check(c);
+}
+
+/* The subscription a frame is about: v2, its "s" (only once served: a msg for one that was
+ * unsubscribed, or for a reused id before its subd, is the old one's), else the URL's.
+ * LL_SUBS_MAX: none (the frame is ignored). */
+static uint32_t frame_sub(const ll_core *c, uint32_t sub, uint32_t on_ws) {
+    uint32_t i;
+    if (!c->v2) return ll__first_sub(c);
+    i = sub - 1;
+    return sub && sub <= LL_SUBS_MAX && c->sub[i].used && c->sub[i].on_ws == on_ws ? i : LL_SUBS_MAX;
 }
 
 /* A frame, decoded by the caller (ll_ws_frame). Pong and unknown types need nothing more:
  * any frame's arrival was the sign of life. */
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
-                  ll__span message, ll__span code) {
-    uint32_t err;
+                  ll__span message, ll__span code, uint32_t sub) {
+    uint32_t err, i;
     c->ws_last_rx = c->now;
     if (c->ping_out) {
         c->ping_out = 0;
@@ -324,9 +383,22 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         return;
     }
     switch (type) {
-    case LL_FRAME_MSG: msg(c, cursor); break;
+    case LL_FRAME_MSG:
+        if ((i = frame_sub(c, sub, SUB_SERVED)) < LL_SUBS_MAX) msg(c, i, cursor);
+        break;
     case LL_FRAME_HELLO:
-        if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor, id);
+        if (c->ws_phase == WS_WAIT_HELLO) hello(c, cursor, id, sub);
+        break;
+    case LL_FRAME_SUBD:
+        if (c->v2 && (i = frame_sub(c, sub, SUB_ASKED)) < LL_SUBS_MAX) subd(c, &c->sub[i], cursor);
+        break;
+    case LL_FRAME_REFUSED:
+        if (c->v2 && sub && sub <= LL_SUBS_MAX && c->sub[sub - 1].used) {
+            ll__spans(ll__push(c, LL_ACT_REFUSED, 0, sub - 1, 0, 0), message.p, message.n, code.p, code.n);
+            c->sub[sub - 1].used = 0;
+            c->sub[sub - 1].on_ws = SUB_OFF;
+            ll__caught_up_check(c); /* one fewer to wait for */
+        }
         break;
     case LL_FRAME_PING: ws_send(c, LL_OUT_PONG); break;
     case LL_FRAME_ACK: /* with an "error" code: the server refused that send */
@@ -335,12 +407,25 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         break;
     case LL_FRAME_RESET: {
         ll__cursor k;
+        ll__sub *s;
         if (!ll__cursor_parse(cursor.p, cursor.n, &k)) {
             bad_frame(c, LL_ERR_BAD_FRAME);
             return;
         }
-        c->sub[0].ws_last.set = 0;
-        if (!ll__reset(c, cursor, &k, &c->sub[0].ws_open_cur)) { /* stale, and ahead: ask again */
+        /* v2: a reset after the subd (the subscription fell behind retention, or its stream
+         * lost its history) continues after its cursor, whatever ours is */
+        if (c->v2 && (i = frame_sub(c, sub, SUB_SERVED)) < LL_SUBS_MAX) {
+            s = &c->sub[i];
+            s->ws_last.set = 0;
+            ll__reset(c, i, cursor, &k, &s->cur);
+            if (ll__cursor_cmp(&s->hello_cur, &k) > 0) s->hello_cur = k;
+            ll__caught_up_check(c);
+            break;
+        }
+        if ((i = frame_sub(c, sub, SUB_ASKED)) >= LL_SUBS_MAX) break;
+        s = &c->sub[i];
+        s->ws_last.set = 0;
+        if (!ll__reset(c, i, cursor, &k, &s->ws_open_cur)) { /* stale, and ahead: ask again */
             if (ll__ws_shown(c)) {
                 c->progress = PROGRESS_RECONNECTING;
                 ll__cause(c, LL_REASON_WS_CLOSED);

@@ -148,6 +148,7 @@ typedef struct obj {
     int has_id;
     uint64_t id;
     uint64_t beat; /* hello's "beat" when a whole number below 2^32, else 0 */
+    uint64_t s, v; /* v2: a frame's "s", a hello's "v" (the same rule) */
 } obj;
 
 static int span_is(dec_span s, const char *lit) { return s.p && s.n == strlen(lit) && !memcmp(s.p, lit, s.n); }
@@ -170,7 +171,8 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
         if (s->p >= s->end || *s->p++ != ':') return fail(s);
         skip_ws(s);
         v.p = s->p;
-        if ((span_is(key, "id") || span_is(key, "beat")) && s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        if ((span_is(key, "id") || span_is(key, "beat") || span_is(key, "s") || span_is(key, "v")) && s->p < s->end &&
+            *s->p >= '0' && *s->p <= '9') {
             if (!scan_number(s, &is_uint)) return 0;
         } else if (!scan_value(s, depth + 1)) {
             return 0;
@@ -190,11 +192,12 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
         } else if (span_is(key, "messages")) {
             if (*v.p != '[') return fail(s);
             o->messages = v;
-        } else if (span_is(key, "beat")) {
+        } else if (span_is(key, "beat") || span_is(key, "s") || span_is(key, "v")) {
             const char *q;
             uint64_t beat = 0;
             for (q = v.p; is_uint && v.n <= 10 && q < v.p + v.n; q++) beat = beat * 10 + (uint64_t)(*q - '0');
-            o->beat = is_uint && v.n <= 10 && beat <= UINT32_MAX ? beat : 0;
+            *(span_is(key, "beat") ? &o->beat : span_is(key, "s") ? &o->s : &o->v) =
+                is_uint && v.n <= 10 && beat <= UINT32_MAX ? beat : 0;
         } else if (span_is(key, "id")) {
             const char *q;
             uint64_t id = 0;
@@ -227,7 +230,7 @@ static uint32_t depth(const char *text, size_t n, const scan *done, int was_obj)
 }
 
 void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
-    static const char *const types[] = {"msg", "hello", "ping", "ack", "reset", "error"};
+    static const char *const types[] = {"msg", "hello", "ping", "ack", "reset", "error", "subd", "refused"};
     scan s = {text, text + n, 0, 0};
     obj o;
     int ok = scan_obj(&s, 1, &o);
@@ -244,10 +247,11 @@ void dec_frame_decode(const char *text, size_t n, dec_frame *f) {
         f->type = LL_FRAME_BAD;
         return;
     }
-    for (i = 0; i < 6 && !span_is(o.type, types[i]); i++) {}
-    f->type = i < 6 ? i : LL_FRAME_OTHER;
+    for (i = 0; i < LL_FRAME_BEAT && !span_is(o.type, types[i]); i++) {}
+    f->type = i < LL_FRAME_BEAT ? i : LL_FRAME_OTHER;
     if (f->type == LL_FRAME_MSG && !o.data.p) f->type = LL_FRAME_BAD;
     f->id = f->type == LL_FRAME_HELLO ? (uint32_t)o.beat : o.has_id && o.id <= UINT32_MAX ? (uint32_t)o.id : 0;
+    f->sub = f->type == LL_FRAME_HELLO ? (uint32_t)o.v : o.s <= LL_SUBS_MAX ? (uint32_t)o.s : 0;
     f->cursor = o.cursor, f->message = o.message, f->data = o.data;
     f->code = f->type == LL_FRAME_ACK ? o.error : o.code;
     if (f->type == LL_FRAME_ACK && o.error.p && !o.error.n) f->code = (dec_span){"rejected", 8};

@@ -19,6 +19,7 @@ typedef struct dec_frame {
     uint32_t type;  /* LL_FRAME_* */
     uint32_t depth; /* nesting depth (the frame itself is 1), 256 when deeper than 255 */
     uint32_t id;    /* ack id; 0 when absent or above 2^32 - 1 */
+    uint32_t sub;   /* v2: the frame's "s" (0 when absent or above LL_SUBS_MAX); a hello's "v" */
     dec_span cursor, message, data;
     dec_span code; /* an error frame's "code"; an ack's "error" ("rejected" when empty) */
 } dec_frame;

@@ -257,7 +257,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             s.n_msgs = 1;
             ll_ws_frame(s.c, s.now, s.ws, f.type, (uint32_t)n, f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                        f.message.n, f.code.p, f.code.n);
+                        f.message.n, f.code.p, f.code.n, f.sub);
             break;
         }
         case 5: {
@@ -309,7 +309,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             s.paged_out = !s.paged_out && !(how & 2);
             break;
         }
-        case 11: ll_send(s.c, s.now, next(&s) * 3u); break;
+        case 11: ll_send(s.c, s.now, 0, next(&s) * 3u); break;
         case 12: {
             uint32_t req = s.post;
             s.post = 0;

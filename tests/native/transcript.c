@@ -189,7 +189,7 @@ static void do_input(run *r, char *rest, int line) {
         r->data = &f.data;
         r->n_data = 1;
         ll_ws_frame(c, now, id, f.type, (uint32_t)strlen(rest), f.depth, f.cursor.p, f.cursor.n, f.id, f.message.p,
-                    f.message.n, f.code.p, f.code.n);
+                    f.message.n, f.code.p, f.code.n, f.sub);
         drain(r);
         r->n_data = 0;
         return;
@@ -271,7 +271,7 @@ static void do_input(run *r, char *rest, int line) {
     } else if (!strcmp(cmd, "ws_unavailable")) {
         ll_ws_unavailable(c, now);
     } else if (!strcmp(cmd, "send")) {
-        int32_t rc = ll_send(c, now, (size_t)atol(word(&rest)));
+        int32_t rc = ll_send(c, now, 0, (size_t)atol(word(&rest)));
         drain(r);
         if (r->n_actual < MAX_LINES) {
             if (rc > 0) snprintf(r->actual[r->n_actual++], LINE, "returns %d", rc);
