@@ -104,12 +104,16 @@ static void connect(ll_core *c, uint32_t reason) {
  * and its socket may have died unseen (a frozen tab, a sleeping phone): an open WebSocket
  * is pinged now and judged by the short pong timeout; a poll waiting for its interval
  * (not for a backoff or a Retry-After) goes now. */
-static void check(ll_core *c) {
-    ll__ws_ping(c);
+static void poll_now(ll_core *c) {
     if (c->timers[T_POLL] != LL_NEVER && !c->errors && c->now >= c->quiet_until) {
         ll__disarm(c, T_POLL);
         ll__poll_start(c);
     }
+}
+
+static void check(ll_core *c) {
+    ll__ws_ping(c);
+    poll_now(c);
 }
 
 /* Stop what the page's condition no longer allows. keep_ws: an open WebSocket stays. */
@@ -400,14 +404,14 @@ void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {
 int32_t ll_send(ll_core *c, uint64_t now, uint32_t sub, size_t len) {
     ll__begin_input(c, now);
     if (c->life == LIFE_CLOSED) return -LL_ERR_CLOSED;
-    if (c->cfg[LL_CFG_resource_mode]) return -LL_ERR_BAD_STATE;
+    if (c->cfg[LL_CFG_resource_mode] || sub >= LL_SUBS_MAX || !c->sub[sub].used) return -LL_ERR_BAD_STATE;
     if (len > c->cfg[LL_CFG_max_message_bytes]) return -LL_ERR_SEND_TOO_LARGE;
     if (c->n_sends >= c->cfg[LL_CFG_max_sends]) return -LL_ERR_SEND_OVERFLOW;
     if (++c->next_send_id > 0x7fffffff) c->next_send_id = 1;
     c->sends[c->n_sends].id = c->next_send_id;
     c->sends[c->n_sends].len = (uint32_t)len;
     c->sends[c->n_sends].where = SEND_QUEUED;
-    c->sends[c->n_sends].sub = sub < LL_SUBS_MAX ? sub : 0;
+    c->sends[c->n_sends].sub = sub;
     c->n_sends++;
     ll__sends_pump(c); /* a POST at most: nothing the public state is derived from moves */
     return (int32_t)c->next_send_id;
@@ -440,10 +444,13 @@ void ll__split(ll_core *c, uint32_t mask) {
     if (out) ll__push(c, LL_ACT_SPLIT, 0, out, 0, 0);
 }
 
-/* A change to the table while polling: the poll in hand asked for the old one; a long poll
- * held for it is cancelled and the table polled at once. */
+/* A change to the table while polling: the poll in hand asked for the old one. A long poll
+ * held for it is cancelled and the table polled at once; a short one is answered soon, and
+ * the next poll goes at once (poll.c); one waiting for its interval goes now. */
 static void table_changed(ll_core *c) {
-    if (c->poll_req) ll__poll_check(c);
+    c->subs_changed = 1;
+    if (c->poll_req && c->poll_long) ll__poll_check(c);
+    else poll_now(c); /* a poll waiting for its interval goes now */
 }
 
 int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, size_t len) {

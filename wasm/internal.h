@@ -130,6 +130,7 @@ struct ll_core {
     uint8_t have_version, batch_active;
     uint8_t v2;    /* the socket in hand said hello v2: it carries every subscription */
     uint8_t split; /* the server speaks v1: one subscription per connection (SPLIT) */
+    uint8_t subs_changed; /* the table changed since the poll in hand was sent */
     uint64_t quiet_until; /* Retry-After: no request before this */
     uint32_t cfg[LL_CFG_COUNT];
     uint64_t timers[T_COUNT];

@@ -92,6 +92,7 @@ static void send_poll(ll_core *c, int may_wait) {
     c->poll_after_hello = c->ws_phase == WS_CATCHING_UP;
     for (i = 0; i < LL_SUBS_MAX; i++) c->sub[i].poll_cur = c->sub[i].cur;
     c->poll_many = !c->split && ll__subs_used(c) > 1;
+    c->subs_changed = 0;
     c->poll_sent_at = c->now;
     timeout += wait;
     x = ll__push(c, LL_ACT_POLL, c->poll_req, timeout, wait, c->poll_many ? LL_SUBS_MAX : first);
@@ -174,7 +175,7 @@ static uint64_t hash(ll__span s) {
 static void schedule_next(ll_core *c, int changed) {
     uint64_t delay;
     if (c->ws_phase == WS_SERVING || !ll__active(c)) return;
-    if (changed == 2) {
+    if (changed == 2 || c->subs_changed) {
         delay = 0;
     } else if (ll__polling_transport(c) == LL_TRANSPORT_LONGPOLL) {
         /* Re-poll at once, unless the server answered "nothing" without holding. */

@@ -30,9 +30,9 @@ typedef struct sim {
     uint32_t ws, poll, post;
     int visible, online, paged_out, closed, hidden_interval;
     uint64_t server_seq;
-    ll__cursor last;
-    int have_last;
-    int had_cursor;                    /* the core had a cursor when the input being drained began */
+    ll__cursor last[LL_SUBS_MAX]; /* per subscription */
+    uint8_t have_last[LL_SUBS_MAX];
+    uint8_t had_cursor[LL_SUBS_MAX];   /* each subscription had a cursor when the input being drained began */
     uint32_t state, transport, reason; /* the last STATE action */
     size_t n_msgs;                     /* messages the input being drained carried: a DELIVER's a indexes them */
 } sim;
@@ -47,6 +47,7 @@ static void fail(const char *what) {
 static void drain(sim *s, int after_timer) {
     const ll_action *a;
     int n = 0, states = 0;
+    uint32_t i;
     int quiet = (!s->visible && !s->hidden_interval) || !s->online || s->paged_out || s->closed;
     while ((a = ll_next_action(s->c))) {
         if (++n > 100000) fail("endless actions");
@@ -58,14 +59,14 @@ static void drain(sim *s, int after_timer) {
         switch (a->type) {
         case LL_ACT_WS_OPEN:
             if (quiet || !s->visible) fail("WebSocket opened while it must be quiet");
-            if (s->had_cursor && !a->t_len) fail("WebSocket opened without the cursor");
+            if (a->a < LL_SUBS_MAX && s->had_cursor[a->a] && !a->t_len) fail("WebSocket opened without the cursor");
             s->ws = a->id;
             break;
         case LL_ACT_POLL:
         case LL_ACT_POST:
             if (a->type == LL_ACT_POLL) {
                 if (quiet) fail("poll sent while it must be quiet");
-                if (s->had_cursor && !a->t_len && !s->c->cfg[LL_CFG_resource_mode])
+                if (a->c < LL_SUBS_MAX && s->had_cursor[a->c] && !a->t_len && !s->c->cfg[LL_CFG_resource_mode])
                     fail("poll sent without the cursor");
                 s->poll = a->id;
             } else {
@@ -93,12 +94,22 @@ static void drain(sim *s, int after_timer) {
             if (s->c->cfg[LL_CFG_resource_mode]) break;
             if (a->a >= s->n_msgs) fail("delivered a message the input did not carry");
             if (!ll__cursor_parse(a->t, a->t_len, &k)) fail("delivered an invalid cursor");
-            if (s->have_last && ll__cursor_cmp(&k, &s->last) <= 0) fail("cursor delivered twice or backwards");
-            s->last = k;
-            s->have_last = 1;
+            if (a->b >= LL_SUBS_MAX) fail("delivered for no subscription");
+            if (s->have_last[a->b] && ll__cursor_cmp(&k, &s->last[a->b]) <= 0) fail("cursor delivered twice or backwards");
+            s->last[a->b] = k;
+            s->have_last[a->b] = 1;
             break;
         }
-        case LL_ACT_RESET: s->have_last = 0; break;
+        case LL_ACT_RESET:
+            if (a->a < LL_SUBS_MAX) s->have_last[a->a] = 0;
+            break;
+        case LL_ACT_REFUSED: /* out of the table: it may come back with another cursor */
+            if (a->a < LL_SUBS_MAX) s->have_last[a->a] = 0;
+            break;
+        case LL_ACT_SPLIT:
+            for (i = 0; i < LL_SUBS_MAX; i++)
+                if (a->a >> i & 1) s->have_last[i] = 0;
+            break;
         default:
             if (a->type >= LL_ACT_COUNT) fail("unknown action");
         }
@@ -114,7 +125,7 @@ static void drain(sim *s, int after_timer) {
         if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
     }
     if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
-    s->had_cursor = s->c->sub[0].cur.set;
+    for (i = 0; i < LL_SUBS_MAX; i++) s->had_cursor[i] = s->c->sub[i].used && s->c->sub[i].cur.set;
 }
 
 static char *cursor_text(sim *s, char *buf) {
@@ -139,7 +150,24 @@ static size_t raw(sim *s, char *buf, size_t cap) {
 
 static size_t frame(sim *s, char *buf, size_t cap) {
     char k[LL_CURSOR_TEXT];
-    switch (next(s) % 10) {
+    switch (next(s) % 12) {
+    case 9: /* v2: a hello, or a subscription's subd, msg, reset or refused (s 0 to 33: some out of range) */
+        switch (next(s) % 5) {
+        case 0: return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"v\":2,\"beat\":%u}", (unsigned)(next(s) % 31) * 1000);
+        case 1:
+            return (size_t)snprintf(buf, cap, "{\"type\":\"subd\",\"s\":%u,\"cursor\":\"%s\"}", next(s) % 34u,
+                                    cursor_text(s, k));
+        case 2:
+            s->server_seq++;
+            return (size_t)snprintf(buf, cap, "{\"type\":\"msg\",\"s\":%u,\"cursor\":\"%s\",\"data\":%u}",
+                                    next(s) % 34u, cursor_text(s, k), (unsigned)s->server_seq);
+        case 3:
+            return (size_t)snprintf(buf, cap, "{\"type\":\"reset\",\"s\":%u,\"cursor\":\"%s\"}", next(s) % 34u,
+                                    cursor_text(s, k));
+        default:
+            return (size_t)snprintf(buf, cap, "{\"type\":\"refused\",\"s\":%u,\"code\":\"forbidden\"}", next(s) % 34u);
+        }
+    case 10: return (size_t)snprintf(buf, cap, "{\"type\":\"ack\",\"s\":%u,\"id\":%u}", next(s) % 34u, next(s) % 8);
     case 0: /* from a server that pings, or one that beats (at most 0 to 30 s apart) */
         if (next(s) % 2)
             return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"cursor\":\"%s\",\"heartbeat\":25000}",
@@ -309,7 +337,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             s.paged_out = !s.paged_out && !(how & 2);
             break;
         }
-        case 11: ll_send(s.c, s.now, 0, next(&s) * 3u); break;
+        case 11: ll_send(s.c, s.now, next(&s) % 3u, next(&s) * 3u); break;
         case 12: {
             uint32_t req = s.post;
             s.post = 0;
@@ -330,7 +358,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             break;
         default:
-            if (next(&s) % 8 == 0) {
+            if (next(&s) % 3 == 0) { /* the table: a subscription added (with or without a cursor) or removed */
+                char k[LL_CURSOR_TEXT];
+                uint32_t i = next(&s) % (LL_SUBS_MAX + 2u);
+                if (i < LL_SUBS_MAX) s.have_last[i] = 0; /* a new subscription may start anywhere */
+                if (next(&s) % 2) ll_unsubscribe(s.c, s.now, i);
+                else if (next(&s) % 2) ll_subscribe(s.c, s.now, i, "", 0);
+                else ll_subscribe(s.c, s.now, i, cursor_text(&s, k), strlen(k));
+            } else if (next(&s) % 8 == 0) {
                 ll_ws_unavailable(s.c, s.now); /* a poll answer's Lifeline-WebSocket: none */
             } else if (next(&s) % 4 == 0) {
                 ll_fallback_remembered(s.c, s.now); /* the shim's storage, read late */

@@ -25,7 +25,8 @@ typedef struct run {
     int expected_line[MAX_LINES];
     int n_expected;
     int input_line;
-    char last_cursor[64]; /* invariant: deliveries strictly increase */
+    char last_cursor[LL_SUBS_MAX][64]; /* invariant: each subscription's deliveries strictly increase */
+    uint32_t subs;                     /* the subscriptions in the core's table, as the shim keeps them */
     const dec_span *data; /* the messages the input being drained carried (DELIVER's a) */
     size_t n_data;
 } run;
@@ -56,28 +57,81 @@ static void query(char *out, size_t cap, const ll_action *a, uint32_t wait) {
     if (wait) snprintf(out + n, cap - (size_t)n, "%swait=%u", n ? "&" : "", wait);
 }
 
+/* The subscriptions of a mask, each as #<i>=<cursor> ("-" for none): how WS_SUB and a
+ * poll of all are rendered. */
+static void table(ll_core *c, uint32_t mask, char *out, size_t cap) {
+    uint32_t i, n;
+    size_t o = 0;
+    out[0] = 0;
+    for (i = 0; i < LL_SUBS_MAX && o + 80 < cap; i++) {
+        const char *k = ll_sub_cursor(c, i, &n);
+        if (!(mask >> i & 1)) continue;
+        o += (size_t)snprintf(out + o, cap - o, "%s#%u=%.*s", o ? " " : "", i, n ? (int)n : 1, n ? k : "-");
+    }
+}
+
+/* "#<i> " for subscription i > 0 (subscription 0 renders as before subscriptions existed). */
+static void sub_tag(char *out, size_t cap, uint32_t sub) {
+    if (sub) snprintf(out, cap, "#%u ", sub);
+    else out[0] = 0;
+}
+
 /* One action as one line (a DELIVER's data is data[a], or the body in resource mode).
  * tests/js/transcript.mjs renders the same way. */
-static void render(const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
-    char s[LINE], t[LINE], q[LINE];
+static void render(ll_core *c, uint32_t subs, const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
+    char s[LINE], t[LINE], q[LINE], tag[16];
     query(q, sizeof q, a, a->type == LL_ACT_POLL ? a->b : 0);
     quoted(s, sizeof s, a->s, a->s_len);
     quoted(t, sizeof t, a->t, a->t_len);
     switch (a->type) {
-    case LL_ACT_WS_OPEN: snprintf(out, cap, "ws_open %u \"%s\"", a->id, q); break;
+    case LL_ACT_WS_OPEN:
+        sub_tag(tag, sizeof tag, a->a);
+        snprintf(out, cap, "ws_open %u %s\"%s\"", a->id, tag, q);
+        break;
     case LL_ACT_WS_SEND: /* spelled as js/protocol.mjs spells the client's frames */
-        if (a->a == LL_OUT_SEND) snprintf(out, cap, "ws_send %u send=%u", a->id, a->b);
+        if (a->a == LL_OUT_SEND && a->c) snprintf(out, cap, "ws_send %u send=%u s=%u", a->id, a->b, a->c);
+        else if (a->a == LL_OUT_SEND) snprintf(out, cap, "ws_send %u send=%u", a->id, a->b);
         else if (a->a == LL_OUT_BEAT) snprintf(out, cap, "ws_send %u \"\"", a->id); /* an empty frame */
         else snprintf(out, cap, "ws_send %u {\"type\":\"%s\"}", a->id, a->a == LL_OUT_PING ? "ping" : "pong");
         break;
     case LL_ACT_WS_CLOSE: snprintf(out, cap, "ws_close %u %u %s", a->id, a->a, ll_reason_name(a->c)); break;
-    case LL_ACT_POLL: snprintf(out, cap, "fetch %u GET \"%s\" timeout=%u", a->id, q, a->a); break;
-    case LL_ACT_POST: snprintf(out, cap, "fetch %u POST \"\" timeout=%u send=%u", a->id, a->a, a->b); break;
+    case LL_ACT_POLL:
+        if (a->c == LL_SUBS_MAX) { /* every subscription at once */
+            table(c, subs, s, sizeof s);
+            snprintf(out, cap, "fetch %u GET all \"%s\" wait=%u timeout=%u", a->id, s, a->b, a->a);
+        } else {
+            sub_tag(tag, sizeof tag, a->c);
+            snprintf(out, cap, "fetch %u GET %s\"%s\" timeout=%u", a->id, tag, q, a->a);
+        }
+        break;
+    case LL_ACT_POST:
+        sub_tag(tag, sizeof tag, a->c);
+        snprintf(out, cap, "fetch %u POST %s\"\" timeout=%u send=%u", a->id, tag, a->a, a->b);
+        break;
+    case LL_ACT_WS_SUB:
+        table(c, a->a, s, sizeof s);
+        snprintf(out, cap, "ws_sub %u %s", a->id, s);
+        break;
+    case LL_ACT_WS_UNSUB: snprintf(out, cap, "ws_unsub %u #%u", a->id, a->a); break;
+    case LL_ACT_REFUSED: {
+        int n = snprintf(out, cap, "refused #%u", a->a);
+        if (a->t_len) n += snprintf(out + n, cap - (size_t)n, " code=%.*s", (int)a->t_len, a->t);
+        if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
+        break;
+    }
+    case LL_ACT_SPLIT: {
+        uint32_t i;
+        int n = snprintf(out, cap, "split");
+        for (i = 0; i < LL_SUBS_MAX; i++)
+            if (a->a >> i & 1) n += snprintf(out + n, cap - (size_t)n, " #%u", i);
+        break;
+    }
     case LL_ACT_FETCH_CANCEL: snprintf(out, cap, "fetch_cancel %u", a->id); break;
     case LL_ACT_DELIVER: {
         dec_span d = {a->s, a->s_len};
         if (!a->s_len) d = a->a < n_data ? data[a->a] : (dec_span){"(no such message)", 17};
-        snprintf(out, cap, "deliver %.*s %.*s", a->t_len ? (int)a->t_len : 1, a->t_len ? a->t : "-",
+        sub_tag(tag, sizeof tag, a->b);
+        snprintf(out, cap, "deliver %s%.*s %.*s", tag, a->t_len ? (int)a->t_len : 1, a->t_len ? a->t : "-",
                  (int)(d.n > 200 ? 200 : d.n), d.p);
         break;
     }
@@ -91,7 +145,10 @@ static void render(const ll_action *a, const dec_span *data, size_t n_data, char
         if (a->s_len) snprintf(out + n, cap - (size_t)n, " %s", s);
         break;
     }
-    case LL_ACT_RESET: snprintf(out, cap, "reset %.*s -> %.*s", (int)a->s_len, a->s, (int)a->t_len, a->t); break;
+    case LL_ACT_RESET:
+        sub_tag(tag, sizeof tag, a->a);
+        snprintf(out, cap, "reset %s%.*s -> %.*s", tag, (int)a->s_len, a->s, (int)a->t_len, a->t);
+        break;
     case LL_ACT_ACK: snprintf(out, cap, "ack %u", a->id); break;
     case LL_ACT_SEND_FAILED: {
         int n = snprintf(out, cap, "send_failed %u..%u %s", a->id, a->a, ll_error_name(a->b));
@@ -119,16 +176,17 @@ static void drain(run *r) {
     const ll_action *a;
     r->n_actual = 0;
     while ((a = ll_next_action(r->core))) {
-        if (a->type == LL_ACT_DELIVER && !ll_get(r->core, LL_CFG_resource_mode) && a->t_len < 60) {
-            char k[64];
+        if (a->type == LL_ACT_DELIVER && !ll_get(r->core, LL_CFG_resource_mode) && a->t_len < 60 && a->b < LL_SUBS_MAX) {
+            char k[64], *last = r->last_cursor[a->b];
             memcpy(k, a->t, a->t_len);
             k[a->t_len] = 0;
-            if (r->last_cursor[0] && !cursor_less(r->last_cursor, k))
-                fail(r, r->input_line, "invariant: delivered %s after %s", k, r->last_cursor);
-            strcpy(r->last_cursor, k);
+            if (last[0] && !cursor_less(last, k)) fail(r, r->input_line, "invariant: delivered %s after %s", k, last);
+            strcpy(last, k);
         }
-        if (a->type == LL_ACT_RESET) r->last_cursor[0] = 0;
-        if (r->n_actual < MAX_LINES) render(a, r->data, r->n_data, r->actual[r->n_actual++], LINE);
+        if (a->type == LL_ACT_RESET && a->a < LL_SUBS_MAX) r->last_cursor[a->a][0] = 0;
+        if (a->type == LL_ACT_REFUSED) r->subs &= ~(1u << a->a);
+        if (a->type == LL_ACT_SPLIT) r->subs &= ~a->a;
+        if (r->n_actual < MAX_LINES) render(r->core, r->subs, a, r->data, r->n_data, r->actual[r->n_actual++], LINE);
         else fail(r, r->input_line, "more than %s actions%s", "64", "");
     }
 }
@@ -166,12 +224,53 @@ static unsigned cfg_field(const char *name) {
     return LL_CFG_COUNT;
 }
 
+/* A poll-of-all answer written as its sections: "#<i> <a stream's v1 poll body>" (decoded
+ * as the shim decodes it), "#<i> ~<cursor>" (a reset) or "#<i> !<code> <message>" (an
+ * error), the parts separated by " | "; turned into the lines ll_http_response takes, the
+ * messages numbered across the sections, as js/protocol.mjs does. */
+static void sections(run *r, ll_core *c, uint32_t id, uint32_t status, int32_t retry_after, uint32_t interval,
+                     uint32_t long_poll, char *text) {
+    static char lines[LINE * 4];
+    static dec_span data[256];
+    size_t o = 0, n_data = 0;
+    uint32_t depth = 0;
+    dec_body bodies[LL_SUBS_MAX];
+    int nb = 0, i;
+    char *part = text, *next;
+    for (; part && *part; part = next) {
+        char *sp;
+        next = strstr(part, " | ");
+        if (next) *next = 0, next += 3;
+        sp = strchr(part, ' ');
+        if (!sp) break;
+        *sp++ = 0;
+        o += (size_t)snprintf(lines + o, sizeof lines - o, "%s%s\n", o ? "\n" : "", part); /* #<i> */
+        if (*sp == '~' || *sp == '!') {
+            o += (size_t)snprintf(lines + o, sizeof lines - o, "%s", sp);
+            continue;
+        }
+        dec_body_decode(sp, strlen(sp), &bodies[nb]);
+        if (bodies[nb].depth + 2 > depth) depth = bodies[nb].depth + 2;
+        memcpy(lines + o, bodies[nb].lines, bodies[nb].lines_len);
+        o += bodies[nb].lines_len;
+        for (i = 0; i < (int)bodies[nb].count && n_data < 256; i++) data[n_data++] = bodies[nb].data[i];
+        nb++;
+    }
+    r->data = data;
+    r->n_data = n_data;
+    ll_http_response(c, r->now, id, status, retry_after, interval, long_poll, "", 0, (uint32_t)o, depth, lines, o);
+    drain(r);
+    r->n_data = 0;
+    for (i = 0; i < nb; i++) dec_body_free(&bodies[i]);
+}
+
 static void do_input(run *r, char *rest, int line) {
     ll_core *c = r->core;
     unsigned long long now = r->now;
     char *cmd = word(&rest);
     if (!strcmp(cmd, "start")) {
         int visible = !strstr(rest, "hidden"), online = !strstr(rest, "offline");
+        r->subs = 1;
         int rc = ll_start(c, now, visible, online);
         if (rc) {
             snprintf(r->actual[r->n_actual++], LINE, "returns %s field=%s", ll_error_name((uint32_t)rc),
@@ -222,6 +321,10 @@ static void do_input(run *r, char *rest, int line) {
             while (*body == ' ') body++;
         }
         validator = etag[0] ? etag : modified;
+        if (!strncmp(body, "sections ", 9)) { /* a poll of all: sections() */
+            sections(r, c, id, status, retry_after, interval, long_poll, body + 9);
+            return;
+        }
         if (!strncmp(body, "<<", 2)) {
             n = (size_t)atol(body + 2);
             big = malloc(n + 1);
@@ -270,8 +373,22 @@ static void do_input(run *r, char *rest, int line) {
         ll_fallback_remembered(c, now);
     } else if (!strcmp(cmd, "ws_unavailable")) {
         ll_ws_unavailable(c, now);
-    } else if (!strcmp(cmd, "send")) {
-        int32_t rc = ll_send(c, now, 0, (size_t)atol(word(&rest)));
+    } else if (!strcmp(cmd, "subscribe")) { /* subscribe <i> [cursor] */
+        uint32_t i = (uint32_t)atoi(word(&rest));
+        char *k = word(&rest);
+        int rc = ll_subscribe(c, now, i, k, strlen(k));
+        if (!rc) r->subs |= 1u << i;
+        drain(r);
+        if (rc && r->n_actual < MAX_LINES) snprintf(r->actual[r->n_actual++], LINE, "returns %s", ll_error_name((uint32_t)rc));
+        return;
+    } else if (!strcmp(cmd, "unsubscribe")) {
+        uint32_t i = (uint32_t)atoi(word(&rest));
+        r->subs &= ~(1u << i);
+        ll_unsubscribe(c, now, i);
+    } else if (!strcmp(cmd, "send")) { /* send <len> [#<sub>] */
+        size_t len = (size_t)atol(word(&rest));
+        char *sub = word(&rest);
+        int32_t rc = ll_send(c, now, sub[0] == '#' ? (uint32_t)atoi(sub + 1) : 0, len);
         drain(r);
         if (r->n_actual < MAX_LINES) {
             if (rc > 0) snprintf(r->actual[r->n_actual++], LINE, "returns %d", rc);
@@ -307,9 +424,11 @@ static void do_check(run *r, char *rest, int line) {
     } else if (!strcmp(what, "state")) {
         snprintf(buf, sizeof buf, "%s %s", ll_state_name(ll_state(r->core)), ll_transport_name(ll_transport(r->core)));
         if (strcmp(buf, rest)) fail(r, line, "state %s, expected %s", buf, rest);
-    } else if (!strcmp(what, "cursor")) {
-        uint32_t n;
-        const char *k = ll_cursor(r->core, &n);
+    } else if (!strcmp(what, "cursor")) { /* cursor [#<i>] <cursor> */
+        uint32_t n, sub = 0;
+        const char *k;
+        if (rest[0] == '#') sub = (uint32_t)atoi(word(&rest) + 1);
+        k = ll_sub_cursor(r->core, sub, &n);
         snprintf(buf, sizeof buf, "%.*s", (int)n, k);
         if (strcmp(buf, rest)) fail(r, line, "cursor %s, expected %s", buf, rest);
     } else if (!strcmp(what, "interval") || !strcmp(what, "rtt")) {
