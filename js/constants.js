@@ -4,6 +4,10 @@
 
 export const SUBPROTOCOL = "lifeline.v1";
 export const BEAT_QUERY = "beat=1";
+export const SUBPROTOCOL_V2 = "lifeline.v2";
+export const POLL_PARAM = "s";
+export const POLL_SEPARATOR = "~";
+export const SUBS_MAX = 32;
 
 export const STATES = ["idle","connecting","open","reconnecting","paused","offline","closed"];
 export const STATE_IDLE = 0;
@@ -71,16 +75,18 @@ export const ERR_BAD_CONFIG = 15;
 export const ERR_BAD_STATE = 16;
 export const ERR_BAD_CURSOR = 17;
 
-export const FRAMES = ["msg","hello","ping","ack","reset","error","beat","other","bad"];
+export const FRAMES = ["msg","hello","ping","ack","reset","error","subd","refused","beat","other","bad"];
 export const FRAME_MSG = 0;
 export const FRAME_HELLO = 1;
 export const FRAME_PING = 2;
 export const FRAME_ACK = 3;
 export const FRAME_RESET = 4;
 export const FRAME_ERROR = 5;
-export const FRAME_BEAT = 6;
-export const FRAME_OTHER = 7;
-export const FRAME_BAD = 8;
+export const FRAME_SUBD = 6;
+export const FRAME_REFUSED = 7;
+export const FRAME_BEAT = 8;
+export const FRAME_OTHER = 9;
+export const FRAME_BAD = 10;
 
 export const OUT_FRAMES = ["send","ping","pong","beat"];
 export const OUT_SEND = 0;
@@ -93,7 +99,7 @@ export const FAIL_NETWORK = 0;
 export const FAIL_TIMEOUT = 1;
 
 // Actions: names, and each one's fields as {name: word offset in the ll_action} (js/loader.mjs).
-export const ACTIONS = ["none","ws_open","ws_send","ws_close","poll","post","fetch_cancel","deliver","state","error","reset","ack","send_failed","remember_fallback","forget_fallback"];
+export const ACTIONS = ["none","ws_open","ws_send","ws_close","poll","post","fetch_cancel","deliver","state","error","reset","ack","send_failed","remember_fallback","forget_fallback","ws_sub","ws_unsub","refused","split"];
 export const ACT_NONE = 0;
 export const ACT_WS_OPEN = 1;
 export const ACT_WS_SEND = 2;
@@ -109,7 +115,11 @@ export const ACT_ACK = 11;
 export const ACT_SEND_FAILED = 12;
 export const ACT_REMEMBER_FALLBACK = 13;
 export const ACT_FORGET_FALLBACK = 14;
-export const ACTION_FIELDS = [, {socket: 1, cursor: 7}, {socket: 1, frame: 2, send: 3}, {socket: 1, code: 2, reason: 4}, {request: 1, timeout: 2, wait: 3, cursor: 7}, {request: 1, timeout: 2, send: 3}, {request: 1}, {index: 2, body: 5, cursor: 7}, {state: 2, transport: 3, reason: 4}, {code: 2, status: 3, reason: 4, message: 5, serverCode: 7}, {from: 5, to: 7}, {send: 1}, {first: 1, last: 2, code: 3, status: 4, message: 5, serverCode: 7}, {ttl: 2}, ,];
+export const ACT_WS_SUB = 15;
+export const ACT_WS_UNSUB = 16;
+export const ACT_REFUSED = 17;
+export const ACT_SPLIT = 18;
+export const ACTION_FIELDS = [, {socket: 1, sub: 2, cursor: 7}, {socket: 1, frame: 2, send: 3, sub: 4}, {socket: 1, code: 2, reason: 4}, {request: 1, timeout: 2, wait: 3, sub: 4, cursor: 7}, {request: 1, timeout: 2, send: 3, sub: 4}, {request: 1}, {index: 2, sub: 3, body: 5, cursor: 7}, {state: 2, transport: 3, reason: 4}, {code: 2, status: 3, reason: 4, message: 5, serverCode: 7}, {sub: 2, from: 5, to: 7}, {send: 1}, {first: 1, last: 2, code: 3, status: 4, message: 5, serverCode: 7}, {ttl: 2}, , {socket: 1, subs: 2}, {socket: 1, sub: 2}, {sub: 2, status: 3, message: 5, serverCode: 7}, {subs: 2}];
 
 // Config fields (ll_set field = index): names, option names, defaults, [min, max].
 export const CONFIG = ["resource_mode","websocket","start_on_polling","start_race_delay","race_delay","ws_timeout","ping_idle","pong_timeout_min","pong_timeout_max","flap_window","flap_limit","probe_min","probe_max","min_interval","max_interval","interval_growth","long_poll_wait","request_timeout","backoff_base","backoff_max","hidden_grace","hidden_interval","fallback_ttl","max_message_bytes","max_depth","max_sends","refusal_limit"];

@@ -2,7 +2,7 @@
 // inputs. The core owns timeouts (it cancels and reports); a cancelled request sends no
 // input.
 import { FAIL_NETWORK } from './constants.js';
-import { body as decodeBody, postBody, withQuery } from './protocol.mjs';
+import { body as decodeBody, bodyAll, postBody, withQuery } from './protocol.mjs';
 
 /** A header's value as a whole number, or -1 (absent, or not digits only). */
 function wholeNumber(value) {
@@ -52,7 +52,7 @@ async function readBody(response, max) {
 export function http({ fetch, url, max, cache, conditional, body, stats }, feed) {
     const requests = new Map(),
         last = {};
-    const go = async (id, post, send, target) => {
+    const go = async (id, post, send, target, index) => {
         const abort = new AbortController(),
             headers = {},
             init = { headers, signal: abort.signal };
@@ -81,7 +81,8 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
             const bytes = await readBody(response, max);
             stats.bytesIn += bytes.length;
             // resource mode (cache or conditional) takes the bytes; the protocol, what they hold
-            const [args, msgs] = cache || conditional ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
+            const [args, msgs] =
+                cache || conditional ? [[bytes.length, 0, bytes]] : index ? bodyAll(bytes, bytes.length, index) : decodeBody(bytes, bytes.length);
             if (mine()) {
                 requests.delete(id);
                 feed('ll_http_response', [id, response.status, ...responseHead(header), ...args], null, msgs);
@@ -96,10 +97,13 @@ export function http({ fetch, url, max, cache, conditional, body, stats }, feed)
         }
     };
     return {
-        /** A GET resuming after `cursor` (empty: from now), a long poll when wait > 0 (POLL). */
-        poll: (request, cursor, wait) => go(request, false, 0, withQuery(url, cursor, wait)),
-        /** A POST of send id `send` (POST). */
-        post: (request, send) => go(request, true, send, url),
+        /** A GET of the stream URL `target` (default: the instance's) resuming after `cursor`
+         *  (empty: from now), a long poll when wait > 0 (POLL). */
+        poll: (request, cursor, wait, target = url) => go(request, false, 0, withQuery(target, cursor, wait)),
+        /** v2: the poll of many streams at `target`; index: stream name -> subscription. */
+        pollAll: (request, target, index) => go(request, false, 0, target, index),
+        /** A POST of send id `send` to the stream URL `target` (POST). */
+        post: (request, send, target = url) => go(request, true, send, target),
         cancel(request) {
             requests.get(request)?.abort();
             requests.delete(request);

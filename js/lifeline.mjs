@@ -28,6 +28,11 @@ import {
     ACT_WS_CLOSE,
     ACT_WS_OPEN,
     ACT_WS_SEND,
+    ACT_WS_SUB,
+    ACT_WS_UNSUB,
+    ACT_REFUSED,
+    ACT_SPLIT,
+    SUBS_MAX,
     CFG_max_message_bytes,
     CFG_resource_mode,
     CFG_websocket,
@@ -44,7 +49,7 @@ import {
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
-import { clientFrame, isCursor, withQuery } from './protocol.mjs';
+import { clientFrame, isCursor, pollAllUrl, subFrame, withQuery } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { listen, page } from './page.mjs';
@@ -83,7 +88,26 @@ const SHIM_OPTIONS = {
     json: BOOLEAN,
     conditionalHeaders: BOOLEAN,
     share: BOOLEAN,
+    multiplex: BOOLEAN,
 };
+
+/** Connections by endpoint (protocol v2, server/DESIGN.md): key -> the instance whose core
+ *  carries its riders' streams too. A key whose server speaks v1 stays, as null: it pools
+ *  no more. */
+const pools = new Map();
+const ids = new WeakMap();
+let lastId = 0;
+/** An object's identity as a number (0: none), for the pool's key. */
+const idOf = (v) => (v && (typeof v == 'object' || typeof v == 'function') ? ids.get(v) ?? (ids.set(v, ++lastId), lastId) : 0);
+
+/** A stream URL's endpoint (<scheme>://<host><prefix>/, its query kept) and stream name. */
+function endpointOf(url) {
+    const u = new URL(url),
+        at = u.pathname.lastIndexOf('/'),
+        stream = u.pathname.slice(at + 1);
+    u.pathname = u.pathname.slice(0, at + 1);
+    return stream && { endpoint: u.href, stream };
+}
 
 /** A send's rejection: code is the core's error name; a server's refusal also carries the
  *  HTTP status (a POST) or the server's own code and message (a rejecting ack). */
@@ -146,6 +170,15 @@ export class Lifeline extends EventTarget {
     #mine = new Map(); // this tab's sends until settled: n -> [JSON text, settle(failure)]
     #n = 0;
     #view = { state: 'idle', transport: 'none', reason: 'none', cursor: null };
+    // Multiplexing (protocol v2): a host runs the core; riders are its other streams, each a
+    // subscription of the core's table (the host's own is 0)
+    #host; // a rider's host
+    #sub = 0; // this instance's subscription in its core
+    #riders = []; // a host's riders: subscription -> {l: instance, stream, url, cursor}
+    #key; // a host's key in pools
+    #endpoint; // its <prefix>/ URL
+    #stream; // its stream's name
+    #gone; // a host the app closed while riders ride on its core
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
 
     /** Plain resource mode: polls any URL that sends ETag or Last-Modified. */
@@ -189,6 +222,19 @@ export class Lifeline extends EventTarget {
                         return new Promise((release) => ((early.release = release), this.#start(1)));
                     })),
             );
+        // Instances of one page on one endpoint share one connection (protocol v2), unless
+        // `multiplex: false`, in resource mode, or in a tab group (tabs share per URL)
+        const ep = !resource && !group && options.multiplex !== false && endpointOf(url);
+        const key =
+            ep &&
+            [ep.endpoint, fields.join(' '), ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf)].join(
+                ' ',
+            );
+        const host = key && pools.get(key);
+        const riding = host?.#adopt(this, ep.stream, cursor, url);
+        if (key && !pools.has(key)) pools.set(key, (this.#key = key) && this);
+        this.#endpoint = ep?.endpoint;
+        this.#stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
         this.#resource = resource;
         this.#json = resource && options.json;
@@ -216,7 +262,6 @@ export class Lifeline extends EventTarget {
                 // (an ack's id is the frame's fifth field)
                 io.ws = websocket(
                     WebSocket,
-                    url.replace(/^http/, 'ws'),
                     (name, args, k, msgs) => (name == 'll_ws_frame' && (args[5] = (args[5] - base) >>> 0), feed(name, args, k, msgs)),
                     this.#stats,
                 );
@@ -261,6 +306,8 @@ export class Lifeline extends EventTarget {
                     this.#feed = drive;
                     this.#io = io;
                     io.on = on;
+                    // the riders that came while the core was not running yet
+                    this.#riders.forEach((r, i) => r && (this.#subscribe(i, r.cursor), r.l.#open()));
                 });
                 // a fallback remembered for this URL, read once the start's socket exists (the
                 // storage's first read takes milliseconds): polls serve, a probe comes later
@@ -313,7 +360,11 @@ export class Lifeline extends EventTarget {
                 );
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
-        this.#start(!group);
+        if (riding) {
+            // a rider starts in the host's state; its own core only if the server splits it off
+            const { state, transport, reason } = host.#view;
+            if (state != 'idle') this.#apply('statechange', { state, transport, reason });
+        } else this.#start(!group);
         synchronous = false;
         constructed = 1;
         queueMicrotask(() => this.#open());
@@ -329,14 +380,23 @@ export class Lifeline extends EventTarget {
     get cursor() {
         // read between drains only: inside one it would move the core's text under an action
         later(() => {
-            if (this.#io?.on && this.#core) this.#view.cursor = this.#runtime.cursor(this.#core) || null;
+            const host = this.#host || this;
+            if (host.#io?.on && host.#core && !this.#gone && !this.#closed) this.#view.cursor = host.#runtime.cursor(host.#core, this.#sub) || null;
         });
         return this.#view.cursor;
     }
     get stats() {
-        const x = this.#runtime?.x,
-            core = this.#core;
-        return { ...this.#stats, interval: core ? x.ll_interval(core) : 0, rtt: core ? x.ll_rtt(core) : 0, tabs: this.#group?.tabs ?? 1 };
+        // a rider: the connection's counts are its host's, the messages its own
+        const host = this.#host || this,
+            x = host.#runtime?.x,
+            core = host.#core;
+        return {
+            ...host.#stats,
+            messages: this.#stats.messages,
+            interval: core ? x.ll_interval(core) : 0,
+            rtt: core ? x.ll_rtt(core) : 0,
+            tabs: this.#group?.tabs ?? 1,
+        };
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
     get role() {
@@ -363,12 +423,48 @@ export class Lifeline extends EventTarget {
         if (!settle) return;
         if (this.#closed) return settle(sendError('closed'));
         if (this.#group?.role == 'follower') return this.#group.send(n, text);
+        if (this.#host) return this.#host.#toCore(text, settle, this.#sub);
         this.#toCore(text, settle);
     }
 
-    /** Queue a send in the running core; settle(failure) when it is acked or fails. */
-    #toCore(text, settle) {
-        later(() => this.#feed('ll_send', [bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
+    /** Queue a send (of subscription `sub`) in the running core; settle(failure) when it is
+     *  acked or fails. */
+    #toCore(text, settle, sub = 0) {
+        later(() =>
+            this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))),
+        );
+    }
+
+    /** A rider joins: its stream is subscription i of this host's core (false: no room, or
+     *  this host is closing). */
+    #adopt(rider, stream, cursor, url) {
+        let i = 1;
+        while (this.#riders[i]) i++;
+        if (this.#closed || i >= SUBS_MAX) return false;
+        this.#riders[i] = { l: rider, stream, url, cursor };
+        rider.#host = this;
+        rider.#sub = i;
+        if (this.#core) this.#subscribe(i, cursor);
+        return true;
+    }
+
+    #subscribe(i, cursor) {
+        later(() => this.#feed('ll_subscribe', [i, cursor ?? '']));
+    }
+
+    /** Subscription i leaves the core; the last one closes the connection (a host the app
+     *  closed ran only for its riders). */
+    #release(i) {
+        if (i) this.#riders[i] = 0;
+        if (this.#core) later(() => this.#feed('ll_unsubscribe', [i]));
+        if (this.#gone && !this.#riders.some(Boolean)) this.#end();
+    }
+
+    /** This host's connection ends: the core closes, the pool forgets it. */
+    #end() {
+        if (pools.get(this.#key) == this) pools.delete(this.#key);
+        this.#closed = true;
+        if (this.#core) this.#halt(1);
     }
 
     /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
@@ -394,10 +490,20 @@ export class Lifeline extends EventTarget {
 
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
-        if (this.#closed) return;
+        if (this.#closed || this.#gone) return;
         this.#open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
         this.#letGo(); // (or leads still without share.mjs)
+        const host = this.#host;
+        if (host || this.#riders.some(Boolean)) {
+            // a rider leaves its host's core; a host with riders keeps the core for them
+            if (host) ((this.#closed = true), (this.#host = 0), host.#release(this.#sub));
+            else ((this.#gone = true), this.#release(0));
+            this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 }, this);
+            for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
+            return;
+        }
+        if (pools.get(this.#key) == this) pools.delete(this.#key);
         this.#closed = true;
         if (this.#core) this.#halt(1);
         else if (this.#view.state != 'closed') {
@@ -441,7 +547,7 @@ export class Lifeline extends EventTarget {
     /** Open the gate once the core started (or never will). Called only after the
      *  constructor returned: at a microtask, an API call or an adapter event. */
     #open() {
-        if (!this.#gate || !(this.#core || this.#closed)) return;
+        if (!this.#gate || !((this.#host || this).#core || this.#closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
         for (const f of waiting) f();
@@ -476,21 +582,52 @@ export class Lifeline extends EventTarget {
     }
 
     /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
-     *  input being drained (a DELIVER's index names one). */
-    #act(action, msgs, io) {
+     *  input being drained (a DELIVER's index names one). A host routes what concerns one
+     *  subscription to its instance, and what concerns the connection to every instance
+     *  (`only`: to that one). */
+    #act(action, msgs, io, only) {
         // a core that no longer runs for the tab only closes what it had open
         if (!io.on && action.type != ACT_WS_CLOSE && action.type != ACT_FETCH_CANCEL) return;
+        const riders = this.#riders,
+            rt = this.#runtime,
+            core = this.#core,
+            sub = action.sub,
+            target = (i) => (i ? riders[i]?.l : this.#gone ? null : this),
+            everyone = only ? [only] : [target(0), ...riders.map((r) => r?.l)].filter(Boolean),
+            urlOf = (i) => (i ? riders[i]?.url : io.url),
+            streamOf = (i) => (i ? riders[i]?.stream : this.#stream),
+            // the subscriptions of a mask (all: the whole table) as [i, stream, cursor]
+            table = (mask) =>
+                [...Array(SUBS_MAX).keys()]
+                    .filter((i) => (mask == null ? target(i) : mask >> i & 1))
+                    .map((i) => [i, streamOf(i), rt.cursor(core, i)]);
         switch (action.type) {
             case ACT_WS_OPEN:
-                return io.ws.open(action.socket, action.cursor);
+                return io.ws.open(action.socket, urlOf(sub), action.cursor);
             case ACT_WS_SEND:
-                return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0]));
+                return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0], sub));
+            case ACT_WS_SUB:
+                return io.ws.send(action.socket, subFrame(table(action.subs).map(([i, stream, cursor]) => [i + 1, stream, cursor])));
+            case ACT_WS_UNSUB:
+                return io.ws.send(action.socket, `{"type":"unsub","s":${sub + 1}}`);
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
-            case ACT_POLL:
-                return io.http.poll(action.request, action.cursor, action.wait);
+            case ACT_POLL: {
+                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, urlOf(sub));
+                const all = table(),
+                    index = new Map(all.map(([i, stream]) => [stream, i]));
+                return io.http.pollAll(
+                    action.request,
+                    pollAllUrl(
+                        this.#endpoint,
+                        all.map(([, stream, cursor]) => [stream, cursor]),
+                        action.wait,
+                    ),
+                    index,
+                );
+            }
             case ACT_POST:
-                return io.http.post(action.request, io.id(action.send));
+                return io.http.post(action.request, io.id(action.send), urlOf(sub));
             case ACT_FETCH_CANCEL:
                 return io.http.cancel(action.request);
             case ACT_DELIVER: {
@@ -503,24 +640,28 @@ export class Lifeline extends EventTarget {
                         return this.#apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
                     }
                 }
-                return this.#apply('message', { data, cursor: action.cursor });
+                return target(sub)?.#apply('message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
-                return this.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
+                for (const l of everyone)
+                    l.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
+                return;
             case ACT_ERROR: {
                 // an HTTP answer's own words come with the input (protocol.mjs: body)
                 const server = action.status && msgs?.server;
-                return this.#apply('error', {
-                    code: ERRORS[action.code],
-                    reason: REASONS[action.reason],
-                    status: action.status,
-                    message: action.message || (action.status ? httpMessage(action.status, io.url, server) : ERRORS[action.code]),
-                    serverCode: action.serverCode || server?.code || '',
-                });
+                for (const l of everyone)
+                    l.#apply('error', {
+                        code: ERRORS[action.code],
+                        reason: REASONS[action.reason],
+                        status: action.status,
+                        message: action.message || (action.status ? httpMessage(action.status, io.url, server) : ERRORS[action.code]),
+                        serverCode: action.serverCode || server?.code || '',
+                    });
+                return;
             }
             case ACT_RESET:
-                return this.#apply('reset', { from: action.from, to: action.to });
+                return target(sub)?.#apply('reset', { from: action.from, to: action.to });
             case ACT_ACK:
                 return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED: {
@@ -531,6 +672,25 @@ export class Lifeline extends EventTarget {
                     sendError(ERRORS[action.code], action.status, action.serverCode || server?.code || '', action.message || server?.message || ''),
                 );
             }
+            case ACT_REFUSED: {
+                // the server refused this stream (v2): that instance errors and closes, as a
+                // v1 URL refused again and again does; the others ride on
+                const l = target(sub);
+                l?.#apply('error', { code: 'server_error', reason: 'refused', status: 0, message: action.message || action.serverCode, serverCode: action.serverCode });
+                return l?.#apply('statechange', { state: 'closed', transport: 'none', reason: 'refused' });
+            }
+            case ACT_SPLIT:
+                // a server of v1: these riders run connections of their own from their cursors,
+                // and this endpoint pools no more
+                if (pools.get(this.#key) == this) pools.set(this.#key, null);
+                for (const [i] of table(action.subs)) {
+                    const l = riders[i].l;
+                    riders[i] = 0;
+                    l.#host = 0;
+                    l.#sub = 0;
+                    l.#start(1);
+                }
+                return;
             case ACT_REMEMBER_FALLBACK:
                 return this.#store.remember(action.ttl);
             case ACT_FORGET_FALLBACK:

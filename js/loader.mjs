@@ -80,8 +80,9 @@ export function layout(inst) {
             }
             return action;
         },
-        cursor(core) {
-            const p = x.ll_cursor(core, rt.out);
+        /** Subscription `sub`'s cursor (0: the first's); '' for none. */
+        cursor(core, sub = 0) {
+            const p = x.ll_sub_cursor(core, sub, rt.out);
             return dec.decode(view().subarray(p, p + u32[rt.out >> 2]));
         },
     };

@@ -2,7 +2,21 @@
 // (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
 // names which message of the input to hand over. tests/native/decode.c applies the same
 // rules for the native tests.
-import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_BEAT, FRAME_HELLO, FRAME_MSG, FRAME_OTHER, OUT_BEAT, OUT_FRAMES, OUT_SEND } from './constants.js';
+import {
+    FRAMES,
+    FRAME_ACK,
+    FRAME_BAD,
+    FRAME_BEAT,
+    FRAME_HELLO,
+    FRAME_MSG,
+    FRAME_OTHER,
+    OUT_BEAT,
+    OUT_FRAMES,
+    OUT_SEND,
+    POLL_PARAM,
+    POLL_SEPARATOR,
+    SUBS_MAX,
+} from './constants.js';
 import { bytes } from './loader.mjs';
 
 const decoder = new TextDecoder();
@@ -58,9 +72,24 @@ export function withQuery(url, cursor, wait, extra) {
 }
 
 /** A frame the client sends (WS_SEND): LL_OUT_SEND carries send id `send` with `data` (the
- *  app's JSON text); a beat is an empty frame; the others are {"type":"ping"} / {"type":"pong"}. */
-export const clientFrame = (frame, send, data) =>
-    frame == OUT_SEND ? `{"type":"send","id":${send},"data":${data}}` : frame == OUT_BEAT ? '' : `{"type":"${OUT_FRAMES[frame]}"}`;
+ *  app's JSON text; on a v2 socket, `s` its subscription); a beat is an empty frame; the
+ *  others are {"type":"ping"} / {"type":"pong"}. */
+export const clientFrame = (frame, send, data, s) =>
+    frame == OUT_SEND
+        ? `{"type":"send",${s ? `"s":${s},` : ''}"id":${send},"data":${data}}`
+        : frame == OUT_BEAT
+          ? ''
+          : `{"type":"${OUT_FRAMES[frame]}"}`;
+
+/** v2: the subscribe frame of [s, stream, cursor] entries (cursor '': from now). */
+export const subFrame = (entries) => JSON.stringify({ type: 'sub', subs: entries.map(([s, stream, cursor]) => [s, stream, cursor || null]) });
+
+/** v2: the poll of many streams, `endpoint` (<prefix>/, with the streams' query) naming
+ *  each [stream, cursor] — written by hand: URLSearchParams would escape the separator. */
+export function pollAllUrl(endpoint, entries, wait) {
+    const names = entries.map(([stream, cursor]) => POLL_PARAM + '=' + stream + (cursor ? POLL_SEPARATOR + cursor : ''));
+    return withQuery(endpoint, '', wait, names.join('&'));
+}
 
 /** The body of a POST (a send by HTTP). */
 export const postBody = (send, data) => `{"id":${send},"data":${data}}`;
@@ -79,7 +108,45 @@ export function frame(data) {
     // an ack's id (above 2^32: no send has it); a hello's beat
     const n = type == FRAME_HELLO ? frame.beat : frame?.id;
     const id = Number.isInteger(n) && n >= 0 && n < 2 ** 32 ? n : 0;
-    return [[type, size, depth(value), frame?.cursor ?? '', id, frame?.message ?? '', code ?? ''], [frame]];
+    // v2: the frame's subscription (1 to SUBS_MAX, else 0); a hello's version
+    const s = type == FRAME_HELLO ? frame.v : frame?.s;
+    const sub = Number.isInteger(s) && s > 0 && s <= SUBS_MAX ? s : 0;
+    return [[type, size, depth(value), frame?.cursor ?? '', id, frame?.message ?? '', code ?? '', sub], [frame]];
+}
+
+/** The cursor lines of one stream's answer (a v1 poll body, or an entry of a v2 one), its
+ *  messages appended to `messages`. */
+function streamLines(object, messages) {
+    const own = object?.messages || [];
+    // the body's cursor, then each message's (an element that is no message: an empty line)
+    const elementLine = (element) => {
+        const message = protocolObject(element);
+        return message && 'data' in message ? cursorLine(message.cursor) : '';
+    };
+    messages.push(...own);
+    return object ? [cursorLine(object.cursor), ...own.map(elementLine)].join('\n') : '';
+}
+
+/** v2: the answer to a poll of many streams (`index`: stream name -> subscription), as
+ *  sections for the core: "#<i>" then the stream's lines, or "~<cursor>" (a reset), or
+ *  "!<code> <message>" (an error); the messages numbered across the body. */
+export function bodyAll(bodyBytes, size, index) {
+    const value = parse(decoder.decode(bodyBytes)),
+        streams = value?.streams,
+        messages = [],
+        lines = [];
+    messages.server = { code: value?.error ?? '', message: value?.message ?? '' };
+    if (streams && typeof streams == 'object')
+        for (const name in streams) {
+            const i = index.get(name),
+                entry = protocolObject(streams[name]);
+            if (i == null) continue;
+            lines.push('#' + i);
+            if (typeof entry?.reset == 'string') lines.push('~' + cursorLine(entry.reset));
+            else if (entry?.error) lines.push(`!${entry.error} ${String(entry.message ?? '').replace(/\n/g, ' ')}`);
+            else lines.push(streamLines(entry, messages));
+        }
+    return [[size, depth(value), lines.join('\n')], messages];
 }
 
 /** A protocol poll body of `size` bytes: the args of ll_http_response after the validator
@@ -88,14 +155,9 @@ export function frame(data) {
  *  `server`, for the error event and a refused send. */
 export function body(bodyBytes, size) {
     const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)),
-        object = protocolObject(value);
-    const messages = object?.messages || [];
+        object = protocolObject(value),
+        messages = [];
+    const lines = streamLines(object, messages);
     messages.server = { code: object?.error ?? '', message: object?.message ?? '' };
-    // the body's cursor, then each message's (an element that is no message: an empty line)
-    const elementLine = (element) => {
-        const message = protocolObject(element);
-        return message && 'data' in message ? cursorLine(message.cursor) : '';
-    };
-    const lines = object ? [cursorLine(object.cursor), ...messages.map(elementLine)].join('\n') : '';
     return [[size, depth(value), lines], messages];
 }

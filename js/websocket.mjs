@@ -1,15 +1,16 @@
 // websocket.mjs — the WebSocket adapter: WS_OPEN / WS_SEND / WS_CLOSE actions in, socket
 // events out as inputs. A socket the core closed is detached: nothing it does later
 // reaches the core. An error event needs no input: browsers follow it with a close.
-import { BEAT_QUERY, SUBPROTOCOL } from './constants.js';
+import { BEAT_QUERY, SUBPROTOCOL, SUBPROTOCOL_V2 } from './constants.js';
 import { frame, withQuery } from './protocol.mjs';
 
-export function websocket(WS, url, feed, stats) {
+export function websocket(WS, feed, stats) {
     const socks = new Map();
     return {
-        /** Open socket `id`, resuming after `cursor` (empty: from now). */
-        open(id, cursor) {
-            const ws = new WS(withQuery(url, cursor, 0, BEAT_QUERY), SUBPROTOCOL);
+        /** Open socket `id` to the stream URL `url`, resuming after `cursor` (empty: from
+         *  now); a server of protocol v2 may carry more streams on it. */
+        open(id, url, cursor) {
+            const ws = new WS(withQuery(url.replace(/^http/, 'ws'), cursor, 0, BEAT_QUERY), [SUBPROTOCOL_V2, SUBPROTOCOL]);
             const on = (name, f) => (ws['on' + name] = (e) => socks.get(id) == ws && f(e));
             socks.set(id, ws);
             stats.wsOpened++;

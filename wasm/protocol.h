@@ -5,6 +5,11 @@
 
 /* The WebSocket subprotocol of the wire protocol (WS_OPEN). */
 #define LL_SUBPROTOCOL "lifeline.v1"
+/* Protocol v2 (protocol/v2.json): its subprotocol (offered first), and how a poll of
+ * many streams names each: <LL_POLL_PARAM>=<name>[<LL_POLL_SEPARATOR><cursor>]. */
+#define LL_SUBPROTOCOL_V2 "lifeline.v2"
+#define LL_POLL_PARAM "s"
+#define LL_POLL_SEPARATOR "~"
 /* The largest send id a server acks (ids are JavaScript safe integers). */
 #define LL_SEND_ID_MAX 9007199254740991ULL
 /* Server beats (grammar "beat"): the query a WebSocket URL asks for them with, and
