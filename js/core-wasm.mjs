@@ -23,7 +23,8 @@ function inlined(text) {
         if (c == escape && (c = bytes[++i]) != escape) c += 128;
         bytes[n++] = c;
     }
-    for (let i = 1; i < n; i++) bytes[i - 1] = bytes[i] ^ bytes[0];
+    const key = bytes[0];
+    for (let i = 1; i < n; i++) bytes[i - 1] = bytes[i] ^ key;
     return bytes.subarray(0, n - 1);
 }
 

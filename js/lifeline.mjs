@@ -98,7 +98,7 @@ const pools = new Map();
 const ids = new WeakMap();
 let lastId = 0;
 /** An object's identity as a number (0: none), for the pool's key. */
-const idOf = (v) => (v && (typeof v == 'object' || typeof v == 'function') ? ids.get(v) ?? (ids.set(v, ++lastId), lastId) : 0);
+const idOf = (v) => (v && (typeof v == 'object' || typeof v == 'function') ? (ids.get(v) ?? (ids.set(v, ++lastId), lastId)) : 0);
 
 /** A stream URL's endpoint (<scheme>://<host><prefix>/, its query kept) and stream name. */
 function endpointOf(url) {
@@ -227,12 +227,13 @@ export class Lifeline extends EventTarget {
         const ep = !resource && !group && options.multiplex !== false && endpointOf(url);
         const key =
             ep &&
-            [ep.endpoint, fields.join(' '), ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf)].join(
-                ' ',
-            );
-        const host = key && pools.get(key);
+            [
+                ep.endpoint,
+                fields.join(' '),
+                ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf),
+            ].join(' ');
+        const host = key ? pools.get(key) : null;
         const riding = host?.#adopt(this, ep.stream, cursor, url);
-        if (key && !pools.has(key)) pools.set(key, (this.#key = key) && this);
         this.#endpoint = ep?.endpoint;
         this.#stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
@@ -364,7 +365,11 @@ export class Lifeline extends EventTarget {
             // a rider starts in the host's state; its own core only if the server splits it off
             const { state, transport, reason } = host.#view;
             if (state != 'idle') this.#apply('statechange', { state, transport, reason });
-        } else this.#start(!group);
+        } else {
+            this.#start(!group);
+            // the first instance of an endpoint hosts its connection (once its options passed)
+            if (key && !pools.has(key)) pools.set((this.#key = key), this);
+        }
         synchronous = false;
         constructed = 1;
         queueMicrotask(() => this.#open());
@@ -430,9 +435,7 @@ export class Lifeline extends EventTarget {
     /** Queue a send (of subscription `sub`) in the running core; settle(failure) when it is
      *  acked or fails. */
     #toCore(text, settle, sub = 0) {
-        later(() =>
-            this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))),
-        );
+        later(() => this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
     /** A rider joins: its stream is subscription i of this host's core (false: no room, or
@@ -598,9 +601,7 @@ export class Lifeline extends EventTarget {
             streamOf = (i) => (i ? riders[i]?.stream : this.#stream),
             // the subscriptions of a mask (all: the whole table) as [i, stream, cursor]
             table = (mask) =>
-                [...Array(SUBS_MAX).keys()]
-                    .filter((i) => (mask == null ? target(i) : mask >> i & 1))
-                    .map((i) => [i, streamOf(i), rt.cursor(core, i)]);
+                [...Array(SUBS_MAX).keys()].filter((i) => (mask == null ? target(i) : (mask >> i) & 1)).map((i) => [i, streamOf(i), rt.cursor(core, i)]);
         switch (action.type) {
             case ACT_WS_OPEN:
                 return io.ws.open(action.socket, urlOf(sub), action.cursor);
@@ -676,7 +677,13 @@ export class Lifeline extends EventTarget {
                 // the server refused this stream (v2): that instance errors and closes, as a
                 // v1 URL refused again and again does; the others ride on
                 const l = target(sub);
-                l?.#apply('error', { code: 'server_error', reason: 'refused', status: 0, message: action.message || action.serverCode, serverCode: action.serverCode });
+                l?.#apply('error', {
+                    code: 'server_error',
+                    reason: 'refused',
+                    status: 0,
+                    message: action.message || action.serverCode,
+                    serverCode: action.serverCode,
+                });
                 return l?.#apply('statechange', { state: 'closed', transport: 'none', reason: 'refused' });
             }
             case ACT_SPLIT:

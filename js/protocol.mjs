@@ -75,11 +75,7 @@ export function withQuery(url, cursor, wait, extra) {
  *  app's JSON text; on a v2 socket, `s` its subscription); a beat is an empty frame; the
  *  others are {"type":"ping"} / {"type":"pong"}. */
 export const clientFrame = (frame, send, data, s) =>
-    frame == OUT_SEND
-        ? `{"type":"send",${s ? `"s":${s},` : ''}"id":${send},"data":${data}}`
-        : frame == OUT_BEAT
-          ? ''
-          : `{"type":"${OUT_FRAMES[frame]}"}`;
+    frame == OUT_SEND ? `{"type":"send",${s ? `"s":${s},` : ''}"id":${send},"data":${data}}` : frame == OUT_BEAT ? '' : `{"type":"${OUT_FRAMES[frame]}"}`;
 
 /** v2: the subscribe frame of [s, stream, cursor] entries (cursor '': from now). */
 export const subFrame = (entries) => JSON.stringify({ type: 'sub', subs: entries.map(([s, stream, cursor]) => [s, stream, cursor || null]) });

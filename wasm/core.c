@@ -456,7 +456,8 @@ static void table_changed(ll_core *c) {
 int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, size_t len) {
     ll__sub *s;
     ll__cursor k = {0, 0, 0, 0};
-    if (!begin(c, now) || sub >= LL_SUBS_MAX || c->sub[sub].used || c->cfg[LL_CFG_resource_mode]) return LL_ERR_BAD_STATE;
+    if (!begin(c, now) || sub >= LL_SUBS_MAX || c->sub[sub].used || c->cfg[LL_CFG_resource_mode])
+        return LL_ERR_BAD_STATE;
     if (len && !ll__cursor_parse(cursor, len, &k)) return LL_ERR_BAD_CURSOR;
     if (c->split) {
         ll__push(c, LL_ACT_SPLIT, 0, 1u << sub, 0, 0);

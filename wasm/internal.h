@@ -87,7 +87,7 @@ typedef struct ll__sub {
     ll__cursor poll_cur;    /* the cursor the poll in flight asked with */
     uint8_t used;           /* in the table */
     uint8_t quiet;          /* the last poll answer brought it nothing new */
-    uint8_t on_ws;          /* on the socket in hand: SUB_OFF, SUB_ASKED (URL or sub sent), SUB_SERVED (subd, or a v1 hello) */
+    uint8_t on_ws; /* on the socket in hand: SUB_OFF, SUB_ASKED (URL or sub sent), SUB_SERVED (subd, or a v1 hello) */
 } ll__sub;
 
 enum { SUB_OFF, SUB_ASKED, SUB_SERVED };
@@ -128,8 +128,8 @@ struct ll_core {
     uint8_t polled_ok;            /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
-    uint8_t v2;    /* the socket in hand said hello v2: it carries every subscription */
-    uint8_t split; /* the server speaks v1: one subscription per connection (SPLIT) */
+    uint8_t v2;           /* the socket in hand said hello v2: it carries every subscription */
+    uint8_t split;        /* the server speaks v1: one subscription per connection (SPLIT) */
     uint8_t subs_changed; /* the table changed since the poll in hand was sent */
     uint64_t quiet_until; /* Retry-After: no request before this */
     uint32_t cfg[LL_CFG_COUNT];
@@ -143,8 +143,8 @@ struct ll_core {
 
     /* WebSocket */
     uint64_t ws_started_at, ws_hello_at, ws_last_rx, ws_last_tx, ping_sent_at;
-    uint32_t beat;                 /* hello's "beat": the server beats at most this far apart (0: it pings) */
-    uint32_t beat_gap;             /* the gap after which the server's next frame is due */
+    uint32_t beat;     /* hello's "beat": the server beats at most this far apart (0: it pings) */
+    uint32_t beat_gap; /* the gap after which the server's next frame is due */
     uint32_t fallback_reason;
     uint32_t probe_n; /* probes since falling back */
     uint32_t srtt;
@@ -258,8 +258,8 @@ int ll__caught_up(const ll_core *c); /* every subscription served and delivered 
 void ll__caught_up_check(ll_core *c);
 
 /* ---- the table of subscriptions (core.c) ---- */
-uint32_t ll__first_sub(const ll_core *c); /* the one a stream URL names (WS_OPEN, a v1 poll) */
-uint32_t ll__subs_used(const ll_core *c); /* how many are in the table */
+uint32_t ll__first_sub(const ll_core *c);  /* the one a stream URL names (WS_OPEN, a v1 poll) */
+uint32_t ll__subs_used(const ll_core *c);  /* how many are in the table */
 void ll__split(ll_core *c, uint32_t mask); /* a v1 server: these go to connections of their own */
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 

@@ -133,11 +133,11 @@ extern "C" {
     X(NONE, "none", )                                                                                             \
     /* Open a WebSocket to the URL of subscription `sub` with the query cursor=<cursor>   \
      * (none when empty: "from now"), offering the subprotocols LL_SUBPROTOCOL_V2 and      \
-     * LL_SUBPROTOCOL. */                                                                  \
+     * LL_SUBPROTOCOL. */                       \
     X(WS_OPEN, "ws_open", F(id, socket) F(a, sub) F(t, cursor))                                                   \
     /* Send one frame: frame = LL_OUT_* (ping, pong, or send — the app's data of send id  \
      * `send` as {"type":"send","id":<send>,"data":<data>}, on a v2 socket with "s":<sub>  \
-     * after the type when sub > 0). */                                                    \
+     * after the type when sub > 0). */                     \
     X(WS_SEND, "ws_send", F(id, socket) F(a, frame) F(b, send) F(c, sub))                                         \
     X(WS_CLOSE, "ws_close", F(id, socket) F(a, code) F(c, reason))                                                \
     /* GET subscription `sub`'s URL with the query cursor=<cursor>&wait=<wait> (each part \
@@ -146,15 +146,15 @@ extern "C" {
      * <cursor>... and wait, each cursor from ll_sub_cursor; the answer decoded into      \
      * sections, ll_http_response). Resource mode: no query; revalidate (HTTP cache        \
      * 'no-cache', or If-None-Match / If-Modified-Since from the last 200 where fetch has  \
-     * no cache). The request is over when an http input names it or FETCH_CANCEL does. */ \
+     * no cache). The request is over when an http input names it or FETCH_CANCEL does. */                       \
     X(POLL, "poll", F(id, request) F(a, timeout) F(b, wait) F(c, sub) F(t, cursor))                               \
-    /* POST send id `send` to subscription `sub`'s URL: body {"id":<send>,"data":<data>}. */                     \
+    /* POST send id `send` to subscription `sub`'s URL: body {"id":<send>,"data":<data>}. */                      \
     X(POST, "post", F(id, request) F(a, timeout) F(b, send) F(c, sub))                                            \
     X(FETCH_CANCEL, "fetch_cancel", F(id, request)) /* abort it; send no input for it */                          \
     /* Deliver a message. index: which message of the input being drained (0 for a frame, \
      * i for the i-th of a poll body's messages: the caller decoded them and delivers that \
      * one's data). Resource mode: body = the body, cursor = its validator. */                       \
-    X(DELIVER, "deliver", F(a, index) F(b, sub) F(s, body) F(t, cursor))                                         \
+    X(DELIVER, "deliver", F(a, index) F(b, sub) F(s, body) F(t, cursor))                                          \
     X(STATE, "state", F(a, state) F(b, transport) F(c, reason))                                                   \
     /* status: HTTP status (0: none); message/serverCode: the server's own words (error    \
      * frames, rejecting acks), else empty. */                      \
@@ -169,14 +169,14 @@ extern "C" {
     X(FORGET_FALLBACK, "forget_fallback", )                                                                       \
     /* v2: subscribe the subscriptions of the bit mask `subs` (bit i: subscription i) on  \
      * the socket, in one frame {"type":"sub","subs":[[i+1,"<name>","<cursor>"|null],...]} \
-     * (each cursor from ll_sub_cursor, when the drain reaches it). */                   \
+     * (each cursor from ll_sub_cursor, when the drain reaches it). */                       \
     X(WS_SUB, "ws_sub", F(id, socket) F(a, subs))                                                                 \
     X(WS_UNSUB, "ws_unsub", F(id, socket) F(a, sub)) /* {"type":"unsub","s":sub+1} */                             \
     /* The server refused subscription `sub` (or no longer serves it): it is out of the   \
-     * table; message and serverCode are the server's words. */                          \
+     * table; message and serverCode are the server's words. */                       \
     X(REFUSED, "refused", F(a, sub) F(b, status) F(s, message) F(t, serverCode))                                  \
     /* The server speaks v1 (one stream per connection): the subscriptions of the mask    \
-     * `subs` are out of the table and need connections of their own. */                 \
+     * `subs` are out of the table and need connections of their own. */                       \
     X(SPLIT, "split", F(a, subs))
 
 /* ---- Frames the client sends (WS_SEND frame). ---- */
@@ -195,17 +195,17 @@ extern "C" {
  * this version does not know (ignored, for forward compatibility). BAD: not a JSON object, no "type", a known field of the
  * wrong JSON type (type/cursor/message not strings, id not an integer in [0, 2^53),
  * messages not an array), or a msg without data. ---- */
-#define LL_FRAMES(X)                                             \
-    X(MSG, "msg")                                                \
-    X(HELLO, "hello")                                            \
-    X(PING, "ping")                                              \
-    X(ACK, "ack")                                                \
-    X(RESET, "reset")                                            \
-    X(ERROR, "error")                                            \
-    X(SUBD, "subd")       /* v2: a subscription is served */     \
-    X(REFUSED, "refused") /* v2: a subscription is refused */    \
-    X(BEAT, "beat") /* an empty text frame: the server's beat */ \
-    X(OTHER, "other")                                            \
+#define LL_FRAMES(X)                                                   \
+    X(MSG, "msg")                                                      \
+    X(HELLO, "hello")                                                  \
+    X(PING, "ping")                                                    \
+    X(ACK, "ack")                                                      \
+    X(RESET, "reset")                                                  \
+    X(ERROR, "error")                                                  \
+    X(SUBD, "subd")       /* v2: a subscription is served */           \
+    X(REFUSED, "refused") /* v2: a subscription is refused */          \
+    X(BEAT, "beat")       /* an empty text frame: the server's beat */ \
+    X(OTHER, "other")                                                  \
     X(BAD, "bad")
 
 /* ---- Config fields: X(name, default, min, max, unit, doc). All uint32. ll_set() checks

@@ -294,7 +294,8 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
             if (*start == '!') { /* refused: out of the table */
                 uint32_t cn = 1; /* "!<code> <message>": the code runs to the first space */
                 while (cn < t.n && t.p[cn] != ' ') cn++;
-                ll__spans(ll__push(c, LL_ACT_REFUSED, 0, i, 0, 0), t.p + cn + 1, cn < t.n ? t.n - cn - 1 : 0, t.p + 1, cn - 1);
+                ll__spans(ll__push(c, LL_ACT_REFUSED, 0, i, 0, 0), t.p + cn + 1, cn < t.n ? t.n - cn - 1 : 0, t.p + 1,
+                          cn - 1);
                 c->sub[i].used = 0;
                 c->sub[i].on_ws = SUB_OFF;
             } else {

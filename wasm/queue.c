@@ -83,7 +83,7 @@ const ll_action *ll_next_action(ll_core *c) {
             c->q_head = (c->q_head + 1) % LL_QUEUE_CAP;
             c->q_len--;
             if (x->type == LL_ACT_NONE) continue; /* a withdrawn STATE (state.c) */
-            if (x->type == LL__ACT_BATCH) { /* a: its first message's index, b: its subscription, t: its floor */
+            if (x->type == LL__ACT_BATCH) {       /* a: its first message's index, b: its subscription, t: its floor */
                 c->batch_p = x->s;
                 c->batch_end = x->s + x->s_len;
                 c->batch_i = x->a;

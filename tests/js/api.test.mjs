@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Lifeline } from '../../js/index.mjs';
 import { CONFIG, CONFIG_DEFAULT, CONFIG_MAX, CONFIG_MIN } from '../../js/constants.js';
-import { SUBPROTOCOL } from '../../server/node/protocol.mjs';
+import { SUBPROTOCOL, SUBPROTOCOL_V2 } from '../../server/node/protocol.mjs';
 import { runtime } from '../../js/loader.mjs';
 import { fakeClock, fakeWebSocket, fakeFetch, fakeDocument, fakeWindow, settle } from './fakes.mjs';
 
@@ -53,7 +53,7 @@ const hello = (cursor = '5') => ({ type: 'hello', cursor, heartbeat: 25000 });
 test('WebSocket: hello opens, messages arrive as events with data and cursor', () => {
     const { l, events, ws } = make({ cursor: '5' });
     assert.equal(ws().url, 'ws://example.test/live?cursor=5&beat=1'); // beats asked for (docs/protocol.md)
-    assert.equal(ws().protocol, SUBPROTOCOL); // the spec's, as the servers answer it
+    assert.deepEqual(ws().protocol, [SUBPROTOCOL_V2, SUBPROTOCOL]); // v2 first (many streams over one socket), v1 from a v1 server
     assert.equal(l.state, 'connecting');
     ws().open();
     ws().frame(hello('5'));

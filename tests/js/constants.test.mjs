@@ -19,7 +19,7 @@ test('the tables are complete and consistent', () => {
     assert.equal(K.STATES[K.STATE_CLOSED], 'closed');
     assert.equal(K.ACTIONS[K.ACT_FORGET_FALLBACK], 'forget_fallback');
     assert.equal(K.ACTION_FIELDS.length, K.ACTIONS.length);
-    assert.deepEqual(K.ACTION_FIELDS[K.ACT_POLL], { request: 1, timeout: 2, wait: 3, cursor: 7 });
+    assert.deepEqual(K.ACTION_FIELDS[K.ACT_POLL], { request: 1, timeout: 2, wait: 3, sub: 4, cursor: 7 });
     assert.equal(K.ERRORS[K.ERR_OK], 'ok');
     assert.equal(K.SUBPROTOCOL, SUBPROTOCOL); // the client's is the servers' (both from protocol/v1.json)
     assert.equal(K.CONFIG.length, K.CONFIG_DEFAULT.length);

@@ -12,17 +12,19 @@ const io = () => {
     return { WebSocket: fakeWebSocket(), fetch: fakeFetch(), now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout, seed: 1 };
 };
 
-test('without Web Locks every instance runs alone: role solo, stats.tabs 1, its own connection', () => {
+test('without Web Locks every instance runs alone: role solo, stats.tabs 1; one connection per endpoint, its own with multiplex: false', () => {
     assert.equal(globalThis.navigator?.locks, undefined, 'this Node has no Web Locks');
     const o = io();
     const a = new Lifeline('http://example.test/live/x', o),
-        b = new Lifeline('http://example.test/live/x', o);
-    assert.deepEqual([a.role, b.role], ['solo', 'solo']);
+        b = new Lifeline('http://example.test/live/y', o),
+        c = new Lifeline('http://example.test/live/x', { ...o, multiplex: false });
+    assert.deepEqual([a.role, b.role, c.role], ['solo', 'solo', 'solo']);
     assert.deepEqual([a.stats.tabs, b.stats.tabs], [1, 1]);
-    assert.equal(o.WebSocket.all.length, 2, 'one WebSocket each');
-    assert.equal(a.state, 'connecting');
+    assert.equal(o.WebSocket.all.length, 2, 'a and b ride one WebSocket (protocol v2), c has its own');
+    assert.deepEqual([a.state, b.state], ['connecting', 'connecting']);
     a.close();
     b.close();
+    c.close();
 });
 
 test('share: false and resource mode are solo; share is a known option', () => {

@@ -4,7 +4,7 @@
 import { runtime } from '../../js/loader.mjs';
 import { responseHead } from '../../js/http.mjs';
 import { driver } from '../../js/driver.mjs';
-import { frame, body as decodeBody, withQuery, clientFrame } from '../../js/protocol.mjs';
+import { frame, body as decodeBody, bodyAll, withQuery, clientFrame } from '../../js/protocol.mjs';
 
 // the query a request goes out with, spelled by the shim's own code
 const query = (cursor, wait) => withQuery('', cursor, wait).slice(1);
@@ -31,31 +31,56 @@ import {
     ACT_SEND_FAILED,
     ACT_REMEMBER_FALLBACK,
     ACT_FORGET_FALLBACK,
+    ACT_WS_SUB,
+    ACT_WS_UNSUB,
+    ACT_REFUSED,
+    ACT_SPLIT,
+    SUBS_MAX,
 } from '../../js/constants.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const quoted = (s) => '"' + s.replace(/\r/g, '').replace(/\n/g, '|') + '"';
 
+/** "#<i> " for subscription i > 0 (transcript.c sub_tag). */
+const tag = (sub) => (sub ? `#${sub} ` : '');
+/** The subscriptions of a mask as #<i>=<cursor> (transcript.c table). */
+const table = (mask, cursor) =>
+    [...Array(SUBS_MAX).keys()]
+        .filter((i) => (mask >> i) & 1)
+        .map((i) => `#${i}=${cursor(i) || '-'}`)
+        .join(' ');
+
 /** One action as one line (transcript.c render()); msgs: the messages the input carried
- *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body). */
-export function render(a, msgs) {
+ *  (a DELIVER's data is msgs[a].data, shown as JSON; resource mode: the body); subs: the
+ *  subscriptions in the table (a mask), cursor(i): one's cursor. */
+export function render(a, msgs, subs = 1, cursor = () => '') {
     switch (a.type) {
         case ACT_WS_OPEN:
-            return `ws_open ${a.socket} ${quoted(query(a.cursor, 0))}`;
+            return `ws_open ${a.socket} ${tag(a.sub)}${quoted(query(a.cursor, 0))}`;
         case ACT_WS_SEND:
-            return a.frame == OUT_SEND ? `ws_send ${a.socket} send=${a.send}` : `ws_send ${a.socket} ${clientFrame(a.frame) || '""'}`; // a beat: empty
+            if (a.frame == OUT_SEND) return `ws_send ${a.socket} send=${a.send}` + (a.sub ? ` s=${a.sub}` : '');
+            return `ws_send ${a.socket} ${clientFrame(a.frame) || '""'}`; // a beat: empty
+        case ACT_WS_SUB:
+            return `ws_sub ${a.socket} ${table(a.subs, cursor)}`;
+        case ACT_WS_UNSUB:
+            return `ws_unsub ${a.socket} #${a.sub}`;
+        case ACT_REFUSED:
+            return `refused #${a.sub}` + (a.serverCode ? ` code=${a.serverCode}` : '') + (a.message ? ` ${quoted(a.message)}` : '');
+        case ACT_SPLIT:
+            return ['split', ...[...Array(SUBS_MAX).keys()].filter((i) => (a.subs >> i) & 1).map((i) => `#${i}`)].join(' ');
         case ACT_WS_CLOSE:
             return `ws_close ${a.socket} ${a.code} ${REASONS[a.reason]}`;
         case ACT_POLL:
-            return `fetch ${a.request} GET ${quoted(query(a.cursor, a.wait))} timeout=${a.timeout}`;
+            if (a.sub == SUBS_MAX) return `fetch ${a.request} GET all ${quoted(table(subs, cursor))} wait=${a.wait} timeout=${a.timeout}`;
+            return `fetch ${a.request} GET ${tag(a.sub)}${quoted(query(a.cursor, a.wait))} timeout=${a.timeout}`;
         case ACT_POST:
-            return `fetch ${a.request} POST "" timeout=${a.timeout} send=${a.send}`;
+            return `fetch ${a.request} POST ${tag(a.sub)}"" timeout=${a.timeout} send=${a.send}`;
         case ACT_FETCH_CANCEL:
             return `fetch_cancel ${a.request}`;
         case ACT_DELIVER: {
             const d = a.body || (msgs?.[a.index] ? JSON.stringify(msgs[a.index].data) : '(no such message)');
-            return `deliver ${a.cursor || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
+            return `deliver ${tag(a.sub)}${a.cursor || '-'} ${dec.decode(enc.encode(d).subarray(0, 200))}`;
         }
         case ACT_STATE:
             return `state ${STATES[a.state]} ${TRANSPORTS[a.transport]} ${REASONS[a.reason]}`;
@@ -67,7 +92,7 @@ export function render(a, msgs) {
                 (a.message ? ` ${quoted(a.message)}` : '')
             );
         case ACT_RESET:
-            return `reset ${a.from} -> ${a.to}`;
+            return `reset ${tag(a.sub)}${a.from} -> ${a.to}`;
         case ACT_ACK:
             return `ack ${a.send}`;
         case ACT_SEND_FAILED:
@@ -104,7 +129,8 @@ export function runTranscript(path, text, rt = runtime()) {
         fail = (line, msg) => failures.push(`${path}:${line}: ${msg}`);
     let now = 0,
         inputLine = 0,
-        lastCursor = '',
+        subs = 1, // the subscriptions in the core's table, as the shim keeps them
+        lastCursor = [],
         actual = [],
         expected = [],
         resource = 0;
@@ -116,11 +142,14 @@ export function runTranscript(path, text, rt = runtime()) {
         () => {},
         (a, msgs) => {
             if (a.type == ACT_DELIVER && !resource && a.cursor.length < 60) {
-                if (lastCursor && !less(lastCursor, a.cursor)) fail(inputLine, `invariant: delivered ${a.cursor} after ${lastCursor}`);
-                lastCursor = a.cursor;
+                const last = lastCursor[a.sub];
+                if (last && !less(last, a.cursor)) fail(inputLine, `invariant: delivered ${a.cursor} after ${last}`);
+                lastCursor[a.sub] = a.cursor;
             }
-            if (a.type == ACT_RESET) lastCursor = '';
-            actual.push(render(a, msgs));
+            if (a.type == ACT_RESET) lastCursor[a.sub] = '';
+            if (a.type == ACT_REFUSED) subs &= ~(1 << a.sub);
+            if (a.type == ACT_SPLIT) subs &= ~a.subs;
+            actual.push(render(a, msgs, subs, (i) => rt.cursor(core, i)));
         },
     );
     const check = () => {
@@ -164,6 +193,25 @@ export function runTranscript(path, text, rt = runtime()) {
                 while ((m = /^\[([^\]:]*):\s*([^\]]*)\]\s*/.exec(body))) ((h[m[1].toLowerCase()] = m[2]), (body = body.slice(m[0].length)));
                 const bytes = body.startsWith('<<') ? new Uint8Array(parseInt(body.slice(2))).fill(120) : enc.encode(body);
                 const head = responseHead((name) => h[name] ?? null);
+                if (body.startsWith('sections ')) {
+                    // a poll of all, written as its sections (transcript.c sections()): the
+                    // answer the server would give, decoded by the shim's own code
+                    const streams = {},
+                        index = new Map();
+                    for (const part of body.slice(9).split(' | ')) {
+                        const [, i, rest] = /^#(\d+) (.*)$/.exec(part);
+                        index.set('s' + i, +i);
+                        streams['s' + i] =
+                            rest[0] == '~'
+                                ? { reset: rest.slice(1) }
+                                : rest[0] == '!'
+                                  ? { error: rest.slice(1).split(' ')[0], message: rest.slice(1).split(' ').slice(1).join(' ') }
+                                  : JSON.parse(rest);
+                    }
+                    const all = enc.encode(JSON.stringify({ streams }));
+                    const [args, msgs] = bodyAll(all, all.length, index);
+                    return feed('ll_http_response', [id, +w[2], ...head, ...args], null, msgs);
+                }
                 const [args, msgs] = resource ? [[bytes.length, 0, bytes]] : decodeBody(bytes, bytes.length);
                 return feed('ll_http_response', [id, +w[2], ...head, ...args], null, msgs);
             }
@@ -185,9 +233,20 @@ export function runTranscript(path, text, rt = runtime()) {
             case 'ws_unavailable':
             case 'close':
                 return feed('ll_' + cmd);
+            case 'subscribe': {
+                let rc;
+                const before = subs;
+                subs |= 1 << +w[1]; // before the drain, which renders with it
+                feed('ll_subscribe', [+w[1], w[2] ?? ''], (r) => (rc = r));
+                if (rc) ((subs = before), actual.push(`returns ${ERRORS[rc]}`));
+                return;
+            }
+            case 'unsubscribe':
+                subs &= ~(1 << +w[1]);
+                return feed('ll_unsubscribe', [+w[1]]);
             case 'send': {
                 let rc;
-                feed('ll_send', [+w[1]], (r) => (rc = r));
+                feed('ll_send', [w[2]?.[0] == '#' ? +w[2].slice(1) : 0, +w[1]], (r) => (rc = r));
                 actual.push(rc > 0 ? `returns ${rc}` : `returns ${ERRORS[-rc]}`);
                 return;
             }
@@ -208,8 +267,9 @@ export function runTranscript(path, text, rt = runtime()) {
             const got = `${STATES[x.ll_state(core)]} ${TRANSPORTS[x.ll_transport(core)]}`;
             if (got != arg) fail(line, `state ${got}, expected ${arg}`);
         } else if (what == 'cursor') {
-            const got = rt.cursor(core);
-            if (got != arg) fail(line, `cursor ${got}, expected ${arg}`);
+            const [sub, k] = args[0][0] == '#' ? [+args[0].slice(1), args[1]] : [0, arg];
+            const got = rt.cursor(core, sub);
+            if (got != k) fail(line, `cursor ${got}, expected ${k}`);
         } else if (what == 'interval' || what == 'rtt') {
             const got = String(what == 'interval' ? x.ll_interval(core) : x.ll_rtt(core));
             if (got != arg) fail(line, `value ${got}, expected ${arg}`);
