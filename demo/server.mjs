@@ -6,7 +6,7 @@
 //
 //   node demo/server.mjs --host 127.0.0.1 --port 0 [--origins a,b|*] [--heartbeat ms]
 //        [--retention n] [--long-poll-max ms] [--interval ms] [--batch n] [--tick ms]
-//        [--redis URL] [--name NAME] [--auth-test] [--no-sends] [--log]
+//        [--redis URL] [--name NAME] [--auth-test] [--no-sends] [--v1] [--log]
 //        [--request-header-timeout ms] [--request-body-timeout ms] [--max-pending-bytes-per-socket n]
 //   prints exactly one line `LISTENING http://127.0.0.1:<port>` once it accepts connections.
 //
@@ -59,6 +59,20 @@ export const authTest = {
         if (stream.startsWith('readonly-')) throw new Rejected('read_only', 'this stream is read-only', 403);
     },
 };
+
+/** A request as a v1 server sees it: no lifeline.v2 among the offered subprotocols, and
+ *  <prefix>/ (v2's poll of many streams) is a path under the prefix that names no stream. */
+function v1Only(req) {
+    const offered = req.headers['sec-websocket-protocol'];
+    if (offered)
+        req.headers['sec-websocket-protocol'] = offered
+            .split(',')
+            .map((p) => p.trim())
+            .filter((p) => p != 'lifeline.v2')
+            .join(', ');
+    if (req.url.split('?')[0] === PREFIX + '/') req.url = PREFIX + '/-not-a-stream-/';
+    return req;
+}
 
 function parseShed(v) {
     if (v === null || v === undefined || v === false) return null;
@@ -142,8 +156,11 @@ export async function createServer(options = {}) {
             upgradeHeaders: () => served,
         },
     });
-    const handle = faults.wrapHandle(live.handle);
-    const upgrade = faults.wrapUpgrade(live.upgrade);
+    // `--v1`: a server of protocol v1 as far as a client can tell (tests of a v2 client
+    // against one): lifeline.v2 is never offered to the library, and <prefix>/ is no stream
+    const v1 = (f) => (options.v1 ? (req, ...rest) => f(v1Only(req), ...rest) : f);
+    const handle = v1(faults.wrapHandle(live.handle));
+    const upgrade = v1(faults.wrapUpgrade(live.upgrade));
 
     function isLive(url = '/') {
         const p = url.split('?')[0];
@@ -289,6 +306,7 @@ const FLAGS = {
     '--redis': ['redis', 'string'],
     '--name': ['name', 'string'],
     '--auth-test': ['authTest', true],
+    '--v1': ['v1', true],
     '--no-sends': ['sends', false],
     '--log': ['log', true],
     '--request-header-timeout': ['requestHeaderTimeoutMs', 'int'],
