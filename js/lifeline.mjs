@@ -175,7 +175,7 @@ export class Lifeline extends EventTarget {
     #host; // a rider's host
     #sub = 0; // this instance's subscription in its core
     #riders = []; // a host's riders: subscription -> {l: instance, stream, url, cursor}
-    #key; // a host's key in pools
+    #key; // its endpoint's key in pools (none: it never multiplexes)
     #endpoint; // its <prefix>/ URL
     #stream; // its stream's name
     #gone; // a host the app closed while riders ride on its core
@@ -223,8 +223,9 @@ export class Lifeline extends EventTarget {
                     })),
             );
         // Instances of one page on one endpoint share one connection (protocol v2), unless
-        // `multiplex: false`, in resource mode, or in a tab group (tabs share per URL)
-        const ep = !resource && !group && options.multiplex !== false && endpointOf(url);
+        // `multiplex: false` or in resource mode: the first that runs a core hosts it, the
+        // others that run (alone, or leading their tab group) ride on it
+        const ep = !resource && options.multiplex !== false && endpointOf(url);
         const key =
             ep &&
             [
@@ -232,8 +233,7 @@ export class Lifeline extends EventTarget {
                 fields.join(' '),
                 ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf),
             ].join(' ');
-        const host = key ? pools.get(key) : null;
-        const riding = host?.#adopt(this, ep.stream, cursor, url);
+        this.#key = key;
         this.#endpoint = ep?.endpoint;
         this.#stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
@@ -247,6 +247,14 @@ export class Lifeline extends EventTarget {
             later(() => {
                 if (this.#closed) return;
                 this.#halt();
+                // a host runs the endpoint's core already: ride on it (in its state)
+                const host = on && key && pools.get(key);
+                if (host && host != this && host.#adopt(this, this.#stream, this.#view.cursor ?? cursor, url)) {
+                    const { state, transport, reason } = host.#view;
+                    if (state != 'idle') this.#apply('statechange', { state, transport, reason });
+                    if (!synchronous) this.#open();
+                    return;
+                }
                 const x = rt.x,
                     core = rt.alloc(),
                     at = this.#view.cursor ?? cursor;
@@ -307,7 +315,9 @@ export class Lifeline extends EventTarget {
                     this.#feed = drive;
                     this.#io = io;
                     io.on = on;
-                    // the riders that came while the core was not running yet
+                    // the first core of an endpoint hosts it (once its options passed); the
+                    // riders that came while it was not running yet
+                    if (on && key && !pools.has(key)) pools.set(key, this);
                     this.#riders.forEach((r, i) => r && (this.#subscribe(i, r.cursor), r.l.#open()));
                 });
                 // a fallback remembered for this URL, read once the start's socket exists (the
@@ -361,15 +371,7 @@ export class Lifeline extends EventTarget {
                 );
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
-        if (riding) {
-            // a rider starts in the host's state; its own core only if the server splits it off
-            const { state, transport, reason } = host.#view;
-            if (state != 'idle') this.#apply('statechange', { state, transport, reason });
-        } else {
-            this.#start(!group);
-            // the first instance of an endpoint hosts its connection (once its options passed)
-            if (key && !pools.has(key)) pools.set((this.#key = key), this);
-        }
+        this.#start(!group);
         synchronous = false;
         constructed = 1;
         queueMicrotask(() => this.#open());
@@ -476,13 +478,27 @@ export class Lifeline extends EventTarget {
         const feed = this.#feed,
             rt = this.#runtime,
             core = this.#core,
-            io = this.#io;
+            io = this.#io,
+            host = this.#host,
+            riders = this.#riders.filter(Boolean).map((r) => r.l);
+        if (host) {
+            // a rider gets off (it no longer leads its group, or starts again)
+            this.#host = 0;
+            host.#release(this.#sub);
+            this.#sub = 0;
+            return;
+        }
         if (!on) this.#sends.clear();
-        if (!core) return;
-        this.#core = 0;
-        io.on = on;
-        io.pg.stop();
-        feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
+        if (pools.get(this.#key) == this) pools.delete(this.#key);
+        this.#riders = [];
+        if (core) {
+            this.#core = 0;
+            io.on = on;
+            io.pg.stop();
+            feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
+        }
+        // a host that stops: its riders start again (one hosts, the others ride on it)
+        for (const l of riders) ((l.#host = 0), (l.#sub = 0), l.#start(1));
     }
 
     /** Release the lock taken at construction, if this tab still holds it itself. */

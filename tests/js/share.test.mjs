@@ -154,3 +154,52 @@ test('with Web Locks (faked) and BroadcastChannel: one leader, followers get eve
         delete globalThis.navigator;
     }
 });
+
+test('tab sharing composes with multiplexing: three tabs of a page following two streams hold one WebSocket; every tab gets both streams', async () => {
+    globalThis.navigator = { locks: fakeLocks() };
+    const WS = fakeWebSocket(),
+        fetch = fakeFetch(),
+        all = [];
+    // a tab: its own clock, storage, document and window; two streams of one endpoint
+    const tab = () => {
+        const clock = fakeClock(),
+            storage = new Map(),
+            io = {
+                WebSocket: WS,
+                fetch,
+                now: clock.now,
+                setTimeout: clock.setTimeout,
+                clearTimeout: clock.clearTimeout,
+                seed: 1,
+                document: fakeDocument(),
+                window: fakeWindow(),
+                storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
+            };
+        return ['x', 'y'].map((stream) => {
+            const l = new Lifeline(`http://example.test/live/${stream}`, io),
+                got = [];
+            l.addEventListener('message', (e) => got.push(e.data));
+            all.push(l);
+            return { l, got };
+        });
+    };
+    try {
+        const tabs = [tab(), tab(), tab()];
+        await until(() => tabs[0].every((i) => i.l.role == 'leader' && i.l.stats.tabs == 3), 'the first tab leads both groups of three');
+        assert.equal(WS.all.length, 1, 'one WebSocket for 3 tabs × 2 streams');
+        const ws = WS.all[0];
+        ws.open();
+        ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+        assert.deepEqual(JSON.parse(ws.last), { type: 'sub', subs: [[2, 'y', null]] });
+        ws.frame({ type: 'subd', s: 1, cursor: '5' });
+        ws.frame({ type: 'subd', s: 2, cursor: '50' });
+        ws.frame({ type: 'msg', s: 1, cursor: '6', data: 'x6' });
+        ws.frame({ type: 'msg', s: 2, cursor: '51', data: 'y51' });
+        await until(() => tabs.every(([x, y]) => x.got.length == 1 && y.got.length == 1), 'every tab got both');
+        for (const [x, y] of tabs) assert.deepEqual([x.got, y.got], [['x6'], ['y51']]);
+        assert.equal(WS.all.length, 1, 'still one WebSocket');
+    } finally {
+        for (const l of all) l.close();
+        delete globalThis.navigator;
+    }
+});

@@ -196,8 +196,9 @@ static int scan_obj(scan *s, uint32_t depth, obj *o) {
             const char *q;
             uint64_t beat = 0;
             for (q = v.p; is_uint && v.n <= 10 && q < v.p + v.n; q++) beat = beat * 10 + (uint64_t)(*q - '0');
-            *(span_is(key, "beat") ? &o->beat : span_is(key, "s") ? &o->s : &o->v) =
-                is_uint && v.n <= 10 && beat <= UINT32_MAX ? beat : 0;
+            *(span_is(key, "beat") ? &o->beat
+              : span_is(key, "s")  ? &o->s
+                                   : &o->v) = is_uint && v.n <= 10 && beat <= UINT32_MAX ? beat : 0;
         } else if (span_is(key, "id")) {
             const char *q;
             uint64_t id = 0;

@@ -95,7 +95,8 @@ static void drain(sim *s, int after_timer) {
             if (a->a >= s->n_msgs) fail("delivered a message the input did not carry");
             if (!ll__cursor_parse(a->t, a->t_len, &k)) fail("delivered an invalid cursor");
             if (a->b >= LL_SUBS_MAX) fail("delivered for no subscription");
-            if (s->have_last[a->b] && ll__cursor_cmp(&k, &s->last[a->b]) <= 0) fail("cursor delivered twice or backwards");
+            if (s->have_last[a->b] && ll__cursor_cmp(&k, &s->last[a->b]) <= 0)
+                fail("cursor delivered twice or backwards");
             s->last[a->b] = k;
             s->have_last[a->b] = 1;
             break;
@@ -153,7 +154,9 @@ static size_t frame(sim *s, char *buf, size_t cap) {
     switch (next(s) % 12) {
     case 9: /* v2: a hello, or a subscription's subd, msg, reset or refused (s 0 to 33: some out of range) */
         switch (next(s) % 5) {
-        case 0: return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"v\":2,\"beat\":%u}", (unsigned)(next(s) % 31) * 1000);
+        case 0:
+            return (size_t)snprintf(buf, cap, "{\"type\":\"hello\",\"v\":2,\"beat\":%u}",
+                                    (unsigned)(next(s) % 31) * 1000);
         case 1:
             return (size_t)snprintf(buf, cap, "{\"type\":\"subd\",\"s\":%u,\"cursor\":\"%s\"}", next(s) % 34u,
                                     cursor_text(s, k));

@@ -27,7 +27,7 @@ typedef struct run {
     int input_line;
     char last_cursor[LL_SUBS_MAX][64]; /* invariant: each subscription's deliveries strictly increase */
     uint32_t subs;                     /* the subscriptions in the core's table, as the shim keeps them */
-    const dec_span *data; /* the messages the input being drained carried (DELIVER's a) */
+    const dec_span *data;              /* the messages the input being drained carried (DELIVER's a) */
     size_t n_data;
 } run;
 
@@ -78,7 +78,8 @@ static void sub_tag(char *out, size_t cap, uint32_t sub) {
 
 /* One action as one line (a DELIVER's data is data[a], or the body in resource mode).
  * tests/js/transcript.mjs renders the same way. */
-static void render(ll_core *c, uint32_t subs, const ll_action *a, const dec_span *data, size_t n_data, char *out, size_t cap) {
+static void render(ll_core *c, uint32_t subs, const ll_action *a, const dec_span *data, size_t n_data, char *out,
+                   size_t cap) {
     char s[LINE], t[LINE], q[LINE], tag[16];
     query(q, sizeof q, a, a->type == LL_ACT_POLL ? a->b : 0);
     quoted(s, sizeof s, a->s, a->s_len);
@@ -176,7 +177,8 @@ static void drain(run *r) {
     const ll_action *a;
     r->n_actual = 0;
     while ((a = ll_next_action(r->core))) {
-        if (a->type == LL_ACT_DELIVER && !ll_get(r->core, LL_CFG_resource_mode) && a->t_len < 60 && a->b < LL_SUBS_MAX) {
+        if (a->type == LL_ACT_DELIVER && !ll_get(r->core, LL_CFG_resource_mode) && a->t_len < 60 &&
+            a->b < LL_SUBS_MAX) {
             char k[64], *last = r->last_cursor[a->b];
             memcpy(k, a->t, a->t_len);
             k[a->t_len] = 0;
@@ -379,7 +381,8 @@ static void do_input(run *r, char *rest, int line) {
         int rc = ll_subscribe(c, now, i, k, strlen(k));
         if (!rc) r->subs |= 1u << i;
         drain(r);
-        if (rc && r->n_actual < MAX_LINES) snprintf(r->actual[r->n_actual++], LINE, "returns %s", ll_error_name((uint32_t)rc));
+        if (rc && r->n_actual < MAX_LINES)
+            snprintf(r->actual[r->n_actual++], LINE, "returns %s", ll_error_name((uint32_t)rc));
         return;
     } else if (!strcmp(cmd, "unsubscribe")) {
         uint32_t i = (uint32_t)atoi(word(&rest));
