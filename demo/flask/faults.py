@@ -55,7 +55,10 @@ class DemoHooks(TransportHooks):
         with self._lock:
             out = dict(self.stats)
         out["wsOpen"] = self.state.sessions.count("websocket")
-        out["held"] = self.state.sessions.count("long_poll")
+        # held poll requests (a poll of many streams holds a session per stream)
+        out["held"] = len(
+            {id(s.request) for s in self.state.sessions.all() if s.kind == "long_poll"}
+        )
         connections = getattr(self.state.store, "connection_count", None)
         if connections is not None:
             out["redisConnections"] = connections()
