@@ -146,6 +146,35 @@ forEachServer(
             }
         });
 
+        t.wsTest(
+            "subd's cursor is where the subscription has all there is: the head, or its own cursor when nothing follows it (an empty stream)",
+            async () => {
+                const c1 = await publish(t.url, 'one', 'full');
+                const c2 = await publish(t.url, 'two', 'full');
+                const c = await opened(t, 'a');
+                try {
+                    await c.next(); // subd 1
+                    c.send({
+                        type: 'sub',
+                        subs: [
+                            [2, 'empty-e', '0'],
+                            [3, 'full', c1],
+                            [4, 'full', c2],
+                        ],
+                    });
+                    const frames = await take(c, 4);
+                    const subd = Object.fromEntries(frames.filter((f) => f.type == 'subd').map((f) => [f.s, f.cursor]));
+                    assert.deepEqual(subd, { 2: '0', 3: c2, 4: c2 }, JSON.stringify(frames));
+                    assert.deepEqual(
+                        frames.filter((f) => f.type == 'msg').map((f) => [f.s, f.cursor]),
+                        [[3, c2]],
+                    );
+                } finally {
+                    await c.close();
+                }
+            },
+        );
+
         t.wsTest('a subscription whose cursor is from a lost history is told reset (with its id) before its subd; the others are not', async () => {
             const stale = await publish(t.url, 'gone', 'b');
             await admin(t.url, '/admin/restart', {}); // the history is lost: a new epoch / deleted keys

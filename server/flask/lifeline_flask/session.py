@@ -124,19 +124,24 @@ class Session:
     # ---- reading ------------------------------------------------------------------
 
     def start(self):
-        """Where a WebSocket begins: (reset, head). `reset` is the cursor to start from
-        again when the asked one is not served (too old, ahead, another epoch; the
-        session's cursor is then that), else None; `head` the stream's head (hello's
-        cursor, and the session's cursor when it asked for none). Raises StoreUnavailable."""
+        """Where a WebSocket begins: (reset, head, caught_up). `reset` is the cursor to
+        start from again when the asked one is not served (too old, ahead, another epoch;
+        the session's cursor is then that), else None; `head` the stream's head (hello's
+        cursor, and the session's cursor when it asked for none); `caught_up` where a client
+        has all there is (v2's subd): the head, or the asked cursor when nothing follows it
+        (an empty stream's head names no message). Raises StoreUnavailable."""
         reset = None
+        backlog = True
         if self.cursor is not None:
             first = self.store.read(self.stream, self.cursor, 1)
             if first.reset:
                 reset = self.cursor = first.cursor
+            backlog = bool(first.messages)
+        asked = self.cursor
         head = self.store.head(self.stream)
         if self.cursor is None:
             self.cursor = head
-        return reset, head
+        return reset, head, (head if reset is not None or asked is None or backlog else asked)
 
     def read(self, limit):
         """The stream after the session's cursor (a stores `Read`: at most `limit` messages,

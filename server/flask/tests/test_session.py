@@ -26,16 +26,21 @@ def test_a_session_reads_after_its_cursor_and_is_woken_by_news_while_open():
     assert session.wait(10) is False  # unsubscribed once closed
 
 
-def test_start_tells_a_reset_and_the_head():
+def test_start_tells_a_reset_the_head_and_where_the_client_is_caught_up():
     store = MemoryStore(retention=1)
     c1 = store.append("s", "1")
     c2 = store.append("s", "2")
     fresh = Session(WEBSOCKET, "s", None, store=store)
-    assert fresh.start() == (None, c2) and fresh.cursor == c2
+    assert fresh.start() == (None, c2, c2) and fresh.cursor == c2
     old = Session(WEBSOCKET, "s", None, cursor="0-0", store=store)
-    assert old.start() == (None, c2) and old.cursor == "0-0"  # everything retained
+    assert old.start() == (None, c2, c2) and old.cursor == "0-0"  # everything retained
     gone = Session(WEBSOCKET, "s", None, cursor=c1.split("-")[0] + "-0", store=store)
-    assert gone.start() == (c2, c2) and gone.cursor == c2  # fell out of retention
+    assert gone.start() == (c2, c2, c2) and gone.cursor == c2  # fell out of retention
+    at_head = Session(WEBSOCKET, "s", None, cursor=c2, store=store)
+    assert at_head.start() == (None, c2, c2)  # nothing follows: caught up at its own cursor
+    empty = Session(WEBSOCKET, "e", None, cursor="0", store=store)
+    reset, head, caught_up = empty.start()
+    assert reset is None and head != "0" and caught_up == "0"  # an empty stream's head names no message
 
 
 def test_disconnect_ends_the_sessions_of_a_stream_whose_request_where_accepts():

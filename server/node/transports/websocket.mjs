@@ -176,7 +176,11 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
         get live() {
             return !closed && !this.session.ended;
         }
-        /** Follow the stream, then the first read: reset?, `opened(head)`, the backlog. */
+        /**
+         * Follow the stream, then the first read: reset?, `opened(head, caughtUp)`, the backlog.
+         * caughtUp (v2's subd): where the client has all there is — the head, or the asked
+         * cursor when nothing follows it (an empty stream's head names no message).
+         */
         async start(opened) {
             const session = this.session;
             this.reader = session.follow(() => this.readOn(), { failed: broken, paused: () => !this.reading || this.waitingForDrain });
@@ -185,7 +189,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
             const head = await session.head();
             if (!open() || !this.live) return;
             if (r.reset) out(`{"type":"reset",${this.tag}"cursor":"${r.cursor}"}`);
-            opened(head);
+            opened(head, r.reset || from === undefined || r.messages.length ? head : from);
             if (!r.reset) session.cursor = this.sendBatch(r, from ?? r.cursor);
             this.reading = true;
             if (r.reset || r.messages.length >= batch() || this.reader.pending) this.reader.wake(); // pending: woken during the first read
@@ -285,7 +289,7 @@ export async function runConnection(ctx, ws, req, stream, cursorRaw, beats) {
             refuse(s, 'revoked', message);
         });
         subscriptions.set(s, sub);
-        await sub.start((head) => out(`{"type":"subd","s":${s},"cursor":"${head}"}`));
+        await sub.start((head, caughtUp) => out(`{"type":"subd","s":${s},"cursor":"${caughtUp}"}`));
     }
     function refuse(s, code, message) {
         out(JSON.stringify({ type: 'refused', s, code, message: message ?? ERRORS[code].message }));

@@ -430,7 +430,7 @@ def _run(state, stream, ws, session, pulse, write, send, fail, reader):
         return
     session.cursor = raw_cursor
     try:
-        reset, head = session.start()
+        reset, head, _ = session.start()
     except StoreUnavailable:
         close_socket(ws, ERRORS["unavailable"]["close"], "store unavailable")
         return
@@ -596,10 +596,10 @@ class _Subscriptions:
         )
         leave = state.sessions.enter(sub)
         try:
-            reset, head = sub.start()
+            reset, _, caught_up = sub.start()
             if reset is not None:
                 self.send(dumps({"type": "reset", "s": sid, "cursor": reset}), force=force)
-            self.send(dumps({"type": "subd", "s": sid, "cursor": head}), force=force)
+            self.send(dumps({"type": "subd", "s": sid, "cursor": caught_up}), force=force)
         except BaseException:  # the store, or the reader's end (GreenletExit)
             leave()
             raise
