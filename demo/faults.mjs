@@ -19,7 +19,7 @@
 export const FAULT_MODES = ['none', 'refuse', 'blackhole', 'stall', 'flap', 'slow', 'close'];
 
 /**
- * @param {{isLive: (req) => boolean, helloOf: (stream) => Promise<object>, refuse: (socket, status, code, message, headers?) => void,
+ * @param {{isLive: (req) => boolean, helloOf: (stream, subprotocol) => Promise<object>, refuse: (socket, status, code, message, headers?) => void,
  *          headers: () => object, cors: (req) => object}} deps
  */
 export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
@@ -101,7 +101,7 @@ export function createFaults({ isLive, helloOf, refuse, headers, cors }) {
                 return true;
             }
             if (mode === 'stall') {
-                helloOf(stream).then(
+                helloOf(stream, ws.protocol).then(
                     (hello) => {
                         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(hello));
                         s.frozen = true;

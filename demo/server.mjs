@@ -34,6 +34,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLifeline, Rejected, refuseUpgrade } from '../server/node/index.mjs';
+import { SUBPROTOCOL_V2 } from '../server/node/protocol.mjs';
 import { createFaults } from './faults.mjs';
 import { adminApi, DEFAULT_STREAM } from './admin.mjs';
 import { createStats } from './stats.mjs';
@@ -109,7 +110,12 @@ export async function createServer(options = {}) {
     let live;
     const faults = createFaults({
         isLive: (req) => isLive(req.url),
-        helloOf: async (stream) => ({ type: 'hello', cursor: await live.store.head(stream), heartbeat: live.config.heartbeat, server: name }),
+        // what a stalled socket says before it goes silent: the hello of its protocol (v2's
+        // has no cursor: its streams' come with their subd, which a stalled socket never sends)
+        helloOf: async (stream, subprotocol) =>
+            subprotocol === SUBPROTOCOL_V2
+                ? { type: 'hello', v: 2, heartbeat: live.config.heartbeat, server: name }
+                : { type: 'hello', cursor: await live.store.head(stream), heartbeat: live.config.heartbeat, server: name },
         refuse: (socket, status, code, message, headers) => {
             stats.status(status);
             refuseUpgrade(socket, status, code, message, headers);

@@ -167,6 +167,12 @@ export interface LifelineOptions extends CoreOptions {
      *  URL and core options (Web Locks + BroadcastChannel; alone where either is missing, and
      *  in resource mode). false: this instance keeps its own connection. Default true. */
     share?: boolean;
+    /** Ride one connection with the page's other instances whose URLs are streams of the same
+     *  endpoint (`<scheme>://<host><prefix>/`, the same query and options): protocol v2, one
+     *  WebSocket or one poll for all of them, each stream keeping its own cursor, messages,
+     *  resets, refusals and sends. A server of protocol v1 gets a connection per stream, as
+     *  before. false: this instance keeps its own connection. Default true. */
+    multiplex?: boolean;
 }
 
 /** Who runs the connection: this tab for its group ('leader'), another tab of the group
@@ -222,6 +228,10 @@ export interface LifelineStats {
     rtt: number;
     /** Tabs sharing this connection, this one included (1 when solo). */
     tabs: number;
+    /** Streams of this page riding this connection, this one included (protocol v2; 1 alone).
+     *  requests, wsOpened, bytesIn, bytesOut and reconnects are the connection's; messages
+     *  this instance's own. */
+    streams: number;
 }
 /** A rejected send. */
 export interface LifelineSendError extends Error {

@@ -403,6 +403,7 @@ export class Lifeline extends EventTarget {
             interval: core ? x.ll_interval(core) : 0,
             rtt: core ? x.ll_rtt(core) : 0,
             tabs: this.#group?.tabs ?? 1,
+            streams: host.#riders.filter(Boolean).length + !host.#gone,
         };
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */

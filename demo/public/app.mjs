@@ -489,7 +489,7 @@ function showServed() {
             return li;
         }),
     );
-    const ws = STREAMS.filter((s) => served.ws[s]).map((s) => `${s} → ${served.ws[s]}`);
+    const ws = ['all', ...STREAMS].filter((s) => served.ws[s]).map((s) => `${s == 'all' ? `all ${STREAMS.length} streams` : s} → ${served.ws[s]}`);
     $('served-ws').textContent = ws.length
         ? `Latest WebSocket per stream: ${ws.join(' · ')}. Squares: polls and sends; dots: WebSocket hellos.`
         : 'WebSockets: none said hello yet.';
@@ -630,13 +630,19 @@ async function main() {
     // up across them and across the streams.
     const feeds = Object.fromEntries(STREAMS.map((s) => [s, { live: null, state: 'idle', transport: 'none' }]));
     const base = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
+    // The streams ride one connection (protocol v2) when the server speaks it: then its
+    // counts are the main stream's; messages are each stream's own.
     const stats = () => {
         const main = feeds[MAIN_STREAM].live.stats;
         const out = { ...main }; // interval and rtt: the main stream's
-        for (const k in base) out[k] = base[k] + STREAMS.reduce((sum, s) => sum + feeds[s].live.stats[k], 0);
+        const pooled = main.streams == STREAMS.length;
+        for (const k in base) out[k] = base[k] + (pooled && k != 'messages' ? main[k] : STREAMS.reduce((sum, s) => sum + feeds[s].live.stats[k], 0));
         return out;
     };
-    const showStreams = () =>
+    const showStreams = () => {
+        const main = feeds[MAIN_STREAM],
+            pooled = main.live.stats.streams == STREAMS.length && main.state == 'open';
+        $('streams-note').textContent = pooled ? `${STREAMS.length} streams over one ${main.transport == 'websocket' ? 'WebSocket' : 'long poll'}` : '';
         $('streams').replaceChildren(
             ...STREAMS.map((s) => {
                 const f = feeds[s];
@@ -647,11 +653,12 @@ async function main() {
                 return li;
             }),
         );
+    };
     const connect = (stream, opts) => {
         const feed = feeds[stream];
         let next;
         try {
-            next = new Lifeline(LIVE_PREFIX + stream, { ...opts, ...io(stream) });
+            next = new Lifeline(LIVE_PREFIX + stream, { ...opts, ...io });
         } catch (e) {
             $('reason').textContent = `Lifeline did not start: ${e.message}`;
             $('badge').dataset.kind = 'down';
@@ -659,13 +666,7 @@ async function main() {
             $('badge-state').textContent = 'bad option';
             return false;
         }
-        const prev = feed.live;
-        feed.live = next; // first, so events from closing the old one are ignored
-        if (prev) {
-            const old = prev.stats;
-            for (const k in base) base[k] += old[k];
-            prev.close();
-        }
+        feed.live = next;
         const live = next;
         const tell = narrator({ websocket: opts.websocket !== 0 }); // this Lifeline's own story
         window.lifelines = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live])); // the console, demo/screenshot.mjs, tests
@@ -734,10 +735,20 @@ async function main() {
     for (const stream of STREAMS) if (!connect(stream, options)) return;
     showStreams();
     $('reconnect').disabled = false;
+    // Every old Lifeline closes first (its connection with it), then a new one per stream
+    // resumes from the old one's cursor: they ride one new connection, all three streams
+    // resumed in one step (the URL's, and one sub frame for the others).
     $('reconnect').addEventListener('click', () => {
-        const at = STREAMS.map((s) => `${s} ${feeds[s].live.cursor ?? 'now'}`).join(', ');
-        history(`Reconnecting this page from its cursors (${at}): a new Lifeline per stream`, 'info');
-        for (const stream of STREAMS) connect(stream, { ...options, cursor: feeds[stream].live.cursor ?? undefined });
+        const at = Object.fromEntries(STREAMS.map((s) => [s, feeds[s].live.cursor ?? undefined]));
+        history(`Reconnecting this page from its cursors (${STREAMS.map((s) => `${s} ${at[s] ?? 'now'}`).join(', ')}): a new Lifeline per stream`, 'info');
+        const old = stats();
+        for (const k in base) base[k] = old[k]; // the counts so far stay on the page
+        for (const stream of STREAMS) {
+            const prev = feeds[stream].live;
+            feeds[stream].live = null; // events from closing it are ignored
+            prev.close();
+        }
+        for (const stream of STREAMS) connect(stream, { ...options, cursor: at[stream] });
     });
 
     // Requests per 250 ms for the timeline; stats and drawings refresh on the same beat.
