@@ -107,7 +107,7 @@ const renameCalls = (text) =>
 // core's ws_unavailable input, polling alone without probes: ~60 B): 13,000 B. Issue #22
 // item 2, server beats (the beat query, empty frames both ways, the core's watchdog on the
 // beat schedule and its own beat; ~220 B): 13,250 B.
-export const SIZE_BUDGET = 16000; // WIP (branch v2-client): brought back down before landing
+export const SIZE_BUDGET = 16000;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.
