@@ -601,6 +601,29 @@ export class Lifeline extends EventTarget {
             }
     }
 
+    /** The instance of subscription i of this host's core (none for a host the app closed). */
+    #target(i) {
+        return i ? this.#riders[i]?.l : this.#gone ? null : this;
+    }
+
+    /** An event of subscription i, to its instance. */
+    #to(i, type, o) {
+        const l = this.#target(i);
+        if (l) l.#apply(type, o);
+    }
+
+    /** Every instance on this host's core. */
+    #everyone() {
+        return [this.#target(0), ...this.#riders.map((r) => r?.l)].filter(Boolean);
+    }
+
+    /** The subscriptions of a mask (none: every one on the core) as [i, stream, cursor]. */
+    #table(mask) {
+        return [...Array(SUBS_MAX).keys()]
+            .filter((i) => (mask == null ? this.#target(i) : (mask >> i) & 1))
+            .map((i) => [i, i ? this.#riders[i].stream : this.#stream, this.#runtime.cursor(this.#core, i)]);
+    }
+
     /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
      *  input being drained (a DELIVER's index names one). A host routes what concerns one
      *  subscription to its instance, and what concerns the connection to every instance
@@ -608,31 +631,21 @@ export class Lifeline extends EventTarget {
     #act(action, msgs, io, only) {
         // a core that no longer runs for the tab only closes what it had open
         if (!io.on && action.type != ACT_WS_CLOSE && action.type != ACT_FETCH_CANCEL) return;
-        const riders = this.#riders,
-            rt = this.#runtime,
-            core = this.#core,
-            sub = action.sub,
-            target = (i) => (i ? riders[i]?.l : this.#gone ? null : this),
-            everyone = only ? [only] : [target(0), ...riders.map((r) => r?.l)].filter(Boolean),
-            urlOf = (i) => (i ? riders[i]?.url : io.url),
-            streamOf = (i) => (i ? riders[i]?.stream : this.#stream),
-            // the subscriptions of a mask (all: the whole table) as [i, stream, cursor]
-            table = (mask) =>
-                [...Array(SUBS_MAX).keys()].filter((i) => (mask == null ? target(i) : (mask >> i) & 1)).map((i) => [i, streamOf(i), rt.cursor(core, i)]);
+        const sub = action.sub;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return io.ws.open(action.socket, urlOf(sub), action.cursor);
+                return io.ws.open(action.socket, sub ? this.#riders[sub]?.url : io.url, action.cursor);
             case ACT_WS_SEND:
                 return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0], sub));
             case ACT_WS_SUB:
-                return io.ws.send(action.socket, subFrame(table(action.subs).map(([i, stream, cursor]) => [i + 1, stream, cursor])));
+                return io.ws.send(action.socket, subFrame(this.#table(action.subs).map(([i, stream, cursor]) => [i + 1, stream, cursor])));
             case ACT_WS_UNSUB:
                 return io.ws.send(action.socket, `{"type":"unsub","s":${sub + 1}}`);
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
             case ACT_POLL: {
-                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, urlOf(sub));
-                const all = table(),
+                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, sub ? this.#riders[sub]?.url : io.url);
+                const all = this.#table(),
                     index = new Map(all.map(([i, stream]) => [stream, i]));
                 return io.http.pollAll(
                     action.request,
@@ -645,7 +658,7 @@ export class Lifeline extends EventTarget {
                 );
             }
             case ACT_POST:
-                return io.http.post(action.request, io.id(action.send), urlOf(sub));
+                return io.http.post(action.request, io.id(action.send), sub ? this.#riders[sub]?.url : io.url);
             case ACT_FETCH_CANCEL:
                 return io.http.cancel(action.request);
             case ACT_DELIVER: {
@@ -658,17 +671,17 @@ export class Lifeline extends EventTarget {
                         return this.#apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
                     }
                 }
-                return target(sub)?.#apply('message', { data, cursor: action.cursor });
+                return this.#to(sub, 'message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
-                for (const l of everyone)
+                for (const l of only ? [only] : this.#everyone())
                     l.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
                 return;
             case ACT_ERROR: {
                 // an HTTP answer's own words come with the input (protocol.mjs: body)
                 const server = action.status && msgs?.server;
-                for (const l of everyone)
+                for (const l of this.#everyone())
                     l.#apply('error', {
                         code: ERRORS[action.code],
                         reason: REASONS[action.reason],
@@ -679,7 +692,7 @@ export class Lifeline extends EventTarget {
                 return;
             }
             case ACT_RESET:
-                return target(sub)?.#apply('reset', { from: action.from, to: action.to });
+                return this.#to(sub, 'reset', { from: action.from, to: action.to });
             case ACT_ACK:
                 return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED: {
@@ -693,23 +706,22 @@ export class Lifeline extends EventTarget {
             case ACT_REFUSED: {
                 // the server refused this stream (v2): that instance errors and closes, as a
                 // v1 URL refused again and again does; the others ride on
-                const l = target(sub);
-                l?.#apply('error', {
+                this.#to(sub, 'error', {
                     code: 'server_error',
                     reason: 'refused',
                     status: 0,
                     message: action.message || action.serverCode,
                     serverCode: action.serverCode,
                 });
-                return l?.#apply('statechange', { state: 'closed', transport: 'none', reason: 'refused' });
+                return this.#to(sub, 'statechange', { state: 'closed', transport: 'none', reason: 'refused' });
             }
             case ACT_SPLIT:
                 // a server of v1: these riders run connections of their own from their cursors,
                 // and this endpoint pools no more
                 if (pools.get(this.#key) == this) pools.set(this.#key, null);
-                for (const [i] of table(action.subs)) {
-                    const l = riders[i].l;
-                    riders[i] = 0;
+                for (const [i] of this.#table(action.subs)) {
+                    const l = this.#riders[i].l;
+                    this.#riders[i] = 0;
                     l.#host = 0;
                     l.#sub = 0;
                     l.#start(1);

@@ -129,7 +129,7 @@ function streamLines(object, messages) {
 export function bodyAll(bodyBytes, size, index) {
     const value = parse(decoder.decode(bodyBytes)),
         streams = value?.streams,
-        messages = [],
+        messages = /** @type {any} */ ([]), // the messages, and the server's words as .server
         lines = [];
     messages.server = { code: value?.error ?? '', message: value?.message ?? '' };
     if (streams && typeof streams == 'object')
@@ -152,7 +152,7 @@ export function bodyAll(bodyBytes, size, index) {
 export function body(bodyBytes, size) {
     const value = parse(typeof bodyBytes == 'string' ? bodyBytes : decoder.decode(bodyBytes)),
         object = protocolObject(value),
-        messages = [];
+        messages = /** @type {any} */ ([]); // the messages, and the server's words as .server
     const lines = streamLines(object, messages);
     messages.server = { code: object?.error ?? '', message: object?.message ?? '' };
     return [[size, depth(value), lines], messages];

@@ -13,7 +13,8 @@ const io = () => {
 };
 const open = (o, ...streams) =>
     streams.map(([stream, cursor]) => {
-        const { clock, ...options } = o;
+        const options = { ...o };
+        delete options.clock; // the test's own
         const l = new Lifeline(`http://example.test/live/${stream}`, { ...options, ...(cursor && { cursor }) }),
             got = [];
         for (const type of ['message', 'reset', 'error', 'statechange']) l.addEventListener(type, (e) => got.push({ type, ...e }));
