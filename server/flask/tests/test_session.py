@@ -40,7 +40,9 @@ def test_start_tells_a_reset_the_head_and_where_the_client_is_caught_up():
     assert at_head.start() == (None, c2, c2)  # nothing follows: caught up at its own cursor
     empty = Session(WEBSOCKET, "e", None, cursor="0", store=store)
     reset, head, caught_up = empty.start()
-    assert reset is None and head != "0" and caught_up == "0"  # an empty stream's head names no message
+    assert (
+        reset is None and head != "0" and caught_up == "0"
+    )  # an empty stream's head names no message
 
 
 def test_disconnect_ends_the_sessions_of_a_stream_whose_request_where_accepts():
