@@ -11,7 +11,9 @@
 //   on connection         the socket gets `msg` {seq: <current>, welcome: true} at once
 //                         (the "first message" of time-to-first-message; Lifeline gets the
 //                         retained log with cursor=0, the same one round trip of data)
-//   POST /admin/publish   {data} → every socket gets `msg` {seq, data}; answers {seq}
+//   POST /admin/publish   {data} → every socket gets `msg` {seq, data}; answers {seq};
+//                         {stream, data}: the sockets of namespace /<stream> only
+//                         (bench/streams.mjs: one namespace per stream)
 //   POST /admin/restart   destroys every TCP connection (WebSockets and polls) except the
 //                         admin request's own, like a crashed-and-restarted process that
 //                         is listening again at once (demo/server.mjs's restart, too)
@@ -55,12 +57,13 @@ const server = http.createServer((req, res) => {
             res.end(JSON.stringify(o));
         };
         if (u.pathname === '/admin/publish') {
-            let data = null;
+            let data = null,
+                stream = null;
             try {
-                data = JSON.parse(body || '{}').data ?? null;
+                ({ data = null, stream = null } = JSON.parse(body || '{}'));
             } catch {}
             seq++;
-            io.emit('msg', { seq, data });
+            (stream ? io.of('/' + stream) : io).emit('msg', { seq, data });
             return json({ seq });
         }
         if (u.pathname === '/admin/restart') {
@@ -105,6 +108,7 @@ if (redisUrl) {
 }
 const io = new Server(server, { cors: { origin: '*' }, serveClient: false, ...(adapter ? { adapter } : {}) });
 io.on('connection', (socket) => socket.emit('msg', { seq, welcome: true }));
+io.of(/^\/[\w-]+$/).on('connection', (socket) => socket.emit('msg', { seq, welcome: true }));
 
 server.listen(port, '127.0.0.1', () => {
     process.stdout.write(`LISTENING http://127.0.0.1:${server.address().port}\n`);

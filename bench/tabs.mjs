@@ -22,15 +22,14 @@
 // main thread busy, lock held, no heartbeat), measured from the kill to the first page
 // whose `role` reads 'leader' (polled every 20 ms), 5 times each.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, spawnListening, admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
 import { median } from './stats.mjs';
 import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
+import { startStatic, until } from './page-origin.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -40,44 +39,6 @@ const KILLS = QUICK ? 2 : 5;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[tabs]', ...a);
 const cleanups = [];
-
-async function until(f, ms, what) {
-    const end = Date.now() + ms;
-    while (!(await f())) {
-        if (Date.now() > end) throw new Error(`timed out (${ms} ms): ${what}`);
-        await sleep(50);
-    }
-}
-
-/** The page origin: a blank page, /lifeline.mjs (dist) and /sio.mjs (socket.io-client bundled). */
-async function startStatic() {
-    const esbuild = await import('esbuild');
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-tabs-'));
-    cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
-    const r = await esbuild.build({
-        stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT },
-        bundle: true,
-        minify: true,
-        format: 'esm',
-        platform: 'browser',
-        write: false,
-        logLevel: 'silent',
-    });
-    fs.writeFileSync(path.join(tmp, 'sio.mjs'), r.outputFiles[0].contents);
-    const files = {
-        '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'),
-        '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'),
-        '/sio.mjs': path.join(tmp, 'sio.mjs'),
-    };
-    const srv = http.createServer((req, res) => {
-        const f = files[new URL(req.url, 'http://x').pathname];
-        res.writeHead(200, { 'Content-Type': f ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-        res.end(f ? fs.readFileSync(f) : '<!doctype html><meta charset="utf-8"><title>tab</title><p>tab</p>');
-    });
-    await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-    cleanups.push(() => srv.close());
-    return `http://127.0.0.1:${srv.address().port}`;
-}
 
 // One client in a page: window.__got counts messages, window.__ready says connected.
 const CLIENT = {
@@ -201,7 +162,7 @@ async function takeovers(browser, origin, servers) {
 }
 
 async function main() {
-    const origin = await startStatic();
+    const origin = await startStatic(cleanups);
     const lifelineServer = await startServer('node', ['--origins', '*']);
     cleanups.push(() => lifelineServer.stop());
     const sioServer = await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']);
