@@ -106,8 +106,12 @@ const renameCalls = (text) =>
 // Issue #24 item 6, a server that cannot upgrade says so (Lifeline-WebSocket: none; the
 // core's ws_unavailable input, polling alone without probes: ~60 B): 13,000 B. Issue #22
 // item 2, server beats (the beat query, empty frames both ways, the core's watchdog on the
-// beat schedule and its own beat; ~220 B): 13,250 B.
-export const SIZE_BUDGET = 16000;
+// beat schedule and its own beat; ~220 B): 13,250 B. Issue #23, many streams over one
+// connection (the core's table of 32 subscriptions, v2's frames and the poll of all: ~1,200
+// B; the shim's pooling, routing and the poll of all's URL and answer: ~1,370 B): 15,850 B —
+// over the 12,480 B that issue asks; winning it back (the largest new functions, chunks
+// loaded on demand) is the step after.
+export const SIZE_BUDGET = 15850;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.

@@ -151,7 +151,7 @@ int ll_start(ll_core *c, uint64_t now, int visible, int online) {
     c->visible = visible != 0;
     c->online = online != 0;
     c->sub[0].cur = c->start_cur;
-    c->sub[0].used = 1;
+    c->subs = 1;
     if (c->cfg[LL_CFG_resource_mode]) c->cfg[LL_CFG_websocket] = 0;
     c->role = c->cfg[LL_CFG_websocket] ? ROLE_BESIDE : ROLE_ALONE;
     if (c->cfg[LL_CFG_start_on_polling] && c->role == ROLE_BESIDE) {
@@ -404,7 +404,7 @@ void ll_http_failed(ll_core *c, uint64_t now, uint32_t req, uint32_t kind) {
 int32_t ll_send(ll_core *c, uint64_t now, uint32_t sub, size_t len) {
     ll__begin_input(c, now);
     if (c->life == LIFE_CLOSED) return -LL_ERR_CLOSED;
-    if (c->cfg[LL_CFG_resource_mode] || sub >= LL_SUBS_MAX || !c->sub[sub].used) return -LL_ERR_BAD_STATE;
+    if (c->cfg[LL_CFG_resource_mode] || sub >= LL_SUBS_MAX || !LL__USED(c, sub)) return -LL_ERR_BAD_STATE;
     if (len > c->cfg[LL_CFG_max_message_bytes]) return -LL_ERR_SEND_TOO_LARGE;
     if (c->n_sends >= c->cfg[LL_CFG_max_sends]) return -LL_ERR_SEND_OVERFLOW;
     if (++c->next_send_id > 0x7fffffff) c->next_send_id = 1;
@@ -419,28 +419,16 @@ int32_t ll_send(ll_core *c, uint64_t now, uint32_t sub, size_t len) {
 
 /* ---- the table of subscriptions ---- */
 
-uint32_t ll__first_sub(const ll_core *c) {
-    uint32_t i;
-    for (i = 0; i < LL_SUBS_MAX; i++)
-        if (c->sub[i].used) return i;
-    return 0;
-}
-
-uint32_t ll__subs_used(const ll_core *c) {
-    uint32_t i, n = 0;
-    for (i = 0; i < LL_SUBS_MAX; i++) n += c->sub[i].used;
-    return n;
+void ll__drop_sub(ll_core *c, uint32_t i) {
+    c->subs &= ~(1u << i);
+    c->sub[i].on_ws = SUB_OFF;
 }
 
 void ll__split(ll_core *c, uint32_t mask) {
-    uint32_t i, out = 0;
+    uint32_t i, out = c->subs & mask;
     c->split = 1;
-    for (i = 0; i < LL_SUBS_MAX; i++) {
-        if (!(mask >> i & 1) || !c->sub[i].used) continue;
-        c->sub[i].used = 0;
-        c->sub[i].on_ws = SUB_OFF;
-        out |= 1u << i;
-    }
+    LL__EACH_SUB(c, i, m)
+    if (out >> i & 1) ll__drop_sub(c, i);
     if (out) ll__push(c, LL_ACT_SPLIT, 0, out, 0, 0);
 }
 
@@ -456,7 +444,7 @@ static void table_changed(ll_core *c) {
 int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, size_t len) {
     ll__sub *s;
     ll__cursor k = {0, 0, 0, 0};
-    if (!begin(c, now) || sub >= LL_SUBS_MAX || c->sub[sub].used || c->cfg[LL_CFG_resource_mode])
+    if (!begin(c, now) || sub >= LL_SUBS_MAX || LL__USED(c, sub) || c->cfg[LL_CFG_resource_mode])
         return LL_ERR_BAD_STATE;
     if (len && !ll__cursor_parse(cursor, len, &k)) return LL_ERR_BAD_CURSOR;
     if (c->split) {
@@ -464,7 +452,7 @@ int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, siz
     } else {
         s = &c->sub[sub];
         memset(s, 0, sizeof *s);
-        s->used = 1;
+        c->subs |= 1u << sub;
         s->cur = k;
         s->ws_open_cur = k;
         /* a v2 socket that said hello serves it at once; one not yet open asks for it
@@ -481,12 +469,11 @@ int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, siz
 
 void ll_unsubscribe(ll_core *c, uint64_t now, uint32_t sub) {
     ll__sub *s;
-    if (!begin(c, now) || sub >= LL_SUBS_MAX || !c->sub[sub].used) return;
+    if (!begin(c, now) || sub >= LL_SUBS_MAX || !LL__USED(c, sub)) return;
     s = &c->sub[sub];
     if (c->v2 && s->on_ws != SUB_OFF && c->ws_phase != WS_NONE) ll__push(c, LL_ACT_WS_UNSUB, c->ws_id, sub, 0, 0);
-    s->used = 0;
-    s->on_ws = SUB_OFF;
-    table_changed(c);
+    ll__drop_sub(c, sub);
+    if (c->subs) table_changed(c); /* the last one gone: the caller closes the core */
     ll__caught_up_check(c);
     ll__publish(c);
 }
@@ -510,7 +497,7 @@ uint32_t ll_rtt(const ll_core *c) { return c->srtt; }
 const char *ll_cursor(ll_core *c, uint32_t *len) { return ll_sub_cursor(c, 0, len); }
 
 const char *ll_sub_cursor(ll_core *c, uint32_t sub, uint32_t *len) {
-    *len = sub < LL_SUBS_MAX && c->sub[sub].used ? (uint32_t)ll__cursor_format(&c->sub[sub].cur, c->cursor_text) : 0;
+    *len = sub < LL_SUBS_MAX && LL__USED(c, sub) ? (uint32_t)ll__cursor_format(&c->sub[sub].cur, c->cursor_text) : 0;
     return c->cursor_text;
 }
 

@@ -85,12 +85,16 @@ typedef struct ll__sub {
     ll__cursor ws_last;     /* the last msg cursor of it on this socket */
     ll__cursor ws_open_cur; /* the cursor the socket asked to resume it from */
     ll__cursor poll_cur;    /* the cursor the poll in flight asked with */
-    uint8_t used;           /* in the table */
     uint8_t quiet;          /* the last poll answer brought it nothing new */
     uint8_t on_ws; /* on the socket in hand: SUB_OFF, SUB_ASKED (URL or sub sent), SUB_SERVED (subd, or a v1 hello) */
 } ll__sub;
 
 enum { SUB_OFF, SUB_ASKED, SUB_SERVED };
+
+/* The table's entries in use are the bits of ll_core's `subs`: loops visit those only, so a
+ * connection of one stream pays for one. */
+#define LL__EACH_SUB(c, i, m) for (uint32_t m = (c)->subs; m && ((i) = (uint32_t)__builtin_ctz(m), 1); m &= m - 1)
+#define LL__USED(c, i) ((c)->subs >> (i)&1u)
 
 typedef struct ll__send {
     uint32_t id;
@@ -128,6 +132,7 @@ struct ll_core {
     uint8_t polled_ok;            /* a poll answered since the last (re)start, error or
                                           fallback: long polls allowed */
     uint8_t have_version, batch_active;
+    uint32_t subs;        /* the subscriptions in the table (bit i: sub[i]) */
     uint8_t v2;           /* the socket in hand said hello v2: it carries every subscription */
     uint8_t split;        /* the server speaks v1: one subscription per connection (SPLIT) */
     uint8_t subs_changed; /* the table changed since the poll in hand was sent */
@@ -258,8 +263,10 @@ int ll__caught_up(const ll_core *c); /* every subscription served and delivered 
 void ll__caught_up_check(ll_core *c);
 
 /* ---- the table of subscriptions (core.c) ---- */
-uint32_t ll__first_sub(const ll_core *c);  /* the one a stream URL names (WS_OPEN, a v1 poll) */
-uint32_t ll__subs_used(const ll_core *c);  /* how many are in the table */
+#define ll__first_sub(c) \
+    ((uint32_t)__builtin_ctz((c)->subs | 1u << 31))                /* the one a stream URL names (WS_OPEN, a v1 poll) */
+#define ll__subs_used(c) ((uint32_t)__builtin_popcount((c)->subs)) /* how many are in the table */
+void ll__drop_sub(ll_core *c, uint32_t i);                         /* out of the table */
 void ll__split(ll_core *c, uint32_t mask); /* a v1 server: these go to connections of their own */
 int ll__retry_after_wait(ll_core *c, const ll__head *h);
 

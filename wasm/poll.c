@@ -40,9 +40,9 @@ uint32_t ll__polling_transport(const ll_core *c) {
  * nothing published meanwhile can fall between them. */
 int ll__caught_up(const ll_core *c) {
     uint32_t i;
-    for (i = 0; i < LL_SUBS_MAX; i++) {
+    LL__EACH_SUB(c, i, m) {
         const ll__sub *s = &c->sub[i];
-        if (s->used && (s->on_ws != SUB_SERVED || ll__cursor_cmp(&s->cur, &s->hello_cur) < 0)) return 0;
+        if (s->on_ws != SUB_SERVED || ll__cursor_cmp(&s->cur, &s->hello_cur) < 0) return 0;
     }
     return 1;
 }
@@ -69,8 +69,8 @@ void ll__caught_up_check(ll_core *c) {
 /* Whether every subscription has a cursor (a long poll needs one to wait after). */
 static int all_have_cursors(const ll_core *c) {
     uint32_t i;
-    for (i = 0; i < LL_SUBS_MAX; i++)
-        if (c->sub[i].used && !c->sub[i].cur.set) return 0;
+    LL__EACH_SUB(c, i, m)
+    if (!c->sub[i].cur.set) return 0;
     return 1;
 }
 
@@ -90,7 +90,8 @@ static void send_poll(ll_core *c, int may_wait) {
     }
     c->poll_long = wait != 0;
     c->poll_after_hello = c->ws_phase == WS_CATCHING_UP;
-    for (i = 0; i < LL_SUBS_MAX; i++) c->sub[i].poll_cur = c->sub[i].cur;
+    LL__EACH_SUB(c, i, m)
+    c->sub[i].poll_cur = c->sub[i].cur;
     c->poll_many = !c->split && ll__subs_used(c) > 1;
     c->subs_changed = 0;
     c->poll_sent_at = c->now;
@@ -282,7 +283,7 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
         const char *p;
         if (!ll__line(&pos, end, &line) || line.n < 2 || line.p[0] != '#') return bad_body(c, LL_ERR_BAD_RESPONSE);
         p = line.p + 1;
-        if (!ll__parse_u64(&p, line.p + line.n, &n) || p != line.p + line.n || n >= LL_SUBS_MAX || !c->sub[n].used)
+        if (!ll__parse_u64(&p, line.p + line.n, &n) || p != line.p + line.n || n >= LL_SUBS_MAX || !LL__USED(c, n))
             return bad_body(c, LL_ERR_BAD_RESPONSE);
         i = (uint32_t)n;
         start = pos; /* the section runs to the next "#" line */
@@ -296,8 +297,7 @@ static int batch(ll_core *c, const ll__head *h, const char *b, size_t bn) {
                 while (cn < t.n && t.p[cn] != ' ') cn++;
                 ll__spans(ll__push(c, LL_ACT_REFUSED, 0, i, 0, 0), t.p + cn + 1, cn < t.n ? t.n - cn - 1 : 0, t.p + 1,
                           cn - 1);
-                c->sub[i].used = 0;
-                c->sub[i].on_ws = SUB_OFF;
+                ll__drop_sub(c, i);
             } else {
                 ll__cursor k;
                 ll__span text = {t.p + 1, t.n - 1};
@@ -345,7 +345,8 @@ static void resource(ll_core *c, uint32_t status, const ll__head *h, const char 
 void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const char *b, size_t bn) {
     int changed = 0;
     uint32_t refusals = c->refusals, i;
-    for (i = 0; i < LL_SUBS_MAX; i++) c->sub[i].quiet = 1; /* until its answer says otherwise */
+    LL__EACH_SUB(c, i, m)
+    c->sub[i].quiet = 1; /* until its answer says otherwise */
     c->refusals = 0;
     c->poll_req = 0;
     ll__disarm(c, T_POLL_REQ);
@@ -410,10 +411,9 @@ void ll__poll_response(ll_core *c, uint32_t status, const ll__head *h, const cha
     /* asked after hello, and nothing after a subscription's cursor: nothing between it and
      * its head (a stream with news moved its cursor past the one asked) */
     if (c->poll_after_hello && c->ws_phase == WS_CATCHING_UP) {
-        for (i = 0; i < LL_SUBS_MAX; i++) {
+        LL__EACH_SUB(c, i, m) {
             ll__sub *s = &c->sub[i];
-            if (s->used && s->on_ws == SUB_SERVED && s->quiet && ll__cursor_cmp(&s->cur, &s->hello_cur) < 0)
-                s->hello_cur = s->cur;
+            if (s->on_ws == SUB_SERVED && s->quiet && ll__cursor_cmp(&s->cur, &s->hello_cur) < 0) s->hello_cur = s->cur;
         }
     }
     ll__caught_up_check(c);

@@ -42,7 +42,7 @@ void ll__ws_try(ll_core *c, uint32_t race) {
     c->ping_out = 0;
     c->beat = 0;
     c->v2 = 0;
-    for (i = 0; i < LL_SUBS_MAX; i++) {
+    LL__EACH_SUB(c, i, m) {
         ll__sub *s = &c->sub[i];
         s->ws_last.set = 0;
         s->hello_cur.set = 0;
@@ -261,8 +261,8 @@ static void bad_frame(ll_core *c, uint32_t err) {
 /* The subscriptions of the table not yet on the socket, as a bit mask, now asked. */
 static uint32_t ask_rest(ll_core *c) {
     uint32_t i, mask = 0;
-    for (i = 0; i < LL_SUBS_MAX; i++) {
-        if (!c->sub[i].used || c->sub[i].on_ws != SUB_OFF) continue;
+    LL__EACH_SUB(c, i, m) {
+        if (c->sub[i].on_ws != SUB_OFF) continue;
         c->sub[i].on_ws = SUB_ASKED;
         mask |= 1u << i;
     }
@@ -352,7 +352,7 @@ static uint32_t frame_sub(const ll_core *c, uint32_t sub, uint32_t on_ws) {
     uint32_t i;
     if (!c->v2) return ll__first_sub(c);
     i = sub - 1;
-    return sub && sub <= LL_SUBS_MAX && c->sub[i].used && c->sub[i].on_ws == on_ws ? i : LL_SUBS_MAX;
+    return sub && sub <= LL_SUBS_MAX && LL__USED(c, i) && c->sub[i].on_ws == on_ws ? i : LL_SUBS_MAX;
 }
 
 /* A frame, decoded by the caller (ll_ws_frame). Pong and unknown types need nothing more:
@@ -393,10 +393,9 @@ void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__
         if (c->v2 && (i = frame_sub(c, sub, SUB_ASKED)) < LL_SUBS_MAX) subd(c, &c->sub[i], cursor);
         break;
     case LL_FRAME_REFUSED:
-        if (c->v2 && sub && sub <= LL_SUBS_MAX && c->sub[sub - 1].used) {
+        if (c->v2 && sub && sub <= LL_SUBS_MAX && LL__USED(c, sub - 1)) {
             ll__spans(ll__push(c, LL_ACT_REFUSED, 0, sub - 1, 0, 0), message.p, message.n, code.p, code.n);
-            c->sub[sub - 1].used = 0;
-            c->sub[sub - 1].on_ws = SUB_OFF;
+            ll__drop_sub(c, sub - 1);
             ll__caught_up_check(c); /* one fewer to wait for */
         }
         break;

@@ -126,7 +126,7 @@ static void drain(sim *s, int after_timer) {
         if (d != LL_NEVER && d > s->now + 3ULL * 86400000) fail("deadline absurdly far");
     }
     if (s->closed && ll_next_deadline(s->c) != LL_NEVER) fail("deadline after close");
-    for (i = 0; i < LL_SUBS_MAX; i++) s->had_cursor[i] = s->c->sub[i].used && s->c->sub[i].cur.set;
+    for (i = 0; i < LL_SUBS_MAX; i++) s->had_cursor[i] = (s->c->subs >> i & 1) && s->c->sub[i].cur.set;
 }
 
 static char *cursor_text(sim *s, char *buf) {
