@@ -72,6 +72,45 @@ test('five tabs: one leader, one WebSocket at the server, every tab gets every m
 });
 
 test(
+    'five tabs × three streams: one WebSocket at the server (tab sharing and protocol v2 together); every tab gets every stream',
+    { skip, timeout: 60000 },
+    async () => {
+        const ctx = await env.b.browser.newContext();
+        try {
+            const proxy = await env.rig.proxy();
+            const names = ['x', 'y', 'z'].map((t) => `multi${t}${Date.now()}`);
+            const pages = [];
+            for (let i = 0; i < 5; i++) {
+                const page = await ctx.newPage();
+                await openFixture(
+                    page,
+                    env.rig.fixture({ build: 'esm', live: names.map((n, j) => ({ tag: 'abc'[j], url: `${proxy.url}/live/${n}`, opts: BASE })) }),
+                );
+                pages.push(page);
+            }
+            for (const p of pages) await waitLog(p, (l) => ['a', 'b', 'c'].every((t) => isOpen(l[t], 'websocket')), 'every stream open over the websocket');
+            for (let n = 1; n <= 5; n++) for (const name of names) await admin(env.rig.server.url, '/admin/publish', { stream: name, data: { n } });
+            for (const p of pages)
+                await waitLog(p, (l) => ['a', 'b', 'c'].every((t) => l[t].messages.length >= 5), 'every tab got five messages of every stream', 15000);
+            for (const p of pages) {
+                const l = await getLog(p);
+                for (const t of ['a', 'b', 'c'])
+                    assert.deepEqual(
+                        l[t].messages.map((m) => m.data.n),
+                        [1, 2, 3, 4, 5],
+                        `stream ${t}: once each, in order`,
+                    );
+            }
+            const st = proxy.stats();
+            assert.equal(st.ws_upgrades, 1, 'one WebSocket was ever opened for 5 tabs × 3 streams');
+            assert.equal(st.ws_open, 1);
+        } finally {
+            await ctx.close();
+        }
+    },
+);
+
+test(
     'a lone tab leads from its first task: its WebSocket serves before lifeline-share.mjs has loaded; then the module adopts its lock',
     { skip, timeout: 60000 },
     async () => {
