@@ -275,6 +275,7 @@ demo-cluster: deps build
 bench: build
 	node bench/run.mjs $(if $(QUICK),--quick,)
 	node bench/cluster.mjs $(if $(QUICK),--quick,)
+	node bench/streams.mjs $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf build dist

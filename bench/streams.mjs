@@ -17,16 +17,10 @@
 // WebSocket); every stream must have received every message. Figures are per minute (the
 // window's counts scaled), plus the WebSockets open at the end; and the longest request
 // target the page sent (a poll of every stream names each with its cursor).
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer, spawnListening, admin } from '../tests/lib/servers.mjs';
+import { admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
-import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
-import { startStatic, until } from './page-origin.mjs';
+import { perMinute as f, runBench, startRig, until, writeResults } from './browser-kit.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
 const WINDOW = QUICK ? 10000 : 30000;
 const STREAMS = [1, 5, 20];
@@ -115,14 +109,7 @@ async function measure(browser, origin, lib, n, refuse, servers) {
 }
 
 async function main() {
-    const origin = await startStatic(cleanups);
-    const lifelineServer = await startServer('node', ['--origins', '*']);
-    cleanups.push(() => lifelineServer.stop());
-    const sioServer = await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']);
-    cleanups.push(() => sioServer.stop());
-    const servers = { lifeline: lifelineServer.url, sio: sioServer.url };
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-    cleanups.push(() => browser.close());
+    const { origin, servers, browser } = await startRig(cleanups);
     const libs = [
         { name: 'Lifeline', opts: {} },
         { name: 'Lifeline multiplex: false', opts: { multiplex: false } },
@@ -130,7 +117,6 @@ async function main() {
     ];
     const rows = [];
     for (const refuse of [false, true]) for (const n of STREAMS) for (const lib of libs) rows.push(await measure(browser, origin, lib, n, refuse, servers));
-    const f = (v) => (v >= 100 ? String(Math.round(v)) : v.toFixed(1));
     const md = [
         `# Streams: what one page following N streams costs the server (bench/streams.mjs${QUICK ? ' --quick' : ''})`,
         '',
@@ -144,25 +130,7 @@ async function main() {
         ),
         '',
     ].join('\n');
-    // the quick form leaves the committed results alone (bench/out/ is git-ignored)
-    const base = QUICK ? path.join(ROOT, 'bench', 'out', 'streams-results-quick') : path.join(ROOT, 'bench', 'streams-results');
-    fs.mkdirSync(path.dirname(base), { recursive: true });
-    fs.writeFileSync(base + '.md', md);
-    fs.writeFileSync(base + '.json', JSON.stringify({ chromium: browser.version(), window: WINDOW, rows }, null, 2) + '\n');
-    console.log(md);
+    writeResults('streams', QUICK, md, { chromium: browser.version(), window: WINDOW, rows });
 }
 
-const watchdog = setTimeout(() => {
-    log('watchdog: hung, giving up');
-    process.exit(1);
-}, 20 * 60000);
-try {
-    await main();
-} finally {
-    clearTimeout(watchdog);
-    for (const c of cleanups.reverse())
-        await Promise.resolve()
-            .then(c)
-            .catch(() => {});
-}
-process.exit(0);
+await runBench(main, cleanups, log);

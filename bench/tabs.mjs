@@ -21,17 +21,11 @@
 // leads after the leader is closed (page.close()), crashed (CDP Page.crash), or stuck (its
 // main thread busy, lock held, no heartbeat), measured from the kill to the first page
 // whose `role` reads 'leader' (polled every 20 ms), 5 times each.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer, spawnListening, admin } from '../tests/lib/servers.mjs';
+import { admin } from '../tests/lib/servers.mjs';
 import { createProxy } from '../tests/proxy.mjs';
 import { median } from './stats.mjs';
-import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
-import { startStatic, until } from './page-origin.mjs';
+import { perMinute as f, runBench, startRig, until, writeResults } from './browser-kit.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
 const WINDOW = QUICK ? 10000 : 30000;
 const TABS = [1, 5, 20];
@@ -162,14 +156,7 @@ async function takeovers(browser, origin, servers) {
 }
 
 async function main() {
-    const origin = await startStatic(cleanups);
-    const lifelineServer = await startServer('node', ['--origins', '*']);
-    cleanups.push(() => lifelineServer.stop());
-    const sioServer = await spawnListening(process.execPath, [path.join(ROOT, 'bench/sio-server.mjs'), '--port', '0']);
-    cleanups.push(() => sioServer.stop());
-    const servers = { lifeline: lifelineServer.url, sio: sioServer.url };
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
-    cleanups.push(() => browser.close());
+    const { origin, servers, browser } = await startRig(cleanups);
     const libs = [
         { name: 'Lifeline (shared)', opts: {} },
         { name: 'Lifeline share: false', opts: { share: false } },
@@ -178,7 +165,6 @@ async function main() {
     const rows = [];
     for (const refuse of [false, true]) for (const n of TABS) for (const lib of libs) rows.push(await measure(browser, origin, lib, n, refuse, servers));
     const kills = await takeovers(browser, origin, servers);
-    const f = (v) => (v >= 100 ? String(Math.round(v)) : v.toFixed(1));
     const md = [
         `# Tabs: what N open tabs cost the server (bench/tabs.mjs${QUICK ? ' --quick' : ''})`,
         '',
@@ -198,25 +184,7 @@ async function main() {
         ...Object.entries(kills).map(([how, a]) => `| ${how} | ${median(a) ?? '—'} | ${a.join(', ')} |`),
         '',
     ].join('\n');
-    // the quick form leaves the committed results alone (bench/out/ is git-ignored)
-    const base = QUICK ? path.join(ROOT, 'bench', 'out', 'tabs-results-quick') : path.join(ROOT, 'bench', 'tabs-results');
-    fs.mkdirSync(path.dirname(base), { recursive: true });
-    fs.writeFileSync(base + '.md', md);
-    fs.writeFileSync(base + '.json', JSON.stringify({ chromium: browser.version(), window: WINDOW, rows, takeovers: kills }, null, 2) + '\n');
-    console.log(md);
+    writeResults('tabs', QUICK, md, { chromium: browser.version(), window: WINDOW, rows, takeovers: kills });
 }
 
-const watchdog = setTimeout(() => {
-    log('watchdog: hung, giving up');
-    process.exit(1);
-}, 20 * 60000);
-try {
-    await main();
-} finally {
-    clearTimeout(watchdog);
-    for (const c of cleanups.reverse())
-        await Promise.resolve()
-            .then(c)
-            .catch(() => {});
-}
-process.exit(0);
+await runBench(main, cleanups, log);
