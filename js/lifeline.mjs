@@ -444,9 +444,11 @@ export class Lifeline extends EventTarget {
     /** A rider joins: its stream is subscription i of this host's core (false: no room, or
      *  this host is closing). */
     #adopt(rider, stream, cursor, url) {
+        // a stream carried already stays apart (a poll of all names each stream once)
+        const carried = (!this.#gone && this.#stream == stream) || this.#riders.some((r) => r && r.stream == stream);
         let i = 1;
         while (this.#riders[i]) i++;
-        if (this.#closed || i >= SUBS_MAX) return false;
+        if (this.#closed || carried || i >= SUBS_MAX) return false;
         this.#riders[i] = { l: rider, stream, url, cursor };
         rider.#host = this;
         rider.#sub = i;

@@ -174,3 +174,18 @@ test('over polling: one poll names every stream (<prefix>/?s=<name>~<cursor>), i
     a.l.close();
     b.l.close();
 });
+
+test('a second instance of a stream the connection carries already gets a connection of its own (a poll of all names each stream once)', async () => {
+    const o = io();
+    const [a, again, b] = open(o, ['a', '5'], ['a', '3'], ['b']);
+    await flush();
+    assert.deepEqual(
+        o.WebSocket.all.map((w) => w.url),
+        ['ws://example.test/live/a?cursor=5&beat=1', 'ws://example.test/live/a?cursor=3&beat=1'],
+        'b rides the first; the second a has its own',
+    );
+    o.clock.advance(20); // the race: polls beside the sockets
+    const polls = o.fetch.requests.filter((r) => r.url.includes('/live/?')).map((r) => r.url);
+    assert.deepEqual(polls, ['http://example.test/live/?s=a~5&s=b'], 'no poll names a twice');
+    for (const x of [a, again, b]) x.l.close();
+});
