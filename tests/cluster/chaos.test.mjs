@@ -85,7 +85,7 @@ test(
                 const io = servedBy((a) => seen.set(a.server ?? '(unnamed)', (seen.get(a.server ?? '(unnamed)') ?? 0) + 1), {
                     fetch: globalThis.fetch,
                     WebSocket,
-                })(STREAM);
+                });
                 const websocket = i % 2 === 0;
                 const c = client(`${cluster.url}/live/${STREAM}`, { ...FAST, cursor: '0', seed: SEED + i, websocket, ...io });
                 c.kind = websocket ? 'websocket' : 'polling';
