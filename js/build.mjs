@@ -110,8 +110,10 @@ const renameCalls = (text) =>
 // connection (the core's table of 32 subscriptions, v2's frames and the poll of all: ~1,200
 // B; the shim's pooling, routing and the poll of all's URL and answer: ~1,370 B): 15,850 B —
 // over the 12,480 B that issue asks; winning it back (the largest new functions, chunks
-// loaded on demand) is the step after.
-export const SIZE_BUDGET = 15850;
+// loaded on demand) is the step after. Issue #23 item 4, a stream only a follower tab
+// follows rides on the host tab's connection (the host lock: its claim, its wait, its
+// release on pagehide; the ride and the serving are in lifeline-share.mjs; ~520 B): 16,350 B.
+export const SIZE_BUDGET = 16350;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.

@@ -61,6 +61,11 @@ import { storage } from './storage.mjs';
  *  joins waits for its leader. */
 const SHARE_AFTER_LEADING_MS = 100;
 
+/** share.mjs, loaded on demand (dist/lifeline-share.mjs: one import of it, which the
+ *  server libraries' client files rewrite to its hashed name). */
+const sharing = () => import('./share.mjs');
+const NOTHING = () => {};
+
 function optionError(message) {
     throw new TypeError('Lifeline: ' + message);
 }
@@ -179,6 +184,16 @@ export class Lifeline extends EventTarget {
     #endpoint; // its <prefix>/ URL
     #stream; // its stream's name
     #gone; // a host the app closed while riders ride on its core
+    // Across tabs (share.mjs serve/ride): the host lock's name; while this instance hosts,
+    // the lock's release and the serving; while it rides on another tab's host, the ride
+    #hostName;
+    #hosting;
+    #serving;
+    #ride;
+    #url;
+    #spawn; // a ghost for another tab's ride: this instance's options, another stream
+    #hostEvents; // pagehide and pageshow: a page in the back/forward cache holds no lock
+    #rode; // it rode when the page was hidden
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
 
     /** Plain resource mode: polls any URL that sends ETag or Last-Modified. */
@@ -194,7 +209,7 @@ export class Lifeline extends EventTarget {
         const seed = options.seed ?? Math.random() * 2 ** 32;
         const WebSocket = options.WebSocket || globalThis.WebSocket;
         const resource = option(CFG_resource_mode);
-        url = httpUrl(url);
+        url = this.#url = httpUrl(url);
         if (!resource && option(CFG_websocket) != 0 && !WebSocket)
             optionError('no WebSocket: pass options.WebSocket (the ws package in Node) or websocket: false');
         // resource mode revalidates: the browser's HTTP cache (cache: 'no-cache') or, where
@@ -234,6 +249,28 @@ export class Lifeline extends EventTarget {
                 ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf),
             ].join(' ');
         this.#key = key;
+        // across tabs, the endpoint's host is elected by a lock of the endpoint and core
+        // options; a ghost is an instance of this one's options for another tab's stream,
+        // riding on this tab's connection, its events carried by `out`
+        this.#hostName = group && key && 'lifeline host ' + ep.endpoint + ' ' + fields.join(' ');
+        this.#spawn = (u, c, out) => {
+            const ghost = new Lifeline(u, { ...options, share: false, cursor: c ?? undefined });
+            const { state, transport, reason } = ghost.#view;
+            ghost.#group = { role: 'leader', out, close() {} };
+            // (it may have joined the connection within its constructor: its state so far)
+            if (state != 'idle') out('statechange', { state, transport, reason });
+            return ghost;
+        };
+        // a held or requested lock keeps a page out of the back/forward cache: pagehide lets
+        // go of the host lock (a host's core pauses, a ride stops), pageshow takes it again
+        if (this.#hostName)
+            listen(
+                (this.#hostEvents = [
+                    [win, 'pagehide', () => ((this.#rode = !!this.#ride), this.#unhost())],
+                    [win, 'pageshow', (e) => e.persisted && this.#show()],
+                ]),
+                'add',
+            );
         this.#endpoint = ep?.endpoint;
         this.#stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
@@ -246,7 +283,7 @@ export class Lifeline extends EventTarget {
         const start = (rt, on) =>
             later(() => {
                 if (this.#closed) return;
-                this.#halt();
+                this.#halt(0, 1);
                 // a host runs the endpoint's core already: ride on it (in its state)
                 const host = on && key && pools.get(key);
                 if (host && host != this && host.#adopt(this, this.#stream, this.#view.cursor ?? cursor, url)) {
@@ -255,6 +292,9 @@ export class Lifeline extends EventTarget {
                     if (!synchronous) this.#open();
                     return;
                 }
+                // another tab hosts the endpoint's connection: ride on it (this tab holds the
+                // host lock once it runs a core of its own)
+                if (on && this.#hostName && !this.#hosting && !host) return this.#claimHost(() => this.#start(1));
                 const x = rt.x,
                     core = rt.alloc(),
                     at = this.#view.cursor ?? cursor;
@@ -318,6 +358,7 @@ export class Lifeline extends EventTarget {
                     // the first core of an endpoint hosts it (once its options passed); the
                     // riders that came while it was not running yet
                     if (on && key && !pools.has(key)) pools.set(key, this);
+                    if (this.#hosting && pools.get(key) == this) this.#serve();
                     this.#riders.forEach((r, i) => r && (this.#subscribe(i, r.cursor), r.l.#open()));
                 });
                 // a fallback remembered for this URL, read once the start's socket exists (the
@@ -334,41 +375,37 @@ export class Lifeline extends EventTarget {
         // leader, or the leader that took the lock. Where it cannot load, the tab runs alone.
         this.#shared = !!group;
         if (group)
-            early.decided
-                .then(() => import('./share.mjs'))
-                .then(
-                    ({ share }) =>
-                        this.#closed ||
-                        (this.#group = share(
-                            group,
-                            {
-                                doc,
-                                win,
-                                lead: () => this.#start(1),
-                                follow: () => this.#halt(),
-                                apply: (type, o) => this.#apply(type, o),
-                                view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
-                                // a follower's send; one closed with this core goes again to the next leader
-                                take: (f, n, text) =>
-                                    this.#toCore(
-                                        text,
-                                        (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage]),
-                                    ),
-                                settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
-                                resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
-                                role: (role) => this.#emit('rolechange', { role }),
-                                poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
-                            },
-                            early,
-                        )),
-                    () => {
-                        const running = early.release;
-                        this.#letGo();
-                        this.#shared = false;
-                        this.#emit('rolechange', { role: 'solo' });
-                        if (!running) this.#start(1);
-                    },
-                );
+            early.decided.then(sharing).then(
+                ({ share }) =>
+                    this.#closed ||
+                    (this.#group = share(
+                        group,
+                        {
+                            doc,
+                            win,
+                            lead: () => this.#start(1),
+                            follow: () => this.#halt(),
+                            apply: (type, o) => this.#apply(type, o),
+                            view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
+                            // a follower's send; one closed with this core goes again to the next leader
+                            take: (f, n, text) =>
+                                this.#toCore(text, (e) => e?.code == 'closed' || this.#group.ack(f, n, e && [e.code, e.status, e.serverCode, e.serverMessage])),
+                            settle: (n, e) => this.#mine.get(n)?.[1](e && sendError(...e)),
+                            resend: () => this.#mine.forEach(([text], n) => this.#group.send(n, text)),
+                            role: (role) => this.#emit('rolechange', { role }),
+                            poll: (cursor, signal) => (this.#stats.requests++, fetcher(withQuery(url, cursor, 0), { cache: 'no-store', signal })),
+                        },
+                        early,
+                    )),
+                () => {
+                    const running = early.release;
+                    this.#letGo();
+                    this.#hostName = 0; // alone: no tab hosts for it
+                    this.#shared = false;
+                    this.#emit('rolechange', { role: 'solo' });
+                    if (!running) this.#start(1);
+                },
+            );
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
         this.#start(!group);
@@ -438,7 +475,79 @@ export class Lifeline extends EventTarget {
     /** Queue a send (of subscription `sub`) in the running core; settle(failure) when it is
      *  acked or fails. */
     #toCore(text, settle, sub = 0) {
+        if (this.#ride) return this.#ride.send(text, (r) => settle(r && sendError(...r)));
         later(() => this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
+    }
+
+    /** Take the host lock and run (this tab hosts the endpoint), or ride on the tab that
+     *  holds it, waiting for it meanwhile. `steal`: the host went silent; `running`: this
+     *  instance's core runs already (it hosts if it can, else goes on as it is). */
+    #claimHost(run, steal, running) {
+        const name = this.#hostName,
+            ac = (this.#hosting = new AbortController());
+        const host = (lock) =>
+            lock &&
+            this.#hosting == ac &&
+            new Promise((release) => {
+                ac.release = release;
+                this.#unride();
+                this.#closed ? release() : run();
+            });
+        // a lock this tab held ends (released, or taken by a tab whose host went silent)
+        const request = (options, granted) => {
+            let held;
+            navigator.locks
+                .request(name, options, (lock) => ((held = lock), granted(lock)))
+                .then(
+                    () => held && this.#hosting == ac && this.#unhost(),
+                    () => held && this.#hosting == ac && this.#unhost(),
+                );
+        };
+        request(steal ? { steal } : { ifAvailable: true }, (lock) => {
+            if (lock || this.#hosting != ac) return host(lock);
+            if (running) return (this.#hosting = null);
+            // another tab hosts: ride on it, and wait for the lock meanwhile
+            sharing().then(({ ride }) => {
+                if (this.#hosting != ac || this.#closed) return;
+                this.#ride = ride(name, this.#url, this.#view.cursor, {
+                    apply: (type, o) => this.#apply(type, o),
+                    lost: (silent) => this.#hosting == ac && (this.#unhost(), this.#claimHost(run, silent)),
+                });
+                this.#open();
+                for (const n of this.#mine.keys()) this.#submit(n);
+            }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
+            request({ signal: ac.signal }, host);
+        });
+    }
+
+    /** Serve rides of other tabs on this host's connection. */
+    #serve() {
+        sharing().then(({ serve }) => this.#hosting && !this.#serving && (this.#serving = serve(this.#hostName, this.#spawn)), NOTHING);
+    }
+
+    /** Back from the back/forward cache: a rider rides again; a host that still runs the
+     *  endpoint's connection hosts again if no other tab took over meanwhile. */
+    #show() {
+        if (this.#closed || this.#hosting) return;
+        if (this.#rode) this.#start(1);
+        else if (this.#core && pools.get(this.#key) == this) this.#claimHost(() => this.#serve(), 0, 1);
+    }
+
+    /** Stop riding on another tab's host. */
+    #unride() {
+        this.#ride?.stop();
+        this.#ride = null;
+    }
+
+    /** Stop hosting (and riding): the lock's release, the serving and its ghosts, the wait. */
+    #unhost() {
+        const ac = this.#hosting;
+        this.#hosting = null;
+        this.#unride();
+        this.#serving?.close();
+        this.#serving = null;
+        ac?.abort();
+        ac?.release?.();
     }
 
     /** A rider joins: its stream is subscription i of this host's core (false: no room, or
@@ -471,13 +580,16 @@ export class Lifeline extends EventTarget {
     /** This host's connection ends: the core closes, the pool forgets it. */
     #end() {
         if (pools.get(this.#key) == this) pools.delete(this.#key);
+        listen(this.#hostEvents || [], 'remove');
         this.#closed = true;
         if (this.#core) this.#halt(1);
     }
 
     /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
-     *  silently: this tab no longer leads, and its sends wait in #mine for the next leader). */
-    #halt(on) {
+     *  silently: this tab no longer leads, and its sends wait in #mine for the next leader).
+     *  Unless `fresh` (a core is about to start), it also hosts and rides no more. */
+    #halt(on, fresh) {
+        if (!fresh) this.#unhost();
         const feed = this.#feed,
             rt = this.#runtime,
             core = this.#core,
@@ -527,6 +639,8 @@ export class Lifeline extends EventTarget {
         }
         if (pools.get(this.#key) == this) pools.delete(this.#key);
         this.#closed = true;
+        this.#unhost();
+        listen(this.#hostEvents || [], 'remove');
         if (this.#core) this.#halt(1);
         else if (this.#view.state != 'closed') {
             // closed before the core started (options.wasm still loading): it never will
@@ -569,7 +683,7 @@ export class Lifeline extends EventTarget {
     /** Open the gate once the core started (or never will). Called only after the
      *  constructor returned: at a microtask, an API call or an adapter event. */
     #open() {
-        if (!this.#gate || !((this.#host || this).#core || this.#closed)) return;
+        if (!this.#gate || !((this.#host || this).#core || this.#ride || this.#closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
         for (const f of waiting) f();

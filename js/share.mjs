@@ -200,3 +200,96 @@ export function share(name, t, early) {
     join();
     return g;
 }
+
+// ---- Streams of one endpoint across tabs (protocol v2) -----------------------------------
+//
+// A tab's streams of one endpoint ride one connection (lifeline.mjs's pool); across tabs,
+// the tab that hosts the endpoint's connection holds the Web Lock `name` ('lifeline host
+// <endpoint> <core options>') and serves rides on a BroadcastChannel of that name. A tab
+// that must run a stream (it leads the stream's group) while another tab hosts does not
+// open a connection of its own: it rides, asking the host for a ghost — an instance in the
+// host's tab, on the host's connection, from the rider's cursor — whose events come back as
+// the rider's own (and so reach the rider's group). Sends travel the same way and are acked
+// back. Every message names its ride; a rider keeps to the first host that accepts it.
+//
+// Liveness. The host beats every BEAT_MS; a rider asks again every BEAT_MS until accepted,
+// then says it is there. A ghost whose rider is silent for SILENT_MS closes; a rider whose
+// host is silent that long (closed, crashed, frozen) takes the host lock from it (steal) and
+// hosts; a host whose lock was taken stops serving, its ghosts closed. pagehide lets go of
+// the host lock (a held or requested lock keeps a page out of the back/forward cache): the
+// host's riders are told their rides are gone and one of them hosts.
+
+/**
+ * Serve rides on `name` (this tab holds its lock). spawn(url, cursor, out) makes a ghost on
+ * this tab's connection, out(type, o) carrying its events. Returns {close()}.
+ */
+export function serve(name, spawn) {
+    let ch = new BroadcastChannel(name);
+    const id = Math.random(),
+        rides = new Map(); // ride -> {l: ghost, heard}
+    const post = (m) => ch?.postMessage({ h: id, ...m }); // (an ack may come after close)
+    const end = (i) => {
+        const l = rides.get(i)?.l;
+        rides.delete(i);
+        l?.close();
+    };
+    ch.onmessage = ({ data: m }) => {
+        const i = m.i;
+        if (!i || (m.h && m.h != id)) return; // not a rider's, or a rider of another host
+        let r = rides.get(i);
+        // a new ride: accepted, then its ghost (whose first events may come at once)
+        if (m.w && !m.h && !r) (rides.set(i, (r = {})), post({ i, a: 1 }), (r.l = spawn(m.w, m.c, (e, o) => rides.has(i) && post({ i, e, o }))));
+        else if (m.w) post({ i, a: 1 });
+        if (!r) return m.h && post({ i, gone: 1 }); // a ride this host ended
+        r.heard = Date.now();
+        if (m.x)
+            r.l.send(JSON.parse(m.d)).then(
+                () => post({ i, k: m.x }),
+                (e) => post({ i, k: m.x, r: [e.code, e.status, e.serverCode, e.serverMessage] }),
+            );
+        if (m.bye) end(i);
+    };
+    const timer = setInterval(() => {
+        post({});
+        for (const [i, r] of rides) if (Date.now() - r.heard > SILENT_MS) end(i);
+    }, BEAT_MS);
+    return {
+        close() {
+            clearInterval(timer);
+            for (const i of [...rides.keys()]) (end(i), post({ i, gone: 1 }));
+            ch.close();
+            ch = null;
+        },
+    };
+}
+
+/**
+ * Ride on the host of `name` from `cursor`. t: {apply(type, o), lost()} — lost: the host
+ * went silent or ended the ride. Returns {send(text, settle(failure)), stop()}.
+ */
+export function ride(name, url, cursor, t) {
+    const i = Math.random(),
+        sends = new Map();
+    let ch = new BroadcastChannel(name),
+        host = 0,
+        heard = Date.now(),
+        n = 0;
+    const post = (m) => ch?.postMessage({ i, h: host, ...m });
+    const stop = () => (clearInterval(timer), post({ bye: 1 }), ch?.close(), (ch = null));
+    ch.onmessage = ({ data: m }) => {
+        if (m.h != host && !(m.a && !host && m.i == i)) return; // another host's
+        heard = Date.now();
+        if (m.i != i) return;
+        if (m.a) host = m.h;
+        if (m.e) t.apply(m.e, m.o);
+        if (m.k) (sends.get(m.k)?.(m.r), sends.delete(m.k));
+        if (m.gone) (stop(), t.lost());
+    };
+    // asked again until a host accepts (the host beats: silence is a host gone)
+    const timer = setInterval(() => (Date.now() - heard > SILENT_MS ? (stop(), t.lost(1)) : post(host ? {} : { w: url, c: cursor })), BEAT_MS);
+    post({ w: url, c: cursor });
+    return {
+        send: (text, settle) => (sends.set(++n, settle), post({ x: n, d: text })),
+        stop,
+    };
+}

@@ -111,6 +111,47 @@ test(
 );
 
 test(
+    "a stream only a second tab follows rides on the first tab's WebSocket; the first tab closing, the second carries both on one socket, nothing lost or repeated",
+    { skip, timeout: 60000 },
+    async () => {
+        const ctx = await env.b.browser.newContext();
+        try {
+            const proxy = await env.rig.proxy();
+            const [x, y] = ['x', 'y'].map((t) => `ride${t}${Date.now()}`);
+            const live = (tag, name) => ({ tag, url: `${proxy.url}/live/${name}`, opts: BASE });
+            const publish = (stream, n) => admin(env.rig.server.url, '/admin/publish', { stream, data: { n } });
+            const first = await ctx.newPage();
+            await openFixture(first, env.rig.fixture({ build: 'esm', live: [live('a', x)] }));
+            await waitLog(first, (l) => isOpen(l.a, 'websocket'), 'the first tab open over the websocket');
+            const second = await ctx.newPage();
+            await openFixture(second, env.rig.fixture({ build: 'esm', live: [live('a', x), live('b', y)] }));
+            await waitLog(second, (l) => isOpen(l.a, 'websocket') && isOpen(l.b, 'websocket'), 'both streams open in the second tab');
+            assert.deepEqual(await second.evaluate(() => [window.__live.a.role, window.__live.b.role]), ['follower', 'leader']);
+            for (let n = 1; n <= 5; n++) (await publish(x, n), await publish(y, n));
+            await waitLog(second, (l) => l.a.messages.length >= 5 && l.b.messages.length >= 5, 'the second tab got both streams', 15000);
+            assert.equal(proxy.stats().ws_upgrades, 1, 'one WebSocket for two tabs and two streams');
+            await first.close();
+            await second.waitForFunction(() => window.__live.a.role == 'leader', null, { timeout: 15000 });
+            for (let n = 6; n <= 10; n++) (await publish(x, n), await publish(y, n));
+            await waitLog(second, (l) => l.a.messages.length >= 10 && l.b.messages.length >= 10, 'both streams go on', 15000);
+            await sleep(300);
+            const l = await getLog(second);
+            for (const t of ['a', 'b'])
+                assert.deepEqual(
+                    l[t].messages.map((m) => m.data.n),
+                    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+                    `stream ${t}: once each, in order`,
+                );
+            const st = proxy.stats();
+            assert.equal(st.ws_open, 1, 'one WebSocket open now');
+            assert.equal(st.ws_upgrades, 2, "the first tab's, then the second tab's for both streams");
+        } finally {
+            await ctx.close();
+        }
+    },
+);
+
+test(
     'a lone tab leads from its first task: its WebSocket serves before lifeline-share.mjs has loaded; then the module adopts its lock',
     { skip, timeout: 60000 },
     async () => {

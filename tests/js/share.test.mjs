@@ -203,3 +203,88 @@ test('tab sharing composes with multiplexing: three tabs of a page following two
         delete globalThis.navigator;
     }
 });
+
+test("a stream only a follower tab follows rides on the leader tab's connection; the tab that hosts closing, the other takes both streams over from their cursors", async () => {
+    globalThis.navigator = { locks: fakeLocks() };
+    const WS = fakeWebSocket(),
+        fetch = fakeFetch(),
+        all = [];
+    const tab = (...streams) => {
+        const clock = fakeClock(),
+            storage = new Map(),
+            io = {
+                WebSocket: WS,
+                fetch,
+                now: clock.now,
+                setTimeout: clock.setTimeout,
+                clearTimeout: clock.clearTimeout,
+                seed: 1,
+                document: fakeDocument(),
+                window: fakeWindow(),
+                storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
+            };
+        return streams.map((stream) => {
+            const l = new Lifeline(`http://example.test/live/${stream}`, io),
+                got = [];
+            l.addEventListener('message', (e) => got.push(e.data));
+            all.push(l);
+            return { l, got };
+        });
+    };
+    try {
+        const [ax] = tab('x');
+        await until(() => WS.all.length == 1, "the first tab's socket");
+        const ws = WS.all[0];
+        ws.open();
+        ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+        ws.frame({ type: 'subd', s: 1, cursor: '5' });
+        const [bx, by] = tab('x', 'y');
+        await until(() => ws.sent.some((f) => f.includes('"y"')), "the second tab's y subscribed on the first tab's socket");
+        assert.deepEqual(JSON.parse(ws.sent.find((f) => f.includes('"y"'))), { type: 'sub', subs: [[2, 'y', null]] });
+        assert.equal(bx.l.role, 'follower');
+        assert.equal(by.l.role, 'leader', "the second tab leads y, on the first tab's connection");
+        await until(() => ax.l.stats.tabs == 2 && bx.l.stats.tabs == 2, 'both tabs in the group of x');
+        ws.frame({ type: 'subd', s: 2, cursor: '50' });
+        ws.frame({ type: 'msg', s: 1, cursor: '6', data: 'x6' });
+        ws.frame({ type: 'msg', s: 2, cursor: '51', data: 'y51' });
+        // (the follower of x may be behind its leader's cursor: it catches up by polling x)
+        const catchUps = () => {
+            for (const r of fetch.open()) {
+                const after = /\/live\/x\?cursor=(\d+)$/.exec(r.url)?.[1];
+                if (after) r.reply(200, {}, JSON.stringify({ cursor: '6', messages: +after < 6 ? [{ cursor: '6', data: 'x6' }] : [] }));
+            }
+            return true;
+        };
+        await until(() => catchUps() && bx.got.length == 1 && by.got.length == 1, 'the second tab gets both');
+        assert.deepEqual([ax.got, bx.got, by.got], [['x6'], ['x6'], ['y51']]);
+        await until(() => by.l.state == 'open', "y shows the host's state");
+
+        // y's send goes out on the first tab's socket, named for y's subscription; acked back
+        let acked = false;
+        by.l.send({ hi: 1 }).then(() => (acked = true));
+        await until(() => ws.sent.some((f) => f.includes('"hi":1')), "y's send on the first tab's socket");
+        const send = JSON.parse(ws.sent.find((f) => f.includes('"hi":1')));
+        assert.equal(send.s, 2);
+        ws.frame({ type: 'ack', s: 2, id: send.id });
+        await until(() => acked, "y's send acked");
+        assert.equal(WS.all.length, 1, 'one WebSocket for both tabs and both streams');
+
+        // the first tab closes: the second leads x too and hosts both, one socket, from their cursors
+        ax.l.close();
+        await until(() => WS.all.length == 2, 'the second tab opens its socket');
+        await until(() => bx.l.role == 'leader', 'the second tab leads x');
+        const ws2 = WS.all[1];
+        assert.equal(ws.closed, 1000, "the first tab's socket closed");
+        ws2.open();
+        ws2.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+        await until(() => ws2.sent.some((f) => f.includes('"sub"')), 'the other stream subscribed');
+        const urls = [ws2.url, ...ws2.sent.filter((f) => f.includes('"sub"'))].join(' ');
+        assert.match(urls, /live\/(x\?cursor=6|y\?cursor=51)/, 'the socket names one stream from its cursor');
+        assert.match(urls, /,"x","6"\]|,"y","51"\]/, 'the sub frame the other, from its cursor');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(WS.all.length, 2, 'still one socket at a time');
+    } finally {
+        for (const l of all) l.close();
+        delete globalThis.navigator;
+    }
+});
