@@ -484,11 +484,11 @@ export class Lifeline extends EventTarget {
      *  instance's core runs already (it hosts if it can, else goes on as it is). */
     #claimHost(run, steal, running) {
         const name = this.#hostName,
-            ac = (this.#hosting = new AbortController());
+            ac = (this.#hosting = /** @type {AbortController & { release?: () => void }} */ (new AbortController()));
         const host = (lock) =>
             lock &&
             this.#hosting == ac &&
-            new Promise((release) => {
+            new Promise((/** @type {(value?: unknown) => void} */ release) => {
                 ac.release = release;
                 this.#unride();
                 this.#closed ? release() : run();
