@@ -9,6 +9,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
+import { browserBundle } from './bundle.mjs';
 import { CHROMIUM, FLAGS } from '../tests/browser/helpers.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,19 +41,9 @@ export const perMinute = (v) => (v >= 100 ? String(Math.round(v)) : v.toFixed(1)
 
 /** The page origin; `cleanups` gets what stops it. */
 async function startStatic(cleanups) {
-    const esbuild = await import('esbuild');
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-tabs-'));
     cleanups.push(() => fs.rmSync(tmp, { recursive: true, force: true }));
-    const r = await esbuild.build({
-        stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT },
-        bundle: true,
-        minify: true,
-        format: 'esm',
-        platform: 'browser',
-        write: false,
-        logLevel: 'silent',
-    });
-    fs.writeFileSync(path.join(tmp, 'sio.mjs'), r.outputFiles[0].contents);
+    fs.writeFileSync(path.join(tmp, 'sio.mjs'), await browserBundle('socket.io-client'));
     const files = {
         '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'),
         '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'),

@@ -38,6 +38,7 @@ import { createProxy } from '../tests/proxy.mjs';
 import { CHROMIUM, FLAGS as CHROMIUM_FLAGS } from '../tests/lib/chromium.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 import { median, percentile as pct } from './stats.mjs';
+import { browserBundle } from './bundle.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
@@ -194,7 +195,6 @@ async function startStatic() {
 // ---------------------------------------------------------------- size
 
 async function measureSize() {
-    const esbuild = await import('esbuild');
     const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
     const rows = [];
     for (const f of ['dist/lifeline.mjs', 'dist/lifeline.js']) {
@@ -208,16 +208,7 @@ async function measureSize() {
     }
     for (const pkg of ['socket.io-client', 'engine.io-client', 'phoenix']) {
         const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'))).version;
-        const r = await esbuild.build({
-            stdin: { contents: `export * from '${pkg}';`, resolveDir: ROOT, loader: 'js' },
-            bundle: true,
-            minify: true,
-            format: 'esm',
-            platform: 'browser',
-            write: false,
-            logLevel: 'silent',
-        });
-        const b = Buffer.from(r.outputFiles[0].contents);
+        const b = await browserBundle(pkg);
         if (pkg === 'socket.io-client') fs.writeFileSync(path.join(tmp, 'sio.mjs'), b);
         rows.push({ name: `${pkg} ${version} (esbuild --bundle --minify, ESM, browser)`, raw: b.length, gzip: gz(b) });
     }

@@ -31,6 +31,7 @@ import { createProxy } from '../tests/proxy.mjs';
 import { CHROMIUM, FLAGS as CHROMIUM_FLAGS } from '../tests/lib/chromium.mjs';
 import { startServer, spawnListening } from '../tests/lib/servers.mjs';
 import { median, percentile as pct } from './stats.mjs';
+import { browserBundle } from './bundle.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argOf = (k, d) => {
@@ -58,18 +59,7 @@ const watchdog = setTimeout(() => (console.error('start.mjs: watchdog, stopped a
 
 /** The page origin: /, /lifeline.mjs, /sio.mjs (socket.io-client bundled like run.mjs does). */
 async function startStatic() {
-    const esbuild = await import('esbuild');
-    const sio = (
-        await esbuild.build({
-            stdin: { contents: "export * from 'socket.io-client';", resolveDir: ROOT, loader: 'js' },
-            bundle: true,
-            minify: true,
-            format: 'esm',
-            platform: 'browser',
-            write: false,
-            logLevel: 'silent',
-        })
-    ).outputFiles[0].contents;
+    const sio = await browserBundle('socket.io-client');
     // the other build's on-demand chunk is the lifeline-share.mjs beside it (its property names differ)
     const beforeShare = BEFORE && path.join(path.dirname(BEFORE), 'lifeline-share.mjs');
     const files = {

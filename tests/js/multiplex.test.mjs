@@ -21,6 +21,13 @@ const open = (o, ...streams) =>
         return { l, got, msgs: () => got.filter((e) => e.type == 'message').map((e) => [e.cursor, e.data]) };
     });
 const flush = () => new Promise((r) => setTimeout(r, 0));
+/** The socket opened, a v2 hello, and subscriptions 1, 2, … told subd at these cursors. */
+const subscribed = (ws, ...cursors) => {
+    ws.open();
+    ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+    cursors.forEach((cursor, i) => ws.frame({ type: 'subd', s: i + 1, cursor }));
+    return ws;
+};
 
 test('three instances of one endpoint ride one WebSocket: one sub frame after a v2 hello, each gets its own messages, resets and cursor', async () => {
     const o = io();
@@ -70,11 +77,7 @@ test('sends name their subscription and are acked per instance; closing one inst
     const o = io();
     const [a, b] = open(o, ['a'], ['b']);
     await flush();
-    const ws = o.WebSocket.all[0];
-    ws.open();
-    ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
-    ws.frame({ type: 'subd', s: 1, cursor: '1' });
-    ws.frame({ type: 'subd', s: 2, cursor: '1' });
+    const ws = subscribed(o.WebSocket.all[0], '1', '1');
     const sent = b.l.send({ hi: 1 });
     await flush();
     const frame = JSON.parse(ws.last);
@@ -95,11 +98,7 @@ test('the host instance closing keeps the connection for the others; a refused s
     const o = io();
     const [a, b, c] = open(o, ['a'], ['b'], ['private-c']);
     await flush();
-    const ws = o.WebSocket.all[0];
-    ws.open();
-    ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
-    ws.frame({ type: 'subd', s: 1, cursor: '1' });
-    ws.frame({ type: 'subd', s: 2, cursor: '1' });
+    const ws = subscribed(o.WebSocket.all[0], '1', '1');
     ws.frame({ type: 'refused', s: 3, code: 'forbidden', message: 'not allowed' });
     assert.equal(c.l.state, 'closed');
     const error = c.got.find((e) => e.type == 'error');

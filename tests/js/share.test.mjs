@@ -76,6 +76,36 @@ function fakeLocks() {
     };
 }
 
+/** Run a test's tabs (in one process) with Web Locks faked; the instances it puts in `all`
+ *  are closed after it, whatever happens. */
+async function withLocks(body) {
+    globalThis.navigator = { locks: fakeLocks() };
+    const rig = { WS: fakeWebSocket(), fetch: fakeFetch(), all: [] };
+    try {
+        await body(rig);
+    } finally {
+        for (const l of rig.all) l.close();
+        delete globalThis.navigator;
+    }
+}
+
+/** A tab's I/O: its own clock, storage, document and window; the page's socket and fetch. */
+function tabIo(WebSocket, fetch) {
+    const clock = fakeClock(),
+        storage = new Map();
+    return {
+        WebSocket,
+        fetch,
+        now: clock.now,
+        setTimeout: clock.setTimeout,
+        clearTimeout: clock.clearTimeout,
+        seed: 1,
+        document: fakeDocument(),
+        window: fakeWindow(),
+        storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
+    };
+}
+
 async function until(f, what) {
     for (let i = 0; i < 2000; i++) {
         if (f()) return;
@@ -84,31 +114,15 @@ async function until(f, what) {
     throw new Error('timed out waiting for ' + what);
 }
 
-test('with Web Locks (faked) and BroadcastChannel: one leader, followers get every message, their sends go through the leader, a closed leader is replaced from the cursor', async () => {
-    globalThis.navigator = { locks: fakeLocks() };
-    const WS = fakeWebSocket(),
-        fetch = fakeFetch(),
-        all = [];
-    const tab = () => {
-        const clock = fakeClock(),
-            storage = new Map();
-        const l = new Lifeline('http://example.test/live/shared', {
-            WebSocket: WS,
-            fetch,
-            now: clock.now,
-            setTimeout: clock.setTimeout,
-            clearTimeout: clock.clearTimeout,
-            seed: 1,
-            document: fakeDocument(),
-            window: fakeWindow(),
-            storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
-        });
-        const got = [];
-        l.addEventListener('message', (e) => got.push(e.data.n));
-        all.push(l);
-        return [l, got];
-    };
-    try {
+test('with Web Locks (faked) and BroadcastChannel: one leader, followers get every message, their sends go through the leader, a closed leader is replaced from the cursor', () =>
+    withLocks(async ({ WS, fetch, all }) => {
+        const tab = () => {
+            const l = new Lifeline('http://example.test/live/shared', tabIo(WS, fetch));
+            const got = [];
+            l.addEventListener('message', (e) => got.push(e.data.n));
+            all.push(l);
+            return [l, got];
+        };
         const [a, gotA] = tab(),
             [b, gotB] = tab(),
             [c, gotC] = tab();
@@ -149,41 +163,21 @@ test('with Web Locks (faked) and BroadcastChannel: one leader, followers get eve
         await until(() => WS.all.length == 2, 'its WebSocket');
         assert.match(WS.all[1].url, /cursor=7&beat=1$/);
         assert.equal(ws.closed, 1000, "a's socket closed");
-    } finally {
-        for (const l of all) l.close();
-        delete globalThis.navigator;
-    }
-});
+    }));
 
-test('tab sharing composes with multiplexing: three tabs of a page following two streams hold one WebSocket; every tab gets both streams', async () => {
-    globalThis.navigator = { locks: fakeLocks() };
-    const WS = fakeWebSocket(),
-        fetch = fakeFetch(),
-        all = [];
-    // a tab: its own clock, storage, document and window; two streams of one endpoint
-    const tab = () => {
-        const clock = fakeClock(),
-            storage = new Map(),
-            io = {
-                WebSocket: WS,
-                fetch,
-                now: clock.now,
-                setTimeout: clock.setTimeout,
-                clearTimeout: clock.clearTimeout,
-                seed: 1,
-                document: fakeDocument(),
-                window: fakeWindow(),
-                storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
-            };
-        return ['x', 'y'].map((stream) => {
-            const l = new Lifeline(`http://example.test/live/${stream}`, io),
-                got = [];
-            l.addEventListener('message', (e) => got.push(e.data));
-            all.push(l);
-            return { l, got };
-        });
-    };
-    try {
+test('tab sharing composes with multiplexing: three tabs of a page following two streams hold one WebSocket; every tab gets both streams', () =>
+    withLocks(async ({ WS, fetch, all }) => {
+        // a tab: two streams of one endpoint
+        const tab = () => {
+            const io = tabIo(WS, fetch);
+            return ['x', 'y'].map((stream) => {
+                const l = new Lifeline(`http://example.test/live/${stream}`, io),
+                    got = [];
+                l.addEventListener('message', (e) => got.push(e.data));
+                all.push(l);
+                return { l, got };
+            });
+        };
         const tabs = [tab(), tab(), tab()];
         await until(() => tabs[0].every((i) => i.l.role == 'leader' && i.l.stats.tabs == 3), 'the first tab leads both groups of three');
         assert.equal(WS.all.length, 1, 'one WebSocket for 3 tabs × 2 streams');
@@ -198,40 +192,20 @@ test('tab sharing composes with multiplexing: three tabs of a page following two
         await until(() => tabs.every(([x, y]) => x.got.length == 1 && y.got.length == 1), 'every tab got both');
         for (const [x, y] of tabs) assert.deepEqual([x.got, y.got], [['x6'], ['y51']]);
         assert.equal(WS.all.length, 1, 'still one WebSocket');
-    } finally {
-        for (const l of all) l.close();
-        delete globalThis.navigator;
-    }
-});
+    }));
 
-test("a stream only a follower tab follows rides on the leader tab's connection; the tab that hosts closing, the other takes both streams over from their cursors", async () => {
-    globalThis.navigator = { locks: fakeLocks() };
-    const WS = fakeWebSocket(),
-        fetch = fakeFetch(),
-        all = [];
-    const tab = (...streams) => {
-        const clock = fakeClock(),
-            storage = new Map(),
-            io = {
-                WebSocket: WS,
-                fetch,
-                now: clock.now,
-                setTimeout: clock.setTimeout,
-                clearTimeout: clock.clearTimeout,
-                seed: 1,
-                document: fakeDocument(),
-                window: fakeWindow(),
-                storage: { getItem: (k) => storage.get(k) ?? null, setItem: (k, v) => storage.set(k, v), removeItem: (k) => storage.delete(k) },
-            };
-        return streams.map((stream) => {
-            const l = new Lifeline(`http://example.test/live/${stream}`, io),
-                got = [];
-            l.addEventListener('message', (e) => got.push(e.data));
-            all.push(l);
-            return { l, got };
-        });
-    };
-    try {
+test("a stream only a follower tab follows rides on the leader tab's connection; the tab that hosts closing, the other takes both streams over from their cursors", () =>
+    withLocks(async ({ WS, fetch, all }) => {
+        const tab = (...streams) => {
+            const io = tabIo(WS, fetch);
+            return streams.map((stream) => {
+                const l = new Lifeline(`http://example.test/live/${stream}`, io),
+                    got = [];
+                l.addEventListener('message', (e) => got.push(e.data));
+                all.push(l);
+                return { l, got };
+            });
+        };
         const [ax] = tab('x');
         await until(() => WS.all.length == 1, "the first tab's socket");
         const ws = WS.all[0];
@@ -283,8 +257,4 @@ test("a stream only a follower tab follows rides on the leader tab's connection;
         assert.match(urls, /,"x","6"\]|,"y","51"\]/, 'the sub frame the other, from its cursor');
         await new Promise((r) => setTimeout(r, 50));
         assert.equal(WS.all.length, 2, 'still one socket at a time');
-    } finally {
-        for (const l of all) l.close();
-        delete globalThis.navigator;
-    }
-});
+    }));
