@@ -184,9 +184,11 @@ export class Lifeline extends EventTarget {
     #endpoint; // its <prefix>/ URL
     #stream; // its stream's name
     #gone; // a host the app closed while riders ride on its core
-    // Across tabs (share.mjs serve/ride): the host lock's name; while this instance hosts,
-    // the lock's release and the serving; while it rides on another tab's host, the ride
+    // Across tabs (share.mjs serve/ride): the host lock's name; its claim (asked for, held,
+    // or waited for); whether this instance hosts (it holds the lock), and its serving; its
+    // ride on another tab's host
     #hostName;
+    #claim;
     #hosting;
     #serving;
     #ride;
@@ -232,6 +234,7 @@ export class Lifeline extends EventTarget {
             early.decided = new Promise(
                 (/** @type {(value?: unknown) => void} */ decided) =>
                     (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
+                        if (!lock) this.#unhost(); // it follows: the host lock is not this instance's to hold
                         if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
                         setTimeout(decided, SHARE_AFTER_LEADING_MS);
                         return new Promise((release) => ((early.release = release), this.#start(1)));
@@ -253,6 +256,9 @@ export class Lifeline extends EventTarget {
         // options; a ghost is an instance of this one's options for another tab's stream,
         // riding on this tab's connection, its events carried by `out`
         this.#hostName = group && key && 'lifeline host ' + ep.endpoint + ' ' + fields.join(' ');
+        // asked for now, beside the group's lock, so that a tab that leads at once has its
+        // answer when it starts (its start waits for no second lock)
+        if (this.#hostName) this.#claim = this.#lock('now');
         this.#spawn = (u, c, out) => {
             const ghost = new Lifeline(u, { ...options, share: false, cursor: c ?? undefined });
             const { state, transport, reason } = ghost.#view;
@@ -292,9 +298,15 @@ export class Lifeline extends EventTarget {
                     if (!synchronous) this.#open();
                     return;
                 }
-                // another tab hosts the endpoint's connection: ride on it (this tab holds the
-                // host lock once it runs a core of its own)
-                if (on && this.#hostName && !this.#hosting && !host) return this.#claimHost(() => this.#start(1));
+                // this tab hosts the endpoint's connection if it holds the host lock, else rides on
+                // the tab that does; meanwhile the tab's other instances of it wait on this one
+                if (on && this.#hostName && !this.#hosting && !pools.has(key)) {
+                    const claim = (this.#claim ||= this.#lock('now'));
+                    pools.set(key, this);
+                    return claim.granted.then(
+                        (granted) => this.#claim == claim && !this.#closed && (granted ? ((this.#hosting = 1), this.#start(1)) : this.#rideOn()),
+                    );
+                }
                 const x = rt.x,
                     core = rt.alloc(),
                     at = this.#view.cursor ?? cursor;
@@ -331,6 +343,8 @@ export class Lifeline extends EventTarget {
                     this.#act(action, msgs, io),
                 );
                 const refuse = (message) => {
+                    if (pools.get(key) == this) pools.delete(key);
+                    this.#restartRiders();
                     pg.stop();
                     drive.stop();
                     rt.free(core);
@@ -400,6 +414,7 @@ export class Lifeline extends EventTarget {
                 () => {
                     const running = early.release;
                     this.#letGo();
+                    this.#unhost();
                     this.#hostName = 0; // alone: no tab hosts for it
                     this.#shared = false;
                     this.#emit('rolechange', { role: 'solo' });
@@ -479,45 +494,40 @@ export class Lifeline extends EventTarget {
         later(() => this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
-    /** Take the host lock and run (this tab hosts the endpoint), or ride on the tab that
-     *  holds it, waiting for it meanwhile. `steal`: the host went silent; `running`: this
-     *  instance's core runs already (it hosts if it can, else goes on as it is). */
-    #claimHost(run, steal, running) {
-        const name = this.#hostName,
-            ac = (this.#hosting = /** @type {AbortController & { release?: () => void }} */ (new AbortController()));
-        const host = (lock) =>
-            lock &&
-            this.#hosting == ac &&
-            new Promise((/** @type {(value?: unknown) => void} */ release) => {
-                ac.release = release;
-                this.#unride();
-                this.#closed ? release() : run();
-            });
-        // a lock this tab held ends (released, or taken by a tab whose host went silent)
-        const request = (options, granted) => {
-            let held;
+    /** A claim of the endpoint's host lock: asked for `now` (if free), with a `wait`, or to
+     *  `steal` it; {granted: Promise<boolean>, stop()}. Held until stopped; taken by another
+     *  tab (a steal), its holder hosts no more. */
+    #lock(how) {
+        const ac = new AbortController(),
+            claim = { stop: () => (ac.abort(), release()) };
+        let release = NOTHING;
+        claim.granted = new Promise((answer) =>
             navigator.locks
-                .request(name, options, (lock) => ((held = lock), granted(lock)))
-                .then(
-                    () => held && this.#hosting == ac && this.#unhost(),
-                    () => held && this.#hosting == ac && this.#unhost(),
-                );
-        };
-        request(steal ? { steal } : { ifAvailable: true }, (lock) => {
-            if (lock || this.#hosting != ac) return host(lock);
-            if (running) return (this.#hosting = null);
-            // another tab hosts: ride on it, and wait for the lock meanwhile
-            sharing().then(({ ride }) => {
-                if (this.#hosting != ac || this.#closed) return;
-                this.#ride = ride(name, this.#url, this.#view.cursor, {
-                    apply: (type, o) => this.#apply(type, o),
-                    lost: (silent) => this.#hosting == ac && (this.#unhost(), this.#claimHost(run, silent)),
-                });
-                this.#open();
-                for (const n of this.#mine.keys()) this.#submit(n);
-            }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
-            request({ signal: ac.signal }, host);
-        });
+                .request(this.#hostName, how == 'now' ? { ifAvailable: true } : how == 'steal' ? { steal: true } : { signal: ac.signal }, (lock) =>
+                    lock && this.#claim == claim ? new Promise((r) => ((release = r), answer(true))) : answer(false),
+                )
+                .then(NOTHING, () => (answer(false), this.#claim == claim && this.#unhost())),
+        ).catch(() => false); // (no Web Locks after all: the share module's fallback runs it alone)
+        return claim;
+    }
+
+    /** Another tab hosts: ride on it, and wait for the lock meanwhile (granted, this instance
+     *  hosts). The tab's instances that waited on this one start again. */
+    #rideOn() {
+        const wait = (this.#claim = this.#lock('wait'));
+        if (pools.get(this.#key) == this) pools.delete(this.#key);
+        this.#restartRiders();
+        sharing().then(({ ride }) => {
+            if (this.#claim != wait || this.#closed) return;
+            this.#ride = ride(this.#hostName, this.#url, this.#view.cursor, {
+                apply: (type, o) => this.#apply(type, o),
+                // the host gone (or silent: its lock is taken from it)
+                lost: (silent) => this.#claim == wait && (this.#unhost(), silent && (this.#claim = this.#lock('steal')), this.#start(1)),
+            });
+            this.#open();
+            for (const n of this.#mine.keys()) this.#submit(n);
+        }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
+        wait.granted.then((granted) => granted && this.#claim == wait && !this.#closed && (this.#unride(), (this.#hosting = 1), this.#start(1)));
     }
 
     /** Serve rides of other tabs on this host's connection. */
@@ -529,8 +539,10 @@ export class Lifeline extends EventTarget {
      *  endpoint's connection hosts again if no other tab took over meanwhile. */
     #show() {
         if (this.#closed || this.#hosting) return;
-        if (this.#rode) this.#start(1);
-        else if (this.#core && pools.get(this.#key) == this) this.#claimHost(() => this.#serve(), 0, 1);
+        if (this.#rode) return this.#start(1);
+        if (!this.#core || pools.get(this.#key) != this) return;
+        const claim = (this.#claim = this.#lock('now'));
+        claim.granted.then((granted) => this.#claim == claim && (granted ? ((this.#hosting = 1), this.#serve()) : (this.#claim = null)));
     }
 
     /** Stop riding on another tab's host. */
@@ -541,13 +553,20 @@ export class Lifeline extends EventTarget {
 
     /** Stop hosting (and riding): the lock's release, the serving and its ghosts, the wait. */
     #unhost() {
-        const ac = this.#hosting;
-        this.#hosting = null;
+        const claim = this.#claim;
+        this.#claim = null;
+        this.#hosting = 0;
         this.#unride();
         this.#serving?.close();
         this.#serving = null;
-        ac?.abort();
-        ac?.release?.();
+        claim?.stop();
+    }
+
+    /** The instances riding on this one start again (one hosts, the others ride on it). */
+    #restartRiders() {
+        const riders = this.#riders.filter(Boolean).map((r) => r.l);
+        this.#riders = [];
+        for (const l of riders) ((l.#host = 0), (l.#sub = 0), l.#start(1));
     }
 
     /** A rider joins: its stream is subscription i of this host's core (false: no room, or
@@ -594,8 +613,7 @@ export class Lifeline extends EventTarget {
             rt = this.#runtime,
             core = this.#core,
             io = this.#io,
-            host = this.#host,
-            riders = this.#riders.filter(Boolean).map((r) => r.l);
+            host = this.#host;
         if (host) {
             // a rider gets off (it no longer leads its group, or starts again)
             this.#host = 0;
@@ -603,17 +621,18 @@ export class Lifeline extends EventTarget {
             this.#sub = 0;
             return;
         }
+        // about to start with nothing running (its host lock just granted): the tab's
+        // instances that wait on it stay
+        if (fresh && !core) return;
         if (!on) this.#sends.clear();
         if (pools.get(this.#key) == this) pools.delete(this.#key);
-        this.#riders = [];
         if (core) {
             this.#core = 0;
             io.on = on;
             io.pg.stop();
             feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
         }
-        // a host that stops: its riders start again (one hosts, the others ride on it)
-        for (const l of riders) ((l.#host = 0), (l.#sub = 0), l.#start(1));
+        this.#restartRiders(); // a host that stops
     }
 
     /** Release the lock taken at construction, if this tab still holds it itself. */
