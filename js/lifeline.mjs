@@ -500,7 +500,7 @@ export class Lifeline extends EventTarget {
     #lock(how) {
         const ac = new AbortController(),
             claim = { stop: () => (ac.abort(), release()) };
-        let release = NOTHING;
+        let release = /** @type {(value?: unknown) => void} */ (NOTHING);
         claim.granted = new Promise((answer) =>
             navigator.locks
                 .request(this.#hostName, how == 'now' ? { ifAvailable: true } : how == 'steal' ? { steal: true } : { signal: ac.signal }, (lock) =>
