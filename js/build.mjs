@@ -113,8 +113,9 @@ const renameCalls = (text) =>
 // loaded on demand) is the step after. Issue #23 item 4, a stream only a follower tab
 // follows rides on the host tab's connection (the host lock: its claim, its wait, its
 // release on pagehide, asked for beside the group's lock so that the healthy start waits
-// for no second lock; the ride and the serving are in lifeline-share.mjs; ~640 B): 16,450 B.
-export const SIZE_BUDGET = 16450;
+// for no second lock; a visible tab whose host is hidden or silent runs its stream itself;
+// the ride and the serving are in lifeline-share.mjs; ~640 B): 16,500 B.
+export const SIZE_BUDGET = 16500;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.

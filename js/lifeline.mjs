@@ -196,6 +196,8 @@ export class Lifeline extends EventTarget {
     #spawn; // a ghost for another tab's ride: this instance's options, another stream
     #hostEvents; // pagehide and pageshow: a page in the back/forward cache holds no lock
     #rode; // it rode when the page was hidden
+    #doc; // the page's document (a visible tab does not ride on a hidden host)
+    #alone; // it runs without the host lock (its host was hidden or silent)
     #stats = { requests: 0, wsOpened: 0, bytesIn: 0, bytesOut: 0, messages: 0, reconnects: 0 };
 
     /** Plain resource mode: polls any URL that sends ETag or Last-Modified. */
@@ -220,6 +222,7 @@ export class Lifeline extends EventTarget {
         const conditional = resource && (options.conditionalHeaders ?? !!globalThis.process?.versions?.node);
         const doc = options.document || globalThis.document,
             win = options.window || globalThis.window;
+        this.#doc = doc;
         const fetcher = options.fetch || ((/** @type {Parameters<typeof fetch>} */ ...args) => fetch(...args));
         // tabs share when their URL and core options are the same (not in resource mode), where
         // the browser has Web Locks and BroadcastChannel
@@ -300,7 +303,7 @@ export class Lifeline extends EventTarget {
                 }
                 // this tab hosts the endpoint's connection if it holds the host lock, else rides on
                 // the tab that does; meanwhile the tab's other instances of it wait on this one
-                if (on && this.#hostName && !this.#hosting && !pools.has(key)) {
+                if (on && this.#hostName && !this.#hosting && !this.#alone && !pools.has(key)) {
                     const claim = (this.#claim ||= this.#lock('now'));
                     pools.set(key, this);
                     return claim.granted.then(
@@ -494,19 +497,18 @@ export class Lifeline extends EventTarget {
         later(() => this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
-    /** A claim of the endpoint's host lock: asked for `now` (if free), with a `wait`, or to
-     *  `steal` it; {granted: Promise<boolean>, stop()}. Held until stopped; taken by another
-     *  tab (a steal), its holder hosts no more. */
+    /** A claim of the endpoint's host lock: asked for `now` (if free) or with a `wait`;
+     *  {granted: Promise<boolean>, stop()}. Held until stopped. */
     #lock(how) {
         const ac = new AbortController(),
             claim = { stop: () => (ac.abort(), release()) };
         let release = /** @type {(value?: unknown) => void} */ (NOTHING);
         claim.granted = new Promise((answer) =>
             navigator.locks
-                .request(this.#hostName, how == 'now' ? { ifAvailable: true } : how == 'steal' ? { steal: true } : { signal: ac.signal }, (lock) =>
+                .request(this.#hostName, how == 'now' ? { ifAvailable: true } : { signal: ac.signal }, (lock) =>
                     lock && this.#claim == claim ? new Promise((r) => ((release = r), answer(true))) : answer(false),
                 )
-                .then(NOTHING, () => (answer(false), this.#claim == claim && this.#unhost())),
+                .then(NOTHING, () => answer(false)),
         ).catch(() => false); // (no Web Locks after all: the share module's fallback runs it alone)
         return claim;
     }
@@ -520,9 +522,12 @@ export class Lifeline extends EventTarget {
         sharing().then(({ ride }) => {
             if (this.#claim != wait || this.#closed) return;
             this.#ride = ride(this.#hostName, this.#url, this.#view.cursor, {
+                doc: this.#doc,
                 apply: (type, o) => this.#apply(type, o),
-                // the host gone (or silent: its lock is taken from it)
-                lost: (silent) => this.#claim == wait && (this.#unhost(), silent && (this.#claim = this.#lock('steal')), this.#start(1)),
+                // the host gone: host or ride again; the host silent (frozen) or hidden (its
+                // connection paused) while this tab is visible: run a connection of its own
+                // (as it did before it rode: `alone`, until it stops running)
+                lost: (alone) => this.#claim == wait && (this.#unhost(), (this.#alone = alone), this.#start(1)),
             });
             this.#open();
             for (const n of this.#mine.keys()) this.#submit(n);
@@ -532,7 +537,7 @@ export class Lifeline extends EventTarget {
 
     /** Serve rides of other tabs on this host's connection. */
     #serve() {
-        sharing().then(({ serve }) => this.#hosting && !this.#serving && (this.#serving = serve(this.#hostName, this.#spawn)), NOTHING);
+        sharing().then(({ serve }) => this.#hosting && !this.#serving && (this.#serving = serve(this.#hostName, this.#spawn, this.#doc)), NOTHING);
     }
 
     /** Back from the back/forward cache: a rider rides again; a host that still runs the
@@ -554,6 +559,7 @@ export class Lifeline extends EventTarget {
     /** Stop hosting (and riding): the lock's release, the serving and its ghosts, the wait. */
     #unhost() {
         const claim = this.#claim;
+        this.#alone = 0;
         this.#claim = null;
         this.#hosting = 0;
         this.#unride();

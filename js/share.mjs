@@ -213,17 +213,21 @@ export function share(name, t, early) {
 // back. Every message names its ride; a rider keeps to the first host that accepts it.
 //
 // Liveness. The host beats every BEAT_MS; a rider asks again every BEAT_MS until accepted,
-// then says it is there. A ghost whose rider is silent for SILENT_MS closes; a rider whose
-// host is silent that long (closed, crashed, frozen) takes the host lock from it (steal) and
-// hosts; a host whose lock was taken stops serving, its ghosts closed. pagehide lets go of
+// then says it is there. A ghost whose rider is silent for SILENT_MS closes. A rider whose
+// host is silent that long (frozen: its lock still held) or hidden while the rider's tab is
+// visible (a hidden tab's connection pauses) runs a connection of its own, as before it
+// rode, until it next stops running (a visible tab never waits on a hidden one; the host
+// lock is not stolen). A host that closes frees the lock: a waiting rider hosts. pagehide
+// lets go of
 // the host lock (a held or requested lock keeps a page out of the back/forward cache): the
 // host's riders are told their rides are gone and one of them hosts.
 
 /**
  * Serve rides on `name` (this tab holds its lock). spawn(url, cursor, out) makes a ghost on
- * this tab's connection, out(type, o) carrying its events. Returns {close()}.
+ * this tab's connection, out(type, o) carrying its events; doc: this tab's document. Returns
+ * {close()}.
  */
-export function serve(name, spawn) {
+export function serve(name, spawn, doc) {
     let ch = new BroadcastChannel(name);
     const id = Math.random(),
         rides = new Map(); // ride -> {l: ghost, heard}
@@ -250,7 +254,7 @@ export function serve(name, spawn) {
         if (m.bye) end(i);
     };
     const timer = setInterval(() => {
-        post({});
+        post({ v: doc?.visibilityState != 'hidden' });
         for (const [i, r] of rides) if (Date.now() - r.heard > SILENT_MS) end(i);
     }, BEAT_MS);
     return {
@@ -264,8 +268,9 @@ export function serve(name, spawn) {
 }
 
 /**
- * Ride on the host of `name` from `cursor`. t: {apply(type, o), lost()} — lost: the host
- * went silent or ended the ride. Returns {send(text, settle(failure)), stop()}.
+ * Ride on the host of `name` from `cursor`. t: {doc, apply(type, o), lost(alone)} — lost: the
+ * host ended the ride, or (alone: this tab runs it itself) went silent, or hidden while this
+ * tab is visible. Returns {send(text, settle(failure)), stop()}.
  */
 export function ride(name, url, cursor, t) {
     const i = Math.random(),
@@ -279,6 +284,8 @@ export function ride(name, url, cursor, t) {
     ch.onmessage = ({ data: m }) => {
         if (m.h != host && !(m.a && !host && m.i == i)) return; // another host's
         heard = Date.now();
+        // the host's beat: a hidden host's connection pauses, which a visible tab cannot wait on
+        if (m.v === false && t.doc?.visibilityState != 'hidden') return (stop(), t.lost(1));
         if (m.i != i) return;
         if (m.a) host = m.h;
         if (m.e) t.apply(m.e, m.o);

@@ -190,3 +190,67 @@ test('a frozen hidden leader: a tab shown takes over at once; thawed, the old le
         await closeAll(pages);
     }
 });
+
+test(
+    'a frozen tab holding the locks: the visible tab runs its streams within seconds (a hidden or silent host is not waited on); thawed, every message once, in order',
+    { skip, timeout: 90000 },
+    async (t) => {
+        const pages = [];
+        try {
+            const proxy = await env.rig.proxy();
+            const [x, y] = ['x', 'y'].map((k) => `frozenhost${k}${Date.now()}`);
+            // (from the streams' start: no message is before a stream's start, whoever runs it)
+            const live = (tag, name) => ({ tag, url: `${proxy.url}/live/${name}`, opts: { ...BASE, cursor: '0' } });
+            const publish = (n) => Promise.all([x, y].map((stream) => admin(env.rig.server.url, '/admin/publish', { stream, data: { n } })));
+            const page = async (...streams) => {
+                const p = await env.b.context.newPage();
+                pages.push(p);
+                await openFixture(p, env.rig.fixture({ build: 'esm', live: streams }));
+                return p;
+            };
+            // a follows x and (in front) leads it; b follows x and y: y rides on a's connection,
+            // or, when b took the endpoint's host lock first, runs in b (paused while b is hidden)
+            const a = await page(live('a', x));
+            await waitLog(a, (l) => isOpen(l.a, 'websocket'), 'a open');
+            const b = await page(live('a', x), live('b', y));
+            await waitLog(b, (l) => isOpen(l.a, 'websocket') && isOpen(l.b, 'websocket'), 'b open on both');
+            // (b, opened in front, took x's group from a hidden a: a in front leads it again)
+            await a.bringToFront();
+            const roles = () => b.evaluate(() => [window.__live.a.role, window.__live.b.role].join());
+            await until(async () => (await roles()) == 'follower,leader', 'a leads x, b leads y');
+            await publish(1);
+            await waitLog(a, (l) => l.a.messages.length >= 1, 'a has x1'); // (b, hidden, may run y itself: paused)
+            // every tab hidden, a frozen (its locks still held), then b in front
+            const cover = await env.b.context.newPage();
+            pages.push(cover);
+            await cover.goto(env.rig.otherUrl);
+            const cdp = await env.b.context.newCDPSession(a);
+            await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+            await publish(2);
+            const t0 = Date.now();
+            await b.bringToFront();
+            await waitLog(b, (l) => l.a.messages.length >= 2 && l.b.messages.length >= 2, 'b has x2 and y2', 20000);
+            t.diagnostic(`b carries both streams ${Date.now() - t0} ms after it was shown`);
+            await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+            await until(async () => (await role(a)) == 'follower', 'a follows once thawed');
+            await publish(3);
+            await waitLog(b, (l) => l.a.messages.length >= 3 && l.b.messages.length >= 3, 'b has x3 and y3', 15000);
+            await waitLog(a, (l) => l.a.messages.length >= 3, 'a has x3', 15000);
+            t.diagnostic(`WebSockets open at the end: ${proxy.stats().ws_open}`);
+            await sleep(500);
+            const la = await getLog(a),
+                lb = await getLog(b);
+            assert.deepEqual(
+                [ns(la), ns(lb), lb.b.messages.map((m) => m.data.n)],
+                [
+                    [1, 2, 3],
+                    [1, 2, 3],
+                    [1, 2, 3],
+                ],
+                'every message once, in order',
+            );
+        } finally {
+            await closeAll(pages);
+        }
+    },
+);
