@@ -306,8 +306,10 @@ export class Lifeline extends EventTarget {
                 if (on && this.#hostName && !this.#hosting && !this.#alone && !pools.has(key)) {
                     const claim = (this.#claim ||= this.#lock('now'));
                     pools.set(key, this);
-                    return claim.granted.then(
-                        (granted) => this.#claim == claim && !this.#closed && (granted ? ((this.#hosting = 1), this.#start(1)) : this.#rideOn()),
+                    return this.#whenHost(
+                        claim,
+                        () => this.#start(1),
+                        () => this.#rideOn(),
                     );
                 }
                 const x = rt.x,
@@ -346,6 +348,7 @@ export class Lifeline extends EventTarget {
                     this.#act(action, msgs, io),
                 );
                 const refuse = (message) => {
+                    this.#unhost();
                     if (pools.get(key) == this) pools.delete(key);
                     this.#restartRiders();
                     pg.stop();
@@ -532,7 +535,13 @@ export class Lifeline extends EventTarget {
             this.#open();
             for (const n of this.#mine.keys()) this.#submit(n);
         }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
-        wait.granted.then((granted) => granted && this.#claim == wait && !this.#closed && (this.#unride(), (this.#hosting = 1), this.#start(1)));
+        this.#whenHost(wait, () => (this.#unride(), this.#start(1)), NOTHING);
+    }
+
+    /** Once `claim` is answered (and still this instance's): granted, it hosts and runs
+     *  `hosted`; else `refused`. */
+    #whenHost(claim, hosted, refused) {
+        claim.granted.then((granted) => this.#claim == claim && !this.#closed && (granted ? ((this.#hosting = 1), hosted()) : refused()));
     }
 
     /** Serve rides of other tabs on this host's connection. */
@@ -547,7 +556,11 @@ export class Lifeline extends EventTarget {
         if (this.#rode) return this.#start(1);
         if (!this.#core || pools.get(this.#key) != this) return;
         const claim = (this.#claim = this.#lock('now'));
-        claim.granted.then((granted) => this.#claim == claim && (granted ? ((this.#hosting = 1), this.#serve()) : (this.#claim = null)));
+        this.#whenHost(
+            claim,
+            () => this.#serve(),
+            () => (this.#claim = null),
+        );
     }
 
     /** Stop riding on another tab's host. */

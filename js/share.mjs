@@ -218,9 +218,8 @@ export function share(name, t, early) {
 // visible (a hidden tab's connection pauses) runs a connection of its own, as before it
 // rode, until it next stops running (a visible tab never waits on a hidden one; the host
 // lock is not stolen). A host that closes frees the lock: a waiting rider hosts. pagehide
-// lets go of
-// the host lock (a held or requested lock keeps a page out of the back/forward cache): the
-// host's riders are told their rides are gone and one of them hosts.
+// lets go of the host lock (a held or requested lock keeps a page out of the back/forward
+// cache): the host's riders are told their rides are gone and one of them hosts.
 
 /**
  * Serve rides on `name` (this tab holds its lock). spawn(url, cursor, out) makes a ghost on

@@ -31,9 +31,13 @@ async function tabs(ctx, n, url, opts = {}) {
     return pages;
 }
 async function tab(ctx, url, opts = {}) {
+    return tabOf(ctx, [{ tag: 'a', url, opts: { ...BASE, ...opts } }]);
+}
+/** A tab of the fixture with these Lifelines ({tag, url, opts}). */
+async function tabOf(ctx, live) {
     const page = await ctx.newPage();
     try {
-        await openFixture(page, env.rig.fixture({ build: 'esm', live: [{ tag: 'a', url, opts: { ...BASE, ...opts } }] }));
+        await openFixture(page, env.rig.fixture({ build: 'esm', live }));
     } catch (e) {
         throw new Error(`${e.message}; page errors: ${page.__errors}`, { cause: e });
     }
@@ -80,14 +84,13 @@ test(
             const proxy = await env.rig.proxy();
             const names = ['x', 'y', 'z'].map((t) => `multi${t}${Date.now()}`);
             const pages = [];
-            for (let i = 0; i < 5; i++) {
-                const page = await ctx.newPage();
-                await openFixture(
-                    page,
-                    env.rig.fixture({ build: 'esm', live: names.map((n, j) => ({ tag: 'abc'[j], url: `${proxy.url}/live/${n}`, opts: BASE })) }),
+            for (let i = 0; i < 5; i++)
+                pages.push(
+                    await tabOf(
+                        ctx,
+                        names.map((n, j) => ({ tag: 'abc'[j], url: `${proxy.url}/live/${n}`, opts: BASE })),
+                    ),
                 );
-                pages.push(page);
-            }
             for (const p of pages) await waitLog(p, (l) => ['a', 'b', 'c'].every((t) => isOpen(l[t], 'websocket')), 'every stream open over the websocket');
             for (let n = 1; n <= 5; n++) for (const name of names) await admin(env.rig.server.url, '/admin/publish', { stream: name, data: { n } });
             for (const p of pages)
@@ -120,11 +123,9 @@ test(
             const [x, y] = ['x', 'y'].map((t) => `ride${t}${Date.now()}`);
             const live = (tag, name) => ({ tag, url: `${proxy.url}/live/${name}`, opts: BASE });
             const publish = (stream, n) => admin(env.rig.server.url, '/admin/publish', { stream, data: { n } });
-            const first = await ctx.newPage();
-            await openFixture(first, env.rig.fixture({ build: 'esm', live: [live('a', x)] }));
+            const first = await tabOf(ctx, [live('a', x)]);
             await waitLog(first, (l) => isOpen(l.a, 'websocket'), 'the first tab open over the websocket');
-            const second = await ctx.newPage();
-            await openFixture(second, env.rig.fixture({ build: 'esm', live: [live('a', x), live('b', y)] }));
+            const second = await tabOf(ctx, [live('a', x), live('b', y)]);
             await waitLog(second, (l) => isOpen(l.a, 'websocket') && isOpen(l.b, 'websocket'), 'both streams open in the second tab');
             assert.deepEqual(await second.evaluate(() => [window.__live.a.role, window.__live.b.role]), ['follower', 'leader']);
             for (let n = 1; n <= 5; n++) (await publish(x, n), await publish(y, n));
