@@ -89,7 +89,8 @@ async function withLocks(body) {
     }
 }
 
-/** A tab's instances of `streams` (one endpoint), each with the messages it got. */
+/** A tab's instances of `streams` (one endpoint), each with the messages it got and the
+ *  tab's I/O. */
 function streamsOfATab({ WS, fetch, all }, ...streams) {
     const io = tabIo(WS, fetch);
     return streams.map((stream) => {
@@ -97,7 +98,7 @@ function streamsOfATab({ WS, fetch, all }, ...streams) {
             got = [];
         l.addEventListener('message', (e) => got.push(e.data));
         all.push(l);
-        return { l, got };
+        return { l, got, io };
     });
 }
 
@@ -253,4 +254,23 @@ test("a stream only a follower tab follows rides on the leader tab's connection;
         );
         await new Promise((r) => setTimeout(r, 50));
         assert.equal(WS.all.length, 2, 'still one socket at a time');
+    }));
+
+test('a visible tab does not ride on a hidden host: once the host tab is hidden, the rider opens a connection of its own from its cursor', () =>
+    withLocks(async ({ WS, fetch, all }) => {
+        const [ax] = streamsOfATab({ WS, fetch, all }, 'x');
+        await until(() => WS.all.length == 1, "the first tab's socket");
+        const ws = WS.all[0];
+        ws.open();
+        ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+        ws.frame({ type: 'subd', s: 1, cursor: '5' });
+        const [by] = streamsOfATab({ WS, fetch, all }, 'y');
+        await until(() => ws.sent.some((f) => f.includes('"y"')), "the second tab's y on the first tab's socket");
+        ws.frame({ type: 'subd', s: 2, cursor: '50' });
+        ws.frame({ type: 'msg', s: 2, cursor: '51', data: 'y51' });
+        await until(() => by.got.length == 1, 'y51 through the first tab');
+        assert.equal(WS.all.length, 1);
+        // the host's tab is hidden: its next beat says so, and the visible rider runs y itself
+        ax.io.document.set('hidden');
+        await until(() => WS.all.some((w) => w.url.includes('/live/y?cursor=51')), 'y on a socket of its own, from its cursor');
     }));
