@@ -12,7 +12,7 @@
 // time it leads, a fresh core with its own adapters starts from the tab's cursor; when it
 // stops leading the core is closed silently (its sockets and requests closed, nothing
 // emitted) and this tab's unacknowledged sends wait in #mine for the next leader. Events
-// go through #apply whichever tab's core emitted them.
+// go through _apply whichever tab's core emitted them.
 import {
     ACT_ACK,
     ACT_DELIVER,
@@ -33,6 +33,8 @@ import {
     ACT_REFUSED,
     ACT_SPLIT,
     SUBS_MAX,
+    POLL_PARAM,
+    POLL_SEPARATOR,
     CFG_max_message_bytes,
     CFG_resource_mode,
     CFG_websocket,
@@ -49,7 +51,7 @@ import {
 } from './constants.js';
 import { runtime, bytes } from './loader.mjs';
 import { driver, later } from './driver.mjs';
-import { clientFrame, isCursor, pollAllUrl, subFrame, withQuery } from './protocol.mjs';
+import { clientFrame, isCursor, withQuery } from './protocol.mjs';
 import { websocket } from './websocket.mjs';
 import { http } from './http.mjs';
 import { listen, page } from './page.mjs';
@@ -64,6 +66,17 @@ const SHARE_AFTER_LEADING_MS = 100;
 /** share.mjs, loaded on demand (dist/lifeline-share.mjs: one import of it, which the
  *  server libraries' client files rewrite to its hashed name). */
 const sharing = () => import('./share.mjs');
+/** pool.mjs (in the same chunk): the host's side of pooling, installed on Lifeline once a
+ *  second stream of an endpoint joins; rejects where the chunk cannot load. */
+let poolLoaded;
+const pool = () =>
+    (poolLoaded ||= sharing().then(({ pooling }) =>
+        pooling(Lifeline, { pools, later, withQuery, SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED, ACT_SPLIT }),
+    ));
+/** An instance with the methods pool.mjs installs (_adopt, _release, _restartRiders,
+ *  _subscribe, _pooled: called only once it has loaded, or as `?.()`).
+ *  @type {(l: Lifeline) => any} */
+const pooled = (l) => l;
 const NOTHING = () => {};
 
 function optionError(message) {
@@ -158,16 +171,16 @@ function httpUrl(url) {
 }
 
 export class Lifeline extends EventTarget {
-    #runtime;
-    #core;
-    #feed;
+    _runtime;
+    _core;
+    _feed;
     #io; // the core's adapters; io.on: its events are the tab's (else only closes pass)
     #store;
     #group; // share.mjs: the tabs sharing one connection (none: solo, or share.mjs still loading)
     #shared; // this tab shares (its group once share.mjs has loaded)
     #early; // the lock asked for at construction: {done, release once held}
-    #start; // start(on): a fresh core from the tab's cursor
-    #closed = false;
+    _start; // start(on): a fresh core from the tab's cursor
+    _closed = false;
     #json;
     #resource;
     #gate = []; // what waits for the gate to open (null once open)
@@ -177,13 +190,14 @@ export class Lifeline extends EventTarget {
     #view = { state: 'idle', transport: 'none', reason: 'none', cursor: null };
     // Multiplexing (protocol v2): a host runs the core; riders are its other streams, each a
     // subscription of the core's table (the host's own is 0)
-    #host; // a rider's host
-    #sub = 0; // this instance's subscription in its core
-    #riders = []; // a host's riders: subscription -> {l: instance, stream, url, cursor}
-    #key; // its endpoint's key in pools (none: it never multiplexes)
-    #endpoint; // its <prefix>/ URL
-    #stream; // its stream's name
-    #gone; // a host the app closed while riders ride on its core
+    _host; // a rider's host
+    _sub = 0; // this instance's subscription in its core
+    _riders = []; // a host's riders: subscription -> {l: instance, stream, url, cursor}
+    _key; // its endpoint's key in pools (none: it never multiplexes)
+    _endpoint; // its <prefix>/ URL
+    _stream; // its stream's name
+    _gone; // a host the app closed while riders ride on its core
+    #waiting; // a start waiting for pool.mjs to load
     // Across tabs (share.mjs serve/ride): the host lock's name; its claim (asked for, held,
     // or waited for); whether this instance hosts (it holds the lock), and its serving; its
     // ride on another tab's host
@@ -238,9 +252,9 @@ export class Lifeline extends EventTarget {
                 (/** @type {(value?: unknown) => void} */ decided) =>
                     (early.done = navigator.locks.request(group, { ifAvailable: true }, (lock) => {
                         if (!lock) this.#unhost(); // it follows: the host lock is not this instance's to hold
-                        if (!lock || !constructed || this.#closed) return decided(); // (a lock granted is released at once)
+                        if (!lock || !constructed || this._closed) return decided(); // (a lock granted is released at once)
                         setTimeout(decided, SHARE_AFTER_LEADING_MS);
-                        return new Promise((release) => ((early.release = release), this.#start(1)));
+                        return new Promise((release) => ((early.release = release), this._start(1)));
                     })),
             );
         // Instances of one page on one endpoint share one connection (protocol v2), unless
@@ -254,7 +268,7 @@ export class Lifeline extends EventTarget {
                 fields.join(' '),
                 ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf),
             ].join(' ');
-        this.#key = key;
+        this._key = key;
         // across tabs, the endpoint's host is elected by a lock of the endpoint and core
         // options; a ghost is an instance of this one's options for another tab's stream,
         // riding on this tab's connection, its events carried by `out`
@@ -280,8 +294,8 @@ export class Lifeline extends EventTarget {
                 ]),
                 'add',
             );
-        this.#endpoint = ep?.endpoint;
-        this.#stream = ep?.stream;
+        this._endpoint = ep?.endpoint;
+        this._stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
         this.#resource = resource;
         this.#json = resource && options.json;
@@ -291,14 +305,22 @@ export class Lifeline extends EventTarget {
         // tab waiting to lead starts one hidden and silent, which checks the options).
         const start = (rt, on) =>
             later(() => {
-                if (this.#closed) return;
+                if (this._closed) return;
                 this.#halt(0, 1);
                 // a host runs the endpoint's core already: ride on it (in its state)
                 const host = on && key && pools.get(key);
-                if (host && host != this && host.#adopt(this, this.#stream, this.#view.cursor ?? cursor, url)) {
+                if (host && host != this && !host._adopt) {
+                    // pooling's code loads first (where it cannot, the endpoint pools no more),
+                    // then this start goes on unless something else started or stopped meanwhile
+                    const waiting = (this.#waiting = {});
+                    return pool()
+                        .catch(() => pools.set(key, null))
+                        .then(() => this.#waiting == waiting && start(rt, on));
+                }
+                if (host && host != this && host._adopt(this, this._stream, this.#view.cursor ?? cursor, url)) {
                     const { state, transport, reason } = host.#view;
-                    if (state != 'idle') this.#apply('statechange', { state, transport, reason });
-                    if (!synchronous) this.#open();
+                    if (state != 'idle') this._apply('statechange', { state, transport, reason });
+                    if (!synchronous) this._open();
                     return;
                 }
                 // this tab hosts the endpoint's connection if it holds the host lock, else rides on
@@ -308,7 +330,7 @@ export class Lifeline extends EventTarget {
                     pools.set(key, this);
                     return this.#whenHost(
                         claim,
-                        () => this.#start(1),
+                        () => this._start(1),
                         () => this.#rideOn(),
                     );
                 }
@@ -321,7 +343,7 @@ export class Lifeline extends EventTarget {
                     io = { on: 0, id: (send) => (send + base) >>> 0, url };
                 // adapter events are inputs; each one opens the gate first
                 const feed = (...input) => {
-                    this.#open();
+                    this._open();
                     drive(...input);
                 };
                 const pg = (io.pg = page(doc, win, feed));
@@ -350,14 +372,14 @@ export class Lifeline extends EventTarget {
                 const refuse = (message) => {
                     this.#unhost();
                     if (pools.get(key) == this) pools.delete(key);
-                    this.#restartRiders();
+                    pooled(this)._restartRiders?.();
                     pg.stop();
                     drive.stop();
                     rt.free(core);
                     if (synchronous) optionError(message);
-                    this.#closed = true;
-                    this.#apply('error', { code: 'bad_config', reason: 'none', status: 0, message });
-                    this.#open();
+                    this._closed = true;
+                    this._apply('error', { code: 'bad_config', reason: 'none', status: 0, message });
+                    this._open();
                 };
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
                 for (const [field, value] of fields)
@@ -370,25 +392,25 @@ export class Lifeline extends EventTarget {
                 drive('ll_start', [on && +pg.visible(), +pg.online()], (rc) => {
                     // a relation between fields (a minimum above its maximum): the core says which
                     if (rc) return refuse(`option ${OPTION_NAMES[x.ll_bad_field(core)]} is out of order with its pair`);
-                    this.#runtime = rt;
-                    this.#core = core;
-                    this.#feed = drive;
+                    this._runtime = rt;
+                    this._core = core;
+                    this._feed = drive;
                     this.#io = io;
                     io.on = on;
                     // the first core of an endpoint hosts it (once its options passed); the
                     // riders that came while it was not running yet
                     if (on && key && !pools.has(key)) pools.set(key, this);
                     if (this.#hosting && pools.get(key) == this) this.#serve();
-                    this.#riders.forEach((r, i) => r && (this.#subscribe(i, r.cursor), r.l.#open()));
+                    this._riders.forEach((r, i) => r && (pooled(this)._subscribe(i, r.cursor), r.l._open()));
                 });
                 // a fallback remembered for this URL, read once the start's socket exists (the
                 // storage's first read takes milliseconds): polls serve, a probe comes later
                 if (on) later(() => this.#store.live() && drive('ll_fallback_remembered'));
                 if (on) for (const n of this.#mine.keys()) this.#submit(n);
-                if (!synchronous) this.#open(); // the constructor returned long ago
+                if (!synchronous) this._open(); // the constructor returned long ago
             });
         const rt = runtime(options.wasm, options.fetch);
-        this.#start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
+        this._start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
         // share.mjs loads on demand (in dist/, its own file: lifeline-share.mjs), once the lock
         // asked for above is decided: at once in a tab that follows, a little later in one that
         // leads (its socket opens first); until then the tab is a follower that has heard no
@@ -397,15 +419,15 @@ export class Lifeline extends EventTarget {
         if (group)
             early.decided.then(sharing).then(
                 ({ share }) =>
-                    this.#closed ||
+                    this._closed ||
                     (this.#group = share(
                         group,
                         {
                             doc,
                             win,
-                            lead: () => this.#start(1),
+                            lead: () => this._start(1),
                             follow: () => this.#halt(),
-                            apply: (type, o) => this.#apply(type, o),
+                            apply: (type, o) => this._apply(type, o),
                             view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
                             // a follower's send; one closed with this core goes again to the next leader
                             take: (f, n, text) =>
@@ -424,15 +446,15 @@ export class Lifeline extends EventTarget {
                     this.#hostName = 0; // alone: no tab hosts for it
                     this.#shared = false;
                     this.#emit('rolechange', { role: 'solo' });
-                    if (!running) this.#start(1);
+                    if (!running) this._start(1);
                 },
             );
         // a shared tab is connecting (through its group) until it leads or hears the leader
         if (group) this.#view.state = 'connecting';
-        this.#start(!group);
+        this._start(!group);
         synchronous = false;
         constructed = 1;
-        queueMicrotask(() => this.#open());
+        queueMicrotask(() => this._open());
     }
 
     get state() {
@@ -445,23 +467,23 @@ export class Lifeline extends EventTarget {
     get cursor() {
         // read between drains only: inside one it would move the core's text under an action
         later(() => {
-            const host = this.#host || this;
-            if (host.#io?.on && host.#core && !this.#gone && !this.#closed) this.#view.cursor = host.#runtime.cursor(host.#core, this.#sub) || null;
+            const host = this._host || this;
+            if (host.#io?.on && host._core && !this._gone && !this._closed) this.#view.cursor = host._runtime.cursor(host._core, this._sub) || null;
         });
         return this.#view.cursor;
     }
     get stats() {
         // a rider: the connection's counts are its host's, the messages its own
-        const host = this.#host || this,
-            x = host.#runtime?.x,
-            core = host.#core;
+        const host = this._host || this,
+            x = host._runtime?.x,
+            core = host._core;
         return {
             ...host.#stats,
             messages: this.#stats.messages,
             interval: core ? x.ll_interval(core) : 0,
             rtt: core ? x.ll_rtt(core) : 0,
             tabs: this.#group?.tabs ?? 1,
-            streams: host.#riders.filter(Boolean).length + !host.#gone,
+            streams: host._riders.filter(Boolean).length + !host._gone,
         };
     }
     /** 'leader' (runs the connection for the tabs sharing it), 'follower' or 'solo'. */
@@ -478,7 +500,7 @@ export class Lifeline extends EventTarget {
             n = ++this.#n;
         return new Promise((resolve, reject) => {
             this.#mine.set(n, [text, (failure) => (this.#mine.delete(n), failure ? reject(failure) : resolve())]);
-            this.#open();
+            this._open();
             this.#whenOpen(() => this.#submit(n));
         });
     }
@@ -487,9 +509,9 @@ export class Lifeline extends EventTarget {
     #submit(n) {
         const [text, settle] = this.#mine.get(n) || [];
         if (!settle) return;
-        if (this.#closed) return settle(sendError('closed'));
+        if (this._closed) return settle(sendError('closed'));
         if (this.#group?.role == 'follower') return this.#group.send(n, text);
-        if (this.#host) return this.#host.#toCore(text, settle, this.#sub);
+        if (this._host) return this._host.#toCore(text, settle, this._sub);
         this.#toCore(text, settle);
     }
 
@@ -497,7 +519,7 @@ export class Lifeline extends EventTarget {
      *  acked or fails. */
     #toCore(text, settle, sub = 0) {
         if (this.#ride) return this.#ride.send(text, (r) => settle(r && sendError(...r)));
-        later(() => this.#feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
+        later(() => this._feed('ll_send', [sub, bytes(text)], (id) => (id > 0 ? this.#sends.set(id, [text, settle]) : settle(sendError(ERRORS[-id])))));
     }
 
     /** A claim of the endpoint's host lock: asked for `now` (if free) or with a `wait`;
@@ -520,28 +542,28 @@ export class Lifeline extends EventTarget {
      *  hosts). The tab's instances that waited on this one start again. */
     #rideOn() {
         const wait = (this.#claim = this.#lock('wait'));
-        if (pools.get(this.#key) == this) pools.delete(this.#key);
-        this.#restartRiders();
+        if (pools.get(this._key) == this) pools.delete(this._key);
+        pooled(this)._restartRiders?.();
         sharing().then(({ ride }) => {
-            if (this.#claim != wait || this.#closed) return;
+            if (this.#claim != wait || this._closed) return;
             this.#ride = ride(this.#hostName, this.#url, this.#view.cursor, {
                 doc: this.#doc,
-                apply: (type, o) => this.#apply(type, o),
+                apply: (type, o) => this._apply(type, o),
                 // the host gone: host or ride again; the host silent (frozen) or hidden (its
                 // connection paused) while this tab is visible: run a connection of its own
                 // (as it did before it rode: `alone`, until it stops running)
-                lost: (alone) => this.#claim == wait && (this.#unhost(), (this.#alone = alone), this.#start(1)),
+                lost: (alone) => this.#claim == wait && (this.#unhost(), (this.#alone = alone), this._start(1)),
             });
-            this.#open();
+            this._open();
             for (const n of this.#mine.keys()) this.#submit(n);
         }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
-        this.#whenHost(wait, () => (this.#unride(), this.#start(1)), NOTHING);
+        this.#whenHost(wait, () => (this.#unride(), this._start(1)), NOTHING);
     }
 
     /** Once `claim` is answered (and still this instance's): granted, it hosts and runs
      *  `hosted`; else `refused`. */
     #whenHost(claim, hosted, refused) {
-        claim.granted.then((granted) => this.#claim == claim && !this.#closed && (granted ? ((this.#hosting = 1), hosted()) : refused()));
+        claim.granted.then((granted) => this.#claim == claim && !this._closed && (granted ? ((this.#hosting = 1), hosted()) : refused()));
     }
 
     /** Serve rides of other tabs on this host's connection. */
@@ -552,9 +574,9 @@ export class Lifeline extends EventTarget {
     /** Back from the back/forward cache: a rider rides again; a host that still runs the
      *  endpoint's connection hosts again if no other tab took over meanwhile. */
     #show() {
-        if (this.#closed || this.#hosting) return;
-        if (this.#rode) return this.#start(1);
-        if (!this.#core || pools.get(this.#key) != this) return;
+        if (this._closed || this.#hosting) return;
+        if (this.#rode) return this._start(1);
+        if (!this._core || pools.get(this._key) != this) return;
         const claim = (this.#claim = this.#lock('now'));
         this.#whenHost(
             claim,
@@ -581,77 +603,44 @@ export class Lifeline extends EventTarget {
         claim?.stop();
     }
 
-    /** The instances riding on this one start again (one hosts, the others ride on it). */
-    #restartRiders() {
-        const riders = this.#riders.filter(Boolean).map((r) => r.l);
-        this.#riders = [];
-        for (const l of riders) ((l.#host = 0), (l.#sub = 0), l.#start(1));
-    }
-
-    /** A rider joins: its stream is subscription i of this host's core (false: no room, or
-     *  this host is closing). */
-    #adopt(rider, stream, cursor, url) {
-        // a stream carried already stays apart (a poll of all names each stream once)
-        const carried = (!this.#gone && this.#stream == stream) || this.#riders.some((r) => r && r.stream == stream);
-        let i = 1;
-        while (this.#riders[i]) i++;
-        if (this.#closed || carried || i >= SUBS_MAX) return false;
-        this.#riders[i] = { l: rider, stream, url, cursor };
-        rider.#host = this;
-        rider.#sub = i;
-        if (this.#core) this.#subscribe(i, cursor);
-        return true;
-    }
-
-    #subscribe(i, cursor) {
-        later(() => this.#feed('ll_subscribe', [i, cursor ?? '']));
-    }
-
-    /** Subscription i leaves the core; the last one closes the connection (a host the app
-     *  closed ran only for its riders). */
-    #release(i) {
-        if (i) this.#riders[i] = 0;
-        if (this.#core) later(() => this.#feed('ll_unsubscribe', [i]));
-        if (this.#gone && !this.#riders.some(Boolean)) this.#end();
-    }
-
     /** This host's connection ends: the core closes, the pool forgets it. */
-    #end() {
-        if (pools.get(this.#key) == this) pools.delete(this.#key);
+    _end() {
+        if (pools.get(this._key) == this) pools.delete(this._key);
         listen(this.#hostEvents || [], 'remove');
-        this.#closed = true;
-        if (this.#core) this.#halt(1);
+        this._closed = true;
+        if (this._core) this.#halt(1);
     }
 
     /** Stop the core: it closes its socket and requests. `on`: the app sees it close (else,
      *  silently: this tab no longer leads, and its sends wait in #mine for the next leader).
      *  Unless `fresh` (a core is about to start), it also hosts and rides no more. */
     #halt(on, fresh) {
+        this.#waiting = 0;
         if (!fresh) this.#unhost();
-        const feed = this.#feed,
-            rt = this.#runtime,
-            core = this.#core,
+        const feed = this._feed,
+            rt = this._runtime,
+            core = this._core,
             io = this.#io,
-            host = this.#host;
+            host = this._host;
         if (host) {
             // a rider gets off (it no longer leads its group, or starts again)
-            this.#host = 0;
-            host.#release(this.#sub);
-            this.#sub = 0;
+            this._host = 0;
+            host._release(this._sub);
+            this._sub = 0;
             return;
         }
         // about to start with nothing running (its host lock just granted): the tab's
         // instances that wait on it stay
         if (fresh && !core) return;
         if (!on) this.#sends.clear();
-        if (pools.get(this.#key) == this) pools.delete(this.#key);
+        if (pools.get(this._key) == this) pools.delete(this._key);
         if (core) {
-            this.#core = 0;
+            this._core = 0;
             io.on = on;
             io.pg.stop();
             feed('ll_close', [], () => later(() => (feed.stop(), rt.free(core))));
         }
-        this.#restartRiders(); // a host that stops
+        pooled(this)._restartRiders?.(); // a host that stops
     }
 
     /** Release the lock taken at construction, if this tab still holds it itself. */
@@ -662,29 +651,29 @@ export class Lifeline extends EventTarget {
 
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
-        if (this.#closed || this.#gone) return;
-        this.#open();
+        if (this._closed || this._gone) return;
+        this._open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
         this.#letGo(); // (or leads still without share.mjs)
-        const host = this.#host;
-        if (host || this.#riders.some(Boolean)) {
+        const host = this._host;
+        if (host || this._riders.some(Boolean)) {
             // a rider leaves its host's core; a host with riders keeps the core for them
-            if (host) ((this.#closed = true), (this.#host = 0), host.#release(this.#sub));
-            else ((this.#gone = true), this.#release(0));
+            if (host) ((this._closed = true), (this._host = 0), host._release(this._sub));
+            else ((this._gone = true), pooled(this)._release(0));
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 }, this);
             for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
             return;
         }
-        if (pools.get(this.#key) == this) pools.delete(this.#key);
-        this.#closed = true;
+        if (pools.get(this._key) == this) pools.delete(this._key);
+        this._closed = true;
         this.#unhost();
         listen(this.#hostEvents || [], 'remove');
-        if (this.#core) this.#halt(1);
+        if (this._core) this.#halt(1);
         else if (this.#view.state != 'closed') {
             // closed before the core started (options.wasm still loading): it never will
             // (a core that closed by itself, refused, said so already)
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
-            this.#open();
+            this._open();
         }
         for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
     }
@@ -704,7 +693,7 @@ export class Lifeline extends EventTarget {
         try {
             for (;;) {
                 while (buffer.length) yield buffer.shift();
-                if (this.#closed) return;
+                if (this._closed) return;
                 await new Promise((resolve) => (wake = resolve));
             }
         } finally {
@@ -720,8 +709,8 @@ export class Lifeline extends EventTarget {
 
     /** Open the gate once the core started (or never will). Called only after the
      *  constructor returned: at a microtask, an API call or an adapter event. */
-    #open() {
-        if (!this.#gate || !((this.#host || this).#core || this.#ride || this.#closed)) return;
+    _open() {
+        if (!this.#gate || !((this._host || this)._core || this.#ride || this._closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
         for (const f of waiting) f();
@@ -733,7 +722,7 @@ export class Lifeline extends EventTarget {
 
     /** An event of the connection, from this tab's core or the leader's: the view follows
      *  it, a leader passes it on to the group, the app gets it. */
-    #apply(type, o) {
+    _apply(type, o) {
         const view = this.#view,
             after = view.cursor;
         if (type == 'message') ((view.cursor = o.cursor || after), this.#stats.messages++);
@@ -756,26 +745,19 @@ export class Lifeline extends EventTarget {
     }
 
     /** The instance of subscription i of this host's core (none for a host the app closed). */
-    #target(i) {
-        return i ? this.#riders[i]?.l : this.#gone ? null : this;
+    _target(i) {
+        return i ? this._riders[i]?.l : this._gone ? null : this;
     }
 
     /** An event of subscription i, to its instance. */
-    #to(i, type, o) {
-        const l = this.#target(i);
-        if (l) l.#apply(type, o);
+    _to(i, type, o) {
+        const l = this._target(i);
+        if (l) l._apply(type, o);
     }
 
     /** Every instance on this host's core. */
-    #everyone() {
-        return [this.#target(0), ...this.#riders.map((r) => r?.l)].filter(Boolean);
-    }
-
-    /** The subscriptions of a mask (none: every one on the core) as [i, stream, cursor]. */
-    #table(mask) {
-        return [...Array(SUBS_MAX).keys()]
-            .filter((i) => (mask == null ? this.#target(i) : (mask >> i) & 1))
-            .map((i) => [i, i ? this.#riders[i].stream : this.#stream, this.#runtime.cursor(this.#core, i)]);
+    _everyone() {
+        return [this._target(0), ...this._riders.map((r) => r?.l)].filter(Boolean);
     }
 
     /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
@@ -788,31 +770,17 @@ export class Lifeline extends EventTarget {
         const sub = action.sub;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return io.ws.open(action.socket, sub ? this.#riders[sub]?.url : io.url, action.cursor);
+                return io.ws.open(action.socket, sub ? this._riders[sub]?.url : io.url, action.cursor);
             case ACT_WS_SEND:
                 return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0], sub));
-            case ACT_WS_SUB:
-                return io.ws.send(action.socket, subFrame(this.#table(action.subs).map(([i, stream, cursor]) => [i + 1, stream, cursor])));
-            case ACT_WS_UNSUB:
-                return io.ws.send(action.socket, `{"type":"unsub","s":${sub + 1}}`);
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
-            case ACT_POLL: {
-                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, sub ? this.#riders[sub]?.url : io.url);
-                const all = this.#table(),
-                    index = new Map(all.map(([i, stream]) => [stream, i]));
-                return io.http.pollAll(
-                    action.request,
-                    pollAllUrl(
-                        this.#endpoint,
-                        all.map(([, stream, cursor]) => [stream, cursor]),
-                        action.wait,
-                    ),
-                    index,
-                );
-            }
+            case ACT_POLL:
+                // (every subscription at once: the pooling's, see pool.mjs)
+                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, sub ? this._riders[sub]?.url : io.url);
+                break;
             case ACT_POST:
-                return io.http.post(action.request, io.id(action.send), sub ? this.#riders[sub]?.url : io.url);
+                return io.http.post(action.request, io.id(action.send), sub ? this._riders[sub]?.url : io.url);
             case ACT_FETCH_CANCEL:
                 return io.http.cancel(action.request);
             case ACT_DELIVER: {
@@ -822,21 +790,21 @@ export class Lifeline extends EventTarget {
                     try {
                         data = JSON.parse(data);
                     } catch {
-                        return this.#apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
+                        return this._apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
                     }
                 }
-                return this.#to(sub, 'message', { data, cursor: action.cursor });
+                return this._to(sub, 'message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
-                for (const l of only ? [only] : this.#everyone())
-                    l.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
+                for (const l of only ? [only] : this._everyone())
+                    l._apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
                 return;
             case ACT_ERROR: {
                 // an HTTP answer's own words come with the input (protocol.mjs: body)
                 const server = action.status && msgs?.server;
-                for (const l of this.#everyone())
-                    l.#apply('error', {
+                for (const l of this._everyone())
+                    l._apply('error', {
                         code: ERRORS[action.code],
                         reason: REASONS[action.reason],
                         status: action.status,
@@ -846,7 +814,7 @@ export class Lifeline extends EventTarget {
                 return;
             }
             case ACT_RESET:
-                return this.#to(sub, 'reset', { from: action.from, to: action.to });
+                return this._to(sub, 'reset', { from: action.from, to: action.to });
             case ACT_ACK:
                 return this.#settle(action.send, action.send);
             case ACT_SEND_FAILED: {
@@ -857,34 +825,13 @@ export class Lifeline extends EventTarget {
                     sendError(ERRORS[action.code], action.status, action.serverCode || server?.code || '', action.message || server?.message || ''),
                 );
             }
-            case ACT_REFUSED: {
-                // the server refused this stream (v2): that instance errors and closes, as a
-                // v1 URL refused again and again does; the others ride on
-                this.#to(sub, 'error', {
-                    code: 'server_error',
-                    reason: 'refused',
-                    status: 0,
-                    message: action.message || action.serverCode,
-                    serverCode: action.serverCode,
-                });
-                return this.#to(sub, 'statechange', { state: 'closed', transport: 'none', reason: 'refused' });
-            }
-            case ACT_SPLIT:
-                // a server of v1: these riders run connections of their own from their cursors,
-                // and this endpoint pools no more
-                if (pools.get(this.#key) == this) pools.set(this.#key, null);
-                for (const [i] of this.#table(action.subs)) {
-                    const l = this.#riders[i].l;
-                    this.#riders[i] = 0;
-                    l.#host = 0;
-                    l.#sub = 0;
-                    l.#start(1);
-                }
-                return;
             case ACT_REMEMBER_FALLBACK:
                 return this.#store.remember(action.ttl);
             case ACT_FORGET_FALLBACK:
                 return this.#store.forget();
         }
+        // what only a connection carrying several streams asks (WS_SUB, WS_UNSUB, REFUSED,
+        // SPLIT, the poll of all): pool.mjs, loaded before a second stream joined
+        pooled(this)._pooled?.(action, io);
     }
 }

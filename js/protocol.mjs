@@ -2,21 +2,7 @@
 // (wasm/lifeline.h: ll_ws_frame, ll_http_response); the data stays here, and a DELIVER
 // names which message of the input to hand over. tests/native/decode.c applies the same
 // rules for the native tests.
-import {
-    FRAMES,
-    FRAME_ACK,
-    FRAME_BAD,
-    FRAME_BEAT,
-    FRAME_HELLO,
-    FRAME_MSG,
-    FRAME_OTHER,
-    OUT_BEAT,
-    OUT_FRAMES,
-    OUT_SEND,
-    POLL_PARAM,
-    POLL_SEPARATOR,
-    SUBS_MAX,
-} from './constants.js';
+import { FRAMES, FRAME_ACK, FRAME_BAD, FRAME_BEAT, FRAME_HELLO, FRAME_MSG, FRAME_OTHER, OUT_BEAT, OUT_FRAMES, OUT_SEND, SUBS_MAX } from './constants.js';
 import { bytes } from './loader.mjs';
 
 const decoder = new TextDecoder();
@@ -76,16 +62,6 @@ export function withQuery(url, cursor, wait, extra) {
  *  others are {"type":"ping"} / {"type":"pong"}. */
 export const clientFrame = (frame, send, data, s) =>
     frame == OUT_SEND ? `{"type":"send",${s ? `"s":${s},` : ''}"id":${send},"data":${data}}` : frame == OUT_BEAT ? '' : `{"type":"${OUT_FRAMES[frame]}"}`;
-
-/** v2: the subscribe frame of [s, stream, cursor] entries (cursor '': from now). */
-export const subFrame = (entries) => JSON.stringify({ type: 'sub', subs: entries.map(([s, stream, cursor]) => [s, stream, cursor || null]) });
-
-/** v2: the poll of many streams, `endpoint` (<prefix>/, with the streams' query) naming
- *  each [stream, cursor] — written by hand: URLSearchParams would escape the separator. */
-export function pollAllUrl(endpoint, entries, wait) {
-    const names = entries.map(([stream, cursor]) => POLL_PARAM + '=' + stream + (cursor ? POLL_SEPARATOR + cursor : ''));
-    return withQuery(endpoint, '', wait, names.join('&'));
-}
 
 /** The body of a POST (a send by HTTP). */
 export const postBody = (send, data) => `{"id":${send},"data":${data}}`;

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fakeClock, fakeFetch } from './fakes.mjs';
+import { fakeClock, fakeFetch, fakeWebSocket } from './fakes.mjs';
 
 const dist = (f) => new URL('../../dist/' + f, import.meta.url);
 
@@ -101,6 +101,38 @@ test('dist/lifeline.mjs loads dist/lifeline-share.mjs to share; where it cannot,
         assert.equal(l.state, 'closed');
     } finally {
         delete globalThis.navigator;
+    }
+});
+
+test("dist/lifeline.mjs pools a second stream of an endpoint once lifeline-share.mjs (pooling's code) has loaded; where it cannot, each stream keeps a connection of its own", async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-dist-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(dir, 'alone'));
+    for (const f of ['lifeline.mjs', 'lifeline-share.mjs']) fs.copyFileSync(dist(f), path.join(dir, f));
+    fs.copyFileSync(dist('lifeline.mjs'), path.join(dir, 'alone', 'lifeline.mjs')); // without lifeline-share.mjs
+    for (const [at, sockets] of [
+        ['lifeline.mjs', 1],
+        ['alone/lifeline.mjs', 2],
+    ]) {
+        const { Lifeline } = await import(pathToFileURL(path.join(dir, at)));
+        const clock = fakeClock(),
+            WebSocket = fakeWebSocket(),
+            o = { WebSocket, fetch: fakeFetch(), now: clock.now, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout },
+            [a, b] = ['a', 'b'].map((s) => new Lifeline('http://example.test/live/' + s, o)),
+            got = [];
+        b.addEventListener('message', (e) => got.push(e.data));
+        assert.equal(WebSocket.all.length, 1, `${at}: the first stream connects at once`);
+        for (let i = 0; i < 400 && b.state == 'idle'; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.equal(WebSocket.all.length, sockets, `${at}: ${sockets} WebSocket(s) for two streams`);
+        const ws = WebSocket.all.at(-1);
+        ws.open();
+        ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+        const s = sockets == 1 ? 2 : 1; // b's subscription: the second on a's socket, the URL's own on its own
+        ws.frame({ type: 'subd', s, cursor: '1' });
+        ws.frame({ type: 'msg', s, cursor: '2', data: 'b2' });
+        assert.deepEqual(got, ['b2'], `${at}: the second stream delivers`);
+        a.close();
+        b.close();
     }
 });
 
