@@ -47,6 +47,7 @@ async function startStatic(cleanups) {
     const files = {
         '/lifeline.mjs': path.join(ROOT, 'dist/lifeline.mjs'),
         '/lifeline-share.mjs': path.join(ROOT, 'dist/lifeline-share.mjs'),
+        '/lifeline-pool.mjs': path.join(ROOT, 'dist/lifeline-pool.mjs'),
         '/sio.mjs': path.join(tmp, 'sio.mjs'),
     };
     const srv = http.createServer((req, res) => {

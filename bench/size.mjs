@@ -35,12 +35,8 @@ const lit = Buffer.from(literal, 'utf8');
 
 console.log('all-in and its parts');
 row('dist/lifeline.mjs', mjs.length, gz(mjs), gnu(path.join(root, 'dist/lifeline.mjs')));
-row(
-    'dist/lifeline-share.mjs (on demand)',
-    read('dist/lifeline-share.mjs').length,
-    gz(read('dist/lifeline-share.mjs')),
-    gnu(path.join(root, 'dist/lifeline-share.mjs')),
-);
+for (const chunk of ['lifeline-share.mjs', 'lifeline-pool.mjs'])
+    row(`dist/${chunk} (on demand)`, read('dist/' + chunk).length, gz(read('dist/' + chunk)), gnu(path.join(root, 'dist/' + chunk)));
 row('dist/lifeline.js', read('dist/lifeline.js').length, gz(read('dist/lifeline.js')), gnu(path.join(root, 'dist/lifeline.js')));
 row('  the JS alone', js.length, gz(js));
 row('  the inlined wasm literal alone', lit.length, gz(lit));

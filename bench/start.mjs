@@ -21,7 +21,7 @@
 // one connection per HTTP request); --blackhole N: N more Lifeline trials through a proxy that
 // black-holes the upgrade (the race poll must deliver in about one round trip); --before FILE:
 // a fourth contender, another build of dist/lifeline.mjs (e.g. `git show main:…` built
-// elsewhere; its lifeline-share.mjs beside it), interleaved with the rest, for a before/after
+// elsewhere; its lifeline-share.mjs and lifeline-pool.mjs beside it), interleaved with the rest, for a before/after
 // comparison within one run.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -60,15 +60,17 @@ const watchdog = setTimeout(() => (console.error('start.mjs: watchdog, stopped a
 /** The page origin: /, /lifeline.mjs, /sio.mjs (socket.io-client bundled like run.mjs does). */
 async function startStatic() {
     const sio = await browserBundle('socket.io-client');
-    // the other build's on-demand chunk is the lifeline-share.mjs beside it (its property names differ)
-    const beforeShare = BEFORE && path.join(path.dirname(BEFORE), 'lifeline-share.mjs');
-    const files = {
-        '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')),
-        '/lifeline-share.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline-share.mjs')),
-        '/before.mjs': BEFORE && Buffer.from(fs.readFileSync(BEFORE, 'utf8').replace('"./lifeline-share.mjs"', '"./before-share.mjs"')),
-        '/before-share.mjs': beforeShare && fs.existsSync(beforeShare) && fs.readFileSync(beforeShare),
-        '/sio.mjs': sio,
-    };
+    // the other build's on-demand chunks are the lifeline-<name>.mjs beside it (their property names differ)
+    const files = { '/lifeline.mjs': fs.readFileSync(path.join(ROOT, 'dist/lifeline.mjs')), '/sio.mjs': sio };
+    let before = BEFORE && fs.readFileSync(BEFORE, 'utf8');
+    for (const name of ['share', 'pool']) {
+        files[`/lifeline-${name}.mjs`] = fs.readFileSync(path.join(ROOT, `dist/lifeline-${name}.mjs`));
+        const theirs = BEFORE && path.join(path.dirname(BEFORE), `lifeline-${name}.mjs`);
+        if (!theirs || !fs.existsSync(theirs)) continue;
+        files[`/before-${name}.mjs`] = fs.readFileSync(theirs);
+        before = before.replace(`"./lifeline-${name}.mjs"`, `"./before-${name}.mjs"`);
+    }
+    if (before) files['/before.mjs'] = Buffer.from(before);
     const srv = http.createServer((req, res) => {
         const file = files[new URL(req.url, 'http://x').pathname];
         res.writeHead(200, { 'Content-Type': file ? 'text/javascript' : 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });

@@ -5,7 +5,9 @@ import { createLifeline } from '../server/node/index.mjs'; // in an app: from 'l
 
 const live = createLifeline();
 // the client: dist/lifeline.mjs, and the module it loads on demand to share one connection among tabs
-const client = Object.fromEntries(['lifeline.mjs', 'lifeline-share.mjs'].map((f) => ['/' + f, fs.readFileSync(new URL('../dist/' + f, import.meta.url))]));
+const client = Object.fromEntries(
+    ['lifeline.mjs', 'lifeline-share.mjs', 'lifeline-pool.mjs'].map((f) => ['/' + f, fs.readFileSync(new URL('../dist/' + f, import.meta.url))]),
+);
 const page = `<!doctype html><meta charset="utf-8"><title>news</title><ul id="news"></ul><script type="module">
 import { Lifeline } from '/lifeline.mjs';
 new Lifeline('/live/news').addEventListener('message', (e) => news.append(Object.assign(document.createElement('li'), { textContent: e.data.title })));

@@ -12,7 +12,11 @@
 // time it leads, a fresh core with its own adapters starts from the tab's cursor; when it
 // stops leading the core is closed silently (its sockets and requests closed, nothing
 // emitted) and this tab's unacknowledged sends wait in #mine for the next leader. Events
-// go through _apply whichever tab's core emitted them.
+// go through #apply whichever tab's core emitted them.
+//
+// Members. Private (#) unless pool.mjs needs them: that chunk (loaded when a second stream
+// of an endpoint joins) installs methods on this class and cannot reach # fields, so what it
+// shares is named _x (an internal property: the build shortens every _ name, js/build.mjs).
 import {
     ACT_ACK,
     ACT_DELIVER,
@@ -66,12 +70,13 @@ const SHARE_AFTER_LEADING_MS = 100;
 /** share.mjs, loaded on demand (dist/lifeline-share.mjs: one import of it, which the
  *  server libraries' client files rewrite to its hashed name). */
 const sharing = () => import('./share.mjs');
-/** pool.mjs (in the same chunk): the host's side of pooling, installed on Lifeline once a
- *  second stream of an endpoint joins; rejects where the chunk cannot load. */
+/** pool.mjs, loaded on demand too (dist/lifeline-pool.mjs): the host's side of pooling,
+ *  installed on Lifeline once a second stream of an endpoint joins; rejects where the
+ *  chunk cannot load. */
 let poolLoaded;
 const pool = () =>
-    (poolLoaded ||= sharing().then(({ pooling }) =>
-        pooling(Lifeline, { pools, later, withQuery, SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED, ACT_SPLIT }),
+    (poolLoaded ||= import('./pool.mjs').then(({ pooling }) =>
+        pooling(Lifeline, [pools, later, withQuery, SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED, ACT_SPLIT]),
     ));
 /** An instance with the methods pool.mjs installs (_adopt, _release, _restartRiders,
  *  _subscribe, _pooled: called only once it has loaded, or as `?.()`).
@@ -319,8 +324,8 @@ export class Lifeline extends EventTarget {
                 }
                 if (host && host != this && host._adopt(this, this._stream, this.#view.cursor ?? cursor, url)) {
                     const { state, transport, reason } = host.#view;
-                    if (state != 'idle') this._apply('statechange', { state, transport, reason });
-                    if (!synchronous) this._open();
+                    if (state != 'idle') this.#apply('statechange', { state, transport, reason });
+                    if (!synchronous) this.#open();
                     return;
                 }
                 // this tab hosts the endpoint's connection if it holds the host lock, else rides on
@@ -343,7 +348,7 @@ export class Lifeline extends EventTarget {
                     io = { on: 0, id: (send) => (send + base) >>> 0, url };
                 // adapter events are inputs; each one opens the gate first
                 const feed = (...input) => {
-                    this._open();
+                    this.#open();
                     drive(...input);
                 };
                 const pg = (io.pg = page(doc, win, feed));
@@ -378,8 +383,8 @@ export class Lifeline extends EventTarget {
                     rt.free(core);
                     if (synchronous) optionError(message);
                     this._closed = true;
-                    this._apply('error', { code: 'bad_config', reason: 'none', status: 0, message });
-                    this._open();
+                    this.#apply('error', { code: 'bad_config', reason: 'none', status: 0, message });
+                    this.#open();
                 };
                 x.ll_init(core, seed >>> 0, (seed / 2 ** 32) >>> 0);
                 for (const [field, value] of fields)
@@ -401,13 +406,13 @@ export class Lifeline extends EventTarget {
                     // riders that came while it was not running yet
                     if (on && key && !pools.has(key)) pools.set(key, this);
                     if (this.#hosting && pools.get(key) == this) this.#serve();
-                    this._riders.forEach((r, i) => r && (pooled(this)._subscribe(i, r.cursor), r.l._open()));
+                    this._riders.forEach((r, i) => r && (pooled(this)._subscribe(i, r.cursor), r.l.#open()));
                 });
                 // a fallback remembered for this URL, read once the start's socket exists (the
                 // storage's first read takes milliseconds): polls serve, a probe comes later
                 if (on) later(() => this.#store.live() && drive('ll_fallback_remembered'));
                 if (on) for (const n of this.#mine.keys()) this.#submit(n);
-                if (!synchronous) this._open(); // the constructor returned long ago
+                if (!synchronous) this.#open(); // the constructor returned long ago
             });
         const rt = runtime(options.wasm, options.fetch);
         this._start = (on) => (rt.then ? rt.then((r) => start(r, on)) : start(rt, on));
@@ -427,7 +432,7 @@ export class Lifeline extends EventTarget {
                             win,
                             lead: () => this._start(1),
                             follow: () => this.#halt(),
-                            apply: (type, o) => this._apply(type, o),
+                            apply: (type, o) => this.#apply(type, o),
                             view: () => (this.cursor, this.#view), // (the getter reads the core's cursor)
                             // a follower's send; one closed with this core goes again to the next leader
                             take: (f, n, text) =>
@@ -454,7 +459,7 @@ export class Lifeline extends EventTarget {
         this._start(!group);
         synchronous = false;
         constructed = 1;
-        queueMicrotask(() => this._open());
+        queueMicrotask(() => this.#open());
     }
 
     get state() {
@@ -500,7 +505,7 @@ export class Lifeline extends EventTarget {
             n = ++this.#n;
         return new Promise((resolve, reject) => {
             this.#mine.set(n, [text, (failure) => (this.#mine.delete(n), failure ? reject(failure) : resolve())]);
-            this._open();
+            this.#open();
             this.#whenOpen(() => this.#submit(n));
         });
     }
@@ -548,13 +553,13 @@ export class Lifeline extends EventTarget {
             if (this.#claim != wait || this._closed) return;
             this.#ride = ride(this.#hostName, this.#url, this.#view.cursor, {
                 doc: this.#doc,
-                apply: (type, o) => this._apply(type, o),
+                apply: (type, o) => this.#apply(type, o),
                 // the host gone: host or ride again; the host silent (frozen) or hidden (its
                 // connection paused) while this tab is visible: run a connection of its own
                 // (as it did before it rode: `alone`, until it stops running)
                 lost: (alone) => this.#claim == wait && (this.#unhost(), (this.#alone = alone), this._start(1)),
             });
-            this._open();
+            this.#open();
             for (const n of this.#mine.keys()) this.#submit(n);
         }, NOTHING); // (where share.mjs cannot load, the instance runs alone: see the constructor)
         this.#whenHost(wait, () => (this.#unride(), this._start(1)), NOTHING);
@@ -652,7 +657,7 @@ export class Lifeline extends EventTarget {
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
         if (this._closed || this._gone) return;
-        this._open();
+        this.#open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
         this.#letGo(); // (or leads still without share.mjs)
         const host = this._host;
@@ -673,7 +678,7 @@ export class Lifeline extends EventTarget {
             // closed before the core started (options.wasm still loading): it never will
             // (a core that closed by itself, refused, said so already)
             this.#act({ type: ACT_STATE, state: STATE_CLOSED, transport: TRANSPORT_NONE, reason: REASON_CLOSED_BY_APP }, 0, { on: 1 });
-            this._open();
+            this.#open();
         }
         for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
     }
@@ -709,7 +714,7 @@ export class Lifeline extends EventTarget {
 
     /** Open the gate once the core started (or never will). Called only after the
      *  constructor returned: at a microtask, an API call or an adapter event. */
-    _open() {
+    #open() {
         if (!this.#gate || !((this._host || this)._core || this.#ride || this._closed)) return;
         const waiting = this.#gate;
         this.#gate = null;
@@ -722,7 +727,7 @@ export class Lifeline extends EventTarget {
 
     /** An event of the connection, from this tab's core or the leader's: the view follows
      *  it, a leader passes it on to the group, the app gets it. */
-    _apply(type, o) {
+    #apply(type, o) {
         const view = this.#view,
             after = view.cursor;
         if (type == 'message') ((view.cursor = o.cursor || after), this.#stats.messages++);
@@ -752,11 +757,11 @@ export class Lifeline extends EventTarget {
     /** An event of subscription i, to its instance. */
     _to(i, type, o) {
         const l = this._target(i);
-        if (l) l._apply(type, o);
+        if (l) l.#apply(type, o);
     }
 
     /** Every instance on this host's core. */
-    _everyone() {
+    #everyone() {
         return [this._target(0), ...this._riders.map((r) => r?.l)].filter(Boolean);
     }
 
@@ -790,21 +795,21 @@ export class Lifeline extends EventTarget {
                     try {
                         data = JSON.parse(data);
                     } catch {
-                        return this._apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
+                        return this.#apply('error', { code: 'bad_response', reason: 'none', status: 0, message: 'not JSON' });
                     }
                 }
                 return this._to(sub, 'message', { data, cursor: action.cursor });
             }
             case ACT_STATE:
                 if (action.state == STATE_RECONNECTING) this.#stats.reconnects++;
-                for (const l of only ? [only] : this._everyone())
-                    l._apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
+                for (const l of only ? [only] : this.#everyone())
+                    l.#apply('statechange', { state: STATES[action.state], transport: TRANSPORTS[action.transport], reason: REASONS[action.reason] });
                 return;
             case ACT_ERROR: {
                 // an HTTP answer's own words come with the input (protocol.mjs: body)
                 const server = action.status && msgs?.server;
-                for (const l of this._everyone())
-                    l._apply('error', {
+                for (const l of this.#everyone())
+                    l.#apply('error', {
                         code: ERRORS[action.code],
                         reason: REASONS[action.reason],
                         status: action.status,

@@ -1,21 +1,19 @@
 // pool.mjs — what a connection carrying several streams needs (protocol v2, issue #23),
-// loaded on demand with share.mjs (dist/lifeline-share.mjs) when a page's second stream of
-// an endpoint joins the first one's connection: a page that follows one stream never
-// loads it. lifeline.mjs keeps what every connection needs (the pool of hosts by endpoint,
+// loaded on demand (dist/lifeline-pool.mjs) when a page's second stream of an endpoint
+// joins the first one's connection: a page that follows one stream never loads it. lifeline.mjs keeps what every connection needs (the pool of hosts by endpoint,
 // routing a subscription's events to its instance); this file adds the host's side of
 // pooling to its class: adopting a rider as a subscription of the core, releasing one,
 // restarting them, and the actions only a table of several subscriptions asks for (the
 // sub and unsub frames, the poll of all, a refused stream, a v1 server's split).
 //
-// It imports nothing (so that the chunk needs nothing of the main file but what it is
-// given): `pooling(Lifeline, shared)` installs the methods, with the main file's own pool,
-// queue and constants.
+// It imports nothing: a module the main file imports too would become a third chunk that
+// both import. `pooling(Lifeline, shared)` installs the methods, given the main file's own
+// pool, queue, withQuery and constants (a list: their names would weigh in the main file).
 
-/** The methods of pooling on Lifeline's prototype. shared: {pools, later, withQuery,
+/** The methods of pooling on Lifeline's prototype; shared: [pools, later, withQuery,
  *  SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED,
- *  ACT_SPLIT}. */
-export function pooling(Lifeline, shared) {
-    const { pools, later, withQuery, SUBS_MAX } = shared;
+ *  ACT_SPLIT]. */
+export function pooling(Lifeline, [pools, later, withQuery, SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED, ACT_SPLIT]) {
     // (the methods run as members of Lifeline: `this` is an instance)
     Object.assign(
         Lifeline.prototype,
@@ -66,25 +64,25 @@ export function pooling(Lifeline, shared) {
             _pooled(action, io) {
                 const sub = action.sub;
                 switch (action.type) {
-                    case shared.ACT_WS_SUB: {
+                    case ACT_WS_SUB: {
                         // every subscription of the mask in one frame: [s, stream, cursor or null]
                         const subs = this._table(action.subs).map(([i, stream, cursor]) => [i + 1, stream, cursor || null]);
                         return io.ws.send(action.socket, JSON.stringify({ type: 'sub', subs }));
                     }
-                    case shared.ACT_WS_UNSUB:
+                    case ACT_WS_UNSUB:
                         return io.ws.send(action.socket, `{"type":"unsub","s":${sub + 1}}`);
-                    case shared.ACT_POLL: {
+                    case ACT_POLL: {
                         // the poll of all: <prefix>/?s=<name>~<cursor>&…, written by hand
                         // (URLSearchParams would escape the separator)
                         const all = this._table(),
-                            names = all.map(([, stream, cursor]) => shared.POLL_PARAM + '=' + stream + (cursor ? shared.POLL_SEPARATOR + cursor : ''));
+                            names = all.map(([, stream, cursor]) => POLL_PARAM + '=' + stream + (cursor ? POLL_SEPARATOR + cursor : ''));
                         return io.http.pollAll(
                             action.request,
                             withQuery(this._endpoint, '', action.wait, names.join('&')),
                             new Map(all.map(([i, stream]) => [stream, i])),
                         );
                     }
-                    case shared.ACT_REFUSED:
+                    case ACT_REFUSED:
                         // the server refused this stream (v2): that instance errors and closes, as
                         // a v1 URL refused again and again does; the others ride on
                         this._to(sub, 'error', {
@@ -95,7 +93,7 @@ export function pooling(Lifeline, shared) {
                             serverCode: action.serverCode,
                         });
                         return this._to(sub, 'statechange', { state: 'closed', transport: 'none', reason: 'refused' });
-                    case shared.ACT_SPLIT:
+                    case ACT_SPLIT:
                         // a server of v1: these riders run connections of their own from their
                         // cursors, and this endpoint pools no more
                         if (pools.get(this._key) == this) pools.set(this._key, null);

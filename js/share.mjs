@@ -30,8 +30,6 @@
 //
 // Sends. A follower posts its sends to the leader and again to every new leader until
 // acked (at least once); the leader runs them through its core and posts the ack back.
-export { pooling } from './pool.mjs';
-
 const BEAT_MS = 1000; // the leader's heartbeat
 const SILENT_MS = 3000; // a leader silent this long (frozen, stuck) is replaced by a visible tab
 

@@ -2,8 +2,8 @@
 // build` after js/build.mjs): dist/client/ holds each shipped file under a name carrying a
 // hash of its content (lifeline.<hash>.js), so a server can let browsers cache it for a
 // year, and manifest.json maps each plain name to its hashed one. The ES module imports its
-// on-demand chunk by the chunk's hashed name, so a cached module never loads another
-// version's chunk.
+// on-demand chunks by their hashed names, so a cached module never loads another version's
+// chunk.
 //
 // The Node handler (server/node/client.mjs) serves dist/client/ from the npm package; the
 // Flask package carries a copy in lifeline_flask/client/ (package data of the wheel that
@@ -16,8 +16,9 @@ const at = (p) => new URL(p, root).pathname;
 const OUT = 'dist/client',
     FLASK_COPY = 'server/flask/lifeline_flask/client';
 
-// The chunk first: the module that imports it names its hashed file.
-const FILES = ['lifeline-share.mjs', 'lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js', 'lifeline.wasm'];
+// The chunks first: the module that imports them names their hashed files.
+const CHUNKS = ['lifeline-share.mjs', 'lifeline-pool.mjs'];
+const FILES = [...CHUNKS, 'lifeline.mjs', 'lifeline.js', 'lifeline.csp.mjs', 'lifeline.csp.js', 'lifeline.wasm'];
 
 const hashed = (name, bytes) => {
     const hash = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 12);
@@ -30,10 +31,13 @@ const contents = new Map();
 for (const name of FILES) {
     let bytes = fs.readFileSync(at('dist/' + name));
     if (name == 'lifeline.mjs') {
-        const text = bytes.toString('utf8'),
-            plain = '"./lifeline-share.mjs"';
-        if (text.split(plain).length != 2) throw new Error('client-files: dist/lifeline.mjs should import ./lifeline-share.mjs exactly once');
-        bytes = Buffer.from(text.replace(plain, `"./${manifest['lifeline-share.mjs']}"`), 'utf8');
+        let text = bytes.toString('utf8');
+        for (const chunk of CHUNKS) {
+            const plain = `"./${chunk}"`;
+            if (text.split(plain).length != 2) throw new Error(`client-files: dist/lifeline.mjs should import ./${chunk} exactly once`);
+            text = text.replace(plain, `"./${manifest[chunk]}"`);
+        }
+        bytes = Buffer.from(text, 'utf8');
     }
     manifest[name] = hashed(name, bytes);
     contents.set(manifest[name], bytes);

@@ -53,7 +53,7 @@ before(async () => {
             );
         }
         if (u.pathname == '/boot.mjs') return send('text/javascript', BOOT);
-        const m = /^\/dist\/(lifeline(?:\.csp)?\.m?js|lifeline-share\.mjs)$/.exec(u.pathname);
+        const m = /^\/dist\/(lifeline(?:\.csp)?\.m?js|lifeline-(?:share|pool)\.mjs)$/.exec(u.pathname);
         if (m) return send('text/javascript', fs.readFileSync(new URL('dist/' + m[1], ROOT)));
         res.writeHead(404).end();
     });

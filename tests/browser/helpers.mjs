@@ -108,7 +108,7 @@ function startFixtureServer() {
         }
         if (u.pathname === '/other.html')
             return send(200, 'text/html; charset=utf-8', '<!doctype html><meta charset="utf-8"><title>elsewhere</title><p>elsewhere</p>');
-        const m = /^\/dist\/(lifeline\.(?:mjs|js|wasm)|lifeline-share\.mjs)$/.exec(u.pathname);
+        const m = /^\/dist\/(lifeline\.(?:mjs|js|wasm)|lifeline-(?:share|pool)\.mjs)$/.exec(u.pathname);
         if (m) {
             const type = m[1].endsWith('wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8';
             return send(200, type, fs.readFileSync(path.join(ROOT, 'dist', m[1])));

@@ -104,12 +104,13 @@ test('dist/lifeline.mjs loads dist/lifeline-share.mjs to share; where it cannot,
     }
 });
 
-test("dist/lifeline.mjs pools a second stream of an endpoint once lifeline-share.mjs (pooling's code) has loaded; where it cannot, each stream keeps a connection of its own", async (t) => {
+test('dist/lifeline.mjs pools a second stream of an endpoint once dist/lifeline-pool.mjs has loaded; where it cannot, each stream keeps a connection of its own', async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lifeline-dist-'));
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     fs.mkdirSync(path.join(dir, 'alone'));
-    for (const f of ['lifeline.mjs', 'lifeline-share.mjs']) fs.copyFileSync(dist(f), path.join(dir, f));
-    fs.copyFileSync(dist('lifeline.mjs'), path.join(dir, 'alone', 'lifeline.mjs')); // without lifeline-share.mjs
+    for (const f of ['lifeline.mjs', 'lifeline-pool.mjs']) fs.copyFileSync(dist(f), path.join(dir, f));
+    fs.copyFileSync(dist('lifeline.mjs'), path.join(dir, 'alone', 'lifeline.mjs')); // without lifeline-pool.mjs
+    assert.match(fs.readFileSync(dist('lifeline.mjs'), 'latin1'), /import\("\.\/lifeline-pool\.mjs"\)/);
     for (const [at, sockets] of [
         ['lifeline.mjs', 1],
         ['alone/lifeline.mjs', 2],

@@ -20,9 +20,9 @@ const open = (o, ...streams) =>
         for (const type of ['message', 'reset', 'error', 'statechange']) l.addEventListener(type, (e) => got.push({ type, ...e }));
         return { l, got, msgs: () => got.filter((e) => e.type == 'message').map((e) => [e.cursor, e.data]) };
     });
-/** A task later, once the pooling's code (pool.mjs, in the on-demand chunk with share.mjs)
- *  has loaded: a second stream of an endpoint joins the first one's connection then. */
-const flush = () => import('../../js/share.mjs').then(() => new Promise((r) => setTimeout(r, 0)));
+/** A task later, once the pooling's code (pool.mjs, loaded on demand) has loaded: a second
+ *  stream of an endpoint joins the first one's connection then. */
+const flush = () => import('../../js/pool.mjs').then(() => new Promise((r) => setTimeout(r, 0)));
 /** The socket opened, a v2 hello, and subscriptions 1, 2, … told subd at these cursors. */
 const subscribed = (ws, ...cursors) => {
     ws.open();

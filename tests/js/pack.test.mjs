@@ -83,6 +83,7 @@ test('npm pack, install with an empty npm cache: lifeline-live alone, its server
     const pkg = path.join(dir, 'node_modules', 'lifeline-live');
     assert.deepEqual(fs.readdirSync(path.join(pkg, 'dist')).sort(), [
         'client',
+        'lifeline-pool.mjs',
         'lifeline-share.mjs',
         'lifeline.csp.js',
         'lifeline.csp.mjs',

@@ -35,10 +35,12 @@ test('the handler serves the built client under <prefix>/client/ by hashed name,
         assert.equal(r.headers.get('content-type'), 'text/javascript; charset=utf-8');
         assert.equal(r.headers.get('access-control-allow-origin'), '*');
         assert.deepEqual(Buffer.from(await r.arrayBuffer()), fs.readFileSync(`${ROOT}/dist/lifeline.js`));
-        // the module imports its on-demand chunk by the chunk's hashed name
+        // the module imports its on-demand chunks by their hashed names
         const esm = await (await fetch(base + live.clientUrl('lifeline.mjs'))).text();
-        assert.ok(esm.includes(`"./${manifest['lifeline-share.mjs']}"`));
-        assert.equal((await fetch(base + `/updates/client/${manifest['lifeline-share.mjs']}`)).status, 200);
+        for (const chunk of ['lifeline-share.mjs', 'lifeline-pool.mjs']) {
+            assert.ok(esm.includes(`"./${manifest[chunk]}"`), chunk);
+            assert.equal((await fetch(base + `/updates/client/${manifest[chunk]}`)).status, 200);
+        }
         assert.equal((await fetch(base + live.clientUrl('lifeline.wasm'))).headers.get('content-type'), 'application/wasm');
         const missing = await fetch(base + '/updates/client/lifeline.000000000000.js');
         assert.equal(missing.status, 404);

@@ -20,7 +20,7 @@ test('without Web Locks every instance runs alone: role solo, stats.tabs 1; one 
         c = new Lifeline('http://example.test/live/x', { ...o, multiplex: false });
     assert.deepEqual([a.role, b.role, c.role], ['solo', 'solo', 'solo']);
     assert.deepEqual([a.stats.tabs, b.stats.tabs], [1, 1]);
-    await import('../../js/share.mjs'); // b joins a's connection once the pooling's code has loaded
+    await import('../../js/pool.mjs'); // b joins a's connection once the pooling's code has loaded
     await new Promise((r) => setTimeout(r, 0));
     assert.equal(o.WebSocket.all.length, 2, 'a and b ride one WebSocket (protocol v2), c has its own');
     assert.deepEqual([a.state, b.state], ['connecting', 'connecting']);

@@ -32,8 +32,8 @@ def main():
     spec.loader.exec_module(example)
     app = example.app
     app.add_url_rule("/", "page", lambda: PAGE)
-    # the client, and the module it loads on demand to share one connection among tabs
-    for name in ("lifeline.mjs", "lifeline-share.mjs"):
+    # the client, and the modules it loads on demand (tab sharing, pooling)
+    for name in ("lifeline.mjs", "lifeline-share.mjs", "lifeline-pool.mjs"):
         app.add_url_rule(
             "/" + name,
             name,
