@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // start.mjs — the healthy start in Chromium, alone: where the time to the first message goes.
 //
-//   node bench/start.mjs [--reps 30] [--direct] [--blackhole N] [--before FILE]   (after make build)
+//   node bench/start.mjs [--reps 30] [--direct] [--blackhole N] [--before FILE] [--streams N]
+//                                                                   (after make build)
 //
 // The same trial as bench/run.mjs's Chromium time-to-first-message phase, mode `pass`: a
 // fresh browser context per trial, the page imports dist/lifeline.mjs and the socket.io-client
@@ -22,7 +23,10 @@
 // black-holes the upgrade (the race poll must deliver in about one round trip); --before FILE:
 // a fourth contender, another build of dist/lifeline.mjs (e.g. `git show main:…` built
 // elsewhere; its lifeline-share.mjs and lifeline-pool.mjs beside it), interleaved with the rest, for a before/after
-// comparison within one run.
+// comparison within one run. --streams N: the page follows N streams of one server (Lifeline:
+// an instance per stream, pooled on one connection; socket.io: a namespace per stream on one
+// Manager) and a trial ends when every stream has had its first message — for Lifeline, the
+// second and later streams join once dist/lifeline-pool.mjs has loaded.
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
@@ -44,6 +48,9 @@ const DIRECT = process.argv.includes('--direct');
 const CAP = 15000; // a trial that has no message by then counts as none (a hang guard)
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
 const BEFORE = argOf('--before');
+const STREAMS = Math.max(1, Number(argOf('--streams', 1)));
+/** The streams a page follows: `test` (the admin API's default), then test-2, test-3, … */
+const STREAM_NAMES = Array.from({ length: STREAMS }, (_, i) => (i ? `test-${i + 1}` : 'test'));
 const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
 const NAMES = {
     lifeline: 'Lifeline',
@@ -119,8 +126,9 @@ function instrument() {
     };
 }
 
-// Runs in the page: one client from construction to its first message.
-async function trialInPage([lib, url, cap, wsFirst]) {
+// Runs in the page: one client from construction to its first message (with several
+// streams: to the first message of every one).
+async function trialInPage([lib, url, cap, wsFirst, names]) {
     const L = (await import(lib === 'before' ? '/before.mjs' : '/lifeline.mjs')).Lifeline;
     const io = (await import('/sio.mjs')).io;
     return new Promise((resolve) => {
@@ -132,26 +140,43 @@ async function trialInPage([lib, url, cap, wsFirst]) {
             transport;
         if (lib === 'lifeline' || lib === 'solo' || lib === 'before') {
             // (the default shares the connection among tabs: the first tab leads once its Web Lock is granted)
-            const l = new L(url + '/live/test', { cursor: '0', ...(lib === 'solo' && { share: false }) });
+            const ls = names.map((name) => new L(url + '/live/' + name, { cursor: '0', ...(lib === 'solo' && { share: false }) }));
+            const l = ls[0],
+                waiting = new Set(ls);
             marks.push([performance.now(), 'constructed']);
             l.addEventListener('statechange', (e) => marks.push([performance.now(), 'state ' + e.state + '/' + e.transport]));
-            l.addEventListener('message', () => finish(performance.now()));
+            ls.forEach((x, i) =>
+                x.addEventListener('message', () => {
+                    if (ls.length > 1 && waiting.has(x)) marks.push([performance.now(), 'first message of stream ' + (i + 1)]);
+                    waiting.delete(x);
+                    if (!waiting.size) finish(performance.now());
+                }),
+            );
             transport = () => l.transport;
             finish = (at) => {
                 if (done) return;
                 done = true;
-                setTimeout(() => (resolve(result(at, transport())), l.close()), 0);
+                setTimeout(() => (resolve(result(at, transport())), ls.forEach((x) => x.close())), 0);
             };
         } else {
-            const s = io(url, { forceNew: true, ...(lib === 'sio-ws' ? wsFirst : {}) });
+            // one stream: the main namespace; several: a namespace each, on the first one's Manager
+            const s = io(names.length > 1 ? url + '/' + names[0] : url, { forceNew: true, ...(lib === 'sio-ws' ? wsFirst : {}) });
+            const ss = [s, ...names.slice(1).map((name) => s.io.socket('/' + name).connect())],
+                waiting = new Set(ss);
             marks.push([performance.now(), 'constructed']);
             s.on('connect', () => marks.push([performance.now(), 'connect']));
-            s.on('msg', () => finish(performance.now()));
+            ss.forEach((x, i) =>
+                x.on('msg', () => {
+                    if (ss.length > 1 && waiting.has(x)) marks.push([performance.now(), 'first message of stream ' + (i + 1)]);
+                    waiting.delete(x);
+                    if (!waiting.size) finish(performance.now());
+                }),
+            );
             finish = (at) => {
                 if (done) return;
                 done = true;
                 resolve(result(at, s.io.engine?.transport?.name ?? 'none'));
-                s.close();
+                ss.forEach((x) => x.close());
             };
         }
         const result = (at, transport) => ({
@@ -198,7 +223,12 @@ async function main() {
     );
     const lifelineUrl = lifelineServer.url,
         sioUrl = sioServer.url;
-    await fetch(lifelineUrl + '/admin/publish', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"data":{"first":true}}' });
+    for (const stream of STREAM_NAMES)
+        await fetch(lifelineUrl + '/admin/publish', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ stream, data: { first: true } }),
+        });
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 20000 });
     cleanups.push(() => browser.close());
@@ -214,7 +244,7 @@ async function main() {
             const page = await ctx.newPage();
             await page.goto(origin + '/', { timeout: 15000 });
             const url = proxy ? proxy.url : isLifeline(lib) ? lifelineUrl : sioUrl;
-            return { lib, mode, ...(await page.evaluate(trialInPage, [lib, url, CAP, SIO_WS_FIRST])) };
+            return { lib, mode, ...(await page.evaluate(trialInPage, [lib, url, CAP, SIO_WS_FIRST, STREAM_NAMES])) };
         } finally {
             await ctx.close().catch(() => {});
             await proxy?.close();
@@ -232,7 +262,8 @@ async function main() {
     process.stderr.write('\n');
 
     const out = [
-        `# Healthy start in Chromium: ${REPS} interleaved trials per library${DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}`,
+        `# Healthy start in Chromium: ${REPS} interleaved trials per library${DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}` +
+            (STREAMS > 1 ? `, ${STREAMS} streams in the page (until every one has had its first message)` : ''),
         '',
     ];
     out.push('| library | median | p10 | p90 | min | max | delivered | transports |', '| --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -118,6 +118,9 @@ const SHIM_OPTIONS = {
  *  carries its riders' streams too. A key whose server speaks v1 stays, as null: it pools
  *  no more. */
 const pools = new Map();
+/** The keys of the instances of this page until they close (a key seen again loads pool.mjs
+ *  at once). */
+const keys = new Set();
 const ids = new WeakMap();
 let lastId = 0;
 /** An object's identity as a number (0: none), for the pool's key. */
@@ -274,6 +277,9 @@ export class Lifeline extends EventTarget {
                 ...[options.fetch, WebSocket, options.storage, options.now, options.setTimeout, doc, win, options.wasm].map(idOf),
             ].join(' ');
         this._key = key;
+        // a second instance of an endpoint in this page: the pooling's code starts loading now,
+        // before this instance's locks are granted and its start asks for it
+        if (key) keys.has(key) ? pool().catch(NOTHING) : keys.add(key);
         // across tabs, the endpoint's host is elected by a lock of the endpoint and core
         // options; a ghost is an instance of this one's options for another tab's stream,
         // riding on this tab's connection, its events carried by `out`
@@ -657,6 +663,7 @@ export class Lifeline extends EventTarget {
     /** Stops everything for good: timers, sockets, requests, listeners, iteration. */
     close() {
         if (this._closed || this._gone) return;
+        keys.delete(this._key); // (what a page keeps of its keys lives as long as their instances)
         this.#open();
         this.#group?.close(); // a leader leaves: the others' sends go to the next one
         this.#letGo(); // (or leads still without share.mjs)

@@ -1,10 +1,11 @@
 // pool.mjs — what a connection carrying several streams needs (protocol v2, issue #23),
 // loaded on demand (dist/lifeline-pool.mjs) when a page's second stream of an endpoint
-// joins the first one's connection: a page that follows one stream never loads it. lifeline.mjs keeps what every connection needs (the pool of hosts by endpoint,
-// routing a subscription's events to its instance); this file adds the host's side of
-// pooling to its class: adopting a rider as a subscription of the core, releasing one,
-// restarting them, and the actions only a table of several subscriptions asks for (the
-// sub and unsub frames, the poll of all, a refused stream, a v1 server's split).
+// joins the first one's connection: a page that follows one stream never loads it.
+// lifeline.mjs keeps what every connection needs (the pool of hosts by endpoint, routing a
+// subscription's events to its instance); this file adds the host's side of pooling to its
+// class: adopting a rider as a subscription of the core, releasing one, restarting them,
+// and the actions only a table of several subscriptions asks for (the sub and unsub frames,
+// the poll of all, a refused stream, a v1 server's split).
 //
 // It imports nothing: a module the main file imports too would become a third chunk that
 // both import. `pooling(Lifeline, shared)` installs the methods, given the main file's own
