@@ -2,7 +2,7 @@
 // start.mjs — the healthy start in Chromium, alone: where the time to the first message goes.
 //
 //   node bench/start.mjs [--reps 30] [--direct] [--blackhole N] [--before FILE] [--streams N]
-//                                                                   (after make build)
+//                        [--latency MS]                             (after make build)
 //
 // The same trial as bench/run.mjs's Chromium time-to-first-message phase, mode `pass`: a
 // fresh browser context per trial, the page imports dist/lifeline.mjs and the socket.io-client
@@ -26,7 +26,9 @@
 // comparison within one run. --streams N: the page follows N streams of one server (Lifeline:
 // an instance per stream, pooled on one connection; socket.io: a namespace per stream on one
 // Manager) and a trial ends when every stream has had its first message — for Lifeline, the
-// second and later streams join once dist/lifeline-pool.mjs has loaded.
+// second and later streams join once dist/lifeline-pool.mjs has loaded. --latency MS: the
+// proxy delays every chunk by MS each way (mode latency: a round trip of 2 × MS) instead
+// of passing it at once.
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
@@ -49,6 +51,7 @@ const CAP = 15000; // a trial that has no message by then counts as none (a hang
 const SIO_WS_FIRST = { transports: ['websocket', 'polling'], tryAllTransports: true };
 const BEFORE = argOf('--before');
 const STREAMS = Math.max(1, Number(argOf('--streams', 1)));
+const LATENCY = Math.max(0, Number(argOf('--latency', 0)));
 /** The streams a page follows: `test` (the admin API's default), then test-2, test-3, … */
 const STREAM_NAMES = Array.from({ length: STREAMS }, (_, i) => (i ? `test-${i + 1}` : 'test'));
 const LIBS = ['lifeline', 'solo', ...(BEFORE ? ['before'] : []), 'sio-ws', 'sio'];
@@ -234,9 +237,10 @@ async function main() {
     cleanups.push(() => browser.close());
     const trial = async (lib, mode = 'pass') => {
         let proxy = null;
-        if (!DIRECT || mode !== 'pass') {
+        if (!DIRECT || mode !== 'pass' || LATENCY) {
             proxy = await createProxy({ target: isLifeline(lib) ? lifelineUrl : sioUrl, listenPort: 0 });
-            proxy.setMode(mode);
+            if (LATENCY && mode === 'pass') proxy.setMode('latency', { ms: LATENCY });
+            else proxy.setMode(mode);
         }
         const ctx = await browser.newContext();
         try {
@@ -262,7 +266,7 @@ async function main() {
     process.stderr.write('\n');
 
     const out = [
-        `# Healthy start in Chromium: ${REPS} interleaved trials per library${DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}` +
+        `# Healthy start in Chromium: ${REPS} interleaved trials per library${LATENCY ? ` (through tests/proxy.mjs, mode latency: ${LATENCY} ms each way)` : DIRECT ? ' (direct, no proxy)' : ' (through tests/proxy.mjs, mode pass)'}` +
             (STREAMS > 1 ? `, ${STREAMS} streams in the page (until every one has had its first message)` : ''),
         '',
     ];

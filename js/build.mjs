@@ -119,10 +119,12 @@ const renameCalls = (text) =>
 // joins (js/pool.mjs, dist/lifeline-pool.mjs, 751 B: adopting, releasing and restarting
 // riders, the sub/unsub frames, the poll of all's URL, a refused stream, a v1 server's
 // split; -338 B here), asked for as soon as a page makes a second instance of an endpoint
-// (+34 B: bench/README.md "Several streams in the page"): 16,150 B. What stays is what
+// (+34 B: bench/README.md "Several streams in the page"): 16,150 B. The core asking for the
+// other subscriptions at the socket's open, and a v1 hello splitting the table for good
+// (the wasm 26 B smaller, the file 12 B larger after zlib): 16,160 B. What stays is what
 // cannot leave without costing a page of several streams a second connection or a second
 // copy of the library: server/DESIGN.md "Size".
-export const SIZE_BUDGET = 16150;
+export const SIZE_BUDGET = 16160;
 
 // Only what a JS string literal cannot hold raw is escaped; esbuild would re-escape every
 // control character, so the bundles carry a placeholder that is swapped in afterwards.

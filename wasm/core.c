@@ -359,6 +359,7 @@ void ll_ws_opened(ll_core *c, uint64_t now, uint32_t ws) {
     if (!begin(c, now) || ws != c->ws_id || c->ws_phase != WS_CONNECTING) return;
     ll__ws_enter(c, WS_WAIT_HELLO);
     c->ws_last_rx = now;
+    ll__ws_ask(c); /* the other subscriptions now: a v2 server serves them after its hello */
     ll__publish(c);
 }
 
@@ -455,12 +456,9 @@ int ll_subscribe(ll_core *c, uint64_t now, uint32_t sub, const char *cursor, siz
         c->subs |= 1u << sub;
         s->cur = k;
         s->ws_open_cur = k;
-        /* a v2 socket that said hello serves it at once; one not yet open asks for it
-         * after its hello (ws.c) */
-        if (c->v2 && ll__ws_hello_said(c)) {
-            s->on_ws = SUB_ASKED;
-            ll__push(c, LL_ACT_WS_SUB, c->ws_id, 1u << sub, 0, 0);
-        }
+        /* an open socket asks for it at once (a v1 hello split the table for good); one
+         * not yet open asks for it when it opens (ws.c) */
+        if (c->ws_phase >= WS_WAIT_HELLO) ll__ws_ask(c);
         table_changed(c);
     }
     ll__publish(c);
@@ -471,7 +469,8 @@ void ll_unsubscribe(ll_core *c, uint64_t now, uint32_t sub) {
     ll__sub *s;
     if (!begin(c, now) || sub >= LL_SUBS_MAX || !LL__USED(c, sub)) return;
     s = &c->sub[sub];
-    if (c->v2 && s->on_ws != SUB_OFF && c->ws_phase != WS_NONE) ll__push(c, LL_ACT_WS_UNSUB, c->ws_id, sub, 0, 0);
+    /* asked on this socket (a v1 server ignores the unsub as it did the sub) */
+    if (s->on_ws != SUB_OFF && c->ws_phase != WS_NONE && !c->split) ll__push(c, LL_ACT_WS_UNSUB, c->ws_id, sub, 0, 0);
     ll__drop_sub(c, sub);
     if (c->subs) table_changed(c); /* the last one gone: the caller closes the core */
     ll__caught_up_check(c);

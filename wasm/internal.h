@@ -245,6 +245,7 @@ void ll__ws_try(ll_core *c, uint32_t race);
 void ll__ws_close(ll_core *c, uint32_t reason);
 void ll__ws_timer(ll_core *c, int t);
 void ll__ws_ping(ll_core *c);
+void ll__ws_ask(ll_core *c); /* the table's subscriptions not on the socket yet, in one sub frame */
 void ll__ws_frame(ll_core *c, uint32_t type, uint32_t size, uint32_t depth, ll__span cursor, uint32_t id,
                   ll__span message, ll__span code, uint32_t sub);
 void ll__ws_closed(ll_core *c, uint32_t code);

@@ -258,15 +258,18 @@ static void bad_frame(ll_core *c, uint32_t err) {
     fail(c, LL_REASON_WS_BAD_FRAME, 1);
 }
 
-/* The subscriptions of the table not yet on the socket, as a bit mask, now asked. */
-static uint32_t ask_rest(ll_core *c) {
+/* The subscriptions of the table not yet on the socket, asked in one sub frame. From the
+ * socket's open on, not its hello: a v2 server serves them after its hello (frames are
+ * handled in order), a v1 server ignores a frame it does not know, and its hello splits
+ * them off. */
+void ll__ws_ask(ll_core *c) {
     uint32_t i, mask = 0;
     LL__EACH_SUB(c, i, m) {
         if (c->sub[i].on_ws != SUB_OFF) continue;
         c->sub[i].on_ws = SUB_ASKED;
         mask |= 1u << i;
     }
-    return mask;
+    if (mask) ll__push(c, LL_ACT_WS_SUB, c->ws_id, mask, 0, 0);
 }
 
 /* A subscription is served on this socket from the head k: "from now" adopts it. */
@@ -278,7 +281,7 @@ static void served(ll__sub *s, const ll__cursor *k) {
 
 static void hello(ll_core *c, ll__span cursor, uint32_t beat, uint32_t version) {
     ll__cursor k;
-    uint32_t rest;
+    uint32_t first;
     if (version < 2 && !ll__cursor_parse(cursor.p, cursor.n, &k)) {
         bad_frame(c, LL_ERR_BAD_FRAME);
         return;
@@ -296,17 +299,18 @@ static void hello(ll_core *c, ll__span cursor, uint32_t beat, uint32_t version) 
     c->beat_gap = next_gap(c, 0);
     c->ws_last_tx = c->now;
     arm_quiet(c);
-    /* v2: every other subscription in one frame; each is served from its subd. v1: the
-     * URL's subscription is served from the hello's head ("from now" adopts it; a head
-     * behind the cursor is the race: a poll delivered past the moment this socket
-     * connected, and it is caught up), and the others need connections of their own. */
+    /* v2: the other subscriptions were asked at the open; each is served from its subd.
+     * v1: the URL's subscription is served from the hello's head ("from now" adopts it; a
+     * head behind the cursor is the race: a poll delivered past the moment this socket
+     * connected, and it is caught up), and the others, now and later, need connections of
+     * their own. */
     c->v2 = version >= 2;
-    rest = ask_rest(c);
+    first = ll__first_sub(c);
     if (c->v2) {
-        if (rest) ll__push(c, LL_ACT_WS_SUB, c->ws_id, rest, 0, 0);
+        ll__ws_ask(c);
     } else {
-        served(&c->sub[ll__first_sub(c)], &k);
-        if (rest) ll__split(c, rest);
+        served(&c->sub[first], &k);
+        ll__split(c, c->subs & ~(1u << first));
     }
     if (c->ws_phase == WS_PROVING) ll__ws_ping(c);
     if (c->ws_phase == WS_REPLAYING) ll__cause(c, LL_REASON_WS_HELLO);

@@ -31,7 +31,7 @@ const subscribed = (ws, ...cursors) => {
     return ws;
 };
 
-test('three instances of one endpoint ride one WebSocket: one sub frame after a v2 hello, each gets its own messages, resets and cursor', async () => {
+test('three instances of one endpoint ride one WebSocket: one sub frame as the socket opens (before its hello), each gets its own messages, resets and cursor', async () => {
     const o = io();
     const [a, b, c] = open(o, ['a', '5'], ['b', '2'], ['c']);
     await flush();
@@ -39,7 +39,7 @@ test('three instances of one endpoint ride one WebSocket: one sub frame after a 
     const ws = o.WebSocket.all[0];
     assert.equal(ws.url, 'ws://example.test/live/a?cursor=5&beat=1', 'the first stream names the URL');
     ws.open();
-    ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+    assert.equal(ws.sent.length, 1, 'one frame at the open');
     assert.deepEqual(
         JSON.parse(ws.last),
         {
@@ -51,6 +51,8 @@ test('three instances of one endpoint ride one WebSocket: one sub frame after a 
         },
         'every other stream in one frame',
     );
+    ws.frame({ type: 'hello', v: 2, heartbeat: 25000, beat: 25000 });
+    assert.equal(ws.sent.length, 1, 'the hello asks for nothing more');
     ws.frame({ type: 'subd', s: 1, cursor: '7' });
     ws.frame({ type: 'reset', s: 2, cursor: '9' });
     ws.frame({ type: 'subd', s: 2, cursor: '9' });
@@ -139,6 +141,25 @@ test('a v1 server (hello without v) keeps the first stream; the others split ont
     await flush();
     assert.equal(o.WebSocket.all.length, 3, 'an endpoint that split pools no more');
     for (const x of [a, b, c]) x.l.close();
+});
+
+test('a v1 server that said hello while the socket carried one stream: a stream added later gets a socket of its own', async () => {
+    const o = io();
+    const [a] = open(o, ['a']);
+    await flush();
+    const ws = o.WebSocket.all[0];
+    ws.open();
+    ws.frame({ type: 'hello', cursor: '1', heartbeat: 25000 });
+    const [b] = open(o, ['b', '3']);
+    await flush();
+    assert.equal(o.WebSocket.all.length, 2, 'b opened its own socket');
+    const own = o.WebSocket.all[1];
+    assert.equal(own.url, 'ws://example.test/live/b?cursor=3&beat=1');
+    own.open();
+    own.frame({ type: 'hello', cursor: '3', heartbeat: 25000 });
+    own.frame({ type: 'msg', cursor: '4', data: 'b4' });
+    assert.deepEqual(b.msgs(), [['4', 'b4']]);
+    for (const x of [a, b]) x.l.close();
 });
 
 test('over polling: one poll names every stream (<prefix>/?s=<name>~<cursor>), its answer is routed per stream; a 404 there splits', async () => {
