@@ -31,6 +31,17 @@ const subscribed = (ws, ...cursors) => {
     return ws;
 };
 
+/** b (from cursor 3) opened the second socket, its own; a v1 server says hello there and
+ *  sends b4. */
+function bOnItsOwnSocket(o) {
+    assert.equal(o.WebSocket.all.length, 2, 'b opened its own socket');
+    const own = o.WebSocket.all[1];
+    assert.equal(own.url, 'ws://example.test/live/b?cursor=3&beat=1');
+    own.open();
+    own.frame({ type: 'hello', cursor: '3', heartbeat: 25000 });
+    own.frame({ type: 'msg', cursor: '4', data: 'b4' });
+}
+
 test('three instances of one endpoint ride one WebSocket: one sub frame as the socket opens (before its hello), each gets its own messages, resets and cursor', async () => {
     const o = io();
     const [a, b, c] = open(o, ['a', '5'], ['b', '2'], ['c']);
@@ -128,12 +139,7 @@ test('a v1 server (hello without v) keeps the first stream; the others split ont
     ws.open();
     ws.frame({ type: 'hello', cursor: '1', heartbeat: 25000 });
     await flush();
-    assert.equal(o.WebSocket.all.length, 2, 'b opened its own socket');
-    const own = o.WebSocket.all[1];
-    assert.equal(own.url, 'ws://example.test/live/b?cursor=3&beat=1');
-    own.open();
-    own.frame({ type: 'hello', cursor: '3', heartbeat: 25000 });
-    own.frame({ type: 'msg', cursor: '4', data: 'b4' });
+    bOnItsOwnSocket(o);
     ws.frame({ type: 'msg', cursor: '2', data: 'a2' });
     assert.deepEqual(a.msgs(), [['2', 'a2']]);
     assert.deepEqual(b.msgs(), [['4', 'b4']]);
@@ -152,12 +158,7 @@ test('a v1 server that said hello while the socket carried one stream: a stream 
     ws.frame({ type: 'hello', cursor: '1', heartbeat: 25000 });
     const [b] = open(o, ['b', '3']);
     await flush();
-    assert.equal(o.WebSocket.all.length, 2, 'b opened its own socket');
-    const own = o.WebSocket.all[1];
-    assert.equal(own.url, 'ws://example.test/live/b?cursor=3&beat=1');
-    own.open();
-    own.frame({ type: 'hello', cursor: '3', heartbeat: 25000 });
-    own.frame({ type: 'msg', cursor: '4', data: 'b4' });
+    bOnItsOwnSocket(o);
     assert.deepEqual(b.msgs(), [['4', 'b4']]);
     for (const x of [a, b]) x.l.close();
 });
