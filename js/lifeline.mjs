@@ -284,20 +284,20 @@ export class Lifeline extends EventTarget {
         // options; a ghost is an instance of this one's options for another tab's stream,
         // riding on this tab's connection, its events carried by `out`
         this.#hostName = group && key && 'lifeline host ' + ep.endpoint + ' ' + fields.join(' ');
-        // asked for now, beside the group's lock, so that a tab that leads at once has its
-        // answer when it starts (its start waits for no second lock)
-        if (this.#hostName) this.#claim = this.#lock('now');
-        this.#spawn = (u, c, out) => {
-            const ghost = new Lifeline(u, { ...options, share: false, cursor: c ?? undefined });
-            const { state, transport, reason } = ghost.#view;
-            ghost.#group = { role: 'leader', out, close() {} };
-            // (it may have joined the connection within its constructor: its state so far)
-            if (state != 'idle') out('statechange', { state, transport, reason });
-            return ghost;
-        };
-        // a held or requested lock keeps a page out of the back/forward cache: pagehide lets
-        // go of the host lock (a host's core pauses, a ride stops), pageshow takes it again
-        if (this.#hostName)
+        if (this.#hostName) {
+            // asked for now, beside the group's lock, so that a tab that leads at once has its
+            // answer when it starts (its start waits for no second lock)
+            this.#claim = this.#lock('now');
+            this.#spawn = (u, c, out) => {
+                const ghost = new Lifeline(u, { ...options, share: false, cursor: c ?? undefined });
+                const { state, transport, reason } = ghost.#view;
+                ghost.#group = { role: 'leader', out, close() {} };
+                // (it may have joined the connection within its constructor: its state so far)
+                if (state != 'idle') out('statechange', { state, transport, reason });
+                return ghost;
+            };
+            // a held or requested lock keeps a page out of the back/forward cache: pagehide lets
+            // go of the host lock (a host's core pauses, a ride stops), pageshow takes it again
             listen(
                 (this.#hostEvents = [
                     [win, 'pagehide', () => ((this.#rode = !!this.#ride), this.#unhost())],
@@ -305,6 +305,7 @@ export class Lifeline extends EventTarget {
                 ]),
                 'add',
             );
+        }
         this._endpoint = ep?.endpoint;
         this._stream = ep?.stream;
         this.#store = storage(options.storage, new URL(url));
@@ -320,19 +321,21 @@ export class Lifeline extends EventTarget {
                 this.#halt(0, 1);
                 // a host runs the endpoint's core already: ride on it (in its state)
                 const host = on && key && pools.get(key);
-                if (host && host != this && !host._adopt) {
+                if (host && host != this) {
                     // pooling's code loads first (where it cannot, the endpoint pools no more),
                     // then this start goes on unless something else started or stopped meanwhile
-                    const waiting = (this.#waiting = {});
-                    return pool()
-                        .catch(() => pools.set(key, null))
-                        .then(() => this.#waiting == waiting && start(rt, on));
-                }
-                if (host && host != this && host._adopt(this, this._stream, this.#view.cursor ?? cursor, url)) {
-                    const { state, transport, reason } = host.#view;
-                    if (state != 'idle') this.#apply('statechange', { state, transport, reason });
-                    if (!synchronous) this.#open();
-                    return;
+                    if (!host._adopt) {
+                        const waiting = (this.#waiting = {});
+                        return pool()
+                            .catch(() => pools.set(key, null))
+                            .then(() => this.#waiting == waiting && start(rt, on));
+                    }
+                    if (host._adopt(this, this._stream, this.#view.cursor ?? cursor, url)) {
+                        const { state, transport, reason } = host.#view;
+                        if (state != 'idle') this.#apply('statechange', { state, transport, reason });
+                        if (!synchronous) this.#open();
+                        return;
+                    }
                 }
                 // this tab hosts the endpoint's connection if it holds the host lock, else rides on
                 // the tab that does; meanwhile the tab's other instances of it wait on this one
@@ -382,7 +385,7 @@ export class Lifeline extends EventTarget {
                 );
                 const refuse = (message) => {
                     this.#unhost();
-                    if (pools.get(key) == this) pools.delete(key);
+                    this.#unpool();
                     pooled(this)._restartRiders?.();
                     pg.stop();
                     drive.stop();
@@ -553,7 +556,7 @@ export class Lifeline extends EventTarget {
      *  hosts). The tab's instances that waited on this one start again. */
     #rideOn() {
         const wait = (this.#claim = this.#lock('wait'));
-        if (pools.get(this._key) == this) pools.delete(this._key);
+        this.#unpool();
         pooled(this)._restartRiders?.();
         sharing().then(({ ride }) => {
             if (this.#claim != wait || this._closed) return;
@@ -614,9 +617,14 @@ export class Lifeline extends EventTarget {
         claim?.stop();
     }
 
+    /** The pool forgets this instance if it hosts its endpoint. */
+    #unpool() {
+        if (pools.get(this._key) == this) pools.delete(this._key);
+    }
+
     /** This host's connection ends: the core closes, the pool forgets it. */
     _end() {
-        if (pools.get(this._key) == this) pools.delete(this._key);
+        this.#unpool();
         listen(this.#hostEvents || [], 'remove');
         this._closed = true;
         if (this._core) this.#halt(1);
@@ -644,7 +652,7 @@ export class Lifeline extends EventTarget {
         // instances that wait on it stay
         if (fresh && !core) return;
         if (!on) this.#sends.clear();
-        if (pools.get(this._key) == this) pools.delete(this._key);
+        this.#unpool();
         if (core) {
             this._core = 0;
             io.on = on;
@@ -676,7 +684,7 @@ export class Lifeline extends EventTarget {
             for (const [, settle] of this.#mine.values()) settle(sendError('closed'));
             return;
         }
-        if (pools.get(this._key) == this) pools.delete(this._key);
+        this.#unpool();
         this._closed = true;
         this.#unhost();
         listen(this.#hostEvents || [], 'remove');
@@ -772,6 +780,11 @@ export class Lifeline extends EventTarget {
         return [this._target(0), ...this._riders.map((r) => r?.l)].filter(Boolean);
     }
 
+    /** The stream URL of subscription `sub` of this host's core (0: its own, io.url). */
+    #urlOf(sub, io) {
+        return sub ? this._riders[sub]?.url : io.url;
+    }
+
     /** One action (wasm/lifeline.h LL_ACTIONS names its fields); msgs: the messages of the
      *  input being drained (a DELIVER's index names one). A host routes what concerns one
      *  subscription to its instance, and what concerns the connection to every instance
@@ -782,17 +795,17 @@ export class Lifeline extends EventTarget {
         const sub = action.sub;
         switch (action.type) {
             case ACT_WS_OPEN:
-                return io.ws.open(action.socket, sub ? this._riders[sub]?.url : io.url, action.cursor);
+                return io.ws.open(action.socket, this.#urlOf(sub, io), action.cursor);
             case ACT_WS_SEND:
                 return io.ws.send(action.socket, clientFrame(action.frame, io.id(action.send), this.#sends.get(action.send)?.[0], sub));
             case ACT_WS_CLOSE:
                 return io.ws.close(action.socket, action.code);
             case ACT_POLL:
                 // (every subscription at once: the pooling's, see pool.mjs)
-                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, sub ? this._riders[sub]?.url : io.url);
+                if (sub != SUBS_MAX) return io.http.poll(action.request, action.cursor, action.wait, this.#urlOf(sub, io));
                 break;
             case ACT_POST:
-                return io.http.post(action.request, io.id(action.send), sub ? this._riders[sub]?.url : io.url);
+                return io.http.post(action.request, io.id(action.send), this.#urlOf(sub, io));
             case ACT_FETCH_CANCEL:
                 return io.http.cancel(action.request);
             case ACT_DELIVER: {

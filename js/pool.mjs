@@ -15,6 +15,8 @@
  *  SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED,
  *  ACT_SPLIT]. */
 export function pooling(Lifeline, [pools, later, withQuery, SUBS_MAX, POLL_PARAM, POLL_SEPARATOR, ACT_WS_SUB, ACT_WS_UNSUB, ACT_POLL, ACT_REFUSED, ACT_SPLIT]) {
+    /** A rider leaves its host and starts again: it hosts, or rides on another. */
+    const restart = (l) => ((l._host = 0), (l._sub = 0), l._start(1));
     // (the methods run as members of Lifeline: `this` is an instance)
     Object.assign(
         Lifeline.prototype,
@@ -23,7 +25,7 @@ export function pooling(Lifeline, [pools, later, withQuery, SUBS_MAX, POLL_PARAM
             _restartRiders() {
                 const riders = this._riders.filter(Boolean).map((r) => r.l);
                 this._riders = [];
-                for (const l of riders) ((l._host = 0), (l._sub = 0), l._start(1));
+                riders.forEach(restart);
             },
 
             /** A rider joins: its stream is subscription i of this host's core (false: no room,
@@ -101,9 +103,7 @@ export function pooling(Lifeline, [pools, later, withQuery, SUBS_MAX, POLL_PARAM
                         for (const [i] of this._table(action.subs)) {
                             const l = this._riders[i].l;
                             this._riders[i] = 0;
-                            l._host = 0;
-                            l._sub = 0;
-                            l._start(1);
+                            restart(l);
                         }
                 }
             },
