@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { startServer, admin, publish, connectWs, fetchT, liveUrlOf } from '../lib/servers.mjs';
 import { startRedis, redisAvailable } from '../lib/services.mjs';
 import { createLifeline, RedisStore, StoreUnavailable } from '../../server/node/index.mjs';
+import { READ_REUSE_MS } from '../../server/node/stores/redis.mjs';
 import { client, waitFor, orderViolation, sleep, FAST } from './helpers.mjs';
 
 const skip = redisAvailable() ? false : 'redis-server not installed';
@@ -163,6 +164,48 @@ describe('Redis store', { skip }, () => {
             );
             assert.deepEqual((await poll(s.url, cs[2])).body.cursor, cs[5]);
         });
+    });
+
+    it('a read is answered by Redis once a second while no news of its stream comes; news and its own append ask again at once', async () => {
+        const redis = await startRedis();
+        const store = new RedisStore({ url: redis.url });
+        const other = new RedisStore({ url: redis.url }); // another process on the same Redis
+        try {
+            await Promise.all([store.ready, other.ready]);
+            const a = await store.append('s', '"a"');
+            await waitFor(() => store._hears('s'), 5000, 'the subscriber is connected');
+            assert.equal(await store.probe(), true); // published after a's news: that news is in
+            let calls = 0;
+            const run = store._run.bind(store);
+            store._run = (name, ...rest) => (name === 'read' && calls++, run(name, ...rest));
+            const renewals = await Promise.all([store.read('s', a, 10), store.read('s', a, 10)]);
+            await store.read('s', a, 10); // after the first was answered: reused
+            assert.equal(await store.head('s'), a);
+            assert.equal(await store.head('s'), a);
+            assert.equal(calls, 2, 'one call for the read at a, one for the head');
+            assert.deepEqual(renewals[0], { messages: [], cursor: a, reset: false });
+
+            const b = await other.append('s', '"b"'); // news reaches this process
+            await waitFor(async () => (await store.read('s', a, 10)).cursor === b, 5000, 'the news drops the answer');
+            assert.deepEqual(await store.head('s'), b);
+
+            const c = await store.append('s', '"c"'); // its own append: before its news comes
+            assert.deepEqual(
+                (await store.read('s', b, 10)).messages.map((m) => m.json),
+                ['"c"'],
+            );
+
+            const before = calls;
+            await store.read('s', c, 10);
+            await store.read('s', c, 10);
+            assert.equal(calls, before + 1);
+            await sleep(READ_REUSE_MS + 100);
+            await store.read('s', c, 10);
+            assert.equal(calls, before + 2, 'asked again after READ_REUSE_MS');
+        } finally {
+            await Promise.all([store.close(), other.close()]);
+            await redis.stop();
+        }
     });
 
     it('retentionMs: messages older than that are gone, exactly', async () => {

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from lifeline_flask import Lifeline, StoreUnavailable
-from lifeline_flask.stores.redis import COMMAND_CONNECTIONS, RedisStore
+from lifeline_flask.stores.redis import COMMAND_CONNECTIONS, READ_REUSE, RedisStore
 from test_gevent import wait_until
 from test_demo import Demo
 from wsclient import WsClient
@@ -251,7 +251,8 @@ def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
     for t in readers:
         t.start()
     wait_until(
-        lambda: len(store._inflight) == 1 and next(iter(store._inflight.values())).followers == 9,
+        lambda: len(store._reads.get("s", {})) == 1
+        and next(iter(store._reads["s"].values())).followers == 9,
         what="nine readers waiting on the first one's call",
     )
     gate.set()
@@ -260,9 +261,46 @@ def test_concurrent_reads_of_one_question_share_one_redis_call(redis_server):
     assert len(calls) == 1
     assert len(results) == 10 and all(r == results[0] for r in results)
     assert [m.json for m in results[0].messages] == ["2"]
-    store.read("s", cursor, 10)  # a later read asks Redis again
+    store.read("s", cursor, 10)  # a later read asks Redis again (no subscriber here: no reuse)
     assert len(calls) == 2
     store.close()
+
+
+def test_a_read_is_answered_by_redis_once_a_second_while_no_news_comes(redis_server):
+    """An idle stream's long polls renewing ask Redis once per READ_REUSE, not once each;
+    news of the stream (from another process) and this process's own append ask again at
+    once."""
+    store = RedisStore(redis_server.url)
+    other = RedisStore(redis_server.url)  # another process on the same Redis
+    try:
+        a = store.append("s", "1")
+        store.subscribe("s", lambda: None)  # a waiter: the subscriber starts
+        wait_until(lambda: store._hears("s"), what="the subscriber is subscribed")
+        assert store.probe() is True  # published after a's news: that news is in
+        calls = []
+        real = store._read_now
+        store._read_now = lambda *args: (calls.append(args), real(*args))[1]
+        assert store.read("s", a, 10) == store.read("s", a, 10)
+        assert store.head("s") == store.head("s") == a
+        assert len(calls) == 2, "one call for the read at a, one for the head"
+
+        b = other.append("s", "2")  # news reaches this process
+        wait_until(lambda: store.read("s", a, 10).cursor == b, what="the news drops the answer")
+        assert store.head("s") == b
+
+        c = store.append("s", "3")  # its own append: before its news comes
+        assert [m.json for m in store.read("s", b, 10).messages] == ["3"]
+
+        before = len(calls)
+        store.read("s", c, 10)
+        store.read("s", c, 10)
+        assert len(calls) == before + 1
+        time.sleep(READ_REUSE + 0.1)
+        store.read("s", c, 10)
+        assert len(calls) == before + 2, "asked again after READ_REUSE"
+    finally:
+        store.close()
+        other.close()
 
 
 def test_python_and_node_processes_share_streams_on_one_redis(redis_server):

@@ -31,6 +31,15 @@
 //    stream's shard, nothing is broadcast to the whole cluster). A notification wakes this
 //    process's local subscribers of that stream; concurrent identical reads share one script
 //    call, so a notification costs one read per stream, fanned out.
+//  - A read's answer is reused for READ_REUSE_MS while no news of its stream came, when news
+//    of it reaches this process (its subscriber is connected; on a Cluster, the stream's
+//    channel is subscribed here): an idle stream's long polls renewing (each reads at its
+//    start and asks the head when it expires) and a fan-out's clients coming back with the
+//    same cursor cost one script call a second, not one each. News, a reconnect, a probe
+//    that failed or clear() drop the answers at once. What changes with no news: messages
+//    expiring by age (`retentionMs`), so an answer with messages is not reused then; a
+//    stream's keys expiring (`streamTtl`), which shows at most READ_REUSE_MS late (a quarter
+//    of streamTtl when that is shorter than 4 s).
 //  - Redis down or failing over (connection lost, READONLY, LOADING, MASTERDOWN, CLUSTERDOWN,
 //    TRYAGAIN, no answer within COMMAND_TIMEOUT_MS): the command fails with StoreUnavailable
 //    (no offline queue) — polls 503, publish rejects — and every local subscriber is woken, so
@@ -59,6 +68,8 @@ const SCRIPTS = { append: script('append'), read: script('read') };
 
 /** How long any Redis command may take before it fails with StoreUnavailable (both libraries). */
 export const COMMAND_TIMEOUT_MS = 2000;
+/** How long a read's answer may be reused while no news of its stream came (Flask: READ_REUSE). */
+export const READ_REUSE_MS = 1000;
 /** With replicas, an append is acknowledged once every connected replica has it (WAIT n REPLICA_WAIT_MS). */
 export const REPLICA_WAIT_MS = 1000;
 /** An idle subscription is probed this often; the probe must come back within PROBE_WAIT_MS. */
@@ -104,7 +115,9 @@ export class RedisStore extends Store {
         this._log = typeof options.log === 'function' ? options.log : () => {};
         this._subs = new Subscribers();
         this._local = new Map(); // cluster: stream -> local subscriber count (SSUBSCRIBEd while > 0)
-        this._inflight = new Map(); // read key -> Promise (shared by identical concurrent reads)
+        /** stream -> (cursor and limit -> {p: the read's answer, until: when it is asked again}) */
+        this._reads = new Map();
+        this._heard = new Set(); // cluster: streams whose channel is subscribed here
         this._closed = false;
         this._connectedOnce = false;
         this._id = crypto.randomBytes(6).toString('hex');
@@ -116,7 +129,7 @@ export class RedisStore extends Store {
             () => ((this._connectedOnce = true), undefined),
             () => ((this._connectedOnce = true), undefined),
         );
-        this._probeTimer = setInterval(() => this._probeIfIdle(), Math.min(PROBE_EVERY_MS, 1000));
+        this._probeTimer = setInterval(() => (this._sweepReads(), this._probeIfIdle()), Math.min(PROBE_EVERY_MS, 1000));
         this._probeTimer.unref();
     }
 
@@ -140,6 +153,7 @@ export class RedisStore extends Store {
         const { mode } = this._target;
         const down = (err) => {
             if (err) this._log('redis', err.message ?? String(err));
+            this._forgetReads(null);
             this._subs.wakeAll();
         };
         if (mode === 'cluster') {
@@ -205,7 +219,7 @@ export class RedisStore extends Store {
         for (const ev of ['error', 'reconnecting', 'end']) {
             sub.on(ev, (err) => {
                 if (ev === 'error') this._log('redis', err?.message);
-                if (this._sub === sub) this._subs.wakeAll();
+                if (this._sub === sub) (this._forgetReads(null), this._subs.wakeAll());
             });
         }
         // after a reconnect: notifications may have been missed
@@ -290,6 +304,7 @@ export class RedisStore extends Store {
             this.mode === 'cluster' ? 1 : 0,
         ];
         const [id, replicas] = await this._run('append', this._keys(stream), args);
+        this._forgetReads(stream); // this process reads its own append at once, before its news comes
         const cursor = String(id);
         if (Number(replicas) > 0) {
             // Acknowledged means on the replicas too, when there are some: a failover promotes a
@@ -314,22 +329,59 @@ export class RedisStore extends Store {
             [hi, lo] = [c[0].toString(), c[1].toString()];
         }
         const n = Number.isFinite(limit) ? Math.max(1, limit) : 1e6;
-        const key = `${stream}\n${hi}-${lo}\n${n}`;
-        let p = this._inflight.get(key);
-        if (!p) {
-            p = this._run('read', this._keys(stream), [hi, lo, n, this._retentionMs ?? 0]).then(decodeRead);
-            this._inflight.set(key, p);
-            const done = () => this._inflight.get(key) === p && this._inflight.delete(key);
-            p.then(done, done);
+        const key = `${hi}-${lo}\n${n}`;
+        let reads = this._reads.get(stream);
+        if (!reads) this._reads.set(stream, (reads = new Map()));
+        let read = reads.get(key);
+        if (read && read.until <= Date.now()) read = undefined;
+        if (!read) {
+            const p = this._run('read', this._keys(stream), [hi, lo, n, this._retentionMs ?? 0]).then(decodeRead);
+            read = { p, until: Infinity }; // in flight: shared until answered
+            reads.set(key, read);
+            const mine = () => this._reads.get(stream)?.get(key) === read;
+            p.then(
+                (r) => {
+                    if (!mine()) return; // news came meanwhile
+                    // messages expire by age with retentionMs: such an answer changes without news
+                    if (this._hears(stream) && !(this._retentionMs && r.messages.length)) read.until = Date.now() + this._reuseMs();
+                    else reads.delete(key);
+                },
+                () => mine() && reads.delete(key),
+            );
         }
-        return p;
+        return read.p;
     }
 
-    /** News of `stream` (null: of every stream): a read in flight may have been answered before
-     *  the append, so reads asked from now on must not join it — a waiter woken by this news
-     *  would otherwise get the old answer and wait again, its wake-up lost. */
+    /** How long an answer is reused: READ_REUSE_MS, or a quarter of a short streamTtl (whose
+     *  expiry changes answers with no news). */
+    _reuseMs() {
+        return Math.min(READ_REUSE_MS, (this._streamTtl ?? Infinity) / 4);
+    }
+
+    /** Whether news of `stream` reaches this process now: then a read's answer stays true until
+     *  news of it comes (one Redis, Sentinel: the subscriber is connected; Cluster: the stream's
+     *  channel is subscribed here, which it is while this process has a waiter on it). */
+    _hears(stream) {
+        if (this.mode === 'cluster') return this._heard.has(stream);
+        return !!this._sub?.isReady;
+    }
+
+    /** News of `stream` (null: of every stream, or news may have been missed): reads asked from
+     *  now on go to Redis — a read in flight may have been answered before the append, and a
+     *  waiter woken by this news would otherwise get the old answer and wait again, its
+     *  wake-up lost. */
     _forgetReads(stream) {
-        for (const key of [...this._inflight.keys()]) if (stream === null || key.startsWith(stream + '\n')) this._inflight.delete(key);
+        if (stream === null) this._reads.clear();
+        else this._reads.delete(stream);
+    }
+
+    /** Drop the answers that are no longer reused (every second, with the probe's timer). */
+    _sweepReads() {
+        const now = Date.now();
+        for (const [stream, reads] of this._reads) {
+            for (const [key, read] of reads) if (read.until <= now) reads.delete(key);
+            if (!reads.size) this._reads.delete(stream);
+        }
     }
 
     async head(stream) {
@@ -351,6 +403,7 @@ export class RedisStore extends Store {
             const left = (this._local.get(stream) ?? 1) - 1;
             if (left > 0) return void this._local.set(stream, left);
             this._local.delete(stream);
+            this._heard.delete(stream);
             this._cluster?.sUnsubscribe(this._notifyChannel(stream), this._onShardNews).catch(() => {});
         };
     }
@@ -361,6 +414,7 @@ export class RedisStore extends Store {
         try {
             await this._clients;
             await this._cluster.sSubscribe(this._notifyChannel(stream), this._onShardNews);
+            if (this._local.has(stream)) this._heard.add(stream);
         } catch (err) {
             this._log('redis ssubscribe', err?.message);
         }
@@ -487,6 +541,7 @@ export class RedisStore extends Store {
                 cursor = String(next);
             } while (cursor !== '0');
         }
+        this._forgetReads(null);
         this._subs.wakeAll();
     }
 

@@ -55,6 +55,9 @@ from .subscribers import Subscribers
 COMMAND_CONNECTIONS = 1  # commands take turns on this many; + 1 subscriber = 2 per process
 COMMAND_TIMEOUT = 2.0  # s: longest wait for any Redis command (Node: COMMAND_TIMEOUT_MS)
 REPLICA_WAIT_MS = 1000  # with replicas, an append is acknowledged once all connected have it
+READ_REUSE = (
+    1.0  # s a read's answer is reused while no news of its stream came (Node: READ_REUSE_MS)
+)
 PROBE_EVERY = 5.0  # s without news before the subscription is probed
 PROBE_WAIT = 2.0  # s the probe has to come back
 _PROBE_PREFIX = "?probe "  # never a stream name ([A-Za-z0-9_.:-])
@@ -150,10 +153,11 @@ def _text(x):
 class _Flight:
     """One Redis read in progress that other readers wait for."""
 
-    __slots__ = ("done", "result", "error", "followers")
+    __slots__ = ("done", "result", "error", "followers", "until")
 
     def __init__(self):
         self.followers = 0
+        self.until = float("inf")  # in flight; once answered, reused until then (monotonic s)
         self.done = make_event()
         self.result = None
         self.error = None
@@ -213,7 +217,8 @@ class RedisStore(Store):
         self._lock = threading.Lock()
         self._subs = Subscribers()
         self._local = {}  # Cluster: stream -> local waiters (subscribed while > 0)
-        self._inflight = {}
+        self._reads: Dict[str, Dict[Any, _Flight]] = {}  # stream -> (cursor, limit) -> read
+        self._reads_swept = time.monotonic()
         self._listener = None
         self._listening = False
         self._closed = False
@@ -302,6 +307,7 @@ class RedisStore(Store):
                 1 if self.mode == "cluster" else 0,
             ],
         )
+        self._forget_reads(stream)  # this process reads its own append at once, before its news
         cursor = _text(cursor)
         if int(replicas) > 0:
             # acknowledged means on the replicas too (a failover promotes one): WAIT on the
@@ -326,15 +332,27 @@ class RedisStore(Store):
     def read(self, stream, cursor, limit):
         """Concurrent reads of the same (stream, cursor, limit) share one Redis call: a
         notification wakes every local waiter of a stream, and those that are caught up
-        all ask the same question."""
-        key = (stream, cursor, limit)
+        all ask the same question. The answer is reused for READ_REUSE s while no news of
+        the stream came, when news of it reaches this process (`_hears`): an idle stream's
+        long polls renewing and a fan-out's clients coming back with the same cursor cost
+        one script call a second, not one each. News, a reconnect, a failed probe or clear()
+        drop the answers at once. What changes with no news: messages expiring by age
+        (`retention_ms`), so an answer with messages is not reused then; a stream's keys
+        expiring (`stream_ttl`), which shows at most READ_REUSE s late (a quarter of
+        stream_ttl when that is shorter than 4 s)."""
+        key = (cursor, limit)
+        now = time.monotonic()
         with self._lock:
-            found = self._inflight.get(key)
-            leader = found is None
-            if found is None:
-                flight = self._inflight[key] = _Flight()
+            if now - self._reads_swept >= READ_REUSE:
+                self._sweep_reads(now)
+            reads = self._reads.setdefault(stream, {})
+            flight = reads.get(key)
+            if flight is not None and flight.until <= now:
+                flight = None
+            leader = flight is None
+            if flight is None:
+                flight = reads[key] = _Flight()
             else:
-                flight = found
                 flight.followers += 1
         if not leader:
             if not flight.done.wait(COMMAND_TIMEOUT * 5):
@@ -349,18 +367,53 @@ class RedisStore(Store):
             raise
         finally:
             with self._lock:
-                if self._inflight.get(key) is flight:
-                    del self._inflight[key]
+                if self._reads.get(stream, {}).get(key) is flight:  # no news meanwhile
+                    result = flight.result
+                    reusable = (
+                        result is not None
+                        and self._hears(stream)
+                        and not (self._retention_ms and result.messages)
+                    )
+                    if reusable:
+                        flight.until = time.monotonic() + self._reuse()
+                    else:
+                        del reads[key]
             flight.done.set()
         return flight.result
 
+    def _reuse(self):
+        """How long an answer is reused (s): READ_REUSE, or a quarter of a short stream_ttl
+        (whose expiry changes answers with no news)."""
+        return min(READ_REUSE, (self.stream_ttl or float("inf")) / 4000)
+
+    def _hears(self, stream):
+        """Whether news of ``stream`` reaches this process now (one Redis, Sentinel: the
+        subscriber is subscribed; Cluster: the stream's channel is, which it is while this
+        process has a waiter on it)."""
+        if self.mode == "cluster":
+            return self._shards.hears(self._notify_channel(stream))
+        return self._listening
+
+    def _sweep_reads(self, now):
+        """Drop the answers no longer reused (under the lock, at most once a READ_REUSE)."""
+        self._reads_swept = now
+        for stream in list(self._reads):
+            reads = self._reads[stream]
+            for key in [k for k, f in reads.items() if f.until <= now]:
+                del reads[key]
+            if not reads:
+                del self._reads[stream]
+
     def _forget_reads(self, stream):
-        """News of ``stream`` (None: of every stream): a read in flight may have been answered
-        before the append, so reads asked from now on must not join it — a waiter woken by
-        this news would otherwise get the old answer and wait again, its wake-up lost."""
+        """News of ``stream`` (None: of every stream, or news may have been missed): reads
+        asked from now on go to Redis — a read in flight may have been answered before the
+        append, and a waiter woken by this news would otherwise get the old answer and wait
+        again, its wake-up lost."""
         with self._lock:
-            for key in [k for k in self._inflight if stream is None or k[0] == stream]:
-                del self._inflight[key]
+            if stream is None:
+                self._reads.clear()
+            else:
+                self._reads.pop(stream, None)
 
     def _read_now(self, stream, cursor, limit):
         if cursor is None:
@@ -443,6 +496,7 @@ class RedisStore(Store):
                     self._redis.unlink(*keys[i : i + 500])
         except _DOWN as e:
             raise StoreUnavailable(f"Redis is unavailable: {e}") from None
+        self._forget_reads(None)
         self._subs.wake_all()
 
     def connection_count(self):
@@ -527,6 +581,7 @@ class RedisStore(Store):
             finally:
                 was = self._listening
                 self._listening = False
+                self._forget_reads(None)
                 try:
                     pubsub.close()
                 except Exception:
@@ -616,6 +671,7 @@ class _ShardSubscriber:
         self._changes = []  # (channel, subscribe?) for the loop to send
         self._conns = {}  # node name -> redis.Connection
         self._where = {}  # channel -> node name it is subscribed on
+        self._confirmed = set()  # channels whose SSUBSCRIBE was answered (news arrives)
         self._reset = False
         self._closed = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -640,6 +696,9 @@ class _ShardSubscriber:
     def connected(self):
         return bool(self._conns) or not self._wanted
 
+    def hears(self, channel):
+        return channel in self._confirmed and channel in self._wanted
+
     def connection_count(self):
         return len(self._conns)
 
@@ -655,6 +714,7 @@ class _ShardSubscriber:
                 pass
         self._conns.clear()
         self._where.clear()
+        self._confirmed.clear()
 
     def _conn_for(self, channel):
         node = self._cluster.nodes_manager.get_node_from_slot(key_slot(channel.encode()))
@@ -686,6 +746,7 @@ class _ShardSubscriber:
                         conn.send_command("SSUBSCRIBE", channel)
                         self._where[channel] = name
                     elif not on and channel in self._where and channel not in self._wanted:
+                        self._confirmed.discard(channel)
                         conn = self._conns.get(self._where.pop(channel))
                         if conn is not None:
                             conn.send_command("SUNSUBSCRIBE", channel)
@@ -710,6 +771,7 @@ class _ShardSubscriber:
                             store._news(_text(reply[2]))
                         elif kind == "ssubscribe":
                             backoff = 0.05
+                            self._confirmed.add(_text(reply[1]))
                             stream = _stream_of(_text(reply[1]))
                             store._forget_reads(stream)
                             store._subs.wake(stream)
