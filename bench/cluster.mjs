@@ -41,7 +41,7 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startRedis, startMember, tcpConnectionsTo, freePort, spawnGroup, waitPort } from '../tests/lib/services.mjs';
 import { DEFAULTS, LIMITS } from '../server/node/protocol.mjs';
-import { median, percentile as pct } from './stats.mjs';
+import { cpuMs, median, percentile as pct } from './stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -65,7 +65,6 @@ const SETTLED_MS = (() => {
  *  run to run (17.6 and 22.8 ms/s per 1,000 for one server build). */
 const STEADY_HEARTBEATS = 2;
 const DELIVERY_CAP = 30000; // a round's deliveries are counted up to this long after its last publish
-const TICK_HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 const T0 = performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => process.stderr.write(`[cluster-bench ${((performance.now() - T0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
@@ -73,16 +72,6 @@ const clock = () => performance.timeOrigin + performance.now();
 
 // ------------------------------------------------------------------ figures
 
-/** utime + stime of a pid, in ms (0 when it is gone). */
-function cpuMs(pid) {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return ((Number(f[11]) + Number(f[12])) * 1000) / TICK_HZ; // fields 14, 15 of stat
-    } catch {
-        return 0;
-    }
-}
 const cpuOf = (pids) => Object.fromEntries(pids.map((p) => [p, cpuMs(p)]));
 /** ms of CPU per second of wall time per 1,000 clients, for a CPU snapshot pair. */
 function cpuRate(a, b, wallMs, clients) {

@@ -1,4 +1,18 @@
-// stats.mjs — the benches' two summaries, one definition each.
+// stats.mjs — the benches' summaries and a process's CPU time, one definition each.
+import fs from 'node:fs';
+
+const TICK_HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** utime + stime of a pid, in ms (0 when it is gone). */
+export function cpuMs(pid) {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return ((Number(f[11]) + Number(f[12])) * 1000) / TICK_HZ; // fields 14, 15 of stat
+    } catch {
+        return 0;
+    }
+}
 
 /** The median of the finite numbers in `values` (the mean of the middle two for an even
  *  count); null when there are none. */
