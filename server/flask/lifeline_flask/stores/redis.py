@@ -55,9 +55,7 @@ from .subscribers import Subscribers
 COMMAND_CONNECTIONS = 1  # commands take turns on this many; + 1 subscriber = 2 per process
 COMMAND_TIMEOUT = 2.0  # s: longest wait for any Redis command (Node: COMMAND_TIMEOUT_MS)
 REPLICA_WAIT_MS = 1000  # with replicas, an append is acknowledged once all connected have it
-READ_REUSE = (
-    1.0  # s a read's answer is reused while no news of its stream came (Node: READ_REUSE_MS)
-)
+READ_REUSE = 1.0  # s an answer is reused while no news of its stream came (READ_REUSE_MS)
 PROBE_EVERY = 5.0  # s without news before the subscription is probed
 PROBE_WAIT = 2.0  # s the probe has to come back
 _PROBE_PREFIX = "?probe "  # never a stream name ([A-Za-z0-9_.:-])
