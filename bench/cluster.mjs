@@ -33,15 +33,14 @@
 //   - Redis connections per server process: established TCP connections to the Redis port
 //     (/proc/<pid>/fd + /proc/<pid>/net/tcp), at the end of the active phase.
 // CPU is given as ms of CPU per second of wall time per 1,000 clients (100 = a tenth of a core).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startRedis, startMember, tcpConnectionsTo, freePort, spawnGroup, waitPort } from '../tests/lib/services.mjs';
 import { DEFAULTS, LIMITS } from '../server/node/protocol.mjs';
-import { cpuMs, median, percentile as pct } from './stats.mjs';
+import { cpuOf, cpuRate, median, percentile as pct } from './stats.mjs';
+import { startFleet } from './fleet-process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
@@ -61,78 +60,14 @@ const SETTLED_MS = (() => {
     return t + LIMITS.beatSweepMs + 2000;
 })();
 /** The steady window's length in heartbeats: the fleets open within a few seconds, so each
- *  periodic event comes in one burst per heartbeat, and one heartbeat's window moved by ±40 %
- *  run to run (17.6 and 22.8 ms/s per 1,000 for one server build). */
+ *  periodic event comes in one burst per heartbeat, and a one-heartbeat window gave 11.3 to
+ *  18.5 ms/s per 1,000 over five runs of one build. */
 const STEADY_HEARTBEATS = 2;
 const DELIVERY_CAP = 30000; // a round's deliveries are counted up to this long after its last publish
 const T0 = performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => process.stderr.write(`[cluster-bench ${((performance.now() - T0) / 1000).toFixed(1)}s] ${a.join(' ')}\n`);
 const clock = () => performance.timeOrigin + performance.now();
-
-// ------------------------------------------------------------------ figures
-
-const cpuOf = (pids) => Object.fromEntries(pids.map((p) => [p, cpuMs(p)]));
-/** ms of CPU per second of wall time per 1,000 clients, for a CPU snapshot pair. */
-function cpuRate(a, b, wallMs, clients) {
-    let used = 0;
-    for (const p in b) used += b[p] - (a[p] ?? 0);
-    return (used / (wallMs / 1000)) * (1000 / clients);
-}
-
-// ------------------------------------------------------------------ fleets
-
-function startFleet(lib, urls, clients, kind, seed) {
-    const proc = spawn(
-        process.execPath,
-        [
-            path.join(ROOT, 'bench', 'cluster-fleet.mjs'),
-            '--lib',
-            lib,
-            '--urls',
-            urls.join(','),
-            '--clients',
-            String(clients),
-            '--kind',
-            kind,
-            '--seed',
-            String(seed),
-        ],
-        {
-            cwd: ROOT,
-            stdio: ['pipe', 'pipe', 'pipe'],
-        },
-    );
-    const f = { proc, open: 0, waiters: [], err: '' };
-    proc.stderr.on('data', (d) => (f.err = (f.err + d).slice(-4000)));
-    readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-        let m;
-        try {
-            m = JSON.parse(line);
-        } catch {
-            return;
-        }
-        if (m.type === 'open') f.open = m.open;
-        if (m.type === 'report' || m.type === 'error') f.waiters.shift()?.(m);
-    });
-    f.exited = new Promise((r) => proc.once('exit', r));
-    f.send = (cmd) => proc.stdin.write(cmd + '\n');
-    f.report = (ms = 60000) =>
-        new Promise((resolve, reject) => {
-            const t = setTimeout(() => reject(new Error(`fleet ${lib}: no report within ${ms} ms ${f.err}`)), ms);
-            f.waiters.push((m) => (clearTimeout(t), m.type === 'error' ? reject(new Error(m.error)) : resolve(m)));
-            f.send('report');
-        });
-    f.stop = async () => {
-        try {
-            f.send('exit');
-        } catch {}
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-        await f.exited;
-        clearTimeout(t);
-    };
-    return f;
-}
 
 // ------------------------------------------------------------------ servers per configuration
 

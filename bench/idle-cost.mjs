@@ -16,12 +16,11 @@
 // It reports; it asserts nothing. CPU: utime+stime from /proc/<pid>/stat, in ms of CPU per
 // second of wall time per 1,000 clients (bench/cluster.mjs's unit); /proc counts in 10 ms
 // ticks, so a window of 50 s with 2,000 clients resolves 0.1.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startRedis, spawnGroup, freePort, waitPort } from '../tests/lib/services.mjs';
-import { cpuMs } from './stats.mjs';
+import { cpuOf, cpuRate } from './stats.mjs';
+import { startFleet } from './fleet-process.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argOf = (k, d) => {
@@ -52,39 +51,24 @@ const server = spawnGroup(process.execPath, [
 let fleet;
 try {
     if (!(await waitPort(port, { while: server.alive }))) throw new Error(`the server did not listen\n${server.output()}`);
-    fleet = spawn(
-        process.execPath,
-        [path.join(ROOT, 'bench', 'cluster-fleet.mjs'), '--lib', LIB, '--urls', `http://127.0.0.1:${port}`, '--clients', String(CLIENTS), '--kind', KIND],
-        { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    let open = 0;
-    readline.createInterface({ input: fleet.stdout }).on('line', (line) => {
-        try {
-            const m = JSON.parse(line);
-            if (m.type === 'open') open = m.open;
-        } catch {}
-    });
+    fleet = startFleet(LIB, [`http://127.0.0.1:${port}`], CLIENTS, KIND, 1);
     const t0 = performance.now();
-    while (open < CLIENTS && performance.now() - t0 < 60000) await sleep(100);
-    if (open < CLIENTS) throw new Error(`only ${open}/${CLIENTS} open after 60 s`);
+    while (fleet.open < CLIENTS && performance.now() - t0 < 60000) await sleep(100);
+    if (fleet.open < CLIENTS) throw new Error(`only ${fleet.open}/${CLIENTS} open after 60 s ${fleet.err}`);
     const openMs = performance.now() - t0;
     await sleep(SKIP_S * 1000);
-    const pids = [server.pid, ...(redis ? [redis.pid] : [])];
-    const a = pids.map(cpuMs);
+    const a = cpuOf([server.pid]);
+    const ar = cpuOf(redis ? [redis.pid] : []);
     const ta = performance.now();
     await sleep(WINDOW_S * 1000);
-    const b = pids.map(cpuMs);
-    const wall = performance.now() - ta;
-    const per1k = (i) => (((b[i] - a[i]) / wall) * 1000 * 1000) / CLIENTS;
+    const [b, br, wall] = [cpuOf([server.pid]), cpuOf(redis ? [redis.pid] : []), performance.now() - ta];
     console.log(
         `${LIB} ${KIND} × ${CLIENTS}, ${STORE} store, open in ${(openMs / 1000).toFixed(1)} s; ${WINDOW_S} s from ${SKIP_S} s after: ` +
-            `server ${per1k(0).toFixed(1)} ms/s per 1,000 clients` +
-            (redis ? `, redis-server ${per1k(1).toFixed(1)}` : ''),
+            `server ${cpuRate(a, b, wall, CLIENTS).toFixed(1)} ms/s per 1,000 clients` +
+            (redis ? `, redis-server ${cpuRate(ar, br, wall, CLIENTS).toFixed(1)}` : ''),
     );
 } finally {
-    fleet?.stdin.end('exit\n');
-    await sleep(1000);
-    fleet?.kill('SIGKILL');
+    await fleet?.stop();
     await server.stop();
     await redis?.stop();
 }

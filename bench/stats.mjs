@@ -1,10 +1,10 @@
-// stats.mjs — the benches' summaries and a process's CPU time, one definition each.
+// stats.mjs — the benches' summaries and processes' CPU time, one definition each.
 import fs from 'node:fs';
 
 const TICK_HZ = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
 /** utime + stime of a pid, in ms (0 when it is gone). */
-export function cpuMs(pid) {
+function cpuMs(pid) {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -12,6 +12,16 @@ export function cpuMs(pid) {
     } catch {
         return 0;
     }
+}
+
+/** A CPU snapshot of some processes: pid -> ms of CPU so far. */
+export const cpuOf = (pids) => Object.fromEntries(pids.map((p) => [p, cpuMs(p)]));
+
+/** ms of CPU per second of wall time per 1,000 clients, for a CPU snapshot pair. */
+export function cpuRate(a, b, wallMs, clients) {
+    let used = 0;
+    for (const p in b) used += b[p] - (a[p] ?? 0);
+    return (used / (wallMs / 1000)) * (1000 / clients);
 }
 
 /** The median of the finite numbers in `values` (the mean of the middle two for an even
